@@ -1,0 +1,35 @@
+// Calibration: runs the engine's own fp32 forward on calibration text and collects, per linear layer,
+// the layer-reconstruction Hessian H = sum_t x_t x_t^T and a sample of |x| for static activation clips.
+#pragma once
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <Eigen/Core>
+
+#include "models/bert.h"
+#include "rmsmp/tokenizer/wordpiece.h"
+
+namespace rmsmp {
+
+struct LayerCalibration {
+  Eigen::MatrixXf H;             // cols x cols, symmetric, sum over tokens (not averaged)
+  int64_t n_tokens = 0;
+  std::vector<float> abs_sample; // strided sample of |x| (bounded size), for the 4-bit activation clip
+};
+
+struct CalibrationResult {
+  std::map<std::string, LayerCalibration> layers;  // q/k/v share one input: stored under q's name only
+  int64_t n_sentences = 0, n_tokens = 0, n_truncated = 0;
+  const LayerCalibration& for_layer(const std::string& linear_name) const;
+};
+
+CalibrationResult calibrate(const BertWeights& w, const tok::WordPieceTokenizer& tk,
+                            const std::vector<std::string>& sentences,
+                            const std::function<void(size_t done, size_t total)>& progress = {});
+
+// MSE-optimal symmetric clip for `bits`-bit activations over the sample (grid over fractions of max).
+float activation_clip_mse(const std::vector<float>& abs_sample, int bits);
+
+}  // namespace rmsmp

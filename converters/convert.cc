@@ -1,0 +1,257 @@
+// Conversion: load checkpoint, calibrate (when the scheme needs H or static clips), assign rows per layer,
+// pack with the engine's reference packer, write the file atomically, build the report.
+#include "convert.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <numeric>
+
+#include "calibration.h"
+#include "core/hash.h"
+#include "hf_checkpoint.h"
+#include "io/model_format.h"
+#include "models/tokenizer_config.h"
+#include "rmsmp/error.h"
+
+namespace rmsmp {
+
+const std::vector<std::string>& convert_scheme_names() {
+  static const std::vector<std::string> k = {"rmsmp", "fp32", "fixed8", "fixed4", "pot4", "layerwise", "random"};
+  return k;
+}
+
+namespace {
+
+constexpr QuantKind kGroupOrder[] = {QuantKind::Fixed8, QuantKind::Fixed4, QuantKind::Pow2x4, QuantKind::F32};
+
+nlohmann::json stats(const std::vector<double>& v) {
+  if (v.empty()) return nullptr;
+  double mn = *std::min_element(v.begin(), v.end()), mx = *std::max_element(v.begin(), v.end());
+  double mean = std::accumulate(v.begin(), v.end(), 0.0) / double(v.size());
+  return {{"min", mn}, {"mean", mean}, {"max", mx}};
+}
+
+// Packs one layer's rows grouped by scheme into the writer; returns its "linears" entry and report entry.
+void pack_linear(ModelWriter& mw, const std::string& name, const std::vector<float>& w, const std::vector<float>& bias,
+                 int64_t rows, int64_t cols, const std::vector<QuantKind>& assign, ClipMode clip, const ActQuant& act,
+                 const RowScores* scores, nlohmann::json& linears, nlohmann::json& report_layer) {
+  std::vector<int32_t> perm;
+  nlohmann::json groups = nlohmann::json::array(), rep_groups = nlohmann::json::object();
+  double bits = 0;
+  for (QuantKind kind : kGroupOrder) {
+    std::vector<int32_t> rws;
+    for (int64_t r = 0; r < rows; ++r)
+      if (assign[size_t(r)] == kind) rws.push_back(int32_t(r));
+    if (rws.empty()) continue;
+    const QuantScheme& s = quant_scheme(kind);
+    const size_t rb = quant_row_bytes(kind, cols);
+    std::vector<uint8_t> codes(rws.size() * rb);
+    std::vector<float> steps(rws.size());
+    for (size_t j = 0; j < rws.size(); ++j)
+      steps[j] = quant_quantize_pack_row_ref(kind, w.data() + int64_t(rws[j]) * cols, cols, clip, codes.data() + j * rb);
+    const std::string gname = name + ".g_" + s.name;
+    nlohmann::json g = {{"scheme", s.name},
+                        {"rows", rws.size()},
+                        {"codes", mw.add_tensor(gname + ".codes", DType::U8, {int64_t(rws.size()), int64_t(rb)}, codes.data())}};
+    g["steps"] = quant_is_integer(kind) ? nlohmann::json(mw.add_tensor(gname + ".steps", DType::F32, {int64_t(rws.size())}, steps.data()))
+                                        : nlohmann::json(nullptr);
+    groups.push_back(g);
+    perm.insert(perm.end(), rws.begin(), rws.end());
+    bits += double(s.bits) * double(rws.size());
+    nlohmann::json rg = {{"rows", rws.size()}};
+    if (scores) {
+      std::vector<double> sens, var;
+      for (int32_t r : rws) {
+        sens.push_back(std::min(scores->sens_fixed4[size_t(r)], scores->sens_pot4[size_t(r)]));
+        var.push_back(scores->variance[size_t(r)]);
+      }
+      rg["hessian_score"] = stats(sens);
+      rg["normalized_variance"] = stats(var);
+    }
+    rep_groups[s.name] = rg;
+  }
+  nlohmann::json entry = {{"rows", rows},
+                          {"cols", cols},
+                          {"perm", mw.add_tensor(name + ".perm", DType::I32, {rows}, perm.data())},
+                          {"bias", mw.add_tensor(name + ".bias", DType::F32, {rows}, bias.data())},
+                          {"groups", groups}};
+  entry["act"] = {{"bits", act.bits}, {"mode", act.dynamic ? "dynamic" : "static"}, {"clip", act.clip}};
+  linears[name] = entry;
+  report_layer = {{"name", name}, {"rows", rows}, {"cols", cols}, {"bits_per_weight", bits / double(rows)},
+                  {"groups", rep_groups}, {"act", entry["act"]}};
+}
+
+}  // namespace
+
+nlohmann::json convert_checkpoint(const ConvertOptions& opt, const std::function<void(const std::string&)>& log) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto say = [&](const std::string& m) { if (log) log(m); };
+  const auto& names = convert_scheme_names();
+  RMSMP_CHECK(std::find(names.begin(), names.end(), opt.scheme) != names.end(), ErrorCode::InvalidArgument,
+              "unknown --scheme '" << opt.scheme << "'");
+  RMSMP_CHECK(opt.act_bits == 8 || opt.act_bits == 4, ErrorCode::InvalidArgument, "--act-bits must be 8 or 4");
+  const double rsum = opt.ratios.pot4 + opt.ratios.fixed4 + opt.ratios.fixed8;
+  RMSMP_CHECK(opt.ratios.pot4 >= 0 && opt.ratios.fixed4 >= 0 && opt.ratios.fixed8 >= 0 && std::fabs(rsum - 1.0) < 1e-6,
+              ErrorCode::InvalidArgument, "--ratios must be non-negative and sum to 1 (they sum to " << rsum << ")");
+  const bool is_fp32 = opt.scheme == "fp32";
+  const bool need_h = opt.scheme == "rmsmp" || opt.scheme == "layerwise";
+  const bool need_calib = need_h || (opt.act_bits == 4 && !is_fp32);
+  RMSMP_CHECK(!need_calib || !opt.calib_sentences.empty(), ErrorCode::InvalidArgument,
+              "--scheme " << opt.scheme << (opt.act_bits == 4 ? " with --act-bits 4" : "")
+                          << " needs calibration text: pass --calib TEXT_FILE");
+
+  say("loading " + opt.in_dir);
+  HfBertCheckpoint ck = load_hf_bert(opt.in_dir);
+  const BertConfig& c = ck.cfg;
+  CalibrationResult cal;
+  if (need_calib) {
+    BertWeights fw = ck.fp32_weights();
+    cal = calibrate(fw, *ck.tokenizer, opt.calib_sentences, [&](size_t d, size_t n) {
+      if (d == n || d % 128 == 0) say("calibration " + std::to_string(d) + "/" + std::to_string(n) + " sentences");
+    });
+  }
+
+  // Per layer: scores (if H), assignment.
+  struct LayerPlan {
+    std::string name;
+    int64_t rows, cols;
+    RowScores scores;
+    bool has_scores = false;
+    std::vector<QuantKind> assign;
+  };
+  std::vector<LayerPlan> plans;
+  for (int64_t l = 0; l < c.num_layers; ++l)
+    for (const char* kind : kBertLinearKinds) {
+      LayerPlan p;
+      p.name = bert_linear_name(l, kind);
+      p.rows = std::string(kind) == "ffn_in" ? c.intermediate_size : c.hidden_size;
+      p.cols = std::string(kind) == "ffn_out" ? c.intermediate_size : c.hidden_size;
+      plans.push_back(std::move(p));
+    }
+  if (need_h) say("scoring rows (Hessian and variance)");
+  uint64_t layer_seed = opt.seed;
+  for (LayerPlan& p : plans) {
+    const std::vector<float>& w = ck.tensor(p.name + ".weight");
+    if (need_h) {
+      p.scores = score_rows(w.data(), p.rows, p.cols, cal.for_layer(p.name).H, opt.clip);
+      p.has_scores = true;
+    }
+    QuantKind uniform = QuantKind::Fixed8;
+    if (opt.scheme == "rmsmp") {
+      p.assign = assign_rmsmp(p.scores, opt.ratios, opt.rule);
+      continue;
+    }
+    if (opt.scheme == "random") {
+      p.assign = assign_random(p.rows, opt.ratios, layer_seed++);
+      continue;
+    }
+    if (opt.scheme == "fp32") uniform = QuantKind::F32;
+    if (opt.scheme == "fixed4" || opt.scheme == "layerwise") uniform = QuantKind::Fixed4;
+    if (opt.scheme == "pot4") uniform = QuantKind::Pow2x4;
+    p.assign.assign(size_t(p.rows), uniform);
+  }
+  nlohmann::json layerwise_info;
+  if (opt.scheme == "layerwise") {
+    // HAWQ-style: whole layers to Fixed-8 in order of sensitivity per weight (sum of rows' Fixed-4 error in
+    // H-norm / weights), while the 8-bit weights stay within the fixed8 share of all linear weights.
+    int64_t total = 0;
+    for (const auto& p : plans) total += p.rows * p.cols;
+    int64_t budget = std::llround(opt.ratios.fixed8 * double(total));
+    std::vector<size_t> order(plans.size());
+    std::iota(order.begin(), order.end(), 0);
+    auto density = [&](size_t i) {
+      const auto& s = plans[i].scores.sens_fixed4;
+      return std::accumulate(s.begin(), s.end(), 0.0) / double(plans[i].rows * plans[i].cols);
+    };
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return density(a) > density(b); });
+    layerwise_info = nlohmann::json::array();
+    for (size_t i : order) {
+      const int64_t n = plans[i].rows * plans[i].cols;
+      if (n > budget) continue;
+      budget -= n;
+      plans[i].assign.assign(size_t(plans[i].rows), QuantKind::Fixed8);
+      layerwise_info.push_back(plans[i].name);
+    }
+  }
+
+  // Write.
+  say("packing " + std::to_string(plans.size()) + " linear layers");
+  ModelWriter mw;
+  auto put = [&](const std::string& n, std::vector<int64_t> shape) { mw.add_tensor(n, DType::F32, shape, ck.tensor(n).data()); };
+  put("embeddings.word", {c.vocab_size, c.hidden_size});
+  put("embeddings.position", {c.max_position_embeddings, c.hidden_size});
+  put("embeddings.token_type", {c.type_vocab_size, c.hidden_size});
+  put("embeddings.ln.gamma", {c.hidden_size});
+  put("embeddings.ln.beta", {c.hidden_size});
+  nlohmann::json linears = nlohmann::json::object(), rep_layers = nlohmann::json::array();
+  double code_bits = 0, n_weights = 0;
+  for (LayerPlan& p : plans) {
+    ActQuant act;
+    act.bits = is_fp32 ? 8 : opt.act_bits;
+    if (act.bits == 4) {
+      act.dynamic = false;
+      act.clip = activation_clip_mse(cal.for_layer(p.name).abs_sample, 4);
+    }
+    nlohmann::json rl;
+    pack_linear(mw, p.name, ck.tensor(p.name + ".weight"), ck.tensor(p.name + ".bias"), p.rows, p.cols, p.assign,
+                opt.clip, act, p.has_scores ? &p.scores : nullptr, linears, rl);
+    code_bits += rl["bits_per_weight"].get<double>() * double(p.rows * p.cols);
+    n_weights += double(p.rows * p.cols);
+    rep_layers.push_back(rl);
+  }
+  for (int64_t l = 0; l < c.num_layers; ++l)
+    for (const char* ln : {"ln_attn", "ln_ffn"}) {
+      const std::string p = "encoder." + std::to_string(l) + "." + ln;
+      put(p + ".gamma", {c.hidden_size});
+      put(p + ".beta", {c.hidden_size});
+    }
+
+  const double avg_bits = code_bits / n_weights;
+  nlohmann::json& h = mw.header();
+  h["architecture"] = c.to_json();
+  h["tokenizer"] = tokenizer_to_json(*ck.tokenizer);
+  nlohmann::json q = {{"scheme", opt.scheme},
+                      {"ratios", {{"pot4", opt.ratios.pot4}, {"fixed4", opt.ratios.fixed4}, {"fixed8", opt.ratios.fixed8}}},
+                      {"clip", opt.clip == ClipMode::Mse ? "mse" : "max"},
+                      {"scheme_rule", scheme_rule_name(opt.rule)},
+                      {"precision_rule", "hessian: top rows by min over 4-bit schemes of e^T H e, H = sum x x^T"},
+                      {"act_bits", is_fp32 ? 32 : opt.act_bits},
+                      {"act_mode", is_fp32 ? "fp32" : opt.act_bits == 8 ? "dynamic per-token int8" : "static per-layer int4 (MSE clip)"},
+                      {"avg_weight_bits", avg_bits},
+                      {"avg_weight_bits_note", "code bits of the row-quantized linear layers; per-row fp32 steps not counted"}};
+  if (opt.scheme == "random") q["seed"] = opt.seed;
+  if (opt.scheme == "layerwise") q["fixed8_layers"] = layerwise_info;
+  h["quantization"] = q;
+  nlohmann::json prov = {{"source", opt.in_dir},
+                         {"source_weights", ck.weights_path},
+                         {"source_sha256", ck.weights_sha256},
+                         {"converter", "rmsmp-convert"},
+                         {"converter_version", kConverterVersion},
+                         {"options", opt.command_line},
+                         {"notes", ck.notes}};
+  if (need_calib) {
+    Sha256 cs;
+    for (const auto& s : opt.calib_sentences) cs.update(s.data(), s.size()), cs.update("\n", 1);
+    prov["calibration"] = {{"source", opt.calib_source}, {"sentences", cal.n_sentences}, {"tokens", cal.n_tokens},
+                           {"truncated", cal.n_truncated}, {"sha256_of_lines", cs.hex_digest()}};
+  }
+  h["provenance"] = prov;
+  h["linears"] = linears;
+  say("writing " + opt.out_path);
+  mw.write(opt.out_path);
+
+  nlohmann::json report;
+  report["model"] = {{"out", opt.out_path},
+                     {"scheme", opt.scheme},
+                     {"avg_weight_bits", avg_bits},
+                     {"file_bytes", std::filesystem::file_size(opt.out_path)},
+                     {"converter_seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()}};
+  report["quantization"] = q;
+  report["provenance"] = prov;
+  report["layers"] = rep_layers;
+  return report;
+}
+
+}  // namespace rmsmp

@@ -1,0 +1,234 @@
+// HF BERT folder -> HfBertCheckpoint: weight-name map, shape checks against config.json, tokenizer settings.
+#include "hf_checkpoint.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/hash.h"
+#include "rmsmp/error.h"
+#include "safetensors.h"
+
+namespace rmsmp {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+nlohmann::json read_json(const fs::path& p) {
+  std::ifstream in(p);
+  RMSMP_CHECK(in, ErrorCode::NotFound, p.string() << ": cannot open");
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    RMSMP_FAIL(ErrorCode::InvalidFile, p.string() << ": not valid JSON: " << e.what());
+  }
+}
+
+// HF weight name (without a "bert." prefix) for one of our canonical names.
+std::string hf_name(const std::string& ours) {
+  static const std::map<std::string, std::string> kFixed = {
+      {"embeddings.word", "embeddings.word_embeddings.weight"},
+      {"embeddings.position", "embeddings.position_embeddings.weight"},
+      {"embeddings.token_type", "embeddings.token_type_embeddings.weight"},
+      {"embeddings.ln.gamma", "embeddings.LayerNorm.weight"},
+      {"embeddings.ln.beta", "embeddings.LayerNorm.bias"}};
+  if (auto it = kFixed.find(ours); it != kFixed.end()) return it->second;
+  // encoder.<l>.<part>.<weight|bias|gamma|beta>
+  const size_t a = ours.find('.', 8), b = ours.rfind('.');
+  const std::string layer = ours.substr(8, a - 8), part = ours.substr(a + 1, b - a - 1), leaf = ours.substr(b + 1);
+  static const std::map<std::string, std::string> kPart = {
+      {"q", "attention.self.query"},        {"k", "attention.self.key"},
+      {"v", "attention.self.value"},        {"attn_out", "attention.output.dense"},
+      {"ffn_in", "intermediate.dense"},     {"ffn_out", "output.dense"},
+      {"ln_attn", "attention.output.LayerNorm"}, {"ln_ffn", "output.LayerNorm"}};
+  const std::string hleaf = leaf == "gamma" ? "weight" : leaf == "beta" ? "bias" : leaf;
+  return "encoder.layer." + layer + "." + kPart.at(part) + "." + hleaf;
+}
+
+tok::WordPieceConfig tokenizer_settings(const fs::path& dir, std::vector<std::string>& notes) {
+  tok::WordPieceConfig c;
+  if (fs::exists(dir / "tokenizer.json")) {
+    nlohmann::json t = read_json(dir / "tokenizer.json");
+    const auto& n = t["normalizer"];
+    RMSMP_CHECK(n.is_object() && n.value("type", "") == "BertNormalizer", ErrorCode::Unsupported,
+                (dir / "tokenizer.json").string() << ": normalizer is not BertNormalizer; only BERT WordPiece is supported");
+    c.clean_text = n.value("clean_text", true);
+    c.handle_chinese_chars = n.value("handle_chinese_chars", true);
+    c.lowercase = n.value("lowercase", true);
+    if (n.contains("strip_accents") && !n["strip_accents"].is_null()) c.strip_accents = n["strip_accents"].get<bool>();
+    const auto& m = t["model"];
+    RMSMP_CHECK(m.value("type", "") == "WordPiece", ErrorCode::Unsupported,
+                (dir / "tokenizer.json").string() << ": model type is not WordPiece");
+    c.unk_token = m.value("unk_token", c.unk_token);
+    c.continuing_subword_prefix = m.value("continuing_subword_prefix", c.continuing_subword_prefix);
+    c.max_input_chars_per_word = m.value("max_input_chars_per_word", c.max_input_chars_per_word);
+  } else if (fs::exists(dir / "tokenizer_config.json")) {
+    nlohmann::json t = read_json(dir / "tokenizer_config.json");
+    c.lowercase = t.value("do_lower_case", true);
+    c.handle_chinese_chars = t.value("tokenize_chinese_chars", true);
+    if (t.contains("strip_accents") && !t["strip_accents"].is_null()) c.strip_accents = t["strip_accents"].get<bool>();
+    notes.push_back("tokenizer settings from tokenizer_config.json (no tokenizer.json)");
+  } else {
+    notes.push_back("no tokenizer.json or tokenizer_config.json: assumed uncased BERT WordPiece defaults");
+  }
+  if (fs::exists(dir / "special_tokens_map.json")) {
+    nlohmann::json s = read_json(dir / "special_tokens_map.json");
+    auto get = [&](const char* k, std::string& dst) {
+      if (s.contains(k)) dst = s[k].is_string() ? s[k].get<std::string>() : s[k].value("content", dst);
+    };
+    get("unk_token", c.unk_token), get("cls_token", c.cls_token), get("sep_token", c.sep_token);
+    get("pad_token", c.pad_token), get("mask_token", c.mask_token);
+  }
+  return c;
+}
+
+std::vector<std::string> vocab_from_tokenizer_json(const fs::path& p) {
+  nlohmann::json t = read_json(p);
+  const auto& v = t.at("model").at("vocab");
+  std::vector<std::string> out(v.size());
+  for (const auto& [tokn, id] : v.items()) {
+    const int64_t i = id.get<int64_t>();
+    RMSMP_CHECK(i >= 0 && i < int64_t(out.size()) && out[size_t(i)].empty(), ErrorCode::InvalidFile,
+                p.string() << ": vocabulary ids are not a dense 0..N-1 range");
+    out[size_t(i)] = tokn;
+  }
+  return out;
+}
+
+}  // namespace
+
+const std::vector<float>& HfBertCheckpoint::tensor(const std::string& name) const {
+  auto it = tensors.find(name);
+  RMSMP_CHECK(it != tensors.end(), ErrorCode::Internal, "checkpoint tensor '" << name << "' not loaded");
+  return it->second;
+}
+
+HfBertCheckpoint load_hf_bert(const std::string& dir_str) {
+  const fs::path dir(dir_str);
+  RMSMP_CHECK(fs::is_directory(dir), ErrorCode::NotFound, dir_str << ": checkpoint folder does not exist");
+  HfBertCheckpoint ck;
+  ck.dir = dir_str;
+  nlohmann::json cfg = read_json(dir / "config.json");
+  const std::string where = (dir / "config.json").string();
+  try {
+    const std::string mt = cfg.value("model_type", "bert");
+    RMSMP_CHECK(mt == "bert", ErrorCode::Unsupported, where << ": model_type '" << mt << "' is not supported (bert only)");
+    RMSMP_CHECK(cfg.value("position_embedding_type", "absolute") == "absolute", ErrorCode::Unsupported,
+                where << ": only absolute position embeddings are supported");
+    nlohmann::json a = {{"type", "bert"},
+                        {"vocab_size", cfg.at("vocab_size")},
+                        {"hidden_size", cfg.at("hidden_size")},
+                        {"num_layers", cfg.at("num_hidden_layers")},
+                        {"num_heads", cfg.at("num_attention_heads")},
+                        {"intermediate_size", cfg.at("intermediate_size")},
+                        {"max_position_embeddings", cfg.at("max_position_embeddings")},
+                        {"type_vocab_size", cfg.value("type_vocab_size", 2)},
+                        {"layer_norm_eps", cfg.value("layer_norm_eps", 1e-12)},
+                        {"hidden_act", cfg.value("hidden_act", "gelu")},
+                        {"pooling", "mean"},
+                        {"normalize", false},
+                        {"max_seq_length", cfg.at("max_position_embeddings")}};
+    if (fs::exists(dir / "sentence_bert_config.json"))
+      a["max_seq_length"] = read_json(dir / "sentence_bert_config.json").value("max_seq_length", a["max_seq_length"].get<int64_t>());
+    else
+      ck.notes.push_back("no sentence_bert_config.json: max_seq_length = max_position_embeddings");
+    if (fs::exists(dir / "1_Pooling/config.json")) {
+      nlohmann::json pc = read_json(dir / "1_Pooling/config.json");
+      if (pc.value("pooling_mode_cls_token", false)) a["pooling"] = "cls";
+      else RMSMP_CHECK(pc.value("pooling_mode_mean_tokens", true), ErrorCode::Unsupported,
+                       dir_str << "/1_Pooling/config.json: only mean or CLS pooling is supported");
+    } else {
+      ck.notes.push_back("no 1_Pooling/config.json: mean pooling");
+    }
+    if (fs::exists(dir / "modules.json"))
+      for (const auto& m : read_json(dir / "modules.json"))
+        if (m.value("type", "").find("Normalize") != std::string::npos) a["normalize"] = true;
+    ck.cfg = BertConfig::from_json(a, where);
+  } catch (const nlohmann::json::exception& e) {
+    RMSMP_FAIL(ErrorCode::InvalidFile, where << ": missing or malformed field: " << e.what());
+  }
+
+  ck.weights_path = (dir / "model.safetensors").string();
+  SafetensorsFile st(ck.weights_path);
+  ck.weights_sha256 = sha256_file_hex(ck.weights_path);
+  const BertConfig& c = ck.cfg;
+  const int64_t H = c.hidden_size, F = c.intermediate_size;
+  const std::string prefix = st.has("bert.embeddings.word_embeddings.weight") ? "bert." : "";
+  auto load = [&](const std::string& ours, std::vector<int64_t> shape) {
+    std::string hf = prefix + hf_name(ours);
+    if (!st.has(hf) && (ours.ends_with(".gamma") || ours.ends_with(".beta")))  // pre-2019 LayerNorm names
+      hf = prefix + hf_name(ours).substr(0, hf_name(ours).rfind('.')) + (ours.ends_with(".gamma") ? ".gamma" : ".beta");
+    const auto& e = st.entry(hf);
+    RMSMP_CHECK(e.shape == shape, ErrorCode::InvalidFile,
+                ck.weights_path << ": tensor '" << hf << "' has a shape that contradicts config.json");
+    ck.tensors[ours] = st.read_f32(hf);
+  };
+  load("embeddings.word", {c.vocab_size, H});
+  load("embeddings.position", {c.max_position_embeddings, H});
+  load("embeddings.token_type", {c.type_vocab_size, H});
+  load("embeddings.ln.gamma", {H});
+  load("embeddings.ln.beta", {H});
+  for (int64_t l = 0; l < c.num_layers; ++l) {
+    const std::string p = "encoder." + std::to_string(l) + ".";
+    for (const char* k : kBertLinearKinds) {
+      const std::string kind = k;
+      const int64_t rows = kind == "ffn_in" ? F : H, cols = kind == "ffn_out" ? F : H;
+      load(p + kind + ".weight", {rows, cols});
+      load(p + kind + ".bias", {rows});
+    }
+    for (const char* ln : {"ln_attn", "ln_ffn"}) {
+      load(p + ln + ".gamma", {H});
+      load(p + ln + ".beta", {H});
+    }
+  }
+
+  tok::WordPieceConfig tc = tokenizer_settings(dir, ck.notes);
+  std::vector<std::string> vocab;
+  try {
+    vocab = fs::exists(dir / "vocab.txt") ? tok::WordPieceTokenizer::read_vocab_file((dir / "vocab.txt").string())
+                                          : vocab_from_tokenizer_json(dir / "tokenizer.json");
+    ck.tokenizer = std::make_unique<tok::WordPieceTokenizer>(std::move(vocab), tc);
+  } catch (const tok::TokenizerError& e) {
+    RMSMP_FAIL(ErrorCode::InvalidFile, dir_str << ": " << e.what());
+  }
+  RMSMP_CHECK(int64_t(ck.tokenizer->vocab().size()) == c.vocab_size, ErrorCode::InvalidFile,
+              dir_str << ": vocabulary has " << ck.tokenizer->vocab().size() << " tokens but config.json says "
+                      << c.vocab_size);
+  ck.identity_perm_.resize(size_t(std::max(H, F)));
+  for (size_t i = 0; i < ck.identity_perm_.size(); ++i) ck.identity_perm_[i] = int32_t(i);
+  return ck;
+}
+
+BertWeights HfBertCheckpoint::fp32_weights() const {
+  BertWeights w;
+  w.cfg = cfg;
+  w.word_emb = tensor("embeddings.word").data();
+  w.pos_emb = tensor("embeddings.position").data();
+  w.type_emb = tensor("embeddings.token_type").data();
+  w.emb_ln_g = tensor("embeddings.ln.gamma").data();
+  w.emb_ln_b = tensor("embeddings.ln.beta").data();
+  for (int64_t l = 0; l < cfg.num_layers; ++l) {
+    BertLayerWeights L;
+    const std::string p = "encoder." + std::to_string(l) + ".";
+    auto lin = [&](const char* kind, int64_t rows, int64_t cols) {
+      RowMixedLinear r;
+      r.name = bert_linear_name(l, kind);
+      r.rows = rows, r.cols = cols;
+      r.groups = {{QuantKind::F32, rows, reinterpret_cast<const uint8_t*>(tensor(r.name + ".weight").data()), nullptr}};
+      r.perm = identity_perm_.data();
+      r.bias = tensor(r.name + ".bias").data();
+      return r;
+    };
+    const int64_t H = cfg.hidden_size, F = cfg.intermediate_size;
+    L.q = lin("q", H, H), L.k = lin("k", H, H), L.v = lin("v", H, H), L.attn_out = lin("attn_out", H, H);
+    L.ffn_in = lin("ffn_in", F, H), L.ffn_out = lin("ffn_out", H, F);
+    L.ln_attn_g = tensor(p + "ln_attn.gamma").data(), L.ln_attn_b = tensor(p + "ln_attn.beta").data();
+    L.ln_ffn_g = tensor(p + "ln_ffn.gamma").data(), L.ln_ffn_b = tensor(p + "ln_ffn.beta").data();
+    w.layers.push_back(std::move(L));
+  }
+  return w;
+}
+
+}  // namespace rmsmp

@@ -1,0 +1,35 @@
+// A Hugging Face BERT checkpoint folder read into memory: config, fp32 weights, tokenizer, provenance.
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/bert.h"
+#include "rmsmp/tokenizer/wordpiece.h"
+
+namespace rmsmp {
+
+struct HfBertCheckpoint {
+  std::string dir;
+  std::string weights_path, weights_sha256;
+  BertConfig cfg;
+  std::unique_ptr<tok::WordPieceTokenizer> tokenizer;
+  // Weights by our canonical name ("embeddings.word", "encoder.3.ffn_in.weight", ...), fp32, row-major.
+  std::map<std::string, std::vector<float>> tensors;
+  std::vector<std::string> notes;  // defaults taken where the folder was silent, for the report
+
+  // An fp32 BertWeights whose linears are single fp32 groups pointing into `tensors` (for calibration).
+  BertWeights fp32_weights() const;
+  const std::vector<float>& tensor(const std::string& name) const;
+
+ private:
+  std::vector<int32_t> identity_perm_;  // shared perm for the fp32 views; filled on load
+  friend HfBertCheckpoint load_hf_bert(const std::string& dir);
+};
+
+// Reads config.json, model.safetensors, vocab.txt / tokenizer.json, tokenizer_config.json and the
+// sentence-transformers files (sentence_bert_config.json, 1_Pooling/config.json, modules.json).
+HfBertCheckpoint load_hf_bert(const std::string& dir);
+
+}  // namespace rmsmp

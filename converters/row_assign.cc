@@ -1,0 +1,105 @@
+// Hessian-based precision and variance-based scheme choice per row; random baseline.
+#include "row_assign.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+
+#include "rmsmp/error.h"
+
+namespace rmsmp {
+
+std::string scheme_rule_name(SchemeRule r) {
+  switch (r) {
+    case SchemeRule::Variance: return "variance";
+    case SchemeRule::VarianceInverted: return "variance-inverted";
+    case SchemeRule::Hessian: return "hessian";
+  }
+  return "?";
+}
+
+void ratio_counts(const Ratios& r, int64_t n, int64_t& n8, int64_t& nf4, int64_t& np4) {
+  n8 = std::llround(r.fixed8 * double(n));
+  nf4 = std::llround(r.fixed4 * double(n));
+  n8 = std::min(n8, n);
+  nf4 = std::min(nf4, n - n8);
+  np4 = n - n8 - nf4;
+}
+
+RowScores score_rows(const float* w, int64_t rows, int64_t cols, const Eigen::MatrixXf& H, ClipMode clip) {
+  using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  RowScores s;
+  s.variance.resize(size_t(rows));
+  RowMat ef4(rows, cols), ep4(rows, cols);
+  std::vector<uint8_t> packed(size_t(cols) * 4);
+  std::vector<float> deq(static_cast<size_t>(cols));
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* wr = w + r * cols;
+    for (QuantKind k : {QuantKind::Fixed4, QuantKind::Pow2x4}) {
+      const float step = quant_quantize_pack_row_ref(k, wr, cols, clip, packed.data());
+      quant_dequantize_row_ref(k, packed.data(), cols, step, deq.data());
+      auto& e = k == QuantKind::Fixed4 ? ef4 : ep4;
+      for (int64_t c = 0; c < cols; ++c) e(r, c) = wr[c] - deq[c];
+    }
+    float amax = 0.f;
+    for (int64_t c = 0; c < cols; ++c) amax = std::max(amax, std::fabs(wr[c]));
+    double mean = 0, var = 0;
+    if (amax > 0.f) {
+      for (int64_t c = 0; c < cols; ++c) mean += wr[c] / amax;
+      mean /= double(cols);
+      for (int64_t c = 0; c < cols; ++c) var += (wr[c] / amax - mean) * (wr[c] / amax - mean);
+      var /= double(cols);
+    }
+    s.variance[size_t(r)] = var;
+  }
+  auto hnorm = [&](const RowMat& e, std::vector<double>& out) {
+    out.assign(size_t(rows), 0.0);
+    if (H.size() == 0) return;
+    RowMat eh = e * H;  // rows x cols
+    for (int64_t r = 0; r < rows; ++r) out[size_t(r)] = double(eh.row(r).dot(e.row(r)));
+  };
+  hnorm(ef4, s.sens_fixed4);
+  hnorm(ep4, s.sens_pot4);
+  return s;
+}
+
+std::vector<QuantKind> assign_rmsmp(const RowScores& s, const Ratios& r, SchemeRule rule) {
+  const int64_t n = int64_t(s.variance.size());
+  int64_t n8, nf4, np4;
+  ratio_counts(r, n, n8, nf4, np4);
+  std::vector<QuantKind> out(size_t(n), QuantKind::Pow2x4);
+  std::vector<int64_t> idx(static_cast<size_t>(n));
+  std::iota(idx.begin(), idx.end(), 0);
+  // Stable sorts with index tie-break keep the assignment deterministic.
+  auto sens = [&](int64_t i) { return std::min(s.sens_fixed4[size_t(i)], s.sens_pot4[size_t(i)]); };
+  std::stable_sort(idx.begin(), idx.end(), [&](int64_t a, int64_t b) { return sens(a) > sens(b); });
+  for (int64_t i = 0; i < n8; ++i) out[size_t(idx[size_t(i)])] = QuantKind::Fixed8;
+  std::vector<int64_t> rest(idx.begin() + n8, idx.end());
+  auto key = [&](int64_t i) -> double {
+    switch (rule) {
+      case SchemeRule::Variance: return s.variance[size_t(i)];
+      case SchemeRule::VarianceInverted: return -s.variance[size_t(i)];
+      case SchemeRule::Hessian: return s.sens_pot4[size_t(i)] - s.sens_fixed4[size_t(i)];
+    }
+    return 0;
+  };
+  std::sort(rest.begin(), rest.end());
+  std::stable_sort(rest.begin(), rest.end(), [&](int64_t a, int64_t b) { return key(a) > key(b); });
+  for (int64_t i = 0; i < nf4; ++i) out[size_t(rest[size_t(i)])] = QuantKind::Fixed4;
+  return out;
+}
+
+std::vector<QuantKind> assign_random(int64_t rows, const Ratios& r, uint64_t seed) {
+  int64_t n8, nf4, np4;
+  ratio_counts(r, rows, n8, nf4, np4);
+  std::vector<QuantKind> out;
+  out.insert(out.end(), size_t(n8), QuantKind::Fixed8);
+  out.insert(out.end(), size_t(nf4), QuantKind::Fixed4);
+  out.insert(out.end(), size_t(np4), QuantKind::Pow2x4);
+  std::mt19937_64 rng(seed);
+  for (int64_t i = rows - 1; i > 0; --i) std::swap(out[size_t(i)], out[size_t(rng() % uint64_t(i + 1))]);
+  return out;
+}
+
+}  // namespace rmsmp

@@ -1,0 +1,45 @@
+// RMSMP row assignment (../shared/RMSMP.md section 3) and the baselines' assignments (section 4).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <Eigen/Core>
+
+#include "rmsmp/quant.h"
+
+namespace rmsmp {
+
+struct Ratios {
+  double pot4 = 0.65, fixed4 = 0.30, fixed8 = 0.05;
+};
+
+// How the non-8-bit rows are split between Fixed-4 and PoT-4.
+enum class SchemeRule {
+  Variance,          // highest normalised variance -> Fixed-4 (flat rows), the rest PoT-4 (paper's rule)
+  VarianceInverted,  // the ablation: lowest normalised variance -> Fixed-4
+  Hessian,           // rows where PoT-4 costs most (in H-norm) over Fixed-4 -> Fixed-4
+};
+
+// Per-row statistics the assignment used (reported per scheme group).
+struct RowScores {
+  std::vector<double> sens_fixed4, sens_pot4;  // e^T H e of each row's 4-bit error (0 when no H)
+  std::vector<double> variance;                // var(w_r / max|w_r|)
+};
+
+// Row counts for a layer of n rows: n8 = round(r8 n), nF4 = round(rF4 n), nP4 = n - n8 - nF4 (no minimum-one
+// rule: a tiny layer may get no 8-bit row, as the ratio says).
+void ratio_counts(const Ratios& r, int64_t n, int64_t& n8, int64_t& nf4, int64_t& np4);
+
+// Scores every row: 4-bit errors under both schemes with the given clip, their H-norm (H may be empty),
+// and the normalised variance.
+RowScores score_rows(const float* w, int64_t rows, int64_t cols, const Eigen::MatrixXf& H, ClipMode clip);
+
+// RMSMP: top n8 rows by min(sens_fixed4, sens_pot4) -> Fixed-8; the rest split by `rule`.
+std::vector<QuantKind> assign_rmsmp(const RowScores& s, const Ratios& r, SchemeRule rule);
+// Same counts, rows drawn at random with a fixed seed (portable: our own Fisher-Yates over mt19937_64).
+std::vector<QuantKind> assign_random(int64_t rows, const Ratios& r, uint64_t seed);
+
+std::string scheme_rule_name(SchemeRule r);
+
+}  // namespace rmsmp

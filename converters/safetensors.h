@@ -1,0 +1,35 @@
+// Bounds-checked safetensors reader (mmap; no pickle, no code execution). Converts F32/F16/BF16 to float.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace rmsmp {
+
+class MappedFile;
+
+class SafetensorsFile {
+ public:
+  struct Entry {
+    std::string name, dtype;
+    std::vector<int64_t> shape;
+    uint64_t begin = 0, end = 0;  // byte range within the data section
+  };
+  explicit SafetensorsFile(const std::string& path);  // validates header and every entry
+  ~SafetensorsFile();
+
+  const std::string& path() const;
+  bool has(const std::string& name) const;
+  const Entry& entry(const std::string& name) const;  // throws InvalidFile naming the file and tensor
+  const std::vector<Entry>& entries() const { return entries_; }
+  // Tensor as float32 (F32, F16, BF16 accepted); throws on other dtypes and on NaN/Inf values.
+  std::vector<float> read_f32(const std::string& name) const;
+
+ private:
+  std::unique_ptr<MappedFile> map_;
+  std::vector<Entry> entries_;
+  uint64_t data_start_ = 0;
+};
+
+}  // namespace rmsmp

@@ -1,0 +1,61 @@
+// Public API: load a .rmsmp model once (mmap, read-only, shareable), tokenize and embed text.
+// A Model is immutable after load; all const methods are safe to call from many threads at once
+// (each call allocates its own scratch).
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "rmsmp/error.h"
+
+namespace rmsmp {
+
+struct LoadOptions {
+  bool verify_checksum = true;
+  std::string backend = "cpu";  // "cpu" or "reference" (the plain-loop oracle)
+};
+
+struct Tokenized {
+  std::vector<int32_t> ids;       // [CLS] a [SEP] (b [SEP])
+  std::vector<int32_t> type_ids;
+  bool truncated = false;
+  size_t untruncated_length = 0;  // tokens before truncation
+};
+
+struct ModelInfo {
+  std::string path;
+  std::string scheme;            // fp32, rmsmp, fixed8, ...
+  double avg_weight_bits = 32;   // over the row-quantized linear layers
+  uint64_t file_bytes = 0;
+  int64_t hidden_size = 0;
+  int64_t max_seq_length = 0;
+  std::string backend;
+};
+
+class Model {
+ public:
+  static std::shared_ptr<const Model> load(const std::string& path, const LoadOptions& opts = {});
+  ~Model();
+
+  const ModelInfo& info() const;
+  // JSON header of the file, serialised (for tools that want provenance or per-layer details).
+  std::string header_json() const;
+
+  // Tokenizes with the embedded vocabulary; truncates to max_seq_length and says so in the result.
+  // Throws Error{InvalidText} for invalid UTF-8.
+  Tokenized tokenize(std::string_view text, std::optional<std::string_view> pair = std::nullopt) const;
+  // Pooled (and, as configured, L2-normalised) embeddings, one per input, hidden_size floats each.
+  // Inputs of different lengths are packed without padding. Throws InvalidArgument for bad ids/lengths.
+  std::vector<std::vector<float>> embed(const std::vector<Tokenized>& batch) const;
+
+  struct Impl;
+
+ private:
+  explicit Model(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rmsmp

@@ -1,0 +1,33 @@
+// Backend interface: the ops a BERT encoder needs. Inputs are validated by the model front-end before a
+// backend sees them. The reference backend is the oracle; others override what they do faster.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "quant/row_mixed.h"
+
+namespace rmsmp {
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual const char* name() const = 0;
+
+  // y[t, r] = sum_k x[t, k] * W[r, k] + bias[r] for t < n_tokens, r < w.rows (row-major, original order).
+  // Integer groups quantize x per w.act and accumulate in int32 (see rowq_epilogue).
+  virtual void linear(const RowMixedLinear& w, const float* x, int64_t n_tokens, float* y) const = 0;
+  // y[t] = LayerNorm(x[t] + residual[t]) * gamma + beta; residual may be null. y may alias x.
+  virtual void layer_norm(const float* x, const float* residual, const float* gamma, const float* beta, float eps,
+                          int64_t n_tokens, int64_t dim, float* y) const = 0;
+  // In place, exact erf GELU: 0.5 x (1 + erf(x / sqrt 2)).
+  virtual void gelu(float* x, int64_t n) const = 0;
+  // Self-attention over one sequence of `len` tokens: q/k/v/out rows have stride n_heads*head_dim.
+  virtual void attention(const float* q, const float* k, const float* v, int64_t len, int64_t n_heads,
+                         int64_t head_dim, float* out) const = 0;
+};
+
+// "reference" (plain loops) or "cpu" (default). Throws InvalidArgument for an unknown name.
+std::unique_ptr<Backend> make_backend(const std::string& name);
+
+}  // namespace rmsmp

@@ -1,0 +1,18 @@
+// ReferenceBackend: plain loops for every op and scheme; never tuned; the test oracle.
+#pragma once
+#include "backends/backend.h"
+
+namespace rmsmp {
+
+class ReferenceBackend : public Backend {
+ public:
+  const char* name() const override { return "reference"; }
+  void linear(const RowMixedLinear& w, const float* x, int64_t n_tokens, float* y) const override;
+  void layer_norm(const float* x, const float* residual, const float* gamma, const float* beta, float eps,
+                  int64_t n_tokens, int64_t dim, float* y) const override;
+  void gelu(float* x, int64_t n) const override;
+  void attention(const float* q, const float* k, const float* v, int64_t len, int64_t n_heads, int64_t head_dim,
+                 float* out) const override;
+};
+
+}  // namespace rmsmp

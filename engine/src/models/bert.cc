@@ -1,0 +1,79 @@
+// BERT encoder forward: embeddings + LayerNorm, N x (self-attention, add&norm, FFN with erf GELU, add&norm),
+// then mean or CLS pooling and optional L2 normalisation.
+#include "models/bert.h"
+
+#include <cmath>
+#include <vector>
+
+namespace rmsmp {
+
+std::string bert_linear_name(int64_t layer, const char* which) {
+  return "encoder." + std::to_string(layer) + "." + which;
+}
+
+void bert_forward(const BertWeights& w, const Backend& be, const std::vector<SequenceInput>& batch, float* pooled,
+                  const LinearInputHook* hook) {
+  const BertConfig& c = w.cfg;
+  const int64_t H = c.hidden_size, F = c.intermediate_size, nh = c.num_heads, hd = H / nh;
+  int64_t T = 0;
+  for (const auto& s : batch) T += s.len;
+  std::vector<float> h(size_t(T * H)), q(h.size()), k(h.size()), v(h.size()), ctx(h.size()), tmp(h.size());
+  std::vector<float> ff(size_t(T * F));
+
+  // Embeddings: word + position + token type, then LayerNorm.
+  int64_t t = 0;
+  for (const auto& s : batch)
+    for (int64_t p = 0; p < s.len; ++p, ++t) {
+      const float* we = w.word_emb + int64_t(s.ids[p]) * H;
+      const float* pe = w.pos_emb + p * H;
+      const float* te = w.type_emb + int64_t(s.type_ids[p]) * H;
+      for (int64_t i = 0; i < H; ++i) h[t * H + i] = we[i] + pe[i] + te[i];
+    }
+  be.layer_norm(h.data(), nullptr, w.emb_ln_g, w.emb_ln_b, c.layer_norm_eps, T, H, h.data());
+
+  auto run = [&](const RowMixedLinear& lin, const float* x, float* y) {
+    if (hook) (*hook)(lin, x, T);
+    be.linear(lin, x, T, y);
+  };
+  for (const BertLayerWeights& L : w.layers) {
+    run(L.q, h.data(), q.data());
+    run(L.k, h.data(), k.data());
+    run(L.v, h.data(), v.data());
+    int64_t off = 0;
+    for (const auto& s : batch) {
+      be.attention(q.data() + off * H, k.data() + off * H, v.data() + off * H, s.len, nh, hd, ctx.data() + off * H);
+      off += s.len;
+    }
+    run(L.attn_out, ctx.data(), tmp.data());
+    be.layer_norm(tmp.data(), h.data(), L.ln_attn_g, L.ln_attn_b, c.layer_norm_eps, T, H, h.data());
+    run(L.ffn_in, h.data(), ff.data());
+    be.gelu(ff.data(), T * F);
+    run(L.ffn_out, ff.data(), tmp.data());
+    be.layer_norm(tmp.data(), h.data(), L.ln_ffn_g, L.ln_ffn_b, c.layer_norm_eps, T, H, h.data());
+  }
+
+  // Pooling (sentence-transformers: mean over attended tokens; all packed tokens are attended).
+  int64_t off = 0;
+  for (size_t b = 0; b < batch.size(); ++b) {
+    float* out = pooled + b * H;
+    const int64_t len = batch[b].len;
+    if (c.pooling == Pooling::Cls) {
+      for (int64_t i = 0; i < H; ++i) out[i] = h[off * H + i];
+    } else {
+      for (int64_t i = 0; i < H; ++i) {
+        double acc = 0;
+        for (int64_t p = 0; p < len; ++p) acc += h[(off + p) * H + i];
+        out[i] = float(acc / double(len));
+      }
+    }
+    if (c.normalize) {
+      double n2 = 0;
+      for (int64_t i = 0; i < H; ++i) n2 += double(out[i]) * out[i];
+      const float inv = float(1.0 / std::fmax(std::sqrt(n2), 1e-12));  // torch F.normalize eps
+      for (int64_t i = 0; i < H; ++i) out[i] *= inv;
+    }
+    off += len;
+  }
+}
+
+}  // namespace rmsmp

