@@ -35,12 +35,14 @@ namespace detail {
 
 // Always on (also in Release): use for validating inputs. The message is streamed:
 //   RMSMP_CHECK(n > 0, ErrorCode::InvalidArgument, "row " << r << ": empty");
+// `code` is any expression of type ErrorCode (ErrorCode is in scope inside the macro).
 #define RMSMP_CHECK(cond, code, msg)                                              \
   do {                                                                            \
     if (!(cond)) {                                                                \
       std::ostringstream rmsmp_check_os_;                                         \
       rmsmp_check_os_ << msg;                                                     \
-      ::rmsmp::detail::throw_check(::rmsmp::code, __FILE__, __LINE__, rmsmp_check_os_.str()); \
+      using ::rmsmp::ErrorCode;                                                   \
+      ::rmsmp::detail::throw_check((code), __FILE__, __LINE__, rmsmp_check_os_.str()); \
     }                                                                             \
   } while (0)
 

@@ -16,9 +16,9 @@ namespace rmsmp {
 namespace {
 constexpr int64_t kRowTile = 32;
 
-// GCC clones this for AVX-512 (Ice Lake server ISA, incl. VNNI) / AVX2 (Haswell) / baseline and picks one at load time (ifunc); each clone is
+// GCC clones this for AVX2 and baseline x86-64 and picks one at load time (ifunc); each clone is
 // auto-vectorised. Integer sums are exact, so every clone gives identical results.
-__attribute__((target_clones("arch=icelake-server", "arch=haswell", "default")))
+__attribute__((target_clones("avx2", "default")))
 int32_t dot_i8(const int8_t* a, const int8_t* b, int64_t n) {
   int32_t acc = 0;
   for (int64_t i = 0; i < n; ++i) acc += int32_t(a[i]) * int32_t(b[i]);

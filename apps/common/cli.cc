@@ -1,0 +1,139 @@
+// Implementation of the shared CLI helpers.
+#include "common/cli.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+
+#include "rmsmp/tokenizer/wordpiece.h"
+
+namespace rmsmp::cli {
+
+Args::Args(int argc, char** argv, int first, const std::set<std::string>& options, const std::set<std::string>& flags) {
+  for (int i = first; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a.rfind("--", 0) == 0 && a.size() > 2) {
+      std::string key = a.substr(2);
+      if (flags.count(key)) {
+        flags_.insert(key);
+      } else if (options.count(key)) {
+        RMSMP_CHECK(i + 1 < argc, ErrorCode::InvalidArgument, "option " << a << " needs a value");
+        values_[key] = argv[++i];
+      } else {
+        RMSMP_FAIL(ErrorCode::InvalidArgument, "unknown option " << a << " (see --help)");
+      }
+    } else {
+      positional_.push_back(a);
+    }
+  }
+}
+
+std::optional<std::string> Args::get(const std::string& key) const {
+  auto it = values_.find(key);
+  if (it == values_.end()) return std::nullopt;
+  return it->second;
+}
+std::string Args::require(const std::string& key) const {
+  auto v = get(key);
+  RMSMP_CHECK(v, ErrorCode::InvalidArgument, "missing required option --" << key << " (see --help)");
+  return *v;
+}
+std::string Args::get_or(const std::string& key, const std::string& dflt) const { return get(key).value_or(dflt); }
+
+std::vector<std::string> read_lines(const std::string& path, bool allow_empty) {
+  std::ifstream in(path, std::ios::binary);
+  RMSMP_CHECK(in, errno == ENOENT ? ErrorCode::NotFound : ErrorCode::IoError,
+              path << ": cannot open: " << std::strerror(errno));
+  std::vector<std::string> out;
+  std::string line;
+  size_t n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    try {
+      tok::utf8_decode(line);
+    } catch (const tok::TokenizerError& e) {
+      RMSMP_FAIL(ErrorCode::InvalidText, path << ":" << n << ": " << e.what());
+    }
+    RMSMP_CHECK(allow_empty || line.find_first_not_of(" \t") != std::string::npos, ErrorCode::InvalidText,
+                path << ":" << n << ": empty line (every line must hold a text)");
+    out.push_back(line);
+  }
+  return out;
+}
+
+LabeledText read_labeled_tsv(const std::string& path) {
+  std::vector<std::string> lines = read_lines(path, true);
+  RMSMP_CHECK(!lines.empty(), ErrorCode::InvalidFile, path << ": empty file (expected a 'sentence<TAB>label' header)");
+  RMSMP_CHECK(lines[0] == "sentence\tlabel", ErrorCode::InvalidFile,
+              path << ":1: header must be 'sentence<TAB>label'");
+  LabeledText t;
+  for (size_t i = 1; i < lines.size(); ++i) {
+    const std::string& l = lines[i];
+    if (l.empty() && i + 1 == lines.size()) break;
+    const size_t tab = l.rfind('\t');
+    RMSMP_CHECK(tab != std::string::npos, ErrorCode::InvalidFile, path << ":" << i + 1 << ": no tab separator");
+    const std::string lab = l.substr(tab + 1);
+    RMSMP_CHECK(!lab.empty() && lab.find_first_not_of("0123456789") == std::string::npos && lab.size() < 6,
+                ErrorCode::InvalidFile, path << ":" << i + 1 << ": label '" << lab << "' is not a non-negative integer");
+    RMSMP_CHECK(tab > 0, ErrorCode::InvalidText, path << ":" << i + 1 << ": empty sentence");
+    t.sentences.push_back(l.substr(0, tab));
+    t.labels.push_back(std::stoi(lab));
+  }
+  RMSMP_CHECK(!t.sentences.empty(), ErrorCode::InvalidFile, path << ": no data rows after the header");
+  return t;
+}
+
+void write_file_atomic(const std::string& path, const std::string& content) {
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  FILE* f = std::fopen(tmp.c_str(), "wb");
+  RMSMP_CHECK(f, ErrorCode::IoError, path << ": cannot write: " << std::strerror(errno));
+  bool ok = std::fwrite(content.data(), 1, content.size(), f) == content.size();
+  ok = (std::fclose(f) == 0) && ok;
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int e = errno;
+    std::remove(tmp.c_str());
+    RMSMP_FAIL(ErrorCode::IoError, path << ": write failed: " << std::strerror(e));
+  }
+}
+
+void progress(const std::string& label, size_t done, size_t total) {
+  const bool tty = ::isatty(2);
+  if (!tty && done != total && done % 256 != 0) return;
+  std::cerr << (tty ? "\r" : "") << "[" << label << "] " << done << "/" << total << (tty && done != total ? "" : "\n")
+            << std::flush;
+}
+
+std::vector<std::vector<float>> embed_texts(const Model& m, const std::vector<std::string>& texts,
+                                            const std::string& where, const std::string& progress_label) {
+  std::vector<Tokenized> toks;
+  toks.reserve(texts.size());
+  size_t n_trunc = 0;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    RMSMP_CHECK(texts[i].find_first_not_of(" \t\r\n") != std::string::npos, ErrorCode::InvalidText,
+                where << ": item " << i + 1 << ": empty text");
+    try {
+      toks.push_back(m.tokenize(texts[i]));
+    } catch (const Error& e) {
+      RMSMP_FAIL(e.code(), where << ": item " << i + 1 << ": " << e.what());
+    }
+    if (toks.back().truncated && n_trunc++ < 5)
+      std::cerr << "warning: " << where << ": item " << i + 1 << " truncated from " << toks.back().untruncated_length
+                << " to " << toks.back().ids.size() << " tokens (max_seq_length)\n";
+  }
+  if (n_trunc > 5) std::cerr << "warning: " << where << ": " << n_trunc << " items truncated in total\n";
+  std::vector<std::vector<float>> out;
+  const size_t kBatch = 64;
+  for (size_t i0 = 0; i0 < toks.size(); i0 += kBatch) {
+    std::vector<Tokenized> b(toks.begin() + i0, toks.begin() + std::min(toks.size(), i0 + kBatch));
+    for (auto& e : m.embed(b)) out.push_back(std::move(e));
+    if (!progress_label.empty()) progress(progress_label, out.size(), toks.size());
+  }
+  return out;
+}
+
+}  // namespace rmsmp::cli

@@ -1,0 +1,50 @@
+// Shared CLI plumbing for the apps: option parsing, validated text/TSV readers, atomic text output, progress.
+#pragma once
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "rmsmp/model.h"
+
+namespace rmsmp::cli {
+
+// "--key value" options and "--flag" switches after the subcommand; anything else is positional.
+class Args {
+ public:
+  Args(int argc, char** argv, int first, const std::set<std::string>& options, const std::set<std::string>& flags);
+  std::optional<std::string> get(const std::string& key) const;
+  std::string require(const std::string& key) const;
+  std::string get_or(const std::string& key, const std::string& dflt) const;
+  bool flag(const std::string& key) const { return flags_.count(key) > 0; }
+  const std::vector<std::string>& positional() const { return positional_; }
+
+ private:
+  std::map<std::string, std::string> values_;
+  std::set<std::string> flags_;
+  std::vector<std::string> positional_;
+};
+
+// Lines of a UTF-8 text file (LF or CRLF). Errors name the file and line: missing file, invalid UTF-8,
+// empty lines (when !allow_empty).
+std::vector<std::string> read_lines(const std::string& path, bool allow_empty = false);
+
+struct LabeledText {
+  std::vector<std::string> sentences;
+  std::vector<int> labels;
+};
+// TSV with header "sentence<TAB>label"; each line split on its last tab; integer labels >= 0.
+LabeledText read_labeled_tsv(const std::string& path);
+
+// Writes text to path via a temp file + rename, so a failure leaves no partial file.
+void write_file_atomic(const std::string& path, const std::string& content);
+
+// Tokenizes all texts (errors name `where` and the 1-based item) and embeds them in batches.
+// Reports truncation of over-long inputs on stderr. `progress_label` non-empty: progress on stderr.
+std::vector<std::vector<float>> embed_texts(const Model& m, const std::vector<std::string>& texts,
+                                            const std::string& where, const std::string& progress_label = "");
+
+void progress(const std::string& label, size_t done, size_t total);
+
+}  // namespace rmsmp::cli

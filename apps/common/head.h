@@ -1,0 +1,23 @@
+// A linear classification head on pooled embeddings: deterministic L2-regularised logistic regression
+// (Newton's method; one-vs-rest for more than two classes) on standardised features. Saved as JSON.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace rmsmp::cli {
+
+struct LinearHead {
+  int dim = 0, classes = 0;
+  std::vector<double> mean, inv_std;          // feature standardisation from the training set
+  std::vector<std::vector<double>> weights;   // one row per scorer (1 for binary, `classes` otherwise)
+  std::vector<double> bias;
+  double l2 = 1.0;
+  std::string trained_on;                     // provenance: data file, model, count
+
+  static LinearHead fit(const std::vector<std::vector<float>>& x, const std::vector<int>& y, double l2);
+  int predict(const std::vector<float>& x) const;
+  void save(const std::string& path) const;   // atomic
+  static LinearHead load(const std::string& path);  // validates; errors name the file
+};
+
+}  // namespace rmsmp::cli

@@ -1,0 +1,116 @@
+// rmsmp-convert: argument parsing for the converter library (converters/convert.h).
+#include <cstring>
+#include <iostream>
+#include <sstream>
+
+#include "common/cli.h"
+#include "convert.h"
+#include "rmsmp/error.h"
+
+namespace {
+
+const char* kHelp = R"(rmsmp-convert: convert a Hugging Face BERT checkpoint into one packed .rmsmp model file.
+
+usage: rmsmp-convert --in HF_DIR --out FILE [options]
+
+  --in DIR            checkpoint folder: config.json, model.safetensors, vocab.txt and/or tokenizer.json
+                      (sentence-transformers files, if present, set pooling, normalisation, max length)
+  --out FILE          output model (written to a temp file, then renamed: no partial output on failure)
+  --scheme S          rmsmp (default) | fp32 | fixed8 | fixed4 | pot4 | layerwise | random
+                        rmsmp:     per-row Fixed-8 by Hessian score, Fixed-4 vs PoT-4 by --scheme-rule
+                        layerwise: whole most-sensitive layers at Fixed-8 (rest Fixed-4), same 8-bit budget
+                        random:    the --ratios counts per layer, rows drawn with a fixed seed
+  --ratios R          pot4=0.65,fixed4=0.30,fixed8=0.05 (default; same ratio in every layer)
+  --calib FILE        calibration text: one sentence per line, or a 'sentence<TAB>label' TSV.
+                      Required by rmsmp, layerwise and --act-bits 4. Must not overlap evaluation data.
+  --calib-n N         use at most the first N calibration sentences (default: all)
+  --act-bits 8|4      8: dynamic per-token int8 activations (default); 4: static per-layer clip (MSE) from
+                      calibration, the paper's W4A4 setting
+  --clip max|mse      per-row weight clip: max|w| (default, paper-style) or MSE-optimal grid search
+  --scheme-rule R     variance (default, paper) | variance-inverted (ablation) | hessian
+  --seed N            seed of the random baseline (default 20211011)
+  --report FILE       write the conversion report (JSON): rows per scheme and score statistics per layer,
+                      average bits, file bytes, converter seconds
+  --quiet             no progress on stderr
+)";
+
+rmsmp::Ratios parse_ratios(const std::string& s) {
+  rmsmp::Ratios r{0, 0, 0};
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    const size_t eq = item.find('=');
+    RMSMP_CHECK(eq != std::string::npos, ErrorCode::InvalidArgument, "--ratios: '" << item << "' is not name=value");
+    const std::string k = item.substr(0, eq);
+    double v = 0;
+    try {
+      size_t used = 0;
+      v = std::stod(item.substr(eq + 1), &used);
+      RMSMP_CHECK(used == item.size() - eq - 1, ErrorCode::InvalidArgument, "");
+    } catch (const std::exception&) {
+      RMSMP_FAIL(ErrorCode::InvalidArgument, "--ratios: '" << item << "' has no valid number");
+    }
+    if (k == "pot4") r.pot4 = v;
+    else if (k == "fixed4") r.fixed4 = v;
+    else if (k == "fixed8") r.fixed8 = v;
+    else RMSMP_FAIL(ErrorCode::InvalidArgument, "--ratios: unknown scheme '" << k << "' (pot4, fixed4, fixed8)");
+  }
+  return r;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace rmsmp;
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+    std::cout << kHelp;
+    return argc < 2 ? 2 : 0;
+  }
+  try {
+    cli::Args a(argc, argv, 1,
+                {"in", "out", "scheme", "ratios", "calib", "calib-n", "act-bits", "clip", "scheme-rule", "seed", "report"},
+                {"quiet"});
+    RMSMP_CHECK(a.positional().empty(), ErrorCode::InvalidArgument, "unexpected argument '" << a.positional()[0] << "'");
+    ConvertOptions o;
+    o.in_dir = a.require("in");
+    o.out_path = a.require("out");
+    o.scheme = a.get_or("scheme", "rmsmp");
+    if (auto r = a.get("ratios")) o.ratios = parse_ratios(*r);
+    const std::string clip = a.get_or("clip", "max");
+    RMSMP_CHECK(clip == "max" || clip == "mse", ErrorCode::InvalidArgument, "--clip must be max or mse");
+    o.clip = clip == "mse" ? ClipMode::Mse : ClipMode::MaxAbs;
+    const std::string rule = a.get_or("scheme-rule", "variance");
+    if (rule == "variance") o.rule = SchemeRule::Variance;
+    else if (rule == "variance-inverted") o.rule = SchemeRule::VarianceInverted;
+    else if (rule == "hessian") o.rule = SchemeRule::Hessian;
+    else RMSMP_FAIL(ErrorCode::InvalidArgument, "--scheme-rule must be variance, variance-inverted or hessian");
+    const std::string ab = a.get_or("act-bits", "8");
+    RMSMP_CHECK(ab == "8" || ab == "4", ErrorCode::InvalidArgument, "--act-bits must be 8 or 4");
+    o.act_bits = std::stoi(ab);
+    if (auto s = a.get("seed")) o.seed = std::stoull(*s);
+    if (auto c = a.get("calib")) {
+      std::vector<std::string> first = cli::read_lines(*c, true);
+      o.calib_sentences = (!first.empty() && first[0] == "sentence\tlabel") ? cli::read_labeled_tsv(*c).sentences
+                                                                            : cli::read_lines(*c);
+      if (auto n = a.get("calib-n")) {
+        const size_t k = std::stoul(*n);
+        if (o.calib_sentences.size() > k) o.calib_sentences.resize(k);
+      }
+      o.calib_source = *c;
+    }
+    for (int i = 0; i < argc; ++i) o.command_line += (i ? " " : "") + std::string(argv[i]);
+    const bool quiet = a.flag("quiet");
+    nlohmann::json rep = convert_checkpoint(o, [&](const std::string& m) {
+      if (!quiet) std::cerr << "[convert] " << m << "\n";
+    });
+    if (auto r = a.get("report")) cli::write_file_atomic(*r, rep.dump(2) + "\n");
+    std::cout << rep["model"].dump() << "\n";
+    return 0;
+  } catch (const Error& e) {
+    std::cerr << "rmsmp-convert: error: " << e.what() << "\n";
+    return e.code() == ErrorCode::InvalidArgument ? 2 : 1;
+  } catch (const std::exception& e) {
+    std::cerr << "rmsmp-convert: error: " << e.what() << "\n";
+    return 1;
+  }
+}

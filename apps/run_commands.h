@@ -1,0 +1,10 @@
+// rmsmp-run's subcommands; each returns the process exit code and throws rmsmp::Error on failure.
+#pragma once
+
+namespace rmsmp::run {
+int cmd_embed(int argc, char** argv);
+int cmd_tokenize(int argc, char** argv);
+int cmd_fit_head(int argc, char** argv);
+int cmd_eval(int argc, char** argv);
+int cmd_demo(int argc, char** argv);
+}  // namespace rmsmp::run

@@ -1,0 +1,91 @@
+// rmsmp-run fit-head and eval; also the evaluation routine the demo reuses.
+#include <chrono>
+#include <cmath>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "common/cli.h"
+#include "common/head.h"
+#include "run_commands.h"
+#include "run_eval.h"
+
+namespace rmsmp::run {
+
+double cosine(const std::vector<float>& a, const std::vector<float>& b) {
+  double d = 0, na = 0, nb = 0;
+  for (size_t i = 0; i < a.size(); ++i) d += double(a[i]) * b[i], na += double(a[i]) * a[i], nb += double(b[i]) * b[i];
+  return d / std::sqrt(std::max(na * nb, 1e-30));
+}
+
+nlohmann::json evaluate(const Model& m, const cli::LinearHead& head, const cli::LabeledText& data, const std::string& where,
+                        const Model* reference, const std::vector<std::vector<float>>* reference_emb,
+                        std::vector<std::vector<float>>* emb_out) {
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<std::vector<float>> emb = cli::embed_texts(m, data.sentences, where, "eval " + m.info().scheme);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  size_t correct = 0;
+  for (size_t i = 0; i < emb.size(); ++i) correct += head.predict(emb[i]) == data.labels[i];
+  nlohmann::json r = {{"model", m.info().path},
+                      {"scheme", m.info().scheme},
+                      {"accuracy", double(correct) / double(emb.size())},
+                      {"n", emb.size()},
+                      {"avg_weight_bits", m.info().avg_weight_bits},
+                      {"model_bytes", m.info().file_bytes},
+                      {"seconds", secs},
+                      {"backend", m.info().backend}};
+  std::vector<std::vector<float>> ref_local;
+  if (reference && !reference_emb) {
+    ref_local = cli::embed_texts(*reference, data.sentences, where, "eval reference");
+    reference_emb = &ref_local;
+  }
+  if (reference_emb) {
+    size_t rc = 0;
+    double cmean = 0, cmin = 1;
+    for (size_t i = 0; i < emb.size(); ++i) {
+      rc += head.predict((*reference_emb)[i]) == data.labels[i];
+      const double c = cosine(emb[i], (*reference_emb)[i]);
+      cmean += c, cmin = std::min(cmin, c);
+    }
+    r["reference_accuracy"] = double(rc) / double(emb.size());
+    r["cosine_mean"] = cmean / double(emb.size());
+    r["cosine_min"] = cmin;
+    if (reference) r["reference"] = reference->info().path;
+  }
+  if (emb_out) *emb_out = std::move(emb);
+  return r;
+}
+
+int cmd_fit_head(int argc, char** argv) {
+  cli::Args a(argc, argv, 2, {"model", "train", "out", "l2", "limit"}, {});
+  auto m = Model::load(a.require("model"));
+  const std::string train = a.require("train"), out = a.require("out");
+  cli::LabeledText d = cli::read_labeled_tsv(train);
+  if (auto n = a.get("limit"))
+    if (d.sentences.size() > std::stoul(*n)) d.sentences.resize(std::stoul(*n)), d.labels.resize(std::stoul(*n));
+  auto emb = cli::embed_texts(*m, d.sentences, train, "fit-head");
+  cli::LinearHead h = cli::LinearHead::fit(emb, d.labels, std::stod(a.get_or("l2", "1.0")));
+  h.trained_on = train + " (" + std::to_string(d.sentences.size()) + " examples) with " + m->info().path;
+  h.save(out);
+  size_t correct = 0;
+  for (size_t i = 0; i < emb.size(); ++i) correct += h.predict(emb[i]) == d.labels[i];
+  std::cout << nlohmann::json({{"head", out}, {"n", emb.size()}, {"classes", h.classes},
+                               {"train_accuracy", double(correct) / double(emb.size())}}).dump() << "\n";
+  return 0;
+}
+
+int cmd_eval(int argc, char** argv) {
+  cli::Args a(argc, argv, 2, {"model", "head", "data", "reference", "backend"}, {});
+  LoadOptions lo;
+  lo.backend = a.get_or("backend", "cpu");
+  auto m = Model::load(a.require("model"), lo);
+  cli::LinearHead h = cli::LinearHead::load(a.require("head"));
+  const std::string data = a.require("data");
+  cli::LabeledText d = cli::read_labeled_tsv(data);
+  std::shared_ptr<const Model> ref;
+  if (auto r = a.get("reference")) ref = Model::load(*r, lo);
+  std::cout << evaluate(*m, h, d, data, ref.get(), nullptr, nullptr).dump() << "\n";
+  return 0;
+}
+
+}  // namespace rmsmp::run
