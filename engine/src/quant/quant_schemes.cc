@@ -169,8 +169,10 @@ float quant_row_step(QuantKind kind, const float* w, int64_t n, ClipMode clip) {
   const QuantScheme& s = quant_scheme(kind);
   RMSMP_CHECK(quant_is_integer(kind), ErrorCode::InvalidArgument, "quant_row_step: scheme " << s.name << " has no step");
   float amax = 0.f;
-  for (int64_t i = 0; i < n; ++i) amax = std::fmax(amax, std::fabs(w[i]));
-  RMSMP_CHECK(std::isfinite(amax), ErrorCode::InvalidArgument, "row holds NaN or Inf values");
+  for (int64_t i = 0; i < n; ++i) {
+    RMSMP_CHECK(std::isfinite(w[i]), ErrorCode::InvalidArgument, "row holds a NaN or Inf value at column " << i);
+    amax = std::fmax(amax, std::fabs(w[i]));
+  }
   if (amax == 0.f) return 0.f;
   float best = amax / float(s.max_q);
   if (clip == ClipMode::MaxAbs) return best;

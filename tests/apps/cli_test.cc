@@ -1,0 +1,148 @@
+// The command-line tools end to end: outputs, and the bad-input table (clear message naming the file and the
+// problem, non-zero exit, no partial output file).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "util/test_env.h"
+
+namespace rmsmp {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string run(const std::string& args, int* rc) {
+  std::string out;
+  *rc = test::run_cmd(test::bin_dir() + "/" + args, &out);
+  return out;
+}
+std::string tiny_fp32() {
+  static std::string p = [] {
+    const std::string dir = test::make_tiny_checkpoint("tiny_cli");
+    const std::string out = test::temp_dir() + "/tiny_cli.rmsmp";
+    int rc;
+    std::string log = run("rmsmp-convert --quiet --scheme fp32 --in " + dir + " --out " + out, &rc);
+    EXPECT_EQ(rc, 0) << log;
+    return out;
+  }();
+  return p;
+}
+std::string write(const std::string& name, const std::string& content) {
+  const std::string p = test::temp_dir() + "/" + name;
+  std::ofstream(p, std::ios::binary) << content;
+  return p;
+}
+void expect_fails(const std::string& args, const std::vector<std::string>& must_contain) {
+  int rc;
+  const std::string out = run(args, &rc);
+  EXPECT_NE(rc, 0) << args << "\n" << out;
+  for (const auto& s : must_contain) EXPECT_NE(out.find(s), std::string::npos) << "'" << s << "' not in: " << out;
+}
+
+}  // namespace
+
+TEST(Cli, TokenizeAndEmbedOutputs) {
+  int rc;
+  std::string out = run("rmsmp-run tokenize --model " + tiny_fp32() + " --text 'the movie was good !'", &rc);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_EQ(out, "2 5 7 8 9 13 3\n");  // [CLS] the movie was good ! [SEP] in the tiny vocabulary
+  const std::string in = write("two.txt", "the movie\nnot fun !\n");
+  out = run("rmsmp-run embed --model " + tiny_fp32() + " --input " + in, &rc);
+  ASSERT_EQ(rc, 0) << out;
+  std::istringstream is(out);
+  std::string line;
+  int n = 0;
+  while (std::getline(is, line)) {
+    auto j = nlohmann::json::parse(line);
+    EXPECT_EQ(j["index"], n++);
+    EXPECT_EQ(j["embedding"].size(), 32u);
+  }
+  EXPECT_EQ(n, 2);
+}
+
+TEST(Cli, OverlongTextIsTruncatedAndReported) {
+  std::string text;
+  for (int i = 0; i < 60; ++i) text += "good ";  // tiny model: max_seq_length 40
+  int rc;
+  const std::string out = run("rmsmp-run embed --model " + tiny_fp32() + " --text '" + text + "'", &rc);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("truncated from 62 to 40 tokens"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"truncated\":true"), std::string::npos);
+}
+
+TEST(Cli, BadInputTable) {
+  const std::string m = tiny_fp32();
+  // Missing files.
+  expect_fails("rmsmp-run embed --model /nonexistent.rmsmp --text hi", {"/nonexistent.rmsmp", "cannot open"});
+  expect_fails("rmsmp-run embed --model " + m + " --input /nonexistent.txt", {"/nonexistent.txt", "cannot open"});
+  // Truncated and garbage model files.
+  std::ifstream f(m, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(f)), {});
+  const std::string trunc = write("trunc.rmsmp", bytes.substr(0, bytes.size() / 3));
+  expect_fails("rmsmp-run embed --model " + trunc + " --text hi", {trunc, "truncated"});
+  const std::string junk = write("junk.rmsmp", std::string(200, 'z'));
+  expect_fails("rmsmp-run tokenize --model " + junk + " --text hi", {junk, "bad magic"});
+  // Invalid UTF-8 and empty text.
+  const std::string bad = write("bad_utf8.txt", "fine line\nbroken \xff\xfe line\n");
+  expect_fails("rmsmp-run embed --model " + m + " --input " + bad, {bad + ":2", "invalid UTF-8"});
+  expect_fails("rmsmp-run embed --model " + m + " --text ''", {"empty text"});
+  const std::string empty = write("empty_line.txt", "one\n\nthree\n");
+  expect_fails("rmsmp-run embed --model " + m + " --input " + empty, {empty + ":2", "empty line"});
+  // Usage errors exit with 2.
+  int rc;
+  run("rmsmp-run embed --model " + m, &rc);
+  EXPECT_EQ(rc, 2);
+  run("rmsmp-convert --in x", &rc);
+  EXPECT_EQ(rc, 2);
+  // Bad TSV.
+  const std::string tsv = write("bad.tsv", "text\tlabel\nhello\t1\n");
+  expect_fails("rmsmp-run fit-head --model " + m + " --train " + tsv + " --out " + test::temp_dir() + "/h.json",
+               {tsv, "header must be"});
+  // Checkpoint with a shape that contradicts config.json.
+  const std::string ck = test::make_tiny_checkpoint("tiny_badcfg");
+  {
+    std::ifstream cin(ck + "/config.json");
+    auto cfg = nlohmann::json::parse(cin);
+    cfg["intermediate_size"] = 50;
+    std::ofstream(ck + "/config.json") << cfg.dump();
+  }
+  const std::string out = test::temp_dir() + "/never.rmsmp";
+  expect_fails("rmsmp-convert --quiet --scheme fp32 --in " + ck + " --out " + out, {"model.safetensors", "contradicts config.json"});
+  EXPECT_FALSE(fs::exists(out));
+}
+
+TEST(Cli, UnwritableOutputLeavesNoPartialFile) {
+  const std::string tsv = write("train.tsv", "sentence\tlabel\nthe movie was good\t1\nnot fun\t0\ngreat plot\t1\ndull\t0\n");
+  const std::string out = "/nonexistent_dir/head.json";
+  expect_fails("rmsmp-run fit-head --model " + tiny_fp32() + " --train " + tsv + " --out " + out, {out, "cannot write"});
+  EXPECT_FALSE(fs::exists(out));
+  const std::string ck = test::make_tiny_checkpoint("tiny_cli");
+  const std::string mout = "/proc/no_such/out.rmsmp";
+  expect_fails("rmsmp-convert --quiet --scheme fp32 --in " + ck + " --out " + mout, {mout});
+}
+
+TEST(Cli, FitHeadAndEvalProduceTheDocumentedJson) {
+  const std::string tsv = write("fit.tsv",
+                                "sentence\tlabel\nthe movie was good\t1\nnot fun\t0\ngreat plot\t1\ndull\t0\n"
+                                "very good play\t1\nbad plot\t0\n");
+  const std::string head = test::temp_dir() + "/head.json";
+  int rc;
+  std::string out = run("rmsmp-run fit-head --model " + tiny_fp32() + " --train " + tsv + " --out " + head, &rc);
+  ASSERT_EQ(rc, 0) << out;
+  // Only stdout: progress goes to stderr.
+  rc = test::run_cmd("(" + test::bin_dir() + "/rmsmp-run eval --model " + tiny_fp32() + " --head " + head + " --data " +
+                         tsv + " --reference " + tiny_fp32() + " 2>/dev/null)",
+                     &out);
+  ASSERT_EQ(rc, 0) << out;
+  auto j = nlohmann::json::parse(out);
+  for (const char* k : {"accuracy", "n", "avg_weight_bits", "model_bytes", "seconds", "reference_accuracy", "cosine_mean", "cosine_min"})
+    EXPECT_TRUE(j.contains(k)) << k;
+  EXPECT_EQ(j["n"], 6);
+  EXPECT_EQ(j["accuracy"], j["reference_accuracy"]);
+  EXPECT_NEAR(j["cosine_min"].get<double>(), 1.0, 1e-6);
+}
+
+}  // namespace rmsmp

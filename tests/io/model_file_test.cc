@@ -1,0 +1,173 @@
+// The .rmsmp file: round trip through the writer, and every validation the reader promises (bad magic,
+// unknown version, truncation, checksum, out-of-range tensors, shapes that contradict the config).
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "convert.h"
+#include "core/hash.h"
+#include "io/model_format.h"
+#include "rmsmp/model.h"
+#include "util/test_env.h"
+
+namespace rmsmp {
+namespace {
+
+std::string read_all(const std::string& p) {
+  std::ifstream f(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+void write_all(const std::string& p, const std::string& s) { std::ofstream(p, std::ios::binary) << s; }
+
+const std::string& tiny_model() {
+  static std::string path = [] {
+    ConvertOptions o;
+    o.in_dir = test::make_tiny_checkpoint("tiny_io");
+    o.out_path = test::temp_dir() + "/tiny_io.rmsmp";
+    o.scheme = "random";
+    convert_checkpoint(o);
+    return o.out_path;
+  }();
+  return path;
+}
+
+// Expects loading `bytes` to fail with InvalidFile and a message naming the file and containing `what`.
+void expect_invalid(const std::string& bytes, const std::string& what, bool verify_checksum = true) {
+  const std::string p = test::temp_dir() + "/broken.rmsmp";
+  write_all(p, bytes);
+  LoadOptions lo;
+  lo.verify_checksum = verify_checksum;
+  try {
+    Model::load(p, lo);
+    FAIL() << "loading must fail: " << what;
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::InvalidFile) << e.what();
+    EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+  }
+}
+
+// Rewrites the JSON header of a valid file (keeping the preamble consistent and the checksum right).
+std::string with_header(const std::string& good, const std::function<void(nlohmann::json&)>& edit) {
+  uint64_t hb, doff;
+  std::memcpy(&hb, good.data() + 16, 8);
+  std::memcpy(&doff, good.data() + 24, 8);
+  nlohmann::json h = nlohmann::json::parse(good.substr(64, hb));
+  edit(h);
+  std::string js = h.dump();
+  EXPECT_LE(64 + js.size(), doff) << "edited header must still fit before the data";
+  std::string out = good;
+  std::memset(out.data() + 64, 0, doff - 64);
+  std::memcpy(out.data() + 64, js.data(), js.size());
+  const uint64_t n = js.size();
+  std::memcpy(out.data() + 16, &n, 8);
+  const uint64_t cs = fnv1a64(out.data() + 64, out.size() - 64);
+  std::memcpy(out.data() + 40, &cs, 8);
+  return out;
+}
+
+}  // namespace
+
+TEST(ModelFile, ValidFileLoadsAndTensorsAre64ByteAligned) {
+  auto mf = ModelFile::open(tiny_model());
+  const auto& t = mf->header()["tensors"];
+  ASSERT_GT(t.size(), 10u);
+  for (const auto& [name, e] : t.items()) EXPECT_EQ(e["offset"].get<uint64_t>() % 64, 0u) << name;
+  EXPECT_EQ(mf->header()["format_version"], 1);
+  EXPECT_EQ(mf->header()["provenance"]["source_sha256"].get<std::string>().size(), 64u);
+  auto m = Model::load(tiny_model());
+  EXPECT_EQ(m->info().hidden_size, 32);
+}
+
+TEST(ModelFile, RejectsBadMagic) {
+  std::string b = read_all(tiny_model());
+  b[0] = 'X';
+  expect_invalid(b, "bad magic");
+}
+
+TEST(ModelFile, RejectsUnknownVersionWithClearMessage) {
+  std::string b = read_all(tiny_model());
+  b[8] = 7;
+  expect_invalid(b, "unsupported model format version 7");
+}
+
+TEST(ModelFile, RejectsTruncatedFiles) {
+  const std::string b = read_all(tiny_model());
+  expect_invalid(b.substr(0, 10), "shorter than the 64-byte preamble");
+  expect_invalid(b.substr(0, b.size() - 100), "truncated");
+  expect_invalid(b.substr(0, b.size() / 2), "truncated");
+}
+
+TEST(ModelFile, RejectsCorruptDataByChecksum) {
+  std::string b = read_all(tiny_model());
+  b[b.size() - 5] ^= 0x40;
+  expect_invalid(b, "checksum mismatch");
+}
+
+TEST(ModelFile, RejectsTrailingBytes) { expect_invalid(read_all(tiny_model()) + "junk", "trailing bytes"); }
+
+TEST(ModelFile, RejectsTensorOutsideTheDataSection) {
+  const std::string b = with_header(read_all(tiny_model()), [](nlohmann::json& h) {
+    h["tensors"]["embeddings.word"]["offset"] = 1ull << 40;
+  });
+  expect_invalid(b, "outside the data section");
+}
+
+TEST(ModelFile, RejectsSizeThatContradictsShape) {
+  const std::string b = with_header(read_all(tiny_model()), [](nlohmann::json& h) {
+    h["tensors"]["embeddings.word"]["bytes"] = 12;
+  });
+  expect_invalid(b, "claims 12 bytes");
+}
+
+TEST(ModelFile, RejectsOverflowingShapeProducts) {
+  const std::string b = with_header(read_all(tiny_model()), [](nlohmann::json& h) {
+    h["tensors"]["embeddings.word"]["shape"] = {1ll << 40, 1ll << 40};
+  });
+  expect_invalid(b, "too large");
+}
+
+TEST(ModelFile, RejectsTensorShapesThatContradictTheConfig) {
+  const std::string b = with_header(read_all(tiny_model()), [](nlohmann::json& h) {
+    h["architecture"]["hidden_size"] = 16;  // tensors are 32 wide
+    h["architecture"]["num_heads"] = 4;
+  });
+  expect_invalid(b, "requires f32[64, 16]");
+}
+
+TEST(ModelFile, RejectsBrokenPermutation) {
+  const std::string b = read_all(tiny_model());
+  auto mf = ModelFile::open(tiny_model());
+  const TensorInfo& ti = mf->tensor_info("encoder.0.q.perm");
+  uint64_t doff;
+  std::memcpy(&doff, b.data() + 24, 8);
+  std::string c = b;
+  const int32_t dup = 0;
+  std::memcpy(c.data() + doff + ti.offset, &dup, 4);
+  std::memcpy(c.data() + doff + ti.offset + 4, &dup, 4);
+  expect_invalid(c, "row permutation is invalid", /*verify_checksum=*/false);
+}
+
+TEST(ModelFile, MissingFileIsNotFound) {
+  try {
+    Model::load("/nonexistent/dir/m.rmsmp");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::NotFound);
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/dir/m.rmsmp"), std::string::npos);
+  }
+}
+
+TEST(ModelFile, WriterLeavesNoPartialFileWhenTheFolderIsMissing) {
+  ModelWriter w;
+  float x = 1.f;
+  w.add_tensor("x", DType::F32, {1}, &x);
+  EXPECT_THROW(w.write("/nonexistent/dir/out.rmsmp"), Error);
+  EXPECT_FALSE(std::filesystem::exists("/nonexistent/dir/out.rmsmp"));
+}
+
+}  // namespace rmsmp

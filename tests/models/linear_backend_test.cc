@@ -1,0 +1,127 @@
+// Every backend's linear() against the reference backend over a sweep of shapes and every scheme in the
+// table: integer groups must be bit-exact, fp32 groups within a relative tolerance. Guard values after the
+// output catch overruns. Awkward shapes: K not a multiple of 64, odd K, one token, one row, a group of one row.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "backends/backend.h"
+#include "quant/row_mixed.h"
+
+namespace rmsmp {
+namespace {
+
+struct Case {
+  int64_t tokens, rows, cols;
+};
+const Case kCases[] = {{1, 1, 1}, {1, 3, 7}, {5, 33, 65}, {7, 64, 384}, {3, 100, 1537}, {16, 96, 129}, {2, 1536, 384}};
+
+struct Packed {
+  std::vector<std::vector<uint8_t>> codes;
+  std::vector<std::vector<float>> steps;
+  std::vector<int32_t> perm;
+  std::vector<float> bias;
+  RowMixedLinear lin;
+};
+
+// Rows are split over the given kinds round-robin-ish (with a one-row group when possible), permuted.
+Packed pack(const Case& c, const std::vector<QuantKind>& kinds, uint64_t seed, ActQuant act) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> nd;
+  Packed p;
+  std::vector<float> w(size_t(c.rows * c.cols));
+  for (auto& v : w) v = nd(rng) * 0.1f;
+  std::vector<int32_t> order(size_t(c.rows));
+  for (int64_t i = 0; i < c.rows; ++i) order[size_t(i)] = int32_t(i);
+  std::shuffle(order.begin(), order.end(), rng);
+  p.bias.resize(size_t(c.rows));
+  for (auto& b : p.bias) b = nd(rng);
+  p.lin.rows = c.rows, p.lin.cols = c.cols, p.lin.act = act;
+  // Group sizes: first group gets 1 row (if several kinds), the rest split evenly.
+  int64_t off = 0;
+  for (size_t g = 0; g < kinds.size(); ++g) {
+    int64_t n = g + 1 == kinds.size() ? c.rows - off : (g == 0 && kinds.size() > 1 ? 1 : (c.rows - off) / int64_t(kinds.size() - g));
+    n = std::min(n, c.rows - off);
+    const size_t rb = quant_row_bytes(kinds[g], c.cols);
+    p.codes.emplace_back(size_t(n) * rb);
+    p.steps.emplace_back(size_t(n));
+    for (int64_t j = 0; j < n; ++j)
+      p.steps.back()[size_t(j)] = quant_quantize_pack_row_ref(kinds[g], w.data() + int64_t(order[size_t(off + j)]) * c.cols,
+                                                              c.cols, ClipMode::MaxAbs, p.codes.back().data() + size_t(j) * rb);
+    off += n;
+  }
+  p.perm = order;
+  for (size_t g = 0; g < kinds.size(); ++g)
+    p.lin.groups.push_back({kinds[g], int64_t(p.steps[g].size()), p.codes[g].data(), p.steps[g].data()});
+  p.lin.perm = p.perm.data();
+  p.lin.bias = p.bias.data();
+  return p;
+}
+
+void compare(const Case& c, const std::vector<QuantKind>& kinds, ActQuant act, const std::string& what) {
+  Packed p = pack(c, kinds, uint64_t(c.rows * 131 + c.cols), act);
+  std::mt19937_64 rng(5);
+  std::normal_distribution<float> nd;
+  std::vector<float> x(size_t(c.tokens * c.cols));
+  for (auto& v : x) v = nd(rng);
+  if (c.tokens > 1) std::fill(x.begin(), x.begin() + c.cols, 0.f);  // an all-zero token row
+  const size_t n = size_t(c.tokens * c.rows);
+  auto ref = make_backend("reference");
+  std::vector<float> y_ref(n + 8, 12345.f);
+  ref->linear(p.lin, x.data(), c.tokens, y_ref.data());
+  for (const char* name : {"cpu"}) {
+    auto be = make_backend(name);
+    std::vector<float> y(n + 8, 12345.f);
+    be->linear(p.lin, x.data(), c.tokens, y.data());
+    for (size_t i = n; i < n + 8; ++i) ASSERT_EQ(y[i], 12345.f) << name << " wrote past the output: " << what;
+    const bool integer = quant_is_integer(kinds[0]);
+    for (size_t i = 0; i < n; ++i) {
+      if (integer)
+        ASSERT_EQ(y[i], y_ref[i]) << name << " " << what << " element " << i;
+      else
+        ASSERT_NEAR(y[i], y_ref[i], 1e-4f * (1.f + std::fabs(y_ref[i]))) << name << " " << what << " element " << i;
+    }
+  }
+}
+
+std::string label(const Case& c) {
+  return std::to_string(c.tokens) + "x" + std::to_string(c.rows) + "x" + std::to_string(c.cols);
+}
+
+}  // namespace
+
+TEST(LinearBackends, EverySchemeAloneMatchesReference) {
+  for (const auto& s : kQuantSchemes)
+    for (const Case& c : kCases) compare(c, {s.kind}, ActQuant{}, std::string(s.name) + " " + label(c));
+}
+
+TEST(LinearBackends, MixedRowGroupsMatchReference) {
+  for (const Case& c : kCases) {
+    if (c.rows < 3) continue;
+    compare(c, {QuantKind::Fixed8, QuantKind::Fixed4, QuantKind::Pow2x4}, ActQuant{}, "rmsmp mix " + label(c));
+    ActQuant a4;
+    a4.bits = 4, a4.dynamic = false, a4.clip = 1.5f;
+    compare(c, {QuantKind::Fixed8, QuantKind::Fixed4, QuantKind::Pow2x4}, a4, "rmsmp mix act4 " + label(c));
+  }
+}
+
+TEST(ActQuant, DynamicAndStaticRounding) {
+  const float x[] = {0.f, 1.f, -2.f, 0.5f, 10.f};
+  int8_t q[5];
+  ActQuant d;  // int8 dynamic: step = 10/127
+  EXPECT_FLOAT_EQ(act_quantize_row(x, 5, d, q), 10.f / 127.f);
+  EXPECT_EQ(q[4], 127);
+  EXPECT_EQ(q[1], 13);  // 12.7 -> 13
+  EXPECT_EQ(q[2], -25); // -25.4 -> -25
+  ActQuant s;
+  s.bits = 4, s.dynamic = false, s.clip = 2.f;  // step 2/7; 10 saturates at 7
+  act_quantize_row(x, 5, s, q);
+  EXPECT_EQ(q[4], 7);
+  EXPECT_EQ(q[3], 2);   // 1.75 -> 2
+  EXPECT_EQ(q[2], -7);
+  const float z[3] = {0.f, 0.f, 0.f};
+  EXPECT_EQ(act_quantize_row(z, 3, d, q), 0.f);
+}
+
+}  // namespace rmsmp

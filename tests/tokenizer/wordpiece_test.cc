@@ -1,0 +1,85 @@
+// WordPiece unit behaviour on a small hand-written vocabulary: each expectation worked out from the BERT
+// tokenizer's rules (HF BertNormalizer / BertPreTokenizer / WordPiece), independent of the goldens.
+#include <gtest/gtest.h>
+
+#include "rmsmp/tokenizer/wordpiece.h"
+
+namespace rmsmp::tok {
+namespace {
+
+WordPieceTokenizer make(WordPieceConfig c = {}) {
+  std::vector<std::string> v = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "un", "##aff", "##able", "runn",
+                                "##ing", "!", "cafe", "猫", "a", "hello", ",", "the", "##s", "i"};
+  return WordPieceTokenizer(v, c);
+}
+std::vector<int32_t> ids(const WordPieceTokenizer& t, const std::string& s) { return t.encode_raw(s); }
+
+}  // namespace
+
+TEST(WordPiece, GreedyLongestMatchWithContinuationPrefix) {
+  auto t = make();
+  EXPECT_EQ(ids(t, "unaffable"), (std::vector<int32_t>{5, 6, 7}));
+  EXPECT_EQ(ids(t, "running!"), (std::vector<int32_t>{8, 9, 10}));
+  EXPECT_EQ(ids(t, "unaffablex"), (std::vector<int32_t>{1}));  // any unmatched remainder -> whole word [UNK]
+}
+
+TEST(WordPiece, LowercasesAndStripsAccentsThroughNfd) {
+  auto t = make();
+  EXPECT_EQ(ids(t, "CAFÉ"), (std::vector<int32_t>{11}));
+  EXPECT_EQ(ids(t, "Cafe\u0301"), (std::vector<int32_t>{11}));  // combining acute accent (Mn) dropped
+  EXPECT_EQ(ids(t, "\u0130"), (std::vector<int32_t>{18}));       // İ -> "i" + U+0307 (dropped: no accent left)
+  WordPieceConfig cased;
+  cased.lowercase = false;
+  EXPECT_EQ(ids(make(cased), "CAFE"), (std::vector<int32_t>{1}));
+}
+
+TEST(WordPiece, SplitsPunctuationCjkAndWhitespace) {
+  auto t = make();
+  EXPECT_EQ(ids(t, "hello,the猫a"), (std::vector<int32_t>{14, 15, 16, 12, 13}));
+  EXPECT_EQ(ids(t, "\u3000hello\u00a0the\t\n"), (std::vector<int32_t>{14, 16}));  // Zs / NBSP / tabs
+}
+
+TEST(WordPiece, CleanTextDropsControlCharacters) {
+  auto t = make();
+  EXPECT_EQ(ids(t, std::string("hel\x01lo\u200b") + "\uFFFD"), (std::vector<int32_t>{14}));  // Cc, Cf, U+FFFD
+  EXPECT_TRUE(ids(t, "").empty());
+}
+
+TEST(WordPiece, OverlongWordsBecomeUnk) {
+  auto t = make();
+  EXPECT_EQ(ids(t, std::string(101, 'a')), (std::vector<int32_t>{1}));
+}
+
+TEST(WordPiece, InvalidUtf8IsAnErrorWithTheByteOffset) {
+  auto t = make();
+  for (const std::string& bad : {std::string("ab\xff"), std::string("\xc0\xaf"), std::string("\xed\xa0\x80"),
+                                std::string("abc\xe2\x82")}) {
+    try {
+      t.encode_raw(bad);
+      FAIL() << "must reject invalid UTF-8";
+    } catch (const TokenizerError& e) {
+      EXPECT_NE(std::string(e.what()).find("invalid UTF-8 at byte"), std::string::npos);
+    }
+  }
+}
+
+TEST(WordPiece, SpecialTokensTypeIdsAndTruncation) {
+  auto t = make();
+  Encoding e = t.encode("hello the", std::string_view("a"), 64);
+  EXPECT_EQ(e.ids, (std::vector<int32_t>{2, 14, 16, 3, 13, 3}));
+  EXPECT_EQ(e.type_ids, (std::vector<int32_t>{0, 0, 0, 0, 1, 1}));
+  EXPECT_FALSE(e.truncated);
+  Encoding tr = t.encode("a a a a a a", std::nullopt, 5);
+  EXPECT_EQ(tr.ids, (std::vector<int32_t>{2, 13, 13, 13, 3}));
+  EXPECT_TRUE(tr.truncated);
+  EXPECT_EQ(tr.untruncated_length, 8u);
+  // Longest-first: "a a a a" (4) vs "the" (1) to 6 tokens: trim the first sequence down to 2.
+  Encoding p = t.encode("a a a a", std::string_view("the"), 6);
+  EXPECT_EQ(p.ids, (std::vector<int32_t>{2, 13, 13, 3, 16, 3}));
+}
+
+TEST(WordPiece, RejectsVocabWithoutSpecialTokens) {
+  EXPECT_THROW(WordPieceTokenizer({"a", "b"}, WordPieceConfig{}), TokenizerError);
+}
+
+}  // namespace rmsmp::tok

@@ -1,0 +1,135 @@
+// Test helpers (see test_env.h).
+#include "util/test_env.h"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <random>
+
+#include <nlohmann/json.hpp>
+
+namespace rmsmp::test {
+
+namespace fs = std::filesystem;
+
+std::string data_dir() { return RMSMP_TEST_DATA_DIR; }
+std::string bin_dir() { return RMSMP_BIN_DIR; }
+
+std::string temp_dir() {
+  static std::string dir = [] {
+    std::string d = (fs::temp_directory_path() / ("rmsmp_test_" + std::to_string(::getpid()))).string();
+    fs::create_directories(d);
+    return d;
+  }();
+  return dir;
+}
+
+std::string checkpoint_dir() {
+  const char* e = std::getenv("RMSMP_CHECKPOINT_DIR");
+  if (!e || !*e) {
+    ADD_FAILURE() << "RMSMP_CHECKPOINT_DIR is not set: run the tests through scripts/test.sh (it installs the "
+                     "all-MiniLM-L6-v2 checkpoint and sets the variable)";
+    return "/nonexistent";
+  }
+  return e;
+}
+
+int run_cmd(const std::string& cmd, std::string* output) {
+  std::string full = cmd + " 2>&1";
+  FILE* p = ::popen(full.c_str(), "r");
+  if (!p) return -1;
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  int st = ::pclose(p);
+  if (output) *output = out;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+std::string converted_minilm(const std::string& key, const std::vector<std::string>& extra_args) {
+  static std::mutex mu;
+  static std::map<std::string, std::string> done;
+  std::lock_guard<std::mutex> lock(mu);
+  if (auto it = done.find(key); it != done.end()) return it->second;
+  const std::string out = temp_dir() + "/" + key + ".rmsmp";
+  std::string cmd = bin_dir() + "/rmsmp-convert --quiet --in '" + checkpoint_dir() + "' --out '" + out + "'";
+  for (const auto& a : extra_args) cmd += " " + a;
+  std::string log;
+  const int rc = run_cmd(cmd, &log);
+  EXPECT_EQ(rc, 0) << cmd << "\n" << log;
+  done[key] = out;
+  return out;
+}
+
+namespace {
+void write_safetensors(const std::string& path, const std::map<std::string, std::pair<std::vector<int64_t>, std::vector<float>>>& t) {
+  nlohmann::json h = nlohmann::json::object();
+  uint64_t off = 0;
+  for (const auto& [name, v] : t) {
+    h[name] = {{"dtype", "F32"}, {"shape", v.first}, {"data_offsets", {off, off + v.second.size() * 4}}};
+    off += v.second.size() * 4;
+  }
+  std::string hs = h.dump();
+  while (hs.size() % 8) hs += ' ';
+  std::ofstream f(path, std::ios::binary);
+  uint64_t n = hs.size();
+  f.write(reinterpret_cast<const char*>(&n), 8);
+  f.write(hs.data(), std::streamsize(hs.size()));
+  for (const auto& [name, v] : t) f.write(reinterpret_cast<const char*>(v.second.data()), std::streamsize(v.second.size() * 4));
+}
+}  // namespace
+
+std::string make_tiny_checkpoint(const std::string& name, uint64_t seed) {
+  const std::string dir = temp_dir() + "/" + name;
+  fs::create_directories(dir);
+  const int64_t V = 64, H = 32, L = 2, NH = 4, F = 48, P = 40;
+  nlohmann::json cfg = {{"model_type", "bert"}, {"vocab_size", V}, {"hidden_size", H}, {"num_hidden_layers", L},
+                        {"num_attention_heads", NH}, {"intermediate_size", F}, {"max_position_embeddings", P},
+                        {"type_vocab_size", 2}, {"layer_norm_eps", 1e-12}, {"hidden_act", "gelu"}};
+  std::ofstream(dir + "/config.json") << cfg.dump(2);
+  std::vector<std::string> vocab = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
+  for (const char* w : {"the", "a", "movie", "was", "good", "bad", "not", "very", "!", ".", ",", "it", "is",
+                        "##s", "##ing", "play", "fun", "dull", "great", "plot"})
+    vocab.push_back(w);
+  for (char c = 'a'; vocab.size() < size_t(V); ++c) vocab.push_back(std::string(1, c)), vocab.push_back("##" + std::string(1, c));
+  vocab.resize(size_t(V));
+  std::ofstream vf(dir + "/vocab.txt");
+  for (const auto& v : vocab) vf << v << "\n";
+  vf.close();
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> nd(0.f, 0.2f);
+  std::map<std::string, std::pair<std::vector<int64_t>, std::vector<float>>> t;
+  auto rnd = [&](std::vector<int64_t> shape, float mean = 0.f) {
+    int64_t n = 1;
+    for (auto d : shape) n *= d;
+    std::vector<float> v(static_cast<size_t>(n));
+    for (auto& x : v) x = mean + nd(rng);
+    return std::make_pair(shape, v);
+  };
+  t["embeddings.word_embeddings.weight"] = rnd({V, H});
+  t["embeddings.position_embeddings.weight"] = rnd({P, H});
+  t["embeddings.token_type_embeddings.weight"] = rnd({2, H});
+  t["embeddings.LayerNorm.weight"] = rnd({H}, 1.f);
+  t["embeddings.LayerNorm.bias"] = rnd({H});
+  for (int l = 0; l < L; ++l) {
+    const std::string p = "encoder.layer." + std::to_string(l) + ".";
+    for (const char* n : {"attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense"})
+      t[p + n + ".weight"] = rnd({H, H}), t[p + n + ".bias"] = rnd({H});
+    t[p + "intermediate.dense.weight"] = rnd({F, H}), t[p + "intermediate.dense.bias"] = rnd({F});
+    t[p + "output.dense.weight"] = rnd({H, F}), t[p + "output.dense.bias"] = rnd({H});
+    for (const char* n : {"attention.output.LayerNorm", "output.LayerNorm"})
+      t[p + n + ".weight"] = rnd({H}, 1.f), t[p + n + ".bias"] = rnd({H});
+  }
+  write_safetensors(dir + "/model.safetensors", t);
+  return dir;
+}
+
+}  // namespace rmsmp::test

@@ -1,0 +1,25 @@
+// Shared test helpers: paths to golden data and tools, the real checkpoint, a tiny random BERT checkpoint.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace rmsmp::test {
+
+std::string data_dir();     // tests/data (committed goldens)
+std::string bin_dir();      // where rmsmp-run / rmsmp-convert were built
+std::string temp_dir();     // a fresh folder per test process
+// The real all-MiniLM-L6-v2 folder from $RMSMP_CHECKPOINT_DIR (scripts/test.sh sets it). Fails the calling
+// test (never skips) when it is not set.
+std::string checkpoint_dir();
+// Converts the real checkpoint once per process with the given rmsmp-convert arguments; returns the path.
+std::string converted_minilm(const std::string& key, const std::vector<std::string>& extra_args);
+
+// Writes a tiny random BERT checkpoint folder (config.json, vocab.txt, model.safetensors) and returns it.
+// Sizes: vocab 64, hidden 32, 2 layers, 4 heads, FFN 48 (odd-ish shapes on purpose), max positions 40.
+std::string make_tiny_checkpoint(const std::string& name, uint64_t seed = 1);
+
+// Runs a shell command; returns its exit status and captures stdout+stderr.
+int run_cmd(const std::string& cmd, std::string* output);
+
+}  // namespace rmsmp::test
