@@ -26,8 +26,12 @@ usage: rmsmp-convert --in HF_DIR --out FILE [options]
   --calib-n N         use at most the first N calibration sentences (default: all)
   --act-bits 8|4      8: dynamic per-token int8 activations (default); 4: static per-layer clip (MSE) from
                       calibration, the paper's W4A4 setting
-  --clip max|mse      per-row weight clip: max|w| (default, paper-style) or MSE-optimal grid search
+  --clip mse|max      per-row weight clip: MSE-optimal grid search (default) or max|w| (paper-style)
   --scheme-rule R     variance (default, paper) | variance-inverted (ablation) | hessian
+  --rounding R        gptq: error-compensated rounding through the calibration Hessian (GPTQ/OBQ); every
+                            row keeps its scheme and step, so the packed layout is the same. Needs --calib.
+                      nearest: each weight to its nearest level.
+                      Default: gptq when --calib is given, nearest otherwise (the header records which)
   --seed N            seed of the random baseline (default 20211011)
   --report FILE       write the conversion report (JSON): rows per scheme and score statistics per layer,
                       average bits, file bytes, converter seconds
@@ -68,7 +72,8 @@ int main(int argc, char** argv) {
   }
   try {
     cli::Args a(argc, argv, 1,
-                {"in", "out", "scheme", "ratios", "calib", "calib-n", "act-bits", "clip", "scheme-rule", "seed", "report"},
+                {"in", "out", "scheme", "ratios", "calib", "calib-n", "act-bits", "clip", "scheme-rule", "seed", "report",
+                 "rounding"},
                 {"quiet"});
     RMSMP_CHECK(a.positional().empty(), ErrorCode::InvalidArgument, "unexpected argument '" << a.positional()[0] << "'");
     ConvertOptions o;
@@ -76,7 +81,7 @@ int main(int argc, char** argv) {
     o.out_path = a.require("out");
     o.scheme = a.get_or("scheme", "rmsmp");
     if (auto r = a.get("ratios")) o.ratios = parse_ratios(*r);
-    const std::string clip = a.get_or("clip", "max");
+    const std::string clip = a.get_or("clip", "mse");
     RMSMP_CHECK(clip == "max" || clip == "mse", ErrorCode::InvalidArgument, "--clip must be max or mse");
     o.clip = clip == "mse" ? ClipMode::Mse : ClipMode::MaxAbs;
     const std::string rule = a.get_or("scheme-rule", "variance");
@@ -98,6 +103,9 @@ int main(int argc, char** argv) {
       }
       o.calib_source = *c;
     }
+    const std::string rounding = a.get_or("rounding", a.get("calib") ? "gptq" : "nearest");
+    RMSMP_CHECK(rounding == "gptq" || rounding == "nearest", ErrorCode::InvalidArgument, "--rounding must be gptq or nearest");
+    o.gptq = rounding == "gptq";
     for (int i = 0; i < argc; ++i) o.command_line += (i ? " " : "") + std::string(argv[i]);
     const bool quiet = a.flag("quiet");
     nlohmann::json rep = convert_checkpoint(o, [&](const std::string& m) {

@@ -23,7 +23,9 @@ commands:
   tokenize  --model M.rmsmp (--text S | --input FILE)
             one line of space-separated token ids per input ([CLS]/[SEP] included; the ids the model sees)
   fit-head  --model FP32.rmsmp --train TSV --out HEAD.json [--l2 X] [--limit N]
-            deterministic logistic-regression head on pooled embeddings (TSV header: sentence<TAB>label)
+            deterministic logistic-regression head on pooled embeddings (TSV header: sentence<TAB>label);
+            without --l2, the L2 strength is chosen from {0.1, 1, ..., 1e5} by accuracy on the last 20%
+            of the training rows
   eval      --model M.rmsmp --head HEAD.json --data TSV [--reference FP32.rmsmp] [--backend cpu|reference]
             one JSON object: accuracy, n, avg_weight_bits, model_bytes, seconds (+ reference_accuracy,
             cosine_mean, cosine_min with --reference)

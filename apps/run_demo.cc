@@ -28,6 +28,7 @@ struct Variant {
   std::string key, label, scheme;
   ClipMode clip;
   SchemeRule rule;
+  bool gptq;
 };
 
 std::string find_checkpoint(const cli::Args& a) {
@@ -57,15 +58,12 @@ std::string fmt(double v, int prec) {
 }  // namespace
 
 int cmd_demo(int argc, char** argv) {
-  cli::Args a(argc, argv, 2, {"checkpoint", "data", "out", "train-n", "calib-n", "clip"}, {});
+  cli::Args a(argc, argv, 2, {"checkpoint", "data", "out", "train-n", "calib-n"}, {});
   const auto t_start = std::chrono::steady_clock::now();
   const std::string ckpt = find_checkpoint(a);
   const fs::path data = a.get_or("data", std::string(RMSMP_SOURCE_DIR) + "/data/sst2");
   const fs::path out = a.get_or("out", "out/demo");
   const size_t train_n = std::stoul(a.get_or("train-n", "3000")), calib_n = std::stoul(a.get_or("calib-n", "256"));
-  const std::string base_clip = a.get_or("clip", "mse");
-  RMSMP_CHECK(base_clip == "max" || base_clip == "mse", ErrorCode::InvalidArgument, "--clip must be max or mse");
-  const ClipMode bclip = base_clip == "mse" ? ClipMode::Mse : ClipMode::MaxAbs;
   fs::create_directories(out / "models");
   fs::create_directories(out / "reports");
 
@@ -73,14 +71,14 @@ int cmd_demo(int argc, char** argv) {
   cli::LabeledText dev = cli::read_labeled_tsv((data / "dev.tsv").string());
   RMSMP_CHECK(train.sentences.size() > train_n, ErrorCode::InvalidArgument,
               "--train-n " << train_n << " leaves no rows of train_sample.tsv for calibration");
-  // Calibration: rows after the head's training rows with >= 8 words, every 3rd, capped at calib_n.
+  // Calibration: rows after the head's training rows with >= 8 words, capped at calib_n.
   std::vector<std::string> calib;
   for (size_t i = train_n; i < train.sentences.size() && calib.size() < calib_n; ++i) {
     std::istringstream ws(train.sentences[i]);
     std::string w;
     int words = 0;
     while (ws >> w) ++words;
-    if (words >= 8 && i % 3 == 0) calib.push_back(train.sentences[i]);
+    if (words >= 8) calib.push_back(train.sentences[i]);
   }
   const std::string calib_path = (out / "calibration.txt").string();
   {
@@ -91,23 +89,28 @@ int cmd_demo(int argc, char** argv) {
   train.sentences.resize(train_n);
   train.labels.resize(train_n);
 
-  const std::string clip_tag = base_clip == "mse" ? ", mse clip" : ", max clip";
+  // Each RMSMP step of the table adds one change to the paper-style post-training setting; every baseline
+  // uses the final setting (mse clip, gptq rounding) with the same calibration and activations.
   const std::vector<Variant> variants = {
-      {"fp32", "fp32", "fp32", ClipMode::MaxAbs, SchemeRule::Variance},
-      {"rmsmp_paper", "rmsmp (max clip, variance rule)", "rmsmp", ClipMode::MaxAbs, SchemeRule::Variance},
-      {"rmsmp", "rmsmp (mse clip, variance rule)", "rmsmp", ClipMode::Mse, SchemeRule::Variance},
-      {"rmsmp_hessian_rule", "rmsmp (mse clip, hessian rule)", "rmsmp", ClipMode::Mse, SchemeRule::Hessian},
-      {"rmsmp_var_inverted", "rmsmp (mse clip, variance inverted: ablation)", "rmsmp", ClipMode::Mse,
-       SchemeRule::VarianceInverted},
-      {"fixed8", "fixed8 (uniform" + clip_tag + ")", "fixed8", bclip, SchemeRule::Variance},
-      {"fixed4", "fixed4 (uniform" + clip_tag + ")", "fixed4", bclip, SchemeRule::Variance},
-      {"pot4", "pot4 (uniform" + clip_tag + ")", "pot4", bclip, SchemeRule::Variance},
-      {"layerwise", "layerwise fixed8/fixed4 (" + base_clip + " clip)", "layerwise", bclip, SchemeRule::Variance},
-      {"random", "random rows, 65/30/5 (" + base_clip + " clip)", "random", bclip, SchemeRule::Variance},
+      {"fp32", "fp32", "fp32", ClipMode::MaxAbs, SchemeRule::Variance, false},
+      {"rmsmp_paper", "rmsmp: max clip, nearest rounding, variance rule", "rmsmp", ClipMode::MaxAbs, SchemeRule::Variance, false},
+      {"rmsmp_mse", "rmsmp: + mse clip", "rmsmp", ClipMode::Mse, SchemeRule::Variance, false},
+      {"rmsmp", "rmsmp: + mse clip + gptq rounding (default)", "rmsmp", ClipMode::Mse, SchemeRule::Variance, true},
+      {"rmsmp_hessian_rule", "rmsmp default, hessian rule for fixed4/pot4", "rmsmp", ClipMode::Mse, SchemeRule::Hessian, true},
+      {"rmsmp_var_inverted", "rmsmp default, variance rule inverted (ablation)", "rmsmp", ClipMode::Mse,
+       SchemeRule::VarianceInverted, true},
+      {"fixed8", "fixed8 uniform", "fixed8", ClipMode::Mse, SchemeRule::Variance, true},
+      {"fixed4", "fixed4 uniform", "fixed4", ClipMode::Mse, SchemeRule::Variance, true},
+      {"pot4", "pot4 uniform", "pot4", ClipMode::Mse, SchemeRule::Variance, true},
+      {"layerwise", "layerwise: whole layers fixed8/fixed4, same 8-bit budget", "layerwise", ClipMode::Mse,
+       SchemeRule::Variance, true},
+      {"random", "random rows, 65/30/5", "random", ClipMode::Mse, SchemeRule::Variance, true},
   };
 
   std::cerr << "[demo] checkpoint " << ckpt << "\n[demo] converting " << variants.size() << " models into " << out
             << "/models\n";
+  std::cerr << "[demo] calibrating on " << calib.size() << " SST-2 train sentences (shared by all conversions)\n";
+  std::shared_ptr<const CalibrationResult> cal = calibrate_checkpoint(ckpt, calib);
   std::vector<nlohmann::json> reports;
   for (size_t i = 0; i < variants.size(); ++i) {
     const Variant& v = variants[i];
@@ -117,6 +120,8 @@ int cmd_demo(int argc, char** argv) {
     o.scheme = v.scheme;
     o.clip = v.clip;
     o.rule = v.rule;
+    o.gptq = v.gptq;
+    o.calibration = cal;
     o.calib_sentences = calib;
     o.calib_source = calib_path;
     o.command_line = "rmsmp-run demo (" + v.key + ")";
@@ -129,7 +134,7 @@ int cmd_demo(int argc, char** argv) {
   auto fp32 = Model::load((out / "models" / "fp32.rmsmp").string());
   std::cerr << "[demo] fitting the head on fp32 embeddings of " << train_n << " SST-2 train rows\n";
   auto train_emb = cli::embed_texts(*fp32, train.sentences, "train_sample.tsv", "fit-head");
-  cli::LinearHead head = cli::LinearHead::fit(train_emb, train.labels, 1.0);
+  cli::LinearHead head = cli::LinearHead::fit_select(train_emb, train.labels, kL2Grid);
   head.trained_on = "data/sst2/train_sample.tsv first " + std::to_string(train_n) + " rows, fp32 embeddings";
   head.save((out / "head.json").string());
 

@@ -64,12 +64,14 @@ int cmd_fit_head(int argc, char** argv) {
   if (auto n = a.get("limit"))
     if (d.sentences.size() > std::stoul(*n)) d.sentences.resize(std::stoul(*n)), d.labels.resize(std::stoul(*n));
   auto emb = cli::embed_texts(*m, d.sentences, train, "fit-head");
-  cli::LinearHead h = cli::LinearHead::fit(emb, d.labels, std::stod(a.get_or("l2", "1.0")));
+  // --l2 X fixes the regularisation; without it, l2 is chosen on the last 20% of the training rows.
+  cli::LinearHead h = a.get("l2") ? cli::LinearHead::fit(emb, d.labels, std::stod(*a.get("l2")))
+                                  : cli::LinearHead::fit_select(emb, d.labels, kL2Grid);
   h.trained_on = train + " (" + std::to_string(d.sentences.size()) + " examples) with " + m->info().path;
   h.save(out);
   size_t correct = 0;
   for (size_t i = 0; i < emb.size(); ++i) correct += h.predict(emb[i]) == d.labels[i];
-  std::cout << nlohmann::json({{"head", out}, {"n", emb.size()}, {"classes", h.classes},
+  std::cout << nlohmann::json({{"head", out}, {"n", emb.size()}, {"classes", h.classes}, {"l2", h.l2},
                                {"train_accuracy", double(correct) / double(emb.size())}}).dump() << "\n";
   return 0;
 }

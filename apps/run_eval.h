@@ -11,6 +11,9 @@
 
 namespace rmsmp::run {
 
+// Regularisation strengths fit-head and the demo choose from (on held-out training rows).
+inline const std::vector<double> kL2Grid = {0.1, 1, 10, 100, 1e3, 1e4, 1e5};
+
 double cosine(const std::vector<float>& a, const std::vector<float>& b);
 
 // Accuracy of `head` on `data` with model m; with a reference (model or precomputed embeddings) also the

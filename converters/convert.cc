@@ -10,6 +10,7 @@
 
 #include "calibration.h"
 #include "core/hash.h"
+#include "gptq.h"
 #include "hf_checkpoint.h"
 #include "io/model_format.h"
 #include "models/tokenizer_config.h"
@@ -34,9 +35,17 @@ nlohmann::json stats(const std::vector<double>& v) {
 }
 
 // Packs one layer's rows grouped by scheme into the writer; returns its "linears" entry and report entry.
-void pack_linear(ModelWriter& mw, const std::string& name, const std::vector<float>& w, const std::vector<float>& bias,
+// With `gptq_h`, rounding is error-compensated (gptq.h); otherwise each value goes to its nearest level.
+void pack_linear(ModelWriter& mw, const std::string& name, const std::vector<float>& w_in, const std::vector<float>& bias,
                  int64_t rows, int64_t cols, const std::vector<QuantKind>& assign, ClipMode clip, const ActQuant& act,
-                 const RowScores* scores, nlohmann::json& linears, nlohmann::json& report_layer) {
+                 const RowScores* scores, const Eigen::MatrixXf* gptq_h, nlohmann::json& linears,
+                 nlohmann::json& report_layer) {
+  // Steps come from the original rows; error compensation then keeps them fixed.
+  std::vector<float> row_step(static_cast<size_t>(rows), 1.f);
+  for (int64_t r = 0; r < rows; ++r)
+    if (quant_is_integer(assign[size_t(r)])) row_step[size_t(r)] = quant_row_step(assign[size_t(r)], w_in.data() + r * cols, cols, clip);
+  std::vector<float> w = w_in;
+  if (gptq_h) gptq_quantize(w, rows, cols, *gptq_h, assign, row_step);
   std::vector<int32_t> perm;
   nlohmann::json groups = nlohmann::json::array(), rep_groups = nlohmann::json::object();
   double bits = 0;
@@ -49,8 +58,10 @@ void pack_linear(ModelWriter& mw, const std::string& name, const std::vector<flo
     const size_t rb = quant_row_bytes(kind, cols);
     std::vector<uint8_t> codes(rws.size() * rb);
     std::vector<float> steps(rws.size());
-    for (size_t j = 0; j < rws.size(); ++j)
-      steps[j] = quant_quantize_pack_row_ref(kind, w.data() + int64_t(rws[j]) * cols, cols, clip, codes.data() + j * rb);
+    for (size_t j = 0; j < rws.size(); ++j) {
+      steps[j] = row_step[size_t(rws[j])];
+      quant_quantize_pack_row_with_step_ref(kind, w.data() + int64_t(rws[j]) * cols, cols, steps[j], codes.data() + j * rb);
+    }
     const std::string gname = name + ".g_" + s.name;
     nlohmann::json g = {{"scheme", s.name},
                         {"rows", rws.size()},
@@ -85,6 +96,13 @@ void pack_linear(ModelWriter& mw, const std::string& name, const std::vector<flo
 
 }  // namespace
 
+std::shared_ptr<const CalibrationResult> calibrate_checkpoint(const std::string& in_dir,
+                                                              const std::vector<std::string>& sentences) {
+  HfBertCheckpoint ck = load_hf_bert(in_dir);
+  BertWeights fw = ck.fp32_weights();
+  return std::make_shared<CalibrationResult>(calibrate(fw, *ck.tokenizer, sentences));
+}
+
 nlohmann::json convert_checkpoint(const ConvertOptions& opt, const std::function<void(const std::string&)>& log) {
   const auto t0 = std::chrono::steady_clock::now();
   auto say = [&](const std::string& m) { if (log) log(m); };
@@ -97,21 +115,24 @@ nlohmann::json convert_checkpoint(const ConvertOptions& opt, const std::function
               ErrorCode::InvalidArgument, "--ratios must be non-negative and sum to 1 (they sum to " << rsum << ")");
   const bool is_fp32 = opt.scheme == "fp32";
   const bool need_h = opt.scheme == "rmsmp" || opt.scheme == "layerwise";
-  const bool need_calib = need_h || (opt.act_bits == 4 && !is_fp32);
+  const bool use_gptq = opt.gptq && !is_fp32;
+  const bool need_calib = need_h || use_gptq || (opt.act_bits == 4 && !is_fp32);
   RMSMP_CHECK(!need_calib || !opt.calib_sentences.empty(), ErrorCode::InvalidArgument,
               "--scheme " << opt.scheme << (opt.act_bits == 4 ? " with --act-bits 4" : "")
-                          << " needs calibration text: pass --calib TEXT_FILE");
+                          << (use_gptq ? " with --gptq" : "") << " needs calibration text: pass --calib TEXT_FILE");
 
   say("loading " + opt.in_dir);
   HfBertCheckpoint ck = load_hf_bert(opt.in_dir);
   const BertConfig& c = ck.cfg;
-  CalibrationResult cal;
-  if (need_calib) {
+  std::shared_ptr<const CalibrationResult> cal_ptr = opt.calibration;
+  if (need_calib && !cal_ptr) {
     BertWeights fw = ck.fp32_weights();
-    cal = calibrate(fw, *ck.tokenizer, opt.calib_sentences, [&](size_t d, size_t n) {
+    cal_ptr = std::make_shared<CalibrationResult>(calibrate(fw, *ck.tokenizer, opt.calib_sentences, [&](size_t d, size_t n) {
       if (d == n || d % 128 == 0) say("calibration " + std::to_string(d) + "/" + std::to_string(n) + " sentences");
-    });
+    }));
   }
+  static const CalibrationResult kNoCalibration;
+  const CalibrationResult& cal = cal_ptr ? *cal_ptr : kNoCalibration;
 
   // Per layer: scores (if H), assignment.
   struct LayerPlan {
@@ -131,6 +152,7 @@ nlohmann::json convert_checkpoint(const ConvertOptions& opt, const std::function
       plans.push_back(std::move(p));
     }
   if (need_h) say("scoring rows (Hessian and variance)");
+  if (use_gptq) say("error-compensated rounding (gptq) in every layer");
   uint64_t layer_seed = opt.seed;
   for (LayerPlan& p : plans) {
     const std::vector<float>& w = ck.tensor(p.name + ".weight");
@@ -196,7 +218,8 @@ nlohmann::json convert_checkpoint(const ConvertOptions& opt, const std::function
     }
     nlohmann::json rl;
     pack_linear(mw, p.name, ck.tensor(p.name + ".weight"), ck.tensor(p.name + ".bias"), p.rows, p.cols, p.assign,
-                opt.clip, act, p.has_scores ? &p.scores : nullptr, linears, rl);
+                opt.clip, act, p.has_scores ? &p.scores : nullptr, use_gptq ? &cal.for_layer(p.name).H : nullptr,
+                linears, rl);
     code_bits += rl["bits_per_weight"].get<double>() * double(p.rows * p.cols);
     n_weights += double(p.rows * p.cols);
     rep_layers.push_back(rl);
@@ -216,6 +239,7 @@ nlohmann::json convert_checkpoint(const ConvertOptions& opt, const std::function
                       {"ratios", {{"pot4", opt.ratios.pot4}, {"fixed4", opt.ratios.fixed4}, {"fixed8", opt.ratios.fixed8}}},
                       {"clip", opt.clip == ClipMode::Mse ? "mse" : "max"},
                       {"scheme_rule", scheme_rule_name(opt.rule)},
+                      {"rounding", use_gptq ? "gptq (error compensation through H^-1, damp 0.01)" : "nearest"},
                       {"precision_rule", "hessian: top rows by min over 4-bit schemes of e^T H e, H = sum x x^T"},
                       {"act_bits", is_fp32 ? 32 : opt.act_bits},
                       {"act_mode", is_fp32 ? "fp32" : opt.act_bits == 8 ? "dynamic per-token int8" : "static per-layer int4 (MSE clip)"},

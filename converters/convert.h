@@ -2,11 +2,13 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "calibration.h"
 #include "row_assign.h"
 
 namespace rmsmp {
@@ -17,9 +19,13 @@ struct ConvertOptions {
   std::string in_dir, out_path;
   std::string scheme = "rmsmp";  // rmsmp | fp32 | fixed8 | fixed4 | pot4 | layerwise | random
   Ratios ratios;
-  ClipMode clip = ClipMode::MaxAbs;
+  ClipMode clip = ClipMode::Mse;
   SchemeRule rule = SchemeRule::Variance;
   int act_bits = 8;  // 8: dynamic per-token; 4: static per-layer clip from calibration
+  bool gptq = false; // error-compensated rounding through the calibration Hessian (gptq.h); needs calibration
+  // Optional: statistics already computed for this checkpoint and calib_sentences (the demo reuses them
+  // across conversions); when null, convert_checkpoint calibrates itself if the scheme needs it.
+  std::shared_ptr<const CalibrationResult> calibration;
   std::vector<std::string> calib_sentences;
   std::string calib_source;     // file name, for provenance
   uint64_t seed = 20211011;     // random baseline
@@ -28,6 +34,10 @@ struct ConvertOptions {
 
 // Returns the report (per-layer rows per scheme, score statistics, bits; model totals). Throws rmsmp::Error.
 nlohmann::json convert_checkpoint(const ConvertOptions& opt, const std::function<void(const std::string&)>& log = {});
+
+// Calibration statistics for a checkpoint, to share between several conversions (ConvertOptions::calibration).
+std::shared_ptr<const CalibrationResult> calibrate_checkpoint(const std::string& in_dir,
+                                                              const std::vector<std::string>& sentences);
 
 // All valid --scheme values.
 const std::vector<std::string>& convert_scheme_names();

@@ -71,6 +71,24 @@ LinearHead LinearHead::fit(const std::vector<std::vector<float>>& x, const std::
   return h;
 }
 
+LinearHead LinearHead::fit_select(const std::vector<std::vector<float>>& x, const std::vector<int>& y,
+                                  const std::vector<double>& grid, double holdout) {
+  RMSMP_CHECK(!grid.empty() && holdout > 0 && holdout < 1, ErrorCode::InvalidArgument, "fit-head: bad l2 grid");
+  const size_t n_fit = size_t(double(x.size()) * (1 - holdout));
+  RMSMP_CHECK(n_fit >= 2 && n_fit < x.size(), ErrorCode::InvalidArgument, "fit-head: too few rows to select l2");
+  std::vector<std::vector<float>> xf(x.begin(), x.begin() + long(n_fit));
+  std::vector<int> yf(y.begin(), y.begin() + long(n_fit));
+  double best_l2 = grid[0], best_acc = -1;
+  for (double l2 : grid) {
+    LinearHead h = fit(xf, yf, l2);
+    size_t ok = 0;
+    for (size_t i = n_fit; i < x.size(); ++i) ok += h.predict(x[i]) == y[i];
+    const double acc = double(ok) / double(x.size() - n_fit);
+    if (acc > best_acc) best_acc = acc, best_l2 = l2;
+  }
+  return fit(x, y, best_l2);
+}
+
 int LinearHead::predict(const std::vector<float>& x) const {
   RMSMP_CHECK(int(x.size()) == dim, ErrorCode::InvalidArgument,
               "head expects " << dim << "-d embeddings, the model gives " << x.size());

@@ -15,6 +15,10 @@ struct LinearHead {
   std::string trained_on;                     // provenance: data file, model, count
 
   static LinearHead fit(const std::vector<std::vector<float>>& x, const std::vector<int>& y, double l2);
+  // Picks l2 from `grid` by accuracy on the last `holdout` fraction of the rows (fitting on the rest), then
+  // refits on all rows with it. Deterministic; never sees evaluation data.
+  static LinearHead fit_select(const std::vector<std::vector<float>>& x, const std::vector<int>& y,
+                               const std::vector<double>& grid, double holdout = 0.2);
   int predict(const std::vector<float>& x) const;
   void save(const std::string& path) const;   // atomic
   static LinearHead load(const std::string& path);  // validates; errors name the file

@@ -79,6 +79,9 @@ float quant_row_step(QuantKind kind, const float* w, int64_t n, ClipMode clip);
 // For F32 the row is copied and the returned step is 1.
 float quant_quantize_pack_row_ref(QuantKind kind, const float* w, int64_t n, ClipMode clip, uint8_t* dst);
 
+// Quantize + pack one row with a step chosen by the caller (e.g. kept fixed during error compensation).
+void quant_quantize_pack_row_with_step_ref(QuantKind kind, const float* w, int64_t n, float step, uint8_t* dst);
+
 // Dequantize one packed row into floats (w ~= step * q); F32 copies.
 void quant_dequantize_row_ref(QuantKind kind, const uint8_t* packed, int64_t n, float step, float* dst);
 

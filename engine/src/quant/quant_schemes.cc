@@ -191,8 +191,17 @@ float quant_quantize_pack_row_ref(QuantKind kind, const float* w, int64_t n, Cli
     std::memcpy(dst, w, static_cast<size_t>(n) * 4);
     return 1.f;
   }
+  const float step = quant_row_step(kind, w, n, clip);
+  quant_quantize_pack_row_with_step_ref(kind, w, n, step, dst);
+  return step;
+}
+
+void quant_quantize_pack_row_with_step_ref(QuantKind kind, const float* w, int64_t n, float step, uint8_t* dst) {
+  if (kind == QuantKind::F32) {
+    std::memcpy(dst, w, static_cast<size_t>(n) * 4);
+    return;
+  }
   const QuantScheme& s = quant_scheme(kind);
-  float step = quant_row_step(kind, w, n, clip);
   int8_t q[256];
   // Pack in chunks of 256 (even, so nibble pairs never straddle chunks).
   for (int64_t i0 = 0; i0 < n; i0 += 256) {
@@ -200,7 +209,6 @@ float quant_quantize_pack_row_ref(QuantKind kind, const float* w, int64_t n, Cli
     s.quantize_row(w + i0, m, step, q);
     s.pack_row(q, m, dst + quant_row_bytes(kind, i0));
   }
-  return step;
 }
 
 void quant_dequantize_row_ref(QuantKind kind, const uint8_t* packed, int64_t n, float step, float* dst) {
