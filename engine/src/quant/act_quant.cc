@@ -25,4 +25,15 @@ float act_quantize_row(const float* x, int64_t n, const ActQuant& aq, int8_t* q)
   return step;
 }
 
+void act_quantize_layer_input(const RowMixedLinear& w, const float* x, int64_t n_tokens, std::vector<int8_t>& q,
+                              std::vector<float>& step) {
+  q.clear();
+  step.clear();
+  if (!w.has_integer_groups()) return;
+  const int64_t K = w.cols;
+  q.resize(static_cast<size_t>(n_tokens * K));
+  step.resize(static_cast<size_t>(n_tokens));
+  for (int64_t t = 0; t < n_tokens; ++t) step[size_t(t)] = act_quantize_row(x + t * K, K, w.act, q.data() + t * K);
+}
+
 }  // namespace rmsmp

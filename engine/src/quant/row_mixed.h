@@ -41,6 +41,11 @@ struct RowMixedLinear {
 // Rounding: half away from zero, saturating at +-max_q (the same rule as the weights).
 float act_quantize_row(const float* x, int64_t n, const ActQuant& aq, int8_t* q);
 
+// Quantizes the n_tokens x cols input of `w` per w.act when the layer has integer groups (else leaves
+// q and step empty): q is n_tokens x cols, step one per token. Every backend calls this, so all see the same q.
+void act_quantize_layer_input(const RowMixedLinear& w, const float* x, int64_t n_tokens, std::vector<int8_t>& q,
+                              std::vector<float>& step);
+
 // Epilogue shared by every backend, written once so that all of them round identically:
 //   y = float(acc) * (x_step * w_step) + bias
 inline float rowq_epilogue(int32_t acc, float x_step, float w_step, float bias) {

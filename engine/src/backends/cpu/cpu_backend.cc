@@ -36,11 +36,7 @@ void CpuBackend::linear(const RowMixedLinear& w, const float* x, int64_t n_token
   const int64_t K = w.cols, N = w.rows, T = n_tokens;
   std::vector<int8_t> xq;
   std::vector<float> xstep;
-  if (w.has_integer_groups()) {
-    xq.resize(size_t(T * K));
-    xstep.resize(size_t(T));
-    for (int64_t t = 0; t < T; ++t) xstep[t] = act_quantize_row(x + t * K, K, w.act, xq.data() + t * K);
-  }
+  act_quantize_layer_input(w, x, n_tokens, xq, xstep);
   int64_t off = 0;
   for (const RowGroup& g : w.groups) {
     const int32_t* perm = w.perm + off;

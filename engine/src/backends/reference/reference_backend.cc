@@ -10,11 +10,7 @@ void ReferenceBackend::linear(const RowMixedLinear& w, const float* x, int64_t n
   const int64_t K = w.cols, N = w.rows;
   std::vector<int8_t> xq;
   std::vector<float> xstep;
-  if (w.has_integer_groups()) {
-    xq.resize(size_t(n_tokens * K));
-    xstep.resize(size_t(n_tokens));
-    for (int64_t t = 0; t < n_tokens; ++t) xstep[t] = act_quantize_row(x + t * K, K, w.act, xq.data() + t * K);
-  }
+  act_quantize_layer_input(w, x, n_tokens, xq, xstep);
   int64_t off = 0;
   for (const RowGroup& g : w.groups) {
     const QuantScheme& s = quant_scheme(g.kind);
