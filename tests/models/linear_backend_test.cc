@@ -6,7 +6,11 @@
 #include <cmath>
 #include <random>
 
+#include <cstdlib>
+
 #include "backends/backend.h"
+#include "backends/cpu/isa.h"
+#include "rmsmp/error.h"
 #include "quant/row_mixed.h"
 
 namespace rmsmp {
@@ -59,7 +63,8 @@ Packed pack(const Case& c, const std::vector<QuantKind>& kinds, uint64_t seed, A
   return p;
 }
 
-void compare(const Case& c, const std::vector<QuantKind>& kinds, ActQuant act, const std::string& what) {
+void compare(const std::string& backend, const Case& c, const std::vector<QuantKind>& kinds, ActQuant act,
+             const std::string& what) {
   Packed p = pack(c, kinds, uint64_t(c.rows * 131 + c.cols), act);
   std::mt19937_64 rng(5);
   std::normal_distribution<float> nd;
@@ -70,7 +75,8 @@ void compare(const Case& c, const std::vector<QuantKind>& kinds, ActQuant act, c
   auto ref = make_backend("reference");
   std::vector<float> y_ref(n + 8, 12345.f);
   ref->linear(p.lin, x.data(), c.tokens, y_ref.data());
-  for (const char* name : {"cpu"}) {
+  {
+    const std::string& name = backend;
     auto be = make_backend(name);
     std::vector<float> y(n + 8, 12345.f);
     be->linear(p.lin, x.data(), c.tokens, y.data());
@@ -91,19 +97,65 @@ std::string label(const Case& c) {
 
 }  // namespace
 
-TEST(LinearBackends, EverySchemeAloneMatchesReference) {
+// One instance per CPU kernel ISA. An ISA this machine lacks is reported as skipped (never as passed); CI
+// machines here have AVX2, and the AVX-512 VNNI path is run on a machine that has it (see README).
+class CpuIsaTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    Isa isa;
+    ASSERT_TRUE(isa_parse(GetParam(), &isa));
+    if (!isa_supported(isa)) GTEST_SKIP() << "this CPU lacks " << GetParam();
+  }
+  std::string backend() const { return "cpu:" + GetParam(); }
+};
+
+TEST_P(CpuIsaTest, EverySchemeAloneMatchesReference) {
   for (const auto& s : kQuantSchemes)
-    for (const Case& c : kCases) compare(c, {s.kind}, ActQuant{}, std::string(s.name) + " " + label(c));
+    for (const Case& c : kCases) compare(backend(), c, {s.kind}, ActQuant{}, std::string(s.name) + " " + label(c));
 }
 
-TEST(LinearBackends, MixedRowGroupsMatchReference) {
+TEST_P(CpuIsaTest, MixedRowGroupsMatchReference) {
   for (const Case& c : kCases) {
     if (c.rows < 3) continue;
-    compare(c, {QuantKind::Fixed8, QuantKind::Fixed4, QuantKind::Pow2x4}, ActQuant{}, "rmsmp mix " + label(c));
+    compare(backend(), c, {QuantKind::Fixed8, QuantKind::Fixed4, QuantKind::Pow2x4}, ActQuant{}, "rmsmp mix " + label(c));
     ActQuant a4;
     a4.bits = 4, a4.dynamic = false, a4.clip = 1.5f;
-    compare(c, {QuantKind::Fixed8, QuantKind::Fixed4, QuantKind::Pow2x4}, a4, "rmsmp mix act4 " + label(c));
+    compare(backend(), c, {QuantKind::Fixed8, QuantKind::Fixed4, QuantKind::Pow2x4}, a4, "rmsmp mix act4 " + label(c));
   }
+}
+
+TEST_P(CpuIsaTest, ExtremeValuesDoNotSaturate) {
+  // All weights and activations at +-127: the worst case for vpmaddubsw's int16 pairs.
+  const int64_t T = 3, N = 8, K = 200;
+  std::vector<uint8_t> codes(size_t(N * K));
+  for (size_t i = 0; i < codes.size(); ++i) codes[i] = uint8_t(int8_t(i % 3 == 0 ? -127 : 127));
+  std::vector<float> steps(size_t(N), 1.f), x(size_t(T * K));
+  for (size_t i = 0; i < x.size(); ++i) x[i] = (i % 5 == 0) ? -1.f : 1.f;
+  std::vector<int32_t> perm(static_cast<size_t>(N));
+  for (int64_t i = 0; i < N; ++i) perm[size_t(i)] = int32_t(i);
+  RowMixedLinear lin;
+  lin.name = "extreme";
+  lin.rows = N, lin.cols = K;
+  lin.groups = {{QuantKind::Fixed8, N, codes.data(), steps.data()}};
+  lin.perm = perm.data();
+  std::vector<float> a(size_t(T * N)), b(a.size());
+  make_backend("reference")->linear(lin, x.data(), T, a.data());
+  make_backend(backend())->linear(lin, x.data(), T, b.data());
+  EXPECT_EQ(a, b);
+}
+
+INSTANTIATE_TEST_SUITE_P(Cpu, CpuIsaTest, ::testing::Values("generic", "avx2", "avx512"),
+                         [](const auto& info) { return info.param; });
+
+TEST(CpuIsa, SelectionHonoursTheEnvironment) {
+  EXPECT_TRUE(isa_supported(Isa::Generic));
+  ::setenv("RMSMP_CPU_ISA", "generic", 1);
+  EXPECT_EQ(isa_selected(), Isa::Generic);
+  ::setenv("RMSMP_CPU_ISA", "sse9", 1);
+  EXPECT_THROW(isa_selected(), Error);
+  ::unsetenv("RMSMP_CPU_ISA");
+  EXPECT_EQ(isa_selected(), isa_best());
+  EXPECT_THROW(make_backend("cpu:neon"), Error);
 }
 
 TEST(ActQuant, DynamicAndStaticRounding) {

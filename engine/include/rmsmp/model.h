@@ -15,7 +15,9 @@ namespace rmsmp {
 
 struct LoadOptions {
   bool verify_checksum = true;
-  std::string backend = "cpu";  // "cpu" or "reference" (the plain-loop oracle)
+  // "cpu" (best ISA, or RMSMP_CPU_ISA=generic|avx2|avx512), "cpu:generic|avx2|avx512" (pinned), or
+  // "reference" (the plain-loop oracle).
+  std::string backend = "cpu";
 };
 
 struct Tokenized {

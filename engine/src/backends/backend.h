@@ -27,7 +27,8 @@ class Backend {
                          int64_t head_dim, float* out) const = 0;
 };
 
-// "reference" (plain loops) or "cpu" (default). Throws InvalidArgument for an unknown name.
+// "reference" (plain loops), "cpu" (best ISA here, or RMSMP_CPU_ISA) or "cpu:generic|avx2|avx512" (pinned;
+// Unsupported if this CPU lacks it). Throws InvalidArgument for an unknown name.
 std::unique_ptr<Backend> make_backend(const std::string& name);
 
 }  // namespace rmsmp

@@ -37,11 +37,7 @@ std::shared_ptr<const Model> Model::load(const std::string& path, const LoadOpti
   RMSMP_CHECK(int64_t(impl->tokenizer->vocab().size()) == impl->weights.cfg.vocab_size, ErrorCode::InvalidFile,
               path << ": tokenizer has " << impl->tokenizer->vocab().size() << " tokens but vocab_size is "
                    << impl->weights.cfg.vocab_size);
-  try {
-    impl->backend = make_backend(opts.backend);
-  } catch (const std::invalid_argument& e) {
-    throw Error(ErrorCode::InvalidArgument, e.what());
-  }
+  impl->backend = make_backend(opts.backend);
   const auto& h = impl->file->header();
   ModelInfo& mi = impl->info;
   mi.path = path;

@@ -1,15 +1,42 @@
-// CpuBackend: the reference ops, with linear() on oneDNN's sgemm (fp32 groups; oneDNN dispatches on the ISA
-// at run time) and an int8 GEMM over unpacked row tiles (integer groups; bit-identical to the reference).
-// Hand-tuned SIMD kernels with explicit ISA dispatch arrive with the fast CPU runtime.
+// CpuBackend: reference ops, with linear() on oneDNN's sgemm for fp32 groups (oneDNN dispatches on the ISA
+// itself) and on our per-ISA int8 kernels (gemm_s8.h) for integer groups, chosen at run time (isa.h).
+// Integer results are bit-identical to the reference backend on every ISA.
 #pragma once
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "backends/cpu/gemm_s8.h"
+#include "backends/cpu/isa.h"
 #include "backends/reference/reference_backend.h"
 
 namespace rmsmp {
 
 class CpuBackend : public ReferenceBackend {
  public:
-  const char* name() const override { return "cpu"; }
+  explicit CpuBackend(Isa isa);
+  const char* name() const override { return name_.c_str(); }
+  Isa isa() const { return isa_; }
   void linear(const RowMixedLinear& w, const float* x, int64_t n_tokens, float* y) const override;
+
+ private:
+  // A row group unpacked once to int8, rows zero-padded to a multiple of kGemmKAlign, plus row sums.
+  // Cached by the group's code pointer: the weights must outlive the backend and never change (a Model
+  // owns both its mapped file and its backend, which guarantees this).
+  struct PreparedGroup {
+    std::vector<int8_t> w;
+    std::vector<int32_t> w_sum;
+    int64_t k_padded = 0;
+  };
+  const PreparedGroup& prepared(const RowMixedLinear& w, const RowGroup& g) const;
+
+  Isa isa_;
+  GemmS8Fn gemm_;
+  std::string name_;
+  mutable std::shared_mutex mu_;
+  mutable std::unordered_map<const uint8_t*, std::unique_ptr<PreparedGroup>> cache_;
 };
 
 }  // namespace rmsmp
