@@ -57,11 +57,12 @@ int cmd_embed(int argc, char** argv) {
   auto m = Model::load(a.require("model"), lo);
   std::string where;
   std::vector<std::string> texts = texts_from(a, where);
-  std::vector<std::vector<float>> emb = cli::embed_texts(*m, texts, where);
+  std::vector<Tokenized> toks;
+  std::vector<std::vector<float>> emb = cli::embed_texts(*m, texts, where, "", &toks);
   std::ostringstream os;
   os << std::setprecision(9);
   for (size_t i = 0; i < texts.size(); ++i) {
-    Tokenized t = m->tokenize(texts[i]);
+    const Tokenized& t = toks[i];
     os << "{\"index\":" << i << ",\"tokens\":" << t.ids.size() << ",\"truncated\":" << (t.truncated ? "true" : "false")
        << ",\"embedding\":[";
     for (size_t j = 0; j < emb[i].size(); ++j) os << (j ? "," : "") << emb[i][j];
@@ -73,9 +74,7 @@ int cmd_embed(int argc, char** argv) {
 
 int cmd_tokenize(int argc, char** argv) {
   cli::Args a(argc, argv, 2, {"model", "text", "input"}, {});
-  LoadOptions lo;
-  lo.verify_checksum = true;
-  auto m = Model::load(a.require("model"), lo);
+  auto m = Model::load(a.require("model"));
   std::string where;
   std::vector<std::string> texts = texts_from(a, where);
   std::ostringstream os;

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
@@ -45,9 +46,11 @@ std::string Args::require(const std::string& key) const {
 std::string Args::get_or(const std::string& key, const std::string& dflt) const { return get(key).value_or(dflt); }
 
 std::vector<std::string> read_lines(const std::string& path, bool allow_empty) {
+  std::error_code ec;
+  RMSMP_CHECK(std::filesystem::exists(path, ec), ErrorCode::NotFound, path << ": cannot open: no such file");
+  RMSMP_CHECK(!std::filesystem::is_directory(path, ec), ErrorCode::IoError, path << ": cannot open: is a directory");
   std::ifstream in(path, std::ios::binary);
-  RMSMP_CHECK(in, errno == ENOENT ? ErrorCode::NotFound : ErrorCode::IoError,
-              path << ": cannot open: " << std::strerror(errno));
+  RMSMP_CHECK(in, ErrorCode::IoError, path << ": cannot open for reading");
   std::vector<std::string> out;
   std::string line;
   size_t n = 0;
@@ -109,7 +112,8 @@ void progress(const std::string& label, size_t done, size_t total) {
 }
 
 std::vector<std::vector<float>> embed_texts(const Model& m, const std::vector<std::string>& texts,
-                                            const std::string& where, const std::string& progress_label) {
+                                            const std::string& where, const std::string& progress_label,
+                                            std::vector<Tokenized>* tokens_out) {
   std::vector<Tokenized> toks;
   toks.reserve(texts.size());
   size_t n_trunc = 0;
@@ -133,6 +137,7 @@ std::vector<std::vector<float>> embed_texts(const Model& m, const std::vector<st
     for (auto& e : m.embed(b)) out.push_back(std::move(e));
     if (!progress_label.empty()) progress(progress_label, out.size(), toks.size());
   }
+  if (tokens_out) *tokens_out = std::move(toks);
   return out;
 }
 

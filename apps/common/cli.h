@@ -42,8 +42,10 @@ void write_file_atomic(const std::string& path, const std::string& content);
 
 // Tokenizes all texts (errors name `where` and the 1-based item) and embeds them in batches.
 // Reports truncation of over-long inputs on stderr. `progress_label` non-empty: progress on stderr.
+// `tokens_out`, if given, receives the tokenized inputs.
 std::vector<std::vector<float>> embed_texts(const Model& m, const std::vector<std::string>& texts,
-                                            const std::string& where, const std::string& progress_label = "");
+                                            const std::string& where, const std::string& progress_label = "",
+                                            std::vector<Tokenized>* tokens_out = nullptr);
 
 void progress(const std::string& label, size_t done, size_t total);
 
