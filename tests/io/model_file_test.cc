@@ -102,6 +102,17 @@ TEST(ModelFile, RejectsTruncatedFiles) {
   expect_invalid(b.substr(0, b.size() / 2), "truncated");
 }
 
+TEST(ModelFile, RejectsHeaderSizesBeyondTheFileOrTheLimit) {
+  std::string b = read_all(tiny_model());
+  const uint64_t huge = 1ull << 40;
+  std::memcpy(b.data() + 16, &huge, 8);
+  expect_invalid(b, "JSON header size 1099511627776 is out of range");
+  std::string c = read_all(tiny_model());
+  const uint64_t past_end = c.size() + 4096;
+  std::memcpy(c.data() + 32, &past_end, 8);
+  expect_invalid(c, "truncated: header promises");
+}
+
 TEST(ModelFile, RejectsCorruptDataByChecksum) {
   std::string b = read_all(tiny_model());
   b[b.size() - 5] ^= 0x40;

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Seed corpora from real files: a tiny converted model, the real checkpoint's safetensors head, real text.
+set -euo pipefail
+OUT=${1:-out/fuzz}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+mkdir -p "$OUT/seeds"/{model_file,safetensors,text,config,tsv}
+CK=$(bash "$ROOT/scripts/checkpoint_dir.sh")
+# A small real model: a 2-layer slice is not possible without a converter option, so use a tiny random BERT
+# built by the test helper when available, else the real config/tokenizer files only.
+if [ -x "$ROOT/build/tests/rmsmp_tests" ]; then
+  "$ROOT/build/tests/rmsmp_tests" --gtest_filter=ModelFile.ValidFileLoadsAndTensorsAre64ByteAligned >/dev/null 2>&1 || true
+  f=$(ls -t /tmp/rmsmp_test_*/tiny_io.rmsmp 2>/dev/null | head -1 || true)
+  [ -n "$f" ] && cp "$f" "$OUT/seeds/model_file/tiny.rmsmp"
+  s=$(ls -t /tmp/rmsmp_test_*/tiny_bert/model.safetensors /tmp/rmsmp_test_*/tiny_io/model.safetensors 2>/dev/null | head -1 || true)
+  [ -n "$s" ] && cp "$s" "$OUT/seeds/safetensors/tiny.safetensors"
+fi
+head -c 65536 "$CK/model.safetensors" > "$OUT/seeds/safetensors/minilm_head.safetensors"
+cp "$CK/config.json" "$OUT/seeds/config/config.json"
+python3 - "$CK" "$OUT/seeds/config/header.json" <<'PY'
+import json, sys
+ck, out = sys.argv[1], sys.argv[2]
+vocab = [l.rstrip("\n") for l in open(ck + "/vocab.txt", encoding="utf-8")][:200]
+json.dump({"architecture": {"type": "bert", "vocab_size": 200, "hidden_size": 32, "num_layers": 1, "num_heads": 4,
+           "intermediate_size": 64, "max_position_embeddings": 64, "type_vocab_size": 2, "layer_norm_eps": 1e-12,
+           "pooling": "mean", "normalize": True, "max_seq_length": 64},
+           "tokenizer": {"type": "wordpiece", "lowercase": True, "strip_accents": None, "clean_text": True,
+           "handle_chinese_chars": True, "unk_token": "[UNK]", "cls_token": "[CLS]", "sep_token": "[SEP]",
+           "pad_token": "[PAD]", "mask_token": "[MASK]", "continuing_subword_prefix": "##",
+           "max_input_chars_per_word": 100, "vocab": vocab}}, open(out, "w"))
+PY
+cut -f2 "$ROOT/tests/data/tokenizer_golden.tsv" | sed -n '2,4000p' | awk 'NR % 40 == 0' | \
+  while IFS= read -r line; do printf '%s' "$line" > "$OUT/seeds/text/$(printf '%s' "$line" | md5sum | cut -c1-12)"; done
+head -40 "$ROOT/data/sst2/dev.tsv" > "$OUT/seeds/tsv/dev_head.tsv"
+head -300 "$CK/vocab.txt" > "$OUT/seeds/tsv/vocab_head.txt"
