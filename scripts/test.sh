@@ -1,8 +1,17 @@
 #!/usr/bin/env bash
-# Quick start 2: set up, build, and run the whole test suite through CTest.
+# Quick start 2: set up, build, and run the whole test suite through CTest; then the same suite under
+# AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/), except the MiniLM.* real-checkpoint tests:
+# under ASan their full conversions take about 4.5 minutes each, and the normal build runs them in full.
+# RMSMP_TEST_SANITIZE=0 skips the sanitizer pass (faster local iterations); CI runs both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/build.sh
 export RMSMP_CHECKPOINT_DIR="$(bash scripts/checkpoint_dir.sh)"
-cd build && ctest --output-on-failure -j "$(nproc)" "$@"
+(cd build && ctest --output-on-failure -j "$(nproc)" "$@")
+if [ "${RMSMP_TEST_SANITIZE:-1}" != 0 ]; then
+  echo "== ASan + UBSan suite (build-asan/)"
+  BUILD_DIR=build-asan BUILD_TYPE=RelWithDebInfo bash scripts/build.sh -DRMSMP_SANITIZE=ON -DRMSMP_BUILD_BENCHMARKS=OFF
+  (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+     ctest --output-on-failure -j "$(nproc)" -E '^MiniLM\.' "$@")
+fi
