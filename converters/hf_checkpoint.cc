@@ -47,7 +47,22 @@ std::string hf_name(const std::string& ours) {
   return "encoder.layer." + layer + "." + kPart.at(part) + "." + hleaf;
 }
 
-tok::WordPieceConfig tokenizer_settings(const fs::path& dir, std::vector<std::string>& notes) {
+tok::WordPieceConfig hf_tokenizer_settings_unchecked(const std::string& dir_str, std::vector<std::string>& notes);
+std::vector<std::string> hf_vocab_from_tokenizer_json_unchecked(const std::string& path);
+
+}  // namespace
+
+tok::WordPieceConfig hf_tokenizer_settings(const std::string& dir_str, std::vector<std::string>& notes) {
+  try {
+    return hf_tokenizer_settings_unchecked(dir_str, notes);
+  } catch (const nlohmann::json::exception& e) {
+    RMSMP_FAIL(ErrorCode::InvalidFile, dir_str << ": tokenizer files have an unexpected structure: " << e.what());
+  }
+}
+
+namespace {
+tok::WordPieceConfig hf_tokenizer_settings_unchecked(const std::string& dir_str, std::vector<std::string>& notes) {
+  const fs::path dir(dir_str);
   tok::WordPieceConfig c;
   if (fs::exists(dir / "tokenizer.json")) {
     nlohmann::json t = read_json(dir / "tokenizer.json");
@@ -84,7 +99,19 @@ tok::WordPieceConfig tokenizer_settings(const fs::path& dir, std::vector<std::st
   return c;
 }
 
-std::vector<std::string> vocab_from_tokenizer_json(const fs::path& p) {
+}  // namespace
+
+std::vector<std::string> hf_vocab_from_tokenizer_json(const std::string& path) {
+  try {
+    return hf_vocab_from_tokenizer_json_unchecked(path);
+  } catch (const nlohmann::json::exception& e) {
+    RMSMP_FAIL(ErrorCode::InvalidFile, path << ": vocabulary has an unexpected structure: " << e.what());
+  }
+}
+
+namespace {
+std::vector<std::string> hf_vocab_from_tokenizer_json_unchecked(const std::string& path) {
+  const fs::path p(path);
   nlohmann::json t = read_json(p);
   const auto& v = t.at("model").at("vocab");
   std::vector<std::string> out(v.size());
@@ -96,8 +123,8 @@ std::vector<std::string> vocab_from_tokenizer_json(const fs::path& p) {
   }
   return out;
 }
-
 }  // namespace
+
 
 const std::vector<float>& HfBertCheckpoint::tensor(const std::string& name) const {
   auto it = tensors.find(name);
@@ -105,11 +132,8 @@ const std::vector<float>& HfBertCheckpoint::tensor(const std::string& name) cons
   return it->second;
 }
 
-HfBertCheckpoint load_hf_bert(const std::string& dir_str) {
+BertConfig hf_read_config(const std::string& dir_str, std::vector<std::string>& notes) {
   const fs::path dir(dir_str);
-  RMSMP_CHECK(fs::is_directory(dir), ErrorCode::NotFound, dir_str << ": checkpoint folder does not exist");
-  HfBertCheckpoint ck;
-  ck.dir = dir_str;
   nlohmann::json cfg = read_json(dir / "config.json");
   const std::string where = (dir / "config.json").string();
   try {
@@ -133,22 +157,31 @@ HfBertCheckpoint load_hf_bert(const std::string& dir_str) {
     if (fs::exists(dir / "sentence_bert_config.json"))
       a["max_seq_length"] = read_json(dir / "sentence_bert_config.json").value("max_seq_length", a["max_seq_length"].get<int64_t>());
     else
-      ck.notes.push_back("no sentence_bert_config.json: max_seq_length = max_position_embeddings");
+      notes.push_back("no sentence_bert_config.json: max_seq_length = max_position_embeddings");
     if (fs::exists(dir / "1_Pooling/config.json")) {
       nlohmann::json pc = read_json(dir / "1_Pooling/config.json");
       if (pc.value("pooling_mode_cls_token", false)) a["pooling"] = "cls";
       else RMSMP_CHECK(pc.value("pooling_mode_mean_tokens", true), ErrorCode::Unsupported,
-                       dir_str << "/1_Pooling/config.json: only mean or CLS pooling is supported");
+                       dir.string() << "/1_Pooling/config.json: only mean or CLS pooling is supported");
     } else {
-      ck.notes.push_back("no 1_Pooling/config.json: mean pooling");
+      notes.push_back("no 1_Pooling/config.json: mean pooling");
     }
     if (fs::exists(dir / "modules.json"))
       for (const auto& m : read_json(dir / "modules.json"))
         if (m.value("type", "").find("Normalize") != std::string::npos) a["normalize"] = true;
-    ck.cfg = BertConfig::from_json(a, where);
+    return BertConfig::from_json(a, where);
   } catch (const nlohmann::json::exception& e) {
     RMSMP_FAIL(ErrorCode::InvalidFile, where << ": missing or malformed field: " << e.what());
   }
+
+}
+
+HfBertCheckpoint load_hf_bert(const std::string& dir_str) {
+  const fs::path dir(dir_str);
+  RMSMP_CHECK(fs::is_directory(dir), ErrorCode::NotFound, dir_str << ": checkpoint folder does not exist");
+  HfBertCheckpoint ck;
+  ck.dir = dir_str;
+  ck.cfg = hf_read_config(dir_str, ck.notes);
 
   ck.weights_path = (dir / "model.safetensors").string();
   SafetensorsFile st(ck.weights_path);
@@ -184,11 +217,11 @@ HfBertCheckpoint load_hf_bert(const std::string& dir_str) {
     }
   }
 
-  tok::WordPieceConfig tc = tokenizer_settings(dir, ck.notes);
+  tok::WordPieceConfig tc = hf_tokenizer_settings(dir_str, ck.notes);
   std::vector<std::string> vocab;
   try {
     vocab = fs::exists(dir / "vocab.txt") ? tok::WordPieceTokenizer::read_vocab_file((dir / "vocab.txt").string())
-                                          : vocab_from_tokenizer_json(dir / "tokenizer.json");
+                                          : hf_vocab_from_tokenizer_json((dir / "tokenizer.json").string());
     ck.tokenizer = std::make_unique<tok::WordPieceTokenizer>(std::move(vocab), tc);
   } catch (const tok::TokenizerError& e) {
     RMSMP_FAIL(ErrorCode::InvalidFile, dir_str << ": " << e.what());

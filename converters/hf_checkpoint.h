@@ -28,6 +28,11 @@ struct HfBertCheckpoint {
   friend HfBertCheckpoint load_hf_bert(const std::string& dir);
 };
 
+// The parts of load_hf_bert that read JSON, exposed for tests and fuzzing. Errors name the file.
+BertConfig hf_read_config(const std::string& dir, std::vector<std::string>& notes);  // config.json + s-t files
+tok::WordPieceConfig hf_tokenizer_settings(const std::string& dir, std::vector<std::string>& notes);
+std::vector<std::string> hf_vocab_from_tokenizer_json(const std::string& path);
+
 // Reads config.json, model.safetensors, vocab.txt / tokenizer.json, tokenizer_config.json and the
 // sentence-transformers files (sentence_bert_config.json, 1_Pooling/config.json, modules.json).
 HfBertCheckpoint load_hf_bert(const std::string& dir);

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang (ASan + UBSan) and runs each for SECONDS (default 600), two at a time.
 # Seeds come from real files (tests/fuzz/seeds.sh); findings land in out/fuzz/<target>/ (crash-* files).
-# Usage: bash scripts/fuzz.sh [SECONDS] [target ...]      targets: model_file safetensors text config tsv
+# Usage: bash scripts/fuzz.sh [SECONDS] [target ...]      targets: model_file safetensors text config tsv hf_json
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-600}; shift || true
-TARGETS=("$@"); [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(model_file safetensors text config tsv)
+TARGETS=("$@"); [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(model_file safetensors text config tsv hf_json)
 bash scripts/setup.sh
 for p in clang libclang-rt-14-dev; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || \
@@ -15,10 +15,11 @@ CC=clang CXX=clang++ BUILD_DIR=build-fuzz BUILD_TYPE=RelWithDebInfo bash scripts
   -DRMSMP_FUZZ=ON -DRMSMP_BUILD_TESTS=OFF -DRMSMP_BUILD_BENCHMARKS=OFF -DRMSMP_USE_CCACHE=OFF
 bash tests/fuzz/seeds.sh out/fuzz
 run() {
-  local t=$1 dir=out/fuzz/$1
+  local t=$1 dir=out/fuzz/$1 max_len=200000
+  [ "$t" = hf_json ] && max_len=600000  # a real tokenizer.json is 466 KB
   mkdir -p "$dir/corpus" "$dir/findings"
   ASAN_OPTIONS=detect_leaks=1 ./build-fuzz/tests/fuzz/fuzz_$t "$dir/corpus" "out/fuzz/seeds/$t" \
-    -max_total_time="$SECS" -max_len=200000 -rss_limit_mb=4096 -artifact_prefix="$dir/findings/" -print_final_stats=1 \
+    -max_total_time="$SECS" -max_len="$max_len" -rss_limit_mb=4096 -artifact_prefix="$dir/findings/" -print_final_stats=1 \
     > "$dir/log.txt" 2>&1 || true
   echo "fuzz_$t: $(grep -E '^stat::number_of_executed_units' "$dir/log.txt" | awk '{print $2}') runs," \
        "$(grep -oE 'cov: [0-9]+' "$dir/log.txt" | tail -1), findings: $(ls "$dir/findings" | wc -l)"

@@ -3,7 +3,7 @@
 set -euo pipefail
 OUT=${1:-out/fuzz}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-mkdir -p "$OUT/seeds"/{model_file,safetensors,text,config,tsv}
+mkdir -p "$OUT/seeds"/{model_file,safetensors,text,config,tsv,hf_json}
 CK=$(bash "$ROOT/scripts/checkpoint_dir.sh")
 # A small real model: a 2-layer slice is not possible without a converter option, so use a tiny random BERT
 # built by the test helper when available, else the real config/tokenizer files only.
@@ -32,3 +32,11 @@ cut -f2 "$ROOT/tests/data/tokenizer_golden.tsv" | sed -n '2,4000p' | awk 'NR % 4
   while IFS= read -r line; do printf '%s' "$line" > "$OUT/seeds/text/$(printf '%s' "$line" | md5sum | cut -c1-12)"; done
 head -40 "$ROOT/data/sst2/dev.tsv" > "$OUT/seeds/tsv/dev_head.tsv"
 head -300 "$CK/vocab.txt" > "$OUT/seeds/tsv/vocab_head.txt"
+# hf_json: first byte selects the file (see fuzz_hf_json.cc): 0 config.json, 1 tokenizer.json, 2 special tokens,
+# 3 tokenizer_config.json, 4 1_Pooling/config.json, 5 modules.json, 6 sentence_bert_config.json.
+i=0
+for f in config.json tokenizer.json special_tokens_map.json tokenizer_config.json 1_Pooling/config.json modules.json \
+         sentence_bert_config.json; do
+  { printf "\\$(printf '%03o' $i)"; cat "$CK/$f"; } > "$OUT/seeds/hf_json/seed_$i"
+  i=$((i + 1))
+done
