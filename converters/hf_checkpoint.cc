@@ -47,20 +47,6 @@ std::string hf_name(const std::string& ours) {
   return "encoder.layer." + layer + "." + kPart.at(part) + "." + hleaf;
 }
 
-tok::WordPieceConfig hf_tokenizer_settings_unchecked(const std::string& dir_str, std::vector<std::string>& notes);
-std::vector<std::string> hf_vocab_from_tokenizer_json_unchecked(const std::string& path);
-
-}  // namespace
-
-tok::WordPieceConfig hf_tokenizer_settings(const std::string& dir_str, std::vector<std::string>& notes) {
-  try {
-    return hf_tokenizer_settings_unchecked(dir_str, notes);
-  } catch (const nlohmann::json::exception& e) {
-    RMSMP_FAIL(ErrorCode::InvalidFile, dir_str << ": tokenizer files have an unexpected structure: " << e.what());
-  }
-}
-
-namespace {
 tok::WordPieceConfig hf_tokenizer_settings_unchecked(const std::string& dir_str, std::vector<std::string>& notes) {
   const fs::path dir(dir_str);
   tok::WordPieceConfig c;
@@ -99,17 +85,6 @@ tok::WordPieceConfig hf_tokenizer_settings_unchecked(const std::string& dir_str,
   return c;
 }
 
-}  // namespace
-
-std::vector<std::string> hf_vocab_from_tokenizer_json(const std::string& path) {
-  try {
-    return hf_vocab_from_tokenizer_json_unchecked(path);
-  } catch (const nlohmann::json::exception& e) {
-    RMSMP_FAIL(ErrorCode::InvalidFile, path << ": vocabulary has an unexpected structure: " << e.what());
-  }
-}
-
-namespace {
 std::vector<std::string> hf_vocab_from_tokenizer_json_unchecked(const std::string& path) {
   const fs::path p(path);
   nlohmann::json t = read_json(p);
@@ -123,8 +98,25 @@ std::vector<std::string> hf_vocab_from_tokenizer_json_unchecked(const std::strin
   }
   return out;
 }
+
 }  // namespace
 
+// Public wrappers: a JSON file of the wrong shape is an InvalidFile error naming the file, never a json exception.
+tok::WordPieceConfig hf_tokenizer_settings(const std::string& dir_str, std::vector<std::string>& notes) {
+  try {
+    return hf_tokenizer_settings_unchecked(dir_str, notes);
+  } catch (const nlohmann::json::exception& e) {
+    RMSMP_FAIL(ErrorCode::InvalidFile, dir_str << ": tokenizer files have an unexpected structure: " << e.what());
+  }
+}
+
+std::vector<std::string> hf_vocab_from_tokenizer_json(const std::string& path) {
+  try {
+    return hf_vocab_from_tokenizer_json_unchecked(path);
+  } catch (const nlohmann::json::exception& e) {
+    RMSMP_FAIL(ErrorCode::InvalidFile, path << ": vocabulary has an unexpected structure: " << e.what());
+  }
+}
 
 const std::vector<float>& HfBertCheckpoint::tensor(const std::string& name) const {
   auto it = tensors.find(name);
