@@ -147,6 +147,28 @@ TEST_P(CpuIsaTest, ExtremeValuesDoNotSaturate) {
 INSTANTIATE_TEST_SUITE_P(Cpu, CpuIsaTest, ::testing::Values("generic", "avx2", "avx512"),
                          [](const auto& info) { return info.param; });
 
+TEST(ActQuant, InlinedRoundingEqualsClampedLround) {
+  // With clip == max_q the step is exactly 1, so q must be clamp(lround(x), -max_q, max_q) for every x.
+  std::vector<float> xs = {0.5f, -0.5f, 1.5f, -1.5f, 2.5f, 126.5f, -126.5f, 127.49f, 127.5f, 1e9f, -1e9f,
+                           std::nextafter(0.5f, 0.f), std::nextafter(0.5f, 1.f), std::nextafter(-0.5f, 0.f),
+                           std::nextafter(2.5f, 0.f), 0.49999997f, -0.49999997f, 8388607.5f, INFINITY, -INFINITY};
+  std::mt19937_64 rng(11);
+  std::uniform_real_distribution<float> u(-140.f, 140.f);
+  for (int i = 0; i < 200000; ++i) xs.push_back(u(rng));
+  for (int bits : {8, 4}) {
+    const int max_q = (1 << (bits - 1)) - 1;
+    ActQuant a;
+    a.bits = bits, a.dynamic = false, a.clip = float(max_q);
+    std::vector<int8_t> q(xs.size());
+    ASSERT_EQ(act_quantize_row(xs.data(), int64_t(xs.size()), a, q.data()), 1.f);
+    for (size_t i = 0; i < xs.size(); ++i) {
+      const long r = std::lround(std::fmin(std::fmax(xs[i], -1e6f), 1e6f));
+      const long want = r > max_q ? max_q : (r < -max_q ? -max_q : r);
+      ASSERT_EQ(q[i], want) << "x = " << xs[i] << " bits " << bits;
+    }
+  }
+}
+
 TEST(CpuIsa, SelectionHonoursTheEnvironment) {
   EXPECT_TRUE(isa_supported(Isa::Generic));
   ::setenv("RMSMP_CPU_ISA", "generic", 1);

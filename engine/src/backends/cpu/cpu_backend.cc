@@ -78,6 +78,29 @@ const CpuBackend::PreparedGroup& CpuBackend::prepared(const RowMixedLinear& w, c
   return *it->second;
 }
 
+void CpuBackend::layer_norm(const float* x, const float* residual, const float* gamma, const float* beta, float eps,
+                            int64_t n_tokens, int64_t dim, float* y) const {
+  constexpr int64_t kChunk = 16;
+#pragma omp parallel for schedule(static) if (n_tokens > kChunk)
+  for (int64_t t0 = 0; t0 < n_tokens; t0 += kChunk)
+    ReferenceBackend::layer_norm(x + t0 * dim, residual ? residual + t0 * dim : nullptr, gamma, beta, eps,
+                                 std::min(kChunk, n_tokens - t0), dim, y + t0 * dim);
+}
+
+void CpuBackend::gelu(float* x, int64_t n) const {
+  constexpr int64_t kChunk = 4096;
+#pragma omp parallel for schedule(static) if (n > kChunk)
+  for (int64_t i0 = 0; i0 < n; i0 += kChunk) ReferenceBackend::gelu(x + i0, std::min(kChunk, n - i0));
+}
+
+void CpuBackend::attention(const float* q, const float* k, const float* v, int64_t len, int64_t n_heads,
+                           int64_t head_dim, float* out) const {
+  const int64_t stride = n_heads * head_dim;
+#pragma omp parallel for schedule(static) if (len > 8)
+  for (int64_t h = 0; h < n_heads; ++h)
+    attention_head(q + h * head_dim, k + h * head_dim, v + h * head_dim, len, stride, head_dim, out + h * head_dim);
+}
+
 void CpuBackend::linear(const RowMixedLinear& w, const float* x, int64_t n_tokens, float* y) const {
   const int64_t K = w.cols, N = w.rows, T = n_tokens;
   std::vector<int8_t> xq, xpad;

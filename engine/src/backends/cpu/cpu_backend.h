@@ -20,6 +20,12 @@ class CpuBackend : public ReferenceBackend {
   const char* name() const override { return name_.c_str(); }
   Isa isa() const { return isa_; }
   void linear(const RowMixedLinear& w, const float* x, int64_t n_tokens, float* y) const override;
+  // The reference ops split over OpenMP threads by token (or by head): identical results for any thread count.
+  void layer_norm(const float* x, const float* residual, const float* gamma, const float* beta, float eps,
+                  int64_t n_tokens, int64_t dim, float* y) const override;
+  void gelu(float* x, int64_t n) const override;
+  void attention(const float* q, const float* k, const float* v, int64_t len, int64_t n_heads, int64_t head_dim,
+                 float* out) const override;
 
  private:
   // A row group unpacked once to int8, rows zero-padded to a multiple of kGemmKAlign, plus row sums.

@@ -59,29 +59,33 @@ void ReferenceBackend::gelu(float* x, int64_t n) const {
 
 void ReferenceBackend::attention(const float* q, const float* k, const float* v, int64_t len, int64_t n_heads,
                                  int64_t head_dim, float* out) const {
-  const int64_t stride = n_heads * head_dim;
+  for (int64_t h = 0; h < n_heads; ++h)
+    attention_head(q + h * head_dim, k + h * head_dim, v + h * head_dim, len, n_heads * head_dim, head_dim,
+                   out + h * head_dim);
+}
+
+void ReferenceBackend::attention_head(const float* q, const float* k, const float* v, int64_t len, int64_t stride,
+                                      int64_t head_dim, float* out) {
   const float scale = 1.f / std::sqrt(float(head_dim));
   std::vector<float> p(static_cast<size_t>(len));
-  for (int64_t h = 0; h < n_heads; ++h) {
-    for (int64_t i = 0; i < len; ++i) {
-      const float* qi = q + i * stride + h * head_dim;
-      float mx = -INFINITY;
-      for (int64_t j = 0; j < len; ++j) {
-        const float* kj = k + j * stride + h * head_dim;
-        float s = 0.f;
-        for (int64_t d = 0; d < head_dim; ++d) s += qi[d] * kj[d];
-        p[j] = s * scale;
-        mx = std::fmax(mx, p[j]);
-      }
-      float sum = 0.f;
-      for (int64_t j = 0; j < len; ++j) sum += (p[j] = std::exp(p[j] - mx));
-      float* oi = out + i * stride + h * head_dim;
-      for (int64_t d = 0; d < head_dim; ++d) oi[d] = 0.f;
-      for (int64_t j = 0; j < len; ++j) {
-        const float pj = p[j] / sum;
-        const float* vj = v + j * stride + h * head_dim;
-        for (int64_t d = 0; d < head_dim; ++d) oi[d] += pj * vj[d];
-      }
+  for (int64_t i = 0; i < len; ++i) {
+    const float* qi = q + i * stride;
+    float mx = -INFINITY;
+    for (int64_t j = 0; j < len; ++j) {
+      const float* kj = k + j * stride;
+      float s = 0.f;
+      for (int64_t d = 0; d < head_dim; ++d) s += qi[d] * kj[d];
+      p[j] = s * scale;
+      mx = std::fmax(mx, p[j]);
+    }
+    float sum = 0.f;
+    for (int64_t j = 0; j < len; ++j) sum += (p[j] = std::exp(p[j] - mx));
+    float* oi = out + i * stride;
+    for (int64_t d = 0; d < head_dim; ++d) oi[d] = 0.f;
+    for (int64_t j = 0; j < len; ++j) {
+      const float pj = p[j] / sum;
+      const float* vj = v + j * stride;
+      for (int64_t d = 0; d < head_dim; ++d) oi[d] += pj * vj[d];
     }
   }
 }

@@ -13,6 +13,11 @@ class ReferenceBackend : public Backend {
   void gelu(float* x, int64_t n) const override;
   void attention(const float* q, const float* k, const float* v, int64_t len, int64_t n_heads, int64_t head_dim,
                  float* out) const override;
+
+  // One head of one sequence (rows `stride` floats apart); attention() is this over every head. Faster backends
+  // call it per head from several threads, which gives results identical to the reference.
+  static void attention_head(const float* q, const float* k, const float* v, int64_t len, int64_t stride,
+                             int64_t head_dim, float* out);
 };
 
 }  // namespace rmsmp
