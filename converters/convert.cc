@@ -42,8 +42,12 @@ void pack_linear(ModelWriter& mw, const std::string& name, const std::vector<flo
                  nlohmann::json& report_layer) {
   // Steps come from the original rows; error compensation then keeps them fixed.
   std::vector<float> row_step(static_cast<size_t>(rows), 1.f);
-  for (int64_t r = 0; r < rows; ++r)
-    if (quant_is_integer(assign[size_t(r)])) row_step[size_t(r)] = quant_row_step(assign[size_t(r)], w_in.data() + r * cols, cols, clip);
+  for (int64_t r = 0; r < rows; ++r) {
+    const QuantKind k = assign[size_t(r)];
+    if (scores && k == QuantKind::Fixed4) row_step[size_t(r)] = scores->step_fixed4[size_t(r)];
+    else if (scores && k == QuantKind::Pow2x4) row_step[size_t(r)] = scores->step_pot4[size_t(r)];
+    else if (quant_is_integer(k)) row_step[size_t(r)] = quant_row_step(k, w_in.data() + r * cols, cols, clip);
+  }
   std::vector<float> w = w_in;
   if (gptq_h) gptq_quantize(w, rows, cols, *gptq_h, assign, row_step);
   std::vector<int32_t> perm;

@@ -31,6 +31,8 @@ RowScores score_rows(const float* w, int64_t rows, int64_t cols, const Eigen::Ma
   using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   RowScores s;
   s.variance.resize(size_t(rows));
+  s.step_fixed4.resize(size_t(rows));
+  s.step_pot4.resize(size_t(rows));
   RowMat ef4(rows, cols), ep4(rows, cols);
   std::vector<uint8_t> packed(size_t(cols) * 4);
   std::vector<float> deq(static_cast<size_t>(cols));
@@ -38,6 +40,7 @@ RowScores score_rows(const float* w, int64_t rows, int64_t cols, const Eigen::Ma
     const float* wr = w + r * cols;
     for (QuantKind k : {QuantKind::Fixed4, QuantKind::Pow2x4}) {
       const float step = quant_quantize_pack_row_ref(k, wr, cols, clip, packed.data());
+      (k == QuantKind::Fixed4 ? s.step_fixed4 : s.step_pot4)[size_t(r)] = step;
       quant_dequantize_row_ref(k, packed.data(), cols, step, deq.data());
       auto& e = k == QuantKind::Fixed4 ? ef4 : ep4;
       for (int64_t c = 0; c < cols; ++c) e(r, c) = wr[c] - deq[c];

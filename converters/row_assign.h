@@ -25,6 +25,7 @@ enum class SchemeRule {
 struct RowScores {
   std::vector<double> sens_fixed4, sens_pot4;  // e^T H e of each row's 4-bit error (0 when no H)
   std::vector<double> variance;                // var(w_r / max|w_r|)
+  std::vector<float> step_fixed4, step_pot4;   // the row steps those errors used (reused when packing)
 };
 
 // Row counts for a layer of n rows: n8 = round(r8 n), nF4 = round(rF4 n), nP4 = n - n8 - nF4 (no minimum-one
