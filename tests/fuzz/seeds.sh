@@ -5,8 +5,8 @@ OUT=${1:-out/fuzz}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 mkdir -p "$OUT/seeds"/{model_file,safetensors,text,config,tsv,hf_json}
 CK=$(bash "$ROOT/scripts/checkpoint_dir.sh")
-# A small real model: a 2-layer slice is not possible without a converter option, so use a tiny random BERT
-# built by the test helper when available, else the real config/tokenizer files only.
+# Model and safetensors seeds: the tiny random BERT that the test suite builds and converts (when build/ has
+# the tests); the real checkpoint is too large to be a useful fuzz seed, so only its first 64 KiB is used.
 if [ -x "$ROOT/build/tests/rmsmp_tests" ]; then
   "$ROOT/build/tests/rmsmp_tests" --gtest_filter=ModelFile.ValidFileLoadsAndTensorsAre64ByteAligned >/dev/null 2>&1 || true
   f=$(ls -t /tmp/rmsmp_test_*/tiny_io.rmsmp 2>/dev/null | head -1 || true)
