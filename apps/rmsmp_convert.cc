@@ -106,7 +106,10 @@ int main(int argc, char** argv) {
     const std::string rounding = a.get_or("rounding", a.get("calib") ? "gptq" : "nearest");
     RMSMP_CHECK(rounding == "gptq" || rounding == "nearest", ErrorCode::InvalidArgument, "--rounding must be gptq or nearest");
     o.gptq = rounding == "gptq";
-    for (int i = 0; i < argc; ++i) o.command_line += (i ? " " : "") + std::string(argv[i]);
+    for (int i = 0; i < argc; ++i) {
+      if (i) o.command_line += ' ';
+      o.command_line += argv[i];
+    }
     const bool quiet = a.flag("quiet");
     nlohmann::json rep = convert_checkpoint(o, [&](const std::string& m) {
       if (!quiet) std::cerr << "[convert] " << m << "\n";

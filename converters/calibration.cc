@@ -26,7 +26,7 @@ const LayerCalibration& CalibrationResult::for_layer(const std::string& linear_n
   return it->second;
 }
 
-CalibrationResult calibrate(const BertWeights& w, const tok::WordPieceTokenizer& tk,
+CalibrationResult calibrate(const BertWeights& w, const tok::Tokenizer& tk,
                             const std::vector<std::string>& sentences,
                             const std::function<void(size_t, size_t)>& progress) {
   RMSMP_CHECK(!sentences.empty(), ErrorCode::InvalidArgument, "calibration needs at least one sentence");

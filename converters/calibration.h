@@ -9,7 +9,7 @@
 #include <Eigen/Core>
 
 #include "models/bert.h"
-#include "rmsmp/tokenizer/wordpiece.h"
+#include "rmsmp/tokenizer/tokenizer.h"
 
 namespace rmsmp {
 
@@ -25,7 +25,7 @@ struct CalibrationResult {
   const LayerCalibration& for_layer(const std::string& linear_name) const;
 };
 
-CalibrationResult calibrate(const BertWeights& w, const tok::WordPieceTokenizer& tk,
+CalibrationResult calibrate(const BertWeights& w, const tok::Tokenizer& tk,
                             const std::vector<std::string>& sentences,
                             const std::function<void(size_t done, size_t total)>& progress = {});
 

@@ -238,7 +238,7 @@ nlohmann::json convert_checkpoint(const ConvertOptions& opt, const std::function
   const double avg_bits = code_bits / n_weights;
   nlohmann::json& h = mw.header();
   h["architecture"] = c.to_json();
-  h["tokenizer"] = tokenizer_to_json(*ck.tokenizer);
+  h["tokenizer"] = tokenizer_to_json(*ck.tokenizer, mw);
   nlohmann::json q = {{"scheme", opt.scheme},
                       {"ratios", {{"pot4", opt.ratios.pot4}, {"fixed4", opt.ratios.fixed4}, {"fixed8", opt.ratios.fixed8}}},
                       {"clip", opt.clip == ClipMode::Mse ? "mse" : "max"},

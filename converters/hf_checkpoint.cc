@@ -3,11 +3,13 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
 #include "core/hash.h"
 #include "rmsmp/error.h"
+#include "rmsmp/tokenizer/sentencepiece.h"
 #include "safetensors.h"
 
 namespace rmsmp {
@@ -118,6 +120,78 @@ std::vector<std::string> hf_vocab_from_tokenizer_json(const std::string& path) {
   }
 }
 
+namespace {
+
+// The SentencePiece model file of a folder, if any (ALBERT/T5: spiece.model; Llama: tokenizer.model;
+// XLM-R: sentencepiece.bpe.model).
+std::optional<fs::path> sentencepiece_file(const fs::path& dir) {
+  for (const char* n : {"spiece.model", "tokenizer.model", "sentencepiece.bpe.model"})
+    if (fs::exists(dir / n)) return dir / n;
+  return std::nullopt;
+}
+
+bool tokenizer_json_is_wordpiece(const fs::path& p) {
+  try {
+    return read_json(p).at("model").value("type", "") == "WordPiece";
+  } catch (const nlohmann::json::exception& e) {
+    RMSMP_FAIL(ErrorCode::InvalidFile, p.string() << ": unexpected structure: " << e.what());
+  }
+}
+
+std::unique_ptr<tok::Tokenizer> sentencepiece_tokenizer(const fs::path& dir, const fs::path& model,
+                                                        std::vector<std::string>& notes) {
+  tok::SentencePieceConfig c;
+  try {
+    if (fs::exists(dir / "tokenizer_config.json")) {
+      nlohmann::json t = read_json(dir / "tokenizer_config.json");
+      c.lowercase = t.value("do_lower_case", false);
+      // ALBERT's keep_accents=false strips accents before SentencePiece.
+      if (t.contains("keep_accents")) c.strip_accents = !t["keep_accents"].get<bool>();
+      auto tokstr = [&](const char* k, std::string& dst) {
+        if (t.contains(k) && !t[k].is_null()) dst = t[k].is_string() ? t[k].get<std::string>() : t[k].value("content", dst);
+      };
+      tokstr("cls_token", c.cls_token), tokstr("sep_token", c.sep_token);
+    } else {
+      notes.push_back("no tokenizer_config.json: SentencePiece used as is (no lowercasing), [CLS]/[SEP] template");
+    }
+  } catch (const nlohmann::json::exception& e) {
+    RMSMP_FAIL(ErrorCode::InvalidFile, (dir / "tokenizer_config.json").string() << ": unexpected structure: " << e.what());
+  }
+  try {
+    auto t = std::make_unique<tok::SentencePieceTokenizer>(tok::SentencePieceTokenizer::read_model_file(model.string()),
+                                                           c, model.string());
+    RMSMP_CHECK(t->cls_id() >= 0 && t->sep_id() >= 0, ErrorCode::Unsupported,
+                model.string() << ": has no '" << c.cls_token << "'/'" << c.sep_token
+                               << "' pieces for the BERT template (set cls_token/sep_token in tokenizer_config.json)");
+    notes.push_back("tokenizer: SentencePiece model " + model.filename().string() + " embedded");
+    return t;
+  } catch (const tok::TokenizerError& e) {
+    RMSMP_FAIL(ErrorCode::InvalidFile, e.what());
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<tok::Tokenizer> hf_load_tokenizer(const std::string& dir_str, std::vector<std::string>& notes) {
+  const fs::path dir(dir_str);
+  const bool has_vocab = fs::exists(dir / "vocab.txt");
+  const bool has_json = fs::exists(dir / "tokenizer.json");
+  const auto spm = sentencepiece_file(dir);
+  if (!has_vocab && spm && (!has_json || !tokenizer_json_is_wordpiece(dir / "tokenizer.json")))
+    return sentencepiece_tokenizer(dir, *spm, notes);
+  RMSMP_CHECK(has_vocab || has_json, ErrorCode::InvalidFile,
+              dir_str << ": no tokenizer found (expected vocab.txt, a WordPiece tokenizer.json, or a SentencePiece "
+                         "spiece.model / tokenizer.model / sentencepiece.bpe.model)");
+  tok::WordPieceConfig tc = hf_tokenizer_settings(dir_str, notes);
+  try {
+    std::vector<std::string> vocab = has_vocab ? tok::WordPieceTokenizer::read_vocab_file((dir / "vocab.txt").string())
+                                               : hf_vocab_from_tokenizer_json((dir / "tokenizer.json").string());
+    return std::make_unique<tok::WordPieceTokenizer>(std::move(vocab), tc);
+  } catch (const tok::TokenizerError& e) {
+    RMSMP_FAIL(ErrorCode::InvalidFile, dir_str << ": " << e.what());
+  }
+}
+
 const std::vector<float>& HfBertCheckpoint::tensor(const std::string& name) const {
   auto it = tensors.find(name);
   RMSMP_CHECK(it != tensors.end(), ErrorCode::Internal, "checkpoint tensor '" << name << "' not loaded");
@@ -209,17 +283,9 @@ HfBertCheckpoint load_hf_bert(const std::string& dir_str) {
     }
   }
 
-  tok::WordPieceConfig tc = hf_tokenizer_settings(dir_str, ck.notes);
-  std::vector<std::string> vocab;
-  try {
-    vocab = fs::exists(dir / "vocab.txt") ? tok::WordPieceTokenizer::read_vocab_file((dir / "vocab.txt").string())
-                                          : hf_vocab_from_tokenizer_json((dir / "tokenizer.json").string());
-    ck.tokenizer = std::make_unique<tok::WordPieceTokenizer>(std::move(vocab), tc);
-  } catch (const tok::TokenizerError& e) {
-    RMSMP_FAIL(ErrorCode::InvalidFile, dir_str << ": " << e.what());
-  }
-  RMSMP_CHECK(int64_t(ck.tokenizer->vocab().size()) == c.vocab_size, ErrorCode::InvalidFile,
-              dir_str << ": vocabulary has " << ck.tokenizer->vocab().size() << " tokens but config.json says "
+  ck.tokenizer = hf_load_tokenizer(dir_str, ck.notes);
+  RMSMP_CHECK(int64_t(ck.tokenizer->vocab_size()) == c.vocab_size, ErrorCode::InvalidFile,
+              dir_str << ": vocabulary has " << ck.tokenizer->vocab_size() << " tokens but config.json says "
                       << c.vocab_size);
   ck.identity_perm_.resize(size_t(std::max(H, F)));
   for (size_t i = 0; i < ck.identity_perm_.size(); ++i) ck.identity_perm_[i] = int32_t(i);

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "models/bert.h"
+#include "rmsmp/tokenizer/tokenizer.h"
 #include "rmsmp/tokenizer/wordpiece.h"
 
 namespace rmsmp {
@@ -14,7 +15,7 @@ struct HfBertCheckpoint {
   std::string dir;
   std::string weights_path, weights_sha256;
   BertConfig cfg;
-  std::unique_ptr<tok::WordPieceTokenizer> tokenizer;
+  std::unique_ptr<tok::Tokenizer> tokenizer;
   // Weights by our canonical name ("embeddings.word", "encoder.3.ffn_in.weight", ...), fp32, row-major.
   std::map<std::string, std::vector<float>> tensors;
   std::vector<std::string> notes;  // defaults taken where the folder was silent, for the report
@@ -32,6 +33,9 @@ struct HfBertCheckpoint {
 BertConfig hf_read_config(const std::string& dir, std::vector<std::string>& notes);  // config.json + s-t files
 tok::WordPieceConfig hf_tokenizer_settings(const std::string& dir, std::vector<std::string>& notes);
 std::vector<std::string> hf_vocab_from_tokenizer_json(const std::string& path);
+// WordPiece from vocab.txt / a WordPiece tokenizer.json, else SentencePiece from spiece.model,
+// tokenizer.model or sentencepiece.bpe.model (settings from tokenizer_config.json). Errors name the file.
+std::unique_ptr<tok::Tokenizer> hf_load_tokenizer(const std::string& dir, std::vector<std::string>& notes);
 
 // Reads config.json, model.safetensors, vocab.txt / tokenizer.json, tokenizer_config.json and the
 // sentence-transformers files (sentence_bert_config.json, 1_Pooling/config.json, modules.json).

@@ -83,6 +83,24 @@ void append_lower(char32_t c, std::u32string& out) {
 
 }  // namespace
 
+std::u32string strip_accents_lower(std::u32string s, bool strip_accents, bool lowercase) {
+  std::u32string t;
+  t.reserve(s.size());
+  if (strip_accents) {
+    std::u32string d;
+    for (char32_t c : s) append_nfd(c, d);
+    for (char32_t c : d)
+      if (cat(c) != UTF8PROC_CATEGORY_MN) t.push_back(c);
+    s.swap(t);
+    t.clear();
+  }
+  if (lowercase) {
+    for (char32_t c : s) append_lower(c, t);
+    s.swap(t);
+  }
+  return s;
+}
+
 std::u32string WordPieceTokenizer::normalize(std::string_view utf8) const {
   std::u32string s = utf8_decode(utf8), t;
   t.reserve(s.size());
@@ -107,19 +125,7 @@ std::u32string WordPieceTokenizer::normalize(std::string_view utf8) const {
     s.swap(t);
     t.clear();
   }
-  if (cfg_.strip_accents.value_or(cfg_.lowercase)) {
-    std::u32string d;
-    for (char32_t c : s) append_nfd(c, d);
-    for (char32_t c : d)
-      if (cat(c) != UTF8PROC_CATEGORY_MN) t.push_back(c);
-    s.swap(t);
-    t.clear();
-  }
-  if (cfg_.lowercase) {
-    for (char32_t c : s) append_lower(c, t);
-    s.swap(t);
-  }
-  return s;
+  return strip_accents_lower(std::move(s), cfg_.strip_accents.value_or(cfg_.lowercase), cfg_.lowercase);
 }
 
 // Exposed to wordpiece.cc: the pre-tokenizer's classes.

@@ -1,5 +1,4 @@
-// WordPiece: BertPreTokenizer (split on whitespace, isolate punctuation), greedy longest-match with "##",
-// BERT's [CLS]/[SEP] template and longest-first truncation.
+// WordPiece: BertPreTokenizer (split on whitespace, isolate punctuation), greedy longest-match with "##".
 #include <fstream>
 
 #include "rmsmp/tokenizer/wordpiece.h"
@@ -95,30 +94,6 @@ std::vector<int32_t> WordPieceTokenizer::encode_raw(std::string_view text) const
   }
   flush();
   return out;
-}
-
-Encoding WordPieceTokenizer::encode(std::string_view a, std::optional<std::string_view> b, size_t max_length) const {
-  std::vector<int32_t> ta = encode_raw(a), tb;
-  if (b) tb = encode_raw(*b);
-  const size_t specials = b ? 3 : 2;
-  if (max_length < specials + 1) throw TokenizerError("max_length " + std::to_string(max_length) + " is too small");
-  Encoding e;
-  e.untruncated_length = ta.size() + tb.size() + specials;
-  // Longest-first: drop one token at a time from the longer sequence (ties trim the second, as in HF).
-  while (ta.size() + tb.size() + specials > max_length) {
-    e.truncated = true;
-    if (ta.size() > tb.size()) ta.pop_back(); else tb.pop_back();
-  }
-  e.ids.push_back(cls_id_);
-  e.ids.insert(e.ids.end(), ta.begin(), ta.end());
-  e.ids.push_back(sep_id_);
-  e.type_ids.assign(e.ids.size(), 0);
-  if (b) {
-    e.ids.insert(e.ids.end(), tb.begin(), tb.end());
-    e.ids.push_back(sep_id_);
-    e.type_ids.resize(e.ids.size(), 1);
-  }
-  return e;
 }
 
 }  // namespace rmsmp::tok

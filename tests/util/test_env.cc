@@ -87,23 +87,32 @@ void write_safetensors(const std::string& path, const std::map<std::string, std:
 }
 }  // namespace
 
-std::string make_tiny_checkpoint(const std::string& name, uint64_t seed) {
+std::string make_tiny_checkpoint(const std::string& name, uint64_t seed, const TinyOptions& opt) {
   const std::string dir = temp_dir() + "/" + name;
   fs::create_directories(dir);
-  const int64_t V = 64, H = 32, L = 2, NH = 4, F = 48, P = 40;
+  const int64_t V = opt.spiece_model.empty() ? 64 : int64_t(opt.spiece_vocab), H = 32, L = 2, NH = 4, F = 48, P = 40;
   nlohmann::json cfg = {{"model_type", "bert"}, {"vocab_size", V}, {"hidden_size", H}, {"num_hidden_layers", L},
                         {"num_attention_heads", NH}, {"intermediate_size", F}, {"max_position_embeddings", P},
                         {"type_vocab_size", 2}, {"layer_norm_eps", 1e-12}, {"hidden_act", "gelu"}};
+  if (opt.num_labels > 0) {
+    cfg["architectures"] = {"BertForSequenceClassification"};
+    for (int i = 0; i < opt.num_labels; ++i) cfg["id2label"][std::to_string(i)] = "LABEL_" + std::to_string(i);
+  }
   std::ofstream(dir + "/config.json") << cfg.dump(2);
+  if (!opt.spiece_model.empty()) {
+    fs::copy_file(opt.spiece_model, dir + "/spiece.model", fs::copy_options::overwrite_existing);
+    std::ofstream(dir + "/tokenizer_config.json") << R"({"do_lower_case": true, "keep_accents": false})";
+  }
   std::vector<std::string> vocab = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
   for (const char* w : {"the", "a", "movie", "was", "good", "bad", "not", "very", "!", ".", ",", "it", "is",
                         "##s", "##ing", "play", "fun", "dull", "great", "plot"})
     vocab.push_back(w);
   for (char c = 'a'; vocab.size() < size_t(V); ++c) vocab.push_back(std::string(1, c)), vocab.push_back("##" + std::string(1, c));
   vocab.resize(size_t(V));
-  std::ofstream vf(dir + "/vocab.txt");
-  for (const auto& v : vocab) vf << v << "\n";
-  vf.close();
+  if (opt.spiece_model.empty()) {
+    std::ofstream vf(dir + "/vocab.txt");
+    for (const auto& v : vocab) vf << v << "\n";
+  }
   std::mt19937_64 rng(seed);
   std::normal_distribution<float> nd(0.f, 0.2f);
   std::map<std::string, std::pair<std::vector<int64_t>, std::vector<float>>> t;
@@ -127,6 +136,13 @@ std::string make_tiny_checkpoint(const std::string& name, uint64_t seed) {
     t[p + "output.dense.weight"] = rnd({H, F}), t[p + "output.dense.bias"] = rnd({H});
     for (const char* n : {"attention.output.LayerNorm", "output.LayerNorm"})
       t[p + n + ".weight"] = rnd({H}, 1.f), t[p + n + ".bias"] = rnd({H});
+  }
+  if (opt.num_labels > 0) {  // BertForSequenceClassification names: bert.* + pooler + classifier
+    std::map<std::string, std::pair<std::vector<int64_t>, std::vector<float>>> u;
+    for (auto& [k, v] : t) u["bert." + k] = std::move(v);
+    t.swap(u);
+    t["bert.pooler.dense.weight"] = rnd({H, H}), t["bert.pooler.dense.bias"] = rnd({H});
+    t["classifier.weight"] = rnd({opt.num_labels, H}), t["classifier.bias"] = rnd({opt.num_labels});
   }
   write_safetensors(dir + "/model.safetensors", t);
   return dir;

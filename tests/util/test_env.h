@@ -15,9 +15,17 @@ std::string checkpoint_dir();
 // Converts the real checkpoint once per process with the given rmsmp-convert arguments; returns the path.
 std::string converted_minilm(const std::string& key, const std::vector<std::string>& extra_args);
 
+struct TinyOptions {
+  // Non-empty: a SentencePiece .model copied in as spiece.model (vocab_size follows it; no vocab.txt), with
+  // tokenizer_config.json {do_lower_case: true, keep_accents: false} as ALBERT ships it.
+  std::string spiece_model;
+  size_t spiece_vocab = 0;  // pieces of that model
+  // > 0: a BertForSequenceClassification checkpoint (pooler + classifier with this many labels).
+  int num_labels = 0;
+};
 // Writes a tiny random BERT checkpoint folder (config.json, vocab.txt, model.safetensors) and returns it.
 // Sizes: vocab 64, hidden 32, 2 layers, 4 heads, FFN 48 (odd-ish shapes on purpose), max positions 40.
-std::string make_tiny_checkpoint(const std::string& name, uint64_t seed = 1);
+std::string make_tiny_checkpoint(const std::string& name, uint64_t seed = 1, const TinyOptions& opt = {});
 
 // Runs a shell command; returns its exit status and captures stdout+stderr.
 int run_cmd(const std::string& cmd, std::string* output);

@@ -7,14 +7,13 @@
 #include "io/model_format.h"
 #include "models/bert.h"
 #include "models/tokenizer_config.h"
-#include "rmsmp/tokenizer/wordpiece.h"
 
 namespace rmsmp {
 
 struct Model::Impl {
   std::shared_ptr<const ModelFile> file;
   BertWeights weights;
-  std::unique_ptr<tok::WordPieceTokenizer> tokenizer;
+  std::unique_ptr<tok::Tokenizer> tokenizer;
   std::unique_ptr<Backend> backend;
   ModelInfo info;
 };
@@ -33,9 +32,9 @@ std::shared_ptr<const Model> Model::load(const std::string& path, const LoadOpti
   fo.verify_checksum = opts.verify_checksum;
   impl->file = ModelFile::open(path, fo);
   impl->weights = bert_bind(*impl->file);
-  impl->tokenizer = tokenizer_from_header(impl->file->header(), path);
-  RMSMP_CHECK(int64_t(impl->tokenizer->vocab().size()) == impl->weights.cfg.vocab_size, ErrorCode::InvalidFile,
-              path << ": tokenizer has " << impl->tokenizer->vocab().size() << " tokens but vocab_size is "
+  impl->tokenizer = tokenizer_from_header(impl->file->header(), path, impl->file.get());
+  RMSMP_CHECK(int64_t(impl->tokenizer->vocab_size()) == impl->weights.cfg.vocab_size, ErrorCode::InvalidFile,
+              path << ": tokenizer has " << impl->tokenizer->vocab_size() << " tokens but vocab_size is "
                    << impl->weights.cfg.vocab_size);
   impl->backend = make_backend(opts.backend);
   const auto& h = impl->file->header();

@@ -1,14 +1,30 @@
-// Serialises the WordPiece configuration and vocabulary into the model header's "tokenizer" object.
+// Serialises the tokenizer configuration (and WordPiece vocabulary) into the model header's "tokenizer"
+// object, and rebuilds the tokenizer from it.
 #include "models/tokenizer_config.h"
 
 #include <nlohmann/json.hpp>
 
+#include "io/model_format.h"
 #include "rmsmp/error.h"
+#include "rmsmp/tokenizer/sentencepiece.h"
+#include "rmsmp/tokenizer/wordpiece.h"
 
 namespace rmsmp {
 
-nlohmann::json tokenizer_to_json(const tok::WordPieceTokenizer& t) {
-  const tok::WordPieceConfig& c = t.config();
+nlohmann::json tokenizer_to_json(const tok::Tokenizer& t, ModelWriter& mw) {
+  if (const auto* sp = dynamic_cast<const tok::SentencePieceTokenizer*>(&t)) {
+    const tok::SentencePieceConfig& c = sp->config();
+    const std::string& bytes = sp->serialized();
+    return {{"type", "sentencepiece"},
+            {"lowercase", c.lowercase},
+            {"strip_accents", c.strip_accents},
+            {"cls_token", c.cls_token},
+            {"sep_token", c.sep_token},
+            {"vocab_size", sp->vocab_size()},
+            {"model_tensor", mw.add_tensor(kSentencePieceTensor, DType::U8, {int64_t(bytes.size())}, bytes.data())}};
+  }
+  const auto& wp = dynamic_cast<const tok::WordPieceTokenizer&>(t);
+  const tok::WordPieceConfig& c = wp.config();
   nlohmann::json j = {{"type", "wordpiece"},
                       {"lowercase", c.lowercase},
                       {"clean_text", c.clean_text},
@@ -20,29 +36,60 @@ nlohmann::json tokenizer_to_json(const tok::WordPieceTokenizer& t) {
                       {"mask_token", c.mask_token},
                       {"continuing_subword_prefix", c.continuing_subword_prefix},
                       {"max_input_chars_per_word", c.max_input_chars_per_word},
-                      {"vocab", t.vocab()}};
+                      {"vocab", wp.vocab()}};
   j["strip_accents"] = c.strip_accents ? nlohmann::json(*c.strip_accents) : nlohmann::json(nullptr);
   return j;
 }
 
-std::unique_ptr<tok::WordPieceTokenizer> tokenizer_from_header(const nlohmann::json& header, const std::string& where) {
+namespace {
+
+std::unique_ptr<tok::Tokenizer> sentencepiece_from(const nlohmann::json& j, const std::string& where,
+                                                   const ModelFile* file) {
+  RMSMP_CHECK(file != nullptr, ErrorCode::Unsupported,
+              where << ": a SentencePiece tokenizer needs the model file's tensor data");
+  tok::SentencePieceConfig c;
+  c.lowercase = j.at("lowercase").get<bool>();
+  c.strip_accents = j.at("strip_accents").get<bool>();
+  c.cls_token = j.at("cls_token").get<std::string>();
+  c.sep_token = j.at("sep_token").get<std::string>();
+  const std::string name = j.at("model_tensor").get<std::string>();
+  const TensorInfo& ti = file->tensor_info(name);
+  RMSMP_CHECK(ti.dtype == DType::U8 && ti.shape.size() == 1, ErrorCode::InvalidFile,
+              where << ": tensor '" << name << "' must be u8 [bytes]");
+  const auto* p = static_cast<const char*>(file->tensor_data(name, DType::U8, ti.shape));
+  auto t = std::make_unique<tok::SentencePieceTokenizer>(std::string(p, size_t(ti.bytes)), c, where);
+  RMSMP_CHECK(j.at("vocab_size").get<size_t>() == t->vocab_size(), ErrorCode::InvalidFile,
+              where << ": SentencePiece model has " << t->vocab_size() << " pieces, header says "
+                    << j.at("vocab_size").get<size_t>());
+  return t;
+}
+
+std::unique_ptr<tok::Tokenizer> wordpiece_from(const nlohmann::json& j) {
+  tok::WordPieceConfig c;
+  c.lowercase = j.at("lowercase").get<bool>();
+  c.clean_text = j.at("clean_text").get<bool>();
+  c.handle_chinese_chars = j.at("handle_chinese_chars").get<bool>();
+  if (!j.at("strip_accents").is_null()) c.strip_accents = j.at("strip_accents").get<bool>();
+  c.unk_token = j.at("unk_token").get<std::string>();
+  c.cls_token = j.at("cls_token").get<std::string>();
+  c.sep_token = j.at("sep_token").get<std::string>();
+  c.pad_token = j.at("pad_token").get<std::string>();
+  c.mask_token = j.at("mask_token").get<std::string>();
+  c.continuing_subword_prefix = j.at("continuing_subword_prefix").get<std::string>();
+  c.max_input_chars_per_word = j.at("max_input_chars_per_word").get<int>();
+  return std::make_unique<tok::WordPieceTokenizer>(j.at("vocab").get<std::vector<std::string>>(), c);
+}
+
+}  // namespace
+
+std::unique_ptr<tok::Tokenizer> tokenizer_from_header(const nlohmann::json& header, const std::string& where,
+                                                      const ModelFile* file) {
   try {
     const nlohmann::json& j = header.at("tokenizer");
-    RMSMP_CHECK(j.at("type").get<std::string>() == "wordpiece", ErrorCode::Unsupported,
-                where << ": tokenizer type '" << j.at("type").get<std::string>() << "' is not supported");
-    tok::WordPieceConfig c;
-    c.lowercase = j.at("lowercase").get<bool>();
-    c.clean_text = j.at("clean_text").get<bool>();
-    c.handle_chinese_chars = j.at("handle_chinese_chars").get<bool>();
-    if (!j.at("strip_accents").is_null()) c.strip_accents = j.at("strip_accents").get<bool>();
-    c.unk_token = j.at("unk_token").get<std::string>();
-    c.cls_token = j.at("cls_token").get<std::string>();
-    c.sep_token = j.at("sep_token").get<std::string>();
-    c.pad_token = j.at("pad_token").get<std::string>();
-    c.mask_token = j.at("mask_token").get<std::string>();
-    c.continuing_subword_prefix = j.at("continuing_subword_prefix").get<std::string>();
-    c.max_input_chars_per_word = j.at("max_input_chars_per_word").get<int>();
-    return std::make_unique<tok::WordPieceTokenizer>(j.at("vocab").get<std::vector<std::string>>(), c);
+    const std::string type = j.at("type").get<std::string>();
+    if (type == "wordpiece") return wordpiece_from(j);
+    if (type == "sentencepiece") return sentencepiece_from(j, where, file);
+    RMSMP_FAIL(ErrorCode::Unsupported, where << ": tokenizer type '" << type << "' is not supported");
   } catch (const nlohmann::json::exception& e) {
     RMSMP_FAIL(ErrorCode::InvalidFile, where << ": tokenizer config is malformed: " << e.what());
   } catch (const tok::TokenizerError& e) {

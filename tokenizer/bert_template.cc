@@ -1,0 +1,32 @@
+// BERT's [CLS] a [SEP] (b [SEP]) template and longest-first truncation, shared by every tokenizer.
+#include "rmsmp/tokenizer/tokenizer.h"
+
+namespace rmsmp::tok {
+
+Encoding Tokenizer::encode(std::string_view a, std::optional<std::string_view> b, size_t max_length) const {
+  std::vector<int32_t> ta = encode_raw(a), tb;
+  if (b) tb = encode_raw(*b);
+  if (cls_id_ < 0 || sep_id_ < 0)
+    throw TokenizerError("the vocabulary has no [CLS]/[SEP] pieces for the BERT template (raw ids still work)");
+  const size_t specials = b ? 3 : 2;
+  if (max_length < specials + 1) throw TokenizerError("max_length " + std::to_string(max_length) + " is too small");
+  Encoding e;
+  e.untruncated_length = ta.size() + tb.size() + specials;
+  // Longest-first: drop one token at a time from the longer sequence (ties trim the second, as in HF).
+  while (ta.size() + tb.size() + specials > max_length) {
+    e.truncated = true;
+    if (ta.size() > tb.size()) ta.pop_back(); else tb.pop_back();
+  }
+  e.ids.push_back(cls_id_);
+  e.ids.insert(e.ids.end(), ta.begin(), ta.end());
+  e.ids.push_back(sep_id_);
+  e.type_ids.assign(e.ids.size(), 0);
+  if (b) {
+    e.ids.insert(e.ids.end(), tb.begin(), tb.end());
+    e.ids.push_back(sep_id_);
+    e.type_ids.resize(e.ids.size(), 1);
+  }
+  return e;
+}
+
+}  // namespace rmsmp::tok

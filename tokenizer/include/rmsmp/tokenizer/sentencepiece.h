@@ -1,0 +1,45 @@
+// SentencePiece tokenizer (ALBERT, XLM-R, T5, Llama-style .model files) through the SentencePiece library.
+// Raw ids are exactly `spm_encode --output_format=id`; the optional lowercasing / accent stripping runs
+// before SentencePiece, as ALBERT's tokenizer does (do_lower_case, keep_accents=false). The BERT template
+// uses the model's own [CLS]/[SEP] pieces (configurable). Immutable once built; thread-safe (the library's
+// Encode is const). The library header stays out of this one.
+#pragma once
+#include <memory>
+#include <string>
+
+#include "rmsmp/tokenizer/tokenizer.h"
+
+namespace rmsmp::tok {
+
+struct SentencePieceConfig {
+  bool lowercase = false;
+  bool strip_accents = false;
+  std::string cls_token = "[CLS]", sep_token = "[SEP]";  // absent pieces: encode() with the template fails
+};
+
+class SentencePieceTokenizer : public Tokenizer {
+ public:
+  // `serialized` is the bytes of a .model file (a ModelProto). Throws TokenizerError if the library rejects
+  // it; `where` names the source in errors.
+  SentencePieceTokenizer(std::string serialized, SentencePieceConfig cfg, const std::string& where);
+  ~SentencePieceTokenizer() override;
+  // Reads a .model file's bytes; throws TokenizerError naming the file.
+  static std::string read_model_file(const std::string& path);
+
+  std::vector<int32_t> encode_raw(std::string_view text) const override;
+  size_t vocab_size() const override;
+  int32_t token_id(const std::string& token) const override;
+  std::string type() const override { return "sentencepiece"; }
+
+  std::string piece(int32_t id) const;  // "" for an id outside the vocabulary
+  const std::string& serialized() const { return serialized_; }
+  const SentencePieceConfig& config() const { return cfg_; }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::string serialized_;
+  SentencePieceConfig cfg_;
+};
+
+}  // namespace rmsmp::tok

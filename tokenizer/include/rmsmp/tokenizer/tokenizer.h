@@ -1,0 +1,54 @@
+// The tokenizer interface shared by WordPiece and SentencePiece: raw piece ids from text, plus BERT's
+// [CLS] a [SEP] (b [SEP]) template with longest-first truncation. Immutable once built; thread-safe.
+// No dependency on the engine: errors are TokenizerError (the engine rethrows them as rmsmp::Error).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace rmsmp::tok {
+
+class TokenizerError : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+// Token ids of one model input: [CLS] a [SEP] (b [SEP]) with token type ids (0 for a, 1 for b).
+struct Encoding {
+  std::vector<int32_t> ids;
+  std::vector<int32_t> type_ids;
+  bool truncated = false;
+  size_t untruncated_length = 0;  // length the input would have had without truncation
+};
+
+class Tokenizer {
+ public:
+  virtual ~Tokenizer() = default;
+  // Normalise and split into piece ids, no special tokens. Throws TokenizerError on invalid UTF-8.
+  virtual std::vector<int32_t> encode_raw(std::string_view text) const = 0;
+  virtual size_t vocab_size() const = 0;
+  virtual int32_t token_id(const std::string& token) const = 0;  // -1 if absent
+  virtual std::string type() const = 0;                           // "wordpiece" | "sentencepiece"
+
+  // With special tokens; truncates to max_length tokens (longest-first for pairs, ties trim the second
+  // sequence, as HF does) and reports it in the result.
+  Encoding encode(std::string_view a, std::optional<std::string_view> b, size_t max_length) const;
+  int32_t cls_id() const { return cls_id_; }
+  int32_t sep_id() const { return sep_id_; }
+
+ protected:
+  int32_t cls_id_ = -1, sep_id_ = -1;  // set by the derived constructor
+};
+
+// UTF-8 helpers (strict: overlong forms, surrogates and values > U+10FFFF are errors).
+std::u32string utf8_decode(std::string_view s);  // throws TokenizerError with the byte offset
+std::string utf8_encode(std::u32string_view s);
+// NFD + drop combining marks (Mn), then Rust-style lowercase; either step optional (HF's BertNormalizer
+// order). Throws TokenizerError on invalid UTF-8.
+std::u32string strip_accents_lower(std::u32string s, bool strip_accents, bool lowercase);
+
+}  // namespace rmsmp::tok

@@ -1,0 +1,62 @@
+// SentencePieceTokenizer: strict UTF-8 check, optional case/accent folding, then the library's Encode.
+#include "rmsmp/tokenizer/sentencepiece.h"
+
+#include <fstream>
+#include <iterator>
+
+#include <sentencepiece_processor.h>
+
+namespace rmsmp::tok {
+
+struct SentencePieceTokenizer::Impl {
+  sentencepiece::SentencePieceProcessor sp;
+};
+
+SentencePieceTokenizer::SentencePieceTokenizer(std::string serialized, SentencePieceConfig cfg,
+                                               const std::string& where)
+    : impl_(std::make_unique<Impl>()), serialized_(std::move(serialized)), cfg_(std::move(cfg)) {
+  if (serialized_.empty()) throw TokenizerError(where + ": SentencePiece model is empty");
+  const auto st = impl_->sp.LoadFromSerializedProto(serialized_);
+  if (!st.ok()) throw TokenizerError(where + ": not a valid SentencePiece model: " + st.ToString());
+  if (impl_->sp.GetPieceSize() <= 0) throw TokenizerError(where + ": SentencePiece model has no pieces");
+  cls_id_ = token_id(cfg_.cls_token);
+  sep_id_ = token_id(cfg_.sep_token);
+}
+
+SentencePieceTokenizer::~SentencePieceTokenizer() = default;
+
+std::string SentencePieceTokenizer::read_model_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw TokenizerError(path + ": cannot open SentencePiece model file");
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) throw TokenizerError(path + ": read error");
+  return bytes;
+}
+
+std::vector<int32_t> SentencePieceTokenizer::encode_raw(std::string_view text) const {
+  // The library replaces invalid UTF-8 silently; we refuse it, as for WordPiece.
+  std::u32string u = utf8_decode(text);
+  std::string folded;
+  if (cfg_.lowercase || cfg_.strip_accents) {
+    folded = utf8_encode(strip_accents_lower(std::move(u), cfg_.strip_accents, cfg_.lowercase));
+    text = folded;
+  }
+  std::vector<int> ids;
+  const auto st = impl_->sp.Encode(std::string_view(text.data(), text.size()), &ids);
+  if (!st.ok()) throw TokenizerError("SentencePiece failed to encode the text: " + st.ToString());
+  return std::vector<int32_t>(ids.begin(), ids.end());
+}
+
+size_t SentencePieceTokenizer::vocab_size() const { return size_t(impl_->sp.GetPieceSize()); }
+
+int32_t SentencePieceTokenizer::token_id(const std::string& token) const {
+  // PieceToId answers unk_id for unknown pieces; only an exact match counts.
+  const int id = impl_->sp.PieceToId(token);
+  return id >= 0 && id < impl_->sp.GetPieceSize() && impl_->sp.IdToPiece(id) == token ? int32_t(id) : -1;
+}
+
+std::string SentencePieceTokenizer::piece(int32_t id) const {
+  return id >= 0 && id < impl_->sp.GetPieceSize() ? impl_->sp.IdToPiece(id) : std::string();
+}
+
+}  // namespace rmsmp::tok
