@@ -1,5 +1,7 @@
 // rmsmp-run: subcommand dispatch, help texts, embed and tokenize.
+#include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
@@ -7,7 +9,10 @@
 #include <nlohmann/json.hpp>
 
 #include "common/cli.h"
+#include "hf_checkpoint.h"
 #include "rmsmp/model.h"
+#include "rmsmp/tokenizer/sentencepiece.h"
+#include "rmsmp/tokenizer/wordpiece.h"
 #include "run_commands.h"
 
 namespace rmsmp::run {
@@ -20,15 +25,31 @@ usage: rmsmp-run COMMAND [options]
 commands:
   embed     --model M.rmsmp (--text S | --input FILE) [--backend cpu|reference]
             one JSON line per input: {"index", "tokens", "truncated", "embedding": [...]}
-  tokenize  --model M.rmsmp (--text S | --input FILE)
-            one line of space-separated token ids per input ([CLS]/[SEP] included; the ids the model sees)
-  fit-head  --model FP32.rmsmp --train TSV --out HEAD.json [--l2 X] [--limit N]
-            deterministic logistic-regression head on pooled embeddings (TSV header: sentence<TAB>label);
-            without --l2, the L2 strength is chosen from {0.1, 1, ..., 1e5} by accuracy on the last 20%
-            of the training rows
+  tokenize  (--model M.rmsmp | --tokenizer T) [--raw] (--text S | --input FILE)
+            one line of space-separated token ids per input: the ids the model sees ([CLS]/[SEP]
+            included, truncated to max_seq_length); with --raw the piece ids alone (no special tokens, no
+            truncation), e.g. identical to `spm_encode --output_format=id` for a SentencePiece model.
+            T: a SentencePiece .model file (used as is, no lowercasing), a vocab.txt (uncased BERT
+            defaults), or a Hugging Face checkpoint folder (vocab.txt / tokenizer.json / spiece.model
+            with its tokenizer_config.json)
+  fit-head  --model FP32.rmsmp --train TSV --out HEAD.json [--task T [--pairs cross|bi]] [--l2 X] [--limit N]
+            deterministic head on pooled embeddings: logistic regression (ridge regression for stsb);
+            TSV header sentence<TAB>label, or with --task a GLUE train.tsv (or its folder) of task T;
+            without --l2, the L2 strength is chosen from {0.1, 1, ..., 1e5} by accuracy (Pearson r for
+            stsb) on the last 20% of the training rows
   eval      --model M.rmsmp --head HEAD.json --data TSV [--reference FP32.rmsmp] [--backend cpu|reference]
             one JSON object: accuracy, n, avg_weight_bits, model_bytes, seconds (+ reference_accuracy,
             cosine_mean, cosine_min with --reference)
+  glue      --task T --data DIR|FILE --model M.rmsmp (--head HEAD.json | --cv K) [--reference FP32.rmsmp]
+            [--split dev|test|train] [--pairs cross|bi] [--predictions OUT.tsv] [--backend cpu|reference]
+            T: cola sst2 mrpc stsb qqp mnli mnli-mm qnli rte wnli. Reads GLUE's own files (DIR/dev.tsv,
+            MNLI's dev_matched.tsv / dev_mismatched.tsv, test layouts without labels); pairs are encoded as
+            [CLS] a [SEP] b [SEP] with token types. One JSON object: the task's metrics (accuracy, f1,
+            matthews, pearson, spearman), n, the protocol, and with --reference the reference's metrics and
+            the embedding cosine to it. --cv K: K folds over the file (row index mod K), each example scored
+            once by a head fitted on the other folds, on the reference's embeddings when given (the same
+            heads then score both models). --pairs bi: embed a and b separately and use [u*v, |u-v|]
+            (suits sentence-embedding models). --predictions: GLUE submission TSV (index, prediction)
   demo      [--checkpoint DIR] [--data DIR] [--out DIR] [--train-n N] [--calib-n N]
             converts all-MiniLM-L6-v2 to fp32, rmsmp and every baseline, fits a head on SST-2 train,
             evaluates on SST-2 dev, prints the table and writes it as JSON and Markdown
@@ -37,6 +58,23 @@ Inputs: --input files hold one text per line (UTF-8; empty lines are errors). Te
 max_seq_length are truncated and reported on stderr and in the output.
 Exit status: 0 success, 1 runtime error (bad file, bad text), 2 usage error.
 )";
+
+// A tokenizer from a SentencePiece .model file, a vocab.txt, or a Hugging Face checkpoint folder
+// (vocab.txt / tokenizer.json / spiece.model with its tokenizer_config.json).
+std::unique_ptr<tok::Tokenizer> load_tokenizer(const std::string& path) {
+  namespace fs = std::filesystem;
+  RMSMP_CHECK(fs::exists(path), ErrorCode::NotFound, path << ": no such file or folder");
+  std::vector<std::string> notes;
+  if (fs::is_directory(path)) return hf_load_tokenizer(path, notes);
+  try {
+    if (fs::path(path).filename() == "vocab.txt")
+      return std::make_unique<tok::WordPieceTokenizer>(tok::WordPieceTokenizer::read_vocab_file(path), tok::WordPieceConfig{});
+    return std::make_unique<tok::SentencePieceTokenizer>(tok::SentencePieceTokenizer::read_model_file(path),
+                                                         tok::SentencePieceConfig{}, path);
+  } catch (const tok::TokenizerError& e) {
+    RMSMP_FAIL(ErrorCode::InvalidFile, e.what());
+  }
+}
 
 std::vector<std::string> texts_from(const cli::Args& a, std::string& where) {
   auto text = a.get("text"), input = a.get("input");
@@ -73,22 +111,38 @@ int cmd_embed(int argc, char** argv) {
 }
 
 int cmd_tokenize(int argc, char** argv) {
-  cli::Args a(argc, argv, 2, {"model", "text", "input"}, {});
-  auto m = Model::load(a.require("model"));
+  cli::Args a(argc, argv, 2, {"model", "tokenizer", "text", "input"}, {"raw"});
+  RMSMP_CHECK(a.get("model").has_value() != a.get("tokenizer").has_value(), ErrorCode::InvalidArgument,
+              "give exactly one of --model or --tokenizer");
+  const bool raw = a.flag("raw");
+  // With --model the ids come through the public API; --tokenizer loads a tokenizer file or folder directly.
+  std::shared_ptr<const Model> m;
+  std::unique_ptr<tok::Tokenizer> tk;
+  if (auto mp = a.get("model")) m = Model::load(*mp);
+  else tk = load_tokenizer(*a.get("tokenizer"));
   std::string where;
   std::vector<std::string> texts = texts_from(a, where);
   std::ostringstream os;
   for (size_t i = 0; i < texts.size(); ++i) {
-    Tokenized t;
+    std::vector<int32_t> ids;
     try {
-      t = m->tokenize(texts[i]);
+      if (m && raw) {
+        ids = m->tokenize_raw(texts[i]);
+      } else if (m) {
+        Tokenized t = m->tokenize(texts[i]);
+        if (t.truncated)
+          std::cerr << "warning: " << where << ": item " << i + 1 << " truncated from " << t.untruncated_length
+                    << " to " << t.ids.size() << " tokens\n";
+        ids = std::move(t.ids);
+      } else {
+        ids = raw ? tk->encode_raw(texts[i]) : tk->encode(texts[i], std::nullopt, SIZE_MAX).ids;
+      }
     } catch (const Error& e) {
       RMSMP_FAIL(e.code(), where << ": item " << i + 1 << ": " << e.what());
+    } catch (const tok::TokenizerError& e) {
+      RMSMP_FAIL(ErrorCode::InvalidText, where << ": item " << i + 1 << ": " << e.what());
     }
-    if (t.truncated)
-      std::cerr << "warning: " << where << ": item " << i + 1 << " truncated from " << t.untruncated_length << " to "
-                << t.ids.size() << " tokens\n";
-    for (size_t j = 0; j < t.ids.size(); ++j) os << (j ? " " : "") << t.ids[j];
+    for (size_t j = 0; j < ids.size(); ++j) os << (j ? " " : "") << ids[j];
     os << "\n";
   }
   std::cout << os.str();
@@ -115,6 +169,7 @@ int main(int argc, char** argv) {
     if (cmd == "fit-head") return run::cmd_fit_head(argc, argv);
     if (cmd == "eval") return run::cmd_eval(argc, argv);
     if (cmd == "demo") return run::cmd_demo(argc, argv);
+    if (cmd == "glue") return run::cmd_glue(argc, argv);
     std::cerr << "rmsmp-run: unknown command '" << cmd << "' (see rmsmp-run --help)\n";
     return 2;
   } catch (const Error& e) {

@@ -7,4 +7,5 @@ int cmd_tokenize(int argc, char** argv);
 int cmd_fit_head(int argc, char** argv);
 int cmd_eval(int argc, char** argv);
 int cmd_demo(int argc, char** argv);
+int cmd_glue(int argc, char** argv);
 }  // namespace rmsmp::run

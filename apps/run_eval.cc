@@ -7,6 +7,8 @@
 
 #include "common/cli.h"
 #include "common/head.h"
+#include "glue/metrics.h"
+#include "glue/tasks.h"
 #include "run_commands.h"
 #include "run_eval.h"
 
@@ -57,22 +59,60 @@ nlohmann::json evaluate(const Model& m, const cli::LinearHead& head, const cli::
 }
 
 int cmd_fit_head(int argc, char** argv) {
-  cli::Args a(argc, argv, 2, {"model", "train", "out", "l2", "limit"}, {});
+  cli::Args a(argc, argv, 2, {"model", "train", "out", "l2", "limit", "task", "pairs"}, {});
   auto m = Model::load(a.require("model"));
-  const std::string train = a.require("train"), out = a.require("out");
-  cli::LabeledText d = cli::read_labeled_tsv(train);
-  if (auto n = a.get("limit"))
-    if (d.sentences.size() > std::stoul(*n)) d.sentences.resize(std::stoul(*n)), d.labels.resize(std::stoul(*n));
-  auto emb = cli::embed_texts(*m, d.sentences, train, "fit-head");
+  const std::string out = a.require("out");
+  std::string train = a.require("train");
+  // Either the plain "sentence<TAB>label" TSV, or with --task a GLUE train file (pairs, label names, scores).
+  const std::string pairs = a.get_or("pairs", "cross");
+  RMSMP_CHECK(pairs == "cross" || pairs == "bi", ErrorCode::InvalidArgument, "--pairs must be cross or bi");
+  std::vector<std::string> ta, tb;
+  std::vector<int> labels;
+  std::vector<double> scores;
+  bool regression = false;
+  if (auto task = a.get("task")) {
+    const glue::Task& t = glue::task(*task);
+    train = glue::split_path(t, train, "train");
+    glue::Examples ex = glue::read(t, train);
+    RMSMP_CHECK(ex.labeled, ErrorCode::InvalidFile, train << ": has no labels to fit a head on");
+    ta = std::move(ex.a), tb = std::move(ex.b), labels = std::move(ex.labels), scores = std::move(ex.scores);
+    regression = t.regression();
+  } else {
+    cli::LabeledText d = cli::read_labeled_tsv(train);
+    ta = std::move(d.sentences), labels = std::move(d.labels);
+  }
+  if (auto n = a.get("limit")) {
+    const size_t lim = std::stoul(*n);
+    if (ta.size() > lim) {  // first N rows
+      ta.resize(lim);
+      if (!tb.empty()) tb.resize(lim);
+      if (!labels.empty()) labels.resize(lim);
+      if (!scores.empty()) scores.resize(lim);
+    }
+  }
+  glue::Examples in;
+  in.a = std::move(ta), in.b = std::move(tb);
+  size_t truncated = 0;
+  auto emb = glue_features(*m, in, pairs == "bi", train, "fit-head", &truncated);
   // --l2 X fixes the regularisation; without it, l2 is chosen on the last 20% of the training rows.
-  cli::LinearHead h = a.get("l2") ? cli::LinearHead::fit(emb, d.labels, std::stod(*a.get("l2")))
-                                  : cli::LinearHead::fit_select(emb, d.labels, kL2Grid);
-  h.trained_on = train + " (" + std::to_string(d.sentences.size()) + " examples) with " + m->info().path;
+  const auto l2 = a.get("l2");
+  cli::LinearHead h = regression ? (l2 ? cli::LinearHead::fit_ridge(emb, scores, std::stod(*l2))
+                                       : cli::LinearHead::fit_ridge_select(emb, scores, kL2Grid))
+                                 : (l2 ? cli::LinearHead::fit(emb, labels, std::stod(*l2))
+                                       : cli::LinearHead::fit_select(emb, labels, kL2Grid));
+  h.trained_on = train + " (" + std::to_string(in.size()) + " examples, --pairs " + pairs + ") with " + m->info().path;
   h.save(out);
-  size_t correct = 0;
-  for (size_t i = 0; i < emb.size(); ++i) correct += h.predict(emb[i]) == d.labels[i];
-  std::cout << nlohmann::json({{"head", out}, {"n", emb.size()}, {"classes", h.classes}, {"l2", h.l2},
-                               {"train_accuracy", double(correct) / double(emb.size())}}).dump() << "\n";
+  nlohmann::json r = {{"head", out}, {"n", emb.size()}, {"classes", h.classes}, {"l2", h.l2}};
+  if (regression) {
+    std::vector<double> p;
+    for (const auto& e : emb) p.push_back(h.predict_value(e));
+    r["train_pearson"] = glue::pearson(p, scores);
+  } else {
+    size_t correct = 0;
+    for (size_t i = 0; i < emb.size(); ++i) correct += h.predict(emb[i]) == labels[i];
+    r["train_accuracy"] = double(correct) / double(emb.size());
+  }
+  std::cout << r.dump() << "\n";
   return 0;
 }
 

@@ -111,17 +111,23 @@ void progress(const std::string& label, size_t done, size_t total) {
             << std::flush;
 }
 
-std::vector<std::vector<float>> embed_texts(const Model& m, const std::vector<std::string>& texts,
-                                            const std::string& where, const std::string& progress_label,
-                                            std::vector<Tokenized>* tokens_out) {
+std::vector<std::vector<float>> embed_pairs(const Model& m, const std::vector<std::string>& a,
+                                            const std::vector<std::string>* b, const std::string& where,
+                                            const std::string& progress_label, std::vector<Tokenized>* tokens_out,
+                                            size_t* truncated_out) {
+  RMSMP_CHECK(!b || b->size() == a.size(), ErrorCode::Internal, "embed_pairs: a and b differ in length");
   std::vector<Tokenized> toks;
-  toks.reserve(texts.size());
+  toks.reserve(a.size());
   size_t n_trunc = 0;
-  for (size_t i = 0; i < texts.size(); ++i) {
-    RMSMP_CHECK(texts[i].find_first_not_of(" \t\r\n") != std::string::npos, ErrorCode::InvalidText,
+  auto nonempty = [&](const std::string& s, size_t i) {
+    RMSMP_CHECK(s.find_first_not_of(" \t\r\n") != std::string::npos, ErrorCode::InvalidText,
                 where << ": item " << i + 1 << ": empty text");
+  };
+  for (size_t i = 0; i < a.size(); ++i) {
+    nonempty(a[i], i);
+    if (b) nonempty((*b)[i], i);
     try {
-      toks.push_back(m.tokenize(texts[i]));
+      toks.push_back(b ? m.tokenize(a[i], std::string_view((*b)[i])) : m.tokenize(a[i]));
     } catch (const Error& e) {
       RMSMP_FAIL(e.code(), where << ": item " << i + 1 << ": " << e.what());
     }
@@ -133,12 +139,19 @@ std::vector<std::vector<float>> embed_texts(const Model& m, const std::vector<st
   std::vector<std::vector<float>> out;
   const size_t kBatch = 64;
   for (size_t i0 = 0; i0 < toks.size(); i0 += kBatch) {
-    std::vector<Tokenized> b(toks.begin() + i0, toks.begin() + std::min(toks.size(), i0 + kBatch));
-    for (auto& e : m.embed(b)) out.push_back(std::move(e));
+    std::vector<Tokenized> batch(toks.begin() + i0, toks.begin() + std::min(toks.size(), i0 + kBatch));
+    for (auto& e : m.embed(batch)) out.push_back(std::move(e));
     if (!progress_label.empty()) progress(progress_label, out.size(), toks.size());
   }
   if (tokens_out) *tokens_out = std::move(toks);
+  if (truncated_out) *truncated_out = n_trunc;
   return out;
+}
+
+std::vector<std::vector<float>> embed_texts(const Model& m, const std::vector<std::string>& texts,
+                                            const std::string& where, const std::string& progress_label,
+                                            std::vector<Tokenized>* tokens_out) {
+  return embed_pairs(m, texts, nullptr, where, progress_label, tokens_out, nullptr);
 }
 
 }  // namespace rmsmp::cli

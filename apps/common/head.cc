@@ -37,15 +37,9 @@ Eigen::VectorXd fit_binary(const Eigen::MatrixXd& X, const Eigen::VectorXd& y, d
 }
 }  // namespace
 
-LinearHead LinearHead::fit(const std::vector<std::vector<float>>& x, const std::vector<int>& y, double l2) {
-  RMSMP_CHECK(!x.empty() && x.size() == y.size(), ErrorCode::InvalidArgument, "fit-head: no training examples");
-  LinearHead h;
+// Copies x into a matrix and standardises its columns in place, recording mean and 1/std in h.
+static Eigen::MatrixXd standardised(const std::vector<std::vector<float>>& x, LinearHead& h) {
   h.dim = int(x[0].size());
-  h.l2 = l2;
-  int maxl = 0;
-  for (int v : y) maxl = std::max(maxl, v);
-  h.classes = maxl + 1;
-  RMSMP_CHECK(h.classes >= 2, ErrorCode::InvalidArgument, "fit-head: training labels hold a single class");
   const int64_t n = int64_t(x.size());
   Eigen::MatrixXd X(n, h.dim);
   for (int64_t i = 0; i < n; ++i)
@@ -59,6 +53,19 @@ LinearHead LinearHead::fit(const std::vector<std::vector<float>>& x, const std::
     h.inv_std[size_t(j)] = sd > 0 ? 1.0 / sd : 1.0;
     X.col(j) = (X.col(j).array() - m) * h.inv_std[size_t(j)];
   }
+  return X;
+}
+
+LinearHead LinearHead::fit(const std::vector<std::vector<float>>& x, const std::vector<int>& y, double l2) {
+  RMSMP_CHECK(!x.empty() && x.size() == y.size(), ErrorCode::InvalidArgument, "fit-head: no training examples");
+  LinearHead h;
+  h.l2 = l2;
+  int maxl = 0;
+  for (int v : y) maxl = std::max(maxl, v);
+  h.classes = maxl + 1;
+  RMSMP_CHECK(h.classes >= 2, ErrorCode::InvalidArgument, "fit-head: training labels hold a single class");
+  const int64_t n = int64_t(x.size());
+  const Eigen::MatrixXd X = standardised(x, h);
   const int scorers = h.classes == 2 ? 1 : h.classes;
   for (int c = 0; c < scorers; ++c) {
     Eigen::VectorXd yc(n);
@@ -89,7 +96,58 @@ LinearHead LinearHead::fit_select(const std::vector<std::vector<float>>& x, cons
   return fit(x, y, best_l2);
 }
 
+LinearHead LinearHead::fit_ridge(const std::vector<std::vector<float>>& x, const std::vector<double>& y, double l2) {
+  RMSMP_CHECK(!x.empty() && x.size() == y.size(), ErrorCode::InvalidArgument, "fit-head: no training examples");
+  LinearHead h;
+  h.l2 = l2;
+  h.classes = 0;
+  const Eigen::MatrixXd X = standardised(x, h);
+  const Eigen::Map<const Eigen::VectorXd> yv(y.data(), int64_t(y.size()));
+  const double ym = yv.mean();
+  // Columns are centred, so the intercept is mean(y) and the weights solve (X'X + l2 I) w = X'(y - ym).
+  Eigen::MatrixXd A = X.transpose() * X;
+  A.diagonal().array() += l2 + 1e-9;
+  const Eigen::VectorXd w = A.ldlt().solve(X.transpose() * (yv.array() - ym).matrix());
+  h.weights.emplace_back(w.data(), w.data() + h.dim);
+  h.bias.push_back(ym);
+  return h;
+}
+
+LinearHead LinearHead::fit_ridge_select(const std::vector<std::vector<float>>& x, const std::vector<double>& y,
+                                        const std::vector<double>& grid, double holdout) {
+  RMSMP_CHECK(!grid.empty() && holdout > 0 && holdout < 1, ErrorCode::InvalidArgument, "fit-head: bad l2 grid");
+  const size_t n_fit = size_t(double(x.size()) * (1 - holdout));
+  RMSMP_CHECK(n_fit >= 2 && n_fit + 2 <= x.size(), ErrorCode::InvalidArgument, "fit-head: too few rows to select l2");
+  std::vector<std::vector<float>> xf(x.begin(), x.begin() + long(n_fit));
+  std::vector<double> yf(y.begin(), y.begin() + long(n_fit));
+  double best_l2 = grid[0], best_r = -2;
+  for (double l2 : grid) {
+    LinearHead h = fit_ridge(xf, yf, l2);
+    // Pearson r of predictions on the held-out rows.
+    double sp = 0, sy = 0, spp = 0, syy = 0, spy = 0;
+    const double m = double(x.size() - n_fit);
+    for (size_t i = n_fit; i < x.size(); ++i) {
+      const double p = h.predict_value(x[i]);
+      sp += p, sy += y[i], spp += p * p, syy += y[i] * y[i], spy += p * y[i];
+    }
+    const double cov = spy - sp * sy / m, vp = spp - sp * sp / m, vy = syy - sy * sy / m;
+    const double r = vp > 0 && vy > 0 ? cov / std::sqrt(vp * vy) : -1;
+    if (r > best_r) best_r = r, best_l2 = l2;
+  }
+  return fit_ridge(x, y, best_l2);
+}
+
+double LinearHead::predict_value(const std::vector<float>& x) const {
+  RMSMP_CHECK(regression(), ErrorCode::InvalidArgument, "a classification head gives classes, not scores");
+  RMSMP_CHECK(int(x.size()) == dim, ErrorCode::InvalidArgument,
+              "head expects " << dim << "-d embeddings, the model gives " << x.size());
+  double s = bias[0];
+  for (int j = 0; j < dim; ++j) s += weights[0][size_t(j)] * (x[size_t(j)] - mean[size_t(j)]) * inv_std[size_t(j)];
+  return s;
+}
+
 int LinearHead::predict(const std::vector<float>& x) const {
+  RMSMP_CHECK(!regression(), ErrorCode::InvalidArgument, "a regression head gives scores, not classes");
   RMSMP_CHECK(int(x.size()) == dim, ErrorCode::InvalidArgument,
               "head expects " << dim << "-d embeddings, the model gives " << x.size());
   int best = 0;
@@ -104,7 +162,7 @@ int LinearHead::predict(const std::vector<float>& x) const {
 }
 
 void LinearHead::save(const std::string& path) const {
-  nlohmann::json j = {{"type", "logistic_regression"}, {"dim", dim}, {"classes", classes}, {"l2", l2},
+  nlohmann::json j = {{"type", regression() ? "ridge_regression" : "logistic_regression"}, {"dim", dim}, {"classes", classes}, {"l2", l2},
                       {"mean", mean}, {"inv_std", inv_std}, {"weights", weights}, {"bias", bias},
                       {"trained_on", trained_on}};
   write_file_atomic(path, j.dump() + "\n");
@@ -116,7 +174,8 @@ LinearHead LinearHead::load(const std::string& path) {
   LinearHead h;
   try {
     nlohmann::json j = nlohmann::json::parse(in);
-    RMSMP_CHECK(j.at("type") == "logistic_regression", ErrorCode::InvalidFile, path << ": not a logistic_regression head");
+    RMSMP_CHECK(j.at("type") == "logistic_regression" || j.at("type") == "ridge_regression", ErrorCode::InvalidFile,
+                path << ": not a logistic_regression or ridge_regression head");
     h.dim = j.at("dim"), h.classes = j.at("classes"), h.l2 = j.at("l2");
     h.mean = j.at("mean").get<std::vector<double>>();
     h.inv_std = j.at("inv_std").get<std::vector<double>>();
@@ -126,8 +185,9 @@ LinearHead LinearHead::load(const std::string& path) {
   } catch (const nlohmann::json::exception& e) {
     RMSMP_FAIL(ErrorCode::InvalidFile, path << ": malformed head file: " << e.what());
   }
-  const size_t scorers = h.classes == 2 ? 1 : size_t(h.classes);
-  bool ok = h.dim > 0 && h.classes >= 2 && h.mean.size() == size_t(h.dim) && h.inv_std.size() == size_t(h.dim) &&
+  const bool reg = h.classes == 0;
+  const size_t scorers = reg || h.classes == 2 ? 1 : size_t(h.classes);
+  bool ok = h.dim > 0 && (reg || h.classes >= 2) && h.mean.size() == size_t(h.dim) && h.inv_std.size() == size_t(h.dim) &&
             h.weights.size() == scorers && h.bias.size() == scorers;
   for (const auto& w : h.weights) ok = ok && w.size() == size_t(h.dim);
   RMSMP_CHECK(ok, ErrorCode::InvalidFile, path << ": head arrays do not match dim/classes");

@@ -19,6 +19,14 @@ std::string run(const std::string& args, int* rc) {
   *rc = test::run_cmd(test::bin_dir() + "/" + args, &out);
   return out;
 }
+// stdout only (progress and warnings go to stderr).
+std::string run_stdout(const std::string& args, int* rc) {
+  std::string out;
+  std::string cmd = test::bin_dir();  // not "(" + ...: GCC 12 -Wrestrict false positive
+  cmd.insert(cmd.begin(), '(');
+  *rc = test::run_cmd(cmd + "/" + args + " 2>/dev/null)", &out);
+  return out;
+}
 std::string tiny_fp32() {
   static std::string p = [] {
     const std::string dir = test::make_tiny_checkpoint("tiny_cli");
@@ -43,6 +51,32 @@ void expect_fails(const std::string& args, const std::vector<std::string>& must_
 }
 
 }  // namespace
+
+// `tokenize --tokenizer X.model --raw` prints exactly the spm_encode ids of the golden file, line by line.
+TEST(Cli, TokenizeRawSentencePieceMatchesSpmEncodeGoldens) {
+  for (const std::string name : {"albert_30k_clean", "llama2_32k_bpe"}) {
+    std::ifstream g(test::data_dir() + "/sentencepiece/" + name + ".golden.tsv", std::ios::binary);
+    std::string texts, want;
+    for (std::string line; std::getline(g, line);) {
+      const size_t tab = line.rfind('\t');
+      texts += line.substr(0, tab) + "\n";
+      want += line.substr(tab + 1) + "\n";
+    }
+    const std::string in = write(name + "_sentences.txt", texts);
+    int rc;
+    std::string cmd = "rmsmp-run tokenize --raw --tokenizer " + test::data_dir() + "/sentencepiece/" + name;
+    cmd += ".model --input " + in;
+    const std::string out = run(cmd, &rc);
+    ASSERT_EQ(rc, 0) << out;
+    EXPECT_EQ(out, want) << name;
+  }
+  int rc;
+  const std::string out = run("rmsmp-run tokenize --raw --model " + tiny_fp32() + " --text 'the movie'", &rc);
+  EXPECT_EQ(out, "5 7\n");  // no [CLS]/[SEP]
+  expect_fails("rmsmp-run tokenize --tokenizer /nonexistent.model --text hi", {"/nonexistent.model", "no such"});
+  const std::string junk = write("junk.model", "definitely not a protobuf");
+  expect_fails("rmsmp-run tokenize --tokenizer " + junk + " --text hi", {junk, "not a valid SentencePiece model"});
+}
 
 TEST(Cli, TokenizeAndEmbedOutputs) {
   int rc;
@@ -133,7 +167,8 @@ TEST(Cli, FitHeadAndEvalProduceTheDocumentedJson) {
   std::string out = run("rmsmp-run fit-head --model " + tiny_fp32() + " --train " + tsv + " --out " + head, &rc);
   ASSERT_EQ(rc, 0) << out;
   // Only stdout: progress goes to stderr.
-  std::string cmd = "(" + test::bin_dir();  // built in steps: GCC 12 -Wrestrict false positive on one long chain
+  std::string cmd = test::bin_dir();  // built in steps: GCC 12 -Wrestrict false positive on "(" + std::string
+  cmd.insert(cmd.begin(), '(');
   cmd += "/rmsmp-run eval --model " + tiny_fp32() + " --head " + head + " --data " + tsv;
   cmd += " --reference " + tiny_fp32() + " 2>/dev/null)";
   rc = test::run_cmd(cmd, &out);
@@ -144,6 +179,72 @@ TEST(Cli, FitHeadAndEvalProduceTheDocumentedJson) {
   EXPECT_EQ(j["n"], 6);
   EXPECT_EQ(j["accuracy"], j["reference_accuracy"]);
   EXPECT_NEAR(j["cosine_min"].get<double>(), 1.0, 1e-6);
+}
+
+}  // namespace rmsmp
+
+namespace rmsmp {
+
+// `rmsmp-run glue` end to end on the tiny model: the JSON's accuracy agrees with the written predictions
+// counted here against the file's labels; the same model as reference gives identical metrics and cosine 1;
+// fit-head --task then --head; test files and mismatched heads are refused.
+TEST(Cli, GlueCrossValidationHeadsAndPredictions) {
+  std::string rte = "index\tsentence1\tsentence2\tlabel\n";
+  const char* s1[] = {"the movie was good", "it is not fun", "a very dull plot", "great play !", "the plot was bad"};
+  const char* s2[] = {"it was great", "the movie is dull", "not good", "a fun movie", "very bad ."};
+  std::vector<std::string> gold;
+  for (int i = 0; i < 30; ++i) {
+    gold.push_back((i * 7 + i / 3) % 2 ? "entailment" : "not_entailment");
+    rte += std::to_string(i) + "\t" + s1[i % 5] + "\t" + s2[(i / 5) % 5] + "\t" + gold.back() + "\n";
+  }
+  const std::string data = write("rte_dev.tsv", rte), pred = test::temp_dir() + "/rte_pred.tsv";
+  int rc;
+  std::string out = run_stdout("rmsmp-run glue --task rte --data " + data + " --model " + tiny_fp32() + " --reference " +
+                            tiny_fp32() + " --cv 3 --predictions " + pred,
+                        &rc);
+  ASSERT_EQ(rc, 0) << out;
+  auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["task"], "rte");
+  EXPECT_EQ(j["n"], 30);
+  EXPECT_EQ(j["protocol"]["type"], "cross-validation");
+  EXPECT_EQ(j["protocol"]["folds"], 3);
+  EXPECT_EQ(j["reference"]["metrics"], j["metrics"]);
+  EXPECT_NEAR(j["cosine_mean"].get<double>(), 1.0, 1e-6);
+  std::ifstream p(pred);
+  std::string line;
+  std::getline(p, line);
+  EXPECT_EQ(line, "index\tprediction");
+  int n = 0, ok = 0;
+  while (std::getline(p, line)) {
+    EXPECT_EQ(line.substr(0, line.find('\t')), std::to_string(n));
+    ok += line.substr(line.find('\t') + 1) == gold[size_t(n)];
+    ++n;
+  }
+  EXPECT_EQ(n, 30);
+  EXPECT_DOUBLE_EQ(j["metrics"]["accuracy"].get<double>(), ok / 30.0);
+
+  const std::string head = test::temp_dir() + "/rte_head.json";
+  out = run_stdout("rmsmp-run fit-head --task rte --pairs bi --model " + tiny_fp32() + " --train " + data + " --out " + head, &rc);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_EQ(nlohmann::json::parse(out)["classes"], 2);
+  out = run_stdout("rmsmp-run glue --task rte --data " + data + " --model " + tiny_fp32() + " --head " + head + " --pairs bi", &rc);
+  ASSERT_EQ(rc, 0) << out;
+  j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["protocol"]["type"], "fixed head");
+  ASSERT_TRUE(j["metrics"]["accuracy"].is_number());
+  // A bi-encoder head (64 features) on cross-encoded inputs (32) is refused with the reason.
+  expect_fails("rmsmp-run glue --task rte --data " + data + " --model " + tiny_fp32() + " --head " + head,
+               {"head expects 64-d"});
+
+  const std::string test_file = write("rte_test.tsv", "index\tsentence1\tsentence2\n0\tthe movie\tit was good\n");
+  expect_fails("rmsmp-run glue --task rte --data " + test_file + " --model " + tiny_fp32() + " --cv 2", {test_file, "no labels"});
+  expect_fails("rmsmp-run glue --task stsb --data " + data + " --model " + tiny_fp32() + " --head " + head,
+               {"no 'score' label column", "not the 9 of a stsb test file"});
+  const std::string sts = write("sts.tsv", "index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\t"
+                                           "sentence2\tscore\n0\tg\tf\ty\t1\tn\tn\tthe movie\tgood\t3.5\n");
+  expect_fails("rmsmp-run glue --task stsb --data " + sts + " --model " + tiny_fp32() + " --head " + head,
+               {head, "does not fit stsb"});
+  expect_fails("rmsmp-run glue --task rte --data " + data + " --model " + tiny_fp32(), {"--head", "--cv"});
 }
 
 }  // namespace rmsmp

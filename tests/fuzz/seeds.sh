@@ -3,7 +3,7 @@
 set -euo pipefail
 OUT=${1:-out/fuzz}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-mkdir -p "$OUT/seeds"/{model_file,safetensors,text,config,tsv,hf_json}
+mkdir -p "$OUT/seeds"/{model_file,safetensors,text,config,tsv,hf_json,spm}
 CK=$(bash "$ROOT/scripts/checkpoint_dir.sh")
 # Model and safetensors seeds: the tiny random BERT that the test suite builds and converts (when build/ has
 # the tests); the real checkpoint is too large to be a useful fuzz seed, so only its first 64 KiB is used.
@@ -40,3 +40,7 @@ for f in config.json tokenizer.json special_tokens_map.json tokenizer_config.jso
   { printf "\\$(printf '%03o' $i)"; cat "$CK/$f"; } > "$OUT/seeds/hf_json/seed_$i"
   i=$((i + 1))
 done
+# spm: the SentencePiece golden sentences (accents, emoji, Japanese) as raw text.
+n=0
+cut -f1 "$ROOT/tests/data/sentencepiece/albert_30k_clean.golden.tsv" | while IFS= read -r line; do
+  n=$((n + 1)); printf '%s' "$line" > "$OUT/seeds/spm/golden_$n"; done

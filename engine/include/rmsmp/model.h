@@ -49,6 +49,8 @@ class Model {
   // Tokenizes with the embedded vocabulary; truncates to max_seq_length and says so in the result.
   // Throws Error{InvalidText} for invalid UTF-8.
   Tokenized tokenize(std::string_view text, std::optional<std::string_view> pair = std::nullopt) const;
+  // The tokenizer's piece ids alone: no [CLS]/[SEP], no truncation (for parity checks and debugging).
+  std::vector<int32_t> tokenize_raw(std::string_view text) const;
   // Pooled (and, as configured, L2-normalised) embeddings, one per input, hidden_size floats each.
   // Inputs of different lengths are packed without padding. Throws InvalidArgument for bad ids/lengths.
   std::vector<std::vector<float>> embed(const std::vector<Tokenized>& batch) const;

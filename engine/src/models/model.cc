@@ -60,6 +60,14 @@ Tokenized Model::tokenize(std::string_view text, std::optional<std::string_view>
   }
 }
 
+std::vector<int32_t> Model::tokenize_raw(std::string_view text) const {
+  try {
+    return impl_->tokenizer->encode_raw(text);
+  } catch (const tok::TokenizerError& e) {
+    throw Error(ErrorCode::InvalidText, e.what());
+  }
+}
+
 std::vector<std::vector<float>> Model::embed(const std::vector<Tokenized>& batch) const {
   const BertConfig& c = impl_->weights.cfg;
   std::vector<SequenceInput> seqs;
