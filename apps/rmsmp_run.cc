@@ -50,6 +50,11 @@ commands:
             once by a head fitted on the other folds, on the reference's embeddings when given (the same
             heads then score both models). --pairs bi: embed a and b separately and use [u*v, |u-v|]
             (suits sentence-embedding models). --predictions: GLUE submission TSV (index, prediction)
+  glue-table --models DIR [--data DIR] [--cv K] [--pairs bi|cross] [--tasks T,T,..] [--out DIR]
+            every GLUE dev set found under --data (GLUE folder names such as SST-2/, STS-B/, MNLI/, or
+            lowercase task names; default: the repo's data/) for every .rmsmp in DIR against DIR/fp32.rmsmp:
+            K-fold (default 5) heads fitted once per task on the fp32 features and reused for every model;
+            pairs default to bi. Writes OUT/results.json and OUT/results.md (default out/glue)
   demo      [--checkpoint DIR] [--data DIR] [--out DIR] [--train-n N] [--calib-n N]
             converts all-MiniLM-L6-v2 to fp32, rmsmp and every baseline, fits a head on SST-2 train,
             evaluates on SST-2 dev, prints the table and writes it as JSON and Markdown
@@ -170,6 +175,7 @@ int main(int argc, char** argv) {
     if (cmd == "eval") return run::cmd_eval(argc, argv);
     if (cmd == "demo") return run::cmd_demo(argc, argv);
     if (cmd == "glue") return run::cmd_glue(argc, argv);
+    if (cmd == "glue-table") return run::cmd_glue_table(argc, argv);
     std::cerr << "rmsmp-run: unknown command '" << cmd << "' (see rmsmp-run --help)\n";
     return 2;
   } catch (const Error& e) {

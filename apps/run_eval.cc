@@ -11,6 +11,7 @@
 #include "glue/tasks.h"
 #include "run_commands.h"
 #include "run_eval.h"
+#include "run_glue.h"
 
 namespace rmsmp::run {
 

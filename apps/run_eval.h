@@ -7,19 +7,12 @@
 
 #include "common/cli.h"
 #include "common/head.h"
-#include "glue/tasks.h"
 #include "rmsmp/model.h"
 
 namespace rmsmp::run {
 
 // Regularisation strengths fit-head and the demo choose from (on held-out training rows).
 inline const std::vector<double> kL2Grid = {0.1, 1, 10, 100, 1e3, 1e4, 1e5};
-
-// Head features of GLUE examples: the pooled embedding (single sentences, or pairs encoded together), or with
-// `bi` the sentence-transformers pair features [u * v, |u - v|] of a and b embedded alone. `truncated`
-// receives how many inputs were truncated.
-std::vector<std::vector<float>> glue_features(const Model& m, const glue::Examples& ex, bool bi, const std::string& where,
-                                              const std::string& label, size_t* truncated);
 
 double cosine(const std::vector<float>& a, const std::vector<float>& b);
 

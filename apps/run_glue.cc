@@ -1,5 +1,6 @@
 // rmsmp-run glue: a GLUE task file through a model and a head (fixed, or k-fold cross-validated on the file
-// itself), scored with the task's own metrics, optionally beside a reference (fp32) model.
+// itself), scored with the task's own metrics, optionally beside a reference (fp32) model; and the helpers
+// the GLUE table shares.
 #include <chrono>
 #include <cmath>
 #include <iostream>
@@ -13,6 +14,7 @@
 #include "glue/tasks.h"
 #include "run_commands.h"
 #include "run_eval.h"
+#include "run_glue.h"
 
 namespace rmsmp::run {
 
@@ -37,14 +39,9 @@ std::vector<std::vector<float>> glue_features(const Model& m, const glue::Exampl
 }
 
 
-namespace {
-
 using Emb = std::vector<std::vector<float>>;
 
-struct Predictions {
-  std::vector<int> classes;    // classification
-  std::vector<double> scores;  // regression
-};
+namespace {
 
 void predict_into(const cli::LinearHead& h, const Emb& e, size_t i, Predictions& p) {
   if (h.regression()) p.scores[i] = h.predict_value(e[i]);
@@ -57,6 +54,8 @@ Predictions sized(const glue::Task& t, size_t n) {
   else p.classes.assign(n, 0);
   return p;
 }
+
+}  // namespace
 
 nlohmann::json score(const glue::Task& t, const glue::Examples& ex, const Predictions& p) {
   nlohmann::json m = nlohmann::json::object();
@@ -72,6 +71,8 @@ nlohmann::json score(const glue::Task& t, const glue::Examples& ex, const Predic
   return m;
 }
 
+namespace {
+
 cli::LinearHead fit_head(const glue::Task& t, const Emb& x, const glue::Examples& ex, const std::vector<size_t>& rows) {
   Emb xs;
   xs.reserve(rows.size());
@@ -85,6 +86,51 @@ cli::LinearHead fit_head(const glue::Task& t, const Emb& x, const glue::Examples
   for (size_t i : rows) y.push_back(ex.labels[i]);
   return cli::LinearHead::fit_select(xs, y, kL2Grid);
 }
+
+}  // namespace
+
+std::vector<cli::LinearHead> fit_cv_heads(const glue::Task& t, const glue::Examples& ex, const Emb& fit_on, int k) {
+  RMSMP_CHECK(k >= 2 && size_t(k) * 5 <= ex.size(), ErrorCode::InvalidArgument,
+              "--cv K needs 2 <= K and at least 5 examples per fold (" << ex.size() << " examples)");
+  RMSMP_CHECK(ex.labeled, ErrorCode::InvalidArgument, "cross-validation needs a labeled file");
+  std::vector<cli::LinearHead> heads;
+  for (int f = 0; f < k; ++f) {
+    std::vector<size_t> train;
+    for (size_t i = 0; i < ex.size(); ++i)
+      if (int(i % size_t(k)) != f) train.push_back(i);
+    heads.push_back(fit_head(t, fit_on, ex, train));
+    cli::progress("cv folds " + t.name, size_t(f + 1), size_t(k));
+  }
+  return heads;
+}
+
+Predictions predict_cv(const glue::Task& t, const std::vector<cli::LinearHead>& heads, const Emb& feats) {
+  Predictions p = sized(t, feats.size());
+  for (size_t i = 0; i < feats.size(); ++i) predict_into(heads[i % heads.size()], feats, i, p);
+  return p;
+}
+
+nlohmann::json cv_protocol(const glue::Task& t, int k, const std::string& fitted_on) {
+  return {{"type", "cross-validation"},
+          {"folds", k},
+          {"fold_of_example", "row index (0-based, file order) mod K; each example is scored once, by the head fitted "
+                              "on the other folds"},
+          {"head", std::string(t.regression() ? "ridge regression" : "logistic regression") +
+                       " on standardised features; L2 chosen per fold from {0.1, 1, ..., 1e5} on the last 20% of the "
+                       "fold's training rows"},
+          {"head_fitted_on", fitted_on}};
+}
+
+std::pair<double, double> cosine_stats(const Emb& a, const Emb& b) {
+  double cmean = 0, cmin = 1;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const double c = cosine(a[i], b[i]);
+    cmean += c, cmin = std::min(cmin, c);
+  }
+  return {cmean / double(a.size()), cmin};
+}
+
+namespace {
 
 std::string predictions_tsv(const glue::Task& t, const glue::Examples& ex, const Predictions& p) {
   std::ostringstream os;
@@ -148,29 +194,14 @@ int cmd_glue(int argc, char** argv) {
     protocol["head_trained_on"] = h.trained_on;
   } else {
     const int k = std::stoi(*a.get("cv"));
-    RMSMP_CHECK(k >= 2 && size_t(k) * 5 <= ex.size(), ErrorCode::InvalidArgument,
-                "--cv K needs 2 <= K and at least 5 examples per fold (" << ex.size() << " examples)");
-    // The head is fitted on the reference's (fp32) embeddings when given, and reused unchanged for the
+    // The heads are fitted on the reference's (fp32) features when given, and reused unchanged for the
     // model under test, so both are scored by the same heads.
-    const Emb& fit_on = ref ? er : em;
-    for (int f = 0; f < k; ++f) {
-      std::vector<size_t> train, test;
-      for (size_t i = 0; i < ex.size(); ++i) (int(i % size_t(k)) == f ? test : train).push_back(i);
-      const cli::LinearHead h = fit_head(t, fit_on, ex, train);
-      for (size_t i : test) {
-        predict_into(h, em, i, pm);
-        if (ref) predict_into(h, er, i, pr);
-      }
-      cli::progress("cv folds", size_t(f + 1), size_t(k));
-    }
-    protocol["type"] = "cross-validation";
-    protocol["folds"] = k;
-    protocol["fold_of_example"] = "row index (0-based, file order) mod K; each example is scored once, by the head "
-                                  "fitted on the other folds";
-    protocol["head"] = std::string(t.regression() ? "ridge regression" : "logistic regression") +
-                       " on standardised embeddings; L2 chosen per fold from {0.1, 1, ..., 1e5} on the last 20% of "
-                       "the fold's training rows";
-    protocol["head_fitted_on"] = ref ? ref->info().path + " (reference)" : m->info().path;
+    const std::vector<cli::LinearHead> heads = fit_cv_heads(t, ex, ref ? er : em, k);
+    pm = predict_cv(t, heads, em);
+    if (ref) pr = predict_cv(t, heads, er);
+    const nlohmann::json input = protocol["input"], features = protocol["features"];
+    protocol = cv_protocol(t, k, ref ? ref->info().path + " (reference)" : m->info().path);
+    protocol["input"] = input, protocol["features"] = features;
   }
 
   nlohmann::json r = {{"task", t.name},
@@ -189,12 +220,8 @@ int cmd_glue(int argc, char** argv) {
   if (ref) {
     r["reference"] = {{"model", ref->info().path}, {"scheme", ref->info().scheme}};
     if (ex.labeled) r["reference"]["metrics"] = score(t, ex, pr);
-    double cmean = 0, cmin = 1;  // cosine between the two models' features
-    for (size_t i = 0; i < ex.size(); ++i) {
-      const double c = cosine(em[i], er[i]);
-      cmean += c, cmin = std::min(cmin, c);
-    }
-    r["cosine_mean"] = cmean / double(ex.size());
+    const auto [cmean, cmin] = cosine_stats(em, er);  // between the two models' features
+    r["cosine_mean"] = cmean;
     r["cosine_min"] = cmin;
   }
   if (auto out = a.get("predictions")) {

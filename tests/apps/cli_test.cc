@@ -245,6 +245,35 @@ TEST(Cli, GlueCrossValidationHeadsAndPredictions) {
   expect_fails("rmsmp-run glue --task stsb --data " + sts + " --model " + tiny_fp32() + " --head " + head,
                {head, "does not fit stsb"});
   expect_fails("rmsmp-run glue --task rte --data " + data + " --model " + tiny_fp32(), {"--head", "--cv"});
+
+  // glue-table over a folder of models: each row equals `glue --reference fp32` with the same folds and pairs.
+  const std::string models = test::temp_dir() + "/table_models", gdata = test::temp_dir() + "/table_data";
+  fs::create_directories(models);
+  fs::create_directories(gdata + "/RTE");
+  fs::copy_file(tiny_fp32(), models + "/fp32.rmsmp", fs::copy_options::overwrite_existing);
+  fs::copy_file(data, gdata + "/RTE/dev.tsv", fs::copy_options::overwrite_existing);
+  out = run("rmsmp-convert --quiet --scheme fixed4 --in " + test::make_tiny_checkpoint("tiny_cli") + " --out " + models +
+                "/fixed4.rmsmp",
+            &rc);
+  ASSERT_EQ(rc, 0) << out;
+  out = run("rmsmp-run glue-table --models " + models + " --data " + gdata + " --cv 3 --out " + test::temp_dir() + "/gt", &rc);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("| fixed4 |"), std::string::npos) << out;
+  std::ifstream tj(test::temp_dir() + "/gt/results.json");
+  const auto table = nlohmann::json::parse(tj);
+  ASSERT_EQ(table["tasks"].size(), 1u);
+  const auto& rows = table["tasks"][0]["rows"];
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0]["model"], "fp32");
+  EXPECT_NEAR(rows[0]["cosine_mean"].get<double>(), 1.0, 1e-9);
+  out = run_stdout("rmsmp-run glue --task rte --pairs bi --cv 3 --data " + data + " --model " + models +
+                       "/fixed4.rmsmp --reference " + models + "/fp32.rmsmp",
+                   &rc);
+  ASSERT_EQ(rc, 0) << out;
+  j = nlohmann::json::parse(out);
+  EXPECT_EQ(rows[1]["metrics"], j["metrics"]);
+  EXPECT_EQ(rows[0]["metrics"], j["reference"]["metrics"]);
+  EXPECT_NEAR(rows[1]["cosine_mean"].get<double>(), j["cosine_mean"].get<double>(), 1e-12);
 }
 
 }  // namespace rmsmp
