@@ -132,6 +132,59 @@ std::pair<double, double> cosine_stats(const Emb& a, const Emb& b) {
 
 namespace {
 
+// Maps the checkpoint head's outputs onto the task's labels: by name when every name is a task label
+// (case-insensitive), else by index when the counts agree.
+std::vector<int> checkpoint_label_map(const glue::Task& t, const Model& m) {
+  const ModelInfo& mi = m.info();
+  if (t.regression()) {
+    RMSMP_CHECK(mi.num_labels == 1, ErrorCode::InvalidArgument,
+                mi.path << ": its head has " << mi.num_labels << " outputs; " << t.name << " needs one score");
+    return {0};
+  }
+  auto lower = [](std::string s) {
+    for (char& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  };
+  std::vector<int> map;
+  for (const std::string& l : mi.labels) {
+    for (size_t j = 0; j < t.labels.size(); ++j)
+      if (lower(l) == t.labels[j]) map.push_back(int(j));
+  }
+  if (map.size() == mi.labels.size()) return map;
+  RMSMP_CHECK(size_t(mi.num_labels) == t.labels.size(), ErrorCode::InvalidArgument,
+              mi.path << ": its head has " << mi.num_labels << " labels, " << t.name << " has " << t.labels.size());
+  map.resize(t.labels.size());
+  for (size_t j = 0; j < map.size(); ++j) map[j] = int(j);
+  return map;
+}
+
+Emb checkpoint_logits(const Model& m, const glue::Examples& ex, const std::string& where, const std::string& label,
+                      size_t* truncated) {
+  const std::vector<Tokenized> toks = cli::tokenize_pairs(m, ex.a, ex.b.empty() ? nullptr : &ex.b, where, truncated);
+  Emb out;
+  for (size_t i0 = 0; i0 < toks.size(); i0 += 64) {
+    std::vector<Tokenized> b(toks.begin() + long(i0), toks.begin() + long(std::min(toks.size(), i0 + 64)));
+    for (auto& l : m.classify(b)) out.push_back(std::move(l));
+    cli::progress(label, out.size(), toks.size());
+  }
+  return out;
+}
+
+Predictions from_logits(const glue::Task& t, const Emb& logits, const std::vector<int>& to_task) {
+  Predictions p = sized(t, logits.size());
+  for (size_t i = 0; i < logits.size(); ++i) {
+    if (t.regression()) {
+      p.scores[i] = logits[i][0];
+      continue;
+    }
+    size_t best = 0;
+    for (size_t j = 1; j < logits[i].size(); ++j)
+      if (logits[i][j] > logits[i][best]) best = j;
+    p.classes[i] = to_task[best];
+  }
+  return p;
+}
+
 std::string predictions_tsv(const glue::Task& t, const glue::Examples& ex, const Predictions& p) {
   std::ostringstream os;
   os.precision(6);
@@ -151,8 +204,7 @@ int cmd_glue(int argc, char** argv) {
   const glue::Task& t = glue::task(a.require("task"));
   const std::string split = a.get_or("split", "dev");
   const std::string path = glue::split_path(t, a.require("data"), split);
-  RMSMP_CHECK(a.get("head").has_value() != a.get("cv").has_value(), ErrorCode::InvalidArgument,
-              "give exactly one of --head HEAD.json or --cv K");
+  RMSMP_CHECK(!(a.get("head") && a.get("cv")), ErrorCode::InvalidArgument, "give --head HEAD.json or --cv K, not both");
   LoadOptions lo;
   lo.backend = a.get_or("backend", "cpu");
   auto m = Model::load(a.require("model"), lo);
@@ -162,15 +214,26 @@ int cmd_glue(int argc, char** argv) {
   RMSMP_CHECK(pairs == "cross" || pairs == "bi", ErrorCode::InvalidArgument, "--pairs must be cross or bi");
   const bool bi = pairs == "bi";
   const glue::Examples ex = glue::read(t, path);
-  RMSMP_CHECK(ex.labeled || a.get("head"), ErrorCode::InvalidArgument,
+  RMSMP_CHECK(!a.get("cv") || ex.labeled, ErrorCode::InvalidArgument,
               path << ": has no labels (a test file), so --cv cannot fit heads on it; give --head");
+  // Without --head/--cv the model's own classification head (kept from a BertForSequenceClassification
+  // checkpoint) scores the task; its outputs are then the "features" compared with the reference.
+  const bool own_head = !a.get("head") && !a.get("cv");
+  RMSMP_CHECK(!own_head || m->info().num_labels > 0, ErrorCode::InvalidArgument,
+              m->info().path << " has no classification head: give --head HEAD.json or --cv K");
+  RMSMP_CHECK(!own_head || !bi, ErrorCode::InvalidArgument, "--pairs bi needs --head or --cv (a checkpoint head reads pairs encoded together)");
+  std::vector<int> to_task;
+  if (own_head) to_task = checkpoint_label_map(t, *m);
+  if (own_head && ref) checkpoint_label_map(t, *ref);
 
   const auto t0 = std::chrono::steady_clock::now();
   size_t truncated = 0, truncated_ref = 0;
-  const Emb em = glue_features(*m, ex, bi, path, t.name + " " + m->info().scheme, &truncated);
+  const Emb em = own_head ? checkpoint_logits(*m, ex, path, t.name + " " + m->info().scheme, &truncated)
+                          : glue_features(*m, ex, bi, path, t.name + " " + m->info().scheme, &truncated);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   Emb er;
-  if (ref) er = glue_features(*ref, ex, bi, path, t.name + " reference", &truncated_ref);
+  if (ref) er = own_head ? checkpoint_logits(*ref, ex, path, t.name + " reference", &truncated_ref)
+                         : glue_features(*ref, ex, bi, path, t.name + " reference", &truncated_ref);
 
   Predictions pm = sized(t, ex.size()), pr = sized(t, ex.size());
   nlohmann::json protocol;
@@ -178,7 +241,14 @@ int cmd_glue(int argc, char** argv) {
                       : bi     ? "[CLS] a [SEP] and [CLS] b [SEP] embedded separately (--pairs bi)"
                                : "[CLS] a [SEP] b [SEP] with token types 0/1 (--pairs cross)";
   protocol["features"] = ex.b.empty() || !bi ? "the model's pooled embedding" : "[u * v, |u - v|] of the two pooled embeddings";
-  if (auto hp = a.get("head")) {
+  if (own_head) {
+    pm = from_logits(t, em, to_task);
+    if (ref) pr = from_logits(t, er, to_task);
+    protocol["type"] = "checkpoint head";
+    protocol["features"] = "the logits of the model's own pooler + classifier";
+    protocol["labels"] = m->info().labels;
+    protocol["label_mapping"] = t.regression() ? "one output read as the score" : "label names, else logit index order";
+  } else if (auto hp = a.get("head")) {
     const cli::LinearHead h = cli::LinearHead::load(*hp);
     RMSMP_CHECK(h.regression() == t.regression() && (t.regression() || h.classes == int(t.labels.size())),
                 ErrorCode::InvalidArgument,

@@ -235,6 +235,17 @@ nlohmann::json convert_checkpoint(const ConvertOptions& opt, const std::function
       put(p + ".beta", {c.hidden_size});
     }
 
+  if (ck.num_labels > 0) {  // classification head: small, kept fp32
+    put("head.pooler.weight", {c.hidden_size, c.hidden_size});
+    put("head.pooler.bias", {c.hidden_size});
+    put("head.classifier.weight", {ck.num_labels, c.hidden_size});
+    put("head.classifier.bias", {ck.num_labels});
+    mw.header()["head"] = {{"type", "sequence_classification"},
+                           {"num_labels", ck.num_labels},
+                           {"labels", ck.labels},
+                           {"problem_type", ck.regression ? "regression" : "single_label_classification"},
+                           {"pooler", "tanh(W [CLS] + b)"}};
+  }
   const double avg_bits = code_bits / n_weights;
   nlohmann::json& h = mw.header();
   h["architecture"] = c.to_json();

@@ -192,6 +192,22 @@ std::unique_ptr<tok::Tokenizer> hf_load_tokenizer(const std::string& dir_str, st
   }
 }
 
+void hf_read_labels(const std::string& dir_str, int num_labels, std::vector<std::string>& labels, bool& regression) {
+  const fs::path p = fs::path(dir_str) / "config.json";
+  try {
+    const nlohmann::json c = read_json(p);
+    regression = num_labels == 1 || c.value("problem_type", "") == "regression";
+    labels.clear();
+    for (int i = 0; i < num_labels; ++i) {
+      const std::string k = std::to_string(i);
+      labels.push_back(c.contains("id2label") && c["id2label"].contains(k) ? c["id2label"][k].get<std::string>()
+                                                                           : "LABEL_" + k);
+    }
+  } catch (const nlohmann::json::exception& e) {
+    RMSMP_FAIL(ErrorCode::InvalidFile, p.string() << ": id2label has an unexpected structure: " << e.what());
+  }
+}
+
 const std::vector<float>& HfBertCheckpoint::tensor(const std::string& name) const {
   auto it = tensors.find(name);
   RMSMP_CHECK(it != tensors.end(), ErrorCode::Internal, "checkpoint tensor '" << name << "' not loaded");
@@ -283,6 +299,24 @@ HfBertCheckpoint load_hf_bert(const std::string& dir_str) {
     }
   }
 
+  // A sequence-classification head (BertForSequenceClassification), kept in fp32.
+  if (st.has("classifier.weight")) {
+    const auto& cw = st.entry("classifier.weight");
+    RMSMP_CHECK(cw.shape.size() == 2 && cw.shape[1] == H && cw.shape[0] >= 1 && st.has(prefix + "pooler.dense.weight"),
+                ErrorCode::InvalidFile,
+                ck.weights_path << ": classifier.weight must be [num_labels, " << H << "] with a pooler beside it");
+    ck.num_labels = int(cw.shape[0]);
+    auto head = [&](const std::string& ours, const std::string& hf, std::vector<int64_t> shape) {
+      const auto& e = st.entry(hf);
+      RMSMP_CHECK(e.shape == shape, ErrorCode::InvalidFile, ck.weights_path << ": tensor '" << hf << "' has the wrong shape");
+      ck.tensors[ours] = st.read_f32(hf);
+    };
+    head("head.pooler.weight", prefix + "pooler.dense.weight", {H, H});
+    head("head.pooler.bias", prefix + "pooler.dense.bias", {H});
+    head("head.classifier.weight", "classifier.weight", {ck.num_labels, H});
+    head("head.classifier.bias", "classifier.bias", {ck.num_labels});
+    hf_read_labels(dir_str, ck.num_labels, ck.labels, ck.regression);
+  }
   ck.tokenizer = hf_load_tokenizer(dir_str, ck.notes);
   RMSMP_CHECK(int64_t(ck.tokenizer->vocab_size()) == c.vocab_size, ErrorCode::InvalidFile,
               dir_str << ": vocabulary has " << ck.tokenizer->vocab_size() << " tokens but config.json says "

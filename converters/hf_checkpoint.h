@@ -19,6 +19,11 @@ struct HfBertCheckpoint {
   // Weights by our canonical name ("embeddings.word", "encoder.3.ffn_in.weight", ...), fp32, row-major.
   std::map<std::string, std::vector<float>> tensors;
   std::vector<std::string> notes;  // defaults taken where the folder was silent, for the report
+  // BertForSequenceClassification: pooler (tensors "head.pooler.weight/bias") + classifier
+  // ("head.classifier.weight/bias", num_labels rows), label names from config.json's id2label.
+  int num_labels = 0;              // 0: no classification head in the checkpoint
+  std::vector<std::string> labels;
+  bool regression = false;         // num_labels == 1 or problem_type "regression"
 
   // An fp32 BertWeights whose linears are single fp32 groups pointing into `tensors` (for calibration).
   BertWeights fp32_weights() const;
@@ -33,6 +38,8 @@ struct HfBertCheckpoint {
 BertConfig hf_read_config(const std::string& dir, std::vector<std::string>& notes);  // config.json + s-t files
 tok::WordPieceConfig hf_tokenizer_settings(const std::string& dir, std::vector<std::string>& notes);
 std::vector<std::string> hf_vocab_from_tokenizer_json(const std::string& path);
+// Label names (config.json id2label, else LABEL_i) and whether the head is a regression.
+void hf_read_labels(const std::string& dir, int num_labels, std::vector<std::string>& labels, bool& regression);
 // WordPiece from vocab.txt / a WordPiece tokenizer.json, else SentencePiece from spiece.model,
 // tokenizer.model or sentencepiece.bpe.model (settings from tokenizer_config.json). Errors name the file.
 std::unique_ptr<tok::Tokenizer> hf_load_tokenizer(const std::string& dir, std::vector<std::string>& notes);

@@ -111,11 +111,10 @@ void progress(const std::string& label, size_t done, size_t total) {
             << std::flush;
 }
 
-std::vector<std::vector<float>> embed_pairs(const Model& m, const std::vector<std::string>& a,
-                                            const std::vector<std::string>* b, const std::string& where,
-                                            const std::string& progress_label, std::vector<Tokenized>* tokens_out,
-                                            size_t* truncated_out) {
-  RMSMP_CHECK(!b || b->size() == a.size(), ErrorCode::Internal, "embed_pairs: a and b differ in length");
+std::vector<Tokenized> tokenize_pairs(const Model& m, const std::vector<std::string>& a,
+                                      const std::vector<std::string>* b, const std::string& where,
+                                      size_t* truncated_out) {
+  RMSMP_CHECK(!b || b->size() == a.size(), ErrorCode::Internal, "tokenize_pairs: a and b differ in length");
   std::vector<Tokenized> toks;
   toks.reserve(a.size());
   size_t n_trunc = 0;
@@ -136,15 +135,23 @@ std::vector<std::vector<float>> embed_pairs(const Model& m, const std::vector<st
                 << " to " << toks.back().ids.size() << " tokens (max_seq_length)\n";
   }
   if (n_trunc > 5) std::cerr << "warning: " << where << ": " << n_trunc << " items truncated in total\n";
+  if (truncated_out) *truncated_out = n_trunc;
+  return toks;
+}
+
+std::vector<std::vector<float>> embed_pairs(const Model& m, const std::vector<std::string>& a,
+                                            const std::vector<std::string>* b, const std::string& where,
+                                            const std::string& progress_label, std::vector<Tokenized>* tokens_out,
+                                            size_t* truncated_out) {
+  std::vector<Tokenized> toks = tokenize_pairs(m, a, b, where, truncated_out);
   std::vector<std::vector<float>> out;
   const size_t kBatch = 64;
   for (size_t i0 = 0; i0 < toks.size(); i0 += kBatch) {
-    std::vector<Tokenized> batch(toks.begin() + i0, toks.begin() + std::min(toks.size(), i0 + kBatch));
+    std::vector<Tokenized> batch(toks.begin() + long(i0), toks.begin() + std::min(toks.size(), i0 + kBatch));
     for (auto& e : m.embed(batch)) out.push_back(std::move(e));
     if (!progress_label.empty()) progress(progress_label, out.size(), toks.size());
   }
   if (tokens_out) *tokens_out = std::move(toks);
-  if (truncated_out) *truncated_out = n_trunc;
   return out;
 }
 

@@ -47,6 +47,10 @@ std::vector<std::vector<float>> embed_texts(const Model& m, const std::vector<st
                                             const std::string& where, const std::string& progress_label = "",
                                             std::vector<Tokenized>* tokens_out = nullptr);
 
+// Tokenizes texts (pairs when b is given), with the same checks and truncation reports as embed_texts.
+std::vector<Tokenized> tokenize_pairs(const Model& m, const std::vector<std::string>& a,
+                                      const std::vector<std::string>* b, const std::string& where,
+                                      size_t* truncated_out = nullptr);
 // The same for sentence pairs when b is given ([CLS] a [SEP] b [SEP] with token types); `truncated_out`
 // receives how many inputs were truncated.
 std::vector<std::vector<float>> embed_pairs(const Model& m, const std::vector<std::string>& a,

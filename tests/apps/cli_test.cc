@@ -2,6 +2,7 @@
 // problem, non-zero exit, no partial output file).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -274,6 +275,49 @@ TEST(Cli, GlueCrossValidationHeadsAndPredictions) {
   EXPECT_EQ(rows[1]["metrics"], j["metrics"]);
   EXPECT_EQ(rows[0]["metrics"], j["reference"]["metrics"]);
   EXPECT_NEAR(rows[1]["cosine_mean"].get<double>(), j["cosine_mean"].get<double>(), 1e-12);
+}
+
+}  // namespace rmsmp
+
+namespace rmsmp {
+
+// With no --head/--cv, `glue` uses the model's own classification head: its predictions are the argmax of
+// transformers' logits (tiny_classifier goldens), mapped by index onto MNLI's three labels.
+TEST(Cli, GlueWithTheCheckpointsOwnHead) {
+  std::ifstream gf(test::data_dir() + "/tiny_classifier/golden_logits.json");
+  const auto g = nlohmann::json::parse(gf);
+  const std::string model = test::temp_dir() + "/tiny_cls_cli.rmsmp";
+  int rc;
+  std::string out = run("rmsmp-convert --quiet --scheme fp32 --in " + test::data_dir() + "/tiny_classifier --out " + model, &rc);
+  ASSERT_EQ(rc, 0) << out;
+  const std::vector<std::string> nli = {"contradiction", "entailment", "neutral"};
+  std::string mnli = "index\tpromptID\tpairID\tgenre\tsentence1_binary_parse\tsentence2_binary_parse\tsentence1_parse\t"
+                     "sentence2_parse\tsentence1\tsentence2\tlabel1\tgold_label\n";
+  std::vector<std::string> want;
+  int row = 0;
+  for (const auto& c : g["cases"]) {
+    if (c["b"].is_null()) continue;
+    const auto l = c["logits"].get<std::vector<float>>();
+    const size_t best = size_t(std::max_element(l.begin(), l.end()) - l.begin());
+    want.push_back(nli[best]);
+    mnli += std::to_string(row++) + "\t1\t1n\tslate\t(x)\t(y)\t(X)\t(Y)\t" + c["a"].get<std::string>() + "\t" +
+            c["b"].get<std::string>() + "\tneutral\tneutral\n";
+  }
+  const std::string data = write("mnli_dev.tsv", mnli), pred = test::temp_dir() + "/mnli_pred.tsv";
+  out = run_stdout("rmsmp-run glue --task mnli --data " + data + " --model " + model + " --predictions " + pred, &rc);
+  ASSERT_EQ(rc, 0) << out;
+  const auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["protocol"]["type"], "checkpoint head");
+  std::ifstream p(pred);
+  std::string line;
+  std::getline(p, line);
+  for (size_t i = 0; i < want.size(); ++i) {
+    ASSERT_TRUE(std::getline(p, line));
+    EXPECT_EQ(line, std::to_string(i) + "\t" + want[i]);
+  }
+  const std::string sst = write("sst_small.tsv", "sentence\tlabel\nthe movie was good\t1\n");
+  expect_fails("rmsmp-run glue --task sst2 --data " + sst + " --model " + model, {"has 3 labels, sst2 has 2"});
+  expect_fails("rmsmp-run glue --task sst2 --data " + sst + " --model " + tiny_fp32(), {"has no classification head"});
 }
 
 }  // namespace rmsmp

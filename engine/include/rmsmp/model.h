@@ -35,6 +35,10 @@ struct ModelInfo {
   int64_t hidden_size = 0;
   int64_t max_seq_length = 0;
   std::string backend;
+  // A sequence-classification head kept from the checkpoint (BertForSequenceClassification); 0 when absent.
+  int num_labels = 0;
+  std::vector<std::string> labels;  // label names in logit order
+  bool regression = false;          // one output read as a score (e.g. STS-B)
 };
 
 class Model {
@@ -54,6 +58,10 @@ class Model {
   // Pooled (and, as configured, L2-normalised) embeddings, one per input, hidden_size floats each.
   // Inputs of different lengths are packed without padding. Throws InvalidArgument for bad ids/lengths.
   std::vector<std::vector<float>> embed(const std::vector<Tokenized>& batch) const;
+
+  // Logits of the model's own classification head (pooler tanh(W [CLS] + b), then the classifier), one
+  // vector of info().num_labels floats per input. Throws Unsupported when the model has no head.
+  std::vector<std::vector<float>> classify(const std::vector<Tokenized>& batch) const;
 
   struct Impl;
 

@@ -2,6 +2,7 @@
 // then mean or CLS pooling and optional L2 normalisation.
 #include "models/bert.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -12,7 +13,7 @@ std::string bert_linear_name(int64_t layer, const char* which) {
 }
 
 void bert_forward(const BertWeights& w, const Backend& be, const std::vector<SequenceInput>& batch, float* pooled,
-                  const LinearInputHook* hook) {
+                  const LinearInputHook* hook, float* cls_out) {
   const BertConfig& c = w.cfg;
   const int64_t H = c.hidden_size, F = c.intermediate_size, nh = c.num_heads, hd = H / nh;
   int64_t T = 0;
@@ -57,6 +58,7 @@ void bert_forward(const BertWeights& w, const Backend& be, const std::vector<Seq
   for (size_t b = 0; b < batch.size(); ++b) {
     float* out = pooled + b * H;
     const int64_t len = batch[b].len;
+    if (cls_out) std::copy(h.begin() + off * H, h.begin() + (off + 1) * H, cls_out + b * H);
     if (c.pooling == Pooling::Cls) {
       for (int64_t i = 0; i < H; ++i) out[i] = h[off * H + i];
     } else {

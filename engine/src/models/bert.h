@@ -38,6 +38,9 @@ struct BertWeights {
   BertConfig cfg;
   const float *word_emb = nullptr, *pos_emb = nullptr, *type_emb = nullptr, *emb_ln_g = nullptr, *emb_ln_b = nullptr;
   std::vector<BertLayerWeights> layers;
+  // Optional BertForSequenceClassification head (fp32): logits = C tanh(P cls + p) + c.
+  int64_t num_labels = 0;
+  const float *pooler_w = nullptr, *pooler_b = nullptr, *cls_w = nullptr, *cls_b = nullptr;
 };
 
 // Canonical names of the linear layers, used in model files, reports and calibration.
@@ -57,8 +60,10 @@ using LinearInputHook = std::function<void(const RowMixedLinear& layer, const fl
 // Runs the encoder on all sequences at once (tokens of all sequences are packed back to back, so no padding
 // is computed; attention runs per sequence, which is what a padding mask achieves). Writes pooled (and,
 // if cfg.normalize, L2-normalised) embeddings to pooled[b * hidden + i]. Inputs must be validated.
+// cls_out, if given, receives each sequence's final [CLS] hidden state (before pooling/normalisation), which
+// a sequence-classification head's pooler reads.
 void bert_forward(const BertWeights& w, const Backend& be, const std::vector<SequenceInput>& batch, float* pooled,
-                  const LinearInputHook* hook = nullptr);
+                  const LinearInputHook* hook = nullptr, float* cls_out = nullptr);
 
 // Binds weights from a model file; checks every tensor's shape against the architecture config.
 BertWeights bert_bind(const ModelFile& file);

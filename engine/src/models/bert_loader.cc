@@ -149,6 +149,19 @@ BertWeights bert_bind(const ModelFile& f) {
     L.ln_ffn_b = f.f32(p + "ln_ffn.beta", {H});
     w.layers.push_back(std::move(L));
   }
+  if (f.header().contains("head")) {
+    const nlohmann::json& hd = f.header()["head"];
+    RMSMP_CHECK(hd.is_object() && hd.value("type", "") == "sequence_classification" && hd.contains("num_labels") &&
+                    hd["num_labels"].is_number_integer() && hd["num_labels"].get<int64_t>() >= 1 &&
+                    hd["num_labels"].get<int64_t>() <= 1 << 16 && hd.contains("labels") && hd["labels"].is_array() &&
+                    int64_t(hd["labels"].size()) == hd["num_labels"].get<int64_t>(),
+                ErrorCode::InvalidFile, f.path() << ": malformed \"head\" section");
+    w.num_labels = hd["num_labels"].get<int64_t>();
+    w.pooler_w = f.f32("head.pooler.weight", {H, H});
+    w.pooler_b = f.f32("head.pooler.bias", {H});
+    w.cls_w = f.f32("head.classifier.weight", {w.num_labels, H});
+    w.cls_b = f.f32("head.classifier.bias", {w.num_labels});
+  }
   return w;
 }
 

@@ -1,6 +1,8 @@
 // rmsmp::Model: ties the model file, the tokenizer built from its header, the bound weights and a backend.
 #include "rmsmp/model.h"
 
+#include <cmath>
+
 #include <nlohmann/json.hpp>
 
 #include "backends/backend.h"
@@ -48,6 +50,11 @@ std::shared_ptr<const Model> Model::load(const std::string& path, const LoadOpti
     mi.scheme = h["quantization"].value("scheme", "unknown");
     mi.avg_weight_bits = h["quantization"].value("avg_weight_bits", 32.0);
   }
+  if (impl->weights.num_labels > 0) {  // validated by bert_bind
+    mi.num_labels = int(impl->weights.num_labels);
+    mi.labels = h["head"]["labels"].get<std::vector<std::string>>();
+    mi.regression = h["head"].value("problem_type", "") == "regression";
+  }
   return std::shared_ptr<const Model>(new Model(std::move(impl)));
 }
 
@@ -68,8 +75,9 @@ std::vector<int32_t> Model::tokenize_raw(std::string_view text) const {
   }
 }
 
-std::vector<std::vector<float>> Model::embed(const std::vector<Tokenized>& batch) const {
-  const BertConfig& c = impl_->weights.cfg;
+namespace {
+
+std::vector<SequenceInput> checked_inputs(const BertConfig& c, const std::vector<Tokenized>& batch) {
   std::vector<SequenceInput> seqs;
   for (size_t b = 0; b < batch.size(); ++b) {
     const Tokenized& t = batch[b];
@@ -85,11 +93,44 @@ std::vector<std::vector<float>> Model::embed(const std::vector<Tokenized>& batch
     }
     seqs.push_back({t.ids.data(), t.type_ids.data(), int64_t(t.ids.size())});
   }
+  return seqs;
+}
+
+}  // namespace
+
+std::vector<std::vector<float>> Model::embed(const std::vector<Tokenized>& batch) const {
+  const BertConfig& c = impl_->weights.cfg;
+  const std::vector<SequenceInput> seqs = checked_inputs(c, batch);
   std::vector<float> pooled(batch.size() * size_t(c.hidden_size));
   if (!seqs.empty()) bert_forward(impl_->weights, *impl_->backend, seqs, pooled.data());
   std::vector<std::vector<float>> out(batch.size());
   for (size_t b = 0; b < batch.size(); ++b)
     out[b].assign(pooled.begin() + b * c.hidden_size, pooled.begin() + (b + 1) * c.hidden_size);
+  return out;
+}
+
+std::vector<std::vector<float>> Model::classify(const std::vector<Tokenized>& batch) const {
+  const BertWeights& w = impl_->weights;
+  const int64_t H = w.cfg.hidden_size, L = w.num_labels;
+  RMSMP_CHECK(L > 0, ErrorCode::Unsupported, impl_->info.path << ": the model has no classification head");
+  const std::vector<SequenceInput> seqs = checked_inputs(w.cfg, batch);
+  std::vector<float> pooled(batch.size() * size_t(H)), cls(pooled.size());
+  if (!seqs.empty()) bert_forward(w, *impl_->backend, seqs, pooled.data(), nullptr, cls.data());
+  std::vector<std::vector<float>> out(batch.size(), std::vector<float>(size_t(L)));
+  std::vector<double> p(static_cast<size_t>(H));
+  for (size_t b = 0; b < batch.size(); ++b) {  // a few thousand MACs per input: plain loops
+    const float* x = cls.data() + b * size_t(H);
+    for (int64_t i = 0; i < H; ++i) {
+      double acc = w.pooler_b[i];
+      for (int64_t j = 0; j < H; ++j) acc += double(w.pooler_w[i * H + j]) * x[j];
+      p[size_t(i)] = std::tanh(acc);
+    }
+    for (int64_t o = 0; o < L; ++o) {
+      double acc = w.cls_b[o];
+      for (int64_t j = 0; j < H; ++j) acc += double(w.cls_w[o * H + j]) * p[size_t(j)];
+      out[b][size_t(o)] = float(acc);
+    }
+  }
   return out;
 }
 
