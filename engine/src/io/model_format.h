@@ -18,6 +18,11 @@
 //      "tokenizer":    {type: "wordpiece", lowercase, strip_accents (bool|null), clean_text,
 //                       handle_chinese_chars, unk/cls/sep/pad/mask tokens, continuing_subword_prefix,
 //                       max_input_chars_per_word, vocab: [token strings in id order]}
+//                   or {type: "sentencepiece", lowercase, strip_accents, cls_token, sep_token, vocab_size,
+//                       model_tensor: name of a u8 [bytes] tensor holding the .model file (a ModelProto)}
+//      "head":         optional {type: "sequence_classification", num_labels, labels: [names],
+//                       problem_type: "single_label_classification"|"regression", pooler}; tensors
+//                       head.pooler.{weight [H,H], bias [H]}, head.classifier.{weight [num_labels,H], bias}
 //      "quantization": {scheme, ratios, clip, scheme_rule, act_bits, act_mode, avg_weight_bits, ...}
 //      "provenance":   {source, source_sha256, converter, converter_version, options, ...}
 //      "tensors":      {name: {dtype: "f32"|"i32"|"u8", shape: [..outermost first..], offset, bytes}}
