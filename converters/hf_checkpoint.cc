@@ -130,9 +130,9 @@ std::optional<fs::path> sentencepiece_file(const fs::path& dir) {
   return std::nullopt;
 }
 
-bool tokenizer_json_is_wordpiece(const fs::path& p) {
+std::string tokenizer_json_model_type(const fs::path& p) {
   try {
-    return read_json(p).at("model").value("type", "") == "WordPiece";
+    return read_json(p).at("model").value("type", "");
   } catch (const nlohmann::json::exception& e) {
     RMSMP_FAIL(ErrorCode::InvalidFile, p.string() << ": unexpected structure: " << e.what());
   }
@@ -177,8 +177,15 @@ std::unique_ptr<tok::Tokenizer> hf_load_tokenizer(const std::string& dir_str, st
   const bool has_vocab = fs::exists(dir / "vocab.txt");
   const bool has_json = fs::exists(dir / "tokenizer.json");
   const auto spm = sentencepiece_file(dir);
-  if (!has_vocab && spm && (!has_json || !tokenizer_json_is_wordpiece(dir / "tokenizer.json")))
-    return sentencepiece_tokenizer(dir, *spm, notes);
+  const std::string json_type = has_json ? tokenizer_json_model_type(dir / "tokenizer.json") : "";
+  if (!has_vocab && spm && json_type != "WordPiece") return sentencepiece_tokenizer(dir, *spm, notes);
+  // Unigram/BPE tokenizer.json files are exported from a SentencePiece model; HF's re-implementation differs
+  // from the library at the edges (normaliser, whitespace), so we read the .model they were made from.
+  RMSMP_CHECK(has_vocab || !has_json || json_type == "WordPiece", ErrorCode::Unsupported,
+              (dir / "tokenizer.json").string()
+                  << ": a " << json_type
+                  << " tokenizer.json is read through the SentencePiece model it was made from; put its spiece.model "
+                     "/ tokenizer.model / sentencepiece.bpe.model beside it");
   RMSMP_CHECK(has_vocab || has_json, ErrorCode::InvalidFile,
               dir_str << ": no tokenizer found (expected vocab.txt, a WordPiece tokenizer.json, or a SentencePiece "
                          "spiece.model / tokenizer.model / sentencepiece.bpe.model)");

@@ -44,3 +44,6 @@ done
 n=0
 cut -f1 "$ROOT/tests/data/sentencepiece/albert_30k_clean.golden.tsv" | while IFS= read -r line; do
   n=$((n + 1)); printf '%s' "$line" > "$OUT/seeds/spm/golden_$n"; done
+# tsv: GLUE files of each layout (RTE, STS-B heads plus a few rows).
+head -20 "$ROOT/data/rte/dev.tsv" > "$OUT/seeds/tsv/rte_head.tsv"
+head -20 "$ROOT/data/stsb/dev.tsv" > "$OUT/seeds/tsv/stsb_head.tsv"

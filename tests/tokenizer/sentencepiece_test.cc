@@ -3,10 +3,12 @@
 // template on ALBERT's [CLS]/[SEP]; case folding; bad input; a converted checkpoint that embeds the model.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "convert.h"
+#include "hf_checkpoint.h"
 #include "rmsmp/model.h"
 #include "rmsmp/tokenizer/sentencepiece.h"
 #include "util/test_env.h"
@@ -135,6 +137,27 @@ TEST(SentencePiece, ConverterEmbedsTheModelAndTheEngineUsesIt) {
   ASSERT_EQ(emb.size(), 2u);
   EXPECT_EQ(emb[0].size(), 32u);
   EXPECT_THROW(m->tokenize("bad \xFF"), Error);
+}
+
+// A Unigram tokenizer.json without the .model it came from is refused with the way out; with the .model
+// beside it, the .model is used.
+TEST(SentencePiece, UnigramTokenizerJsonNeedsItsModelFile) {
+  const std::string dir = test::temp_dir() + "/unigram_json";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/tokenizer.json") << R"({"model": {"type": "Unigram", "unk_id": 1, "vocab": [["<pad>", 0.0]]}})";
+  std::vector<std::string> notes;
+  try {
+    hf_load_tokenizer(dir, notes);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::Unsupported);
+    EXPECT_NE(std::string(e.what()).find("Unigram tokenizer.json"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("spiece.model"), std::string::npos) << e.what();
+  }
+  std::filesystem::copy_file(model_path("albert_30k_clean"), dir + "/spiece.model");
+  auto t = hf_load_tokenizer(dir, notes);
+  EXPECT_EQ(t->type(), "sentencepiece");
+  EXPECT_EQ(t->encode_raw("the movie was surprisingly good!"), (std::vector<int32_t>{14, 1308, 23, 11701, 254, 187}));
 }
 
 }  // namespace
