@@ -59,7 +59,9 @@ CalibrationResult calibrate(const BertWeights& w, const tok::Tokenizer& tk,
       res.n_tokens += int64_t(e.ids.size());
     }
     pooled.resize(seqs.size() * size_t(w.cfg.hidden_size));
-    bert_forward(w, *be, seqs, pooled.data(), &hook);
+    BertRunOptions ro;
+    ro.hook = &hook;
+    bert_forward(w, *be, seqs, pooled.data(), ro);
     res.n_sentences += int64_t(seqs.size());
     if (progress) progress(std::min(sentences.size(), i0 + kBatch), sentences.size());
   }

@@ -1,6 +1,7 @@
-// Public API: load a .rmsmp model once (mmap, read-only, shareable), tokenize and embed text.
-// A Model is immutable after load; all const methods are safe to call from many threads at once
-// (each call allocates its own scratch).
+// Public API: load a .rmsmp model once (mmap, read-only, shareable), tokenize, embed and classify text.
+// A Model is immutable after load; all const methods are safe to call from many threads at once (each call
+// allocates its own scratch). For repeated calls, a per-thread rmsmp::Context (context.h) keeps the buffers
+// and carries per-caller options (threads, truncation, normalisation).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -66,6 +67,7 @@ class Model {
   struct Impl;
 
  private:
+  friend class Context;  // runs the same forward pass with its own buffers and options
   explicit Model(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

@@ -12,14 +12,33 @@ std::string bert_linear_name(int64_t layer, const char* which) {
   return "encoder." + std::to_string(layer) + "." + which;
 }
 
+void BertWorkspace::reserve(int64_t tokens, int64_t hidden, int64_t ffn) {
+  const size_t n = size_t(tokens * hidden);
+  for (auto* b : {&h, &q, &k, &v, &ctx, &tmp})
+    if (b->size() < n) b->resize(n);
+  if (ff.size() < size_t(tokens * ffn)) ff.resize(size_t(tokens * ffn));
+}
+
 void bert_forward(const BertWeights& w, const Backend& be, const std::vector<SequenceInput>& batch, float* pooled,
-                  const LinearInputHook* hook, float* cls_out) {
+                  const BertRunOptions& opt) {
   const BertConfig& c = w.cfg;
   const int64_t H = c.hidden_size, F = c.intermediate_size, nh = c.num_heads, hd = H / nh;
   int64_t T = 0;
   for (const auto& s : batch) T += s.len;
-  std::vector<float> h(size_t(T * H)), q(h.size()), k(h.size()), v(h.size()), ctx(h.size()), tmp(h.size());
-  std::vector<float> ff(size_t(T * F));
+  BertWorkspace local;
+  BertWorkspace& ws = opt.workspace ? *opt.workspace : local;
+  ws.reserve(T, H, F);
+  // Views of the workspace (buffers may be larger than this batch needs).
+  struct View {
+    float* p;
+    float* data() const { return p; }
+    float& operator[](int64_t i) const { return p[i]; }
+  };
+  View h{ws.h.data()}, q{ws.q.data()}, k{ws.k.data()}, v{ws.v.data()}, ctx{ws.ctx.data()}, tmp{ws.tmp.data()},
+      ff{ws.ff.data()};
+  const LinearInputHook* hook = opt.hook;
+  float* cls_out = opt.cls_out;
+  const bool normalize = opt.normalize < 0 ? c.normalize : opt.normalize > 0;
 
   // Embeddings: word + position + token type, then LayerNorm.
   int64_t t = 0;
@@ -58,7 +77,7 @@ void bert_forward(const BertWeights& w, const Backend& be, const std::vector<Seq
   for (size_t b = 0; b < batch.size(); ++b) {
     float* out = pooled + b * H;
     const int64_t len = batch[b].len;
-    if (cls_out) std::copy(h.begin() + off * H, h.begin() + (off + 1) * H, cls_out + b * H);
+    if (cls_out) std::copy(h.p + off * H, h.p + (off + 1) * H, cls_out + b * H);
     if (c.pooling == Pooling::Cls) {
       for (int64_t i = 0; i < H; ++i) out[i] = h[off * H + i];
     } else {
@@ -68,7 +87,7 @@ void bert_forward(const BertWeights& w, const Backend& be, const std::vector<Seq
         out[i] = float(acc / double(len));
       }
     }
-    if (c.normalize) {
+    if (normalize) {
       double n2 = 0;
       for (int64_t i = 0; i < H; ++i) n2 += double(out[i]) * out[i];
       const float inv = float(1.0 / std::fmax(std::sqrt(n2), 1e-12));  // torch F.normalize eps

@@ -57,14 +57,25 @@ struct SequenceInput {
 // Called with each linear layer's input before it runs (calibration uses it to collect statistics).
 using LinearInputHook = std::function<void(const RowMixedLinear& layer, const float* x, int64_t n_tokens)>;
 
+// Activation buffers of one forward pass, kept between calls by a Context so that steady-state calls with
+// batches no larger than before allocate nothing here. Grown on demand, never shrunk.
+struct BertWorkspace {
+  std::vector<float> h, q, k, v, ctx, tmp, ff;
+  void reserve(int64_t tokens, int64_t hidden, int64_t ffn);
+};
+
+struct BertRunOptions {
+  const LinearInputHook* hook = nullptr;  // called with each linear layer's input (calibration)
+  float* cls_out = nullptr;  // receives each sequence's final [CLS] hidden state (for a classification head)
+  BertWorkspace* workspace = nullptr;     // null: a temporary one
+  int normalize = -1;                     // -1: as the config says; 0/1: override L2 normalisation
+};
+
 // Runs the encoder on all sequences at once (tokens of all sequences are packed back to back, so no padding
 // is computed; attention runs per sequence, which is what a padding mask achieves). Writes pooled (and,
-// if cfg.normalize, L2-normalised) embeddings to pooled[b * hidden + i]. Inputs must be validated.
-// cls_out, if given, receives each sequence's final [CLS] hidden state (before pooling/normalisation), which
-// a sequence-classification head's pooler reads.
+// if normalising, L2-normalised) embeddings to pooled[b * hidden + i]. Inputs must be validated.
 void bert_forward(const BertWeights& w, const Backend& be, const std::vector<SequenceInput>& batch, float* pooled,
-                  const LinearInputHook* hook = nullptr, float* cls_out = nullptr);
-
+                  const BertRunOptions& opt = {});
 // Binds weights from a model file; checks every tensor's shape against the architecture config.
 BertWeights bert_bind(const ModelFile& file);
 

@@ -8,17 +8,12 @@
 #include "backends/backend.h"
 #include "io/model_format.h"
 #include "models/bert.h"
+#include "models/model_impl.h"
 #include "models/tokenizer_config.h"
 
 namespace rmsmp {
 
-struct Model::Impl {
-  std::shared_ptr<const ModelFile> file;
-  BertWeights weights;
-  std::unique_ptr<tok::Tokenizer> tokenizer;
-  std::unique_ptr<Backend> backend;
-  ModelInfo info;
-};
+
 
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Model::~Model() = default;
@@ -75,8 +70,6 @@ std::vector<int32_t> Model::tokenize_raw(std::string_view text) const {
   }
 }
 
-namespace {
-
 std::vector<SequenceInput> checked_inputs(const BertConfig& c, const std::vector<Tokenized>& batch) {
   std::vector<SequenceInput> seqs;
   for (size_t b = 0; b < batch.size(); ++b) {
@@ -96,26 +89,32 @@ std::vector<SequenceInput> checked_inputs(const BertConfig& c, const std::vector
   return seqs;
 }
 
-}  // namespace
-
-std::vector<std::vector<float>> Model::embed(const std::vector<Tokenized>& batch) const {
-  const BertConfig& c = impl_->weights.cfg;
+std::vector<std::vector<float>> run_embed(const Model::Impl& m, const std::vector<Tokenized>& batch, int normalize,
+                                          BertWorkspace* ws) {
+  const BertConfig& c = m.weights.cfg;
   const std::vector<SequenceInput> seqs = checked_inputs(c, batch);
   std::vector<float> pooled(batch.size() * size_t(c.hidden_size));
-  if (!seqs.empty()) bert_forward(impl_->weights, *impl_->backend, seqs, pooled.data());
+  BertRunOptions ro;
+  ro.workspace = ws;
+  ro.normalize = normalize;
+  if (!seqs.empty()) bert_forward(m.weights, *m.backend, seqs, pooled.data(), ro);
   std::vector<std::vector<float>> out(batch.size());
   for (size_t b = 0; b < batch.size(); ++b)
     out[b].assign(pooled.begin() + b * c.hidden_size, pooled.begin() + (b + 1) * c.hidden_size);
   return out;
 }
 
-std::vector<std::vector<float>> Model::classify(const std::vector<Tokenized>& batch) const {
-  const BertWeights& w = impl_->weights;
+std::vector<std::vector<float>> run_classify(const Model::Impl& m, const std::vector<Tokenized>& batch,
+                                             BertWorkspace* ws) {
+  const BertWeights& w = m.weights;
   const int64_t H = w.cfg.hidden_size, L = w.num_labels;
-  RMSMP_CHECK(L > 0, ErrorCode::Unsupported, impl_->info.path << ": the model has no classification head");
+  RMSMP_CHECK(L > 0, ErrorCode::Unsupported, m.info.path << ": the model has no classification head");
   const std::vector<SequenceInput> seqs = checked_inputs(w.cfg, batch);
   std::vector<float> pooled(batch.size() * size_t(H)), cls(pooled.size());
-  if (!seqs.empty()) bert_forward(w, *impl_->backend, seqs, pooled.data(), nullptr, cls.data());
+  BertRunOptions ro;
+  ro.workspace = ws;
+  ro.cls_out = cls.data();
+  if (!seqs.empty()) bert_forward(w, *m.backend, seqs, pooled.data(), ro);
   std::vector<std::vector<float>> out(batch.size(), std::vector<float>(size_t(L)));
   std::vector<double> p(static_cast<size_t>(H));
   for (size_t b = 0; b < batch.size(); ++b) {  // a few thousand MACs per input: plain loops
@@ -132,6 +131,14 @@ std::vector<std::vector<float>> Model::classify(const std::vector<Tokenized>& ba
     }
   }
   return out;
+}
+
+std::vector<std::vector<float>> Model::embed(const std::vector<Tokenized>& batch) const {
+  return run_embed(*impl_, batch, -1, nullptr);
+}
+
+std::vector<std::vector<float>> Model::classify(const std::vector<Tokenized>& batch) const {
+  return run_classify(*impl_, batch, nullptr);
 }
 
 }  // namespace rmsmp
