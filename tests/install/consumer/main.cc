@@ -1,0 +1,28 @@
+// A minimal service-side use of the installed C++ API: load once, one Context per thread, classify a few
+// inputs (a sentence pair included) and print the logits as JSON lines, embed and print the dimension.
+// Usage: consumer MODEL.rmsmp
+#include <cstdio>
+#include <thread>
+#include <vector>
+
+#include <rmsmp/context.h>
+
+int main(int argc, char** argv) {
+  if (argc != 2) return 2;
+  try {
+    auto model = rmsmp::Model::load(argv[1]);  // shared, read-only
+    std::vector<std::vector<float>> logits;
+    std::thread worker([&] {
+      rmsmp::Context ctx(model);  // per thread
+      logits = ctx.classify({ctx.tokenize("the movie was good !"), ctx.tokenize("the movie", "it was very bad .")});
+    });
+    worker.join();
+    for (const auto& l : logits) std::printf("[%.7f, %.7f, %.7f]\n", l[0], l[1], l[2]);
+    rmsmp::Context ctx(model);
+    std::printf("dim %zu\n", ctx.embed_texts({"great"})[0].size());
+  } catch (const rmsmp::Error& e) {
+    std::fprintf(stderr, "error (%s): %s\n", rmsmp::error_code_name(e.code()), e.what());
+    return 1;
+  }
+  return 0;
+}
