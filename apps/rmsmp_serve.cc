@@ -1,0 +1,86 @@
+// rmsmp-serve: a small HTTP JSON server for one .rmsmp model (see apps/serve/server.h for the contract).
+// SIGTERM/SIGINT stop it gracefully: no new connections, in-flight requests finish, exit status 0.
+#include <csignal>
+#include <cstring>
+#include <iostream>
+#include <thread>
+
+#include "common/cli.h"
+#include "serve/server.h"
+
+namespace {
+
+volatile std::sig_atomic_t g_stop = 0;
+extern "C" void on_signal(int) { g_stop = 1; }
+
+const char* kHelp = R"(rmsmp-serve: HTTP JSON server for a .rmsmp model.
+
+usage: rmsmp-serve --model M.rmsmp [--host 127.0.0.1] [--port 8080] [--slots N] [--threads N]
+                   [--max-inflight N] [--max-body BYTES] [--max-texts N] [--max-tokens N] [--no-truncate]
+                   [--backend cpu|reference]
+
+  POST /embed     {"texts": [...], "pairs": [...]?, "normalize": bool?}
+                  -> {"embeddings": [[...], ...], "truncated": [bool, ...]}
+  POST /classify  {"texts": [...], "pairs": [...]?}  (models kept with a classification head)
+                  -> {"labels": [...], "probabilities": [[...], ...], "label_names": [...], "truncated": [...]}
+                     (regression heads: {"scores": [...]})
+  GET  /health    {"status": "ok", "model", "scheme", "hidden_size", "num_labels"}
+  GET  /metrics   Prometheus text: requests by endpoint and status, latency sums, texts, rejections, in-flight
+
+Listens on 127.0.0.1 by default (--host 0.0.0.0 exposes it). --port 0 picks a free port. At most
+--max-inflight requests (default 8) are accepted at once, computing in --slots contexts (default 1) of
+--threads OpenMP threads each; requests beyond that get 503 with Retry-After at once. Bodies over --max-body
+(default 1 MiB) get 413, as do more than --max-texts texts (default 256); malformed JSON and invalid UTF-8
+get 400 with {"error": ...}. Texts over the model's max_seq_length are truncated and flagged in "truncated"
+(--no-truncate: 400 instead). SIGTERM or SIGINT: stop accepting, finish in-flight requests, exit 0.
+Prints "listening on HOST:PORT" on stdout once ready.
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace rmsmp;
+  for (int i = 1; i < argc; ++i)
+    if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
+      std::cout << kHelp;
+      return 0;
+    }
+  try {
+    cli::Args a(argc, argv, 1,
+                {"model", "host", "port", "slots", "threads", "max-inflight", "max-body", "max-texts", "max-tokens",
+                 "backend"},
+                {"no-truncate"});
+    RMSMP_CHECK(a.positional().empty(), ErrorCode::InvalidArgument, "unexpected argument '" << a.positional()[0] << "'");
+    serve::Options o;
+    o.host = a.get_or("host", o.host);
+    o.port = std::stoi(a.get_or("port", "8080"));
+    o.compute_slots = std::stoi(a.get_or("slots", "1"));
+    o.threads = std::stoi(a.get_or("threads", "0"));
+    o.max_inflight = std::stoi(a.get_or("max-inflight", "8"));
+    o.max_body_bytes = std::stoul(a.get_or("max-body", std::to_string(1 << 20)));
+    o.max_texts = std::stoul(a.get_or("max-texts", "256"));
+    o.max_tokens = std::stoll(a.get_or("max-tokens", "0"));
+    o.truncate = !a.flag("no-truncate");
+    RMSMP_CHECK(o.port >= 0 && o.port <= 65535, ErrorCode::InvalidArgument, "--port must be 0..65535");
+    LoadOptions lo;
+    lo.backend = a.get_or("backend", "cpu");
+    auto model = Model::load(a.require("model"), lo);
+    std::signal(SIGTERM, on_signal);
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGPIPE, SIG_IGN);
+    serve::Server server(model, o);
+    server.start();
+    std::cout << "listening on " << o.host << ":" << server.port() << std::endl;
+    while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::cerr << "rmsmp-serve: signal received, finishing in-flight requests\n";
+    server.stop();
+    std::cerr << "rmsmp-serve: stopped\n";
+    return 0;
+  } catch (const Error& e) {
+    std::cerr << "rmsmp-serve: error: " << e.what() << "\n";
+    return e.code() == ErrorCode::InvalidArgument ? 2 : 1;
+  } catch (const std::exception& e) {
+    std::cerr << "rmsmp-serve: error: " << e.what() << "\n";
+    return 2;
+  }
+}

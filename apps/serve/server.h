@@ -1,0 +1,42 @@
+// rmsmp-serve's HTTP JSON server on the public API (cpp-httplib from Debian). One Model shared by all
+// requests; a fixed pool of Contexts (compute slots); admission control: at most max_inflight requests are
+// accepted at once (computing or waiting for a slot), the rest get 503 at once, so a burst cannot queue
+// without bound. Endpoints: POST /embed, POST /classify, GET /health, GET /metrics (Prometheus text).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "rmsmp/model.h"
+
+namespace rmsmp::serve {
+
+struct Options {
+  std::string host = "127.0.0.1";
+  int port = 8080;             // 0: any free port (see Server::port())
+  int compute_slots = 1;       // Contexts computing at once
+  int threads = 0;             // OpenMP threads per Context (0: the process default)
+  int max_inflight = 8;        // accepted requests (computing + waiting); beyond: 503
+  size_t max_body_bytes = 1 << 20;   // larger bodies: 413
+  size_t max_texts = 256;            // texts per request; more: 413
+  int64_t max_tokens = 0;            // 0: the model's max_seq_length
+  bool truncate = true;              // false: over-long texts are a 400
+};
+
+class Server {
+ public:
+  Server(std::shared_ptr<const Model> model, const Options& opts);
+  ~Server();
+  // Binds (throws IoError naming host:port on failure) and serves on a background thread.
+  void start();
+  int port() const;
+  // Stops accepting, lets in-flight requests finish, joins the server thread. Idempotent.
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rmsmp::serve
