@@ -18,8 +18,10 @@ int main(int argc, char** argv) {
     });
     worker.join();
     for (const auto& l : logits) std::printf("[%.7f, %.7f, %.7f]\n", l[0], l[1], l[2]);
-    rmsmp::Context ctx(model);
-    std::printf("dim %zu\n", ctx.embed_texts({"great"})[0].size());
+    // The README's snippet: designated options, a raw (unnormalised) pair embedding.
+    rmsmp::Context ctx(model, {.threads = 1, .truncation = rmsmp::Truncation::Error});
+    auto raw = ctx.embed({ctx.tokenize("the movie", "it was bad")}, {.normalize = false});
+    std::printf("dim %zu\n", ctx.embed_texts({"great"})[0].size() + raw[0].size() - raw[0].size());
   } catch (const rmsmp::Error& e) {
     std::fprintf(stderr, "error (%s): %s\n", rmsmp::error_code_name(e.code()), e.what());
     return 1;

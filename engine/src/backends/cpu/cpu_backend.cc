@@ -44,6 +44,8 @@ std::unique_ptr<Backend> make_backend(const std::string& name) {
                 "backend " << name << ": this CPU does not support " << isa_name(isa));
     return std::make_unique<CpuBackend>(isa);
   }
+  RMSMP_CHECK(name.rfind("opencl", 0) != 0, ErrorCode::Unsupported,
+              "backend " << name << ": this build has no OpenCL backend yet (use cpu or reference)");
   RMSMP_FAIL(ErrorCode::InvalidArgument,
              "unknown backend '" << name << "' (known: cpu, cpu:generic, cpu:avx2, cpu:avx512, reference)");
 }
