@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
 #include <random>
 
 #include <cstdlib>
@@ -65,7 +66,11 @@ Packed pack(const Case& c, const std::vector<QuantKind>& kinds, uint64_t seed, A
 
 void compare(const std::string& backend, const Case& c, const std::vector<QuantKind>& kinds, ActQuant act,
              const std::string& what) {
-  Packed p = pack(c, kinds, uint64_t(c.rows * 131 + c.cols), act);
+  // Backends keep device/prepared copies keyed by the weights' host address (stable for a model's lifetime),
+  // and one backend instance serves all cases, so every case's weights stay alive: no address is reused.
+  static std::vector<std::unique_ptr<Packed>> alive;
+  alive.push_back(std::make_unique<Packed>(pack(c, kinds, uint64_t(c.rows * 131 + c.cols), act)));
+  Packed& p = *alive.back();
   std::mt19937_64 rng(5);
   std::normal_distribution<float> nd;
   std::vector<float> x(size_t(c.tokens * c.cols));
@@ -77,7 +82,10 @@ void compare(const std::string& backend, const Case& c, const std::vector<QuantK
   ref->linear(p.lin, x.data(), c.tokens, y_ref.data());
   {
     const std::string& name = backend;
-    auto be = make_backend(name);
+    // One instance per backend name: an OpenCL backend compiles its program when created.
+    static std::map<std::string, std::unique_ptr<Backend>> cache;
+    auto& be = cache[name];
+    if (!be) be = make_backend(name);
     std::vector<float> y(n + 8, 12345.f);
     be->linear(p.lin, x.data(), c.tokens, y.data());
     for (size_t i = n; i < n + 8; ++i) ASSERT_EQ(y[i], 12345.f) << name << " wrote past the output: " << what;
@@ -146,6 +154,28 @@ TEST_P(CpuIsaTest, ExtremeValuesDoNotSaturate) {
 
 INSTANTIATE_TEST_SUITE_P(Cpu, CpuIsaTest, ::testing::Values("generic", "avx2", "avx512"),
                          [](const auto& info) { return info.param; });
+
+// The OpenCL backend on the first OpenCL device (PoCL in CI, installed by scripts/setup.sh; no skip there: a
+// missing platform fails), in both kernel styles: NDRange and the FPGA-style LUT/DSP cores.
+class OpenClLinearTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(OpenClLinearTest, EverySchemeAloneMatchesReference) {
+  for (const auto& s : kQuantSchemes)
+    for (const Case& c : kCases) compare(GetParam(), c, {s.kind}, ActQuant{}, std::string(s.name) + " " + label(c));
+}
+
+TEST_P(OpenClLinearTest, MixedRowGroupsMatchReference) {
+  for (const Case& c : kCases) {
+    if (c.rows < 3) continue;
+    compare(GetParam(), c, {QuantKind::Fixed8, QuantKind::Fixed4, QuantKind::Pow2x4}, ActQuant{}, "rmsmp mix " + label(c));
+    ActQuant a4;
+    a4.bits = 4, a4.dynamic = false, a4.clip = 1.5f;
+    compare(GetParam(), c, {QuantKind::Fixed8, QuantKind::Fixed4, QuantKind::Pow2x4}, a4, "rmsmp mix act4 " + label(c));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(OpenCl, OpenClLinearTest, ::testing::Values("opencl", "opencl-fpga"),
+                         [](const auto& info) { return info.param == "opencl" ? std::string("ndrange") : std::string("fpga"); });
 
 TEST(ActQuant, InlinedRoundingEqualsClampedLround) {
   // With clip == max_q the step is exactly 1, so q must be clamp(lround(x), -max_q, max_q) for every x.

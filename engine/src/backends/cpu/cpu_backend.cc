@@ -35,20 +35,6 @@ bool verbose_dispatch() {
 }
 }  // namespace
 
-std::unique_ptr<Backend> make_backend(const std::string& name) {
-  if (name == "reference") return std::make_unique<ReferenceBackend>();
-  if (name == "cpu") return std::make_unique<CpuBackend>(isa_selected());
-  Isa isa;
-  if (name.rfind("cpu:", 0) == 0 && isa_parse(name.substr(4), &isa)) {
-    RMSMP_CHECK(isa_supported(isa), ErrorCode::Unsupported,
-                "backend " << name << ": this CPU does not support " << isa_name(isa));
-    return std::make_unique<CpuBackend>(isa);
-  }
-  RMSMP_CHECK(name.rfind("opencl", 0) != 0, ErrorCode::Unsupported,
-              "backend " << name << ": this build has no OpenCL backend yet (use cpu or reference)");
-  RMSMP_FAIL(ErrorCode::InvalidArgument,
-             "unknown backend '" << name << "' (known: cpu, cpu:generic, cpu:avx2, cpu:avx512, reference)");
-}
 
 CpuBackend::CpuBackend(Isa isa) : isa_(isa), gemm_(gemm_for(isa)), name_(std::string("cpu:") + isa_name(isa)) {}
 

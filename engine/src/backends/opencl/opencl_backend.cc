@@ -1,0 +1,149 @@
+// OpenClBackend: uploads, kernel launches and downloads for each Backend op.
+#include "backends/opencl/opencl_backend.h"
+
+#include <cstring>
+#include <vector>
+
+#include "rmsmp/error.h"
+
+namespace rmsmp {
+
+namespace {
+enum Slot { kX, kXq, kXstep, kY, kRes, kQ, kK, kV, kP, kAcc0 };
+}
+
+OpenClBackend::OpenClBackend(int platform, int device, bool fpga_style)
+    : rt_(platform, device), fpga_(fpga_style),
+      name_(std::string(fpga_style ? "opencl-fpga:" : "opencl:") + std::to_string(platform) + ":" + std::to_string(device)) {}
+
+const ocl::Buffer& OpenClBackend::constant(const void* host, size_t bytes) const {
+  auto it = constants_.find(host);
+  if (it != constants_.end() && it->second.bytes() == bytes) return it->second;
+  ocl::Buffer b(rt_.context(), bytes);
+  rt_.write(b, host, bytes);
+  return constants_[host] = std::move(b);
+}
+
+const ocl::Buffer& OpenClBackend::scratch(int slot, size_t bytes) const {
+  ocl::Buffer& b = scratch_[slot];
+  if (b.bytes() < bytes || b.get() == nullptr) b = ocl::Buffer(rt_.context(), bytes < 64 ? 64 : bytes);
+  return b;
+}
+
+void OpenClBackend::linear(const RowMixedLinear& w, const float* x, int64_t n_tokens, float* y) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const int K = int(w.cols), N = int(w.rows), T = int(n_tokens);
+  const auto& xb = scratch(kX, size_t(n_tokens * K) * sizeof(float));
+  rt_.write(xb, x, size_t(n_tokens * K) * sizeof(float));
+  const auto& yb = scratch(kY, size_t(n_tokens * N) * sizeof(float));
+  const bool has_bias = w.bias != nullptr;
+  const ocl::Buffer& bias = has_bias ? constant(w.bias, size_t(N) * sizeof(float)) : xb;  // unused when no bias
+  const ocl::Buffer* xq = nullptr;
+  const ocl::Buffer* xstep = nullptr;
+  if (w.has_integer_groups()) {
+    xq = &scratch(kXq, size_t(n_tokens * K));
+    xstep = &scratch(kXstep, size_t(n_tokens) * sizeof(float));
+    rt_.run(nullptr, "act_quantize", size_t(T), 0, xb, K, (1 << (w.act.bits - 1)) - 1, w.act.dynamic ? 1 : 0,
+            w.act.clip, *xq, *xstep);
+  }
+  int64_t off = 0;
+  std::vector<std::pair<const RowGroup*, int64_t>> fpga_groups;  // integer groups for the two FPGA cores
+  for (const RowGroup& g : w.groups) {
+    const int rb = int(quant_row_bytes(g.kind, K));
+    const auto& codes = constant(g.codes, size_t(g.rows) * size_t(rb));
+    const auto& perm = constant(w.perm + off, size_t(g.rows) * sizeof(int32_t));
+    if (g.kind == QuantKind::F32) {
+      rt_.run(nullptr, "gemm_f32", size_t(g.rows), size_t(T), codes, rb, perm, xb, K, N, bias, has_bias ? 1 : 0, yb);
+    } else if (fpga_) {
+      fpga_groups.emplace_back(&g, off);
+    } else {
+      const auto& steps = constant(g.steps, size_t(g.rows) * sizeof(float));
+      const char* kern = g.kind == QuantKind::Fixed8 ? "gemm_fixed8" : g.kind == QuantKind::Fixed4 ? "gemm_fixed4" : "gemm_pot4";
+      rt_.run(nullptr, kern, size_t(g.rows), size_t(T), codes, rb, steps, perm, *xq, *xstep, K, N, bias,
+              has_bias ? 1 : 0, yb);
+    }
+    off += g.rows;
+  }
+  if (!fpga_groups.empty()) {
+    // The LUT core (queue 1) and the DSP core (queue 0) work on the same layer at once; both read the
+    // activations act_quantize wrote on queue 0, so queue 0 drains first.
+    ocl::check(clFinish(rt_.queue(0)), "clFinish");
+    int slot = kAcc0;
+    std::vector<const ocl::Buffer*> accs;
+    for (const auto& [g, goff] : fpga_groups) {
+      const int rb = int(quant_row_bytes(g->kind, K));
+      const auto& codes = constant(g->codes, size_t(g->rows) * size_t(rb));
+      const auto& acc = scratch(slot++, size_t(g->rows) * size_t(T) * sizeof(int32_t));
+      accs.push_back(&acc);
+      if (g->kind == QuantKind::Pow2x4)
+        rt_.run_task(rt_.queue(1), "fpga_pot4_core", codes, rb, int(g->rows), *xq, K, T, acc);
+      else
+        rt_.run_task(rt_.queue(0), "fpga_fixed_core", codes, rb, int(g->rows), g->kind == QuantKind::Fixed8 ? 1 : 2,
+                *xq, K, T, acc);
+    }
+    ocl::check(clFinish(rt_.queue(1)), "clFinish");
+    for (size_t i = 0; i < fpga_groups.size(); ++i) {
+      const auto& [g, goff] = fpga_groups[i];
+      const auto& steps = constant(g->steps, size_t(g->rows) * sizeof(float));
+      const auto& perm = constant(w.perm + goff, size_t(g->rows) * sizeof(int32_t));
+      rt_.run(nullptr, "fpga_scale", size_t(g->rows), size_t(T), *accs[i], int(g->rows), steps, perm, *xstep, N, bias,
+              has_bias ? 1 : 0, yb);
+    }
+  }
+  rt_.read(yb, y, size_t(n_tokens * N) * sizeof(float));
+}
+
+void OpenClBackend::layer_norm(const float* x, const float* residual, const float* gamma, const float* beta, float eps,
+                               int64_t n_tokens, int64_t dim, float* y) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const size_t bytes = size_t(n_tokens * dim) * sizeof(float);
+  const auto& xb = scratch(kX, bytes);
+  rt_.write(xb, x, bytes);
+  const auto& rb = scratch(kRes, bytes);
+  if (residual) rt_.write(rb, residual, bytes);
+  const auto& yb = scratch(kY, bytes);
+  rt_.run(nullptr, "layer_norm", size_t(n_tokens), 0, xb, rb, residual ? 1 : 0, constant(gamma, size_t(dim) * sizeof(float)),
+          constant(beta, size_t(dim) * sizeof(float)), eps, int(dim), yb);
+  rt_.read(yb, y, bytes);
+}
+
+void OpenClBackend::gelu(float* x, int64_t n) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto& xb = scratch(kX, size_t(n) * sizeof(float));
+  rt_.write(xb, x, size_t(n) * sizeof(float));
+  rt_.run(nullptr, "gelu", size_t(n), 0, xb);
+  rt_.read(xb, x, size_t(n) * sizeof(float));
+}
+
+void OpenClBackend::attention(const float* q, const float* k, const float* v, int64_t len, int64_t n_heads,
+                              int64_t head_dim, float* out) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const size_t bytes = size_t(len * n_heads * head_dim) * sizeof(float);
+  const auto& qb = scratch(kQ, bytes);
+  const auto& kb = scratch(kK, bytes);
+  const auto& vb = scratch(kV, bytes);
+  rt_.write(qb, q, bytes);
+  rt_.write(kb, k, bytes);
+  rt_.write(vb, v, bytes);
+  const auto& pb = scratch(kP, size_t(n_heads * len * len) * sizeof(float));
+  const auto& ob = scratch(kY, bytes);
+  rt_.run(nullptr, "attention", size_t(len), size_t(n_heads), qb, kb, vb, int(len), int(n_heads), int(head_dim), pb, ob);
+  rt_.read(ob, out, bytes);
+}
+
+std::unique_ptr<Backend> make_opencl_backend(const std::string& name) {
+  std::string rest;
+  bool fpga = false;
+  if (name.rfind("opencl-fpga", 0) == 0) fpga = true, rest = name.substr(11);
+  else if (name.rfind("opencl", 0) == 0) rest = name.substr(6);
+  else return nullptr;
+  int p = 0, d = 0;
+  if (!rest.empty()) {
+    char tail = 0;
+    RMSMP_CHECK(std::sscanf(rest.c_str(), ":%d:%d%c", &p, &d, &tail) == 2, ErrorCode::InvalidArgument,
+                "backend '" << name << "': expected opencl[:PLATFORM:DEVICE] or opencl-fpga[:PLATFORM:DEVICE]");
+  }
+  return std::make_unique<OpenClBackend>(p, d, fpga);
+}
+
+}  // namespace rmsmp

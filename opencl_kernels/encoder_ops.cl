@@ -1,0 +1,69 @@
+// The encoder's fp32 ops, written in the reference backend's order (LayerNorm statistics in double where the
+// device has it). erf and exp are the device's, so these match the reference within float rounding, not
+// bit for bit.
+#if defined(cl_khr_fp64)
+#pragma OPENCL EXTENSION cl_khr_fp64 : enable
+typedef double acc_t;
+#else
+typedef float acc_t;
+#endif
+
+// y[t] = LayerNorm(x[t] + residual[t]) * gamma + beta; one work-item per token. y may alias x.
+__kernel void layer_norm(__global const float* x, __global const float* residual, int has_residual,
+                         __global const float* gamma, __global const float* beta, float eps, int dim,
+                         __global float* y) {
+  const int t = get_global_id(0);
+  __global const float* xr = x + (size_t)t * dim;
+  __global const float* rr = residual + (size_t)t * dim;
+  __global float* yr = y + (size_t)t * dim;
+  acc_t mean = 0;
+  for (int i = 0; i < dim; ++i) mean += (acc_t)(xr[i] + (has_residual ? rr[i] : 0.f));
+  mean /= (acc_t)dim;
+  acc_t var = 0;
+  for (int i = 0; i < dim; ++i) {
+    const float v = xr[i] + (has_residual ? rr[i] : 0.f);
+    var += ((acc_t)v - mean) * ((acc_t)v - mean);
+  }
+  var /= (acc_t)dim;
+  const float inv = (float)((acc_t)1 / sqrt(var + (acc_t)eps));
+  const float fmean = (float)mean;
+  for (int i = 0; i < dim; ++i) {
+    const float v = xr[i] + (has_residual ? rr[i] : 0.f);
+    yr[i] = (v - fmean) * inv * gamma[i] + beta[i];
+  }
+}
+
+// In place, exact-erf GELU.
+__kernel void gelu(__global float* x) {
+  const size_t i = get_global_id(0);
+  const float v = x[i];
+  x[i] = 0.5f * v * (1.f + erf(v * 0.70710678118654752f));
+}
+
+// Self-attention of one sequence: work-item (i, h) computes query i of head h. q/k/v/out rows have stride
+// n_heads * head_dim; p is scratch of len floats per work-item.
+__kernel void attention(__global const float* q, __global const float* k, __global const float* v, int len,
+                        int n_heads, int head_dim, __global float* p_scratch, __global float* out) {
+  const int i = get_global_id(0), h = get_global_id(1);
+  const int stride = n_heads * head_dim;
+  const float scale = 1.f / sqrt((float)head_dim);
+  __global float* p = p_scratch + ((size_t)h * len + i) * len;
+  __global const float* qi = q + (size_t)i * stride + h * head_dim;
+  float mx = -INFINITY;
+  for (int j = 0; j < len; ++j) {
+    __global const float* kj = k + (size_t)j * stride + h * head_dim;
+    float s = 0.f;
+    for (int d = 0; d < head_dim; ++d) s += qi[d] * kj[d];
+    p[j] = s * scale;
+    mx = fmax(mx, p[j]);
+  }
+  float sum = 0.f;
+  for (int j = 0; j < len; ++j) sum += (p[j] = exp(p[j] - mx));
+  __global float* oi = out + (size_t)i * stride + h * head_dim;
+  for (int d = 0; d < head_dim; ++d) oi[d] = 0.f;
+  for (int j = 0; j < len; ++j) {
+    const float pj = p[j] / sum;
+    __global const float* vj = v + (size_t)j * stride + h * head_dim;
+    for (int d = 0; d < head_dim; ++d) oi[d] += pj * vj[d];
+  }
+}
