@@ -10,6 +10,7 @@
 
 #include "common/cli.h"
 #include "hf_checkpoint.h"
+#include "rmsmp/devices.h"
 #include "rmsmp/model.h"
 #include "rmsmp/tokenizer/sentencepiece.h"
 #include "rmsmp/tokenizer/wordpiece.h"
@@ -23,7 +24,7 @@ const char* kHelp = R"(rmsmp-run: run and evaluate .rmsmp models.
 usage: rmsmp-run COMMAND [options]
 
 commands:
-  embed     --model M.rmsmp (--text S | --input FILE) [--backend cpu|reference]
+  embed     --model M.rmsmp (--text S | --input FILE) [--device D]
             one JSON line per input: {"index", "tokens", "truncated", "embedding": [...]}
   tokenize  (--model M.rmsmp | --tokenizer T) [--raw] (--text S | --input FILE)
             one line of space-separated token ids per input: the ids the model sees ([CLS]/[SEP]
@@ -33,15 +34,16 @@ commands:
             defaults), or a Hugging Face checkpoint folder (vocab.txt / tokenizer.json / spiece.model
             with its tokenizer_config.json)
   fit-head  --model FP32.rmsmp --train TSV --out HEAD.json [--task T [--pairs cross|bi]] [--l2 X] [--limit N]
+            [--device D]
             deterministic head on pooled embeddings: logistic regression (ridge regression for stsb);
             TSV header sentence<TAB>label, or with --task a GLUE train.tsv (or its folder) of task T;
             without --l2, the L2 strength is chosen from {0.1, 1, ..., 1e5} by accuracy (Pearson r for
             stsb) on the last 20% of the training rows
-  eval      --model M.rmsmp --head HEAD.json --data TSV [--reference FP32.rmsmp] [--backend cpu|reference]
+  eval      --model M.rmsmp --head HEAD.json --data TSV [--reference FP32.rmsmp] [--device D]
             one JSON object: accuracy, n, avg_weight_bits, model_bytes, seconds (+ reference_accuracy,
             cosine_mean, cosine_min with --reference)
   glue      --task T --data DIR|FILE --model M.rmsmp (--head HEAD.json | --cv K) [--reference FP32.rmsmp]
-            [--split dev|test|train] [--pairs cross|bi] [--predictions OUT.tsv] [--backend cpu|reference]
+            [--split dev|test|train] [--pairs cross|bi] [--predictions OUT.tsv] [--device D]
             T: cola sst2 mrpc stsb qqp mnli mnli-mm qnli rte wnli. Reads GLUE's own files (DIR/dev.tsv,
             MNLI's dev_matched.tsv / dev_mismatched.tsv, test layouts without labels); pairs are encoded as
             [CLS] a [SEP] b [SEP] with token types. One JSON object: the task's metrics (accuracy, f1,
@@ -50,14 +52,19 @@ commands:
             once by a head fitted on the other folds, on the reference's embeddings when given (the same
             heads then score both models). --pairs bi: embed a and b separately and use [u*v, |u-v|]
             (suits sentence-embedding models). --predictions: GLUE submission TSV (index, prediction)
-  glue-table --models DIR [--data DIR] [--cv K] [--pairs bi|cross] [--tasks T,T,..] [--out DIR]
+  glue-table --models DIR [--data DIR] [--cv K] [--pairs bi|cross] [--tasks T,T,..] [--out DIR] [--device D]
             every GLUE dev set found under --data (GLUE folder names such as SST-2/, STS-B/, MNLI/, or
             lowercase task names; default: the repo's data/) for every .rmsmp in DIR against DIR/fp32.rmsmp:
             K-fold (default 5) heads fitted once per task on the fp32 features and reused for every model;
             pairs default to bi. Writes OUT/results.json and OUT/results.md (default out/glue)
-  demo      [--checkpoint DIR] [--data DIR] [--out DIR] [--train-n N] [--calib-n N]
+  devices   lists the OpenCL platforms and devices (as --device names)
+  demo      [--checkpoint DIR] [--data DIR] [--out DIR] [--train-n N] [--calib-n N] [--device D]
             converts all-MiniLM-L6-v2 to fp32, rmsmp and every baseline, fits a head on SST-2 train,
             evaluates on SST-2 dev, prints the table and writes it as JSON and Markdown
+
+--device D (or --backend D) on every command that runs a model: cpu (default: the best ISA here),
+cpu:generic|avx2|avx512, reference (plain loops), opencl[:P:D] (OpenCL device D of platform P, default
+0:0), opencl-fpga[:P:D] (the FPGA-style LUT/DSP row-group kernels on that device).
 
 Inputs: --input files hold one text per line (UTF-8; empty lines are errors). Texts longer than the model's
 max_seq_length are truncated and reported on stderr and in the output.
@@ -94,10 +101,8 @@ std::vector<std::string> texts_from(const cli::Args& a, std::string& where) {
 }  // namespace
 
 int cmd_embed(int argc, char** argv) {
-  cli::Args a(argc, argv, 2, {"model", "text", "input", "backend"}, {});
-  LoadOptions lo;
-  lo.backend = a.get_or("backend", "cpu");
-  auto m = Model::load(a.require("model"), lo);
+  cli::Args a(argc, argv, 2, {"model", "text", "input", "backend", "device"}, {});
+  auto m = Model::load(a.require("model"), cli::load_options(a));
   std::string where;
   std::vector<std::string> texts = texts_from(a, where);
   std::vector<Tokenized> toks;
@@ -111,6 +116,20 @@ int cmd_embed(int argc, char** argv) {
     for (size_t j = 0; j < emb[i].size(); ++j) os << (j ? "," : "") << emb[i][j];
     os << "]}\n";
   }
+  std::cout << os.str();
+  return 0;
+}
+
+int cmd_devices(int argc, char** argv) {
+  cli::Args a(argc, argv, 2, {}, {});
+  const auto devs = list_opencl_devices();
+  std::ostringstream os;
+  os << cpu_backends_description() << "\n";
+  if (devs.empty()) os << "(no OpenCL platform found: install an OpenCL driver, e.g. Debian's pocl-opencl-icd)\n";
+  for (const auto& d : devs)
+    os << d.backend << "   " << d.platform << " / " << d.name << " (" << d.type << ", " << d.version << ", "
+       << std::fixed << std::setprecision(1) << double(d.memory_bytes) / double(1ull << 30) << " GiB"
+       << (d.fp64 ? ", fp64" : "") << ")\n";
   std::cout << os.str();
   return 0;
 }
@@ -175,6 +194,7 @@ int main(int argc, char** argv) {
     if (cmd == "eval") return run::cmd_eval(argc, argv);
     if (cmd == "demo") return run::cmd_demo(argc, argv);
     if (cmd == "glue") return run::cmd_glue(argc, argv);
+    if (cmd == "devices") return run::cmd_devices(argc, argv);
     if (cmd == "glue-table") return run::cmd_glue_table(argc, argv);
     std::cerr << "rmsmp-run: unknown command '" << cmd << "' (see rmsmp-run --help)\n";
     return 2;

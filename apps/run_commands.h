@@ -8,5 +8,6 @@ int cmd_fit_head(int argc, char** argv);
 int cmd_eval(int argc, char** argv);
 int cmd_demo(int argc, char** argv);
 int cmd_glue(int argc, char** argv);
+int cmd_devices(int argc, char** argv);
 int cmd_glue_table(int argc, char** argv);
 }  // namespace rmsmp::run

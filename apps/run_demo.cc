@@ -58,7 +58,8 @@ std::string fmt(double v, int prec) {
 }  // namespace
 
 int cmd_demo(int argc, char** argv) {
-  cli::Args a(argc, argv, 2, {"checkpoint", "data", "out", "train-n", "calib-n"}, {});
+  cli::Args a(argc, argv, 2, {"checkpoint", "data", "out", "train-n", "calib-n", "backend", "device"}, {});
+  const LoadOptions lo = cli::load_options(a);  // evaluation device (conversion runs on the CPU)
   const auto t_start = std::chrono::steady_clock::now();
   const std::string ckpt = find_checkpoint(a);
   const fs::path data = a.get_or("data", std::string(RMSMP_SOURCE_DIR) + "/data/sst2");
@@ -131,7 +132,7 @@ int cmd_demo(int argc, char** argv) {
     reports.push_back(rep);
   }
 
-  auto fp32 = Model::load((out / "models" / "fp32.rmsmp").string());
+  auto fp32 = Model::load((out / "models" / "fp32.rmsmp").string(), lo);
   std::cerr << "[demo] fitting the head on fp32 embeddings of " << train_n << " SST-2 train rows\n";
   auto train_emb = cli::embed_texts(*fp32, train.sentences, "train_sample.tsv", "fit-head");
   cli::LinearHead head = cli::LinearHead::fit_select(train_emb, train.labels, kL2Grid);
@@ -143,7 +144,7 @@ int cmd_demo(int argc, char** argv) {
   double fp32_acc = 0;
   for (size_t i = 0; i < variants.size(); ++i) {
     const Variant& v = variants[i];
-    auto m = Model::load((out / "models" / (v.key + ".rmsmp")).string());
+    auto m = Model::load((out / "models" / (v.key + ".rmsmp")).string(), lo);
     nlohmann::json r = i == 0 ? evaluate(*m, head, dev, "dev.tsv", nullptr, nullptr, &fp32_emb)
                               : evaluate(*m, head, dev, "dev.tsv", nullptr, &fp32_emb, nullptr);
     if (i == 0) fp32_acc = r["accuracy"], r["cosine_mean"] = 1.0, r["cosine_min"] = 1.0;

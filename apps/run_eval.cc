@@ -60,8 +60,8 @@ nlohmann::json evaluate(const Model& m, const cli::LinearHead& head, const cli::
 }
 
 int cmd_fit_head(int argc, char** argv) {
-  cli::Args a(argc, argv, 2, {"model", "train", "out", "l2", "limit", "task", "pairs"}, {});
-  auto m = Model::load(a.require("model"));
+  cli::Args a(argc, argv, 2, {"model", "train", "out", "l2", "limit", "task", "pairs", "backend", "device"}, {});
+  auto m = Model::load(a.require("model"), cli::load_options(a));
   const std::string out = a.require("out");
   std::string train = a.require("train");
   // Either the plain "sentence<TAB>label" TSV, or with --task a GLUE train file (pairs, label names, scores).
@@ -118,9 +118,8 @@ int cmd_fit_head(int argc, char** argv) {
 }
 
 int cmd_eval(int argc, char** argv) {
-  cli::Args a(argc, argv, 2, {"model", "head", "data", "reference", "backend"}, {});
-  LoadOptions lo;
-  lo.backend = a.get_or("backend", "cpu");
+  cli::Args a(argc, argv, 2, {"model", "head", "data", "reference", "backend", "device"}, {});
+  const LoadOptions lo = cli::load_options(a);
   auto m = Model::load(a.require("model"), lo);
   cli::LinearHead h = cli::LinearHead::load(a.require("head"));
   const std::string data = a.require("data");

@@ -200,13 +200,12 @@ std::string predictions_tsv(const glue::Task& t, const glue::Examples& ex, const
 }  // namespace
 
 int cmd_glue(int argc, char** argv) {
-  cli::Args a(argc, argv, 2, {"task", "data", "model", "reference", "head", "cv", "split", "predictions", "backend", "pairs"}, {});
+  cli::Args a(argc, argv, 2, {"task", "data", "model", "reference", "head", "cv", "split", "predictions", "backend", "device", "pairs"}, {});
   const glue::Task& t = glue::task(a.require("task"));
   const std::string split = a.get_or("split", "dev");
   const std::string path = glue::split_path(t, a.require("data"), split);
   RMSMP_CHECK(!(a.get("head") && a.get("cv")), ErrorCode::InvalidArgument, "give --head HEAD.json or --cv K, not both");
-  LoadOptions lo;
-  lo.backend = a.get_or("backend", "cpu");
+  const LoadOptions lo = cli::load_options(a);
   auto m = Model::load(a.require("model"), lo);
   std::shared_ptr<const Model> ref;
   if (auto r = a.get("reference")) ref = Model::load(*r, lo);

@@ -57,7 +57,7 @@ std::string fmt(double v, int prec, bool sign = false) {
 }  // namespace
 
 int cmd_glue_table(int argc, char** argv) {
-  cli::Args a(argc, argv, 2, {"models", "data", "cv", "pairs", "out", "tasks"}, {});
+  cli::Args a(argc, argv, 2, {"models", "data", "cv", "pairs", "out", "tasks", "backend", "device"}, {});
   const auto t_start = std::chrono::steady_clock::now();
   const std::vector<fs::path> models = model_files(a.require("models"));
   const fs::path data = a.get_or("data", std::string(RMSMP_SOURCE_DIR) + "/data");
@@ -84,7 +84,8 @@ int cmd_glue_table(int argc, char** argv) {
   RMSMP_CHECK(!tasks.empty(), ErrorCode::NotFound, data.string() << ": no GLUE dev files found (expected e.g. SST-2/dev.tsv or sst2/dev.tsv)");
 
   std::vector<std::shared_ptr<const Model>> loaded;
-  for (const auto& p : models) loaded.push_back(Model::load(p.string()));
+  const LoadOptions lo = cli::load_options(a);
+  for (const auto& p : models) loaded.push_back(Model::load(p.string(), lo));
   nlohmann::json results = nlohmann::json::array();
   for (const auto& [t, path] : tasks) {
     const glue::Examples ex = glue::read(*t, path);

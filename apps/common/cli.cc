@@ -45,6 +45,14 @@ std::string Args::require(const std::string& key) const {
 }
 std::string Args::get_or(const std::string& key, const std::string& dflt) const { return get(key).value_or(dflt); }
 
+LoadOptions load_options(const Args& a) {
+  RMSMP_CHECK(!(a.get("device") && a.get("backend")), ErrorCode::InvalidArgument,
+              "--device and --backend are synonyms: give one");
+  LoadOptions lo;
+  lo.backend = a.get("device") ? *a.get("device") : a.get_or("backend", "cpu");
+  return lo;
+}
+
 std::vector<std::string> read_lines(const std::string& path, bool allow_empty) {
   std::error_code ec;
   RMSMP_CHECK(std::filesystem::exists(path, ec), ErrorCode::NotFound, path << ": cannot open: no such file");

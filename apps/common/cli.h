@@ -26,6 +26,10 @@ class Args {
   std::vector<std::string> positional_;
 };
 
+// --device / --backend (synonyms; give at most one): cpu (default), cpu:ISA, reference, opencl[:P:D],
+// opencl-fpga[:P:D].
+LoadOptions load_options(const Args& a);
+
 // Lines of a UTF-8 text file (LF or CRLF). Errors name the file and line: missing file, invalid UTF-8,
 // empty lines (when !allow_empty).
 std::vector<std::string> read_lines(const std::string& path, bool allow_empty = false);

@@ -321,3 +321,27 @@ TEST(Cli, GlueWithTheCheckpointsOwnHead) {
 }
 
 }  // namespace rmsmp
+
+namespace rmsmp {
+
+// `devices` lists the OpenCL device CI has (PoCL); `--device opencl` runs a subcommand end to end with the
+// same output as the reference backend for an fp32 model (within float rounding); bad devices are named.
+TEST(Cli, DevicesAndOpenClDevice) {
+  int rc;
+  std::string out = run_stdout("rmsmp-run devices", &rc);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("opencl:0:0"), std::string::npos) << out;
+  EXPECT_NE(out.find("cpu = cpu:"), std::string::npos) << out;
+  const std::string ocl = run_stdout("rmsmp-run embed --model " + tiny_fp32() + " --text 'the movie' --device opencl", &rc);
+  ASSERT_EQ(rc, 0) << ocl;
+  const std::string ref = run_stdout("rmsmp-run embed --model " + tiny_fp32() + " --text 'the movie' --device reference", &rc);
+  ASSERT_EQ(rc, 0) << ref;
+  const auto a = nlohmann::json::parse(ocl)["embedding"].get<std::vector<float>>();
+  const auto b = nlohmann::json::parse(ref)["embedding"].get<std::vector<float>>();
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-5f);
+  expect_fails("rmsmp-run embed --model " + tiny_fp32() + " --text hi --device opencl:5:0", {"platform 5 does not exist"});
+  expect_fails("rmsmp-run embed --model " + tiny_fp32() + " --text hi --device opencl --backend cpu", {"synonyms"});
+}
+
+}  // namespace rmsmp

@@ -1,0 +1,25 @@
+// The compute devices a model can be loaded on (LoadOptions::backend names).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace rmsmp {
+
+struct DeviceDescription {
+  std::string backend;      // the LoadOptions::backend / --device name, e.g. "opencl:0:0"
+  std::string platform;     // e.g. "Portable Computing Language"
+  std::string name;         // e.g. "pthread-haswell-AMD EPYC 7B13"
+  std::string type;         // CPU, GPU, accelerator
+  std::string version;      // e.g. "OpenCL 3.0 PoCL ..."
+  uint64_t memory_bytes = 0;
+  bool fp64 = false;
+};
+
+// The CPU backends this machine supports, e.g. "cpu = cpu:avx2 (supported: cpu:generic cpu:avx2), reference".
+std::string cpu_backends_description();
+
+// Every OpenCL device of every installed platform; empty when no OpenCL driver (ICD) is installed.
+std::vector<DeviceDescription> list_opencl_devices();
+
+}  // namespace rmsmp

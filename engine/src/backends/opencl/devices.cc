@@ -1,0 +1,24 @@
+// list_opencl_devices: the public view of ocl::list_devices.
+#include "rmsmp/devices.h"
+
+#include "backends/cpu/isa.h"
+#include "backends/opencl/cl_runtime.h"
+
+namespace rmsmp {
+
+std::string cpu_backends_description() {
+  std::string s = std::string("cpu = cpu:") + isa_name(isa_best()) + " here (supported:";
+  for (Isa i : {Isa::Generic, Isa::Avx2, Isa::Avx512Vnni})
+    if (isa_supported(i)) s += std::string(" cpu:") + isa_name(i);
+  return s + "), reference";
+}
+
+std::vector<DeviceDescription> list_opencl_devices() {
+  std::vector<DeviceDescription> out;
+  for (const auto& d : ocl::list_devices())
+    out.push_back({"opencl:" + std::to_string(d.platform) + ":" + std::to_string(d.device), d.platform_name,
+                   d.device_name, d.type, d.version, d.global_mem_bytes, d.fp64});
+  return out;
+}
+
+}  // namespace rmsmp
