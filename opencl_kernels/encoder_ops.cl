@@ -1,6 +1,7 @@
-// The encoder's fp32 ops, written in the reference backend's order (LayerNorm statistics in double where the
-// device has it). erf and exp are the device's, so these match the reference within float rounding, not
-// bit for bit.
+// The encoder's fp32 ops, written in the reference backend's order and with its exp/erf (pm_expf, pm_erff
+// from engine/src/core/portable_math.h, embedded before this file), so they are bit-identical to it on
+// devices with fp64 (LayerNorm statistics are double there, as in the reference) and correctly rounded
+// division/sqrt.
 #if defined(cl_khr_fp64)
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable
 typedef double acc_t;
@@ -37,7 +38,7 @@ __kernel void layer_norm(__global const float* x, __global const float* residual
 __kernel void gelu(__global float* x) {
   const size_t i = get_global_id(0);
   const float v = x[i];
-  x[i] = 0.5f * v * (1.f + erf(v * 0.70710678118654752f));
+  x[i] = 0.5f * v * (1.f + pm_erff(v * 0.70710678118654752f));
 }
 
 // Self-attention of one sequence: work-item (i, h) computes query i of head h. q/k/v/out rows have stride
@@ -58,7 +59,7 @@ __kernel void attention(__global const float* q, __global const float* k, __glob
     mx = fmax(mx, p[j]);
   }
   float sum = 0.f;
-  for (int j = 0; j < len; ++j) sum += (p[j] = exp(p[j] - mx));
+  for (int j = 0; j < len; ++j) sum += (p[j] = pm_expf(p[j] - mx));
   __global float* oi = out + (size_t)i * stride + h * head_dim;
   for (int d = 0; d < head_dim; ++d) oi[d] = 0.f;
   for (int j = 0; j < len; ++j) {

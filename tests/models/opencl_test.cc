@@ -49,7 +49,10 @@ TEST(OpenCl, DevicesAreListedInCi) {
   EXPECT_FALSE(devs[0].device_name.empty());
 }
 
-TEST(OpenCl, EncoderOpsMatchReference) {
+// Bit-identical: same operation order, shared exp/erf (core/portable_math.h), no contraction, correctly rounded
+// division/sqrt, LayerNorm statistics in double (PoCL has fp64).
+TEST(OpenCl, EncoderOpsAreBitIdenticalToReference) {
+  ASSERT_TRUE(ocl::list_devices().at(0).fp64);
   auto ref = make_backend("reference"), ocl = make_backend("opencl");
   const int64_t T = 7, H = 48, nh = 4, hd = 12;
   const auto x = randn(size_t(T * H), 1), r = randn(size_t(T * H), 2), g = randn(size_t(H), 3), b = randn(size_t(H), 4);
@@ -57,17 +60,17 @@ TEST(OpenCl, EncoderOpsMatchReference) {
     std::vector<float> a(x.size()), c(x.size());
     ref->layer_norm(x.data(), res, g.data(), b.data(), 1e-12f, T, H, a.data());
     ocl->layer_norm(x.data(), res, g.data(), b.data(), 1e-12f, T, H, c.data());
-    EXPECT_LT(max_abs_diff(a, c), 1e-5f);
+    EXPECT_EQ(a, c);
   }
   auto a = randn(4099, 5, 3.f), c = a;
   ref->gelu(a.data(), int64_t(a.size()));
   ocl->gelu(c.data(), int64_t(c.size()));
-  EXPECT_LT(max_abs_diff(a, c), 1e-5f);
+  EXPECT_EQ(a, c);
   const auto q = randn(size_t(T * H), 6), k = randn(size_t(T * H), 7), v = randn(size_t(T * H), 8);
   std::vector<float> oa(q.size()), oc(q.size());
   ref->attention(q.data(), k.data(), v.data(), T, nh, hd, oa.data());
   ocl->attention(q.data(), k.data(), v.data(), T, nh, hd, oc.data());
-  EXPECT_LT(max_abs_diff(oa, oc), 1e-5f);
+  EXPECT_EQ(oa, oc);
 }
 
 // fp32 classifier through every op on the device: transformers' logits within 1e-4.
@@ -86,10 +89,8 @@ TEST(OpenCl, WholeModelMatchesTransformers) {
   }
 }
 
-// A quantized RMSMP model: OpenCL (both styles) against the reference backend. Integer layers are bit-exact;
-// the fp32 ops' last-bit differences can move an activation across a rounding boundary, so the comparison
-// is a tight tolerance.
-TEST(OpenCl, RmsmpModelMatchesReference) {
+// A quantized RMSMP model: OpenCL (both kernel styles) gives the reference backend's embeddings bit for bit.
+TEST(OpenCl, RmsmpModelIsBitIdenticalToReference) {
   const std::string path = convert(test::make_tiny_checkpoint("tiny_ocl"), "rmsmp", "rmsmp");
   const std::vector<std::string> texts = {"the movie was good", "not fun !", "a very dull plot , it is bad .", "great"};
   auto embed = [&](const std::string& be) {
@@ -101,7 +102,7 @@ TEST(OpenCl, RmsmpModelMatchesReference) {
   const auto want = embed("reference");
   for (const char* be : {"opencl", "opencl-fpga"}) {
     const auto got = embed(be);
-    for (size_t i = 0; i < texts.size(); ++i) EXPECT_LT(max_abs_diff(got[i], want[i]), 2e-3f) << be << " text " << i;
+    EXPECT_EQ(got, want) << be;
   }
 }
 

@@ -1,8 +1,11 @@
-// Reference kernels: straightforward loops in the order the maths is written.
+// Reference kernels: straightforward loops in the order the maths is written. exp and erf are the portable
+// ones (core/portable_math.h) that the OpenCL kernels share, so integer models agree bit for bit everywhere.
 #include "backends/reference/reference_backend.h"
 
 #include <cmath>
 #include <vector>
+
+#include "core/portable_math.h"
 
 namespace rmsmp {
 
@@ -54,7 +57,7 @@ void ReferenceBackend::layer_norm(const float* x, const float* residual, const f
 }
 
 void ReferenceBackend::gelu(float* x, int64_t n) const {
-  for (int64_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.f + std::erf(x[i] * 0.70710678118654752f));
+  for (int64_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.f + pm_erff(x[i] * 0.70710678118654752f));
 }
 
 void ReferenceBackend::attention(const float* q, const float* k, const float* v, int64_t len, int64_t n_heads,
@@ -79,7 +82,7 @@ void ReferenceBackend::attention_head(const float* q, const float* k, const floa
       mx = std::fmax(mx, p[j]);
     }
     float sum = 0.f;
-    for (int64_t j = 0; j < len; ++j) sum += (p[j] = std::exp(p[j] - mx));
+    for (int64_t j = 0; j < len; ++j) sum += (p[j] = pm_expf(p[j] - mx));
     float* oi = out + i * stride;
     for (int64_t d = 0; d < head_dim; ++d) oi[d] = 0.f;
     for (int64_t j = 0; j < len; ++j) {
