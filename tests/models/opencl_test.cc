@@ -24,12 +24,6 @@ std::vector<float> randn(size_t n, uint64_t seed, float scale = 1.f) {
   return v;
 }
 
-float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  float m = 0;
-  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
-  return m;
-}
-
 std::string convert(const std::string& dir, const std::string& key, const std::string& scheme) {
   ConvertOptions o;
   o.in_dir = dir;
