@@ -20,7 +20,7 @@ cat > devcheck/run.sh <<'RUN'
 # Runs on the lent machine: CPU ISA kernels, the OpenCL backend on every OpenCL device there (a GPU's ICD under
 # /etc/OpenCL/vendors), and the linear-layer micro-benchmarks for cpu and opencl.
 cd "$(dirname "$0")"
-export LD_LIBRARY_PATH=$PWD/lib RMSMP_TEST_DATA_DIR=$PWD/data
+export LD_LIBRARY_PATH=$PWD/lib  # the selected tests need no data files
 lscpu | grep -E "Model name|^CPU\(s\)"; nvidia-smi -L 2>/dev/null; ls /etc/OpenCL/vendors 2>/dev/null
 ./rmsmp-run devices
 ./rmsmp_tests --gtest_filter='Backends*:OpenCl.Encoder*:ActQuant*:PortableMath*' 2>&1 | grep -E "OK|SKIP|FAIL|Failure" | tail -40
