@@ -33,6 +33,8 @@ usage: rmsmp-convert --in HF_DIR --out FILE [options]
                       nearest: each weight to its nearest level.
                       Default: gptq when --calib is given, nearest otherwise (the header records which)
   --seed N            seed of the random baseline (default 20211011)
+  --max-seq-length N  longest input the model accepts, [CLS]/[SEP] included (default: the sentence-transformers
+                      limit, else max_position_embeddings; at most max_position_embeddings)
   --report FILE       write the conversion report (JSON): rows per scheme and score statistics per layer,
                       average bits, file bytes, converter seconds
   --quiet             no progress on stderr
@@ -73,7 +75,7 @@ int main(int argc, char** argv) {
   try {
     cli::Args a(argc, argv, 1,
                 {"in", "out", "scheme", "ratios", "calib", "calib-n", "act-bits", "clip", "scheme-rule", "seed", "report",
-                 "rounding"},
+                 "rounding", "max-seq-length"},
                 {"quiet"});
     RMSMP_CHECK(a.positional().empty(), ErrorCode::InvalidArgument, "unexpected argument '" << a.positional()[0] << "'");
     ConvertOptions o;
@@ -93,6 +95,7 @@ int main(int argc, char** argv) {
     RMSMP_CHECK(ab == "8" || ab == "4", ErrorCode::InvalidArgument, "--act-bits must be 8 or 4");
     o.act_bits = std::stoi(ab);
     if (auto s = a.get("seed")) o.seed = std::stoull(*s);
+    if (auto m = a.get("max-seq-length")) o.max_seq_length = cli::parse_int(*m, "--max-seq-length");
     if (auto c = a.get("calib")) {
       std::vector<std::string> first = cli::read_lines(*c, true);
       o.calib_sentences = (!first.empty() && first[0] == "sentence\tlabel") ? cli::read_labeled_tsv(*c).sentences

@@ -127,6 +127,15 @@ nlohmann::json convert_checkpoint(const ConvertOptions& opt, const std::function
 
   say("loading " + opt.in_dir);
   HfBertCheckpoint ck = load_hf_bert(opt.in_dir);
+  if (opt.max_seq_length > 0) {
+    RMSMP_CHECK(opt.max_seq_length >= 3 && opt.max_seq_length <= ck.cfg.max_position_embeddings,
+                ErrorCode::InvalidArgument,
+                "--max-seq-length " << opt.max_seq_length << " outside [3, " << ck.cfg.max_position_embeddings
+                                    << "] (the checkpoint's max_position_embeddings)");
+    ck.notes.push_back("max_seq_length " + std::to_string(ck.cfg.max_seq_length) + " overridden to " +
+                       std::to_string(opt.max_seq_length) + " by --max-seq-length");
+    ck.cfg.max_seq_length = opt.max_seq_length;
+  }
   const BertConfig& c = ck.cfg;
   std::shared_ptr<const CalibrationResult> cal_ptr = opt.calibration;
   if (need_calib && !cal_ptr) {

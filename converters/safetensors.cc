@@ -3,7 +3,9 @@
 #include "safetensors.h"
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <fstream>
 
 #include <nlohmann/json.hpp>
 
@@ -124,6 +126,34 @@ std::vector<float> SafetensorsFile::read_f32(const std::string& name) const {
     RMSMP_CHECK(std::isfinite(out[i]), ErrorCode::InvalidFile,
                 path() << ": tensor '" << name << "' holds a NaN or Inf value at element " << i);
   return out;
+}
+
+void write_safetensors_f32(const std::string& path, const F32TensorMap& tensors) {
+  nlohmann::json h = nlohmann::json::object();
+  uint64_t off = 0;
+  for (const auto& [name, v] : tensors) {
+    int64_t n = 1;
+    for (int64_t d : v.first) n *= d;
+    RMSMP_CHECK(n == int64_t(v.second.size()), ErrorCode::InvalidArgument,
+                path << ": tensor " << name << " has " << v.second.size() << " values for its shape");
+    h[name] = {{"dtype", "F32"}, {"shape", v.first}, {"data_offsets", {off, off + v.second.size() * 4}}};
+    off += v.second.size() * 4;
+  }
+  std::string hs = h.dump();
+  while (hs.size() % 8) hs += ' ';
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    RMSMP_CHECK(bool(f), ErrorCode::IoError, tmp << ": cannot create");
+    const uint64_t n = hs.size();
+    f.write(reinterpret_cast<const char*>(&n), 8);
+    f.write(hs.data(), std::streamsize(hs.size()));
+    for (const auto& [name, v] : tensors)
+      f.write(reinterpret_cast<const char*>(v.second.data()), std::streamsize(v.second.size() * 4));
+    f.flush();
+    RMSMP_CHECK(bool(f), ErrorCode::IoError, tmp << ": write failed (disk full?)");
+  }
+  RMSMP_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, ErrorCode::IoError, path << ": cannot rename " << tmp);
 }
 
 }  // namespace rmsmp

@@ -1,8 +1,10 @@
 // Bounds-checked safetensors reader (mmap; no pickle, no code execution). Converts F32/F16/BF16 to float.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace rmsmp {
@@ -31,5 +33,10 @@ class SafetensorsFile {
   std::vector<Entry> entries_;
   uint64_t data_start_ = 0;
 };
+
+// name -> (shape, fp32 values). Written F32, names in map order, header padded to 8 bytes; to a temp file in
+// the same folder, then renamed. For synthetic checkpoints (benchmarks, tests); throws Error{IoError}.
+using F32TensorMap = std::map<std::string, std::pair<std::vector<int64_t>, std::vector<float>>>;
+void write_safetensors_f32(const std::string& path, const F32TensorMap& tensors);
 
 }  // namespace rmsmp

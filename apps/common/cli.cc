@@ -45,6 +45,18 @@ std::string Args::require(const std::string& key) const {
 }
 std::string Args::get_or(const std::string& key, const std::string& dflt) const { return get(key).value_or(dflt); }
 
+int64_t parse_int(const std::string& s, const std::string& what) {
+  size_t used = 0;
+  long long v = 0;
+  try {
+    v = std::stoll(s, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  RMSMP_CHECK(used > 0 && used == s.size(), ErrorCode::InvalidArgument, what << ": '" << s << "' is not an integer");
+  return v;
+}
+
 LoadOptions load_options(const Args& a) {
   RMSMP_CHECK(!(a.get("device") && a.get("backend")), ErrorCode::InvalidArgument,
               "--device and --backend are synonyms: give one");

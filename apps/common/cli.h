@@ -26,6 +26,9 @@ class Args {
   std::vector<std::string> positional_;
 };
 
+// A whole decimal integer (no trailing text); InvalidArgument naming `what` (e.g. "--threads") otherwise.
+int64_t parse_int(const std::string& s, const std::string& what);
+
 // --device / --backend (synonyms; give at most one): cpu (default), cpu:ISA, reference, opencl[:P:D],
 // opencl-fpga[:P:D].
 LoadOptions load_options(const Args& a);

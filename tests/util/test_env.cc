@@ -15,6 +15,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "safetensors.h"
+
 namespace rmsmp::test {
 
 namespace fs = std::filesystem;
@@ -69,23 +71,6 @@ std::string converted_minilm(const std::string& key, const std::vector<std::stri
   return out;
 }
 
-namespace {
-void write_safetensors(const std::string& path, const std::map<std::string, std::pair<std::vector<int64_t>, std::vector<float>>>& t) {
-  nlohmann::json h = nlohmann::json::object();
-  uint64_t off = 0;
-  for (const auto& [name, v] : t) {
-    h[name] = {{"dtype", "F32"}, {"shape", v.first}, {"data_offsets", {off, off + v.second.size() * 4}}};
-    off += v.second.size() * 4;
-  }
-  std::string hs = h.dump();
-  while (hs.size() % 8) hs += ' ';
-  std::ofstream f(path, std::ios::binary);
-  uint64_t n = hs.size();
-  f.write(reinterpret_cast<const char*>(&n), 8);
-  f.write(hs.data(), std::streamsize(hs.size()));
-  for (const auto& [name, v] : t) f.write(reinterpret_cast<const char*>(v.second.data()), std::streamsize(v.second.size() * 4));
-}
-}  // namespace
 
 std::string make_tiny_checkpoint(const std::string& name, uint64_t seed, const TinyOptions& opt) {
   const std::string dir = temp_dir() + "/" + name;
@@ -144,7 +129,7 @@ std::string make_tiny_checkpoint(const std::string& name, uint64_t seed, const T
     t["bert.pooler.dense.weight"] = rnd({H, H}), t["bert.pooler.dense.bias"] = rnd({H});
     t["classifier.weight"] = rnd({opt.num_labels, H}), t["classifier.bias"] = rnd({opt.num_labels});
   }
-  write_safetensors(dir + "/model.safetensors", t);
+  write_safetensors_f32(dir + "/model.safetensors", t);
   return dir;
 }
 
