@@ -20,7 +20,10 @@ namespace {
 struct Case {
   int64_t tokens, rows, cols;
 };
-const Case kCases[] = {{1, 1, 1}, {1, 3, 7}, {5, 33, 65}, {7, 64, 384}, {3, 100, 1537}, {16, 96, 129}, {2, 1536, 384}};
+// {33, 42, 3072}: odd token count (the 2-token register tile's tail), a 32-row panel plus a 10-row one (the
+// 4-row tile's tail of 2), and the longest K of BERT-base.
+const Case kCases[] = {{1, 1, 1},      {1, 3, 7},      {5, 33, 65},     {7, 64, 384},
+                       {3, 100, 1537}, {16, 96, 129},  {2, 1536, 384},  {33, 42, 3072}};
 
 struct Packed {
   std::vector<std::vector<uint8_t>> codes;
@@ -153,6 +156,30 @@ TEST_P(BackendLinearTest, ExtremeValuesDoNotSaturate) {
   make_backend("reference")->linear(lin, x.data(), T, a.data());
   make_backend(backend())->linear(lin, x.data(), T, b.data());
   EXPECT_EQ(a, b);
+}
+
+TEST_P(BackendLinearTest, ExtremeFourBitValuesDoNotSaturate) {
+  // 4-bit rows take the unsigned-activation path on AVX2 (x + 128 up to 255): the largest PoT-4 (+-64) and
+  // Fixed-4 (-8..7) codes against activations at +-127 are its worst case.
+  const int64_t T = 3, N = 9, K = 256;
+  for (QuantKind kind : {QuantKind::Pow2x4, QuantKind::Fixed4}) {
+    const uint8_t hi = 0x7, lo = kind == QuantKind::Pow2x4 ? 0xF : 0x8;  // codes of the largest and smallest q
+    std::vector<uint8_t> codes(size_t(N * K / 2));
+    for (size_t i = 0; i < codes.size(); ++i) codes[i] = uint8_t((i % 3 ? hi : lo) | ((i % 2 ? hi : lo) << 4));
+    std::vector<float> steps(size_t(N), 1.f), x(size_t(T * K));
+    for (size_t i = 0; i < x.size(); ++i) x[i] = (i % 7 == 0) ? -1.f : 1.f;
+    std::vector<int32_t> perm(static_cast<size_t>(N));
+    for (int64_t i = 0; i < N; ++i) perm[size_t(i)] = int32_t(N - 1 - i);
+    RowMixedLinear lin;
+    lin.name = "extreme4";
+    lin.rows = N, lin.cols = K;
+    lin.groups = {{kind, N, codes.data(), steps.data()}};
+    lin.perm = perm.data();
+    std::vector<float> a(size_t(T * N)), b(a.size());
+    make_backend("reference")->linear(lin, x.data(), T, a.data());
+    make_backend(backend())->linear(lin, x.data(), T, b.data());
+    EXPECT_EQ(a, b) << quant_scheme(kind).name;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, BackendLinearTest,

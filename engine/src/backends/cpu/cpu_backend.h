@@ -1,12 +1,10 @@
-// CpuBackend: reference ops, with linear() on oneDNN's sgemm for fp32 groups (oneDNN dispatches on the ISA
-// itself) and on our per-ISA int8 kernels (gemm_s8.h) for integer groups, chosen at run time (isa.h).
-// Integer results are bit-identical to the reference backend on every ISA.
+// CpuBackend: linear() on oneDNN's sgemm for fp32 groups (oneDNN dispatches on the ISA itself) and on our
+// per-ISA int8 panel kernels (gemm_s8.h) for integer groups, chosen at run time (isa.h); GELU and attention
+// vectorised per ISA (isa/encoder_ops.h). Results are bit-identical to the reference backend on every ISA.
+// The weights are used in place, packed, straight from the model file: no unpacked copy is kept, so resident
+// weight memory is the packed size (0.5 byte per 4-bit weight).
 #pragma once
-#include <memory>
-#include <mutex>
-#include <shared_mutex>
-#include <unordered_map>
-#include <vector>
+#include <string>
 
 #include "backends/cpu/gemm_s8.h"
 #include "backends/cpu/isa.h"
@@ -28,21 +26,10 @@ class CpuBackend : public ReferenceBackend {
                  float* out) const override;
 
  private:
-  // A row group unpacked once to int8, rows zero-padded to a multiple of kGemmKAlign, plus row sums.
-  // Cached by the group's code pointer: the weights must outlive the backend and never change (a Model
-  // owns both its mapped file and its backend, which guarantees this).
-  struct PreparedGroup {
-    std::vector<int8_t> w;
-    std::vector<int32_t> w_sum;
-    int64_t k_padded = 0;
-  };
-  const PreparedGroup& prepared(const RowMixedLinear& w, const RowGroup& g) const;
-
   Isa isa_;
   GemmS8Fn gemm_;
+  UnpackPanelFn unpack_;
   std::string name_;
-  mutable std::shared_mutex mu_;
-  mutable std::unordered_map<const uint8_t*, std::unique_ptr<PreparedGroup>> cache_;
 };
 
 }  // namespace rmsmp

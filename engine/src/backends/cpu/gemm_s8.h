@@ -1,14 +1,22 @@
-// int8 x int8 -> int32 row-group GEMM kernels, one file per ISA (isa/gemm_s8_<isa>.cc, compiled with that
-// ISA's flags only). All compute exactly the same integers as the reference dot_row.
+// int8 x int8 -> int32 panel GEMMs and row unpackers, one file per ISA (isa/gemm_s8_<isa>.cc, compiled with that
+// ISA's flags only). Every kernel computes exactly the integers of the reference dot_row.
 //
-// Operands (prepared by the cpu backend):
-//   x:   n_tokens rows of k_padded int8 activations (q values in [-127, 127], zero padded to k_padded)
-//   w:   n_rows rows of k_padded int8 weights (unpacked codes, zero padded), row stride k_padded
-//   w_sum: per-row sum of w (used by kernels that shift x to unsigned: sum (x+128) w - 128 sum w == sum x w)
-//   acc: n_tokens x n_rows int32 output, row stride acc_stride
-// k_padded is a multiple of kGemmKAlign. Ranges make every partial sum exact in int32 (|q| <= 127).
+// The cpu backend keeps no unpacked copy of the weights: for each tile of kRowTile stored rows it unpacks the
+// packed codes into a small panel (L1/L2-resident, zero padded to k_padded) and multiplies it by every token.
+//
+// Operands:
+//   x:     n_tokens rows of k_padded int8 activations (q in [-127, 127]), zero padded
+//   xu:    the same values + 128 as uint8 (padding 128; the padded weights are 0, so it adds nothing)
+//   w:     panel, n_rows rows of k_padded int8 weights; w_sum: per-row sums of w
+//   max_w: the scheme's largest |q|. AVX2 feeds xu straight to vpmaddubsw when 2 * 255 * max_w <= 32767
+//          (PoT-4: 64, Fixed-4: 7), so the int16 pair sums cannot saturate; Fixed-8 rows take the sign path.
+//   acc:   n_tokens x n_rows int32, row stride acc_stride
+// Sums are exact in int32: |q| <= 127 and k_padded < 2^16.
 #pragma once
+#include <cstddef>
 #include <cstdint>
+
+#include "rmsmp/quant.h"
 
 namespace rmsmp {
 
@@ -16,11 +24,13 @@ inline constexpr int64_t kGemmKAlign = 64;
 
 struct GemmS8Args {
   const int8_t* x;
+  const uint8_t* xu;
   int64_t n_tokens;
   const int8_t* w;
   const int32_t* w_sum;
   int64_t n_rows;
   int64_t k_padded;
+  int max_w;
   int32_t* acc;
   int64_t acc_stride;
 };
@@ -28,7 +38,16 @@ struct GemmS8Args {
 using GemmS8Fn = void (*)(const GemmS8Args&);
 
 void gemm_s8_generic(const GemmS8Args& a);
-void gemm_s8_avx2(const GemmS8Args& a);        // vpmaddubsw on |x| and sign(w, x): no int16 saturation
-void gemm_s8_avx512vnni(const GemmS8Args& a);  // vpdpbusd on x+128 with row-sum compensation
+void gemm_s8_avx2(const GemmS8Args& a);        // 4 rows x 2 tokens; vpmaddubsw on xu, or on |x| and sign(w, x)
+void gemm_s8_avx512vnni(const GemmS8Args& a);  // 4 rows x 2 tokens; vpdpbusd on xu with row-sum compensation
+
+// Unpacks `rows` packed rows (row_bytes apart) of `kind` into panel rows of k_padded int8 (zero padded) and
+// their sums. The AVX2 version expands 4-bit codes with a 16-entry vpshufb table.
+using UnpackPanelFn = void (*)(QuantKind kind, const uint8_t* codes, size_t row_bytes, int64_t rows, int64_t k,
+                               int64_t k_padded, int8_t* panel, int32_t* w_sum);
+void unpack_panel_generic(QuantKind kind, const uint8_t* codes, size_t row_bytes, int64_t rows, int64_t k,
+                          int64_t k_padded, int8_t* panel, int32_t* w_sum);
+void unpack_panel_avx2(QuantKind kind, const uint8_t* codes, size_t row_bytes, int64_t rows, int64_t k,
+                       int64_t k_padded, int8_t* panel, int32_t* w_sum);
 
 }  // namespace rmsmp

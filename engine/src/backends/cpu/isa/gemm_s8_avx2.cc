@@ -1,53 +1,120 @@
-// AVX2 int8 GEMM. vpmaddubsw multiplies unsigned by signed bytes and adds pairs into int16 with saturation;
-// feeding it |x| (<= 127) and w * sign(x) (|.| <= 127) keeps every pair sum <= 2 * 127 * 127 = 32258, so it
-// never saturates and the result is exact. Blocks of 2 tokens x 4 rows share loads.
+// AVX2 int8 panel GEMM and 4-bit unpacker.
+//
+// vpmaddubsw multiplies unsigned by signed bytes and adds pairs into int16 with saturation. Two exact paths:
+//   small weights (max_w <= 64: PoT-4, Fixed-4): xu = x + 128 <= 255 straight in; a pair sum is at most
+//     2 * 255 * 64 = 32640 < 32767, and the 128 * sum(w) shift is removed with the row sums afterwards;
+//   Fixed-8: |x| (<= 127) against sign(w, x); a pair sum is at most 2 * 127 * 127 = 32258.
 #include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
 
 #include "backends/cpu/gemm_s8.h"
 
 namespace rmsmp {
 
 namespace {
-inline int32_t hsum(__m256i v) {
-  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
-  return _mm_cvtsi128_si32(s);
+
+inline __m256i ld(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+
+// Lane-local sums of 4 vectors: result[i] (+ result[i + 4]) = sum of a_i's elements.
+inline __m128i hsum4(__m256i a0, __m256i a1, __m256i a2, __m256i a3) {
+  const __m256i s = _mm256_hadd_epi32(_mm256_hadd_epi32(a0, a1), _mm256_hadd_epi32(a2, a3));
+  return _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
 }
-inline __m256i dot32(__m256i ax, __m256i x, __m256i w, __m256i ones) {
-  return _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(w, x)), ones);
+
+// Register tile: 2 rows x 4 tokens. Both weight vectors and each activation vector are loaded once per k step
+// and used from registers (6 loads per 8 vpmaddubsw); 8 accumulators + 2 weights + 1 activation + |x| + the
+// constant fit the 16 ymm registers without spilling.
+// kSmall: x rows are xu (unsigned); else x rows are int8 and |x|, sign(w, x) are formed per step.
+template <bool kSmall>
+void gemm_tile(const GemmS8Args& a) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  const int64_t K = a.k_padded, T = a.n_tokens;
+  const uint8_t* xbase = kSmall ? a.xu : reinterpret_cast<const uint8_t*>(a.x);
+  for (int64_t r = 0; r < a.n_rows; r += 2) {
+    const bool two = r + 1 < a.n_rows;
+    const int8_t* w0 = a.w + r * K;
+    const int8_t* w1 = two ? w0 + K : w0;  // a lone last row is computed twice, the copy discarded
+    const int32_t s0 = kSmall ? 128 * a.w_sum[r] : 0, s1 = kSmall ? 128 * a.w_sum[two ? r + 1 : r] : 0;
+    for (int64_t t = 0; t < T; t += 4) {
+      const uint8_t* x[4];
+      for (int i = 0; i < 4; ++i) x[i] = xbase + std::min(t + i, T - 1) * K;  // token tail: repeats, discarded
+      __m256i c[4][2];
+      for (auto& cc : c) cc[0] = cc[1] = _mm256_setzero_si256();
+      for (int64_t k = 0; k < K; k += 32) {
+        const __m256i q0 = ld(w0 + k), q1 = ld(w1 + k);
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; ++i) {
+          const __m256i v = ld(x[i] + k);
+          if constexpr (kSmall) {
+            c[i][0] = _mm256_add_epi32(c[i][0], _mm256_madd_epi16(_mm256_maddubs_epi16(v, q0), ones));
+            c[i][1] = _mm256_add_epi32(c[i][1], _mm256_madd_epi16(_mm256_maddubs_epi16(v, q1), ones));
+          } else {
+            const __m256i av = _mm256_sign_epi8(v, v);
+            c[i][0] = _mm256_add_epi32(c[i][0], _mm256_madd_epi16(_mm256_maddubs_epi16(av, _mm256_sign_epi8(q0, v)), ones));
+            c[i][1] = _mm256_add_epi32(c[i][1], _mm256_madd_epi16(_mm256_maddubs_epi16(av, _mm256_sign_epi8(q1, v)), ones));
+          }
+        }
+      }
+      // Sums: [t0r0, t0r1, t1r0, t1r1] and [t2r0, t2r1, t3r0, t3r1].
+      alignas(16) int32_t out[8];
+      const __m128i comp = _mm_setr_epi32(s0, s1, s0, s1);
+      _mm_store_si128(reinterpret_cast<__m128i*>(out), _mm_sub_epi32(hsum4(c[0][0], c[0][1], c[1][0], c[1][1]), comp));
+      _mm_store_si128(reinterpret_cast<__m128i*>(out + 4), _mm_sub_epi32(hsum4(c[2][0], c[2][1], c[3][0], c[3][1]), comp));
+      for (int i = 0; i < 4 && t + i < T; ++i) {
+        int32_t* o = a.acc + (t + i) * a.acc_stride + r;
+        o[0] = out[2 * i];
+        if (two) o[1] = out[2 * i + 1];
+      }
+    }
+  }
 }
+
 }  // namespace
 
 void gemm_s8_avx2(const GemmS8Args& a) {
-  const __m256i ones = _mm256_set1_epi16(1);
-  const int64_t K = a.k_padded;
-  for (int64_t t = 0; t < a.n_tokens; ++t) {
-    const int8_t* x = a.x + t * K;
-    int64_t r = 0;
-    for (; r + 4 <= a.n_rows; r += 4) {
-      __m256i c0 = _mm256_setzero_si256(), c1 = c0, c2 = c0, c3 = c0;
-      const int8_t* w = a.w + r * K;
-      for (int64_t k = 0; k < K; k += 32) {
-        const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + k));
-        const __m256i ax = _mm256_sign_epi8(xv, xv);
-        c0 = _mm256_add_epi32(c0, dot32(ax, xv, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + k)), ones));
-        c1 = _mm256_add_epi32(c1, dot32(ax, xv, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + K + k)), ones));
-        c2 = _mm256_add_epi32(c2, dot32(ax, xv, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 2 * K + k)), ones));
-        c3 = _mm256_add_epi32(c3, dot32(ax, xv, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 3 * K + k)), ones));
-      }
-      int32_t* o = a.acc + t * a.acc_stride + r;
-      o[0] = hsum(c0), o[1] = hsum(c1), o[2] = hsum(c2), o[3] = hsum(c3);
+  if (2 * 255 * a.max_w <= 32767) gemm_tile<true>(a);
+  else gemm_tile<false>(a);
+}
+
+void unpack_panel_avx2(QuantKind kind, const uint8_t* codes, size_t row_bytes, int64_t rows, int64_t k,
+                       int64_t k_padded, int8_t* panel, int32_t* w_sum) {
+  if (kind != QuantKind::Pow2x4 && kind != QuantKind::Fixed4) {
+    unpack_panel_generic(kind, codes, row_bytes, rows, k, k_padded, panel, w_sum);
+    return;
+  }
+  // nibble -> q. PoT-4: s<<3 | e -> (s ? -1 : 1) * 2^(e-1), e == 0 -> 0. Fixed-4: 4-bit two's complement.
+  const __m128i lut = kind == QuantKind::Pow2x4
+                          ? _mm_setr_epi8(0, 1, 2, 4, 8, 16, 32, 64, 0, -1, -2, -4, -8, -16, -32, -64)
+                          : _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1);
+  const __m256i lut2 = _mm256_broadcastsi128_si256(lut), low = _mm256_set1_epi8(0x0F);
+  const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
+  const QuantScheme& s = quant_scheme(kind);
+  for (int64_t j = 0; j < rows; ++j) {
+    const uint8_t* src = codes + size_t(j) * row_bytes;
+    int8_t* row = panel + j * k_padded;
+    __m256i sum = _mm256_setzero_si256();
+    int64_t i = 0;
+    // 32 packed bytes -> 64 values: element 2m is byte m's low nibble, 2m + 1 its high nibble.
+    for (; i + 64 <= k; i += 64) {
+      const __m256i b = ld(src + i / 2);
+      const __m256i lo = _mm256_shuffle_epi8(lut2, _mm256_and_si256(b, low));
+      const __m256i hi = _mm256_shuffle_epi8(lut2, _mm256_and_si256(_mm256_srli_epi16(b, 4), low));
+      const __m256i e0 = _mm256_unpacklo_epi8(lo, hi), e1 = _mm256_unpackhi_epi8(lo, hi);  // per 128-bit lane
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(row + i), _mm256_permute2x128_si256(e0, e1, 0x20));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(row + i + 32), _mm256_permute2x128_si256(e0, e1, 0x31));
+      sum = _mm256_add_epi32(sum, _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, lo), ones16));
+      sum = _mm256_add_epi32(sum, _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, hi), ones16));
     }
-    for (; r < a.n_rows; ++r) {
-      __m256i c = _mm256_setzero_si256();
-      const int8_t* w = a.w + r * K;
-      for (int64_t k = 0; k < K; k += 32) {
-        const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + k));
-        c = _mm256_add_epi32(c, dot32(_mm256_sign_epi8(xv, xv), xv, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + k)), ones));
-      }
-      a.acc[t * a.acc_stride + r] = hsum(c);
-    }
+    if (i < k) s.unpack_row(src + i / 2, k - i, row + i);  // tail (i is even: whole bytes)
+    std::memset(row + k, 0, size_t(k_padded - k));
+    __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xB1));
+    int32_t total = _mm_cvtsi128_si32(s4);
+    for (int64_t m = i; m < k; ++m) total += row[m];
+    w_sum[j] = total;
   }
 }
 

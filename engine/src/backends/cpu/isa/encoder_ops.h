@@ -1,0 +1,15 @@
+// Per-ISA fp32 encoder ops of the cpu backend (GELU, one attention head). Each is bit-identical to the
+// reference backend's: vectorised only across independent outputs (keys for the scores, head dimensions for
+// the weighted sum, elements for GELU/exp), each lane doing the reference's operations in the reference's order.
+#pragma once
+#include <cstdint>
+
+namespace rmsmp {
+
+// x[i] = 0.5 x (1 + erf(x / sqrt 2)) with pm_erff, in place.
+void gelu_avx2(float* x, int64_t n);
+// One head (ReferenceBackend::attention_head's contract). scratch: at least len * (head_dim + 8) + 8 floats.
+void attention_head_avx2(const float* q, const float* k, const float* v, int64_t len, int64_t stride,
+                         int64_t head_dim, float* out, float* scratch);
+
+}  // namespace rmsmp
