@@ -10,6 +10,7 @@
 
 #include "backends/backend.h"
 #include "backends/cpu/isa.h"
+#include "backends/cpu/isa/encoder_ops.h"
 #include "backends/reference/reference_backend.h"
 
 namespace rmsmp {
@@ -63,6 +64,31 @@ TEST_P(EncoderOpsTest, AttentionIsBitIdenticalToReference) {
       for (size_t i = 0; i < a.size(); ++i)
         ASSERT_TRUE(same_bits(a[i], b[i])) << "len " << len << " head_dim " << hd << " element " << i;
     }
+}
+
+TEST_P(EncoderOpsTest, ActivationQuantizationIsBitIdenticalToReference) {
+  if (GetParam() != "cpu:avx2") GTEST_SKIP() << "one AVX2 implementation serves every SIMD ISA";
+  std::mt19937_64 rng(4);
+  std::normal_distribution<float> nd(0.f, 3.f);
+  for (int64_t n : {1, 7, 8, 31, 32, 33, 384, 1537}) {
+    std::vector<float> x(static_cast<size_t>(n));
+    for (auto& v : x) v = nd(rng);
+    if (n > 8) x[3] = 0.5f, x[4] = -2.5f, x[5] = std::numeric_limits<float>::quiet_NaN(), x[6] = 1e30f;
+    for (int bits : {8, 4})
+      for (bool dynamic : {true, false}) {
+        ActQuant a;
+        a.bits = bits, a.dynamic = dynamic, a.clip = 2.5f;
+        std::vector<int8_t> q0(x.size()), q1(x.size());
+        std::vector<uint8_t> u(x.size());
+        const float s0 = act_quantize_row(x.data(), n, a, q0.data());
+        const float s1 = act_quantize_row_avx2(x.data(), n, a, q1.data(), u.data());
+        ASSERT_TRUE(same_bits(s0, s1)) << "n " << n << " bits " << bits;
+        for (size_t i = 0; i < x.size(); ++i) {
+          ASSERT_EQ(q0[i], q1[i]) << "n " << n << " bits " << bits << " dynamic " << dynamic << " x = " << x[i];
+          ASSERT_EQ(int(u[i]), int(q0[i]) + 128);
+        }
+      }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Cpu, EncoderOpsTest, ::testing::Values("cpu:avx2", "cpu:avx512"), [](const auto& info) {

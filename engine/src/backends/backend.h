@@ -17,6 +17,13 @@ class Backend {
   // y[t, r] = sum_k x[t, k] * W[r, k] + bias[r] for t < n_tokens, r < w.rows (row-major, original order).
   // Integer groups quantize x per w.act and accumulate in int32 (see rowq_epilogue).
   virtual void linear(const RowMixedLinear& w, const float* x, int64_t n_tokens, float* y) const = 0;
+  // Several layers of the same input width applied to the same x (a BERT layer's q, k and v): ys[i] gets
+  // ws[i]'s output. Same results as n calls of linear(); a backend may share the input's quantization and
+  // schedule all layers' rows together. The default does the n calls.
+  virtual void linear_multi(const RowMixedLinear* const* ws, size_t n, const float* x, int64_t n_tokens,
+                            float* const* ys) const {
+    for (size_t i = 0; i < n; ++i) linear(*ws[i], x, n_tokens, ys[i]);
+  }
   // y[t] = LayerNorm(x[t] + residual[t]) * gamma + beta; residual may be null. y may alias x.
   virtual void layer_norm(const float* x, const float* residual, const float* gamma, const float* beta, float eps,
                           int64_t n_tokens, int64_t dim, float* y) const = 0;

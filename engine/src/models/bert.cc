@@ -56,9 +56,11 @@ void bert_forward(const BertWeights& w, const Backend& be, const std::vector<Seq
     be.linear(lin, x, T, y);
   };
   for (const BertLayerWeights& L : w.layers) {
-    run(L.q, h.data(), q.data());
-    run(L.k, h.data(), k.data());
-    run(L.v, h.data(), v.data());
+    if (hook)
+      for (const RowMixedLinear* lin : {&L.q, &L.k, &L.v}) (*hook)(*lin, h.data(), T);
+    const RowMixedLinear* qkv[3] = {&L.q, &L.k, &L.v};
+    float* qkv_out[3] = {q.data(), k.data(), v.data()};
+    be.linear_multi(qkv, 3, h.data(), T, qkv_out);
     int64_t off = 0;
     for (const auto& s : batch) {
       be.attention(q.data() + off * H, k.data() + off * H, v.data() + off * H, s.len, nh, hd, ctx.data() + off * H);

@@ -85,99 +85,143 @@ void CpuBackend::attention(const float* q, const float* k, const float* v, int64
 }
 
 void CpuBackend::linear(const RowMixedLinear& w, const float* x, int64_t n_tokens, float* y) const {
-  const int64_t K = w.cols, N = w.rows, T = n_tokens;
+  const RowMixedLinear* ws[1] = {&w};
+  float* ys[1] = {y};
+  linear_multi(ws, 1, x, n_tokens, ys);
+}
+
+void CpuBackend::linear_multi(const RowMixedLinear* const* ws, size_t n, const float* x, int64_t n_tokens,
+                              float* const* ys) const {
+  if (n == 0) return;
+  // The input is quantized once for all layers, so they must agree on width and activation quantization
+  // (q/k/v of a BERT layer do: they share their input and its calibration); otherwise one at a time.
+  for (size_t l = 1; l < n; ++l) {
+    const ActQuant &a = ws[0]->act, &b = ws[l]->act;
+    if (ws[l]->cols != ws[0]->cols || a.bits != b.bits || a.dynamic != b.dynamic || a.clip != b.clip) {
+      for (size_t m = 0; m < n; ++m) linear_multi(&ws[m], 1, x, n_tokens, &ys[m]);
+      return;
+    }
+  }
+  const int64_t K = ws[0]->cols, T = n_tokens;
   const int64_t Kp = (K + kGemmKAlign - 1) / kGemmKAlign * kGemmKAlign;
-  // Per calling thread, reused across calls (no allocation in steady state).
-  thread_local std::vector<int8_t> xq, xpad;
-  thread_local std::vector<uint8_t> xu;
-  thread_local std::vector<float> xstep, tmp, ys;
-  act_quantize_layer_input(w, x, n_tokens, xq, xstep);
+  const ActQuant act = ws[0]->act;
 
   struct Tile {
+    size_t layer;
     const RowGroup* g;
+    int64_t stored0;  // stored index of the group's first row in its layer
     int64_t j0, nj;
   };
   std::vector<Tile> tiles;
-  int64_t off = 0;
-  for (const RowGroup& g : w.groups) {
-    const int32_t* perm = w.perm + off;
-    off += g.rows;
-    if (g.rows == 0) continue;
-    if (g.kind == QuantKind::F32) {
-      if (verbose_dispatch() && T > 0) {
-        static std::once_flag once;
-        std::call_once(once, [] { std::cerr << "[rmsmp] dispatch fp32 groups -> dnnl_sgemm\n"; });
+  std::vector<int64_t> ys_off(n + 1, 0);  // stored-order outputs of every layer, one buffer
+  for (size_t l = 0; l < n; ++l) {
+    const RowMixedLinear& w = *ws[l];
+    ys_off[l + 1] = ys_off[l] + T * w.rows;
+    int64_t off = 0;
+    for (const RowGroup& g : w.groups) {
+      const int64_t stored0 = off;
+      off += g.rows;
+      if (g.rows == 0) continue;
+      if (g.kind == QuantKind::F32) {
+        if (verbose_dispatch() && T > 0) {
+          static std::once_flag once;
+          std::call_once(once, [] { std::cerr << "[rmsmp] dispatch fp32 groups -> dnnl_sgemm\n"; });
+        }
+        thread_local std::vector<float> tmp;
+        tmp.resize(size_t(T * g.rows));
+        dnnl_status_t st = dnnl_sgemm('N', 'T', T, g.rows, K, 1.f, x, K, reinterpret_cast<const float*>(g.codes), K, 0.f,
+                                      tmp.data(), g.rows);
+        RMSMP_CHECK(st == dnnl_success, ErrorCode::Internal, "dnnl_sgemm failed with status " << int(st));
+        const int32_t* perm = w.perm + stored0;
+        for (int64_t t = 0; t < T; ++t)
+          for (int64_t j = 0; j < g.rows; ++j)
+            ys[l][t * w.rows + perm[j]] = tmp[size_t(t * g.rows + j)] + (w.bias ? w.bias[perm[j]] : 0.f);
+        continue;
       }
-      tmp.resize(size_t(T * g.rows));
-      dnnl_status_t st = dnnl_sgemm('N', 'T', T, g.rows, K, 1.f, x, K, reinterpret_cast<const float*>(g.codes), K, 0.f,
-                                    tmp.data(), g.rows);
-      RMSMP_CHECK(st == dnnl_success, ErrorCode::Internal, "dnnl_sgemm failed with status " << int(st));
-      for (int64_t t = 0; t < T; ++t)
-        for (int64_t j = 0; j < g.rows; ++j) y[t * N + perm[j]] = tmp[t * g.rows + j] + (w.bias ? w.bias[perm[j]] : 0.f);
-      continue;
+      if (verbose_dispatch()) {
+        static std::mutex mu;
+        std::lock_guard<std::mutex> lock(mu);
+        static std::set<std::string> seen;
+        if (seen.insert(w.name + quant_scheme(g.kind).name).second)
+          std::cerr << "[rmsmp] dispatch " << w.name << ": " << quant_scheme(g.kind).name << " x " << g.rows
+                    << " rows, K " << K << " -> gemm_s8_" << isa_name(isa_) << " (panels of " << kRowTile
+                    << " rows" << (n > 1 ? ", fused with the other layers of this input" : "") << ")\n";
+      }
+      for (int64_t j0 = 0; j0 < g.rows; j0 += kRowTile) tiles.push_back({l, &g, stored0, j0, std::min(kRowTile, g.rows - j0)});
     }
-    if (verbose_dispatch()) {
-      static std::mutex mu;
-      std::lock_guard<std::mutex> lock(mu);
-      static std::set<std::string> seen;
-      if (seen.insert(w.name + quant_scheme(g.kind).name).second)
-        std::cerr << "[rmsmp] dispatch " << w.name << ": " << quant_scheme(g.kind).name << " x " << g.rows
-                  << " rows, K " << K << " -> gemm_s8_" << isa_name(isa_) << " (panels of " << kRowTile << " rows)\n";
-    }
-    for (int64_t j0 = 0; j0 < g.rows; j0 += kRowTile) tiles.push_back({&g, j0, std::min(kRowTile, g.rows - j0)});
   }
   if (tiles.empty() || T == 0) return;
 
-  // One parallel region: activations padded (signed and +128 copies, shared by all integer groups), then the
-  // tiles, each writing its rows' outputs contiguously in stored order (ys), then the scatter to original row
-  // order by token. Writing y through perm from the tiles directly would make threads share cache lines.
+  // Per calling thread, reused across calls (no allocation in steady state).
+  thread_local std::vector<int8_t> xpad;
+  thread_local std::vector<uint8_t> xu;
+  thread_local std::vector<float> xstep, ysto;
   xpad.resize(size_t(T * Kp));
   xu.resize(size_t(T * Kp));
-  ys.resize(size_t(T * N));
+  xstep.resize(size_t(T));
+  ysto.resize(size_t(ys_off[n]));
   int8_t* xp = xpad.data();
   uint8_t* xup = xu.data();
-  float* ysp = ys.data();
-  const int8_t* xqp = xq.data();
-  const float* xs = xstep.data();
-  std::vector<int64_t> group_off(w.groups.size());
-  for (size_t gi = 0, o = 0; gi < w.groups.size(); o += size_t(w.groups[gi].rows), ++gi) group_off[gi] = int64_t(o);
+  float* xs = xstep.data();
+  float* yst = ysto.data();
+  const bool simd = isa_ != Isa::Generic;
+  // One parallel region: per token, quantize the input into its padded signed and +128 copies; then the tiles,
+  // each writing its rows' outputs contiguously in stored order; then the scatter to original row order by
+  // token. Writing y through perm from the tiles directly would make threads share cache lines.
 #pragma omp parallel
   {
 #pragma omp for schedule(static)
     for (int64_t t = 0; t < T; ++t) {
-      std::memcpy(xp + t * Kp, xqp + t * K, size_t(K));
-      std::memset(xp + t * Kp + K, 0, size_t(Kp - K));
-      for (int64_t k = 0; k < K; ++k) xup[t * Kp + k] = uint8_t(xqp[t * K + k] ^ 0x80);  // q + 128
-      std::memset(xup + t * Kp + K, 128, size_t(Kp - K));
+      int8_t* qrow = xp + t * Kp;
+      uint8_t* urow = xup + t * Kp;
+      if (simd) {
+        xs[t] = act_quantize_row_avx2(x + t * K, K, act, qrow, urow);
+      } else {
+        xs[t] = act_quantize_row(x + t * K, K, act, qrow);
+        for (int64_t k = 0; k < K; ++k) urow[k] = uint8_t(qrow[k] ^ 0x80);  // q + 128
+      }
+      std::memset(qrow + K, 0, size_t(Kp - K));
+      std::memset(urow + K, 128, size_t(Kp - K));
     }
 #pragma omp for schedule(dynamic, 1)
     for (size_t i = 0; i < tiles.size(); ++i) {
       const Tile& tl = tiles[i];
+      const RowMixedLinear& w = *ws[tl.layer];
       const RowGroup& g = *tl.g;
       thread_local std::vector<int8_t> panel;
       thread_local std::vector<int32_t> w_sum, acc;
+      thread_local std::vector<float> bias;
       panel.resize(size_t(kRowTile * Kp));
       w_sum.resize(size_t(kRowTile));
       acc.resize(size_t(T * kRowTile));
+      bias.resize(size_t(kRowTile));
       const size_t rb = quant_row_bytes(g.kind, K);
       unpack_(g.kind, g.codes + size_t(tl.j0) * rb, rb, tl.nj, K, Kp, panel.data(), w_sum.data());
       gemm_(GemmS8Args{xp, xup, T, panel.data(), w_sum.data(), tl.nj, Kp, quant_scheme(g.kind).max_q, acc.data(), tl.nj});
-      const int64_t s0 = group_off[size_t(tl.g - w.groups.data())] + tl.j0;  // stored index of the tile's first row
-      for (int64_t t = 0; t < T; ++t)
-        for (int64_t j = 0; j < tl.nj; ++j) {
-          const int32_t r = w.perm[s0 + j];
-          ysp[t * N + s0 + j] = rowq_epilogue(acc[size_t(t * tl.nj + j)], xs[t], g.steps[tl.j0 + j], w.bias ? w.bias[r] : 0.f);
-        }
-    }
-#pragma omp for schedule(static)
-    for (int64_t t = 0; t < T; ++t) {
-      int64_t s = 0;
-      for (const RowGroup& g : w.groups) {
-        if (g.kind != QuantKind::F32)  // fp32 groups were written to y by dnnl_sgemm above
-          for (int64_t j = 0; j < g.rows; ++j) y[t * N + w.perm[s + j]] = ysp[t * N + s + j];
-        s += g.rows;
+      const int64_t s0 = tl.stored0 + tl.j0;  // stored index of the tile's first row
+      for (int64_t j = 0; j < tl.nj; ++j) bias[size_t(j)] = w.bias ? w.bias[w.perm[s0 + j]] : 0.f;
+      float* out = yst + ys_off[tl.layer] + s0;
+      if (simd) {
+        epilogue_avx2(acc.data(), T, tl.nj, xs, g.steps + tl.j0, bias.data(), out, w.rows);
+      } else {
+        for (int64_t t = 0; t < T; ++t)
+          for (int64_t j = 0; j < tl.nj; ++j)
+            out[t * w.rows + j] = rowq_epilogue(acc[size_t(t * tl.nj + j)], xs[t], g.steps[tl.j0 + j], bias[size_t(j)]);
       }
     }
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < T; ++t)
+      for (size_t l = 0; l < n; ++l) {
+        const RowMixedLinear& w = *ws[l];
+        const float* src = yst + ys_off[l] + t * w.rows;
+        float* dst = ys[l] + t * w.rows;
+        int64_t s = 0;
+        for (const RowGroup& g : w.groups) {
+          if (g.kind != QuantKind::F32)  // fp32 groups were written by dnnl_sgemm above
+            for (int64_t j = s; j < s + g.rows; ++j) dst[w.perm[j]] = src[j];
+          s += g.rows;
+        }
+      }
   }
 }
 

@@ -18,6 +18,9 @@ class CpuBackend : public ReferenceBackend {
   const char* name() const override { return name_.c_str(); }
   Isa isa() const { return isa_; }
   void linear(const RowMixedLinear& w, const float* x, int64_t n_tokens, float* y) const override;
+  // q/k/v: one activation quantization and one parallel loop over all three layers' row panels.
+  void linear_multi(const RowMixedLinear* const* ws, size_t n, const float* x, int64_t n_tokens,
+                    float* const* ys) const override;
   // The reference ops split over OpenMP threads by token (or by head): identical results for any thread count.
   void layer_norm(const float* x, const float* residual, const float* gamma, const float* beta, float eps,
                   int64_t n_tokens, int64_t dim, float* y) const override;

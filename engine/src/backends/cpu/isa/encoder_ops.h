@@ -4,6 +4,8 @@
 #pragma once
 #include <cstdint>
 
+#include "quant/row_mixed.h"
+
 namespace rmsmp {
 
 // x[i] = 0.5 x (1 + erf(x / sqrt 2)) with pm_erff, in place.
@@ -11,5 +13,11 @@ void gelu_avx2(float* x, int64_t n);
 // One head (ReferenceBackend::attention_head's contract). scratch: at least len * (head_dim + 8) + 8 floats.
 void attention_head_avx2(const float* q, const float* k, const float* v, int64_t len, int64_t stride,
                          int64_t head_dim, float* out, float* scratch);
+
+// act_quantize_row (quant/row_mixed.h), bit for bit, also writing q + 128 as uint8 (qu) for the unsigned kernels.
+float act_quantize_row_avx2(const float* x, int64_t n, const ActQuant& aq, int8_t* q, uint8_t* qu);
+// out[t * out_stride + j] = rowq_epilogue(acc[t * nj + j], xs[t], wstep[j], bias[j]) for t < T, j < nj.
+void epilogue_avx2(const int32_t* acc, int64_t T, int64_t nj, const float* xs, const float* wstep, const float* bias,
+                   float* out, int64_t out_stride);
 
 }  // namespace rmsmp

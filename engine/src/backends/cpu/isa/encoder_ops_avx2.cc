@@ -101,4 +101,79 @@ void attention_head_avx2(const float* q, const float* k, const float* v, int64_t
   }
 }
 
+float act_quantize_row_avx2(const float* x, int64_t n, const ActQuant& aq, int8_t* q, uint8_t* qu) {
+  const int max_q = (1 << (aq.bits - 1)) - 1;
+  float range = aq.clip;
+  int64_t i = 0;
+  if (aq.dynamic) {  // max |x|; max_ps(a, r) keeps r where a is NaN, as the reference's `a > r ? a : r`
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    __m256 r = _mm256_setzero_ps();
+    for (; i + 8 <= n; i += 8) r = _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(x + i), absmask), r);
+    alignas(32) float lanes[8];
+    _mm256_store_ps(lanes, r);
+    range = 0.f;
+    for (float l : lanes) range = l > range ? l : range;
+    for (; i < n; ++i) {
+      const float a = std::fabs(x[i]);
+      range = a > range ? a : range;
+    }
+  }
+  if (!(range > 0.f)) {
+    for (i = 0; i < n; ++i) q[i] = 0, qu[i] = 128;
+    return 0.f;
+  }
+  const float step = range / float(max_q);
+  const float inv = 1.f / step;
+  // round_sat (act_quant.cc) per lane: clamp to +-(max_q + 1) (NaN -> -lim), truncate, round half away from
+  // zero on the exact fraction, clamp to +-max_q.
+  const __m256 lim = set(float(max_q) + 1.f), nlim = set(-(float(max_q) + 1.f)), vinv = set(inv);
+  const __m256i qmax = _mm256_set1_epi32(max_q), qmin = _mm256_set1_epi32(-max_q);
+  auto quant8 = [&](const float* p) {
+    __m256 v = mul(_mm256_loadu_ps(p), vinv);
+    v = _mm256_blendv_ps(nlim, v, _mm256_cmp_ps(v, nlim, _CMP_GE_OQ));
+    v = _mm256_min_ps(v, lim);
+    __m256i iv = _mm256_cvttps_epi32(v);
+    const __m256 frac = _mm256_sub_ps(v, _mm256_cvtepi32_ps(iv));
+    iv = _mm256_sub_epi32(iv, _mm256_castps_si256(_mm256_cmp_ps(frac, set(0.5f), _CMP_GE_OQ)));
+    iv = _mm256_add_epi32(iv, _mm256_castps_si256(_mm256_cmp_ps(frac, set(-0.5f), _CMP_LE_OQ)));
+    return _mm256_max_epi32(_mm256_min_epi32(iv, qmax), qmin);
+  };
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7), flip = _mm256_set1_epi8(static_cast<char>(0x80));
+  for (i = 0; i + 32 <= n; i += 32) {  // 32 values -> int8 (packs keep them: already within +-127)
+    const __m256i p01 = _mm256_packs_epi32(quant8(x + i), quant8(x + i + 8));
+    const __m256i p23 = _mm256_packs_epi32(quant8(x + i + 16), quant8(x + i + 24));
+    const __m256i b = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(p01, p23), order);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + i), b);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(qu + i), _mm256_xor_si256(b, flip));
+  }
+  for (; i < n; ++i) {
+    float v = x[i] * inv;
+    const float lm = float(max_q) + 1.f;
+    if (!(v >= -lm)) v = -lm;
+    if (v > lm) v = lm;
+    int iv = static_cast<int>(v);
+    const float frac = v - static_cast<float>(iv);
+    iv += (frac >= 0.5f) - (frac <= -0.5f);
+    iv = iv > max_q ? max_q : (iv < -max_q ? -max_q : iv);
+    q[i] = int8_t(iv), qu[i] = uint8_t(iv + 128);
+  }
+  return step;
+}
+
+void epilogue_avx2(const int32_t* acc, int64_t T, int64_t nj, const float* xs, const float* wstep, const float* bias,
+                   float* out, int64_t out_stride) {
+  for (int64_t t = 0; t < T; ++t) {
+    const __m256 xt = set(xs[t]);
+    const int32_t* a = acc + t * nj;
+    float* o = out + t * out_stride;
+    int64_t j = 0;
+    for (; j + 8 <= nj; j += 8) {  // float(acc) * (x_step * w_step) + bias, as rowq_epilogue
+      const __m256 s = mul(xt, _mm256_loadu_ps(wstep + j));
+      const __m256 f = _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + j)));
+      _mm256_storeu_ps(o + j, add(mul(f, s), _mm256_loadu_ps(bias + j)));
+    }
+    for (; j < nj; ++j) o[j] = rowq_epilogue(a[j], xs[t], wstep[j], bias[j]);
+  }
+}
+
 }  // namespace rmsmp
