@@ -24,6 +24,12 @@ class Backend {
                             float* const* ys) const {
     for (size_t i = 0; i < n; ++i) linear(*ws[i], x, n_tokens, ys[i]);
   }
+  // linear() followed by in-place exact-erf GELU on its output (a BERT FFN's first layer). The default does
+  // exactly that; a backend may apply GELU in the linear's epilogue while the outputs are in cache.
+  virtual void linear_gelu(const RowMixedLinear& w, const float* x, int64_t n_tokens, float* y) const {
+    linear(w, x, n_tokens, y);
+    gelu(y, n_tokens * w.rows);
+  }
   // y[t] = LayerNorm(x[t] + residual[t]) * gamma + beta; residual may be null. y may alias x.
   virtual void layer_norm(const float* x, const float* residual, const float* gamma, const float* beta, float eps,
                           int64_t n_tokens, int64_t dim, float* y) const = 0;

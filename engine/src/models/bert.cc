@@ -68,8 +68,8 @@ void bert_forward(const BertWeights& w, const Backend& be, const std::vector<Seq
     }
     run(L.attn_out, ctx.data(), tmp.data());
     be.layer_norm(tmp.data(), h.data(), L.ln_attn_g, L.ln_attn_b, c.layer_norm_eps, T, H, h.data());
-    run(L.ffn_in, h.data(), ff.data());
-    be.gelu(ff.data(), T * F);
+    if (hook) (*hook)(L.ffn_in, h.data(), T);
+    be.linear_gelu(L.ffn_in, h.data(), T, ff.data());
     run(L.ffn_out, ff.data(), tmp.data());
     be.layer_norm(tmp.data(), h.data(), L.ln_ffn_g, L.ln_ffn_b, c.layer_norm_eps, T, H, h.data());
   }

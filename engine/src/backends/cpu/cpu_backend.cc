@@ -87,18 +87,35 @@ void CpuBackend::attention(const float* q, const float* k, const float* v, int64
 void CpuBackend::linear(const RowMixedLinear& w, const float* x, int64_t n_tokens, float* y) const {
   const RowMixedLinear* ws[1] = {&w};
   float* ys[1] = {y};
-  linear_multi(ws, 1, x, n_tokens, ys);
+  run_linears(ws, 1, x, n_tokens, ys, false);
+}
+
+void CpuBackend::linear_gelu(const RowMixedLinear& w, const float* x, int64_t n_tokens, float* y) const {
+  for (const RowGroup& g : w.groups)
+    if (g.kind == QuantKind::F32) {  // fp32 rows bypass the integer epilogue: linear, then the separate pass
+      linear(w, x, n_tokens, y);
+      gelu(y, n_tokens * w.rows);
+      return;
+    }
+  const RowMixedLinear* ws[1] = {&w};
+  float* ys[1] = {y};
+  run_linears(ws, 1, x, n_tokens, ys, true);
 }
 
 void CpuBackend::linear_multi(const RowMixedLinear* const* ws, size_t n, const float* x, int64_t n_tokens,
                               float* const* ys) const {
+  run_linears(ws, n, x, n_tokens, ys, false);
+}
+
+void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const float* x, int64_t n_tokens,
+                             float* const* ys, bool gelu) const {
   if (n == 0) return;
   // The input is quantized once for all layers, so they must agree on width and activation quantization
   // (q/k/v of a BERT layer do: they share their input and its calibration); otherwise one at a time.
   for (size_t l = 1; l < n; ++l) {
     const ActQuant &a = ws[0]->act, &b = ws[l]->act;
     if (ws[l]->cols != ws[0]->cols || a.bits != b.bits || a.dynamic != b.dynamic || a.clip != b.clip) {
-      for (size_t m = 0; m < n; ++m) linear_multi(&ws[m], 1, x, n_tokens, &ys[m]);
+      for (size_t m = 0; m < n; ++m) run_linears(&ws[m], 1, x, n_tokens, &ys[m], gelu);
       return;
     }
   }
@@ -203,10 +220,14 @@ void CpuBackend::linear_multi(const RowMixedLinear* const* ws, size_t n, const f
       float* out = yst + ys_off[tl.layer] + s0;
       if (simd) {
         epilogue_avx2(acc.data(), T, tl.nj, xs, g.steps + tl.j0, bias.data(), out, w.rows);
+        if (gelu)
+          for (int64_t t = 0; t < T; ++t) gelu_avx2(out + t * w.rows, tl.nj);
       } else {
         for (int64_t t = 0; t < T; ++t)
           for (int64_t j = 0; j < tl.nj; ++j)
             out[t * w.rows + j] = rowq_epilogue(acc[size_t(t * tl.nj + j)], xs[t], g.steps[tl.j0 + j], bias[size_t(j)]);
+        if (gelu)
+          for (int64_t t = 0; t < T; ++t) ReferenceBackend::gelu(out + t * w.rows, tl.nj);
       }
     }
 #pragma omp for schedule(static)

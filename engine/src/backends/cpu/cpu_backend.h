@@ -21,6 +21,8 @@ class CpuBackend : public ReferenceBackend {
   // q/k/v: one activation quantization and one parallel loop over all three layers' row panels.
   void linear_multi(const RowMixedLinear* const* ws, size_t n, const float* x, int64_t n_tokens,
                     float* const* ys) const override;
+  // GELU applied per tile, in the epilogue (same operations as gelu(), so the same bits).
+  void linear_gelu(const RowMixedLinear& w, const float* x, int64_t n_tokens, float* y) const override;
   // The reference ops split over OpenMP threads by token (or by head): identical results for any thread count.
   void layer_norm(const float* x, const float* residual, const float* gamma, const float* beta, float eps,
                   int64_t n_tokens, int64_t dim, float* y) const override;
@@ -29,6 +31,8 @@ class CpuBackend : public ReferenceBackend {
                  float* out) const override;
 
  private:
+  void run_linears(const RowMixedLinear* const* ws, size_t n, const float* x, int64_t n_tokens, float* const* ys,
+                   bool gelu) const;
   Isa isa_;
   GemmS8Fn gemm_;
   UnpackPanelFn unpack_;
