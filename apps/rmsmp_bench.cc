@@ -110,7 +110,7 @@ std::string ensure_model(const std::string& work, const std::string& model, cons
   o.scheme = scheme;
   o.max_seq_length = 512;  // the benchmark's longest sequence (384) exceeds MiniLM's sentence-transformers 256
   if (scheme == "rmsmp") {
-    o.calib_sentences = cli::read_labeled_tsv(std::string(RMSMP_SOURCE_DIR) + "/data/sst2/train_sample.tsv").sentences;
+    o.calib_sentences = cli::read_labeled_tsv(bench::source_dir() + "/data/sst2/train_sample.tsv").sentences;
     o.calib_sentences.resize(std::min<size_t>(o.calib_sentences.size(), 64));
     o.calib_source = "data/sst2/train_sample.tsv (first 64)";
   }
@@ -256,7 +256,7 @@ int main(int argc, char** argv) {
           for (const auto& e : o.engines) {
             const std::string bl = " --batch " + a.get_or("batch", "1,8") + " --seq " + a.get_or("seq", "16,128,384");
             if (e.rfind("onnxruntime", 0) == 0) {
-              add(run_child("python3 " + quote(std::string(RMSMP_SOURCE_DIR) + "/benchmarks/ort_bench.py") + " --engine " +
+              add(run_child("python3 " + quote(bench::source_dir() + "/benchmarks/ort_bench.py") + " --engine " +
                             e + " --model " + m + " --checkpoint " + quote(ckpt[m].first) + " --weights " +
                             ckpt[m].second + " --work " + quote(o.work) + bl + " --threads " + std::to_string(o.threads) +
                             " --repeats " + std::to_string(o.repeats)));

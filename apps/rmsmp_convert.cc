@@ -5,6 +5,7 @@
 
 #include "common/cli.h"
 #include "convert.h"
+#include "fpga_model.h"
 #include "rmsmp/error.h"
 
 namespace {
@@ -20,7 +21,10 @@ usage: rmsmp-convert --in HF_DIR --out FILE [options]
                         rmsmp:     per-row Fixed-8 by Hessian score, Fixed-4 vs PoT-4 by --scheme-rule
                         layerwise: whole most-sensitive layers at Fixed-8 (rest Fixed-4), same 8-bit budget
                         random:    the --ratios counts per layer, rows drawn with a fixed seed
-  --ratios R          pot4=0.65,fixed4=0.30,fixed8=0.05 (default; same ratio in every layer)
+  --ratios R          pot4=0.65,fixed4=0.30,fixed8=0.05 (default; same ratio in every layer), or
+                      auto with --device NAME: the ratio that balances the PoT-4 LUT core and the Fixed DSP core
+                      on that FPGA (rmsmp-fpga's cost model; 5% Fixed-8), recorded in the file's provenance
+  --device NAME       FPGA for --ratios auto: xc7z020 | xc7z045 | xczu9eg
   --calib FILE        calibration text: one sentence per line, or a 'sentence<TAB>label' TSV.
                       Required by rmsmp, layerwise and --act-bits 4. Must not overlap evaluation data.
   --calib-n N         use at most the first N calibration sentences (default: all)
@@ -75,14 +79,28 @@ int main(int argc, char** argv) {
   try {
     cli::Args a(argc, argv, 1,
                 {"in", "out", "scheme", "ratios", "calib", "calib-n", "act-bits", "clip", "scheme-rule", "seed", "report",
-                 "rounding", "max-seq-length"},
+                 "rounding", "max-seq-length", "device"},
                 {"quiet"});
     RMSMP_CHECK(a.positional().empty(), ErrorCode::InvalidArgument, "unexpected argument '" << a.positional()[0] << "'");
     ConvertOptions o;
     o.in_dir = a.require("in");
     o.out_path = a.require("out");
     o.scheme = a.get_or("scheme", "rmsmp");
-    if (auto r = a.get("ratios")) o.ratios = parse_ratios(*r);
+    if (auto r = a.get("ratios"); r && *r == "auto") {
+      const auto dev = a.get("device");
+      RMSMP_CHECK(dev.has_value(), ErrorCode::InvalidArgument,
+                  "--ratios auto needs --device NAME (an FPGA: see rmsmp-fpga --list-devices)");
+      const FpgaDevice& d = fpga_device(*dev);
+      const FpgaAssumptions as;
+      const RatioDerivation der = derive_ratio(d, as);
+      o.ratios = der.ratios;
+      o.ratio_provenance = der.to_json(d, as);
+    } else if (r) {
+      RMSMP_CHECK(!a.get("device"), ErrorCode::InvalidArgument, "--device is only used with --ratios auto");
+      o.ratios = parse_ratios(*r);
+    } else {
+      RMSMP_CHECK(!a.get("device"), ErrorCode::InvalidArgument, "--device is only used with --ratios auto");
+    }
     const std::string clip = a.get_or("clip", "mse");
     RMSMP_CHECK(clip == "max" || clip == "mse", ErrorCode::InvalidArgument, "--clip must be max or mse");
     o.clip = clip == "mse" ? ClipMode::Mse : ClipMode::MaxAbs;

@@ -279,6 +279,7 @@ nlohmann::json convert_checkpoint(const ConvertOptions& opt, const std::function
                          {"converter_version", kConverterVersion},
                          {"options", opt.command_line},
                          {"notes", ck.notes}};
+  if (!opt.ratio_provenance.is_null()) prov["ratio_derivation"] = opt.ratio_provenance;
   if (need_calib) {
     Sha256 cs;
     for (const auto& s : opt.calib_sentences) cs.update(s.data(), s.size()), cs.update("\n", 1);

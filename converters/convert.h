@@ -29,6 +29,7 @@ struct ConvertOptions {
   std::vector<std::string> calib_sentences;
   std::string calib_source;     // file name, for provenance
   uint64_t seed = 20211011;     // random baseline
+  nlohmann::json ratio_provenance;  // how the ratios were derived (--ratios auto: device, cores, assumptions)
   int64_t max_seq_length = 0;   // > 0: overrides the checkpoint's (sentence-transformers) limit, <= max positions
   std::string command_line;     // for provenance
 };

@@ -2,33 +2,43 @@
 # Prepared check for a lent GPU/AVX-512 machine (the `device` tool; it cannot install packages, so the
 # binaries travel with their libraries). Two steps:
 #   bash scripts/device_check.sh prepare     # here: bundles build/ binaries + libs into devcheck/ (git-ignored)
-#   bash devcheck/run.sh                     # there (carry devcheck): AVX-512 kernels, OpenCL on its GPU, benchmarks
+#   bash devcheck/run.sh                     # there (carry devcheck): results under $OUT (or devcheck/out)
+# There: the CPU kernels of every ISA it has (AVX-512 VNNI included) and the OpenCL backend on every OpenCL
+# device (a GPU's ICD under /etc/OpenCL/vendors) against the reference backend; then rmsmp-bench (peaks, GEMMs,
+# MiniLM-L6-shaped end to end on the CPU and on each OpenCL device). No model is carried: rmsmp-bench writes
+# a random-weight checkpoint of MiniLM-L6's shapes and converts it there (timing only, no accuracy).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "${1:-}" = prepare ] || { echo "usage: bash scripts/device_check.sh prepare" >&2; exit 2; }
-rm -rf devcheck && mkdir -p devcheck/lib devcheck/data
-cp build/tests/rmsmp_tests build/benchmarks/bench_ops build/apps/rmsmp-run build/apps/rmsmp-convert devcheck/
-strip devcheck/rmsmp_tests devcheck/bench_ops devcheck/rmsmp-run devcheck/rmsmp-convert
-for lib in libutf8proc.so.2 libdnnl.so.2 libgomp.so.1 libstdc++.so.6 libOpenCL.so.1 libbenchmark.so.1 libgcc_s.so.1 \
+rm -rf devcheck && mkdir -p devcheck/lib
+for b in tests/rmsmp_tests apps/rmsmp-bench apps/rmsmp-run apps/rmsmp-convert; do
+  cp "build/$b" devcheck/ && strip "devcheck/$(basename "$b")"
+done
+for lib in libutf8proc.so.2 libdnnl.so.2 libgomp.so.1 libstdc++.so.6 libOpenCL.so.1 libgcc_s.so.1 \
            libsentencepiece.so.0 libprotobuf-lite.so.32 libcpp-httplib.so.0.11; do
   f=$(ldconfig -p | awk -v l="$lib" '$1 == l {print $NF; exit}')
   [ -n "$f" ] && cp -L "$f" devcheck/lib/
 done
-cp -r tests/data/tiny_classifier devcheck/data/
+xz -T2 -6 devcheck/lib/libdnnl.so.2  # 40 MB -> 7 MB: the carried tree is limited to 64 MiB
 cat > devcheck/run.sh <<'RUN'
 #!/usr/bin/env bash
-# Runs on the lent machine: CPU ISA kernels, the OpenCL backend on every OpenCL device there (a GPU's ICD under
-# /etc/OpenCL/vendors), and the linear-layer micro-benchmarks for cpu and opencl.
 cd "$(dirname "$0")"
-export LD_LIBRARY_PATH=$PWD/lib  # the selected tests need no data files
-lscpu | grep -E "Model name|^CPU\(s\)"; nvidia-smi -L 2>/dev/null; ls /etc/OpenCL/vendors 2>/dev/null
-./rmsmp-run devices
-./rmsmp_tests --gtest_filter='Backends*:OpenCl.Encoder*:ActQuant*:PortableMath*' 2>&1 | grep -E "OK|SKIP|FAIL|Failure" | tail -40
-./rmsmp-convert --quiet --scheme fixed8 --in data/tiny_classifier --out /tmp/tc.rmsmp
-for d in $(./rmsmp-run devices | awk '/^opencl:/ {print $1}'); do
-  echo "== $d"; ./rmsmp-run embed --model /tmp/tc.rmsmp --text "the movie was good !" --device "$d" | head -c 120; echo
+OUT=${OUT:-$PWD/out}; mkdir -p "$OUT"
+[ -f lib/libdnnl.so.2 ] || xz -dk lib/libdnnl.so.2.xz 2>/dev/null ||
+  python3 -c "import lzma, shutil; shutil.copyfileobj(lzma.open('lib/libdnnl.so.2.xz'), open('lib/libdnnl.so.2', 'wb'))"
+export LD_LIBRARY_PATH=$PWD/lib RMSMP_SOURCE_DIR=$(cd .. && pwd)
+{ lscpu | grep -E "Model name|^CPU\(s\)|Flags" | cut -c1-400; nvidia-smi -L 2>/dev/null; ls /etc/OpenCL/vendors 2>/dev/null; } | tee "$OUT/machine.txt"
+./rmsmp-run devices | tee "$OUT/devices.txt"
+./rmsmp_tests --gtest_filter='Backends*:Cpu/*:OpenCl*:ActQuant*:PortableMath*:TinyBert*:CpuIsa*' > "$OUT/tests.txt" 2>&1
+grep -E "^\[  (PASSED|FAILED|SKIPPED) |tests ran" "$OUT/tests.txt" | tail -30
+timeout 150 ./rmsmp-bench --suite peak,gemm --threads 2 --processes 2 --repeats 10 --work /tmp/rb \
+  --gemm-shapes 128x384x1536,128x1536x384,128x768x3072,128x3072x768,16x384x1536 --out "$OUT/gemm" 2>&1 | tail -30
+# One run per device, each with its own time limit, so a slow device cannot cost the others' results.
+for d in cpu $(awk '/^opencl:/ {print $1}' "$OUT/devices.txt"); do
+  timeout "${E2E_LIMIT:-120}" ./rmsmp-bench --suite e2e --models minilm-l6 --engines rmsmp-fp32,rmsmp-fixed8,rmsmp-mix \
+    --device "$d" --batch 1,8 --seq 16,128 --threads 2 --processes 1 --repeats 5 --work /tmp/rb \
+    --out "$OUT/e2e-${d//:/_}" 2>&1 | tail -8
 done
-OMP_NUM_THREADS=2 ./bench_ops --benchmark_filter='linear/(cpu|opencl)/(fixed8|pot4)' --benchmark_min_time=0.2 2>&1 | grep -E "linear|Error"
 RUN
 chmod +x devcheck/run.sh
 du -sh devcheck

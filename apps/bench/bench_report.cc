@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <set>
@@ -52,6 +53,11 @@ std::string run_capture(const std::string& cmd) {
 }
 }  // namespace
 
+std::string source_dir() {
+  const char* e = std::getenv("RMSMP_SOURCE_DIR");
+  return e && *e ? e : RMSMP_SOURCE_DIR;
+}
+
 nlohmann::json machine_stamp() {
   std::string cpu = "unknown";
   std::ifstream ci("/proc/cpuinfo");
@@ -60,7 +66,7 @@ nlohmann::json machine_stamp() {
       cpu = l.substr(l.find(':') + 2);
       break;
     }
-  const std::string src = RMSMP_SOURCE_DIR;
+  const std::string src = source_dir();
   std::string sha = run_capture("git -C '" + src + "' rev-parse --short=12 HEAD 2>/dev/null");
   if (sha.empty()) sha = "unknown";
   else if (!run_capture("git -C '" + src + "' status --porcelain --untracked-files=no 2>/dev/null").empty()) sha += "-dirty";
@@ -117,16 +123,18 @@ std::string markdown_table(const std::vector<nlohmann::json>& recs, const nlohma
   std::vector<std::string> row_order;
   for (const auto& r : recs) {
     if (r.value("suite", "") != "e2e") continue;
-    const std::string e = r["engine"];
+    // Our engines on a non-CPU backend get the device in their column name; CPU ISA suffixes do not split rows.
+    const std::string dev = r.value("device", "");
+    const std::string e = r["engine"].get<std::string>() + (dev.rfind("cpu", 0) == 0 || dev.empty() ? "" : "@" + dev);
     if (std::find(engines.begin(), engines.end(), e) == engines.end()) engines.push_back(e);
-    const std::string row = "| " + r.value("model", "") + " | " + r.value("device", "") + " | " +
+    const std::string row = "| " + r.value("model", "") + " | " + r.value("weights", "") + " | " +
                             std::to_string(r.value("batch", 0)) + " | " + std::to_string(r.value("seq", 0)) + " | " +
                             std::to_string(r.value("threads", 0)) + " |";
     if (!rows.count(row)) row_order.push_back(row);
     rows[row][e] = r["median_ms"].get<double>();
   }
   if (!row_order.empty()) {
-    md << "| model | device | batch | seq | threads |";
+    md << "| model | weights | batch | seq | threads |";
     for (const auto& e : engines) md << " " << e << " (ms) |";
     md << "\n|---|---|---|---|---|";
     for (size_t i = 0; i < engines.size(); ++i) md << "---:|";

@@ -18,6 +18,10 @@ namespace rmsmp::bench {
 std::vector<double> time_calls(const std::function<void()>& fn, int repeats, int warmup = 1);
 double median(std::vector<double> v);
 
+// The source tree (calibration text, benchmarks/ort_bench.py, git SHA): $RMSMP_SOURCE_DIR if set (a copied
+// tree on another machine), else the tree this binary was built from.
+std::string source_dir();
+
 // Machine/build stamp for every report: cpu model, logical cpus, git SHA (of the source tree at run time).
 nlohmann::json machine_stamp();
 
