@@ -39,6 +39,10 @@ for d in cpu $(awk '/^opencl:/ {print $1}' "$OUT/devices.txt"); do
     --device "$d" --batch 1,8 --seq 16,128 --threads 2 --processes 1 --repeats 5 --work /tmp/rb \
     --out "$OUT/e2e-${d//:/_}" 2>&1 | tail -8
 done
+n=$(nproc)
+timeout 90 ./rmsmp-bench --suite e2e --models minilm-l6 --engines rmsmp-fixed8,rmsmp-mix --device cpu --batch 1,8 \
+  --seq 16,128 --threads "$n" --processes 1 --repeats 5 --work /tmp/rb --out "$OUT/e2e-cpu-$n-threads" 2>&1 | tail -6
+ls "$OUT"
 RUN
 chmod +x devcheck/run.sh
 du -sh devcheck
