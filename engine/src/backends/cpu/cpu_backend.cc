@@ -32,7 +32,14 @@ GemmS8Fn gemm_for(Isa isa) {
   return gemm_s8_generic;
 }
 
-UnpackPanelFn unpack_for(Isa isa) { return isa == Isa::Generic ? unpack_panel_generic : unpack_panel_avx2; }
+UnpackPanelFn unpack_for(Isa isa) {
+  switch (isa) {
+    case Isa::Generic: return unpack_panel_generic;
+    case Isa::Avx2: return unpack_panel_avx2;
+    case Isa::Avx512Vnni: return unpack_panel_vnni;  // its kernel reads the VNNI panel layout (gemm_s8.h)
+  }
+  return unpack_panel_generic;
+}
 
 bool verbose_dispatch() {
   static const bool v = [] {
@@ -173,13 +180,16 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const fl
   thread_local std::vector<int8_t> xpad;
   thread_local std::vector<uint8_t> xu;
   thread_local std::vector<float> xstep, ysto;
+  thread_local std::vector<int32_t> xsum;
   xpad.resize(size_t(T * Kp));
   xu.resize(size_t(T * Kp));
   xstep.resize(size_t(T));
+  xsum.resize(size_t(T));
   ysto.resize(size_t(ys_off[n]));
   int8_t* xp = xpad.data();
   uint8_t* xup = xu.data();
   float* xs = xstep.data();
+  int32_t* xsm = xsum.data();
   float* yst = ysto.data();
   const bool simd = isa_ != Isa::Generic;
   // One parallel region: per token, quantize the input into its padded signed and +128 copies; then the tiles,
@@ -199,6 +209,9 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const fl
       }
       std::memset(qrow + K, 0, size_t(Kp - K));
       std::memset(urow + K, 128, size_t(Kp - K));
+      int32_t sum = 0;
+      for (int64_t k = 0; k < K; ++k) sum += qrow[k];
+      xsm[t] = sum;
     }
 #pragma omp for schedule(dynamic, 1)
     for (size_t i = 0; i < tiles.size(); ++i) {
@@ -214,7 +227,8 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const fl
       bias.resize(size_t(kRowTile));
       const size_t rb = quant_row_bytes(g.kind, K);
       unpack_(g.kind, g.codes + size_t(tl.j0) * rb, rb, tl.nj, K, Kp, panel.data(), w_sum.data());
-      gemm_(GemmS8Args{xp, xup, T, panel.data(), w_sum.data(), tl.nj, Kp, quant_scheme(g.kind).max_q, acc.data(), tl.nj});
+      gemm_(GemmS8Args{xp, xup, T, panel.data(), w_sum.data(), xsm, tl.nj, Kp, quant_scheme(g.kind).max_q, acc.data(),
+                       tl.nj});
       const int64_t s0 = tl.stored0 + tl.j0;  // stored index of the tile's first row
       for (int64_t j = 0; j < tl.nj; ++j) bias[size_t(j)] = w.bias ? w.bias[w.perm[s0 + j]] : 0.f;
       float* out = yst + ys_off[tl.layer] + s0;

@@ -10,7 +10,11 @@
 //   w:     panel, n_rows rows of k_padded int8 weights; w_sum: per-row sums of w
 //   max_w: the scheme's largest |q|. AVX2 feeds xu straight to vpmaddubsw when 2 * 255 * max_w <= 32767
 //          (PoT-4: 64, Fixed-4: 7), so the int16 pair sums cannot saturate; Fixed-8 rows take the sign path.
+//   x_sum: per-token sums of x (over k_padded; the VNNI kernel's compensation)
 //   acc:   n_tokens x n_rows int32, row stride acc_stride
+// Panel layouts: row-major (generic, AVX2: row r at w + r * k_padded), or VNNI (AVX-512: blocks of 16 rows,
+// each k_padded / 4 groups of 16 rows x 4 consecutive k values, stored as w + 128 in uint8; rows past the
+// panel's end are w = 0). The ISA's unpack function writes the layout its kernel reads.
 // Sums are exact in int32: |q| <= 127 and k_padded < 2^16.
 #pragma once
 #include <cstddef>
@@ -28,6 +32,7 @@ struct GemmS8Args {
   int64_t n_tokens;
   const int8_t* w;
   const int32_t* w_sum;
+  const int32_t* x_sum;
   int64_t n_rows;
   int64_t k_padded;
   int max_w;
@@ -39,7 +44,7 @@ using GemmS8Fn = void (*)(const GemmS8Args&);
 
 void gemm_s8_generic(const GemmS8Args& a);
 void gemm_s8_avx2(const GemmS8Args& a);        // 4 rows x 2 tokens; vpmaddubsw on xu, or on |x| and sign(w, x)
-void gemm_s8_avx512vnni(const GemmS8Args& a);  // 4 rows x 2 tokens; vpdpbusd on xu with row-sum compensation
+void gemm_s8_avx512vnni(const GemmS8Args& a);  // 32 rows x 8 tokens, outer products: vpdpbusd(w + 128, x)
 
 // Unpacks `rows` packed rows (row_bytes apart) of `kind` into panel rows of k_padded int8 (zero padded) and
 // their sums. The AVX2 version expands 4-bit codes with a 16-entry vpshufb table.
@@ -48,6 +53,9 @@ using UnpackPanelFn = void (*)(QuantKind kind, const uint8_t* codes, size_t row_
 void unpack_panel_generic(QuantKind kind, const uint8_t* codes, size_t row_bytes, int64_t rows, int64_t k,
                           int64_t k_padded, int8_t* panel, int32_t* w_sum);
 void unpack_panel_avx2(QuantKind kind, const uint8_t* codes, size_t row_bytes, int64_t rows, int64_t k,
+                       int64_t k_padded, int8_t* panel, int32_t* w_sum);
+// VNNI layout (above); the panel must hold ceil(rows / 16) * 16 * k_padded bytes.
+void unpack_panel_vnni(QuantKind kind, const uint8_t* codes, size_t row_bytes, int64_t rows, int64_t k,
                        int64_t k_padded, int8_t* panel, int32_t* w_sum);
 
 }  // namespace rmsmp

@@ -1,38 +1,71 @@
-// AVX-512 VNNI int8 panel GEMM. vpdpbusd multiplies unsigned by signed bytes and accumulates groups of four
-// into int32 without saturation, so every scheme takes one path: xu = x + 128 against w, and the shift is
-// removed with the row sums (sum (x + 128) w = sum x w + 128 sum w). Register tile: 4 rows x 2 tokens.
+// AVX-512 VNNI int8 panel GEMM as outer products. The panel is in VNNI layout (gemm_s8.h): one zmm holds 16
+// rows x 4 consecutive k values of w + 128 (unsigned), and vpdpbusd multiplies it by 4 bytes of one token's
+// signed activations broadcast to every lane, accumulating each row's sum in its own int32 lane: no horizontal
+// reduction, and the products of unsigned <= 255 by signed |x| <= 127 cannot saturate (vpdpbusd has no int16
+// stage). sum (w + 128) x = sum w x + 128 sum x, so each token's 128 * x_sum is subtracted at the end.
+// Register tile: 32 rows (2 zmm) x 8 tokens = 16 accumulators.
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstring>
+#include <vector>
 
 #include "backends/cpu/gemm_s8.h"
 
 namespace rmsmp {
 
 void gemm_s8_avx512vnni(const GemmS8Args& a) {
-  const int64_t K = a.k_padded, T = a.n_tokens;
-  for (int64_t r = 0; r < a.n_rows; r += 4) {
-    const int64_t nr = std::min<int64_t>(4, a.n_rows - r);
-    const int8_t* w[4];
-    for (int i = 0; i < 4; ++i) w[i] = a.w + (r + std::min<int64_t>(i, nr - 1)) * K;  // tail rows repeat the last
-    for (int64_t t = 0; t < T; t += 2) {
-      const uint8_t* xa = a.xu + t * K;
-      const uint8_t* xb = a.xu + std::min(t + 1, T - 1) * K;
-      __m512i c[8];
-      for (auto& v : c) v = _mm512_setzero_si512();
-      for (int64_t k = 0; k < K; k += 64) {
-        const __m512i va = _mm512_loadu_si512(xa + k), vb = _mm512_loadu_si512(xb + k);
-        for (int i = 0; i < 4; ++i) {
-          const __m512i q = _mm512_loadu_si512(w[i] + k);
-          c[i] = _mm512_dpbusd_epi32(c[i], va, q);
-          c[4 + i] = _mm512_dpbusd_epi32(c[4 + i], vb, q);
+  const int64_t K = a.k_padded, T = a.n_tokens, kq = K / 4;
+  for (int64_t r = 0; r < a.n_rows; r += 32) {
+    const bool two = r + 16 < a.n_rows;  // a second block of 16 rows exists
+    const uint8_t* p0 = reinterpret_cast<const uint8_t*>(a.w) + r * K;  // block r / 16 starts at (r / 16) * 16 * K
+    const uint8_t* p1 = two ? p0 + 16 * K : p0;
+    for (int64_t t = 0; t < T; t += 8) {
+      const int8_t* x[8];
+      for (int i = 0; i < 8; ++i) x[i] = a.x + std::min(t + i, T - 1) * K;  // token tail: repeats, discarded
+      __m512i c0[8], c1[8];
+      for (int i = 0; i < 8; ++i) c0[i] = c1[i] = _mm512_setzero_si512();
+      for (int64_t q = 0; q < kq; ++q) {
+        const __m512i w0 = _mm512_loadu_si512(p0 + q * 64), w1 = _mm512_loadu_si512(p1 + q * 64);
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; ++i) {
+          int32_t v;
+          std::memcpy(&v, x[i] + 4 * q, 4);
+          const __m512i xb = _mm512_set1_epi32(v);
+          c0[i] = _mm512_dpbusd_epi32(c0[i], w0, xb);
+          c1[i] = _mm512_dpbusd_epi32(c1[i], w1, xb);
         }
       }
-      for (int i = 0; i < nr; ++i) {
-        const int32_t comp = 128 * a.w_sum[r + i];
-        a.acc[t * a.acc_stride + r + i] = _mm512_reduce_add_epi32(c[i]) - comp;
-        if (t + 1 < T) a.acc[(t + 1) * a.acc_stride + r + i] = _mm512_reduce_add_epi32(c[4 + i]) - comp;
+      const int64_t n0 = std::min<int64_t>(16, a.n_rows - r), n1 = two ? std::min<int64_t>(16, a.n_rows - r - 16) : 0;
+      const __mmask16 m0 = __mmask16((1u << n0) - 1), m1 = __mmask16((1u << n1) - 1);
+      for (int i = 0; i < 8 && t + i < T; ++i) {
+        const __m512i comp = _mm512_set1_epi32(128 * a.x_sum[t + i]);
+        int32_t* o = a.acc + (t + i) * a.acc_stride + r;
+        _mm512_mask_storeu_epi32(o, m0, _mm512_sub_epi32(c0[i], comp));
+        if (two) _mm512_mask_storeu_epi32(o + 16, m1, _mm512_sub_epi32(c1[i], comp));
       }
+    }
+  }
+}
+
+void unpack_panel_vnni(QuantKind kind, const uint8_t* codes, size_t row_bytes, int64_t rows, int64_t k,
+                       int64_t k_padded, int8_t* panel, int32_t* w_sum) {
+  thread_local std::vector<int8_t> rm;  // row-major unpacked rows first (shared 4-bit expansion)
+  const int64_t blocks = (rows + 15) / 16;
+  rm.assign(size_t(blocks * 16 * k_padded), 0);  // rows past the end stay w = 0
+  unpack_panel_avx2(kind, codes, row_bytes, rows, k, k_padded, rm.data(), w_sum);
+  const int64_t kq = k_padded / 4;
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  // Per block of 16 rows: gather each row's 4-byte group q into lane r of output vector q (a 16 x kq int32
+  // transpose), then add 128 to every byte.
+  const __m512i lane_stride = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                                 _mm512_set1_epi32(int32_t(k_padded)));
+  for (int64_t b = 0; b < blocks; ++b) {
+    const int8_t* src = rm.data() + b * 16 * k_padded;
+    uint8_t* dst = reinterpret_cast<uint8_t*>(panel) + b * 16 * k_padded;
+    for (int64_t q = 0; q < kq; ++q) {
+      const __m512i v = _mm512_i32gather_epi32(lane_stride, src + 4 * q, 1);
+      _mm512_storeu_si512(dst + q * 64, _mm512_xor_si512(v, flip));
     }
   }
 }
