@@ -30,6 +30,9 @@ inline __m256 expf8(__m256 x) {
   p = add(mul(p, r), set(1.f));
   // The two rescaling steps run only when some lane needs them: computed for every lane, p * 2^-126 would
   // make subnormals (a slow microcode assist per instruction) for lanes whose result the blend then drops.
+  // Lanes the final blends replace (NaN, overflow, underflow to 0: the scalar returns early) get k = 0 so
+  // they never ask for a rescale: softmax's far-below-max scores would otherwise take the slow path.
+  k = _mm256_andnot_si256(_mm256_castps_si256(_mm256_or_ps(_mm256_or_ps(isnan, big), small)), k);
   const __m256i hi = _mm256_cmpgt_epi32(k, _mm256_set1_epi32(127));
   if (!_mm256_testz_si256(hi, hi)) {
     p = _mm256_blendv_ps(p, mul(p, _mm256_castsi256_ps(_mm256_set1_epi32(0x7f000000))), _mm256_castsi256_ps(hi));
