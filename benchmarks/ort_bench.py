@@ -146,6 +146,7 @@ def main():
     so.intra_op_num_threads = a.threads
     so.inter_op_num_threads = 1
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.log_severity_level = 3  # the optimized-model dump below warns that it is machine-specific: it is only read here
     opt_path = path + ".opt.onnx"
     so.optimized_model_filepath = opt_path
     sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])

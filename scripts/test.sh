@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/build.sh
 export RMSMP_CHECKPOINT_DIR="$(bash scripts/checkpoint_dir.sh)"
+export RMSMP_EFFNET_PTH="$(bash scripts/checkpoint_dir.sh --effnet)"
 (cd build && ctest --output-on-failure -j "$(nproc)" "$@")
 if [ "${RMSMP_TEST_SANITIZE:-1}" != 0 ]; then
   echo "== ASan + UBSan suite (build-asan/)"

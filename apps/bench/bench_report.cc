@@ -67,9 +67,12 @@ nlohmann::json machine_stamp() {
       break;
     }
   const std::string src = source_dir();
-  std::string sha = run_capture("git -C '" + src + "' rev-parse --short=12 HEAD 2>/dev/null");
+  // $RMSMP_GIT_SHA wins: a binary bundle run from a copied tree (scripts/device_check.sh) knows its commit.
+  const char* env_sha = std::getenv("RMSMP_GIT_SHA");
+  std::string sha = env_sha && *env_sha ? env_sha : run_capture("git -C '" + src + "' rev-parse --short=12 HEAD 2>/dev/null");
   if (sha.empty()) sha = "unknown";
-  else if (!run_capture("git -C '" + src + "' status --porcelain --untracked-files=no 2>/dev/null").empty()) sha += "-dirty";
+  else if (!(env_sha && *env_sha) && !run_capture("git -C '" + src + "' status --porcelain --untracked-files=no 2>/dev/null").empty())
+    sha += "-dirty";
   return {{"cpu", cpu}, {"logical_cpus", std::thread::hardware_concurrency()}, {"git_sha", sha}};
 }
 

@@ -3,7 +3,7 @@
 set -euo pipefail
 OUT=${1:-out/fuzz}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-mkdir -p "$OUT/seeds"/{model_file,safetensors,text,config,tsv,hf_json,spm}
+mkdir -p "$OUT/seeds"/{model_file,safetensors,text,config,tsv,hf_json,spm,pth}
 CK=$(bash "$ROOT/scripts/checkpoint_dir.sh")
 # Model and safetensors seeds: the tiny random BERT that the test suite builds and converts (when build/ has
 # the tests); the real checkpoint is too large to be a useful fuzz seed, so only its first 64 KiB is used.
@@ -47,3 +47,5 @@ cut -f1 "$ROOT/tests/data/sentencepiece/albert_30k_clean.golden.tsv" | while IFS
 # tsv: GLUE files of each layout (RTE, STS-B heads plus a few rows).
 head -20 "$ROOT/data/rte/dev.tsv" > "$OUT/seeds/tsv/rte_head.tsv"
 head -20 "$ROOT/data/stsb/dev.tsv" > "$OUT/seeds/tsv/stsb_head.tsv"
+# .pth seeds: the committed tiny checkpoints (both containers) and the hostile one.
+cp "$ROOT"/tests/data/pth/*.pth "$OUT/seeds/pth/"

@@ -136,8 +136,10 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const fl
     int64_t stored0;  // stored index of the group's first row in its layer
     int64_t j0, nj;
   };
-  std::vector<Tile> tiles;
-  std::vector<int64_t> ys_off(n + 1, 0);  // stored-order outputs of every layer, one buffer
+  thread_local std::vector<Tile> tiles;
+  thread_local std::vector<int64_t> ys_off;  // stored-order outputs of every layer, one buffer
+  tiles.clear();
+  ys_off.assign(n + 1, 0);
   for (size_t l = 0; l < n; ++l) {
     const RowMixedLinear& w = *ws[l];
     ys_off[l + 1] = ys_off[l] + T * w.rows;
