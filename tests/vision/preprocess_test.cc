@@ -1,0 +1,102 @@
+// Image decoding and torchvision's ImageNet eval transform against Pillow (tests/data/images/goldens.json, made
+// by converters/goldens/make_image_goldens.py) on the real photos in data/images: decoded pixels, the resized
+// and cropped uint8 images byte for byte, and the normalized float32 tensor bit for bit.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/hash.h"
+#include "rmsmp/error.h"
+#include "util/test_env.h"
+#include "vision/image.h"
+#include "vision/preprocess.h"
+
+namespace rmsmp::vision {
+namespace {
+
+const nlohmann::json& golden() {
+  static const nlohmann::json g = [] {
+    std::ifstream f(test::data_dir() + "/images/goldens.json");
+    return nlohmann::json::parse(f);
+  }();
+  return g;
+}
+
+std::string sha(const void* p, size_t n) {
+  Sha256 h;
+  h.update(p, n);
+  return h.hex_digest();
+}
+
+std::string image_path(const std::string& name) {
+  return name.find(".jpg") != std::string::npos ? test::data_dir() + "/images/" + name
+                                                 : test::data_dir() + "/../../data/images/" + name;
+}
+
+TEST(Vision, PngPhotosMatchPillowAndTorchvisionExactly) {
+  for (const char* name : {"chelsea.png", "coffee.png"}) {
+    const auto& g = golden()["images"][name];
+    const ImageRgb8 img = load_image(image_path(name));
+    ASSERT_EQ(img.width, g["width"].get<int64_t>());
+    ASSERT_EQ(img.height, g["height"].get<int64_t>());
+    EXPECT_EQ(sha(img.pixels.data(), img.pixels.size()), g["decoded_sha256"]) << name;
+    int64_t w = 0, h = 0;
+    resize_shorter_side(img.width, img.height, 256, &w, &h);
+    EXPECT_EQ(w, g["resized"][0].get<int64_t>());
+    EXPECT_EQ(h, g["resized"][1].get<int64_t>());
+    const ImageRgb8 r = resize_bilinear_pil(img, w, h);
+    EXPECT_EQ(sha(r.pixels.data(), r.pixels.size()), g["resized_sha256"]) << name << ": PIL bilinear resize";
+    const ImageRgb8 c = center_crop(r, 224, 224);
+    EXPECT_EQ(sha(c.pixels.data(), c.pixels.size()), g["crop_sha256"]) << name;
+    const std::vector<float> t = imagenet_eval_transform(img);
+    ASSERT_EQ(t.size(), 3u * 224 * 224);
+    EXPECT_EQ(sha(t.data(), t.size() * 4), g["tensor_sha256"]) << name << ": normalized tensor";
+    for (const auto& [idx, v] : g["samples"].items()) EXPECT_EQ(t[std::stoul(idx)], v.get<float>()) << name << " " << idx;
+  }
+}
+
+TEST(Vision, JpegDecodesLikePillow) {
+  const auto& g = golden()["images"]["chelsea_q90.jpg"];
+  const ImageRgb8 img = load_image(image_path("chelsea_q90.jpg"));
+  ASSERT_EQ(img.width, 451);
+  ASSERT_EQ(img.height, 300);
+  // Debian's libjpeg-turbo and Pillow's bundled one use the same default decoder (islow IDCT, fancy upsampling).
+  int64_t sums[3] = {0, 0, 0};
+  for (size_t i = 0; i < img.pixels.size(); ++i) sums[i % 3] += img.pixels[i];
+  for (int c = 0; c < 3; ++c) EXPECT_EQ(sums[c], g["decoded_channel_sums"][c].get<int64_t>()) << "channel " << c;
+  EXPECT_EQ(sha(img.pixels.data(), img.pixels.size()), g["decoded_sha256"]);
+  const std::vector<float> t = imagenet_eval_transform(img);
+  EXPECT_EQ(sha(t.data(), t.size() * 4), g["tensor_sha256"]);
+}
+
+TEST(Vision, BadImagesNameTheFileAndProblem) {
+  auto err = [](const std::string& path) -> std::string {
+    try {
+      load_image(path);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  const std::string dir = test::temp_dir();
+  EXPECT_NE(err(dir + "/none.png").find("none.png: cannot open"), std::string::npos);
+  std::ofstream(dir + "/text.png") << "not an image";
+  EXPECT_NE(err(dir + "/text.png").find("not a PNG or JPEG"), std::string::npos);
+  std::ifstream src(image_path("chelsea.png"), std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(src)), {});
+  std::ofstream(dir + "/cut.png", std::ios::binary) << bytes.substr(0, bytes.size() / 3);
+  EXPECT_NE(err(dir + "/cut.png").find("cut.png: PNG:"), std::string::npos) << err(dir + "/cut.png");
+  std::ifstream js(image_path("chelsea_q90.jpg"), std::ios::binary);
+  std::string jb((std::istreambuf_iterator<char>(js)), {});
+  std::ofstream(dir + "/cut.jpg", std::ios::binary) << jb.substr(0, 600);
+  EXPECT_NE(err(dir + "/cut.jpg").find("cut.jpg: JPEG:"), std::string::npos) << err(dir + "/cut.jpg");
+  EXPECT_THROW(load_image(image_path("chelsea.png"), 1000), Error);  // pixel limit
+  const ImageRgb8 img = load_image(image_path("chelsea.png"));
+  EXPECT_THROW(center_crop(img, 500, 10), Error);
+}
+
+}  // namespace
+}  // namespace rmsmp::vision
