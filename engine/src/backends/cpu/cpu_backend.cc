@@ -136,6 +136,8 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const fl
     int64_t stored0;  // stored index of the group's first row in its layer
     int64_t j0, nj;
   };
+  // Per calling thread, reused across calls. NB: inside the parallel region below, a thread_local named there
+  // would be the worker's own (empty) instance, so the region only uses pointers taken before it.
   thread_local std::vector<Tile> tiles;
   thread_local std::vector<int64_t> ys_off;  // stored-order outputs of every layer, one buffer
   tiles.clear();
@@ -178,7 +180,7 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const fl
   }
   if (tiles.empty() || T == 0) return;
 
-  // Per calling thread, reused across calls (no allocation in steady state).
+  // Per calling thread, reused across calls (no allocation in steady state); see the NB above.
   thread_local std::vector<int8_t> xpad;
   thread_local std::vector<uint8_t> xu;
   thread_local std::vector<float> xstep, ysto;
@@ -193,6 +195,9 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const fl
   float* xs = xstep.data();
   int32_t* xsm = xsum.data();
   float* yst = ysto.data();
+  const Tile* tile_list = tiles.data();
+  const size_t n_tiles = tiles.size();
+  const int64_t* yoff = ys_off.data();
   const bool simd = isa_ != Isa::Generic;
   // One parallel region: per token, quantize the input into its padded signed and +128 copies; then the tiles,
   // each writing its rows' outputs contiguously in stored order; then the scatter to original row order by
@@ -216,8 +221,8 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const fl
       xsm[t] = sum;
     }
 #pragma omp for schedule(dynamic, 1)
-    for (size_t i = 0; i < tiles.size(); ++i) {
-      const Tile& tl = tiles[i];
+    for (size_t i = 0; i < n_tiles; ++i) {
+      const Tile& tl = tile_list[i];
       const RowMixedLinear& w = *ws[tl.layer];
       const RowGroup& g = *tl.g;
       thread_local std::vector<int8_t> panel;
@@ -233,7 +238,7 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const fl
                        tl.nj});
       const int64_t s0 = tl.stored0 + tl.j0;  // stored index of the tile's first row
       for (int64_t j = 0; j < tl.nj; ++j) bias[size_t(j)] = w.bias ? w.bias[w.perm[s0 + j]] : 0.f;
-      float* out = yst + ys_off[tl.layer] + s0;
+      float* out = yst + yoff[tl.layer] + s0;
       if (simd) {
         epilogue_avx2(acc.data(), T, tl.nj, xs, g.steps + tl.j0, bias.data(), out, w.rows);
         if (gelu)
@@ -250,7 +255,7 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const fl
     for (int64_t t = 0; t < T; ++t)
       for (size_t l = 0; l < n; ++l) {
         const RowMixedLinear& w = *ws[l];
-        const float* src = yst + ys_off[l] + t * w.rows;
+        const float* src = yst + yoff[l] + t * w.rows;
         float* dst = ys[l] + t * w.rows;
         int64_t s = 0;
         for (const RowGroup& g : w.groups) {
