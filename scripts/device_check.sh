@@ -15,7 +15,7 @@ for b in tests/rmsmp_tests apps/rmsmp-bench apps/rmsmp-run apps/rmsmp-convert; d
   cp "build/$b" devcheck/ && strip "devcheck/$(basename "$b")"
 done
 for lib in libutf8proc.so.2 libdnnl.so.2 libgomp.so.1 libstdc++.so.6 libOpenCL.so.1 libgcc_s.so.1 \
-           libsentencepiece.so.0 libprotobuf-lite.so.32 libcpp-httplib.so.0.11; do
+           libsentencepiece.so.0 libprotobuf-lite.so.32 libcpp-httplib.so.0.11 libjpeg.so.62 libpng16.so.16; do
   f=$(ldconfig -p | awk -v l="$lib" '$1 == l {print $NF; exit}')
   [ -n "$f" ] && cp -L "$f" devcheck/lib/
 done
@@ -36,7 +36,7 @@ if [ -z "$(ls /etc/OpenCL/vendors 2>/dev/null | grep -v pocl)" ]; then
 fi
 { lscpu | grep -E "Model name|^CPU\(s\)|Flags" | cut -c1-400; nvidia-smi -L 2>/dev/null; ls /etc/OpenCL/vendors 2>/dev/null; } | tee "$OUT/machine.txt"
 ./rmsmp-run devices | tee "$OUT/devices.txt"
-./rmsmp_tests --gtest_filter='Backends*:Cpu/*:OpenCl*:ActQuant*:PortableMath*:TinyBert*:CpuIsa*' > "$OUT/tests.txt" 2>&1
+./rmsmp_tests --gtest_filter='Backends*:Cpu/*:EncoderOps*:OpenCl*:ActQuant*:PortableMath*:TinyBert*:CpuIsa*:Vision*:PthReader.Both*' > "$OUT/tests.txt" 2>&1
 grep -E "^\[  (PASSED|FAILED|SKIPPED) |tests ran" "$OUT/tests.txt" | tail -30
 timeout 150 ./rmsmp-bench --suite peak,gemm --threads 2 --processes 2 --repeats 10 --work /tmp/rb \
   --gemm-shapes 128x384x1536,128x1536x384,128x768x3072,128x3072x768,16x384x1536 --out "$OUT/gemm" 2>&1 | tail -30
