@@ -16,7 +16,7 @@ for b in tests/rmsmp_tests apps/rmsmp-bench apps/rmsmp-run apps/rmsmp-convert; d
 done
 for lib in libutf8proc.so.2 libdnnl.so.2 libgomp.so.1 libstdc++.so.6 libOpenCL.so.1 libgcc_s.so.1 \
            libsentencepiece.so.0 libprotobuf-lite.so.32 libcpp-httplib.so.0.11 libjpeg.so.62 libpng16.so.16; do
-  f=$(ldconfig -p | awk -v l="$lib" '$1 == l {print $NF; exit}')
+  f=$(ldconfig -p | awk -v l="$lib" '$1 == l && !f {f = $NF} END {print f}')  # no early exit: SIGPIPE + pipefail
   [ -n "$f" ] && cp -L "$f" devcheck/lib/
 done
 git rev-parse --short=12 HEAD > devcheck/GIT_SHA  # the commit these binaries were built from (a clean tree)
