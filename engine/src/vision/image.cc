@@ -30,10 +30,24 @@ void check_size(const std::string& path, int64_t w, int64_t h, int64_t max_pixel
               path << ": image of " << w << "x" << h << " pixels exceeds the limit of " << max_pixels);
 }
 
+// Frees libpng's reader on every exit: normal return, a thrown Error (checks below), or the longjmp from a
+// libpng error (which lands inside the guard's scope, so the guard is still alive when we throw).
+struct PngReader {
+  png_structp png = nullptr;
+  png_infop info = nullptr;
+  ~PngReader() {
+    if (png) png_destroy_read_struct(&png, info ? &info : nullptr, nullptr);
+  }
+};
+
 ImageRgb8 load_png(const std::string& path, FILE* f, int64_t max_pixels) {
-  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
-  RMSMP_CHECK(png, ErrorCode::Internal, "libpng: cannot create a reader");
-  png_infop info = png_create_info_struct(png);
+  PngReader r;
+  r.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
+  RMSMP_CHECK(r.png, ErrorCode::Internal, "libpng: cannot create a reader");
+  r.info = png_create_info_struct(r.png);
+  RMSMP_CHECK(r.info, ErrorCode::Internal, "libpng: cannot create an info struct");
+  png_structp png = r.png;
+  png_infop info = r.info;
   ImageRgb8 img;
   std::vector<png_bytep> rows;
   char msg[256] = "corrupt PNG data";
@@ -41,10 +55,7 @@ ImageRgb8 load_png(const std::string& path, FILE* f, int64_t max_pixels) {
     std::snprintf(static_cast<char*>(png_get_error_ptr(p)), 256, "%s", m);
     longjmp(png_jmpbuf(p), 1);
   }, [](png_structp, png_const_charp) {});
-  if (setjmp(png_jmpbuf(png))) {
-    png_destroy_read_struct(&png, &info, nullptr);
-    RMSMP_FAIL(ErrorCode::InvalidFile, path << ": PNG: " << msg);
-  }
+  if (setjmp(png_jmpbuf(png))) RMSMP_FAIL(ErrorCode::InvalidFile, path << ": PNG: " << msg);
   png_init_io(png, f);
   png_read_info(png, info);
   const int64_t w = png_get_image_width(png, info), h = png_get_image_height(png, info);
@@ -65,7 +76,6 @@ ImageRgb8 load_png(const std::string& path, FILE* f, int64_t max_pixels) {
   for (int64_t y = 0; y < h; ++y) rows[size_t(y)] = img.pixels.data() + y * w * 3;
   png_read_image(png, rows.data());
   png_read_end(png, nullptr);
-  png_destroy_read_struct(&png, &info, nullptr);
   return img;
 }
 
@@ -75,8 +85,17 @@ struct JpegError {
   char msg[JMSG_LENGTH_MAX];
 };
 
-ImageRgb8 load_jpeg(const std::string& path, FILE* f, int64_t max_pixels) {
+struct JpegReader {
   jpeg_decompress_struct cinfo;
+  bool created = false;
+  ~JpegReader() {
+    if (created) jpeg_destroy_decompress(&cinfo);
+  }
+};
+
+ImageRgb8 load_jpeg(const std::string& path, FILE* f, int64_t max_pixels) {
+  JpegReader r;  // destroyed on every exit, as PngReader
+  jpeg_decompress_struct& cinfo = r.cinfo;
   JpegError err;
   cinfo.err = jpeg_std_error(&err.mgr);
   err.mgr.error_exit = [](j_common_ptr c) {
@@ -86,17 +105,13 @@ ImageRgb8 load_jpeg(const std::string& path, FILE* f, int64_t max_pixels) {
   };
   err.mgr.output_message = [](j_common_ptr) {};
   ImageRgb8 img;
-  if (setjmp(err.jump)) {
-    jpeg_destroy_decompress(&cinfo);
-    RMSMP_FAIL(ErrorCode::InvalidFile, path << ": JPEG: " << err.msg);
-  }
+  if (setjmp(err.jump)) RMSMP_FAIL(ErrorCode::InvalidFile, path << ": JPEG: " << err.msg);
   jpeg_create_decompress(&cinfo);
+  r.created = true;
   jpeg_stdio_src(&cinfo, f);
   jpeg_read_header(&cinfo, TRUE);
-  if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
-    jpeg_destroy_decompress(&cinfo);
-    RMSMP_FAIL(ErrorCode::Unsupported, path << ": CMYK JPEG (convert it to RGB first)");
-  }
+  RMSMP_CHECK(cinfo.jpeg_color_space != JCS_CMYK && cinfo.jpeg_color_space != JCS_YCCK, ErrorCode::Unsupported,
+              path << ": CMYK JPEG (convert it to RGB first)");
   cinfo.out_color_space = JCS_RGB;  // libjpeg's defaults otherwise (ISLOW DCT, fancy upsampling), as PIL uses
   check_size(path, cinfo.image_width, cinfo.image_height, max_pixels);
   jpeg_start_decompress(&cinfo);
@@ -107,7 +122,6 @@ ImageRgb8 load_jpeg(const std::string& path, FILE* f, int64_t max_pixels) {
     jpeg_read_scanlines(&cinfo, &row, 1);
   }
   jpeg_finish_decompress(&cinfo);
-  jpeg_destroy_decompress(&cinfo);
   return img;
 }
 
