@@ -14,6 +14,12 @@ using namespace avx2;
 
 void gelu_avx2(float* x, int64_t n) {
   int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {  // 4 vectors in lockstep (see vmath_avx2.h)
+    __m256 v[4], a[4], e[4];
+    for (int j = 0; j < 4; ++j) v[j] = _mm256_loadu_ps(x + i + 8 * j), a[j] = mul(v[j], set(0.70710678118654752f));
+    erff8n<4>(a, e);
+    for (int j = 0; j < 4; ++j) _mm256_storeu_ps(x + i + 8 * j, mul(mul(set(0.5f), v[j]), add(set(1.f), e[j])));
+  }
   for (; i + 8 <= n; i += 8) {
     const __m256 v = _mm256_loadu_ps(x + i);
     const __m256 e = erff8(mul(v, set(0.70710678118654752f)));
@@ -65,6 +71,12 @@ void attention_head_avx2(const float* q, const float* k, const float* v, int64_t
     for (float l : lanes) mx = std::fmax(mx, l);
     for (; j < len; ++j) mx = std::fmax(mx, p[j]);
     j = 0;
+    for (; j + 32 <= len; j += 32) {
+      __m256 a[4], e[4];
+      for (int u = 0; u < 4; ++u) a[u] = _mm256_sub_ps(_mm256_loadu_ps(p + j + 8 * u), set(mx));
+      expf8n<4>(a, e);
+      for (int u = 0; u < 4; ++u) _mm256_storeu_ps(p + j + 8 * u, e[u]);
+    }
     for (; j + 8 <= len; j += 8) _mm256_storeu_ps(p + j, expf8(_mm256_sub_ps(_mm256_loadu_ps(p + j), set(mx))));
     for (; j < len; ++j) p[j] = pm_expf(p[j] - mx);
     float sum = 0.f;
