@@ -145,6 +145,25 @@ std::vector<bench::GemmShape> parse_shapes(const std::string& s) {
 
 bool has(const std::vector<std::string>& v, const std::string& x) { return std::find(v.begin(), v.end(), x) != v.end(); }
 
+// Prints the records (--json) or the Markdown tables, and with --out writes PREFIX.jsonl / .md (and the run's
+// stamp as PREFIX.json when given).
+void emit(const std::vector<json>& merged, const json& stamp, const cli::Args& a, const json* run_stamp) {
+  const std::string md = bench::markdown_table(merged, stamp);
+  if (a.flag("json"))
+    for (const auto& r : merged) std::cout << r.dump() << "\n";
+  else
+    std::cout << md;
+  if (auto out = a.get("out")) {
+    std::string jl;
+    for (const auto& r : merged) jl += r.dump() + "\n";
+    const fs::path parent = fs::path(*out).parent_path();
+    if (!parent.empty()) fs::create_directories(parent);
+    cli::write_file_atomic(*out + ".jsonl", jl);
+    cli::write_file_atomic(*out + ".md", md);
+    if (run_stamp) cli::write_file_atomic(*out + ".json", run_stamp->dump(2) + "\n");
+  }
+}
+
 int child_main(const cli::Args& a) {
   const std::string suite = a.require("suite"), engine = a.get_or("engine", "");
   const int threads = int(cli::parse_int(a.require("threads"), "--threads"));
@@ -190,18 +209,7 @@ int main(int argc, char** argv) {
         recs.push_back(r);
       }
       // Records already merged once carry no process index; merging keeps the lowest median of each case.
-      std::vector<json> merged = bench::merge_processes(recs);
-      const std::string md = bench::markdown_table(merged, stamp);
-      if (a.flag("json"))
-        for (const auto& r : merged) std::cout << r.dump() << "\n";
-      else
-        std::cout << md;
-      if (auto out = a.get("out")) {
-        std::string jl;
-        for (const auto& r : merged) jl += r.dump() + "\n";
-        cli::write_file_atomic(*out + ".jsonl", jl);
-        cli::write_file_atomic(*out + ".md", md);
-      }
+      emit(bench::merge_processes(recs), stamp, a, nullptr);
       return 0;
     }
     Opts o;
@@ -306,23 +314,10 @@ int main(int argc, char** argv) {
       if (pk > 0) r["fraction_of_peak"] = r["gops"].get<double>() / (2 * pk);
     }
     for (auto& r : merged) r["git_sha"] = stamp["git_sha"], r["cpu"] = stamp["cpu"];
-    const std::string md = bench::markdown_table(merged, stamp);
-    if (a.flag("json"))
-      for (const auto& r : merged) std::cout << r.dump() << "\n";
-    else
-      std::cout << md;
-    if (auto out = a.get("out")) {
-      std::string jl;
-      for (const auto& r : merged) jl += r.dump() + "\n";
-      const fs::path parent = fs::path(*out).parent_path();
-      if (!parent.empty()) fs::create_directories(parent);
-      cli::write_file_atomic(*out + ".jsonl", jl);
-      cli::write_file_atomic(*out + ".md", md);
-      json st = stamp;
-      st["threads"] = o.threads, st["processes"] = o.processes, st["repeats"] = o.repeats;
-      st["int8_peak_gmacs"] = int8_peak, st["fp32_peak_gmacs"] = fp32_peak;
-      cli::write_file_atomic(*out + ".json", st.dump(2) + "\n");
-    }
+    json st = stamp;
+    st["threads"] = o.threads, st["processes"] = o.processes, st["repeats"] = o.repeats;
+    st["int8_peak_gmacs"] = int8_peak, st["fp32_peak_gmacs"] = fp32_peak;
+    emit(merged, stamp, a, &st);
     return 0;
   } catch (const Error& e) {
     std::cerr << "rmsmp-bench: error: " << e.what() << "\n";

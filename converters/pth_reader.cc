@@ -10,6 +10,7 @@
 #include <set>
 
 #include "core/mapped_file.h"
+#include "float_formats.h"
 #include "rmsmp/error.h"
 
 namespace rmsmp {
@@ -39,13 +40,6 @@ VP make(Value::Kind k) {
   return v;
 }
 
-size_t dtype_size(const std::string& d) {
-  if (d == "F64" || d == "I64") return 8;
-  if (d == "F32" || d == "I32") return 4;
-  if (d == "F16" || d == "BF16" || d == "I16") return 2;
-  if (d == "I8" || d == "U8" || d == "BOOL") return 1;
-  return 0;
-}
 
 std::string storage_dtype(const std::string& name) {
   static const std::map<std::string, std::string> m = {
@@ -386,18 +380,6 @@ std::map<std::string, ZipEntry> read_zip(const std::string& path, const uint8_t*
   return out;
 }
 
-float half_to_float(uint16_t h) {
-  const uint32_t sign = uint32_t(h & 0x8000) << 16, exp = (h >> 10) & 0x1F, man = h & 0x3FF;
-  float v;
-  if (exp == 0) v = std::ldexp(float(man), -24);
-  else if (exp == 31) v = man ? NAN : INFINITY;
-  else v = std::ldexp(float(man | 0x400), int(exp) - 25);
-  uint32_t bits;
-  std::memcpy(&bits, &v, 4);
-  bits |= sign;
-  std::memcpy(&v, &bits, 4);
-  return v;
-}
 
 }  // namespace
 
@@ -457,7 +439,7 @@ PthFile::PthFile(const std::string& path) : map_(std::make_unique<MappedFile>(pa
       size_t esz = 0;
       std::function<void(const VP&)> find = [&](const VP& v) {
         if (esz) return;
-        if (v->kind == Value::Tensor && v->tensor.storage_key == k->s) esz = dtype_size(v->tensor.dtype);
+        if (v->kind == Value::Tensor && v->tensor.storage_key == k->s) esz = dtype_name_size(v->tensor.dtype);
         for (const auto& [kk, x] : v->entries) find(x);
       };
       find(root);
@@ -490,7 +472,7 @@ PthFile::PthFile(const std::string& path) : map_(std::make_unique<MappedFile>(pa
     Tensor& t = tensors_[name];
     auto it = storages_.find(t.storage_key);
     RMSMP_CHECK(it != storages_.end(), ErrorCode::InvalidFile, path << ": tensor " << name << ": storage " << t.storage_key << " missing");
-    const size_t esz = dtype_size(t.dtype);
+    const size_t esz = dtype_name_size(t.dtype);
     RMSMP_CHECK(esz > 0, ErrorCode::Unsupported, path << ": tensor " << name << ": unsupported storage type");
     if (it->second.dtype.empty()) it->second.dtype = t.dtype;
     RMSMP_CHECK(it->second.dtype == t.dtype, ErrorCode::InvalidFile, path << ": storage " << t.storage_key << " used with two dtypes");
@@ -524,7 +506,7 @@ std::vector<float> PthFile::read_f32(const std::string& name) const {
   for (int64_t d : t.shape) total *= d;
   std::vector<float> out(static_cast<size_t>(total));
   const uint8_t* base = map_->data() + s.offset;
-  const size_t esz = dtype_size(t.dtype);
+  const size_t esz = dtype_name_size(t.dtype);
   std::vector<int64_t> idx(t.shape.size(), 0);
   for (int64_t i = 0; i < total; ++i) {
     int64_t e = t.storage_offset;
@@ -534,7 +516,7 @@ std::vector<float> PthFile::read_f32(const std::string& name) const {
     if (t.dtype == "F32") std::memcpy(&v, q, 4);
     else if (t.dtype == "F64") { double x; std::memcpy(&x, q, 8); v = float(x); }
     else if (t.dtype == "F16") { uint16_t h; std::memcpy(&h, q, 2); v = half_to_float(h); }
-    else { uint16_t h; std::memcpy(&h, q, 2); const uint32_t b = uint32_t(h) << 16; std::memcpy(&v, &b, 4); }
+    else { uint16_t h; std::memcpy(&h, q, 2); v = bf16_to_float(h); }
     RMSMP_CHECK(std::isfinite(v), ErrorCode::InvalidFile, path() << ": tensor " << name << " has a NaN or Inf at element " << i);
     out[size_t(i)] = v;
     for (size_t d = idx.size(); d-- > 0;) {  // row-major increment

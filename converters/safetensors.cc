@@ -10,31 +10,11 @@
 #include <nlohmann/json.hpp>
 
 #include "core/mapped_file.h"
+#include "float_formats.h"
 #include "rmsmp/error.h"
 
 namespace rmsmp {
 
-namespace {
-size_t dtype_size(const std::string& d) {
-  if (d == "F64" || d == "I64" || d == "U64") return 8;
-  if (d == "F32" || d == "I32" || d == "U32") return 4;
-  if (d == "F16" || d == "BF16" || d == "I16" || d == "U16") return 2;
-  if (d == "I8" || d == "U8" || d == "BOOL") return 1;
-  return 0;
-}
-float half_to_float(uint16_t h) {
-  const uint32_t sign = uint32_t(h & 0x8000) << 16, exp = (h >> 10) & 0x1F, man = h & 0x3FF;
-  float v;
-  if (exp == 0) v = std::ldexp(float(man), -24);
-  else if (exp == 31) v = man ? NAN : INFINITY;
-  else v = std::ldexp(float(man | 0x400), int(exp) - 25);
-  uint32_t bits;
-  std::memcpy(&bits, &v, 4);
-  bits |= sign;
-  std::memcpy(&v, &bits, 4);
-  return v;
-}
-}  // namespace
 
 SafetensorsFile::~SafetensorsFile() = default;
 const std::string& SafetensorsFile::path() const { return map_->path(); }
@@ -69,7 +49,7 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : map_(std::make_uniqu
     } catch (const nlohmann::json::exception& ex) {
       RMSMP_FAIL(ErrorCode::InvalidFile, path << ": tensor '" << name << "': malformed entry: " << ex.what());
     }
-    const size_t es = dtype_size(e.dtype);
+    const size_t es = dtype_name_size(e.dtype);
     RMSMP_CHECK(es > 0, ErrorCode::InvalidFile, path << ": tensor '" << name << "' has unknown dtype " << e.dtype);
     RMSMP_CHECK(e.begin <= e.end && e.end <= data_bytes, ErrorCode::InvalidFile,
                 path << ": tensor '" << name << "' range [" << e.begin << ", " << e.end
@@ -111,12 +91,7 @@ std::vector<float> SafetensorsFile::read_f32(const std::string& name) const {
     out.resize(bytes / 2);
     for (size_t i = 0; i < out.size(); ++i) {
       uint16_t h = uint16_t(src[2 * i] | (src[2 * i + 1] << 8));
-      if (e.dtype == "F16") {
-        out[i] = half_to_float(h);
-      } else {
-        uint32_t bits = uint32_t(h) << 16;
-        std::memcpy(&out[i], &bits, 4);
-      }
+      out[i] = e.dtype == "F16" ? half_to_float(h) : bf16_to_float(h);
     }
   } else {
     RMSMP_FAIL(ErrorCode::Unsupported, path() << ": tensor '" << name << "' has dtype " << e.dtype
