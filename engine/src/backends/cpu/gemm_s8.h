@@ -43,7 +43,7 @@ struct GemmS8Args {
 using GemmS8Fn = void (*)(const GemmS8Args&);
 
 void gemm_s8_generic(const GemmS8Args& a);
-void gemm_s8_avx2(const GemmS8Args& a);        // 4 rows x 2 tokens; vpmaddubsw on xu, or on |x| and sign(w, x)
+void gemm_s8_avx2(const GemmS8Args& a);        // 2 rows x 4 tokens; vpmaddubsw on xu, or on |x| and sign(w, x)
 void gemm_s8_avx512vnni(const GemmS8Args& a);  // 32 rows x 8 tokens, outer products: vpdpbusd(w + 128, x)
 
 // Unpacks `rows` packed rows (row_bytes apart) of `kind` into panel rows of k_padded int8 (zero padded) and
