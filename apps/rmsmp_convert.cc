@@ -44,29 +44,6 @@ usage: rmsmp-convert --in HF_DIR --out FILE [options]
   --quiet             no progress on stderr
 )";
 
-rmsmp::Ratios parse_ratios(const std::string& s) {
-  rmsmp::Ratios r{0, 0, 0};
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    const size_t eq = item.find('=');
-    RMSMP_CHECK(eq != std::string::npos, ErrorCode::InvalidArgument, "--ratios: '" << item << "' is not name=value");
-    const std::string k = item.substr(0, eq);
-    double v = 0;
-    try {
-      size_t used = 0;
-      v = std::stod(item.substr(eq + 1), &used);
-      RMSMP_CHECK(used == item.size() - eq - 1, ErrorCode::InvalidArgument, "");
-    } catch (const std::exception&) {
-      RMSMP_FAIL(ErrorCode::InvalidArgument, "--ratios: '" << item << "' has no valid number");
-    }
-    if (k == "pot4") r.pot4 = v;
-    else if (k == "fixed4") r.fixed4 = v;
-    else if (k == "fixed8") r.fixed8 = v;
-    else RMSMP_FAIL(ErrorCode::InvalidArgument, "--ratios: unknown scheme '" << k << "' (pot4, fixed4, fixed8)");
-  }
-  return r;
-}
 
 }  // namespace
 

@@ -40,41 +40,6 @@ for activations that do not fit the buffers. Attention products (activation x ac
 at 8 bits in both designs.
 )";
 
-Ratios parse_ratio_list(const std::string& s) {
-  Ratios r{0, 0, 0};
-  std::stringstream ss(s);
-  for (std::string item; std::getline(ss, item, ',');) {
-    const size_t eq = item.find('=');
-    RMSMP_CHECK(eq != std::string::npos, ErrorCode::InvalidArgument, "--ratios: '" << item << "' is not name=value");
-    const std::string k = item.substr(0, eq);
-    double v = 0;
-    try {
-      v = std::stod(item.substr(eq + 1));
-    } catch (const std::exception&) {
-      RMSMP_FAIL(ErrorCode::InvalidArgument, "--ratios: '" << item << "' has no number");
-    }
-    if (k == "pot4") r.pot4 = v;
-    else if (k == "fixed4") r.fixed4 = v;
-    else if (k == "fixed8") r.fixed8 = v;
-    else RMSMP_FAIL(ErrorCode::InvalidArgument, "--ratios: unknown scheme '" << k << "'");
-  }
-  RMSMP_CHECK(r.pot4 >= 0 && r.fixed4 >= 0 && r.fixed8 >= 0 && std::abs(r.pot4 + r.fixed4 + r.fixed8 - 1) < 1e-6,
-              ErrorCode::InvalidArgument, "--ratios must be non-negative and sum to 1");
-  return r;
-}
-
-double parse_double(const std::string& s, const std::string& what) {
-  size_t used = 0;
-  double v = 0;
-  try {
-    v = std::stod(s, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  RMSMP_CHECK(used > 0 && used == s.size(), ErrorCode::InvalidArgument, what << ": '" << s << "' is not a number");
-  return v;
-}
-
 std::string pct(const Ratios& r) {
   char b[64];
   std::snprintf(b, sizeof b, "%.0f:%.0f:%.0f", r.pot4 * 100, r.fixed4 * 100, r.fixed8 * 100);
@@ -144,11 +109,11 @@ int main(int argc, char** argv) {
                 {"json", "list-devices", "paper-table"});
     RMSMP_CHECK(a.positional().empty(), ErrorCode::InvalidArgument, "unexpected argument '" << a.positional()[0] << "'");
     FpgaAssumptions as;
-    if (auto v = a.get("fixed8")) as.fixed8_share = parse_double(*v, "--fixed8");
-    if (auto v = a.get("lut-budget")) as.lut_budget = parse_double(*v, "--lut-budget");
-    if (auto v = a.get("dsp-budget")) as.dsp_budget = parse_double(*v, "--dsp-budget");
-    if (auto v = a.get("k4")) as.fixed4_macs_per_dsp = parse_double(*v, "--k4");
-    if (auto v = a.get("k8")) as.fixed8_macs_per_dsp = parse_double(*v, "--k8");
+    if (auto v = a.get("fixed8")) as.fixed8_share = cli::parse_double(*v, "--fixed8");
+    if (auto v = a.get("lut-budget")) as.lut_budget = cli::parse_double(*v, "--lut-budget");
+    if (auto v = a.get("dsp-budget")) as.dsp_budget = cli::parse_double(*v, "--dsp-budget");
+    if (auto v = a.get("k4")) as.fixed4_macs_per_dsp = cli::parse_double(*v, "--k4");
+    if (auto v = a.get("k8")) as.fixed8_macs_per_dsp = cli::parse_double(*v, "--k8");
     RMSMP_CHECK(as.fixed4_macs_per_dsp > 0 && as.fixed8_macs_per_dsp > 0, ErrorCode::InvalidArgument, "--k4/--k8 must be > 0");
     if (a.flag("list-devices")) {
       for (const auto& d : fpga_devices())
@@ -177,7 +142,9 @@ int main(int argc, char** argv) {
       model = *a.get("arch");
     }
     const RatioDerivation der = derive_ratio(d, as);
-    const Ratios r = a.get("ratios") ? parse_ratio_list(*a.get("ratios")) : der.ratios;
+    const Ratios r = a.get("ratios") ? parse_ratios(*a.get("ratios")) : der.ratios;
+    RMSMP_CHECK(r.pot4 >= 0 && r.fixed4 >= 0 && r.fixed8 >= 0 && std::abs(r.pot4 + r.fixed4 + r.fixed8 - 1) < 1e-6,
+                ErrorCode::InvalidArgument, "--ratios must be non-negative and sum to 1");
     const FpgaPrediction p = fpga_predict(d, as, r, layers);
     const json j = prediction_json(d, as, der, r, p, model);
     if (a.flag("json")) {

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <numeric>
 #include <random>
+#include <sstream>
 
 #include "rmsmp/error.h"
 
@@ -103,6 +104,30 @@ std::vector<QuantKind> assign_random(int64_t rows, const Ratios& r, uint64_t see
   std::mt19937_64 rng(seed);
   for (int64_t i = rows - 1; i > 0; --i) std::swap(out[size_t(i)], out[size_t(rng() % uint64_t(i + 1))]);
   return out;
+}
+
+Ratios parse_ratios(const std::string& s) {
+  Ratios r{0, 0, 0};
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    const size_t eq = item.find('=');
+    RMSMP_CHECK(eq != std::string::npos, ErrorCode::InvalidArgument, "--ratios: '" << item << "' is not name=value");
+    const std::string k = item.substr(0, eq);
+    double v = 0;
+    try {
+      size_t used = 0;
+      v = std::stod(item.substr(eq + 1), &used);
+      RMSMP_CHECK(used == item.size() - eq - 1, ErrorCode::InvalidArgument, "");
+    } catch (const std::exception&) {
+      RMSMP_FAIL(ErrorCode::InvalidArgument, "--ratios: '" << item << "' has no valid number");
+    }
+    if (k == "pot4") r.pot4 = v;
+    else if (k == "fixed4") r.fixed4 = v;
+    else if (k == "fixed8") r.fixed8 = v;
+    else RMSMP_FAIL(ErrorCode::InvalidArgument, "--ratios: unknown scheme '" << k << "' (pot4, fixed4, fixed8)");
+  }
+  return r;
 }
 
 }  // namespace rmsmp

@@ -43,4 +43,8 @@ std::vector<QuantKind> assign_random(int64_t rows, const Ratios& r, uint64_t see
 
 std::string scheme_rule_name(SchemeRule r);
 
+// "pot4=0.65,fixed4=0.30,fixed8=0.05" (any subset; missing schemes get 0). InvalidArgument naming the bad item;
+// the sum is checked where the ratios are used.
+Ratios parse_ratios(const std::string& s);
+
 }  // namespace rmsmp

@@ -57,6 +57,18 @@ int64_t parse_int(const std::string& s, const std::string& what) {
   return v;
 }
 
+double parse_double(const std::string& s, const std::string& what) {
+  size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(s, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  RMSMP_CHECK(used > 0 && used == s.size(), ErrorCode::InvalidArgument, what << ": '" << s << "' is not a number");
+  return v;
+}
+
 LoadOptions load_options(const Args& a) {
   RMSMP_CHECK(!(a.get("device") && a.get("backend")), ErrorCode::InvalidArgument,
               "--device and --backend are synonyms: give one");

@@ -28,6 +28,8 @@ class Args {
 
 // A whole decimal integer (no trailing text); InvalidArgument naming `what` (e.g. "--threads") otherwise.
 int64_t parse_int(const std::string& s, const std::string& what);
+// A whole decimal number, likewise.
+double parse_double(const std::string& s, const std::string& what);
 
 // --device / --backend (synonyms; give at most one): cpu (default), cpu:ISA, reference, opencl[:P:D],
 // opencl-fpga[:P:D].
