@@ -17,6 +17,7 @@
 #include "convert.h"
 #include "rmsmp/error.h"
 #include "synthetic.h"
+#include "vision_convert.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -28,7 +29,9 @@ const char* kHelp = R"(rmsmp-bench: latency/throughput of rmsmp beside oneDNN an
 
 usage: rmsmp-bench [options]
 
-  --suite LIST        e2e,gemm,peak (default: all three)
+  --suite LIST        e2e,gemm,peak (default: these three), and vision: batch-1 CNN latency
+                      (images/s) of --vision-models, our engines beside onnxruntime-fp32/int8
+                      (benchmarks/ort_cnn_bench.py, which rebuilds the graph from our fp32 conversion)
   --engines LIST      rmsmp-fp32,rmsmp-fixed8,rmsmp-mix,onednn-fp32,onednn-int8 (default), and the ONNX Runtime
                       peers onnxruntime-fp32,onnxruntime-int8,onnxruntime-q4 (python3 benchmarks/ort_bench.py;
                       pip onnx onnxruntime, installed by scripts/bench.sh). e2e runs rmsmp-* and onnxruntime-*;
@@ -37,6 +40,11 @@ usage: rmsmp-bench [options]
                       --checkpoint; bert-base uses random weights of bert-base-uncased's shapes (timing only).
   --checkpoint DIR    all-MiniLM-L6-v2 folder (default: $RMSMP_CHECKPOINT_DIR; without one, minilm-l6 runs on
                       random weights and its records say "weights": "random")
+  --vision-models L   resnet18,resnet50,efficientnet-lite0 (default); the ResNets use random weights of
+                      torchvision's shapes (timing only), EfficientNet-Lite0 the real weights from --effnet
+  --effnet PTH        EfficientNet-Lite0 .pth (default: $RMSMP_EFFNET_PTH)
+  --calib-images DIR  calibration photos for the rmsmp-mix CNN conversions (default: $RMSMP_CALIB_IMAGES;
+                      scripts/calib_images.sh)
   --batch LIST        batch sizes (default 1,8)
   --seq LIST          tokens per sequence, [CLS]/[SEP] included (default 16,128,384)
   --gemm-shapes LIST  MxKxN,... (default: M 128, every K, N in 384,768,1536,3072)
@@ -122,12 +130,34 @@ std::string ensure_model(const std::string& work, const std::string& model, cons
   return path;
 }
 
+// Converted CNN for (model, scheme), cached in work/models.
+std::string ensure_vision_model(const std::string& work, const std::string& model, const std::string& scheme,
+                                const std::string& ckpt, const std::string& calib) {
+  const std::string path = work + "/models/" + model + "-" + scheme + ".rmsmp";
+  if (fs::exists(path)) return path;
+  fs::create_directories(work + "/models");
+  VisionConvertOptions o;
+  o.base.in_dir = ckpt;
+  o.base.out_path = path;
+  o.base.scheme = scheme;
+  o.base.command_line = "rmsmp-bench";
+  if (scheme == "rmsmp") {
+    RMSMP_CHECK(!calib.empty(), ErrorCode::InvalidArgument,
+                "the rmsmp-mix CNN conversion needs calibration photos: --calib-images DIR (scripts/calib_images.sh)");
+    o.calib_images = calib;
+    o.calib_n = 8;
+  }
+  std::cerr << "[bench] converting " << model << " (" << scheme << ") -> " << path << "\n";
+  convert_vision_checkpoint(o);
+  return path;
+}
+
 struct Opts {
-  std::vector<std::string> suites, engines, models, devices;
+  std::vector<std::string> suites, engines, models, devices, vision_models;
   std::vector<int> batches, seqs;
   std::vector<bench::GemmShape> shapes;
   int threads = 2, repeats = 10, processes = 3;
-  std::string work = "out/bench", checkpoint;
+  std::string work = "out/bench", checkpoint, effnet, calib_images;
 };
 
 std::vector<bench::GemmShape> parse_shapes(const std::string& s) {
@@ -174,6 +204,9 @@ int child_main(const cli::Args& a) {
   } else if (suite == "gemm") {
     recs = bench::run_gemm(engine, a.get_or("device", "cpu"), parse_shapes(a.require("gemm-shapes")), threads, repeats,
                            std::stod(a.get_or("int8-peak", "0")), std::stod(a.get_or("fp32-peak", "0")));
+  } else if (suite == "vision") {
+    bench::E2eCase c{a.require("model"), a.require("model-path"), a.require("weights")};
+    recs = bench::run_vision(engine, a.get_or("device", "cpu"), c, threads, repeats);
   } else {
     bench::E2eCase c{a.require("model"), a.require("model-path"), a.require("weights")};
     recs = bench::run_e2e(engine, a.get_or("device", "cpu"), c, split_ints(a.require("batch"), "--batch"),
@@ -194,7 +227,7 @@ int main(int argc, char** argv) {
     cli::Args a(argc, argv, 1,
                 {"suite", "engines", "engine", "models", "model", "model-path", "weights", "checkpoint", "batch", "seq",
                  "gemm-shapes", "threads", "repeats", "processes", "device", "work", "out", "int8-peak", "fp32-peak",
-                 "merge"},
+                 "merge", "vision-models", "effnet", "calib-images"},
                 {"json", "child"});
     RMSMP_CHECK(a.positional().empty(), ErrorCode::InvalidArgument, "unexpected argument '" << a.positional()[0] << "'");
     if (a.flag("child")) return child_main(a);
@@ -215,7 +248,16 @@ int main(int argc, char** argv) {
     Opts o;
     o.suites = split(a.get_or("suite", "e2e,gemm,peak"));
     for (const auto& s : o.suites)
-      RMSMP_CHECK(s == "e2e" || s == "gemm" || s == "peak", ErrorCode::InvalidArgument, "--suite: unknown '" << s << "'");
+      RMSMP_CHECK(s == "e2e" || s == "gemm" || s == "peak" || s == "vision", ErrorCode::InvalidArgument,
+                  "--suite: unknown '" << s << "'");
+    o.vision_models = split(a.get_or("vision-models", "resnet18,resnet50,efficientnet-lite0"));
+    for (const auto& m : o.vision_models)
+      RMSMP_CHECK(m == "resnet18" || m == "resnet34" || m == "resnet50" || m == "efficientnet-lite0",
+                  ErrorCode::InvalidArgument, "--vision-models: unknown '" << m << "'");
+    const char* env_eff = std::getenv("RMSMP_EFFNET_PTH");
+    const char* env_cal = std::getenv("RMSMP_CALIB_IMAGES");
+    o.effnet = a.get_or("effnet", env_eff ? env_eff : "");
+    o.calib_images = a.get_or("calib-images", env_cal ? env_cal : "");
     o.engines = split(a.get_or("engines", "rmsmp-fp32,rmsmp-fixed8,rmsmp-mix,onednn-fp32,onednn-int8"));
     static const std::vector<std::string> known = {"rmsmp-fp32", "rmsmp-fixed8", "rmsmp-mix", "onednn-fp32", "onednn-int8",
                                                    "onnxruntime-fp32", "onnxruntime-int8", "onnxruntime-q4"};
@@ -261,6 +303,23 @@ int main(int argc, char** argv) {
         }
         ckpt[m] = {dir, "random"};
       }
+    std::map<std::string, std::pair<std::string, std::string>> vckpt;  // vision model -> (file, weights)
+    if (has(o.suites, "vision"))
+      for (const auto& m : o.vision_models) {
+        if (m == "efficientnet-lite0") {
+          RMSMP_CHECK(!o.effnet.empty(), ErrorCode::InvalidArgument,
+                      "efficientnet-lite0 needs its .pth: --effnet PTH or $RMSMP_EFFNET_PTH");
+          vckpt[m] = {o.effnet, "real"};
+          continue;
+        }
+        const std::string f = o.work + "/checkpoints/" + m + "-random.safetensors";
+        if (!fs::exists(f)) {
+          std::cerr << "[bench] writing a random-weight " << m << " checkpoint to " << f << "\n";
+          fs::create_directories(o.work + "/checkpoints");
+          write_random_resnet_checkpoint(f, m, 1);
+        }
+        vckpt[m] = {f, "random"};
+      }
     std::map<std::string, std::string> scheme_of = {{"rmsmp-fp32", "fp32"}, {"rmsmp-fixed8", "fixed8"}, {"rmsmp-mix", "rmsmp"}};
 
     std::vector<json> all;
@@ -303,6 +362,24 @@ int main(int argc, char** argv) {
             for (const auto& dev : o.devices)
               add(run_child(self + " --suite e2e --engine " + e + " --device " + quote(dev) + " --model " + m +
                             " --model-path " + quote(path) + " --weights " + ckpt[m].second + bl + common));
+          }
+      if (has(o.suites, "vision"))
+        for (const auto& m : o.vision_models)
+          for (const auto& e : o.engines) {
+            if (e.rfind("onnxruntime", 0) == 0) {
+              if (e == "onnxruntime-q4") continue;  // MatMulNBits has no conv form
+              const std::string fp32 = ensure_vision_model(o.work, m, "fp32", vckpt[m].first, o.calib_images);
+              add(run_child("python3 " + quote(bench::source_dir() + "/benchmarks/ort_cnn_bench.py") + " --engine " + e +
+                            " --model " + m + " --rmsmp " + quote(fp32) + " --weights " + vckpt[m].second + " --work " +
+                            quote(o.work) + " --threads " + std::to_string(o.threads) + " --repeats " +
+                            std::to_string(o.repeats)));
+              continue;
+            }
+            if (!scheme_of.count(e)) continue;
+            const std::string path = ensure_vision_model(o.work, m, scheme_of[e], vckpt[m].first, o.calib_images);
+            for (const auto& dev : o.devices)
+              add(run_child(self + " --suite vision --engine " + e + " --device " + quote(dev) + " --model " + m +
+                            " --model-path " + quote(path) + " --weights " + vckpt[m].second + common));
           }
     }
     std::vector<json> merged = bench::merge_processes(all);

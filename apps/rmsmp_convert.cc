@@ -6,13 +6,16 @@
 #include "common/cli.h"
 #include "convert.h"
 #include "fpga_model.h"
+#include "vision_convert.h"
 #include "rmsmp/error.h"
 
 namespace {
 
-const char* kHelp = R"(rmsmp-convert: convert a Hugging Face BERT checkpoint into one packed .rmsmp model file.
+const char* kHelp = R"(rmsmp-convert: convert a Hugging Face BERT checkpoint, or a torchvision-style CNN state dict,
+into one packed .rmsmp model file.
 
-usage: rmsmp-convert --in HF_DIR --out FILE [options]
+usage: rmsmp-convert --in HF_DIR --out FILE [options]                 (BERT family)
+       rmsmp-convert --in CHECKPOINT.pth|.safetensors --out FILE [options] [vision options]
 
   --in DIR            checkpoint folder: config.json, model.safetensors, vocab.txt and/or tokenizer.json
                       (sentence-transformers files, if present, set pooling, normalisation, max length)
@@ -42,6 +45,21 @@ usage: rmsmp-convert --in HF_DIR --out FILE [options]
   --report FILE       write the conversion report (JSON): rows per scheme and score statistics per layer,
                       average bits, file bytes, converter seconds
   --quiet             no progress on stderr
+
+vision options (when --in is a .pth/.pt/.safetensors file):
+  --arch NAME         resnet18 | resnet34 | resnet50 | resnet20 | efficientnet-lite0 (default: inferred from the
+                      tensor names and shapes; an explicit name is checked against them). BatchNorm is folded
+                      into the preceding conv; a conv row is one output channel.
+  --calib-images P    calibration images: a folder (.jpg/.png, recursive, sorted) or an IDX image file (.gz ok,
+                      e.g. Fashion-MNIST's train-images-idx3-ubyte.gz). Required by rmsmp, layerwise,
+                      --act-bits 4 and gptq rounding. Must not overlap evaluation data.
+  --calib-n N         use at most the first N calibration images (default 64)
+  --labels FILE       class names, one per line in logit order (e.g. data/images/imagenet_classes.txt),
+                      stored in the model for rmsmp-run classify
+  --pin-first-last P  fixed8 (default): the stem conv and the classifier keep Fixed-8 weights and 8-bit
+                      activations whatever the scheme; none: the scheme applies to them too
+  --act-bits 8|4      8: per-tensor dynamic int8 activations (default); 4: static per-layer clip (MSE) from the
+                      calibration images; both use the unsigned grid where the input follows a ReLU
 )";
 
 
@@ -56,7 +74,8 @@ int main(int argc, char** argv) {
   try {
     cli::Args a(argc, argv, 1,
                 {"in", "out", "scheme", "ratios", "calib", "calib-n", "act-bits", "clip", "scheme-rule", "seed", "report",
-                 "rounding", "max-seq-length", "device"},
+                 "rounding", "max-seq-length", "device",
+                 "arch", "calib-images", "labels", "pin-first-last"},
                 {"quiet"});
     RMSMP_CHECK(a.positional().empty(), ErrorCode::InvalidArgument, "unexpected argument '" << a.positional()[0] << "'");
     ConvertOptions o;
@@ -109,9 +128,29 @@ int main(int argc, char** argv) {
       o.command_line += argv[i];
     }
     const bool quiet = a.flag("quiet");
-    nlohmann::json rep = convert_checkpoint(o, [&](const std::string& m) {
+    auto log = [&](const std::string& m) {
       if (!quiet) std::cerr << "[convert] " << m << "\n";
-    });
+    };
+    nlohmann::json rep;
+    if (is_vision_checkpoint(o.in_dir) || a.get("arch")) {
+      RMSMP_CHECK(!a.get("calib") && !a.get("max-seq-length"), ErrorCode::InvalidArgument,
+                  "--calib and --max-seq-length are for text models; a vision model takes --calib-images");
+      VisionConvertOptions v;
+      v.base = o;
+      v.base.gptq = a.get("rounding").value_or(a.get("calib-images") ? "gptq" : "nearest") == "gptq";
+      v.arch = a.get_or("arch", "");
+      v.calib_images = a.get_or("calib-images", "");
+      if (auto n = a.get("calib-n")) v.calib_n = cli::parse_int(*n, "--calib-n");
+      if (auto l = a.get("labels")) v.labels = cli::read_lines(*l), v.labels_source = *l;
+      const std::string pin = a.get_or("pin-first-last", "fixed8");
+      RMSMP_CHECK(pin == "fixed8" || pin == "none", ErrorCode::InvalidArgument, "--pin-first-last must be fixed8 or none");
+      v.pin_first_last = pin == "fixed8";
+      rep = convert_vision_checkpoint(v, log);
+    } else {
+      RMSMP_CHECK(!a.get("calib-images") && !a.get("labels") && !a.get("pin-first-last"), ErrorCode::InvalidArgument,
+                  "--calib-images, --labels and --pin-first-last are for vision checkpoints (.pth/.safetensors files)");
+      rep = convert_checkpoint(o, log);
+    }
     if (auto r = a.get("report")) cli::write_file_atomic(*r, rep.dump(2) + "\n");
     std::cout << rep["model"].dump() << "\n";
     return 0;

@@ -58,6 +58,23 @@ commands:
             K-fold (default 5) heads fitted once per task on the fp32 features and reused for every model;
             pairs default to bi. Writes OUT/results.json and OUT/results.md (default out/glue)
   devices   lists the OpenCL platforms and devices (as --device names)
+  classify  --model M.rmsmp [--top K] [--labels NAMES] [--json] IMAGE...
+            vision models: the top-K classes of each image (.jpg/.png; the model's own eval transform) with
+            softmax probabilities and names (stored in the model by rmsmp-convert --labels, or --labels
+            NAMES, one per line). --json: one object per image {image, classes, probabilities, names}
+  imagenet  --model M.rmsmp --data DIR [--labels FILE] [--class-names NAMES] [--limit N] [--out F]
+            top-1/top-5 over an ImageNet-style validation folder: class-named subfolders (a folder's class is
+            its line in the model's names, or --class-names; without names, its rank in sorted order), or a
+            flat folder with --labels FILE ("file class_index" lines, a header line allowed). One JSON
+            object: top1, top5, n, seconds, images_per_second (decoding included), model
+  mnist     --model M.rmsmp [--data DIR] [--images F --labels F] [--limit N] [--out F]
+            top-1/top-5 over IDX files (default: Debian's Fashion-MNIST test set in
+            /usr/share/datasets/fashion-mnist); one JSON object as for imagenet
+  fmnist-table [--pth P] [--data DIR] [--out DIR] [--calib-n N] [--limit N]
+            the vision accuracy table: the Fashion-MNIST ResNet-20 (default: the committed
+            tests/data/fmnist/resnet20_fmnist.pth) as fp32, rmsmp, fixed8, fixed4, pot4, layerwise and random,
+            at 8-bit and 4-bit activations, calibrated on the first N (default 256) training images, top-1 on
+            the test set; writes OUT/results.json and OUT/results.md (default out/fmnist)
   demo      [--checkpoint DIR] [--data DIR] [--out DIR] [--train-n N] [--calib-n N] [--device D]
             converts all-MiniLM-L6-v2 to fp32, rmsmp and every baseline, fits a head on SST-2 train,
             evaluates on SST-2 dev, prints the table and writes it as JSON and Markdown
@@ -196,6 +213,10 @@ int main(int argc, char** argv) {
     if (cmd == "glue") return run::cmd_glue(argc, argv);
     if (cmd == "devices") return run::cmd_devices(argc, argv);
     if (cmd == "glue-table") return run::cmd_glue_table(argc, argv);
+    if (cmd == "classify") return run::cmd_classify(argc, argv);
+    if (cmd == "imagenet") return run::cmd_imagenet(argc, argv);
+    if (cmd == "mnist") return run::cmd_mnist(argc, argv);
+    if (cmd == "fmnist-table") return run::cmd_fmnist_table(argc, argv);
     std::cerr << "rmsmp-run: unknown command '" << cmd << "' (see rmsmp-run --help)\n";
     return 2;
   } catch (const Error& e) {

@@ -10,4 +10,8 @@ int cmd_demo(int argc, char** argv);
 int cmd_glue(int argc, char** argv);
 int cmd_devices(int argc, char** argv);
 int cmd_glue_table(int argc, char** argv);
+int cmd_classify(int argc, char** argv);
+int cmd_imagenet(int argc, char** argv);
+int cmd_mnist(int argc, char** argv);
+int cmd_fmnist_table(int argc, char** argv);
 }  // namespace rmsmp::run

@@ -69,11 +69,14 @@ CalibrationResult calibrate(const BertWeights& w, const tok::Tokenizer& tk,
   return res;
 }
 
-float activation_clip_mse(const std::vector<float>& abs_sample, int bits) {
+float activation_clip_mse(const std::vector<float>& abs_sample, int bits, bool nonneg) {
   RMSMP_CHECK(!abs_sample.empty(), ErrorCode::InvalidArgument, "no activation samples for the clip search");
   const float amax = *std::max_element(abs_sample.begin(), abs_sample.end());
   if (!(amax > 0.f)) return 1.f;
-  const int max_q = (1 << (bits - 1)) - 1;
+  ActQuant aq;
+  aq.bits = bits;
+  aq.nonneg = nonneg;
+  const int max_q = act_max_q(aq);
   float best = amax;
   double best_err = INFINITY;
   for (int i = 0; i < 100; ++i) {

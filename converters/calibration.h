@@ -29,7 +29,8 @@ CalibrationResult calibrate(const BertWeights& w, const tok::Tokenizer& tk,
                             const std::vector<std::string>& sentences,
                             const std::function<void(size_t done, size_t total)>& progress = {});
 
-// MSE-optimal symmetric clip for `bits`-bit activations over the sample (grid over fractions of max).
-float activation_clip_mse(const std::vector<float>& abs_sample, int bits);
+// MSE-optimal clip for `bits`-bit activations over the sample (grid over fractions of max); nonneg: the
+// unsigned grid of an input that follows a ReLU (act_max_q).
+float activation_clip_mse(const std::vector<float>& abs_sample, int bits, bool nonneg = false);
 
 }  // namespace rmsmp

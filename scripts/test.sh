@@ -10,6 +10,7 @@ bash scripts/setup.sh
 bash scripts/build.sh
 export RMSMP_CHECKPOINT_DIR="$(bash scripts/checkpoint_dir.sh)"
 export RMSMP_EFFNET_PTH="$(bash scripts/checkpoint_dir.sh --effnet)"
+export RMSMP_CALIB_IMAGES="$(bash scripts/calib_images.sh)"
 (cd build && ctest --output-on-failure -j "$(nproc)" "$@")
 if [ "${RMSMP_TEST_SANITIZE:-1}" != 0 ]; then
   echo "== ASan + UBSan suite (build-asan/)"

@@ -32,4 +32,9 @@ std::vector<nlohmann::json> run_e2e(const std::string& engine, const std::string
                                     const std::vector<int>& batches, const std::vector<int>& seqs, int threads,
                                     int repeats);
 
+// Vision: batch-1 latency of a converted CNN (VisionModel) on a random preprocessed image; "seq" holds the
+// input height so the Markdown tables can share the e2e layout.
+std::vector<nlohmann::json> run_vision(const std::string& engine, const std::string& device, const E2eCase& c,
+                                       int threads, int repeats);
+
 }  // namespace rmsmp::bench

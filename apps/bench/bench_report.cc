@@ -120,37 +120,40 @@ std::string fmt(double v, int prec) {
 std::string markdown_table(const std::vector<nlohmann::json>& recs, const nlohmann::json& stamp) {
   std::ostringstream md;
   md << "CPU: " << stamp.value("cpu", "?") << " · git " << stamp.value("git_sha", "?") << "\n\n";
-  // e2e: one row per (model, device, batch, seq, threads); engines as columns (median ms, lowest process).
-  std::vector<std::string> engines;
-  std::map<std::string, std::map<std::string, double>> rows;
-  std::vector<std::string> row_order;
-  for (const auto& r : recs) {
-    if (r.value("suite", "") != "e2e") continue;
-    // Our engines on a non-CPU backend get the device in their column name; CPU ISA suffixes do not split rows.
-    const std::string dev = r.value("device", "");
-    const std::string e = r["engine"].get<std::string>() + (dev.rfind("cpu", 0) == 0 || dev.empty() ? "" : "@" + dev);
-    if (std::find(engines.begin(), engines.end(), e) == engines.end()) engines.push_back(e);
-    const std::string row = "| " + r.value("model", "") + " | " + r.value("weights", "") + " | " +
-                            std::to_string(r.value("batch", 0)) + " | " + std::to_string(r.value("seq", 0)) + " | " +
-                            std::to_string(r.value("threads", 0)) + " |";
-    if (!rows.count(row)) row_order.push_back(row);
-    rows[row][e] = r["median_ms"].get<double>();
-  }
-  if (!row_order.empty()) {
-    md << "| model | weights | batch | seq | threads |";
-    for (const auto& e : engines) md << " " << e << " (ms) |";
-    md << "\n|---|---|---|---|---|";
-    for (size_t i = 0; i < engines.size(); ++i) md << "---:|";
-    md << "\n";
-    for (const auto& row : row_order) {
-      md << row;
-      for (const auto& e : engines) {
-        auto it = rows[row].find(e);
-        md << " " << (it == rows[row].end() ? "" : fmt(it->second, 2)) << " |";
+  // e2e and vision: one row per (model, device, batch, seq, threads); engines as columns (median ms, lowest
+  // process). For vision, "seq" is the input height.
+  for (const char* suite : {"e2e", "vision"}) {
+    std::vector<std::string> engines;
+    std::map<std::string, std::map<std::string, double>> rows;
+    std::vector<std::string> row_order;
+    for (const auto& r : recs) {
+      if (r.value("suite", "") != suite) continue;
+      // Our engines on a non-CPU backend get the device in their column name; CPU ISA suffixes do not split rows.
+      const std::string dev = r.value("device", "");
+      const std::string e = r["engine"].get<std::string>() + (dev.rfind("cpu", 0) == 0 || dev.empty() ? "" : "@" + dev);
+      if (std::find(engines.begin(), engines.end(), e) == engines.end()) engines.push_back(e);
+      const std::string row = "| " + r.value("model", "") + " | " + r.value("weights", "") + " | " +
+                              std::to_string(r.value("batch", 0)) + " | " + std::to_string(r.value("seq", 0)) + " | " +
+                              std::to_string(r.value("threads", 0)) + " |";
+      if (!rows.count(row)) row_order.push_back(row);
+      rows[row][e] = r["median_ms"].get<double>();
+    }
+    if (!row_order.empty()) {
+      md << (std::string(suite) == "e2e" ? "| model | weights | batch | seq | threads |" : "| model | weights | batch | input | threads |");
+      for (const auto& e : engines) md << " " << e << " (ms) |";
+      md << "\n|---|---|---|---|---|";
+      for (size_t i = 0; i < engines.size(); ++i) md << "---:|";
+      md << "\n";
+      for (const auto& row : row_order) {
+        md << row;
+        for (const auto& e : engines) {
+          auto it = rows[row].find(e);
+          md << " " << (it == rows[row].end() ? "" : fmt(it->second, 2)) << " |";
+        }
+        md << "\n";
       }
       md << "\n";
     }
-    md << "\n";
   }
   bool any = false;
   for (const auto& r : recs) {

@@ -135,6 +135,13 @@ TEST_P(BackendLinearTest, MixedRowGroupsMatchReference) {
     ActQuant a4;
     a4.bits = 4, a4.dynamic = false, a4.clip = 1.5f;
     compare(backend(), c, {QuantKind::Fixed8, QuantKind::Fixed4, QuantKind::Pow2x4}, a4, "rmsmp mix act4 " + label(c));
+    // The unsigned grid after a ReLU (0..15 at 4 bits; also exercised with negative inputs, which it still
+    // quantizes symmetrically), as the CNN path uses it.
+    a4.nonneg = true;
+    compare(backend(), c, {QuantKind::Fixed8, QuantKind::Fixed4, QuantKind::Pow2x4}, a4, "rmsmp mix act4 nonneg " + label(c));
+    ActQuant a8u;
+    a8u.nonneg = true;
+    compare(backend(), c, {QuantKind::Fixed8, QuantKind::Fixed4, QuantKind::Pow2x4}, a8u, "rmsmp mix act8 nonneg " + label(c));
   }
 }
 
@@ -240,6 +247,15 @@ TEST(ActQuant, DynamicAndStaticRounding) {
   EXPECT_EQ(q[2], -7);
   const float z[3] = {0.f, 0.f, 0.f};
   EXPECT_EQ(act_quantize_row(z, 3, d, q), 0.f);
+  ActQuant u;  // unsigned 4-bit (after a ReLU): step 2/15, 15 levels above zero
+  u.bits = 4, u.dynamic = false, u.clip = 2.f, u.nonneg = true;
+  EXPECT_EQ(act_max_q(u), 15);
+  EXPECT_FLOAT_EQ(act_quantize_row(x, 5, u, q), 2.f / 15.f);
+  EXPECT_EQ(q[4], 15);
+  EXPECT_EQ(q[3], 4);    // 3.75 -> 4
+  EXPECT_EQ(q[2], -15);  // negative inputs still quantize symmetrically (never produced after a ReLU)
+  u.bits = 8;          // capped at int8: the signed grid's positive half
+  EXPECT_EQ(act_max_q(u), 127);
 }
 
 }  // namespace rmsmp

@@ -56,13 +56,13 @@ int run_cmd(const std::string& cmd, std::string* output) {
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-std::string converted_minilm(const std::string& key, const std::vector<std::string>& extra_args) {
+std::string converted_model(const std::string& key, const std::string& in, const std::vector<std::string>& extra_args) {
   static std::mutex mu;
   static std::map<std::string, std::string> done;
   std::lock_guard<std::mutex> lock(mu);
   if (auto it = done.find(key); it != done.end()) return it->second;
   const std::string out = temp_dir() + "/" + key + ".rmsmp";
-  std::string cmd = bin_dir() + "/rmsmp-convert --quiet --in '" + checkpoint_dir() + "' --out '" + out + "'";
+  std::string cmd = bin_dir() + "/rmsmp-convert --quiet --in '" + in + "' --out '" + out + "'";
   for (const auto& a : extra_args) cmd += " " + a;
   std::string log;
   const int rc = run_cmd(cmd, &log);
@@ -71,6 +71,26 @@ std::string converted_minilm(const std::string& key, const std::vector<std::stri
   return out;
 }
 
+std::string converted_minilm(const std::string& key, const std::vector<std::string>& extra_args) {
+  return converted_model("minilm-" + key, checkpoint_dir(), extra_args);
+}
+
+namespace {
+std::string env_or_fail(const char* var, const char* what) {
+  const char* e = std::getenv(var);
+  if (!e || !*e) {
+    ADD_FAILURE() << var << " is not set: run the tests through scripts/test.sh (it installs " << what
+                  << " and sets the variable)";
+    return "/nonexistent";
+  }
+  return e;
+}
+}  // namespace
+
+std::string effnet_pth() { return env_or_fail("RMSMP_EFFNET_PTH", "the EfficientNet-Lite0 weights"); }
+std::string calib_images_dir() { return env_or_fail("RMSMP_CALIB_IMAGES", "the calibration photos"); }
+std::string fmnist_pth() { return data_dir() + "/fmnist/resnet20_fmnist.pth"; }
+std::string fmnist_dir() { return "/usr/share/datasets/fashion-mnist"; }
 
 std::string make_tiny_checkpoint(const std::string& name, uint64_t seed, const TinyOptions& opt) {
   const std::string dir = temp_dir() + "/" + name;

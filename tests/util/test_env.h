@@ -14,6 +14,14 @@ std::string temp_dir();     // a fresh folder per test process
 std::string checkpoint_dir();
 // Converts the real checkpoint once per process with the given rmsmp-convert arguments; returns the path.
 std::string converted_minilm(const std::string& key, const std::vector<std::string>& extra_args);
+// Converts `in` (a checkpoint folder or file) once per process per key; returns the model's path.
+std::string converted_model(const std::string& key, const std::string& in, const std::vector<std::string>& extra_args);
+// Vision inputs: $RMSMP_EFFNET_PTH, $RMSMP_CALIB_IMAGES (scripts/test.sh sets both; fail, never skip, without),
+// the committed Fashion-MNIST ResNet-20 and Debian's Fashion-MNIST folder.
+std::string effnet_pth();
+std::string calib_images_dir();
+std::string fmnist_pth();
+std::string fmnist_dir();
 
 struct TinyOptions {
   // Non-empty: a SentencePiece .model copied in as spiece.model (vocab_size follows it; no vocab.txt), with

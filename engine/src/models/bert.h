@@ -79,7 +79,4 @@ void bert_forward(const BertWeights& w, const Backend& be, const std::vector<Seq
 // Binds weights from a model file; checks every tensor's shape against the architecture config.
 BertWeights bert_bind(const ModelFile& file);
 
-// Validates one linear layer's entry in "linears" and binds its views.
-RowMixedLinear bind_row_mixed_linear(const ModelFile& file, const std::string& name, int64_t rows, int64_t cols);
-
 }  // namespace rmsmp

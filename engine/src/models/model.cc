@@ -8,6 +8,7 @@
 #include "backends/backend.h"
 #include "io/model_format.h"
 #include "models/bert.h"
+#include "models/cnn.h"
 #include "models/model_impl.h"
 #include "models/tokenizer_config.h"
 
@@ -28,6 +29,8 @@ std::shared_ptr<const Model> Model::load(const std::string& path, const LoadOpti
   ModelFile::Options fo;
   fo.verify_checksum = opts.verify_checksum;
   impl->file = ModelFile::open(path, fo);
+  RMSMP_CHECK(!is_cnn_header(impl->file->header()), ErrorCode::Unsupported,
+              path << ": is a vision (CNN) model; load it with rmsmp::VisionModel (rmsmp-run classify | imagenet)");
   impl->weights = bert_bind(*impl->file);
   impl->tokenizer = tokenizer_from_header(impl->file->header(), path, impl->file.get());
   RMSMP_CHECK(int64_t(impl->tokenizer->vocab_size()) == impl->weights.cfg.vocab_size, ErrorCode::InvalidFile,

@@ -21,7 +21,7 @@ inline int8_t round_sat(float v, int max_q) {
 }  // namespace
 
 float act_quantize_row(const float* x, int64_t n, const ActQuant& aq, int8_t* q) {
-  const int max_q = (1 << (aq.bits - 1)) - 1;
+  const int max_q = act_max_q(aq);
   float range = aq.clip;
   if (aq.dynamic) {
     range = 0.f;

@@ -9,12 +9,26 @@
 
 namespace rmsmp {
 
-// How a layer quantizes its input activations (shared by all rows of the layer; always fixed-point, signed).
+// How a layer quantizes its input activations (shared by all rows of the layer; always fixed-point).
 struct ActQuant {
-  int bits = 8;          // 8 or 4; q in [-(2^(bits-1)-1), 2^(bits-1)-1]
+  int bits = 8;          // 8 or 4; q in [-max_q, max_q], max_q = act_max_q(*this)
   bool dynamic = true;   // true: step per token = max|x_t| / max_q; false: step = clip / max_q for all tokens
   float clip = 0.f;      // static clip (from calibration); values beyond it saturate
+  // The input is known to be >= 0 (it follows a ReLU): the unsigned grid, max_q = 2^bits - 1 (15 levels above
+  // zero at 4 bits instead of 7). Capped at 127 so q stays int8 for every kernel: at 8 bits it is the signed
+  // grid's positive half. Negative inputs would still quantize symmetrically; the converter sets this flag only
+  // where they cannot occur.
+  bool nonneg = false;
+  // The vision path's per-layer dynamic mode ("dynamic_tensor" in files): one step for the whole input tensor,
+  // max|x| / max_q. The CNN runner resolves it to a static clip before it calls a backend, so backends never
+  // see it set.
+  bool per_tensor = false;
 };
+
+inline int act_max_q(const ActQuant& a) {
+  if (a.nonneg) return a.bits >= 8 ? 127 : (1 << a.bits) - 1;
+  return (1 << (a.bits - 1)) - 1;
+}
 
 struct RowGroup {
   QuantKind kind;

@@ -43,7 +43,7 @@ void OpenClBackend::linear(const RowMixedLinear& w, const float* x, int64_t n_to
   if (w.has_integer_groups()) {
     xq = &scratch(kXq, size_t(n_tokens * K));
     xstep = &scratch(kXstep, size_t(n_tokens) * sizeof(float));
-    rt_.run(nullptr, "act_quantize", size_t(T), 0, xb, K, (1 << (w.act.bits - 1)) - 1, w.act.dynamic ? 1 : 0,
+    rt_.run(nullptr, "act_quantize", size_t(T), 0, xb, K, act_max_q(w.act), w.act.dynamic ? 1 : 0,
             w.act.clip, *xq, *xstep);
   }
   int64_t off = 0;

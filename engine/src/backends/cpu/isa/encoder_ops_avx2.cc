@@ -114,7 +114,7 @@ void attention_head_avx2(const float* q, const float* k, const float* v, int64_t
 }
 
 float act_quantize_row_avx2(const float* x, int64_t n, const ActQuant& aq, int8_t* q, uint8_t* qu) {
-  const int max_q = (1 << (aq.bits - 1)) - 1;
+  const int max_q = act_max_q(aq);
   float range = aq.clip;
   int64_t i = 0;
   if (aq.dynamic) {  // max |x|; max_ps(a, r) keeps r where a is NaN, as the reference's `a > r ? a : r`

@@ -32,12 +32,16 @@ void gemm_tile(const GemmS8Args& a) {
   const __m256i ones = _mm256_set1_epi16(1);
   const int64_t K = a.k_padded, T = a.n_tokens;
   const uint8_t* xbase = kSmall ? a.xu : reinterpret_cast<const uint8_t*>(a.x);
+  // Token blocks of at most ~128 KiB of activations: every row pair re-reads the block, which then comes from
+  // L2 instead of memory when T is large (conv layers: thousands of pixels, few rows). Sums are unchanged.
+  const int64_t tb = std::max<int64_t>(4, (int64_t(128) << 10) / K / 4 * 4);
+  for (int64_t t0 = 0; t0 < T; t0 += tb)
   for (int64_t r = 0; r < a.n_rows; r += 2) {
     const bool two = r + 1 < a.n_rows;
     const int8_t* w0 = a.w + r * K;
     const int8_t* w1 = two ? w0 + K : w0;  // a lone last row is computed twice, the copy discarded
     const int32_t s0 = kSmall ? 128 * a.w_sum[r] : 0, s1 = kSmall ? 128 * a.w_sum[two ? r + 1 : r] : 0;
-    for (int64_t t = 0; t < T; t += 4) {
+    for (int64_t t = t0; t < std::min(T, t0 + tb); t += 4) {
       const uint8_t* x[4];
       for (int i = 0; i < 4; ++i) x[i] = xbase + std::min(t + i, T - 1) * K;  // token tail: repeats, discarded
       __m256i c[4][2];

@@ -1,0 +1,45 @@
+// Per-layer row assignment and packing shared by the BERT and CNN converters: one plan per row-wise layer,
+// the scheme's assignment (rmsmp, the baselines), then packing grouped by scheme into the model file.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <Eigen/Core>
+#include <nlohmann/json.hpp>
+
+#include "convert.h"
+#include "io/model_format.h"
+#include "quant/row_mixed.h"
+#include "row_assign.h"
+
+namespace rmsmp {
+
+struct LayerPlan {
+  std::string name;
+  int64_t rows = 0, cols = 0;
+  // Set: every row of this layer takes this scheme whatever --scheme says (fp32 models stay fp32); the layer
+  // is outside the layer-wise budget. The CNN converter pins the first conv and the classifier this way.
+  std::optional<QuantKind> pinned;
+  RowScores scores;
+  bool has_scores = false;
+  std::vector<QuantKind> assign;
+};
+
+// Scores (when the scheme needs H) and assigns every plan per opt.scheme; returns the layer-wise baseline's
+// list of Fixed-8 layers (null for other schemes).
+nlohmann::json plan_layers(std::vector<LayerPlan>& plans, const ConvertOptions& opt,
+                           const std::function<const std::vector<float>&(const LayerPlan&)>& weights,
+                           const std::function<const Eigen::MatrixXf&(const LayerPlan&)>& hessian);
+
+// Packs one layer's rows grouped by scheme into the writer; adds its "linears" entry and fills its report
+// entry. With `gptq_h`, rounding is error-compensated (gptq.h); otherwise each value goes to its nearest level.
+// act.per_tensor is written as mode "dynamic_tensor", act.nonneg as "signed": false.
+void pack_linear(ModelWriter& mw, const std::string& name, const std::vector<float>& w_in, const std::vector<float>& bias,
+                 int64_t rows, int64_t cols, const std::vector<QuantKind>& assign, ClipMode clip, const ActQuant& act,
+                 const RowScores* scores, const Eigen::MatrixXf* gptq_h, nlohmann::json& linears,
+                 nlohmann::json& report_layer);
+
+}  // namespace rmsmp

@@ -1,0 +1,230 @@
+// Vision conversion: state dict -> graph with folded BN (vision_arch) -> calibration on images through the
+// engine's own fp32 forward (when the scheme needs H or static clips) -> row assignment per conv (layer_plan)
+// -> packed file, written atomically.
+#include "vision_convert.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+
+#include <Eigen/Core>
+
+#include "backends/backend.h"
+#include "calibration.h"
+#include "core/hash.h"
+#include "io/model_format.h"
+#include "layer_plan.h"
+#include "models/cnn.h"
+#include "rmsmp/error.h"
+#include "vision/dataset.h"
+#include "vision_arch.h"
+
+namespace rmsmp {
+
+namespace fs = std::filesystem;
+
+bool is_vision_checkpoint(const std::string& path) {
+  if (!fs::is_regular_file(path)) return false;
+  const std::string e = fs::path(path).extension().string();
+  return e == ".pth" || e == ".pt" || e == ".safetensors";
+}
+
+namespace {
+
+constexpr size_t kMaxAbsSample = 1 << 18;  // per layer
+
+VisionInfo info_of(const CnnModelSpec& s) {
+  VisionInfo vi;
+  vi.path = "(calibration)";
+  vi.channels = s.pre.channels, vi.height = s.pre.height, vi.width = s.pre.width;
+  vi.resize = s.pre.resize, vi.crop = s.pre.crop, vi.mean = s.pre.mean, vi.std = s.pre.std;
+  return vi;
+}
+
+// Calibration inputs, already transformed for the model (NHWC).
+std::vector<std::vector<float>> calibration_images(const CnnModelSpec& spec, const std::string& src, int64_t n) {
+  const VisionInfo vi = info_of(spec);
+  std::vector<std::vector<float>> out;
+  if (fs::is_directory(src)) {
+    const auto files = vision::list_images(src);
+    RMSMP_CHECK(!files.empty(), ErrorCode::InvalidArgument, src << ": no .jpg/.png images for calibration");
+    for (size_t i = 0; i < files.size() && int64_t(out.size()) < n; ++i)
+      out.push_back(vision::model_input(vi, vision::load_image(files[i])));
+  } else {
+    const vision::IdxImages im = vision::read_idx_images(src);
+    for (int64_t i = 0; i < im.n && i < n; ++i)
+      out.push_back(vision::model_input_gray(vi, im.pixels.data() + i * im.h * im.w, im.h, im.w));
+  }
+  return out;
+}
+
+// Writes the model: every conv packed per `assign` (fp32 when null), the graph, quantization and provenance.
+nlohmann::json write_model(const std::string& path, const CnnModelSpec& spec, const VisionConvertOptions& opt,
+                           const std::vector<LayerPlan>* plans, const std::vector<LayerCalibration>* cal,
+                           const nlohmann::json& q, const nlohmann::json& prov, double* avg_bits) {
+  ModelWriter mw;
+  nlohmann::json linears = nlohmann::json::object(), rep = nlohmann::json::array();
+  double code_bits = 0, n_weights = 0;
+  for (size_t i = 0; i < spec.convs.size(); ++i) {
+    const ConvLayerSpec& c = spec.convs[i];
+    const LayerPlan* p = plans ? &(*plans)[i] : nullptr;
+    const std::vector<QuantKind> fp(size_t(c.cout), QuantKind::F32);
+    ActQuant act;
+    act.nonneg = c.input_nonneg;
+    act.per_tensor = true;  // 8 bits: one step per input tensor, from its max
+    act.bits = (p && p->pinned) ? 8 : opt.base.act_bits;
+    if (p && act.bits == 4 && opt.base.scheme != "fp32") {
+      act.per_tensor = false;
+      act.dynamic = false;
+      act.clip = activation_clip_mse((*cal)[i].abs_sample, 4, act.nonneg);
+    }
+    if (!p || opt.base.scheme == "fp32") act.bits = 8;
+    const bool gptq = p && opt.base.gptq && opt.base.scheme != "fp32";
+    nlohmann::json rl;
+    pack_linear(mw, c.name, c.w, c.bias, c.cout, c.cols(), p ? p->assign : fp, opt.base.clip, act,
+                p && p->has_scores ? &p->scores : nullptr, gptq ? &(*cal)[i].H : nullptr, linears, rl);
+    code_bits += rl["bits_per_weight"].get<double>() * double(c.cout * c.cols());
+    n_weights += double(c.cout * c.cols());
+    rl["pinned"] = p && p->pinned.has_value();
+    rep.push_back(rl);
+  }
+  *avg_bits = code_bits / n_weights;
+  nlohmann::json& h = mw.header();
+  h["architecture"] = spec.to_json(opt.labels);
+  nlohmann::json qq = q;
+  qq["avg_weight_bits"] = *avg_bits;
+  h["quantization"] = qq;
+  h["provenance"] = prov;
+  h["linears"] = linears;
+  mw.write(path);
+  return rep;
+}
+
+}  // namespace
+
+nlohmann::json convert_vision_checkpoint(const VisionConvertOptions& opt,
+                                         const std::function<void(const std::string&)>& log) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto say = [&](const std::string& m) { if (log) log(m); };
+  const ConvertOptions& o = opt.base;
+  const auto& names = convert_scheme_names();
+  RMSMP_CHECK(std::find(names.begin(), names.end(), o.scheme) != names.end(), ErrorCode::InvalidArgument,
+              "unknown --scheme '" << o.scheme << "'");
+  RMSMP_CHECK(o.act_bits == 8 || o.act_bits == 4, ErrorCode::InvalidArgument, "--act-bits must be 8 or 4");
+  const double rsum = o.ratios.pot4 + o.ratios.fixed4 + o.ratios.fixed8;
+  RMSMP_CHECK(o.ratios.pot4 >= 0 && o.ratios.fixed4 >= 0 && o.ratios.fixed8 >= 0 && std::fabs(rsum - 1.0) < 1e-6,
+              ErrorCode::InvalidArgument, "--ratios must be non-negative and sum to 1 (they sum to " << rsum << ")");
+  const bool is_fp32 = o.scheme == "fp32";
+  const bool need_h = o.scheme == "rmsmp" || o.scheme == "layerwise";
+  const bool use_gptq = o.gptq && !is_fp32;
+  const bool need_calib = need_h || use_gptq || (o.act_bits == 4 && !is_fp32);
+  RMSMP_CHECK(!need_calib || !opt.calib_images.empty(), ErrorCode::InvalidArgument,
+              "--scheme " << o.scheme << (o.act_bits == 4 ? " with --act-bits 4" : "")
+                          << (use_gptq ? " with --rounding gptq" : "")
+                          << " needs calibration images: pass --calib-images DIR|IDX_FILE");
+
+  say("loading " + o.in_dir);
+  const auto sd = StateDict::open(o.in_dir);
+  const CnnModelSpec spec = build_cnn(*sd, opt.arch);
+  say("architecture " + spec.arch + ": " + std::to_string(spec.convs.size()) + " conv/fc layers, " +
+      std::to_string(spec.num_classes) + " classes");
+  RMSMP_CHECK(opt.labels.empty() || int64_t(opt.labels.size()) == spec.num_classes, ErrorCode::InvalidArgument,
+              opt.labels_source << ": " << opt.labels.size() << " labels, the model has " << spec.num_classes
+                                << " classes");
+
+  nlohmann::json prov = {{"source", o.in_dir},
+                         {"source_sha256", sha256_file_hex(o.in_dir)},
+                         {"converter", "rmsmp-convert"},
+                         {"converter_version", kConverterVersion},
+                         {"options", o.command_line},
+                         {"architecture", spec.arch},
+                         {"notes", spec.notes}};
+  if (!opt.labels_source.empty()) prov["labels"] = opt.labels_source;
+  if (!o.ratio_provenance.is_null()) prov["ratio_derivation"] = o.ratio_provenance;
+
+  // Calibration: the engine's fp32 forward over the images, collecting each conv's input patches.
+  std::vector<LayerCalibration> cal(spec.convs.size());
+  if (need_calib) {
+    const auto imgs = calibration_images(spec, opt.calib_images, opt.calib_n);
+    say("calibrating on " + std::to_string(imgs.size()) + " images from " + opt.calib_images);
+    const fs::path tmp = fs::temp_directory_path() / ("rmsmp-calib-" + std::to_string(::getpid()) + ".rmsmp");
+    double unused;
+    write_model(tmp.string(), spec, opt, nullptr, nullptr, {{"scheme", "fp32"}}, prov, &unused);
+    struct Cleanup {
+      fs::path p;
+      ~Cleanup() { std::error_code ec; fs::remove(p, ec); }
+    } cleanup{tmp};
+    const auto file = ModelFile::open(tmp.string());
+    const CnnGraph g = cnn_bind(*file);
+    const auto be = make_backend("cpu");
+    for (size_t i = 0; i < cal.size(); ++i) cal[i].H = Eigen::MatrixXf::Zero(spec.convs[i].cols(), spec.convs[i].cols());
+    const CnnLayerHook hook = [&](int layer, const float* x, int64_t n) {
+      LayerCalibration& lc = cal[size_t(layer)];
+      const int64_t K = lc.H.rows();
+      Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> P(x, n, K);
+      lc.H.selfadjointView<Eigen::Lower>().rankUpdate(P.transpose());
+      lc.n_tokens += n;
+      const int64_t total = n * K, stride = std::max<int64_t>(1, total / 4096);
+      for (int64_t j = 0; j < total && lc.abs_sample.size() < kMaxAbsSample; j += stride)
+        lc.abs_sample.push_back(std::fabs(x[j]));
+    };
+    for (size_t i = 0; i < imgs.size(); ++i) {
+      cnn_forward(g, *be, imgs[i].data(), &hook);
+      if ((i + 1) % 16 == 0 || i + 1 == imgs.size())
+        say("calibration " + std::to_string(i + 1) + "/" + std::to_string(imgs.size()) + " images");
+    }
+    for (auto& lc : cal) lc.H.triangularView<Eigen::StrictlyUpper>() = lc.H.transpose();
+    prov["calibration"] = {{"source", opt.calib_images}, {"images", imgs.size()}};
+  }
+
+  std::vector<LayerPlan> plans;
+  for (size_t i = 0; i < spec.convs.size(); ++i) {
+    LayerPlan p;
+    p.name = spec.convs[i].name;
+    p.rows = spec.convs[i].cout;
+    p.cols = spec.convs[i].cols();
+    if (opt.pin_first_last && (i == 0 || i + 1 == spec.convs.size())) p.pinned = QuantKind::Fixed8;
+    plans.push_back(std::move(p));
+  }
+  if (need_h) say("scoring rows (Hessian and variance)");
+  const nlohmann::json layerwise_info = plan_layers(
+      plans, o, [&](const LayerPlan& p) -> const std::vector<float>& { return spec.convs[size_t(&p - plans.data())].w; },
+      [&](const LayerPlan& p) -> const Eigen::MatrixXf& { return cal[size_t(&p - plans.data())].H; });
+
+  nlohmann::json q = {{"scheme", o.scheme},
+                      {"ratios", {{"pot4", o.ratios.pot4}, {"fixed4", o.ratios.fixed4}, {"fixed8", o.ratios.fixed8}}},
+                      {"clip", o.clip == ClipMode::Mse ? "mse" : "max"},
+                      {"scheme_rule", scheme_rule_name(o.rule)},
+                      {"rounding", use_gptq ? "gptq (error compensation through H^-1, damp 0.01)" : "nearest"},
+                      {"precision_rule", "hessian: top rows by min over 4-bit schemes of e^T H e, H = sum x x^T over "
+                                         "the conv's input patches"},
+                      {"act_bits", is_fp32 ? 32 : o.act_bits},
+                      {"act_mode", is_fp32 ? "fp32"
+                                   : o.act_bits == 8 ? "dynamic per-tensor int8 (unsigned grid after ReLU)"
+                                                     : "static per-layer int4 (MSE clip; 0..15 after ReLU)"},
+                      {"pinned_layers", opt.pin_first_last ? "first conv and classifier: Fixed-8 weights, 8-bit "
+                                                             "activations" : "none"},
+                      {"avg_weight_bits_note", "code bits of all conv/fc rows; per-row fp32 steps not counted"}};
+  if (o.scheme == "random") q["seed"] = o.seed;
+  if (o.scheme == "layerwise") q["fixed8_layers"] = layerwise_info;
+  say("packing " + std::to_string(plans.size()) + " layers; writing " + o.out_path);
+  double avg_bits = 32;
+  const nlohmann::json rep_layers = write_model(o.out_path, spec, opt, &plans, &cal, q, prov, &avg_bits);
+  q["avg_weight_bits"] = avg_bits;
+
+  nlohmann::json report;
+  report["model"] = {{"out", o.out_path},
+                     {"architecture", spec.arch},
+                     {"scheme", o.scheme},
+                     {"avg_weight_bits", avg_bits},
+                     {"file_bytes", fs::file_size(o.out_path)},
+                     {"converter_seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()}};
+  report["quantization"] = q;
+  report["provenance"] = prov;
+  report["layers"] = rep_layers;
+  return report;
+}
+
+}  // namespace rmsmp

@@ -1,0 +1,36 @@
+// rmsmp-convert's vision path: torchvision-style state dict (.pth/.safetensors) -> .rmsmp CNN model with
+// BatchNorm folded and RMSMP (or baseline) row assignment per conv, exactly as for Linear layers.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "convert.h"
+
+namespace rmsmp {
+
+struct VisionConvertOptions {
+  // in_dir is the checkpoint file; scheme, ratios, clip, rule, act_bits, gptq, seed, ratio_provenance and
+  // command_line mean what they mean for BERT. act_bits 8: per-tensor dynamic int8 activations; 4: static
+  // per-layer clip (MSE) from the calibration images, unsigned after ReLU.
+  ConvertOptions base;
+  std::string arch;          // empty: inferred (vision_arch.h)
+  std::string calib_images;  // a folder of images (recursive, sorted) or an IDX image file (.gz ok)
+  int64_t calib_n = 64;      // images used for calibration
+  std::vector<std::string> labels;  // class names in logit order (optional)
+  std::string labels_source;
+  // The stem conv and the classifier keep Fixed-8 weights and 8-bit activations whatever the scheme (the usual
+  // practice for low-bit CNNs); false applies the scheme to them too.
+  bool pin_first_last = true;
+};
+
+// True when `path` names a vision checkpoint (a .pth/.pt/.safetensors file rather than an HF folder).
+bool is_vision_checkpoint(const std::string& path);
+
+nlohmann::json convert_vision_checkpoint(const VisionConvertOptions& opt,
+                                         const std::function<void(const std::string&)>& log = {});
+
+}  // namespace rmsmp

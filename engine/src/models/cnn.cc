@@ -1,0 +1,92 @@
+// CNN forward pass: walks the graph's nodes in order, one image at a time (see cnn.h).
+#include "models/cnn.h"
+
+#include <vector>
+
+#include "models/cnn_ops.h"
+#include "rmsmp/error.h"
+
+namespace rmsmp {
+
+namespace {
+
+// The layer's activation quantizer for this input: "dynamic_tensor" becomes a static clip of max|x| over the
+// whole input tensor, so every backend sees one step for all pixels.
+ActQuant resolve_act(const RowMixedLinear& L, const float* x, int64_t n) {
+  ActQuant a = L.act;
+  if (a.per_tensor) {
+    a.per_tensor = false;
+    a.dynamic = false;
+    a.clip = cnn_abs_max(x, n);
+  }
+  return a;
+}
+
+void run_conv(const CnnGraph& g, const Backend& be, const CnnNode& n, const float* x, const float* residual,
+              float* y, const CnnLayerHook* hook) {
+  const CnnValue &in = g.values[size_t(n.in)], &out = g.values[size_t(n.out)];
+  const RowMixedLinear& L = g.layers[size_t(n.layer)];
+  const ActQuant act = resolve_act(L, x, in.size());
+  const int64_t P = out.h * out.w;
+  if (n.groups == 1) {
+    const bool direct = n.kh == 1 && n.kw == 1 && n.sh == 1 && n.sw == 1 && n.pt == 0 && n.pl == 0 && n.pb == 0 &&
+                        n.pr == 0;
+    std::vector<float> cols;
+    const float* patches = x;
+    if (!direct) {
+      cols.resize(size_t(P * L.cols));
+      cnn_im2col(x, in, n, out.h, out.w, cols.data());
+      patches = cols.data();
+    }
+    if (hook) (*hook)(n.layer, patches, P);
+    RowMixedLinear Lq = L;  // a view with the resolved activation quantizer (no weight copy)
+    Lq.act = act;
+    be.linear(Lq, patches, P, y);
+  } else {
+    if (hook) {  // each group's patch as its own row: pixels * groups rows of cols values
+      const int64_t cin_g = in.c / n.groups;
+      std::vector<float> cols(size_t(P * n.kh * n.kw * in.c)), gp(size_t(P * n.groups * L.cols));
+      cnn_im2col(x, in, n, out.h, out.w, cols.data());
+      for (int64_t p = 0; p < P; ++p)
+        for (int64_t gi = 0; gi < n.groups; ++gi)
+          for (int64_t t = 0; t < n.kh * n.kw; ++t)
+            for (int64_t ci = 0; ci < cin_g; ++ci)
+              gp[size_t(((p * n.groups + gi) * n.kh * n.kw + t) * cin_g + ci)] =
+                  cols[size_t((p * n.kh * n.kw + t) * in.c + gi * cin_g + ci)];
+      (*hook)(n.layer, gp.data(), P * n.groups);
+    }
+    cnn_conv_grouped(g.unpacked[size_t(n.layer)], L, act, x, in, n, out, y);
+  }
+  cnn_residual_act(y, residual, out.size(), n.act);
+}
+
+}  // namespace
+
+std::vector<float> cnn_forward(const CnnGraph& g, const Backend& be, const float* image_nhwc,
+                               const CnnLayerHook* hook) {
+  std::vector<std::vector<float>> buf(g.values.size());
+  buf[0].assign(image_nhwc, image_nhwc + g.values[0].size());
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const CnnNode& n = g.nodes[i];
+    const CnnValue& out = g.values[size_t(n.out)];
+    buf[size_t(n.out)].resize(size_t(out.size()));
+    const float* x = buf[size_t(n.in)].data();
+    float* y = buf[size_t(n.out)].data();
+    switch (n.op) {
+      case CnnNode::Op::Conv:
+        run_conv(g, be, n, x, n.residual >= 0 ? buf[size_t(n.residual)].data() : nullptr, y, hook);
+        break;
+      case CnnNode::Op::MaxPool:
+        cnn_maxpool(x, g.values[size_t(n.in)], n, out, y);
+        break;
+      case CnnNode::Op::GlobalAvgPool:
+        cnn_global_avgpool(x, g.values[size_t(n.in)], y);
+        break;
+    }
+    for (size_t v = 0; v < buf.size(); ++v)  // free what no later node reads
+      if (g.last_use[v] == int(i) && int(v) != g.output) std::vector<float>().swap(buf[v]);
+  }
+  return std::move(buf[size_t(g.output)]);
+}
+
+}  // namespace rmsmp
