@@ -79,6 +79,10 @@ def build_graph(model_path, out_path):
             pt, pl, pb, pr = n["pad"]
             nodes.append(helper.make_node("MaxPool", [x], [y], kernel_shape=n["kernel"], strides=n["stride"],
                                           pads=[pt, pl, pb, pr]))
+        elif n["op"] == "avgpool":
+            pt, pl, pb, pr = n["pad"]
+            nodes.append(helper.make_node("AveragePool", [x], [y], kernel_shape=n["kernel"], strides=n["stride"],
+                                          pads=[pt, pl, pb, pr], count_include_pad=1))
         elif n["op"] == "global_avgpool":
             nodes.append(helper.make_node("GlobalAveragePool", [x], [y]))
         else:

@@ -90,7 +90,10 @@ std::string env_or_fail(const char* var, const char* what) {
 std::string effnet_pth() { return env_or_fail("RMSMP_EFFNET_PTH", "the EfficientNet-Lite0 weights"); }
 std::string calib_images_dir() { return env_or_fail("RMSMP_CALIB_IMAGES", "the calibration photos"); }
 std::string fmnist_pth() { return data_dir() + "/fmnist/resnet20_fmnist.pth"; }
-std::string fmnist_dir() { return "/usr/share/datasets/fashion-mnist"; }
+std::string fmnist_dir() {
+  const char* e = std::getenv("RMSMP_FMNIST_DIR");  // a copy elsewhere (the lent device machine has no apt)
+  return e && *e ? e : "/usr/share/datasets/fashion-mnist";
+}
 
 std::string make_tiny_checkpoint(const std::string& name, uint64_t seed, const TinyOptions& opt) {
   const std::string dir = temp_dir() + "/" + name;

@@ -17,7 +17,7 @@ std::string converted_minilm(const std::string& key, const std::vector<std::stri
 // Converts `in` (a checkpoint folder or file) once per process per key; returns the model's path.
 std::string converted_model(const std::string& key, const std::string& in, const std::vector<std::string>& extra_args);
 // Vision inputs: $RMSMP_EFFNET_PTH, $RMSMP_CALIB_IMAGES (scripts/test.sh sets both; fail, never skip, without),
-// the committed Fashion-MNIST ResNet-20 and Debian's Fashion-MNIST folder.
+// the committed Fashion-MNIST ResNet-20 and Debian's Fashion-MNIST folder ($RMSMP_FMNIST_DIR overrides it).
 std::string effnet_pth();
 std::string calib_images_dir();
 std::string fmnist_pth();

@@ -79,6 +79,9 @@ std::vector<float> cnn_forward(const CnnGraph& g, const Backend& be, const float
       case CnnNode::Op::MaxPool:
         cnn_maxpool(x, g.values[size_t(n.in)], n, out, y);
         break;
+      case CnnNode::Op::AvgPool:
+        cnn_avgpool(x, g.values[size_t(n.in)], n, out, y);
+        break;
       case CnnNode::Op::GlobalAvgPool:
         cnn_global_avgpool(x, g.values[size_t(n.in)], y);
         break;

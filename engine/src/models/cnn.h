@@ -15,7 +15,8 @@
 //    values: [{name, h, w, c}],  (value 0 is the input image)
 //    nodes: [{op: "conv", layer, in, out, residual: index | -1, kernel: [kh, kw], stride: [sh, sw],
 //             pad: [top, left, bottom, right], groups, act: "none"|"relu"|"relu6"}
-//          | {op: "maxpool", in, out, kernel, stride, pad}
+//          | {op: "maxpool" | "avgpool", in, out, kernel, stride, pad}   (avgpool divides by the whole window,
+//                                                                   padding included: PyTorch's default)
 //          | {op: "global_avgpool", in, out}],
 //    output: value index (1 x 1 x num_classes logits)}
 // A conv's layer is a "linears" entry (rows = Cout, cols = kh*kw*Cin/groups). Values are written once, in
@@ -44,7 +45,7 @@ struct CnnValue {
 };
 
 struct CnnNode {
-  enum class Op { Conv, MaxPool, GlobalAvgPool } op = Op::Conv;
+  enum class Op { Conv, MaxPool, AvgPool, GlobalAvgPool } op = Op::Conv;
   int in = 0, out = 0, residual = -1;
   int64_t kh = 1, kw = 1, sh = 1, sw = 1, pt = 0, pl = 0, pb = 0, pr = 0, groups = 1;
   CnnAct act = CnnAct::None;

@@ -118,7 +118,7 @@ CnnGraph cnn_bind(const ModelFile& f) {
       RMSMP_CHECK(n.out > 0 && n.out < nv && !defined[size_t(n.out)], ErrorCode::InvalidFile,
                   nw << ": output " << n.out << " is out of range or written twice");
       const CnnValue &vi = g.values[size_t(n.in)], &vo = g.values[size_t(n.out)];
-      if (op == "conv" || op == "maxpool") {
+      if (op == "conv" || op == "maxpool" || op == "avgpool") {
         parse_window(nj, n);
         RMSMP_CHECK(n.kh > 0 && n.kw > 0 && n.sh > 0 && n.sw > 0 && n.pt >= 0 && n.pl >= 0 && n.pb >= 0 && n.pr >= 0 &&
                         n.pt < n.kh && n.pb < n.kh && n.pl < n.kw && n.pr < n.kw,
@@ -149,8 +149,8 @@ CnnGraph cnn_bind(const ModelFile& f) {
         n.layer = int(g.layers.size()) - 1;
         g.unpacked.emplace_back();
         if (n.groups > 1) g.unpacked.back() = unpack_layer(g.layers.back(), nw);
-      } else if (op == "maxpool") {
-        n.op = CnnNode::Op::MaxPool;
+      } else if (op == "maxpool" || op == "avgpool") {
+        n.op = op == "maxpool" ? CnnNode::Op::MaxPool : CnnNode::Op::AvgPool;
         RMSMP_CHECK(vo.c == vi.c, ErrorCode::InvalidFile, nw << ": channels change");
       } else if (op == "global_avgpool") {
         n.op = CnnNode::Op::GlobalAvgPool;

@@ -133,6 +133,28 @@ void cnn_maxpool(const float* x, const CnnValue& in, const CnnNode& n, const Cnn
   }
 }
 
+void cnn_avgpool(const float* x, const CnnValue& in, const CnnNode& n, const CnnValue& out, float* y) {
+  const int64_t C = in.c;
+  const float inv = 1.f / float(n.kh * n.kw);
+#pragma omp parallel for schedule(static) if (out.size() > 65536)
+  for (int64_t p = 0; p < out.h * out.w; ++p) {
+    const int64_t oy = p / out.w, ox = p % out.w;
+    float* yp = y + p * C;
+    for (int64_t c = 0; c < C; ++c) yp[c] = 0.f;
+    for (int64_t ky = 0; ky < n.kh; ++ky) {
+      const int64_t iy = oy * n.sh - n.pt + ky;
+      if (iy < 0 || iy >= in.h) continue;
+      for (int64_t kx = 0; kx < n.kw; ++kx) {
+        const int64_t ix = ox * n.sw - n.pl + kx;
+        if (ix < 0 || ix >= in.w) continue;
+        const float* xp = x + (iy * in.w + ix) * C;
+        for (int64_t c = 0; c < C; ++c) yp[c] += xp[c];
+      }
+    }
+    for (int64_t c = 0; c < C; ++c) yp[c] *= inv;
+  }
+}
+
 void cnn_global_avgpool(const float* x, const CnnValue& in, float* y) {
   const int64_t P = in.h * in.w, C = in.c;
   std::vector<double> s(size_t(C), 0.0);

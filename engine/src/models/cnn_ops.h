@@ -24,6 +24,8 @@ void cnn_conv_grouped(const CnnGraph::Unpacked& u, const RowMixedLinear& L, cons
 void cnn_residual_act(float* y, const float* residual, int64_t n, CnnAct act);
 
 void cnn_maxpool(const float* x, const CnnValue& in, const CnnNode& n, const CnnValue& out, float* y);
+// Average over the window, divided by kh * kw (zero padding counted, as PyTorch's count_include_pad=True).
+void cnn_avgpool(const float* x, const CnnValue& in, const CnnNode& n, const CnnValue& out, float* y);
 void cnn_global_avgpool(const float* x, const CnnValue& in, float* y);
 
 // max |x| over n values (NaN ignored, as act_quantize_row does).

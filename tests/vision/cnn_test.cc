@@ -1,0 +1,364 @@
+// CNN path end to end: rmsmp-convert on the real EfficientNet-Lite0 .pth and the committed Fashion-MNIST
+// ResNet-20, the engine's logits against PyTorch (tests/data/vision/goldens.json, made by
+// converters/goldens/make_vision_goldens.py), every CPU ISA bit-identical to the reference backend on quantized
+// models (depthwise, all three schemes, unsigned 4-bit activations), and the grouped-conv kernel against a
+// direct convolution.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include <nlohmann/json.hpp>
+
+#include "backends/cpu/isa.h"
+#include "models/cnn.h"
+#include "models/cnn_ops.h"
+#include "rmsmp/error.h"
+#include "rmsmp/model.h"
+#include "rmsmp/vision.h"
+#include "util/test_env.h"
+#include "vision/dataset.h"
+#include "vision/image.h"
+
+namespace rmsmp {
+namespace {
+
+const nlohmann::json& golden() {
+  static const nlohmann::json g = [] {
+    std::ifstream f(test::data_dir() + "/vision/goldens.json");
+    return nlohmann::json::parse(f);
+  }();
+  return g;
+}
+
+std::string photo(const std::string& name) { return test::data_dir() + "/../../data/images/" + name; }
+
+std::string effnet(const std::string& key, const std::vector<std::string>& args) {
+  std::vector<std::string> a = args;
+  a.push_back("--labels " + test::data_dir() + "/../../data/images/imagenet_classes.txt");
+  return test::converted_model("effnet-" + key, test::effnet_pth(), a);
+}
+
+std::string fmnist(const std::string& key, const std::vector<std::string>& args) {
+  return test::converted_model("fmnist-" + key, test::fmnist_pth(), args);
+}
+
+std::vector<int64_t> top5(const std::vector<float>& l) {
+  std::vector<int64_t> idx(l.size());
+  for (size_t i = 0; i < l.size(); ++i) idx[i] = int64_t(i);
+  std::partial_sort(idx.begin(), idx.begin() + 5, idx.end(), [&](int64_t a, int64_t b) { return l[size_t(a)] > l[size_t(b)]; });
+  idx.resize(5);
+  return idx;
+}
+
+// max |a - b| relative to the golden's largest |logit|.
+double rel_err(const std::vector<float>& a, const nlohmann::json& g) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    num = std::max(num, std::fabs(double(a[i]) - g[i].get<double>()));
+    den = std::max(den, std::fabs(g[i].get<double>()));
+  }
+  return num / den;
+}
+
+TEST(CnnEffNet, Fp32LogitsMatchPyTorchOnThePhotos) {
+  for (const char* be : {"cpu", "reference"}) {
+    LoadOptions lo;
+    lo.backend = be;
+    auto m = VisionModel::load(effnet("fp32", {"--scheme fp32"}), lo);
+    EXPECT_EQ(m->info().name, "efficientnet-lite0");
+    EXPECT_EQ(m->info().num_classes, 1000);
+    EXPECT_EQ(m->info().labels.at(967), "espresso");
+    for (const char* name : {"chelsea.png", "coffee.png"}) {
+      const auto x = vision::model_input(m->info(), vision::load_image(photo(name)));
+      const auto l = m->logits(x.data(), int64_t(x.size()));
+      ASSERT_EQ(l.size(), 1000u);
+      const auto& g = golden()["effnet"][name];
+      EXPECT_LT(rel_err(l, g["logits"]), 1e-3) << be << " " << name;
+      EXPECT_EQ(nlohmann::json(top5(l)), g["top5"]) << be << " " << name;
+    }
+  }
+}
+
+// Both ImageNet layouts through rmsmp-run imagenet: a flat folder with a label file (data/images/labels.tsv:
+// tabby 281, espresso 967), and class subfolders named after the model's class names.
+TEST(CnnEffNet, ImagenetCommandReadsBothLayouts) {
+  const std::string m = effnet("fp32", {"--scheme fp32"});
+  const auto& g = golden()["effnet"];
+  auto expect = [&](int64_t label, const char* name, bool top5) {
+    const auto& t = g[name]["top5"];
+    if (!top5) return t[0].get<int64_t>() == label ? 1 : 0;
+    for (const auto& v : t) if (v.get<int64_t>() == label) return 1;
+    return 0;
+  };
+  std::string out;
+  const std::string images = test::data_dir() + "/../../data/images";
+  ASSERT_EQ(test::run_cmd(test::bin_dir() + "/rmsmp-run imagenet --model " + m + " --data " + images + " --labels " +
+                              images + "/labels.tsv", &out), 0) << out;
+  auto j = nlohmann::json::parse(out.substr(out.rfind("\n{") + 1));
+  EXPECT_EQ(j["n"], 2);
+  EXPECT_DOUBLE_EQ(j["top1"].get<double>(), 50.0 * (expect(281, "chelsea.png", false) + expect(967, "coffee.png", false)));
+  EXPECT_DOUBLE_EQ(j["top5"].get<double>(), 50.0 * (expect(281, "chelsea.png", true) + expect(967, "coffee.png", true)));
+  const std::string d = test::temp_dir() + "/imagenet_layout";
+  std::filesystem::create_directories(d + "/tiger cat");
+  std::filesystem::create_directories(d + "/espresso");
+  std::filesystem::copy_file(images + "/chelsea.png", d + "/tiger cat/chelsea.png",
+                             std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy_file(images + "/coffee.png", d + "/espresso/coffee.png",
+                             std::filesystem::copy_options::overwrite_existing);
+  ASSERT_EQ(test::run_cmd(test::bin_dir() + "/rmsmp-run imagenet --model " + m + " --data '" + d + "'", &out), 0) << out;
+  j = nlohmann::json::parse(out.substr(out.rfind("\n{") + 1));
+  EXPECT_DOUBLE_EQ(j["top1"].get<double>(), 50.0 * (expect(282, "chelsea.png", false) + expect(967, "coffee.png", false)));
+  EXPECT_GT(j["images_per_second"].get<double>(), 0.0);
+  // classify --json: integer class indices, the golden's top-5 order.
+  ASSERT_EQ(test::run_cmd(test::bin_dir() + "/rmsmp-run classify --json --model " + m + " " + images + "/coffee.png", &out), 0);
+  j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["classes"], g["coffee.png"]["top5"]);
+  EXPECT_EQ(j["names"][0], "espresso");
+}
+
+bool any_of(const std::vector<int64_t>& v, std::initializer_list<int64_t> want) {
+  for (int64_t x : v)
+    for (int64_t w : want)
+      if (x == w) return true;
+  return false;
+}
+
+TEST(CnnEffNet, RmsmpModelKeepsTheRightClassesInTheTop5) {
+  auto m = VisionModel::load(effnet("rmsmp", {"--calib-images", test::calib_images_dir()}));
+  EXPECT_EQ(m->info().scheme, "rmsmp");
+  EXPECT_LT(m->info().avg_weight_bits, 5.5);  // 4.2 in the convs; the pinned 8-bit classifier is 28% of weights
+  const auto xc = vision::model_input(m->info(), vision::load_image(photo("chelsea.png")));
+  const auto xe = vision::model_input(m->info(), vision::load_image(photo("coffee.png")));
+  EXPECT_TRUE(any_of(top5(m->logits(xc.data(), int64_t(xc.size()))), {281, 282, 283, 284, 285}));
+  EXPECT_TRUE(any_of(top5(m->logits(xe.data(), int64_t(xe.size()))), {967, 968}));
+}
+
+// Every CPU ISA this machine has must give exactly the reference backend's logits.
+void expect_isas_match_reference(const std::string& path, const std::vector<float>& x) {
+  LoadOptions ref;
+  ref.backend = "reference";
+  const auto want = VisionModel::load(path, ref)->logits(x.data(), int64_t(x.size()));
+  for (const std::string isa : {"generic", "avx2", "avx512"}) {
+    LoadOptions lo;
+    lo.backend = "cpu:" + isa;
+    std::shared_ptr<const VisionModel> m;
+    try {
+      m = VisionModel::load(path, lo);
+    } catch (const Error& e) {
+      ASSERT_EQ(e.code(), ErrorCode::Unsupported) << e.what();
+      continue;  // this CPU lacks the ISA
+    }
+    const auto got = m->logits(x.data(), int64_t(x.size()));
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], want[i]) << path << " cpu:" << isa << " logit " << i;
+  }
+}
+
+TEST(CnnEffNet, EveryCpuIsaIsBitIdenticalToReference) {
+  const std::string p = effnet("rmsmp", {"--calib-images", test::calib_images_dir()});
+  auto m = VisionModel::load(p);
+  expect_isas_match_reference(p, vision::model_input(m->info(), vision::load_image(photo("coffee.png"))));
+}
+
+std::vector<float> fmnist_image(const VisionInfo& info, int64_t i) {
+  static const vision::IdxImages im = vision::read_idx_images(test::fmnist_dir() + "/t10k-images-idx3-ubyte.gz");
+  return vision::model_input_gray(info, im.pixels.data() + i * im.h * im.w, im.h, im.w);
+}
+
+TEST(CnnFmnist, Fp32MatchesPyTorch) {
+  auto m = VisionModel::load(fmnist("fp32", {"--scheme fp32"}));
+  EXPECT_EQ(m->info().name, "resnet20");
+  const auto& g = golden()["fmnist"];
+  for (int64_t i = 0; i < 8; ++i) {
+    const auto x = fmnist_image(m->info(), i);
+    EXPECT_LT(rel_err(m->logits(x.data(), int64_t(x.size())), g["logits_first8"][size_t(i)]), 1e-4) << i;
+  }
+  int64_t same = 0, n = 200;
+  for (int64_t i = 0; i < n; ++i) {
+    const auto x = fmnist_image(m->info(), i);
+    const auto l = m->logits(x.data(), int64_t(x.size()));
+    same += int64_t(std::max_element(l.begin(), l.end()) - l.begin()) == g["pred"][size_t(i)].get<int64_t>();
+  }
+  EXPECT_GE(same, n - 1) << "predictions differing from PyTorch's";
+}
+
+TEST(CnnFmnist, EveryCpuIsaIsBitIdenticalToReferenceAt8And4BitActivations) {
+  const std::string idx = test::fmnist_dir() + "/train-images-idx3-ubyte.gz";
+  for (const std::string bits : {"8", "4"}) {
+    const std::string p = fmnist("rmsmp-a" + bits, {"--calib-images", idx, "--calib-n 32", "--act-bits", bits});
+    auto m = VisionModel::load(p);
+    EXPECT_EQ(m->info().act_bits, std::stoi(bits));
+    for (int64_t i : {0, 1}) expect_isas_match_reference(p, fmnist_image(m->info(), i));
+  }
+}
+
+// The OpenCL backend (PoCL in CI) runs the same graph: its GEMM kernels take the unsigned 4-bit grid too.
+TEST(CnnFmnist, OpenClIsBitIdenticalToReference) {
+  const std::string p = fmnist("rmsmp-a4", {"--calib-images", test::fmnist_dir() + "/train-images-idx3-ubyte.gz",
+                                            "--calib-n 32", "--act-bits", "4"});
+  LoadOptions ref, ocl;
+  ref.backend = "reference";
+  ocl.backend = "opencl";
+  auto r = VisionModel::load(p, ref);
+  auto o = VisionModel::load(p, ocl);
+  const auto x = fmnist_image(r->info(), 3);
+  const auto want = r->logits(x.data(), int64_t(x.size())), got = o->logits(x.data(), int64_t(x.size()));
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], want[i]) << i;
+}
+
+TEST(CnnFmnist, MnistCommandReportsTop1) {
+  const std::string p = fmnist("fp32", {"--scheme fp32"});
+  std::string out;
+  ASSERT_EQ(test::run_cmd(test::bin_dir() + "/rmsmp-run mnist --model " + p + " --limit 200", &out), 0) << out;
+  const auto j = nlohmann::json::parse(out.substr(out.find('{')));
+  EXPECT_EQ(j["n"], 200);
+  int64_t correct = 0;
+  const auto lab = vision::read_idx_labels(test::fmnist_dir() + "/t10k-labels-idx1-ubyte.gz");
+  for (int64_t i = 0; i < 200; ++i) correct += golden()["fmnist"]["pred"][size_t(i)].get<int64_t>() == lab[size_t(i)];
+  EXPECT_NEAR(j["top1"].get<double>(), 100.0 * double(correct) / 200.0, 0.51);  // PyTorch's, +-1 image
+}
+
+// Grouped conv (groups 2, 3x3, stride 2, asymmetric padding) against a direct float convolution, fp32 and int.
+TEST(CnnOps, GroupedConvMatchesDirectConvolution) {
+  std::mt19937 rng(7);
+  std::normal_distribution<float> nd;
+  const CnnValue in{"x", 7, 6, 4}, out{"y", 4, 3, 6};
+  CnnNode n;
+  n.kh = n.kw = 3, n.sh = n.sw = 2, n.pt = 1, n.pl = 1, n.pb = 1, n.pr = 0, n.groups = 2;
+  ASSERT_EQ(cnn_out_dim(in.h, 3, 2, 1, 1), out.h);
+  ASSERT_EQ(cnn_out_dim(in.w, 3, 2, 1, 0), out.w);
+  const int64_t cin_g = 2, cout_g = 3, K = 9 * cin_g;
+  std::vector<float> x(size_t(in.size())), w(size_t(out.c * K)), bias(size_t(out.c));
+  for (auto& v : x) v = nd(rng);
+  for (auto& v : w) v = nd(rng);
+  for (auto& v : bias) v = nd(rng);
+  RowMixedLinear L;
+  L.rows = out.c, L.cols = K, L.bias = bias.data();
+  // Direct: y[p][co] = sum over (ky, kx, ci) of x * w, with w in (ky, kx, ci) order.
+  auto direct = [&](const std::vector<float>& xs, const std::vector<float>& ws) {
+    std::vector<double> y(size_t(out.size()));
+    for (int64_t oy = 0; oy < out.h; ++oy)
+      for (int64_t ox = 0; ox < out.w; ++ox)
+        for (int64_t co = 0; co < out.c; ++co) {
+          double s = 0;
+          const int64_t g = co / cout_g;
+          for (int64_t ky = 0; ky < 3; ++ky)
+            for (int64_t kx = 0; kx < 3; ++kx) {
+              const int64_t iy = oy * 2 - 1 + ky, ix = ox * 2 - 1 + kx;
+              if (iy < 0 || iy >= in.h || ix < 0 || ix >= in.w) continue;
+              for (int64_t ci = 0; ci < cin_g; ++ci)
+                s += double(xs[size_t((iy * in.w + ix) * in.c + g * cin_g + ci)]) *
+                     double(ws[size_t(co * K + (ky * 3 + kx) * cin_g + ci)]);
+            }
+          y[size_t((oy * out.w + ox) * out.c + co)] = s;
+        }
+    return y;
+  };
+  CnnGraph::Unpacked uf;
+  uf.integer = false;
+  uf.f = w;
+  std::vector<float> y(size_t(out.size()));
+  ActQuant none;
+  cnn_conv_grouped(uf, L, none, x.data(), in, n, out, y.data());
+  const auto want = direct(x, w);
+  for (size_t i = 0; i < y.size(); ++i) EXPECT_NEAR(y[i], want[i] + bias[i % size_t(out.c)], 1e-4) << i;
+  // Integer: int8 weights with per-row steps, input quantized with a static clip.
+  CnnGraph::Unpacked ui;
+  ui.q.resize(w.size());
+  ui.step.resize(size_t(out.c));
+  std::vector<float> wdq(w.size());
+  for (int64_t co = 0; co < out.c; ++co) {
+    ui.step[size_t(co)] = 0.02f * float(co + 1);
+    for (int64_t k = 0; k < K; ++k) {
+      const int q = std::clamp(int(std::lround(w[size_t(co * K + k)] / ui.step[size_t(co)])), -127, 127);
+      ui.q[size_t(co * K + k)] = int8_t(q);
+      wdq[size_t(co * K + k)] = float(q);
+    }
+  }
+  ActQuant aq;
+  aq.dynamic = false;
+  aq.clip = 2.5f;
+  std::vector<int8_t> xq(x.size());
+  const float xs = act_quantize_row(x.data(), int64_t(x.size()), aq, xq.data());
+  std::vector<float> xqf(xq.begin(), xq.end());
+  cnn_conv_grouped(ui, L, aq, x.data(), in, n, out, y.data());
+  const auto acc = direct(xqf, wdq);  // exact integers
+  for (size_t i = 0; i < y.size(); ++i) {
+    const size_t co = i % size_t(out.c);
+    EXPECT_EQ(y[i], rowq_epilogue(int32_t(acc[i]), xs, ui.step[co], bias[co])) << i;
+  }
+}
+
+// Max pool (padding never wins) and average pool (window size divides, padding included, as PyTorch's
+// defaults) with a 3x3/2 window, padding 1, against direct loops.
+TEST(CnnOps, PoolsMatchDirectComputation) {
+  const CnnValue in{"x", 5, 4, 3}, out{"y", 3, 2, 3};
+  CnnNode n;
+  n.kh = n.kw = 3, n.sh = n.sw = 2, n.pt = n.pl = n.pb = n.pr = 1;
+  std::vector<float> x(size_t(in.size()));
+  for (size_t i = 0; i < x.size(); ++i) x[i] = -5.f + float((i * 7) % 11);  // negatives: padding must not be 0
+  std::vector<float> ym(size_t(out.size())), ya(size_t(out.size()));
+  cnn_maxpool(x.data(), in, n, out, ym.data());
+  cnn_avgpool(x.data(), in, n, out, ya.data());
+  for (int64_t oy = 0; oy < out.h; ++oy)
+    for (int64_t ox = 0; ox < out.w; ++ox)
+      for (int64_t c = 0; c < in.c; ++c) {
+        float mx = -1e30f, sum = 0.f;
+        for (int64_t ky = 0; ky < 3; ++ky)
+          for (int64_t kx = 0; kx < 3; ++kx) {
+            const int64_t iy = oy * 2 - 1 + ky, ix = ox * 2 - 1 + kx;
+            if (iy < 0 || iy >= in.h || ix < 0 || ix >= in.w) continue;
+            const float v = x[size_t((iy * in.w + ix) * in.c + c)];
+            mx = std::max(mx, v);
+            sum += v;
+          }
+        const size_t o = size_t((oy * out.w + ox) * out.c + c);
+        EXPECT_EQ(ym[o], mx) << o;
+        EXPECT_FLOAT_EQ(ya[o], sum / 9.f) << o;
+      }
+}
+
+TEST(CnnErrors, BadInputsGiveClearErrors) {
+  // A BERT-style loader refuses a CNN file and vice versa, naming the file.
+  const std::string p = fmnist("fp32", {"--scheme fp32"});
+  try {
+    Model::load(p);
+    FAIL() << "Model::load accepted a CNN";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("VisionModel"), std::string::npos) << e.what();
+  }
+  auto m = VisionModel::load(p);
+  std::vector<float> small(10);
+  EXPECT_THROW(m->logits(small.data(), 10), Error);
+  // Wrong --arch, a truncated .pth, a missing image: non-zero exit with the file named.
+  std::string out;
+  EXPECT_NE(test::run_cmd(test::bin_dir() + "/rmsmp-convert --in " + test::fmnist_pth() + " --out " +
+                              test::temp_dir() + "/x.rmsmp --scheme fp32 --arch resnet50", &out), 0);
+  EXPECT_NE(out.find("does not fit"), std::string::npos) << out;
+  const std::string trunc = test::temp_dir() + "/trunc.pth";
+  {
+    std::ifstream f(test::fmnist_pth(), std::ios::binary);
+    std::string all((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    std::ofstream(trunc, std::ios::binary) << all.substr(0, all.size() / 2);
+  }
+  EXPECT_NE(test::run_cmd(test::bin_dir() + "/rmsmp-convert --in " + trunc + " --out " + test::temp_dir() +
+                              "/y.rmsmp --scheme fp32", &out), 0);
+  EXPECT_NE(out.find("trunc.pth"), std::string::npos) << out;
+  EXPECT_FALSE(std::ifstream(test::temp_dir() + "/y.rmsmp").good()) << "no output on failure";
+  EXPECT_NE(test::run_cmd(test::bin_dir() + "/rmsmp-run classify --model " + effnet("fp32", {"--scheme fp32"}) +
+                              " /nonexistent.png", &out), 0);
+  EXPECT_NE(out.find("/nonexistent.png"), std::string::npos) << out;
+  // A model without resize/crop refuses images of another size.
+  vision::ImageRgb8 img;
+  img.width = 30, img.height = 28;
+  img.pixels.assign(30 * 28 * 3, 0);
+  EXPECT_THROW(vision::model_input(m->info(), img), Error);
+}
+
+}  // namespace
+}  // namespace rmsmp
