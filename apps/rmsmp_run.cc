@@ -70,11 +70,12 @@ commands:
   mnist     --model M.rmsmp [--data DIR] [--images F --labels F] [--limit N] [--out F]
             top-1/top-5 over IDX files (default: Debian's Fashion-MNIST test set in
             /usr/share/datasets/fashion-mnist); one JSON object as for imagenet
-  fmnist-table [--pth P] [--data DIR] [--out DIR] [--calib-n N] [--limit N]
+  fmnist-table [--pth P] [--data DIR] [--out DIR] [--calib-n N] [--limit N] [--rounding gptq|nearest]
             the vision accuracy table: the Fashion-MNIST ResNet-20 (default: the committed
             tests/data/fmnist/resnet20_fmnist.pth) as fp32, rmsmp, fixed8, fixed4, pot4, layerwise and random,
-            at 8-bit and 4-bit activations, calibrated on the first N (default 256) training images, top-1 on
-            the test set; writes OUT/results.json and OUT/results.md (default out/fmnist)
+            at 8-bit and 4-bit activations, calibrated on the first N (default 256) training images, rounded
+            with gptq (default, as rmsmp-convert with calibration) or nearest for every scheme, top-1 on the
+            test set; writes OUT/results.json and OUT/results.md (default out/fmnist)
   demo      [--checkpoint DIR] [--data DIR] [--out DIR] [--train-n N] [--calib-n N] [--device D]
             converts all-MiniLM-L6-v2 to fp32, rmsmp and every baseline, fits a head on SST-2 train,
             evaluates on SST-2 dev, prints the table and writes it as JSON and Markdown

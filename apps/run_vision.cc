@@ -144,10 +144,17 @@ int cmd_mnist(int argc, char** argv) {
   if (auto l = a.get("limit")) n = std::min<int64_t>(n, cli::parse_int(*l, "--limit"));
   Tally t;
   const auto t0 = std::chrono::steady_clock::now();
+  // Images in parallel, one thread each (see run_vision_table.cc); the tally is updated in image order-free sums.
+  int64_t done = 0;
+#pragma omp parallel for schedule(dynamic, 16)
   for (int64_t i = 0; i < n; ++i) {
     const auto x = vision::model_input_gray(m->info(), im.pixels.data() + i * im.h * im.w, im.h, im.w);
-    t.add(m->logits(x.data(), int64_t(x.size())), int64_t(lab[size_t(i)]));
-    cli::progress("mnist", size_t(i + 1), size_t(n));
+    const auto l = m->logits(x.data(), int64_t(x.size()));
+#pragma omp critical
+    {
+      t.add(l, int64_t(lab[size_t(i)]));
+      cli::progress("mnist", size_t(++done), size_t(n));
+    }
   }
   t.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   nlohmann::json r = t.json();

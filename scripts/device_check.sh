@@ -37,7 +37,7 @@ OUT=${OUT:-$PWD/out}; mkdir -p "$OUT"
 [ -f lib/libdnnl.so.2 ] || xz -dk lib/libdnnl.so.2.xz 2>/dev/null ||
   python3 -c "import lzma, shutil; shutil.copyfileobj(lzma.open('lib/libdnnl.so.2.xz'), open('lib/libdnnl.so.2', 'wb'))"
 export LD_LIBRARY_PATH=$PWD/lib RMSMP_SOURCE_DIR=$(cd .. && pwd) RMSMP_GIT_SHA=$(cat GIT_SHA)
-export RMSMP_EFFNET_PTH=$PWD/vision/effnet.pth RMSMP_CALIB_IMAGES=$PWD/vision/calib RMSMP_FMNIST_DIR=$PWD/vision/fmnist
+export RMSMP_TOOLS_DIR=$PWD RMSMP_EFFNET_PTH=$PWD/vision/effnet.pth RMSMP_CALIB_IMAGES=$PWD/vision/calib RMSMP_FMNIST_DIR=$PWD/vision/fmnist
 # A GPU driver that ships its OpenCL library without an ICD file: register it for this run.
 if [ -z "$(ls /etc/OpenCL/vendors 2>/dev/null | grep -v pocl)" ]; then
   for lib in /usr/local/nvidia/lib64/libnvidia-opencl.so.1 /usr/lib/x86_64-linux-gnu/libnvidia-opencl.so.1; do
@@ -46,8 +46,17 @@ if [ -z "$(ls /etc/OpenCL/vendors 2>/dev/null | grep -v pocl)" ]; then
 fi
 { lscpu | grep -E "Model name|^CPU\(s\)|Flags" | cut -c1-400; nvidia-smi -L 2>/dev/null; ls /etc/OpenCL/vendors 2>/dev/null; } | tee "$OUT/machine.txt"
 ./rmsmp-run devices | tee "$OUT/devices.txt"
-./rmsmp_tests --gtest_filter='Backends*:Cpu/*:EncoderOps*:OpenCl*:ActQuant*:PortableMath*:TinyBert*:CpuIsa*:Vision*:PthReader.Both*:Cnn*' > "$OUT/tests.txt" 2>&1
+./rmsmp_tests --gtest_filter="${TESTS:-Backends*:Cpu/*:EncoderOps*:OpenCl*:ActQuant*:PortableMath*:TinyBert*:CpuIsa*:Vision*:PthReader.Both*:Cnn*}" > "$OUT/tests.txt" 2>&1
 grep -E "^\[  (PASSED|FAILED|SKIPPED) |tests ran" "$OUT/tests.txt" | tail -30
+[ "${RUN_ONLY:-all}" = tests ] && exit 0
+if [ "${RUN_ONLY:-all}" = vision ]; then  # the vision checks alone (short device budgets)
+  timeout 100 ./rmsmp-bench --suite peak,gemm --engines rmsmp-fixed8,rmsmp-mix,onednn-int8 --threads 2 --processes 1 \
+    --repeats 10 --work /tmp/rb --gemm-shapes 3136x576x64,784x1152x128,196x2304x256,49x4608x512 --out "$OUT/gemm-conv" 2>&1 | tail -12
+  timeout "${VISION_LIMIT:-150}" ./rmsmp-bench --suite vision --engines rmsmp-fp32,rmsmp-fixed8,rmsmp-mix \
+    --vision-models resnet18,resnet50,efficientnet-lite0 --threads 2 --processes 1 --repeats 5 --work /tmp/rb \
+    --out "$OUT/vision-cpu" 2>&1 | tail -8
+  exit 0
+fi
 timeout 150 ./rmsmp-bench --suite peak,gemm --threads 2 --processes 2 --repeats 10 --work /tmp/rb \
   --gemm-shapes 128x384x1536,128x1536x384,128x768x3072,128x3072x768,16x384x1536,3136x576x64,784x1152x128 --out "$OUT/gemm" 2>&1 | tail -30
 # One run per device, each with its own time limit, so a slow device cannot cost the others' results.

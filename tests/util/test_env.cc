@@ -22,7 +22,10 @@ namespace rmsmp::test {
 namespace fs = std::filesystem;
 
 std::string data_dir() { return RMSMP_TEST_DATA_DIR; }
-std::string bin_dir() { return RMSMP_BIN_DIR; }
+std::string bin_dir() {
+  const char* e = std::getenv("RMSMP_TOOLS_DIR");  // the tools copied elsewhere (the lent device machine)
+  return e && *e ? e : RMSMP_BIN_DIR;
+}
 
 std::string temp_dir() {
   static std::string dir = [] {

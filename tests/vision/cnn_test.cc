@@ -214,7 +214,8 @@ TEST(CnnFmnist, OpenClIsBitIdenticalToReference) {
 TEST(CnnFmnist, MnistCommandReportsTop1) {
   const std::string p = fmnist("fp32", {"--scheme fp32"});
   std::string out;
-  ASSERT_EQ(test::run_cmd(test::bin_dir() + "/rmsmp-run mnist --model " + p + " --limit 200", &out), 0) << out;
+  ASSERT_EQ(test::run_cmd(test::bin_dir() + "/rmsmp-run mnist --model " + p + " --data " + test::fmnist_dir() +
+                              " --limit 200", &out), 0) << out;
   const auto j = nlohmann::json::parse(out.substr(out.find('{')));
   EXPECT_EQ(j["n"], 200);
   int64_t correct = 0;
