@@ -17,9 +17,11 @@ import json
 import os
 import struct
 import sys
-import time
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ort_common import make_session, time_runs  # noqa: E402
 
 
 def read_safetensors(path):
@@ -142,14 +144,8 @@ def main():
     if not os.path.exists(path):
         print(f"[ort] quantizing {path}", file=sys.stderr)
         variant(a.engine, fp32, path)
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = a.threads
-    so.inter_op_num_threads = 1
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    so.log_severity_level = 3  # the optimized-model dump below warns that it is machine-specific: it is only read here
     opt_path = path + ".opt.onnx"
-    so.optimized_model_filepath = opt_path
-    sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+    sess = make_session(path, a.threads, opt_path)
     import onnx
     fused = any(n.op_type in ("Attention", "MultiHeadAttention", "QAttention")
                 for n in onnx.load(opt_path, load_external_data=False).graph.node)
@@ -159,14 +155,7 @@ def main():
             ids = rng.integers(1000, 21000, size=(b, seq), dtype=np.int64)
             ids[:, 0], ids[:, -1] = 101, 102
             feed = {"input_ids": ids, "token_type_ids": np.zeros_like(ids)}
-            sess.run(None, feed)
-            ms = []
-            for _ in range(a.repeats):
-                t0 = time.perf_counter()
-                sess.run(None, feed)
-                ms.append((time.perf_counter() - t0) * 1e3)
-            ms.sort()
-            med = ms[len(ms) // 2] if len(ms) % 2 else 0.5 * (ms[len(ms) // 2 - 1] + ms[len(ms) // 2])
+            med, ms = time_runs(sess, feed, a.repeats)
             print(json.dumps({"suite": "e2e", "engine": a.engine, "device": "cpu", "model": a.model, "weights": a.weights,
                               "batch": b, "seq": seq, "threads": a.threads, "median_ms": med, "min_ms": ms[0],
                               "max_ms": ms[-1], "repeats": len(ms), "tokens_per_s": b * seq / (med * 1e-3),

@@ -16,9 +16,11 @@ import json
 import os
 import struct
 import sys
-import time
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ort_common import make_session, time_runs  # noqa: E402
 
 
 def read_rmsmp(path):
@@ -142,20 +144,9 @@ def main():
             print(f"[ort] quantizing {path}", file=sys.stderr)
             quantize_int8(fp32, path + ".tmp.onnx", inp)
             os.replace(path + ".tmp.onnx", path)
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = a.threads
-    so.inter_op_num_threads = 1
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+    sess = make_session(path, a.threads)
     x = np.random.default_rng(5).standard_normal((1, inp["channels"], inp["height"], inp["width"]), dtype=np.float32)
-    sess.run(None, {"input": x})
-    ms = []
-    for _ in range(a.repeats):
-        t0 = time.perf_counter()
-        sess.run(None, {"input": x})
-        ms.append((time.perf_counter() - t0) * 1e3)
-    ms.sort()
-    med = ms[len(ms) // 2] if len(ms) % 2 else 0.5 * (ms[len(ms) // 2 - 1] + ms[len(ms) // 2])
+    med, ms = time_runs(sess, {"input": x}, a.repeats)
     print(json.dumps({"suite": "vision", "engine": a.engine, "device": "cpu", "model": a.model, "weights": a.weights,
                       "batch": 1, "seq": inp["height"], "threads": a.threads, "median_ms": med, "min_ms": ms[0],
                       "max_ms": ms[-1], "repeats": len(ms), "images_per_s": 1e3 / med,

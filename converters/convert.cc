@@ -34,17 +34,8 @@ std::shared_ptr<const CalibrationResult> calibrate_checkpoint(const std::string&
 nlohmann::json convert_checkpoint(const ConvertOptions& opt, const std::function<void(const std::string&)>& log) {
   const auto t0 = std::chrono::steady_clock::now();
   auto say = [&](const std::string& m) { if (log) log(m); };
-  const auto& names = convert_scheme_names();
-  RMSMP_CHECK(std::find(names.begin(), names.end(), opt.scheme) != names.end(), ErrorCode::InvalidArgument,
-              "unknown --scheme '" << opt.scheme << "'");
-  RMSMP_CHECK(opt.act_bits == 8 || opt.act_bits == 4, ErrorCode::InvalidArgument, "--act-bits must be 8 or 4");
-  const double rsum = opt.ratios.pot4 + opt.ratios.fixed4 + opt.ratios.fixed8;
-  RMSMP_CHECK(opt.ratios.pot4 >= 0 && opt.ratios.fixed4 >= 0 && opt.ratios.fixed8 >= 0 && std::fabs(rsum - 1.0) < 1e-6,
-              ErrorCode::InvalidArgument, "--ratios must be non-negative and sum to 1 (they sum to " << rsum << ")");
-  const bool is_fp32 = opt.scheme == "fp32";
-  const bool need_h = opt.scheme == "rmsmp" || opt.scheme == "layerwise";
-  const bool use_gptq = opt.gptq && !is_fp32;
-  const bool need_calib = need_h || use_gptq || (opt.act_bits == 4 && !is_fp32);
+  const ConvertNeeds needs = check_convert_options(opt);
+  const bool is_fp32 = needs.is_fp32, need_h = needs.need_h, use_gptq = needs.use_gptq, need_calib = needs.need_calib;
   RMSMP_CHECK(!need_calib || !opt.calib_sentences.empty(), ErrorCode::InvalidArgument,
               "--scheme " << opt.scheme << (opt.act_bits == 4 ? " with --act-bits 4" : "")
                           << (use_gptq ? " with --gptq" : "") << " needs calibration text: pass --calib TEXT_FILE");

@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "gptq.h"
+#include "rmsmp/error.h"
 
 namespace rmsmp {
 
@@ -21,6 +22,22 @@ nlohmann::json stats(const std::vector<double>& v) {
 }
 
 }  // namespace
+
+ConvertNeeds check_convert_options(const ConvertOptions& opt) {
+  const auto& names = convert_scheme_names();
+  RMSMP_CHECK(std::find(names.begin(), names.end(), opt.scheme) != names.end(), ErrorCode::InvalidArgument,
+              "unknown --scheme '" << opt.scheme << "'");
+  RMSMP_CHECK(opt.act_bits == 8 || opt.act_bits == 4, ErrorCode::InvalidArgument, "--act-bits must be 8 or 4");
+  const double rsum = opt.ratios.pot4 + opt.ratios.fixed4 + opt.ratios.fixed8;
+  RMSMP_CHECK(opt.ratios.pot4 >= 0 && opt.ratios.fixed4 >= 0 && opt.ratios.fixed8 >= 0 && std::fabs(rsum - 1.0) < 1e-6,
+              ErrorCode::InvalidArgument, "--ratios must be non-negative and sum to 1 (they sum to " << rsum << ")");
+  ConvertNeeds n;
+  n.is_fp32 = opt.scheme == "fp32";
+  n.need_h = opt.scheme == "rmsmp" || opt.scheme == "layerwise";
+  n.use_gptq = opt.gptq && !n.is_fp32;
+  n.need_calib = n.need_h || n.use_gptq || (opt.act_bits == 4 && !n.is_fp32);
+  return n;
+}
 
 nlohmann::json plan_layers(std::vector<LayerPlan>& plans, const ConvertOptions& opt,
                            const std::function<const std::vector<float>&(const LayerPlan&)>& weights,

@@ -17,6 +17,12 @@
 
 namespace rmsmp {
 
+// What a conversion needs, from its options; validates scheme, activation bits and ratios (InvalidArgument).
+struct ConvertNeeds {
+  bool is_fp32 = false, need_h = false, use_gptq = false, need_calib = false;
+};
+ConvertNeeds check_convert_options(const ConvertOptions& opt);
+
 struct LayerPlan {
   std::string name;
   int64_t rows = 0, cols = 0;

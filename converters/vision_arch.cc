@@ -24,9 +24,11 @@ class PthStateDict : public StateDict {
  public:
   explicit PthStateDict(const std::string& p) : f_(p) {}
   const std::string& path() const override { return f_.path(); }
-  bool has(const std::string& n) const override { return f_.has(n); }
-  std::vector<int64_t> shape(const std::string& n) const override { return f_.tensor(n).shape; }
-  std::vector<float> read(const std::string& n) const override { return f_.read_f32(n); }
+
+ protected:
+  bool raw_has(const std::string& n) const override { return f_.has(n); }
+  std::vector<int64_t> raw_shape(const std::string& n) const override { return f_.tensor(n).shape; }
+  std::vector<float> raw_read(const std::string& n) const override { return f_.read_f32(n); }
 
  private:
   PthFile f_;
@@ -36,9 +38,11 @@ class SafetensorsStateDict : public StateDict {
  public:
   explicit SafetensorsStateDict(const std::string& p) : f_(p) {}
   const std::string& path() const override { return f_.path(); }
-  bool has(const std::string& n) const override { return f_.has(n); }
-  std::vector<int64_t> shape(const std::string& n) const override { return f_.entry(n).shape; }
-  std::vector<float> read(const std::string& n) const override { return f_.read_f32(n); }
+
+ protected:
+  bool raw_has(const std::string& n) const override { return f_.has(n); }
+  std::vector<int64_t> raw_shape(const std::string& n) const override { return f_.entry(n).shape; }
+  std::vector<float> raw_read(const std::string& n) const override { return f_.read_f32(n); }
 
  private:
   SafetensorsFile f_;
@@ -201,6 +205,7 @@ CnnModelSpec build_resnet(const StateDict& sd, const std::string& want) {
   spec.output = b.conv(x, "fc", "fc.weight", "", 1, false, 1, "none");
   spec.num_classes = sd.shape("fc.weight")[0];
   spec.notes.push_back("BatchNorm folded into the preceding conv (eps 1e-5)");
+  if (!sd.prefix().empty()) spec.notes.push_back("tensor names read under the prefix '" + sd.prefix() + "'");
   return spec;
 }
 
@@ -242,6 +247,7 @@ CnnModelSpec build_efficientnet_lite0(const StateDict& sd) {
   spec.output = b.conv(x, "fc", "_fc.weight", "", 1, true, 1, "none");
   spec.num_classes = sd.shape("_fc.weight")[0];
   spec.notes.push_back("BatchNorm folded into the preceding conv (eps 1e-3); TF SAME padding");
+  if (!sd.prefix().empty()) spec.notes.push_back("tensor names read under the prefix '" + sd.prefix() + "'");
   return spec;
 }
 
@@ -249,8 +255,21 @@ CnnModelSpec build_efficientnet_lite0(const StateDict& sd) {
 
 std::unique_ptr<StateDict> StateDict::open(const std::string& path) {
   const bool st = path.size() >= 12 && path.compare(path.size() - 12, 12, ".safetensors") == 0;
-  if (st) return std::make_unique<SafetensorsStateDict>(path);
-  return std::make_unique<PthStateDict>(path);
+  std::unique_ptr<StateDict> sd;
+  if (st) sd = std::make_unique<SafetensorsStateDict>(path);
+  else sd = std::make_unique<PthStateDict>(path);
+  for (const char* p : {"", "module.", "state_dict.", "state_dict.module.", "model.", "model.module.",
+                        "model_state_dict.", "model_state_dict.module."})
+    if (sd->raw_has(std::string(p) + "conv1.weight") || sd->raw_has(std::string(p) + "_conv_stem.weight")) {
+      sd->prefix_ = p;
+      break;
+    }
+  return sd;
+}
+
+std::vector<int64_t> StateDict::shape(const std::string& name) const {
+  RMSMP_CHECK(has(name), ErrorCode::InvalidFile, path() << ": no tensor '" << prefix_ + name << "'");
+  return raw_shape(prefix_ + name);
 }
 
 std::vector<float> StateDict::read(const std::string& name, const std::vector<int64_t>& expect) const {

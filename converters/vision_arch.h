@@ -22,16 +22,28 @@
 namespace rmsmp {
 
 // Name -> float32 tensors of a checkpoint file (.pth/.pt through the restricted pickle reader, or .safetensors).
+// Checkpoints saved from a wrapper are read through their prefix: a DataParallel "module.", a training
+// checkpoint's "state_dict." / "model." / "model_state_dict." (the .pth reader flattens nested dicts to dotted
+// names). The prefix is found by looking for a known stem tensor; prefix() says which one applied.
 class StateDict {
  public:
   static std::unique_ptr<StateDict> open(const std::string& path);
   virtual ~StateDict() = default;
   virtual const std::string& path() const = 0;
-  virtual bool has(const std::string& name) const = 0;
-  virtual std::vector<int64_t> shape(const std::string& name) const = 0;  // InvalidFile naming it if missing
-  virtual std::vector<float> read(const std::string& name) const = 0;
+  bool has(const std::string& name) const { return raw_has(prefix_ + name); }
+  std::vector<int64_t> shape(const std::string& name) const;  // InvalidFile naming it if missing
+  std::vector<float> read(const std::string& name) const { return raw_read(prefix_ + name); }
   // read() with a shape check; the error names the file, the tensor, and both shapes.
   std::vector<float> read(const std::string& name, const std::vector<int64_t>& expect) const;
+  const std::string& prefix() const { return prefix_; }
+
+ protected:
+  virtual bool raw_has(const std::string& name) const = 0;
+  virtual std::vector<int64_t> raw_shape(const std::string& name) const = 0;
+  virtual std::vector<float> raw_read(const std::string& name) const = 0;
+
+ private:
+  std::string prefix_;
 };
 
 // One conv after BN folding: w is [cout][kh][kw][cin_g] (the engine's (ky, kx, ci) column order).

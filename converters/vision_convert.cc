@@ -109,17 +109,8 @@ nlohmann::json convert_vision_checkpoint(const VisionConvertOptions& opt,
   const auto t0 = std::chrono::steady_clock::now();
   auto say = [&](const std::string& m) { if (log) log(m); };
   const ConvertOptions& o = opt.base;
-  const auto& names = convert_scheme_names();
-  RMSMP_CHECK(std::find(names.begin(), names.end(), o.scheme) != names.end(), ErrorCode::InvalidArgument,
-              "unknown --scheme '" << o.scheme << "'");
-  RMSMP_CHECK(o.act_bits == 8 || o.act_bits == 4, ErrorCode::InvalidArgument, "--act-bits must be 8 or 4");
-  const double rsum = o.ratios.pot4 + o.ratios.fixed4 + o.ratios.fixed8;
-  RMSMP_CHECK(o.ratios.pot4 >= 0 && o.ratios.fixed4 >= 0 && o.ratios.fixed8 >= 0 && std::fabs(rsum - 1.0) < 1e-6,
-              ErrorCode::InvalidArgument, "--ratios must be non-negative and sum to 1 (they sum to " << rsum << ")");
-  const bool is_fp32 = o.scheme == "fp32";
-  const bool need_h = o.scheme == "rmsmp" || o.scheme == "layerwise";
-  const bool use_gptq = o.gptq && !is_fp32;
-  const bool need_calib = need_h || use_gptq || (o.act_bits == 4 && !is_fp32);
+  const ConvertNeeds needs = check_convert_options(o);
+  const bool is_fp32 = needs.is_fp32, need_h = needs.need_h, use_gptq = needs.use_gptq, need_calib = needs.need_calib;
   RMSMP_CHECK(!need_calib || !opt.calib_images.empty(), ErrorCode::InvalidArgument,
               "--scheme " << o.scheme << (o.act_bits == 4 ? " with --act-bits 4" : "")
                           << (use_gptq ? " with --rounding gptq" : "")
@@ -159,7 +150,12 @@ nlohmann::json convert_vision_checkpoint(const VisionConvertOptions& opt,
     const auto file = ModelFile::open(tmp.string());
     const CnnGraph g = cnn_bind(*file);
     const auto be = make_backend("cpu");
-    for (size_t i = 0; i < cal.size(); ++i) cal[i].H = Eigen::MatrixXf::Zero(spec.convs[i].cols(), spec.convs[i].cols());
+    for (size_t i = 0; i < cal.size(); ++i) {
+      RMSMP_CHECK(spec.convs[i].cols() <= 32768, ErrorCode::Unsupported,
+                  o.in_dir << ": layer " << spec.convs[i].name << " has " << spec.convs[i].cols()
+                           << " inputs per row; its Hessian would not fit (at most 32768)");
+      cal[i].H = Eigen::MatrixXf::Zero(spec.convs[i].cols(), spec.convs[i].cols());
+    }
     const CnnLayerHook hook = [&](int layer, const float* x, int64_t n) {
       LayerCalibration& lc = cal[size_t(layer)];
       const int64_t K = lc.H.rows();

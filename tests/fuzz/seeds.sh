@@ -3,7 +3,7 @@
 set -euo pipefail
 OUT=${1:-out/fuzz}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-mkdir -p "$OUT/seeds"/{model_file,safetensors,text,config,tsv,hf_json,spm,pth}
+mkdir -p "$OUT/seeds"/{model_file,cnn_model,safetensors,text,config,tsv,hf_json,spm,pth}
 CK=$(bash "$ROOT/scripts/checkpoint_dir.sh")
 # Model and safetensors seeds: the tiny random BERT that the test suite builds and converts (when build/ has
 # the tests); the real checkpoint is too large to be a useful fuzz seed, so only its first 64 KiB is used.
@@ -13,6 +13,11 @@ if [ -x "$ROOT/build/tests/rmsmp_tests" ]; then
   [ -n "$f" ] && cp "$f" "$OUT/seeds/model_file/tiny.rmsmp"
   s=$(ls -t /tmp/rmsmp_test_*/tiny_bert/model.safetensors /tmp/rmsmp_test_*/tiny_io/model.safetensors 2>/dev/null | head -1 || true)
   [ -n "$s" ] && cp "$s" "$OUT/seeds/safetensors/tiny.safetensors"
+fi
+# CNN seeds: the committed Fashion-MNIST ResNet-20 converted with RMSMP (about 190 KB) when the converter is built.
+if [ -x "$ROOT/build/apps/rmsmp-convert" ]; then
+  "$ROOT/build/apps/rmsmp-convert" --quiet --in "$ROOT/tests/data/fmnist/resnet20_fmnist.pth" --scheme fixed4 \
+    --out "$OUT/seeds/cnn_model/resnet20_fixed4.rmsmp" >/dev/null
 fi
 head -c 65536 "$CK/model.safetensors" > "$OUT/seeds/safetensors/minilm_head.safetensors"
 cp "$CK/config.json" "$OUT/seeds/config/config.json"

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <random>
 
 #include <nlohmann/json.hpp>
@@ -16,9 +17,11 @@
 #include "backends/cpu/isa.h"
 #include "models/cnn.h"
 #include "models/cnn_ops.h"
+#include "pth_reader.h"
 #include "rmsmp/error.h"
 #include "rmsmp/model.h"
 #include "rmsmp/vision.h"
+#include "safetensors.h"
 #include "util/test_env.h"
 #include "vision/dataset.h"
 #include "vision/image.h"
@@ -186,6 +189,21 @@ TEST(CnnFmnist, Fp32MatchesPyTorch) {
   EXPECT_GE(same, n - 1) << "predictions differing from PyTorch's";
 }
 
+// The same weights as .safetensors under a DataParallel "module." prefix convert to the same model: identical
+// logits, and the provenance says which prefix was read.
+TEST(CnnFmnist, SafetensorsWithModulePrefixConvertsIdentically) {
+  PthFile pth(test::fmnist_pth());
+  F32TensorMap t;
+  for (const auto& n : pth.names()) t["module." + n] = {pth.tensor(n).shape, pth.read_f32(n)};
+  const std::string st = test::temp_dir() + "/resnet20_module.safetensors";
+  write_safetensors_f32(st, t);
+  auto a = VisionModel::load(fmnist("fp32", {"--scheme fp32"}));
+  auto b = VisionModel::load(test::converted_model("fmnist-st-module", st, {"--scheme fp32"}));
+  EXPECT_NE(b->header_json().find("prefix 'module.'"), std::string::npos);
+  const auto x = fmnist_image(a->info(), 5);
+  EXPECT_EQ(a->logits(x.data(), int64_t(x.size())), b->logits(x.data(), int64_t(x.size())));
+}
+
 TEST(CnnFmnist, EveryCpuIsaIsBitIdenticalToReferenceAt8And4BitActivations) {
   const std::string idx = test::fmnist_dir() + "/train-images-idx3-ubyte.gz";
   for (const std::string bits : {"8", "4"}) {
@@ -265,7 +283,8 @@ TEST(CnnOps, GroupedConvMatchesDirectConvolution) {
   uf.f = w;
   std::vector<float> y(size_t(out.size()));
   ActQuant none;
-  cnn_conv_grouped(uf, L, none, x.data(), in, n, out, y.data());
+  const auto ref = make_backend("reference");
+  cnn_conv_grouped(*ref, uf, L, none, x.data(), in, n, out, y.data());
   const auto want = direct(x, w);
   for (size_t i = 0; i < y.size(); ++i) EXPECT_NEAR(y[i], want[i] + bias[i % size_t(out.c)], 1e-4) << i;
   // Integer: int8 weights with per-row steps, input quantized with a static clip.
@@ -287,7 +306,7 @@ TEST(CnnOps, GroupedConvMatchesDirectConvolution) {
   std::vector<int8_t> xq(x.size());
   const float xs = act_quantize_row(x.data(), int64_t(x.size()), aq, xq.data());
   std::vector<float> xqf(xq.begin(), xq.end());
-  cnn_conv_grouped(ui, L, aq, x.data(), in, n, out, y.data());
+  cnn_conv_grouped(*ref, ui, L, aq, x.data(), in, n, out, y.data());
   const auto acc = direct(xqf, wdq);  // exact integers
   for (size_t i = 0; i < y.size(); ++i) {
     const size_t co = i % size_t(out.c);
@@ -322,6 +341,41 @@ TEST(CnnOps, PoolsMatchDirectComputation) {
         EXPECT_EQ(ym[o], mx) << o;
         EXPECT_FLOAT_EQ(ya[o], sum / 9.f) << o;
       }
+}
+
+// The per-tensor max |x| (bit-pattern form) equals the float loop's, NaN ignored, Inf kept, -0 handled; and
+// every backend's quantize_activations equals act_quantize_row.
+TEST(CnnOps, AbsMaxAndTensorQuantizationMatchTheScalarDefinitions) {
+  std::mt19937 rng(3);
+  std::normal_distribution<float> nd(0.f, 3.f);
+  std::vector<float> x(1001);
+  for (auto& v : x) v = nd(rng);
+  auto scalar = [](const std::vector<float>& v) {
+    float r = 0.f;
+    for (float a : v) r = std::fabs(a) > r ? std::fabs(a) : r;
+    return r;
+  };
+  EXPECT_EQ(cnn_abs_max(x.data(), int64_t(x.size())), scalar(x));
+  x[17] = std::nanf("");
+  x[400] = -0.f;
+  EXPECT_EQ(cnn_abs_max(x.data(), int64_t(x.size())), scalar(x));
+  x[999] = -std::numeric_limits<float>::infinity();
+  EXPECT_EQ(cnn_abs_max(x.data(), int64_t(x.size())), std::numeric_limits<float>::infinity());
+  x[999] = 1.f;
+  ActQuant aq;
+  aq.dynamic = false, aq.clip = 4.f, aq.bits = 4, aq.nonneg = true;
+  std::vector<int8_t> want(x.size()), got(x.size());
+  const float ws = act_quantize_row(x.data(), int64_t(x.size()), aq, want.data());
+  for (const std::string be : {"reference", "cpu:generic", "cpu:avx2", "cpu:avx512"}) {
+    std::unique_ptr<Backend> b;
+    try {
+      b = make_backend(be);
+    } catch (const Error&) {
+      continue;  // ISA not on this CPU
+    }
+    EXPECT_EQ(b->quantize_activations(x.data(), int64_t(x.size()), aq, got.data()), ws) << be;
+    EXPECT_EQ(got, want) << be;
+  }
 }
 
 TEST(CnnErrors, BadInputsGiveClearErrors) {

@@ -30,6 +30,11 @@ class Backend {
     linear(w, x, n_tokens, y);
     gelu(y, n_tokens * w.rows);
   }
+  // act_quantize_row over n values with one step (aq static: the CNN path's per-tensor quantization); every
+  // backend must return the same q and step as act_quantize_row. The default is that function.
+  virtual float quantize_activations(const float* x, int64_t n, const ActQuant& aq, int8_t* q) const {
+    return act_quantize_row(x, n, aq, q);
+  }
   // y[t] = LayerNorm(x[t] + residual[t]) * gamma + beta; residual may be null. y may alias x.
   virtual void layer_norm(const float* x, const float* residual, const float* gamma, const float* beta, float eps,
                           int64_t n_tokens, int64_t dim, float* y) const = 0;

@@ -55,7 +55,7 @@ void run_conv(const CnnGraph& g, const Backend& be, const CnnNode& n, const floa
                   cols[size_t((p * n.kh * n.kw + t) * in.c + gi * cin_g + ci)];
       (*hook)(n.layer, gp.data(), P * n.groups);
     }
-    cnn_conv_grouped(g.unpacked[size_t(n.layer)], L, act, x, in, n, out, y);
+    cnn_conv_grouped(be, g.unpacked[size_t(n.layer)], L, act, x, in, n, out, y);
   }
   cnn_residual_act(y, residual, out.size(), n.act);
 }

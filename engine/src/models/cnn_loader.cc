@@ -19,6 +19,9 @@ bool is_cnn_header(const nlohmann::json& h) {
 
 namespace {
 
+// Bounds on what a (possibly hostile) header can make the engine allocate: 1 GiB of floats per value.
+constexpr int64_t kMaxValueElems = int64_t(1) << 28;
+
 CnnAct parse_act(const std::string& s, const std::string& where) {
   if (s == "none") return CnnAct::None;
   if (s == "relu") return CnnAct::Relu;
@@ -95,8 +98,10 @@ CnnGraph cnn_bind(const ModelFile& f) {
     for (const auto& v : a.at("values")) {
       CnnValue cv{v.at("name").get<std::string>(), v.at("h").get<int64_t>(), v.at("w").get<int64_t>(),
                   v.at("c").get<int64_t>()};
-      RMSMP_CHECK(cv.h > 0 && cv.w > 0 && cv.c > 0 && cv.h <= 1 << 16 && cv.w <= 1 << 16 && cv.c <= 1 << 20,
-                  ErrorCode::InvalidFile, where << ": value '" << cv.name << "' has a bad shape");
+      RMSMP_CHECK(cv.h > 0 && cv.w > 0 && cv.c > 0 && cv.h <= 1 << 16 && cv.w <= 1 << 16 && cv.c <= 1 << 20 &&
+                      cv.size() <= kMaxValueElems,
+                  ErrorCode::InvalidFile, where << ": value '" << cv.name << "' has a bad shape " << cv.h << "x" << cv.w
+                                                << "x" << cv.c << " (at most 2^28 elements)");
       g.values.push_back(cv);
     }
     const int nv = int(g.values.size());
@@ -143,6 +148,8 @@ CnnGraph cnn_bind(const ModelFile& f) {
           g.last_use[size_t(n.residual)] = int(g.nodes.size());
         }
         const std::string lname = nj.at("layer").get<std::string>();
+        RMSMP_CHECK(vo.h * vo.w * n.kh * n.kw * (vi.c / n.groups) <= kMaxValueElems * 4, ErrorCode::InvalidFile,
+                    nw << ": its im2col patches would exceed 2^30 values");
         g.layers.push_back(bind_row_mixed_linear(f, lname, vo.c, n.kh * n.kw * (vi.c / n.groups)));
         RMSMP_CHECK(!g.layers.back().act.dynamic || g.layers.back().act.per_tensor, ErrorCode::InvalidFile,
                     nw << ": a conv's activations are quantized per tensor (dynamic_tensor or static)");

@@ -30,8 +30,8 @@ void cnn_im2col(const float* x, const CnnValue& in, const CnnNode& n, int64_t oh
   }
 }
 
-void cnn_conv_grouped(const CnnGraph::Unpacked& u, const RowMixedLinear& L, const ActQuant& act, const float* x,
-                      const CnnValue& in, const CnnNode& n, const CnnValue& out, float* y) {
+void cnn_conv_grouped(const Backend& be, const CnnGraph::Unpacked& u, const RowMixedLinear& L, const ActQuant& act,
+                      const float* x, const CnnValue& in, const CnnNode& n, const CnnValue& out, float* y) {
   const int64_t C = in.c, Co = out.c, cin_g = C / n.groups, cout_g = Co / n.groups, K = L.cols;
   const bool depthwise = cin_g == 1 && cout_g == 1;
   // Integer path: the whole input quantized once with the layer's (static) step.
@@ -39,7 +39,7 @@ void cnn_conv_grouped(const CnnGraph::Unpacked& u, const RowMixedLinear& L, cons
   float xstep = 0.f;
   if (u.integer) {
     q.resize(size_t(in.size()));
-    xstep = act_quantize_row(x, in.size(), act, q.data());
+    xstep = be.quantize_activations(x, in.size(), act, q.data());
   }
   // Depthwise weights transposed to [ky][kx][c] so the inner loop runs over channels.
   std::vector<int8_t> wq_t;
@@ -113,23 +113,31 @@ void cnn_residual_act(float* y, const float* residual, int64_t n, CnnAct act) {
   }
 }
 
+namespace {
+// Calls f(pointer to the C input channels of the tap) for every tap of output pixel (oy, ox)'s window that
+// lies inside the input (padding taps are skipped).
+template <class F>
+inline void for_window(const float* x, const CnnValue& in, const CnnNode& n, int64_t oy, int64_t ox, F&& f) {
+  for (int64_t ky = 0; ky < n.kh; ++ky) {
+    const int64_t iy = oy * n.sh - n.pt + ky;
+    if (iy < 0 || iy >= in.h) continue;
+    for (int64_t kx = 0; kx < n.kw; ++kx) {
+      const int64_t ix = ox * n.sw - n.pl + kx;
+      if (ix >= 0 && ix < in.w) f(x + (iy * in.w + ix) * in.c);
+    }
+  }
+}
+}  // namespace
+
 void cnn_maxpool(const float* x, const CnnValue& in, const CnnNode& n, const CnnValue& out, float* y) {
   const int64_t C = in.c;
 #pragma omp parallel for schedule(static) if (out.size() > 65536)
   for (int64_t p = 0; p < out.h * out.w; ++p) {
-    const int64_t oy = p / out.w, ox = p % out.w;
     float* yp = y + p * C;
     for (int64_t c = 0; c < C; ++c) yp[c] = -std::numeric_limits<float>::infinity();  // padding never wins
-    for (int64_t ky = 0; ky < n.kh; ++ky) {
-      const int64_t iy = oy * n.sh - n.pt + ky;
-      if (iy < 0 || iy >= in.h) continue;
-      for (int64_t kx = 0; kx < n.kw; ++kx) {
-        const int64_t ix = ox * n.sw - n.pl + kx;
-        if (ix < 0 || ix >= in.w) continue;
-        const float* xp = x + (iy * in.w + ix) * C;
-        for (int64_t c = 0; c < C; ++c) yp[c] = xp[c] > yp[c] ? xp[c] : yp[c];
-      }
-    }
+    for_window(x, in, n, p / out.w, p % out.w, [&](const float* xp) {
+      for (int64_t c = 0; c < C; ++c) yp[c] = xp[c] > yp[c] ? xp[c] : yp[c];
+    });
   }
 }
 
@@ -138,19 +146,11 @@ void cnn_avgpool(const float* x, const CnnValue& in, const CnnNode& n, const Cnn
   const float inv = 1.f / float(n.kh * n.kw);
 #pragma omp parallel for schedule(static) if (out.size() > 65536)
   for (int64_t p = 0; p < out.h * out.w; ++p) {
-    const int64_t oy = p / out.w, ox = p % out.w;
     float* yp = y + p * C;
     for (int64_t c = 0; c < C; ++c) yp[c] = 0.f;
-    for (int64_t ky = 0; ky < n.kh; ++ky) {
-      const int64_t iy = oy * n.sh - n.pt + ky;
-      if (iy < 0 || iy >= in.h) continue;
-      for (int64_t kx = 0; kx < n.kw; ++kx) {
-        const int64_t ix = ox * n.sw - n.pl + kx;
-        if (ix < 0 || ix >= in.w) continue;
-        const float* xp = x + (iy * in.w + ix) * C;
-        for (int64_t c = 0; c < C; ++c) yp[c] += xp[c];
-      }
-    }
+    for_window(x, in, n, p / out.w, p % out.w, [&](const float* xp) {
+      for (int64_t c = 0; c < C; ++c) yp[c] += xp[c];
+    });
     for (int64_t c = 0; c < C; ++c) yp[c] *= inv;
   }
 }
@@ -164,12 +164,20 @@ void cnn_global_avgpool(const float* x, const CnnValue& in, float* y) {
 }
 
 float cnn_abs_max(const float* x, int64_t n) {
-  float r = 0.f;
+  // On the bit patterns: for non-negative floats the order of the IEEE bits (as integers) is the order of the
+  // values, and NaNs are the patterns above +Inf's 0x7f800000, so they are mapped to 0 and never win, as in
+  // act_quantize_row. Integer max reductions vectorize without fast-math; the result is the exact max |x|.
+  uint32_t r = 0;
   for (int64_t i = 0; i < n; ++i) {
-    const float a = std::fabs(x[i]);
-    r = a > r ? a : r;
+    uint32_t u;
+    std::memcpy(&u, x + i, 4);
+    u &= 0x7fffffffu;
+    u = u > 0x7f800000u ? 0u : u;
+    r = u > r ? u : r;
   }
-  return r;
+  float f;
+  std::memcpy(&f, &r, 4);
+  return f;
 }
 
 }  // namespace rmsmp

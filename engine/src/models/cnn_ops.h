@@ -17,8 +17,9 @@ void cnn_im2col(const float* x, const CnnValue& in, const CnnNode& n, int64_t oh
 
 // Grouped / depthwise conv with the unpacked weights: out[p][co] = epilogue(sum over the group's patch),
 // integer (input quantized with `act`, which must be static here) or fp32. No residual, no activation.
-void cnn_conv_grouped(const CnnGraph::Unpacked& u, const RowMixedLinear& L, const ActQuant& act, const float* x,
-                      const CnnValue& in, const CnnNode& n, const CnnValue& out, float* y);
+// The input is quantized through be.quantize_activations (same q on every backend).
+void cnn_conv_grouped(const Backend& be, const CnnGraph::Unpacked& u, const RowMixedLinear& L, const ActQuant& act,
+                      const float* x, const CnnValue& in, const CnnNode& n, const CnnValue& out, float* y);
 
 // y = act(y + residual) in place (residual may be null).
 void cnn_residual_act(float* y, const float* residual, int64_t n, CnnAct act);

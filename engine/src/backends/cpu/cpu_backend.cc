@@ -267,4 +267,10 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const fl
   }
 }
 
+float CpuBackend::quantize_activations(const float* x, int64_t n, const ActQuant& aq, int8_t* q) const {
+  if (isa_ == Isa::Generic) return act_quantize_row(x, n, aq, q);
+  std::vector<uint8_t> qu(static_cast<size_t>(n));  // the +128 copy the GEMM path uses; unused here
+  return act_quantize_row_avx2(x, n, aq, q, qu.data());
+}
+
 }  // namespace rmsmp

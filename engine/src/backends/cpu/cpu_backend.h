@@ -27,6 +27,7 @@ class CpuBackend : public ReferenceBackend {
   void layer_norm(const float* x, const float* residual, const float* gamma, const float* beta, float eps,
                   int64_t n_tokens, int64_t dim, float* y) const override;
   void gelu(float* x, int64_t n) const override;
+  float quantize_activations(const float* x, int64_t n, const ActQuant& aq, int8_t* q) const override;
   void attention(const float* q, const float* k, const float* v, int64_t len, int64_t n_heads, int64_t head_dim,
                  float* out) const override;
 
