@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -140,7 +141,9 @@ nlohmann::json convert_vision_checkpoint(const VisionConvertOptions& opt,
   if (need_calib) {
     const auto imgs = calibration_images(spec, opt.calib_images, opt.calib_n);
     say("calibrating on " + std::to_string(imgs.size()) + " images from " + opt.calib_images);
-    const fs::path tmp = fs::temp_directory_path() / ("rmsmp-calib-" + std::to_string(::getpid()) + ".rmsmp");
+    static std::atomic<int> serial{0};  // unique per conversion, also for conversions running side by side
+    const fs::path tmp = fs::temp_directory_path() /
+                         ("rmsmp-calib-" + std::to_string(::getpid()) + "-" + std::to_string(serial++) + ".rmsmp");
     double unused;
     write_model(tmp.string(), spec, opt, nullptr, nullptr, {{"scheme", "fp32"}}, prov, &unused);
     struct Cleanup {

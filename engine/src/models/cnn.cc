@@ -14,7 +14,7 @@ namespace {
 // whole input tensor, so every backend sees one step for all pixels.
 ActQuant resolve_act(const RowMixedLinear& L, const float* x, int64_t n) {
   ActQuant a = L.act;
-  if (a.per_tensor) {
+  if (a.per_tensor && L.has_integer_groups()) {  // fp32 layers quantize nothing
     a.per_tensor = false;
     a.dynamic = false;
     a.clip = cnn_abs_max(x, n);
