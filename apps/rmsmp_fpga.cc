@@ -7,7 +7,7 @@
 #include "common/cli.h"
 #include "fpga_model.h"
 #include "rmsmp/error.h"
-#include "rmsmp/model.h"
+#include "io/model_format.h"
 
 using namespace rmsmp;
 using nlohmann::json;
@@ -21,7 +21,8 @@ usage: rmsmp-fpga --device NAME (--model FILE.rmsmp | --arch NAME) [options]
        rmsmp-fpga --paper-table
 
   --device NAME       xc7z020 | xc7z045 | xczu9eg (resources, clock and DDR: --list-devices)
-  --model FILE        layer shapes from a converted model (its linears; attention products added)
+  --model FILE        layer shapes from a converted model: a BERT's linears (attention products added) or a
+                      CNN's convs at their output sizes
   --arch NAME         resnet18 | resnet50 (224x224) | minilm-l6 | bert-base (batch 1, --seq tokens)
   --seq N             tokens for BERT-family models (default 128)
   --ratios R          evaluate this ratio (pot4=..,fixed4=..,fixed8=..) instead of the derived one
@@ -133,9 +134,8 @@ int main(int argc, char** argv) {
     std::vector<FpgaLayer> layers;
     std::string model;
     if (auto m = a.get("model")) {
-      LoadOptions lo;
-      lo.backend = "reference";  // only the header is read; no kernels run
-      layers = fpga_model_layers(json::parse(Model::load(*m, lo)->header_json()), seq);
+      // Only the header is read (BERT or CNN); no weights are bound and no kernels run.
+      layers = fpga_model_layers(ModelFile::open(*m)->header(), seq);
       model = *m;
     } else {
       layers = fpga_arch_layers(*a.get("arch"), seq);

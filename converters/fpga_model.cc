@@ -140,8 +140,23 @@ std::vector<FpgaLayer> fpga_arch_layers(const std::string& arch, int64_t seq) {
 std::vector<FpgaLayer> fpga_model_layers(const nlohmann::json& h, int64_t seq) {
   RMSMP_CHECK(h.contains("linears") && h.contains("architecture"), ErrorCode::InvalidFile, "model header has no linears");
   const auto& arch = h["architecture"];
-  const int64_t H = arch.at("hidden_size").get<int64_t>(), layers = arch.at("num_layers").get<int64_t>();
   std::vector<FpgaLayer> L;
+  if (arch.value("type", "") == "cnn") {  // graph in engine/src/models/cnn.h
+    const auto& vals = arch.at("values");
+    for (const auto& n : arch.at("nodes")) {
+      if (n.at("op") != "conv") continue;
+      const std::string name = n.at("layer").get<std::string>();
+      const auto& lin = h["linears"].at(name);
+      const auto& vi = vals.at(n.at("in").get<size_t>());
+      const auto& vo = vals.at(n.at("out").get<size_t>());
+      const int64_t rows = lin.at("rows").get<int64_t>(), cols = lin.at("cols").get<int64_t>();
+      const int64_t pos = vo.at("h").get<int64_t>() * vo.at("w").get<int64_t>();
+      L.push_back({name, rows, cols, pos, false,
+                   vi.at("h").get<int64_t>() * vi.at("w").get<int64_t>() * vi.at("c").get<int64_t>(), rows * pos});
+    }
+    return L;
+  }
+  const int64_t H = arch.at("hidden_size").get<int64_t>(), layers = arch.at("num_layers").get<int64_t>();
   for (int64_t l = 0; l < layers; ++l)
     for (const char* n : {"q", "k", "v", "attention", "attn_out", "ffn_in", "ffn_out"}) {
       const std::string name = "encoder." + std::to_string(l) + "." + n;

@@ -75,7 +75,8 @@ struct FpgaLayer {
 // (seq tokens, batch 1).
 std::vector<FpgaLayer> fpga_arch_layers(const std::string& arch, int64_t seq);
 const std::vector<std::string>& fpga_arch_names();
-// The linear layers of a .rmsmp header ("linears", "architecture") at seq tokens, plus its attention products.
+// The linear layers of a .rmsmp header ("linears", "architecture") at seq tokens, plus its attention products;
+// for a CNN header (architecture.type "cnn"), every conv node at its output size (seq unused).
 std::vector<FpgaLayer> fpga_model_layers(const nlohmann::json& header, int64_t seq);
 
 struct FpgaLayerPrediction {

@@ -9,6 +9,9 @@
 #include <nlohmann/json.hpp>
 
 #include "fpga_model.h"
+#include "io/model_format.h"
+#include "rmsmp/vision.h"
+#include "synthetic.h"
 #include "rmsmp/error.h"
 #include "util/test_env.h"
 
@@ -104,6 +107,36 @@ TEST(FpgaModel, CliAndConverterRecordTheDerivation) {
   EXPECT_GT(nlohmann::json::parse(out)["layers"].size(), 0u);
   EXPECT_NE(test::run_cmd(test::bin_dir() + "/rmsmp-convert --ratios auto --in " + ck + " --out " + model, &out), 0);
   EXPECT_NE(out.find("--ratios auto needs --device"), std::string::npos) << out;
+}
+
+
+// A converted CNN's layers for the cost model: every conv at its output size; the MACs add up to the engine's
+// own count (VisionInfo::gmacs), and the CLI takes the file.
+TEST(FpgaModel, CnnModelFileGivesItsConvLayers) {
+  const std::string p = test::converted_model("fmnist-fp32", test::fmnist_pth(), {"--scheme fp32"});
+  const auto layers = fpga_model_layers(ModelFile::open(p)->header(), 128);
+  ASSERT_EQ(layers.size(), 22u);  // ResNet-20: stem, 18 block convs, 2 downsamples, the classifier
+  double macs = 0;
+  for (const auto& l : layers) macs += double(l.rows) * double(l.cols) * double(l.positions);
+  EXPECT_DOUBLE_EQ(macs / 1e9, VisionModel::load(p)->info().gmacs);
+  EXPECT_EQ(layers.front().positions, 28 * 28);
+  EXPECT_EQ(layers.back().positions, 1);
+  std::string out;
+  ASSERT_EQ(test::run_cmd(test::bin_dir() + "/rmsmp-fpga --device xc7z020 --json --model " + p, &out), 0) << out;
+  EXPECT_NE(out.find("\"speedup\""), std::string::npos) << out;
+  // The converter's ResNet-18 graph (random torchvision-shaped weights) and the cost model's own ResNet-18
+  // table describe the same network: the same MACs and the same predicted cycles.
+  const std::string st = test::temp_dir() + "/resnet18_random.safetensors";
+  write_random_resnet_checkpoint(st, "resnet18", 1);
+  const auto conv = fpga_model_layers(ModelFile::open(test::converted_model("resnet18-fp32", st, {"--scheme fp32"}))->header(), 0);
+  const auto table = fpga_arch_layers("resnet18", 128);  // seq is for BERT archs only
+  const FpgaDevice& d = fpga_device("xc7z020");
+  const FpgaAssumptions as;
+  const Ratios r = derive_ratio(d, as).ratios;
+  const FpgaPrediction a = fpga_predict(d, as, r, conv), b = fpga_predict(d, as, r, table);
+  EXPECT_EQ(a.macs, b.macs);
+  EXPECT_EQ(a.cycles, b.cycles);
+  EXPECT_EQ(a.baseline_cycles, b.baseline_cycles);
 }
 
 }  // namespace
