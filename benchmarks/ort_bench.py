@@ -12,7 +12,6 @@ Engines:
 Prints one JSON object per line in rmsmp-bench's record format (called by rmsmp-bench --engines onnxruntime-*;
 it can be run alone with the same options). Models are cached in --work/onnx.
 """
-import argparse
 import json
 import os
 import struct
@@ -21,7 +20,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ort_common import make_session, time_runs  # noqa: E402
+from ort_common import arg_parser, make_session, time_runs  # noqa: E402
 
 
 def read_safetensors(path):
@@ -120,16 +119,10 @@ def variant(engine, fp32_path, out_path):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--engine", required=True, choices=["onnxruntime-fp32", "onnxruntime-int8", "onnxruntime-q4"])
-    ap.add_argument("--model", required=True)
+    ap = arg_parser(__doc__, ["onnxruntime-fp32", "onnxruntime-int8", "onnxruntime-q4"])
     ap.add_argument("--checkpoint", required=True)
-    ap.add_argument("--weights", default="real")
-    ap.add_argument("--work", default="out/bench")
     ap.add_argument("--batch", default="1,8")
     ap.add_argument("--seq", default="16,128,384")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--repeats", type=int, default=10)
     a = ap.parse_args()
 
     import onnxruntime as ort

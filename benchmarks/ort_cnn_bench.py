@@ -11,7 +11,6 @@ Engines:
 Prints one JSON object per line in rmsmp-bench's record format. Models are cached in --work/onnx.
 The .rmsmp layout is documented in engine/src/io/model_format.h and engine/src/models/cnn.h.
 """
-import argparse
 import json
 import os
 import struct
@@ -20,7 +19,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ort_common import make_session, time_runs  # noqa: E402
+from ort_common import arg_parser, make_session, time_runs  # noqa: E402
 
 
 def read_rmsmp(path):
@@ -118,14 +117,8 @@ def quantize_int8(fp32_path, out_path, inp):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--engine", required=True, choices=["onnxruntime-fp32", "onnxruntime-int8"])
-    ap.add_argument("--model", required=True, help="name for the records, e.g. resnet18")
+    ap = arg_parser(__doc__, ["onnxruntime-fp32", "onnxruntime-int8"])
     ap.add_argument("--rmsmp", required=True, help="the fp32 .rmsmp conversion of that model")
-    ap.add_argument("--weights", default="real")
-    ap.add_argument("--work", default="out/bench")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--repeats", type=int, default=10)
     a = ap.parse_args()
     import onnxruntime as ort
 

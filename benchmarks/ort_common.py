@@ -1,6 +1,19 @@
 """Shared by the ONNX Runtime peers (ort_bench.py, ort_cnn_bench.py): session set-up and timing, so both time
 ORT the same way (one warm-up run, then `repeats` timed runs; median of the sorted times)."""
+import argparse
 import time
+
+
+def arg_parser(doc, engines):
+    """The options both peers take (rmsmp-bench passes them); callers add their model-specific ones."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--engine", required=True, choices=engines)
+    ap.add_argument("--model", required=True, help="name for the records, e.g. minilm-l6 or resnet18")
+    ap.add_argument("--weights", default="real")
+    ap.add_argument("--work", default="out/bench")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=10)
+    return ap
 
 
 def make_session(path, threads, optimized_model_path=None):

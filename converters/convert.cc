@@ -126,18 +126,10 @@ nlohmann::json convert_checkpoint(const ConvertOptions& opt, const std::function
   nlohmann::json& h = mw.header();
   h["architecture"] = c.to_json();
   h["tokenizer"] = tokenizer_to_json(*ck.tokenizer, mw);
-  nlohmann::json q = {{"scheme", opt.scheme},
-                      {"ratios", {{"pot4", opt.ratios.pot4}, {"fixed4", opt.ratios.fixed4}, {"fixed8", opt.ratios.fixed8}}},
-                      {"clip", opt.clip == ClipMode::Mse ? "mse" : "max"},
-                      {"scheme_rule", scheme_rule_name(opt.rule)},
-                      {"rounding", use_gptq ? "gptq (error compensation through H^-1, damp 0.01)" : "nearest"},
-                      {"precision_rule", "hessian: top rows by min over 4-bit schemes of e^T H e, H = sum x x^T"},
-                      {"act_bits", is_fp32 ? 32 : opt.act_bits},
-                      {"act_mode", is_fp32 ? "fp32" : opt.act_bits == 8 ? "dynamic per-token int8" : "static per-layer int4 (MSE clip)"},
-                      {"avg_weight_bits", avg_bits},
-                      {"avg_weight_bits_note", "code bits of the row-quantized linear layers; per-row fp32 steps not counted"}};
-  if (opt.scheme == "random") q["seed"] = opt.seed;
-  if (opt.scheme == "layerwise") q["fixed8_layers"] = layerwise_info;
+  nlohmann::json q = quantization_json(opt, needs, "", "dynamic per-token int8", "static per-layer int4 (MSE clip)",
+                                       layerwise_info);
+  q["avg_weight_bits"] = avg_bits;
+  q["avg_weight_bits_note"] = "code bits of the row-quantized linear layers; per-row fp32 steps not counted";
   h["quantization"] = q;
   nlohmann::json prov = {{"source", opt.in_dir},
                          {"source_weights", ck.weights_path},
@@ -158,16 +150,9 @@ nlohmann::json convert_checkpoint(const ConvertOptions& opt, const std::function
   say("writing " + opt.out_path);
   mw.write(opt.out_path);
 
-  nlohmann::json report;
-  report["model"] = {{"out", opt.out_path},
-                     {"scheme", opt.scheme},
-                     {"avg_weight_bits", avg_bits},
-                     {"file_bytes", std::filesystem::file_size(opt.out_path)},
-                     {"converter_seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()}};
-  report["quantization"] = q;
-  report["provenance"] = prov;
-  report["layers"] = rep_layers;
-  return report;
+  return conversion_report(opt, avg_bits,
+                           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), q, prov,
+                           rep_layers);
 }
 
 }  // namespace rmsmp

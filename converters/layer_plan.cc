@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <numeric>
 
 #include "gptq.h"
@@ -37,6 +38,37 @@ ConvertNeeds check_convert_options(const ConvertOptions& opt) {
   n.use_gptq = opt.gptq && !n.is_fp32;
   n.need_calib = n.need_h || n.use_gptq || (opt.act_bits == 4 && !n.is_fp32);
   return n;
+}
+
+nlohmann::json quantization_json(const ConvertOptions& opt, const ConvertNeeds& n, const std::string& h_inputs,
+                                 const std::string& act_mode8, const std::string& act_mode4,
+                                 const nlohmann::json& layerwise_info) {
+  nlohmann::json q = {{"scheme", opt.scheme},
+                      {"ratios", {{"pot4", opt.ratios.pot4}, {"fixed4", opt.ratios.fixed4}, {"fixed8", opt.ratios.fixed8}}},
+                      {"clip", opt.clip == ClipMode::Mse ? "mse" : "max"},
+                      {"scheme_rule", scheme_rule_name(opt.rule)},
+                      {"rounding", n.use_gptq ? "gptq (error compensation through H^-1, damp 0.01)" : "nearest"},
+                      {"precision_rule", "hessian: top rows by min over 4-bit schemes of e^T H e, H = sum x x^T" + h_inputs},
+                      {"act_bits", n.is_fp32 ? 32 : opt.act_bits},
+                      {"act_mode", n.is_fp32 ? "fp32" : opt.act_bits == 8 ? act_mode8 : act_mode4}};
+  if (opt.scheme == "random") q["seed"] = opt.seed;
+  if (opt.scheme == "layerwise") q["fixed8_layers"] = layerwise_info;
+  return q;
+}
+
+nlohmann::json conversion_report(const ConvertOptions& opt, double avg_bits, double seconds, const nlohmann::json& q,
+                                 const nlohmann::json& prov, const nlohmann::json& layers, const nlohmann::json& extra) {
+  nlohmann::json r;
+  r["model"] = {{"out", opt.out_path},
+                {"scheme", opt.scheme},
+                {"avg_weight_bits", avg_bits},
+                {"file_bytes", std::filesystem::file_size(opt.out_path)},
+                {"converter_seconds", seconds}};
+  r["model"].update(extra);
+  r["quantization"] = q;
+  r["provenance"] = prov;
+  r["layers"] = layers;
+  return r;
 }
 
 nlohmann::json plan_layers(std::vector<LayerPlan>& plans, const ConvertOptions& opt,

@@ -23,6 +23,18 @@ struct ConvertNeeds {
 };
 ConvertNeeds check_convert_options(const ConvertOptions& opt);
 
+// The header's "quantization" fields both converters share (scheme, ratios, clip, rules, rounding, activation
+// bits and mode, the random seed, the layer-wise list); `h_inputs` says what H sums over, the act_mode strings
+// how 8- and 4-bit activations are quantized. Callers add their own fields.
+nlohmann::json quantization_json(const ConvertOptions& opt, const ConvertNeeds& n, const std::string& h_inputs,
+                                 const std::string& act_mode8, const std::string& act_mode4,
+                                 const nlohmann::json& layerwise_info);
+// The conversion report: "model" (out, scheme, avg bits, file bytes, seconds since t0, plus `extra`),
+// "quantization", "provenance", "layers".
+nlohmann::json conversion_report(const ConvertOptions& opt, double avg_bits, double seconds, const nlohmann::json& q,
+                                 const nlohmann::json& prov, const nlohmann::json& layers,
+                                 const nlohmann::json& extra = nlohmann::json::object());
+
 struct LayerPlan {
   std::string name;
   int64_t rows = 0, cols = 0;

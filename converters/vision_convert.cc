@@ -111,7 +111,7 @@ nlohmann::json convert_vision_checkpoint(const VisionConvertOptions& opt,
   auto say = [&](const std::string& m) { if (log) log(m); };
   const ConvertOptions& o = opt.base;
   const ConvertNeeds needs = check_convert_options(o);
-  const bool is_fp32 = needs.is_fp32, need_h = needs.need_h, use_gptq = needs.use_gptq, need_calib = needs.need_calib;
+  const bool need_h = needs.need_h, use_gptq = needs.use_gptq, need_calib = needs.need_calib;
   RMSMP_CHECK(!need_calib || !opt.calib_images.empty(), ErrorCode::InvalidArgument,
               "--scheme " << o.scheme << (o.act_bits == 4 ? " with --act-bits 4" : "")
                           << (use_gptq ? " with --rounding gptq" : "")
@@ -192,38 +192,18 @@ nlohmann::json convert_vision_checkpoint(const VisionConvertOptions& opt,
       plans, o, [&](const LayerPlan& p) -> const std::vector<float>& { return spec.convs[size_t(&p - plans.data())].w; },
       [&](const LayerPlan& p) -> const Eigen::MatrixXf& { return cal[size_t(&p - plans.data())].H; });
 
-  nlohmann::json q = {{"scheme", o.scheme},
-                      {"ratios", {{"pot4", o.ratios.pot4}, {"fixed4", o.ratios.fixed4}, {"fixed8", o.ratios.fixed8}}},
-                      {"clip", o.clip == ClipMode::Mse ? "mse" : "max"},
-                      {"scheme_rule", scheme_rule_name(o.rule)},
-                      {"rounding", use_gptq ? "gptq (error compensation through H^-1, damp 0.01)" : "nearest"},
-                      {"precision_rule", "hessian: top rows by min over 4-bit schemes of e^T H e, H = sum x x^T over "
-                                         "the conv's input patches"},
-                      {"act_bits", is_fp32 ? 32 : o.act_bits},
-                      {"act_mode", is_fp32 ? "fp32"
-                                   : o.act_bits == 8 ? "dynamic per-tensor int8 (unsigned grid after ReLU)"
-                                                     : "static per-layer int4 (MSE clip; 0..15 after ReLU)"},
-                      {"pinned_layers", opt.pin_first_last ? "first conv and classifier: Fixed-8 weights, 8-bit "
-                                                             "activations" : "none"},
-                      {"avg_weight_bits_note", "code bits of all conv/fc rows; per-row fp32 steps not counted"}};
-  if (o.scheme == "random") q["seed"] = o.seed;
-  if (o.scheme == "layerwise") q["fixed8_layers"] = layerwise_info;
+  nlohmann::json q = quantization_json(o, needs, " over the conv's input patches",
+                                       "dynamic per-tensor int8 (unsigned grid after ReLU)",
+                                       "static per-layer int4 (MSE clip; 0..15 after ReLU)", layerwise_info);
+  q["pinned_layers"] = opt.pin_first_last ? "first conv and classifier: Fixed-8 weights, 8-bit activations" : "none";
+  q["avg_weight_bits_note"] = "code bits of all conv/fc rows; per-row fp32 steps not counted";
   say("packing " + std::to_string(plans.size()) + " layers; writing " + o.out_path);
   double avg_bits = 32;
   const nlohmann::json rep_layers = write_model(o.out_path, spec, opt, &plans, &cal, q, prov, &avg_bits);
   q["avg_weight_bits"] = avg_bits;
 
-  nlohmann::json report;
-  report["model"] = {{"out", o.out_path},
-                     {"architecture", spec.arch},
-                     {"scheme", o.scheme},
-                     {"avg_weight_bits", avg_bits},
-                     {"file_bytes", fs::file_size(o.out_path)},
-                     {"converter_seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()}};
-  report["quantization"] = q;
-  report["provenance"] = prov;
-  report["layers"] = rep_layers;
-  return report;
+  return conversion_report(o, avg_bits, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+                           q, prov, rep_layers, {{"architecture", spec.arch}});
 }
 
 }  // namespace rmsmp
