@@ -1,4 +1,4 @@
-// The cpu backend's vectorised GELU and attention against the reference backend, bit for bit, on every CPU ISA
+// The cpu backend's vectorised GELU, attention and LayerNorm against the reference backend, bit for bit, on every CPU ISA
 // this machine has (the generic path is the reference itself). Bit-identity is what keeps integer models
 // identical across backends, so any reordering of the fp32 arithmetic fails here.
 #include <gtest/gtest.h>
@@ -52,7 +52,7 @@ TEST_P(EncoderOpsTest, AttentionIsBitIdenticalToReference) {
   std::mt19937_64 rng(9);
   std::normal_distribution<float> nd(0.f, 2.f);
   for (int64_t len : {1, 3, 8, 9, 17, 64, 130})
-    for (int64_t hd : {8, 12, 32, 64}) {
+    for (int64_t hd : {8, 12, 20, 32, 64}) {
       const int64_t heads = 3, stride = heads * hd;
       std::vector<float> q(size_t(len * stride)), k(q.size()), v(q.size());
       for (auto* t : {&q, &k, &v})
@@ -63,6 +63,32 @@ TEST_P(EncoderOpsTest, AttentionIsBitIdenticalToReference) {
       be->attention(q.data(), k.data(), v.data(), len, heads, hd, b.data());
       for (size_t i = 0; i < a.size(); ++i)
         ASSERT_TRUE(same_bits(a[i], b[i])) << "len " << len << " head_dim " << hd << " element " << i;
+    }
+}
+
+TEST_P(EncoderOpsTest, LayerNormIsBitIdenticalToReference) {
+  auto be = make_backend(GetParam());
+  ReferenceBackend ref;
+  std::mt19937_64 rng(5);
+  std::normal_distribution<float> nd(0.f, 2.f);
+  for (int64_t T : {1, 7, 8, 9, 17, 40})
+    for (int64_t dim : {8, 12, 20, 384}) {
+      std::vector<float> x(static_cast<size_t>(T * dim)), r(x.size()), g(static_cast<size_t>(dim)), b(g.size());
+      for (auto* t : {&x, &r, &g, &b})
+        for (auto& v : *t) v = nd(rng);
+      x[0] = -0.f, x[1] = 1e4f;  // a signed zero and a large outlier in the first token
+      for (bool with_residual : {false, true}) {
+        std::vector<float> a(x.size()), c(x.size());
+        ref.layer_norm(x.data(), with_residual ? r.data() : nullptr, g.data(), b.data(), 1e-12f, T, dim, a.data());
+        be->layer_norm(x.data(), with_residual ? r.data() : nullptr, g.data(), b.data(), 1e-12f, T, dim, c.data());
+        for (size_t i = 0; i < a.size(); ++i)
+          ASSERT_TRUE(same_bits(a[i], c[i])) << "T " << T << " dim " << dim << " residual " << with_residual << " at " << i;
+        // In place over the residual, as the encoder calls it (y == residual).
+        std::vector<float> ry = r;
+        be->layer_norm(x.data(), ry.data(), g.data(), b.data(), 1e-12f, T, dim, ry.data());
+        ref.layer_norm(x.data(), r.data(), g.data(), b.data(), 1e-12f, T, dim, a.data());
+        for (size_t i = 0; i < a.size(); ++i) ASSERT_TRUE(same_bits(a[i], ry[i])) << "in place, T " << T << " dim " << dim;
+      }
     }
 }
 

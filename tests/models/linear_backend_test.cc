@@ -167,14 +167,21 @@ TEST_P(BackendLinearTest, ExtremeValuesDoNotSaturate) {
 
 TEST_P(BackendLinearTest, ExtremeFourBitValuesDoNotSaturate) {
   // 4-bit rows take the unsigned-activation path on AVX2 (x + 128 up to 255): the largest PoT-4 (+-64) and
-  // Fixed-4 (-8..7) codes against activations at +-127 are its worst case.
-  const int64_t T = 3, N = 9, K = 256;
-  for (QuantKind kind : {QuantKind::Pow2x4, QuantKind::Fixed4}) {
+  // Fixed-4 (-8..7) codes against activations at +-127 are its worst case. Fixed-4 also sums 8 pair sums in
+  // int16 before widening, so whole rows of one extreme code against all +127 or all -127 (K = 576: a flush
+  // of 8 steps, then 10) are its worst case: |8 x 2 x 255 x 8| = 32640.
+  const int64_t T = 3, N = 9, K = 576;
+  for (QuantKind kind : {QuantKind::Pow2x4, QuantKind::Fixed4})
+  for (int pattern = 0; pattern < 5; ++pattern) {
     const uint8_t hi = 0x7, lo = kind == QuantKind::Pow2x4 ? 0xF : 0x8;  // codes of the largest and smallest q
     std::vector<uint8_t> codes(size_t(N * K / 2));
-    for (size_t i = 0; i < codes.size(); ++i) codes[i] = uint8_t((i % 3 ? hi : lo) | ((i % 2 ? hi : lo) << 4));
+    for (size_t i = 0; i < codes.size(); ++i) {
+      const uint8_t c0 = pattern == 0 ? (i % 3 ? hi : lo) : (pattern % 2 ? hi : lo);
+      const uint8_t c1 = pattern == 0 ? (i % 2 ? hi : lo) : c0;
+      codes[i] = uint8_t(c0 | (c1 << 4));
+    }
     std::vector<float> steps(size_t(N), 1.f), x(size_t(T * K));
-    for (size_t i = 0; i < x.size(); ++i) x[i] = (i % 7 == 0) ? -1.f : 1.f;
+    for (size_t i = 0; i < x.size(); ++i) x[i] = pattern == 0 ? ((i % 7 == 0) ? -1.f : 1.f) : (pattern < 3 ? 1.f : -1.f);
     std::vector<int32_t> perm(static_cast<size_t>(N));
     for (int64_t i = 0; i < N; ++i) perm[size_t(i)] = int32_t(N - 1 - i);
     RowMixedLinear lin;
@@ -185,7 +192,7 @@ TEST_P(BackendLinearTest, ExtremeFourBitValuesDoNotSaturate) {
     std::vector<float> a(size_t(T * N)), b(a.size());
     make_backend("reference")->linear(lin, x.data(), T, a.data());
     make_backend(backend())->linear(lin, x.data(), T, b.data());
-    EXPECT_EQ(a, b) << quant_scheme(kind).name;
+    EXPECT_EQ(a, b) << quant_scheme(kind).name << " pattern " << pattern;
   }
 }
 

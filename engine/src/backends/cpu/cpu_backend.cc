@@ -57,10 +57,19 @@ CpuBackend::CpuBackend(Isa isa)
 void CpuBackend::layer_norm(const float* x, const float* residual, const float* gamma, const float* beta, float eps,
                             int64_t n_tokens, int64_t dim, float* y) const {
   constexpr int64_t kChunk = 16;
+  const bool simd = isa_ != Isa::Generic;
 #pragma omp parallel for schedule(static) if (n_tokens > kChunk)
-  for (int64_t t0 = 0; t0 < n_tokens; t0 += kChunk)
-    ReferenceBackend::layer_norm(x + t0 * dim, residual ? residual + t0 * dim : nullptr, gamma, beta, eps,
-                                 std::min(kChunk, n_tokens - t0), dim, y + t0 * dim);
+  for (int64_t t0 = 0; t0 < n_tokens; t0 += kChunk) {
+    const int64_t nt = std::min(kChunk, n_tokens - t0);
+    const float* r = residual ? residual + t0 * dim : nullptr;
+    if (!simd) {
+      ReferenceBackend::layer_norm(x + t0 * dim, r, gamma, beta, eps, nt, dim, y + t0 * dim);
+      continue;
+    }
+    thread_local std::vector<float> scratch;  // grows to the widest layer seen, then stays
+    if (scratch.size() < size_t(16 * dim)) scratch.resize(size_t(16 * dim));
+    layer_norm_avx2(x + t0 * dim, r, gamma, beta, eps, nt, dim, y + t0 * dim, scratch.data());
+  }
 }
 
 void CpuBackend::gelu(float* x, int64_t n) const {
@@ -84,7 +93,7 @@ void CpuBackend::attention(const float* q, const float* k, const float* v, int64
       continue;
     }
     thread_local std::vector<float> scratch;  // grows to the longest sequence seen, then stays
-    const size_t need = size_t((len + 8) * (head_dim + 8) + 8);
+    const size_t need = size_t(attention_scratch_floats(len, head_dim));
     if (scratch.size() < need) scratch.resize(need);
     attention_head_avx2(q + h * head_dim, k + h * head_dim, v + h * head_dim, len, stride, head_dim, out + h * head_dim,
                         scratch.data());

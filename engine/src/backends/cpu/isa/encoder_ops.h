@@ -1,4 +1,4 @@
-// Per-ISA fp32 encoder ops of the cpu backend (GELU, one attention head). Each is bit-identical to the
+// Per-ISA fp32 encoder ops of the cpu backend (GELU, one attention head, LayerNorm). Each is bit-identical to the
 // reference backend's: vectorised only across independent outputs (keys for the scores, head dimensions for
 // the weighted sum, elements for GELU/exp), each lane doing the reference's operations in the reference's order.
 #pragma once
@@ -10,9 +10,15 @@ namespace rmsmp {
 
 // x[i] = 0.5 x (1 + erf(x / sqrt 2)) with pm_erff, in place.
 void gelu_avx2(float* x, int64_t n);
-// One head (ReferenceBackend::attention_head's contract). scratch: at least len * (head_dim + 8) + 8 floats.
+// One head (ReferenceBackend::attention_head's contract). scratch: at least attention_scratch_floats(len, head_dim)
+// floats (any alignment).
+inline int64_t attention_scratch_floats(int64_t len, int64_t head_dim) { return 8 * (2 * head_dim + len) + 8; }
 void attention_head_avx2(const float* q, const float* k, const float* v, int64_t len, int64_t stride,
                          int64_t head_dim, float* out, float* scratch);
+
+// ReferenceBackend::layer_norm's contract (y may alias x or residual). scratch: at least 16 * dim floats.
+void layer_norm_avx2(const float* x, const float* residual, const float* gamma, const float* beta, float eps,
+                     int64_t n_tokens, int64_t dim, float* y, float* scratch);
 
 // act_quantize_row (quant/row_mixed.h), bit for bit, also writing q + 128 as uint8 (qu) for the unsigned kernels.
 float act_quantize_row_avx2(const float* x, int64_t n, const ActQuant& aq, int8_t* q, uint8_t* qu);

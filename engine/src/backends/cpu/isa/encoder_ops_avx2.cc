@@ -2,7 +2,9 @@
 // -ffp-contract=off (global), and the intrinsics below are separate multiplies and adds by construction.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 #include "backends/cpu/isa/encoder_ops.h"
 #include "backends/cpu/isa/vmath_avx2.h"
@@ -28,87 +30,158 @@ void gelu_avx2(float* x, int64_t n) {
   for (; i < n; ++i) x[i] = 0.5f * x[i] * (1.f + pm_erff(x[i] * 0.70710678118654752f));
 }
 
+namespace {
+
+// Transposes 8 rows (r[i] + c, 8 floats each) into out[c * 8 + i] for c < 8: the block's lanes become rows.
+inline void load_transposed(const float* const* r, int64_t c0, int64_t nc, float* out) {
+  for (int64_t c = 0; c < nc; ++c)
+    for (int i = 0; i < 8; ++i) out[c * 8 + i] = r[i][c0 + c];
+}
+
+}  // namespace
+
+// One head, 8 queries at a time with one query per lane. Every lane runs the reference's chain for its query:
+//   scores  s_j = (sum_d q[d] k_j[d], d in order) * scale   8 keys' chains side by side (8 accumulators)
+//   softmax mx = max_j s_j; p_j = exp(s_j - mx); sum = sum_j p_j in order; p_j /= sum
+//   output  o[d] = sum_j p_j v_j[d], j in order              8 dims' chains side by side
+// Lanes past the last query compute on zero queries and are never stored. Working per lane makes the serial
+// softmax sum (one add chain per query) run 8 queries at once.
 void attention_head_avx2(const float* q, const float* k, const float* v, int64_t len, int64_t stride,
                          int64_t head_dim, float* out, float* scratch) {
-  const float scale = 1.f / std::sqrt(float(head_dim));
-  const int64_t lp = (len + 7) / 8 * 8;  // keys padded to whole vectors (padding lanes are never read back)
-  float* kt = scratch;                   // head_dim x lp: K transposed, so 8 keys' d-th elements are one load
-  float* p = scratch + head_dim * lp;    // lp scores of the current query
-  for (int64_t j = 0; j < lp; ++j)
-    for (int64_t d = 0; d < head_dim; ++d) kt[d * lp + j] = j < len ? k[j * stride + d] : 0.f;
-  for (int64_t i = 0; i < len; ++i) {
-    const float* qi = q + i * stride;
-    // s_j = sum_d q[d] k_j[d], d in order, one key per lane. Each sum is one serial chain of adds (that order
-    // is the reference's), so 4 blocks of 8 keys run side by side to hide the add latency.
-    int64_t jb = 0;
-    for (; jb + 32 <= lp; jb += 32) {
-      __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-      for (int64_t d = 0; d < head_dim; ++d) {
-        const __m256 qd = set(qi[d]);
-        const float* kd = kt + d * lp + jb;
-        s0 = add(s0, mul(qd, _mm256_loadu_ps(kd)));
-        s1 = add(s1, mul(qd, _mm256_loadu_ps(kd + 8)));
-        s2 = add(s2, mul(qd, _mm256_loadu_ps(kd + 16)));
-        s3 = add(s3, mul(qd, _mm256_loadu_ps(kd + 24)));
+  const int64_t hd = head_dim;
+  const __m256 scale = set(1.f / std::sqrt(float(hd)));
+  // 32-byte aligned: every row below is one aligned vector.
+  float* qt = scratch + (reinterpret_cast<uintptr_t>(scratch) / 4 % 8 ? 8 - reinterpret_cast<uintptr_t>(scratch) / 4 % 8 : 0);
+  // qt: hd x 8, the block's queries transposed
+  float* p = qt + hd * 8;       // len x 8: scores, then probabilities
+  float* ot = p + len * 8;      // hd x 8: outputs, transposed
+  for (int64_t i0 = 0; i0 < len; i0 += 8) {
+    const int64_t nq = std::min<int64_t>(8, len - i0);
+    const float* rows[8];
+    for (int i = 0; i < 8; ++i) rows[i] = q + std::min(i0 + i, len - 1) * stride;
+    load_transposed(rows, 0, hd, qt);
+    for (int64_t d = 0; d < hd; ++d)
+      for (int64_t i = nq; i < 8; ++i) qt[d * 8 + i] = 0.f;
+    int64_t j = 0;
+    for (; j + 8 <= len; j += 8) {
+      __m256 s[8];
+      for (auto& x : s) x = _mm256_setzero_ps();
+      const float* kj = k + j * stride;
+      for (int64_t d = 0; d < hd; ++d) {
+        const __m256 qd = _mm256_load_ps(qt + d * 8);
+#pragma GCC unroll 8
+        for (int u = 0; u < 8; ++u) s[u] = add(s[u], mul(qd, _mm256_broadcast_ss(kj + u * stride + d)));
       }
-      _mm256_storeu_ps(p + jb, mul(s0, set(scale)));
-      _mm256_storeu_ps(p + jb + 8, mul(s1, set(scale)));
-      _mm256_storeu_ps(p + jb + 16, mul(s2, set(scale)));
-      _mm256_storeu_ps(p + jb + 24, mul(s3, set(scale)));
+      for (int u = 0; u < 8; ++u) _mm256_store_ps(p + (j + u) * 8, mul(s[u], scale));
     }
-    for (; jb < lp; jb += 8) {
-      __m256 s0 = _mm256_setzero_ps();
-      for (int64_t d = 0; d < head_dim; ++d) s0 = add(s0, mul(set(qi[d]), _mm256_loadu_ps(kt + d * lp + jb)));
-      _mm256_storeu_ps(p + jb, mul(s0, set(scale)));
+    for (; j < len; ++j) {
+      __m256 s = _mm256_setzero_ps();
+      const float* kj = k + j * stride;
+      for (int64_t d = 0; d < hd; ++d) s = add(s, mul(_mm256_load_ps(qt + d * 8), _mm256_broadcast_ss(kj + d)));
+      _mm256_store_ps(p + j * 8, mul(s, scale));
     }
     // max_ps(p, m) keeps m where p is NaN, as fmax does; max is exact and order-free otherwise.
-    __m256 vm = set(-INFINITY);
-    int64_t j = 0;
-    for (; j + 8 <= len; j += 8) vm = _mm256_max_ps(_mm256_loadu_ps(p + j), vm);
-    alignas(32) float lanes[8];
-    _mm256_store_ps(lanes, vm);
-    float mx = -INFINITY;
-    for (float l : lanes) mx = std::fmax(mx, l);
-    for (; j < len; ++j) mx = std::fmax(mx, p[j]);
+    __m256 mx = set(-INFINITY);
+    for (j = 0; j < len; ++j) mx = _mm256_max_ps(_mm256_load_ps(p + j * 8), mx);
     j = 0;
-    for (; j + 32 <= len; j += 32) {
+    for (; j + 4 <= len; j += 4) {
       __m256 a[4], e[4];
-      for (int u = 0; u < 4; ++u) a[u] = _mm256_sub_ps(_mm256_loadu_ps(p + j + 8 * u), set(mx));
+      for (int u = 0; u < 4; ++u) a[u] = _mm256_sub_ps(_mm256_load_ps(p + (j + u) * 8), mx);
       expf8n<4>(a, e);
-      for (int u = 0; u < 4; ++u) _mm256_storeu_ps(p + j + 8 * u, e[u]);
+      for (int u = 0; u < 4; ++u) _mm256_store_ps(p + (j + u) * 8, e[u]);
     }
-    for (; j + 8 <= len; j += 8) _mm256_storeu_ps(p + j, expf8(_mm256_sub_ps(_mm256_loadu_ps(p + j), set(mx))));
-    for (; j < len; ++j) p[j] = pm_expf(p[j] - mx);
-    float sum = 0.f;
-    for (j = 0; j < len; ++j) sum += p[j];
-    for (j = 0; j < len; ++j) p[j] = p[j] / sum;  // the reference's p_j / sum, once per key
-    float* oi = out + i * stride;
-    // o[d] = sum_j (p_j / sum) v_j[d], j in order, one d per lane; 4 blocks of 8 dims side by side.
+    for (; j < len; ++j) _mm256_store_ps(p + j * 8, expf8(_mm256_sub_ps(_mm256_load_ps(p + j * 8), mx)));
+    __m256 sum = _mm256_setzero_ps();
+    for (j = 0; j < len; ++j) sum = add(sum, _mm256_load_ps(p + j * 8));
+    for (j = 0; j < len; ++j) _mm256_store_ps(p + j * 8, _mm256_div_ps(_mm256_load_ps(p + j * 8), sum));
     int64_t d0 = 0;
-    for (; d0 + 32 <= head_dim; d0 += 32) {
-      __m256 o0 = _mm256_setzero_ps(), o1 = o0, o2 = o0, o3 = o0;
+    for (; d0 + 8 <= hd; d0 += 8) {
+      __m256 o[8];
+      for (auto& x : o) x = _mm256_setzero_ps();
       for (j = 0; j < len; ++j) {
-        const __m256 pj = set(p[j]);
+        const __m256 pj = _mm256_load_ps(p + j * 8);
         const float* vj = v + j * stride + d0;
-        o0 = add(o0, mul(pj, _mm256_loadu_ps(vj)));
-        o1 = add(o1, mul(pj, _mm256_loadu_ps(vj + 8)));
-        o2 = add(o2, mul(pj, _mm256_loadu_ps(vj + 16)));
-        o3 = add(o3, mul(pj, _mm256_loadu_ps(vj + 24)));
+#pragma GCC unroll 8
+        for (int u = 0; u < 8; ++u) o[u] = add(o[u], mul(pj, _mm256_broadcast_ss(vj + u)));
       }
-      _mm256_storeu_ps(oi + d0, o0);
-      _mm256_storeu_ps(oi + d0 + 8, o1);
-      _mm256_storeu_ps(oi + d0 + 16, o2);
-      _mm256_storeu_ps(oi + d0 + 24, o3);
+      for (int u = 0; u < 8; ++u) _mm256_store_ps(ot + (d0 + u) * 8, o[u]);
     }
-    for (; d0 + 8 <= head_dim; d0 += 8) {
+    for (; d0 < hd; ++d0) {
       __m256 o = _mm256_setzero_ps();
-      for (j = 0; j < len; ++j) o = add(o, mul(set(p[j]), _mm256_loadu_ps(v + j * stride + d0)));
-      _mm256_storeu_ps(oi + d0, o);
+      for (j = 0; j < len; ++j) o = add(o, mul(_mm256_load_ps(p + j * 8), _mm256_broadcast_ss(v + j * stride + d0)));
+      _mm256_store_ps(ot + d0 * 8, o);
     }
-    for (; d0 < head_dim; ++d0) {
-      float o = 0.f;
-      for (j = 0; j < len; ++j) o += p[j] * v[j * stride + d0];
-      oi[d0] = o;
+    for (int64_t i = 0; i < nq; ++i)
+      for (int64_t d = 0; d < hd; ++d) out[(i0 + i) * stride + d] = ot[d * 8 + i];
+  }
+}
+
+namespace {
+
+// 8 rows of 8 floats (src + i * src_stride) -> dst[c * 8 + i]: the classic unpack/shuffle/permute transpose.
+inline void transpose8x8(const float* src, int64_t src_stride, float* dst) {
+  __m256 r[8], t[8];
+  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * src_stride);
+  for (int i = 0; i < 8; i += 2) t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]), t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  for (int i = 0; i < 8; i += 4) {
+    r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44), r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+    r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44), r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+  }
+  for (int i = 0; i < 4; ++i) {
+    _mm256_storeu_ps(dst + i * 8, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
+    _mm256_storeu_ps(dst + (i + 4) * 8, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
+  }
+}
+
+}  // namespace
+
+// 8 tokens at a time, one per lane (two __m256d of 4 for the double sums), so each token's serial chains of
+// double adds (mean, then variance, i in order as the reference) run 8 at once. v = x + residual (or + 0.f) is
+// formed per token first, so y may alias x or residual (each token's y is written after its v is complete).
+void layer_norm_avx2(const float* x, const float* residual, const float* gamma, const float* beta, float eps,
+                     int64_t n_tokens, int64_t dim, float* y, float* scratch) {
+  float* v = scratch;             // 8 x dim: the block's v rows
+  float* vt = scratch + 8 * dim;  // dim8 x 8: v transposed (dims past dim are never read)
+  const int64_t d8 = dim / 8 * 8;
+  for (int64_t t0 = 0; t0 < n_tokens; t0 += 8) {
+    const int64_t nt = std::min<int64_t>(8, n_tokens - t0);
+    for (int64_t i = 0; i < 8; ++i) {  // lanes past the last token repeat it, and are never stored
+      const int64_t t = t0 + std::min(i, nt - 1);
+      const float* xr = x + t * dim;
+      const float* rr = residual ? residual + t * dim : nullptr;
+      float* vr = v + i * dim;
+      int64_t d = 0;
+      for (; d + 8 <= dim; d += 8)
+        _mm256_storeu_ps(vr + d, add(_mm256_loadu_ps(xr + d), rr ? _mm256_loadu_ps(rr + d) : _mm256_setzero_ps()));
+      for (; d < dim; ++d) vr[d] = xr[d] + (rr ? rr[d] : 0.f);
+    }
+    for (int64_t d = 0; d < d8; d += 8) transpose8x8(v + d, dim, vt + d * 8);
+    for (int64_t d = d8; d < dim; ++d)
+      for (int i = 0; i < 8; ++i) vt[d * 8 + i] = v[i * dim + d];
+    auto lo = [&](int64_t d) { return _mm256_cvtps_pd(_mm_loadu_ps(vt + d * 8)); };
+    auto hi = [&](int64_t d) { return _mm256_cvtps_pd(_mm_loadu_ps(vt + d * 8 + 4)); };
+    __m256d m0 = _mm256_setzero_pd(), m1 = m0;
+    for (int64_t d = 0; d < dim; ++d) m0 = _mm256_add_pd(m0, lo(d)), m1 = _mm256_add_pd(m1, hi(d));
+    const __m256d n = _mm256_set1_pd(double(dim));
+    m0 = _mm256_div_pd(m0, n), m1 = _mm256_div_pd(m1, n);
+    __m256d s0 = _mm256_setzero_pd(), s1 = s0;
+    for (int64_t d = 0; d < dim; ++d) {
+      const __m256d a = _mm256_sub_pd(lo(d), m0), b = _mm256_sub_pd(hi(d), m1);
+      s0 = _mm256_add_pd(s0, _mm256_mul_pd(a, a)), s1 = _mm256_add_pd(s1, _mm256_mul_pd(b, b));
+    }
+    s0 = _mm256_div_pd(s0, n), s1 = _mm256_div_pd(s1, n);
+    alignas(32) double mean[8], var[8];
+    _mm256_store_pd(mean, m0), _mm256_store_pd(mean + 4, m1), _mm256_store_pd(var, s0), _mm256_store_pd(var + 4, s1);
+    for (int64_t i = 0; i < nt; ++i) {
+      const float fm = float(mean[i]), inv = float(1.0 / std::sqrt(var[i] + double(eps)));
+      const __m256 vfm = set(fm), vinv = set(inv);
+      const float* vr = v + i * dim;
+      float* yr = y + (t0 + i) * dim;
+      int64_t d = 0;
+      for (; d + 8 <= dim; d += 8)
+        _mm256_storeu_ps(yr + d, add(mul(mul(_mm256_sub_ps(_mm256_loadu_ps(vr + d), vfm), vinv), _mm256_loadu_ps(gamma + d)),
+                                     _mm256_loadu_ps(beta + d)));
+      for (; d < dim; ++d) yr[d] = (vr[d] - fm) * inv * gamma[d] + beta[d];
     }
   }
 }
