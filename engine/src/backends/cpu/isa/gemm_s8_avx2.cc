@@ -23,50 +23,52 @@ inline __m128i hsum4(__m256i a0, __m256i a1, __m256i a2, __m256i a3) {
   return _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
 }
 
-// Register tile: 2 rows x 4 tokens. Both weight vectors and each activation vector are loaded once per k step
-// and used from registers (6 loads per 8 vpmaddubsw); 8 accumulators + 2 weights + 1 activation + |x| + the
-// constant fit the 16 ymm registers without spilling.
+// Register tile: 2 rows x 3 tokens. Both weight vectors and each activation vector are loaded once per k step
+// and used from registers (5 loads per 6 vpmaddubsw). On AVX2 the multiplies (vpmaddubsw + vpmaddwd share one
+// pipe on the machines measured) bound the loop, not the loads, so a small tile costs little; 2 x 4 left GCC
+// one register short and it kept an accumulator in memory (a store-forwarding chain per step). Named
+// variables, not arrays: with arrays GCC reassociated the sums across steps and spilled them.
+// Token blocks of ~16 KiB of activations stay in L1 while every row pair of the panel passes over them.
 // kSmall: x rows are xu (unsigned); else x rows are int8 and |x|, sign(w, x) are formed per step.
 template <bool kSmall>
 void gemm_tile(const GemmS8Args& a) {
   const __m256i ones = _mm256_set1_epi16(1);
   const int64_t K = a.k_padded, T = a.n_tokens;
   const uint8_t* xbase = kSmall ? a.xu : reinterpret_cast<const uint8_t*>(a.x);
-  // Token blocks of at most ~128 KiB of activations: every row pair re-reads the block, which then comes from
-  // L2 instead of memory when T is large (conv layers: thousands of pixels, few rows). Sums are unchanged.
-  const int64_t tb = std::max<int64_t>(4, (int64_t(128) << 10) / K / 4 * 4);
+  const int64_t tb = std::max<int64_t>(3, (int64_t(16) << 10) / K / 3 * 3);
   for (int64_t t0 = 0; t0 < T; t0 += tb)
   for (int64_t r = 0; r < a.n_rows; r += 2) {
     const bool two = r + 1 < a.n_rows;
     const int8_t* w0 = a.w + r * K;
     const int8_t* w1 = two ? w0 + K : w0;  // a lone last row is computed twice, the copy discarded
     const int32_t s0 = kSmall ? 128 * a.w_sum[r] : 0, s1 = kSmall ? 128 * a.w_sum[two ? r + 1 : r] : 0;
-    for (int64_t t = t0; t < std::min(T, t0 + tb); t += 4) {
-      const uint8_t* x[4];
-      for (int i = 0; i < 4; ++i) x[i] = xbase + std::min(t + i, T - 1) * K;  // token tail: repeats, discarded
-      __m256i c[4][2];
-      for (auto& cc : c) cc[0] = cc[1] = _mm256_setzero_si256();
+    for (int64_t t = t0; t < std::min(T, t0 + tb); t += 3) {
+      const uint8_t* x0 = xbase + std::min(t + 0, T - 1) * K;  // token tail: repeats, discarded
+      const uint8_t* x1 = xbase + std::min(t + 1, T - 1) * K;
+      const uint8_t* x2 = xbase + std::min(t + 2, T - 1) * K;
+      __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+      auto mac = [&](__m256i& c, __m256i v, __m256i q) __attribute__((always_inline)) {
+        if constexpr (kSmall) {
+          c = _mm256_add_epi32(c, _mm256_madd_epi16(_mm256_maddubs_epi16(v, q), ones));
+        } else {
+          c = _mm256_add_epi32(c, _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(v, v), _mm256_sign_epi8(q, v)), ones));
+        }
+      };
       for (int64_t k = 0; k < K; k += 32) {
         const __m256i q0 = ld(w0 + k), q1 = ld(w1 + k);
-#pragma GCC unroll 4
-        for (int i = 0; i < 4; ++i) {
-          const __m256i v = ld(x[i] + k);
-          if constexpr (kSmall) {
-            c[i][0] = _mm256_add_epi32(c[i][0], _mm256_madd_epi16(_mm256_maddubs_epi16(v, q0), ones));
-            c[i][1] = _mm256_add_epi32(c[i][1], _mm256_madd_epi16(_mm256_maddubs_epi16(v, q1), ones));
-          } else {
-            const __m256i av = _mm256_sign_epi8(v, v);
-            c[i][0] = _mm256_add_epi32(c[i][0], _mm256_madd_epi16(_mm256_maddubs_epi16(av, _mm256_sign_epi8(q0, v)), ones));
-            c[i][1] = _mm256_add_epi32(c[i][1], _mm256_madd_epi16(_mm256_maddubs_epi16(av, _mm256_sign_epi8(q1, v)), ones));
-          }
-        }
+        __m256i v = ld(x0 + k);
+        mac(c00, v, q0), mac(c01, v, q1);
+        v = ld(x1 + k);
+        mac(c10, v, q0), mac(c11, v, q1);
+        v = ld(x2 + k);
+        mac(c20, v, q0), mac(c21, v, q1);
       }
-      // Sums: [t0r0, t0r1, t1r0, t1r1] and [t2r0, t2r1, t3r0, t3r1].
+      // Sums: [t0r0, t0r1, t1r0, t1r1] and [t2r0, t2r1, (t2r0, t2r1)].
       alignas(16) int32_t out[8];
       const __m128i comp = _mm_setr_epi32(s0, s1, s0, s1);
-      _mm_store_si128(reinterpret_cast<__m128i*>(out), _mm_sub_epi32(hsum4(c[0][0], c[0][1], c[1][0], c[1][1]), comp));
-      _mm_store_si128(reinterpret_cast<__m128i*>(out + 4), _mm_sub_epi32(hsum4(c[2][0], c[2][1], c[3][0], c[3][1]), comp));
-      for (int i = 0; i < 4 && t + i < T; ++i) {
+      _mm_store_si128(reinterpret_cast<__m128i*>(out), _mm_sub_epi32(hsum4(c00, c01, c10, c11), comp));
+      _mm_store_si128(reinterpret_cast<__m128i*>(out + 4), _mm_sub_epi32(hsum4(c20, c21, c20, c21), comp));
+      for (int i = 0; i < 3 && t + i < T; ++i) {
         int32_t* o = a.acc + (t + i) * a.acc_stride + r;
         o[0] = out[2 * i];
         if (two) o[1] = out[2 * i + 1];
@@ -77,12 +79,13 @@ void gemm_tile(const GemmS8Args& a) {
 
 // Small weights (Fixed-4: |w| <= 8): a vpmaddubsw pair sum is at most 2 * 255 * 8 = 4080, so kSteps = 8 of
 // them add in int16 without overflow (32640 <= 32767) before one vpmaddwd widens them. That takes the widening
-// multiply off all but one in eight steps: 1.125 multiplies per 32 MACs instead of 2. Same tile as above.
+// multiply off all but one in eight steps: 1.125 multiplies per 32 MACs instead of 2. Tile: 2 rows x 4
+// tokens, 8 int16 + 8 int32 accumulators in named variables (GCC keeps the int16 ones in registers).
 template <int kSteps>
 void gemm_tile_i16(const GemmS8Args& a) {
   const __m256i ones = _mm256_set1_epi16(1);
   const int64_t K = a.k_padded, T = a.n_tokens;
-  const int64_t tb = std::max<int64_t>(4, (int64_t(128) << 10) / K / 4 * 4);
+  const int64_t tb = std::max<int64_t>(4, (int64_t(16) << 10) / K / 4 * 4);
   for (int64_t t0 = 0; t0 < T; t0 += tb)
   for (int64_t r = 0; r < a.n_rows; r += 2) {
     const bool two = r + 1 < a.n_rows;
@@ -90,33 +93,42 @@ void gemm_tile_i16(const GemmS8Args& a) {
     const int8_t* w1 = two ? w0 + K : w0;
     const int32_t s0 = 128 * a.w_sum[r], s1 = 128 * a.w_sum[two ? r + 1 : r];
     for (int64_t t = t0; t < std::min(T, t0 + tb); t += 4) {
-      const uint8_t* x[4];
-      for (int i = 0; i < 4; ++i) x[i] = a.xu + std::min(t + i, T - 1) * K;
-      __m256i c[4][2];
-      for (auto& cc : c) cc[0] = cc[1] = _mm256_setzero_si256();
+      const uint8_t* x0 = a.xu + std::min(t + 0, T - 1) * K;
+      const uint8_t* x1 = a.xu + std::min(t + 1, T - 1) * K;
+      const uint8_t* x2 = a.xu + std::min(t + 2, T - 1) * K;
+      const uint8_t* x3 = a.xu + std::min(t + 3, T - 1) * K;
+      __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
       for (int64_t k0 = 0; k0 < K; k0 += 32 * kSteps) {
-        __m256i h[4][2];
-        for (auto& hh : h) hh[0] = hh[1] = _mm256_setzero_si256();
+        __m256i h00 = _mm256_setzero_si256(), h01 = h00, h10 = h00, h11 = h00, h20 = h00, h21 = h00, h30 = h00, h31 = h00;
         const int64_t k1 = std::min(K, k0 + 32 * kSteps);
         for (int64_t k = k0; k < k1; k += 32) {
           const __m256i q0 = ld(w0 + k), q1 = ld(w1 + k);
-#pragma GCC unroll 4
-          for (int i = 0; i < 4; ++i) {
-            const __m256i v = ld(x[i] + k);
-            h[i][0] = _mm256_add_epi16(h[i][0], _mm256_maddubs_epi16(v, q0));
-            h[i][1] = _mm256_add_epi16(h[i][1], _mm256_maddubs_epi16(v, q1));
-          }
+          __m256i v = ld(x0 + k);
+          h00 = _mm256_add_epi16(h00, _mm256_maddubs_epi16(v, q0));
+          h01 = _mm256_add_epi16(h01, _mm256_maddubs_epi16(v, q1));
+          v = ld(x1 + k);
+          h10 = _mm256_add_epi16(h10, _mm256_maddubs_epi16(v, q0));
+          h11 = _mm256_add_epi16(h11, _mm256_maddubs_epi16(v, q1));
+          v = ld(x2 + k);
+          h20 = _mm256_add_epi16(h20, _mm256_maddubs_epi16(v, q0));
+          h21 = _mm256_add_epi16(h21, _mm256_maddubs_epi16(v, q1));
+          v = ld(x3 + k);
+          h30 = _mm256_add_epi16(h30, _mm256_maddubs_epi16(v, q0));
+          h31 = _mm256_add_epi16(h31, _mm256_maddubs_epi16(v, q1));
         }
-#pragma GCC unroll 4
-        for (int i = 0; i < 4; ++i) {
-          c[i][0] = _mm256_add_epi32(c[i][0], _mm256_madd_epi16(h[i][0], ones));
-          c[i][1] = _mm256_add_epi32(c[i][1], _mm256_madd_epi16(h[i][1], ones));
-        }
+        c00 = _mm256_add_epi32(c00, _mm256_madd_epi16(h00, ones));
+        c01 = _mm256_add_epi32(c01, _mm256_madd_epi16(h01, ones));
+        c10 = _mm256_add_epi32(c10, _mm256_madd_epi16(h10, ones));
+        c11 = _mm256_add_epi32(c11, _mm256_madd_epi16(h11, ones));
+        c20 = _mm256_add_epi32(c20, _mm256_madd_epi16(h20, ones));
+        c21 = _mm256_add_epi32(c21, _mm256_madd_epi16(h21, ones));
+        c30 = _mm256_add_epi32(c30, _mm256_madd_epi16(h30, ones));
+        c31 = _mm256_add_epi32(c31, _mm256_madd_epi16(h31, ones));
       }
       alignas(16) int32_t out[8];
       const __m128i comp = _mm_setr_epi32(s0, s1, s0, s1);
-      _mm_store_si128(reinterpret_cast<__m128i*>(out), _mm_sub_epi32(hsum4(c[0][0], c[0][1], c[1][0], c[1][1]), comp));
-      _mm_store_si128(reinterpret_cast<__m128i*>(out + 4), _mm_sub_epi32(hsum4(c[2][0], c[2][1], c[3][0], c[3][1]), comp));
+      _mm_store_si128(reinterpret_cast<__m128i*>(out), _mm_sub_epi32(hsum4(c00, c01, c10, c11), comp));
+      _mm_store_si128(reinterpret_cast<__m128i*>(out + 4), _mm_sub_epi32(hsum4(c20, c21, c30, c31), comp));
       for (int i = 0; i < 4 && t + i < T; ++i) {
         int32_t* o = a.acc + (t + i) * a.acc_stride + r;
         o[0] = out[2 * i];
