@@ -209,8 +209,10 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const fl
   const int64_t* yoff = ys_off.data();
   const bool simd = isa_ != Isa::Generic;
   // One parallel region: per token, quantize the input into its padded signed and +128 copies; then the tiles,
-  // each writing its rows' outputs contiguously in stored order; then the scatter to original row order by
-  // token. Writing y through perm from the tiles directly would make threads share cache lines.
+  // each writing its rows' outputs as one contiguous T x nj block (layer l's block of stored rows [s0, s0 + nj)
+  // starts at ysto[yoff[l] + s0 * T]); then the scatter to original row order by token. Writing y through perm
+  // from the tiles directly would make threads share cache lines; writing ysto token-major made every tile
+  // store 128-byte pieces of T rows far apart (store misses took ~70% of the epilogue).
 #pragma omp parallel
   {
 #pragma omp for schedule(static)
@@ -247,31 +249,27 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const fl
                        tl.nj});
       const int64_t s0 = tl.stored0 + tl.j0;  // stored index of the tile's first row
       for (int64_t j = 0; j < tl.nj; ++j) bias[size_t(j)] = w.bias ? w.bias[w.perm[s0 + j]] : 0.f;
-      float* out = yst + yoff[tl.layer] + s0;
+      float* out = yst + yoff[tl.layer] + s0 * T;  // the tile's own T x nj block (see the scatter)
       if (simd) {
-        epilogue_avx2(acc.data(), T, tl.nj, xs, g.steps + tl.j0, bias.data(), out, w.rows);
-        if (gelu)
-          for (int64_t t = 0; t < T; ++t) gelu_avx2(out + t * w.rows, tl.nj);
+        epilogue_avx2(acc.data(), T, tl.nj, xs, g.steps + tl.j0, bias.data(), out, tl.nj);
+        if (gelu) gelu_avx2(out, T * tl.nj);
       } else {
         for (int64_t t = 0; t < T; ++t)
           for (int64_t j = 0; j < tl.nj; ++j)
-            out[t * w.rows + j] = rowq_epilogue(acc[size_t(t * tl.nj + j)], xs[t], g.steps[tl.j0 + j], bias[size_t(j)]);
-        if (gelu)
-          for (int64_t t = 0; t < T; ++t) ReferenceBackend::gelu(out + t * w.rows, tl.nj);
+            out[t * tl.nj + j] = rowq_epilogue(acc[size_t(t * tl.nj + j)], xs[t], g.steps[tl.j0 + j], bias[size_t(j)]);
+        if (gelu) ReferenceBackend::gelu(out, T * tl.nj);
       }
     }
 #pragma omp for schedule(static)
     for (int64_t t = 0; t < T; ++t)
-      for (size_t l = 0; l < n; ++l) {
-        const RowMixedLinear& w = *ws[l];
-        const float* src = yst + yoff[l] + t * w.rows;
-        float* dst = ys[l] + t * w.rows;
-        int64_t s = 0;
-        for (const RowGroup& g : w.groups) {
-          if (g.kind != QuantKind::F32)  // fp32 groups were written by dnnl_sgemm above
-            for (int64_t j = s; j < s + g.rows; ++j) dst[w.perm[j]] = src[j];
-          s += g.rows;
-        }
+      for (size_t i = 0; i < n_tiles; ++i) {  // fp32 groups have no tiles: dnnl_sgemm wrote them above
+        const Tile& tl = tile_list[i];
+        const RowMixedLinear& w = *ws[tl.layer];
+        const int64_t s0 = tl.stored0 + tl.j0;
+        const float* src = yst + yoff[tl.layer] + s0 * T + t * tl.nj;
+        float* dst = ys[tl.layer] + t * w.rows;
+        const int32_t* perm = w.perm + s0;
+        for (int64_t j = 0; j < tl.nj; ++j) dst[perm[j]] = src[j];
       }
   }
 }
