@@ -82,7 +82,19 @@ nlohmann::json convert_checkpoint(const ConvertOptions& opt, const std::function
   say("packing " + std::to_string(plans.size()) + " linear layers");
   ModelWriter mw;
   auto put = [&](const std::string& n, std::vector<int64_t> shape) { mw.add_tensor(n, DType::F32, shape, ck.tensor(n).data()); };
-  put("embeddings.word", {c.vocab_size, c.hidden_size});
+  const std::string emb = opt.embeddings.empty() ? default_embeddings(opt.scheme) : opt.embeddings;
+  RMSMP_CHECK(emb == "fp32" || emb == "fixed8" || emb == "fixed4", ErrorCode::InvalidArgument,
+              "--embeddings must be fp32, fixed8 or fixed4 (got '" << emb << "')");
+  RMSMP_CHECK(!is_fp32 || emb == "fp32", ErrorCode::InvalidArgument,
+              "--scheme fp32 keeps fp32 embeddings (got --embeddings " << emb << ")");
+  nlohmann::json tables = nlohmann::json::object(), emb_report;
+  if (emb == "fp32") {
+    put("embeddings.word", {c.vocab_size, c.hidden_size});
+  } else {
+    say("packing the word embeddings as " + emb + " rows");
+    pack_table(mw, "embeddings.word", ck.tensor("embeddings.word"), c.vocab_size, c.hidden_size,
+               emb == "fixed8" ? QuantKind::Fixed8 : QuantKind::Fixed4, opt.clip, tables, emb_report);
+  }
   put("embeddings.position", {c.max_position_embeddings, c.hidden_size});
   put("embeddings.token_type", {c.type_vocab_size, c.hidden_size});
   put("embeddings.ln.gamma", {c.hidden_size});
@@ -130,6 +142,7 @@ nlohmann::json convert_checkpoint(const ConvertOptions& opt, const std::function
                                        layerwise_info);
   q["avg_weight_bits"] = avg_bits;
   q["avg_weight_bits_note"] = "code bits of the row-quantized linear layers; per-row fp32 steps not counted";
+  q["embeddings"] = emb;
   h["quantization"] = q;
   nlohmann::json prov = {{"source", opt.in_dir},
                          {"source_weights", ck.weights_path},
@@ -147,12 +160,14 @@ nlohmann::json convert_checkpoint(const ConvertOptions& opt, const std::function
   }
   h["provenance"] = prov;
   h["linears"] = linears;
+  if (!tables.empty()) h["tables"] = tables;
   say("writing " + opt.out_path);
   mw.write(opt.out_path);
 
   return conversion_report(opt, avg_bits,
                            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), q, prov,
-                           rep_layers);
+                           rep_layers, emb_report.is_null() ? nlohmann::json::object()
+                                                            : nlohmann::json{{"embeddings", emb_report}});
 }
 
 }  // namespace rmsmp

@@ -128,22 +128,14 @@ nlohmann::json plan_layers(std::vector<LayerPlan>& plans, const ConvertOptions& 
   return layerwise_info;
 }
 
-void pack_linear(ModelWriter& mw, const std::string& name, const std::vector<float>& w_in, const std::vector<float>& bias,
-                 int64_t rows, int64_t cols, const std::vector<QuantKind>& assign, ClipMode clip, const ActQuant& act,
-                 const RowScores* scores, const Eigen::MatrixXf* gptq_h, nlohmann::json& linears,
-                 nlohmann::json& report_layer) {
-  // Steps come from the original rows; error compensation then keeps them fixed.
-  std::vector<float> row_step(static_cast<size_t>(rows), 1.f);
-  for (int64_t r = 0; r < rows; ++r) {
-    const QuantKind k = assign[size_t(r)];
-    if (scores && k == QuantKind::Fixed4) row_step[size_t(r)] = scores->step_fixed4[size_t(r)];
-    else if (scores && k == QuantKind::Pow2x4) row_step[size_t(r)] = scores->step_pot4[size_t(r)];
-    else if (quant_is_integer(k)) row_step[size_t(r)] = quant_row_step(k, w_in.data() + r * cols, cols, clip);
-  }
-  std::vector<float> w = w_in;
-  if (gptq_h) gptq_quantize(w, rows, cols, *gptq_h, assign, row_step);
-  std::vector<int32_t> perm;
-  nlohmann::json groups = nlohmann::json::array(), rep_groups = nlohmann::json::object();
+namespace {
+
+// Writes rows grouped by scheme (kGroupOrder): each group's codes and steps, appending its rows to perm (stored
+// position -> original row) and its entry to groups; returns the summed code bits of all rows.
+double write_row_groups(ModelWriter& mw, const std::string& name, const std::vector<float>& w, int64_t rows,
+                        int64_t cols, const std::vector<QuantKind>& assign, const std::vector<float>& row_step,
+                        const RowScores* scores, nlohmann::json& groups, std::vector<int32_t>& perm,
+                        nlohmann::json& rep_groups) {
   double bits = 0;
   for (QuantKind kind : kGroupOrder) {
     std::vector<int32_t> rws;
@@ -179,6 +171,28 @@ void pack_linear(ModelWriter& mw, const std::string& name, const std::vector<flo
     }
     rep_groups[s.name] = rg;
   }
+  return bits;
+}
+
+}  // namespace
+
+void pack_linear(ModelWriter& mw, const std::string& name, const std::vector<float>& w_in, const std::vector<float>& bias,
+                 int64_t rows, int64_t cols, const std::vector<QuantKind>& assign, ClipMode clip, const ActQuant& act,
+                 const RowScores* scores, const Eigen::MatrixXf* gptq_h, nlohmann::json& linears,
+                 nlohmann::json& report_layer) {
+  // Steps come from the original rows; error compensation then keeps them fixed.
+  std::vector<float> row_step(static_cast<size_t>(rows), 1.f);
+  for (int64_t r = 0; r < rows; ++r) {
+    const QuantKind k = assign[size_t(r)];
+    if (scores && k == QuantKind::Fixed4) row_step[size_t(r)] = scores->step_fixed4[size_t(r)];
+    else if (scores && k == QuantKind::Pow2x4) row_step[size_t(r)] = scores->step_pot4[size_t(r)];
+    else if (quant_is_integer(k)) row_step[size_t(r)] = quant_row_step(k, w_in.data() + r * cols, cols, clip);
+  }
+  std::vector<float> w = w_in;
+  if (gptq_h) gptq_quantize(w, rows, cols, *gptq_h, assign, row_step);
+  std::vector<int32_t> perm;
+  nlohmann::json groups = nlohmann::json::array(), rep_groups = nlohmann::json::object();
+  const double bits = write_row_groups(mw, name, w, rows, cols, assign, row_step, scores, groups, perm, rep_groups);
   nlohmann::json entry = {{"rows", rows},
                           {"cols", cols},
                           {"perm", mw.add_tensor(name + ".perm", DType::I32, {rows}, perm.data())},
@@ -191,6 +205,22 @@ void pack_linear(ModelWriter& mw, const std::string& name, const std::vector<flo
   linears[name] = entry;
   report_layer = {{"name", name}, {"rows", rows}, {"cols", cols}, {"bits_per_weight", bits / double(rows)},
                   {"groups", rep_groups}, {"act", entry["act"]}};
+}
+
+void pack_table(ModelWriter& mw, const std::string& name, const std::vector<float>& w, int64_t rows, int64_t cols,
+                QuantKind kind, ClipMode clip, nlohmann::json& tables, nlohmann::json& report) {
+  RMSMP_CHECK(quant_is_integer(kind), ErrorCode::InvalidArgument, "a quantized table needs an integer scheme");
+  std::vector<float> row_step(static_cast<size_t>(rows));
+  for (int64_t r = 0; r < rows; ++r) row_step[size_t(r)] = quant_row_step(kind, w.data() + r * cols, cols, clip);
+  const std::vector<QuantKind> assign(static_cast<size_t>(rows), kind);
+  std::vector<int32_t> perm;
+  nlohmann::json groups = nlohmann::json::array(), rep_groups = nlohmann::json::object();
+  const double bits = write_row_groups(mw, name, w, rows, cols, assign, row_step, nullptr, groups, perm, rep_groups);
+  tables[name] = {{"rows", rows},
+                  {"cols", cols},
+                  {"perm", mw.add_tensor(name + ".perm", DType::I32, {rows}, perm.data())},
+                  {"groups", groups}};
+  report = {{"name", name}, {"rows", rows}, {"cols", cols}, {"bits_per_weight", bits / double(rows)}, {"groups", rep_groups}};
 }
 
 }  // namespace rmsmp

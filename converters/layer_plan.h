@@ -60,4 +60,10 @@ void pack_linear(ModelWriter& mw, const std::string& name, const std::vector<flo
                  const RowScores* scores, const Eigen::MatrixXf* gptq_h, nlohmann::json& linears,
                  nlohmann::json& report_layer);
 
+// Packs a lookup table (the word embeddings) with every row in `kind` (an integer scheme), per-row steps from
+// `clip`, into the header's "tables" section: {rows, cols, perm, groups} as a linear's, without bias or act.
+// Rows are looked up, not multiplied: row r is float(q) * step (bind_row_mixed_table, models/row_mixed_binding.h).
+void pack_table(ModelWriter& mw, const std::string& name, const std::vector<float>& w, int64_t rows, int64_t cols,
+                QuantKind kind, ClipMode clip, nlohmann::json& tables, nlohmann::json& report);
+
 }  // namespace rmsmp

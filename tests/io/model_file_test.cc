@@ -29,6 +29,20 @@ const std::string& tiny_model() {
     o.in_dir = test::make_tiny_checkpoint("tiny_io");
     o.out_path = test::temp_dir() + "/tiny_io.rmsmp";
     o.scheme = "random";
+    o.embeddings = "fp32";  // the tensor tests below break the fp32 "embeddings.word" tensor
+    convert_checkpoint(o);
+    return o.out_path;
+  }();
+  return path;
+}
+
+const std::string& tiny_model_with_table() {  // word embeddings in the "tables" section (fixed4)
+  static std::string path = [] {
+    ConvertOptions o;
+    o.in_dir = test::make_tiny_checkpoint("tiny_io");
+    o.out_path = test::temp_dir() + "/tiny_io_table.rmsmp";
+    o.scheme = "random";
+    o.embeddings = "fixed4";
     convert_checkpoint(o);
     return o.out_path;
   }();
@@ -148,6 +162,18 @@ TEST(ModelFile, RejectsTensorShapesThatContradictTheConfig) {
     h["architecture"]["num_heads"] = 4;
   });
   expect_invalid(b, "requires f32[64, 16]");
+}
+
+TEST(ModelFile, RejectsBrokenWordTables) {
+  const std::string good = read_all(tiny_model_with_table());
+  expect_invalid(with_header(good, [](nlohmann::json& h) { h["tables"]["embeddings.word"]["rows"] = 63; }),
+                 "table 'embeddings.word' is 63x32 but the architecture config requires 64x32");
+  expect_invalid(with_header(good, [](nlohmann::json& h) { h["tables"]["embeddings.word"]["groups"][0]["scheme"] = "fp32"; }),
+                 "tensor 'embeddings.word.g_fixed4.codes' is u8[64, 16] but the model config requires u8[64, 128]");
+  expect_invalid(with_header(good, [](nlohmann::json& h) { h["tables"]["embeddings.word"].erase("perm"); }),
+                 "table 'embeddings.word': malformed entry");
+  auto m = Model::load(tiny_model_with_table());  // the unbroken file loads
+  EXPECT_EQ(m->info().hidden_size, 32);
 }
 
 TEST(ModelFile, RejectsBrokenPermutation) {

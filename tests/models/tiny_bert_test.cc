@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "convert.h"
+#include "hf_checkpoint.h"
+#include "models/bert.h"
 #include "io/model_format.h"
 #include "rmsmp/model.h"
 #include "util/test_env.h"
@@ -171,6 +173,75 @@ TEST(TinyBert, RandomBaselineIsDeterministicAndLayerwiseSpendsTheSameBudget) {
   const double bits = f->header()["quantization"]["avg_weight_bits"];
   EXPECT_GT(bits, 4.0);
   EXPECT_LE(bits, 4.0 + 4 * 0.2 + 1e-9);
+}
+
+
+TEST(TinyBert, WordEmbeddingTablesAreQuantizedPerRow) {
+  // Defaults: fixed4 tables for the mix, fixed8 for the fixed8 baseline, fp32 for fp32 (no "tables" section).
+  for (const auto& [scheme, want] : std::vector<std::pair<std::string, std::string>>{
+           {"rmsmp", "fixed4"}, {"fixed8", "fixed8"}, {"fp32", "fp32"}}) {
+    ConvertOptions o;
+    o.scheme = scheme;
+    auto f = ModelFile::open(convert("emb_default_" + scheme, o));
+    EXPECT_EQ(f->header()["quantization"]["embeddings"], want) << scheme;
+    EXPECT_EQ(f->header().contains("tables"), want != "fp32") << scheme;
+  }
+  // Every dequantized row is float(q) * step of the reference quantizer applied to the checkpoint's row.
+  HfBertCheckpoint ck = load_hf_bert(test::make_tiny_checkpoint("tiny_bert"));
+  const std::vector<float>& src = ck.tensor("embeddings.word");
+  const int64_t V = ck.cfg.vocab_size, H = ck.cfg.hidden_size;
+  for (const auto& [name, kind] : std::vector<std::pair<std::string, QuantKind>>{{"fixed4", QuantKind::Fixed4},
+                                                                                 {"fixed8", QuantKind::Fixed8}}) {
+    ConvertOptions o;
+    o.scheme = "fixed8";
+    o.embeddings = name;
+    auto f = ModelFile::open(convert("emb_" + name, o));
+    const BertWeights w = bert_bind(*f);
+    ASSERT_EQ(w.word_emb, nullptr);
+    ASSERT_FALSE(w.word_table.empty());
+    const QuantScheme& s = quant_scheme(kind);
+    std::vector<uint8_t> packed(quant_row_bytes(kind, H));
+    std::vector<int8_t> q(static_cast<size_t>(H)), scratch(q.size());
+    std::vector<float> got(static_cast<size_t>(H));
+    for (int64_t r = 0; r < V; ++r) {
+      const float* row = src.data() + r * H;
+      const float step = quant_row_step(kind, row, H, ClipMode::Mse);
+      quant_quantize_pack_row_with_step_ref(kind, row, H, step, packed.data());
+      s.unpack_row(packed.data(), H, q.data());
+      w.word_table.row(r, scratch.data(), got.data());
+      for (int64_t i = 0; i < H; ++i) ASSERT_EQ(got[size_t(i)], float(q[size_t(i)]) * step) << name << " row " << r;
+    }
+  }
+  // Whole models: the same linears with fp32, fixed8 and fixed4 tables stay close.
+  ConvertOptions e32, e8, e4;
+  e32.scheme = e8.scheme = e4.scheme = "fixed8";
+  e32.embeddings = "fp32", e8.embeddings = "fixed8", e4.embeddings = "fixed4";
+  auto a = embed(convert("emb_m32", e32), "cpu", kTexts), b = embed(convert("emb_m8", e8), "cpu", kTexts),
+       c = embed(convert("emb_m4", e4), "reference", kTexts), c_cpu = embed(convert("emb_m4", e4), "cpu", kTexts);
+  auto cos = [](const std::vector<float>& x, const std::vector<float>& y) {
+    double d = 0, nx = 0, ny = 0;
+    for (size_t i = 0; i < x.size(); ++i) d += x[i] * y[i], nx += x[i] * x[i], ny += y[i] * y[i];
+    return d / std::sqrt(nx * ny);
+  };
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_GT(cos(a[i], b[i]), 0.999);
+    EXPECT_GT(cos(a[i], c[i]), 0.98);
+    EXPECT_EQ(c[i], c_cpu[i]) << "the table lookup is the same on every backend";
+  }
+  // Bad values are refused, naming the option.
+  ConvertOptions bad;
+  bad.scheme = "fixed8";
+  bad.embeddings = "int3";
+  try {
+    convert("emb_bad", bad);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--embeddings"), std::string::npos);
+  }
+  ConvertOptions f32;
+  f32.scheme = "fp32";
+  f32.embeddings = "fixed4";
+  EXPECT_THROW(convert("emb_bad32", f32), Error);
 }
 
 }  // namespace rmsmp

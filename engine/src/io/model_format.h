@@ -29,6 +29,9 @@
 //      "linears":      {name: {rows, cols, bias: tensor|null, perm: tensor,
 //                              act: {bits: 8|4, mode: "dynamic"|"static", clip},
 //                              groups: [{scheme, rows, codes: tensor, steps: tensor|null}]}}
+//      "tables":       optional {name: {rows, cols, perm, groups}}: row-quantized lookup tables, laid out as a
+//                       linear's rows (4.) without bias or act; integer groups only. Row r is float(q) * step.
+//                       "embeddings.word" here replaces the f32 tensor of that name (rmsmp-convert --embeddings).
 // 3. Tensor data, bytes [data_offset, data_offset + data_bytes): tensor t lives at data_offset + t.offset;
 //    every offset is a multiple of 64 (cache-line and SIMD aligned under mmap); t.bytes == product(shape) *
 //    sizeof(dtype). The file ends exactly at data_offset + data_bytes.

@@ -40,11 +40,16 @@ void bert_forward(const BertWeights& w, const Backend& be, const std::vector<Seq
   float* cls_out = opt.cls_out;
   const bool normalize = opt.normalize < 0 ? c.normalize : opt.normalize > 0;
 
-  // Embeddings: word + position + token type, then LayerNorm.
+  // Embeddings: word + position + token type, then LayerNorm. A row-quantized word table is dequantized per
+  // token into `row` (float(q) * step), on the host for every backend.
+  std::vector<float> row(w.word_emb ? 0 : size_t(H));
+  std::vector<int8_t> qrow(row.size());
   int64_t t = 0;
   for (const auto& s : batch)
     for (int64_t p = 0; p < s.len; ++p, ++t) {
-      const float* we = w.word_emb + int64_t(s.ids[p]) * H;
+      const float* we = row.data();
+      if (w.word_emb) we = w.word_emb + int64_t(s.ids[p]) * H;
+      else w.word_table.row(s.ids[p], qrow.data(), row.data());
       const float* pe = w.pos_emb + p * H;
       const float* te = w.type_emb + int64_t(s.type_ids[p]) * H;
       for (int64_t i = 0; i < H; ++i) h[t * H + i] = we[i] + pe[i] + te[i];

@@ -8,6 +8,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "backends/backend.h"
+#include "models/row_mixed_binding.h"
 #include "quant/row_mixed.h"
 
 namespace rmsmp {
@@ -36,7 +37,9 @@ struct BertLayerWeights {
 
 struct BertWeights {
   BertConfig cfg;
+  // Word embeddings: fp32 rows (word_emb), or row-quantized (word_table, when word_emb is null).
   const float *word_emb = nullptr, *pos_emb = nullptr, *type_emb = nullptr, *emb_ln_g = nullptr, *emb_ln_b = nullptr;
+  RowMixedTable word_table;
   std::vector<BertLayerWeights> layers;
   // Optional BertForSequenceClassification head (fp32): logits = C tanh(P cls + p) + c.
   int64_t num_labels = 0;

@@ -71,7 +71,11 @@ BertWeights bert_bind(const ModelFile& f) {
   w.cfg = BertConfig::from_json(f.header()["architecture"], f.path());
   const BertConfig& c = w.cfg;
   const int64_t H = c.hidden_size, F = c.intermediate_size;
-  w.word_emb = f.f32("embeddings.word", {c.vocab_size, H});
+  // Word embeddings: an fp32 tensor, or a row-quantized table (rmsmp-convert --embeddings fixed8|fixed4).
+  if (f.header().contains("tables") && f.header()["tables"].contains("embeddings.word"))
+    w.word_table = bind_row_mixed_table(f, "embeddings.word", c.vocab_size, H);
+  else
+    w.word_emb = f.f32("embeddings.word", {c.vocab_size, H});
   w.pos_emb = f.f32("embeddings.position", {c.max_position_embeddings, H});
   w.type_emb = f.f32("embeddings.token_type", {c.type_vocab_size, H});
   w.emb_ln_g = f.f32("embeddings.ln.gamma", {H});
