@@ -189,6 +189,18 @@ TEST(ModelFile, RejectsBrokenPermutation) {
   expect_invalid(c, "row permutation is invalid", /*verify_checksum=*/false);
 }
 
+TEST(ModelFile, RejectsFixed8CodeOutsideTheScheme) {
+  // -128 is not a Fixed-8 level; the AVX2/AVX-512 kernels' sign trick could not represent its negation.
+  const std::string b = read_all(tiny_model());
+  auto mf = ModelFile::open(tiny_model());
+  const TensorInfo& ti = mf->tensor_info("encoder.0.q.g_fixed8.codes");
+  uint64_t doff;
+  std::memcpy(&doff, b.data() + 24, 8);
+  std::string c = b;
+  c[doff + ti.offset + 5] = static_cast<char>(0x80);
+  expect_invalid(c, "fixed8 code -128 at byte 5", /*verify_checksum=*/false);
+}
+
 TEST(ModelFile, MissingFileIsNotFound) {
   try {
     Model::load("/nonexistent/dir/m.rmsmp");

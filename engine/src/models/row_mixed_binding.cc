@@ -3,6 +3,7 @@
 #include "models/row_mixed_binding.h"
 
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -64,6 +65,14 @@ RowMixedLinear bind_rows(const ModelFile& f, bool is_linear, const std::string& 
           RMSMP_CHECK(std::isfinite(g.steps[i]) && g.steps[i] >= 0.f, ErrorCode::InvalidFile,
                       where << ": row step " << i << " of group " << gj.at("scheme").get<std::string>()
                             << " is negative or not finite");
+      }
+      if (g.kind == QuantKind::Fixed8) {  // q = -128 is outside the scheme ([-127, 127]); the SIMD kernels'
+        // sign trick (|x| against sign(w, x)) would negate it to itself, so such a file is refused here.
+        const size_t n = size_t(g.rows) * quant_row_bytes(g.kind, cols);
+        const void* bad = std::memchr(g.codes, 0x80, n);
+        RMSMP_CHECK(bad == nullptr, ErrorCode::InvalidFile,
+                    where << ": fixed8 code -128 at byte " << (static_cast<const uint8_t*>(bad) - g.codes)
+                          << " of its group (codes are in [-127, 127])");
       }
       total += g.rows;
       L.groups.push_back(g);
