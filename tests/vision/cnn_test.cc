@@ -376,6 +376,26 @@ TEST(CnnOps, AbsMaxAndTensorQuantizationMatchTheScalarDefinitions) {
     EXPECT_EQ(b->quantize_activations(x.data(), int64_t(x.size()), aq, got.data()), ws) << be;
     EXPECT_EQ(got, want) << be;
   }
+  // Tensors large enough for the chunked, multi-threaded paths (abs max and static-clip quantization), with
+  // the extremes in different chunks and a length that is no multiple of the chunk or of 8.
+  std::vector<float> big(300007);
+  for (auto& v : big) v = nd(rng);
+  big[5] = std::nanf(""), big[70000] = -0.f, big[299999] = -37.5f, big[150001] = 37.25f;
+  EXPECT_EQ(cnn_abs_max(big.data(), int64_t(big.size())), 37.5f);
+  EXPECT_EQ(cnn_abs_max(big.data(), int64_t(big.size())), scalar(big));
+  std::vector<int8_t> bw(big.size()), bg(big.size());
+  aq.bits = 8, aq.nonneg = false, aq.clip = 20.f;
+  const float bs = act_quantize_row(big.data(), int64_t(big.size()), aq, bw.data());
+  for (const std::string be : {"cpu:avx2", "cpu:avx512"}) {
+    std::unique_ptr<Backend> b;
+    try {
+      b = make_backend(be);
+    } catch (const Error&) {
+      continue;
+    }
+    EXPECT_EQ(b->quantize_activations(big.data(), int64_t(big.size()), aq, bg.data()), bs) << be;
+    EXPECT_EQ(bg, bw) << be;
+  }
 }
 
 TEST(CnnErrors, BadInputsGiveClearErrors) {

@@ -1,6 +1,8 @@
 // CNN forward pass: walks the graph's nodes in order, one image at a time (see cnn.h).
 #include "models/cnn.h"
 
+#include <algorithm>
+#include <memory>
 #include <vector>
 
 #include "models/cnn_ops.h"
@@ -9,6 +11,11 @@
 namespace rmsmp {
 
 namespace {
+
+struct FloatBuf {
+  std::unique_ptr<float[]> p;  // uninitialised: every value is written before it is read
+  size_t cap = 0;
+};
 
 // The layer's activation quantizer for this input: "dynamic_tensor" becomes a static clip of max|x| over the
 // whole input tensor, so every backend sees one step for all pixels.
@@ -31,10 +38,10 @@ void run_conv(const CnnGraph& g, const Backend& be, const CnnNode& n, const floa
   if (n.groups == 1) {
     const bool direct = n.kh == 1 && n.kw == 1 && n.sh == 1 && n.sw == 1 && n.pt == 0 && n.pl == 0 && n.pb == 0 &&
                         n.pr == 0;
-    std::vector<float> cols;
+    thread_local std::vector<float> cols;  // grows to the largest patch matrix seen, then stays
     const float* patches = x;
     if (!direct) {
-      cols.resize(size_t(P * L.cols));
+      if (cols.size() < size_t(P * L.cols)) cols.resize(size_t(P * L.cols));
       cnn_im2col(x, in, n, out.h, out.w, cols.data());
       patches = cols.data();
     }
@@ -64,17 +71,35 @@ void run_conv(const CnnGraph& g, const Backend& be, const CnnNode& n, const floa
 
 std::vector<float> cnn_forward(const CnnGraph& g, const Backend& be, const float* image_nhwc,
                                const CnnLayerHook* hook) {
-  std::vector<std::vector<float>> buf(g.values.size());
-  buf[0].assign(image_nhwc, image_nhwc + g.values[0].size());
+  // Value buffers come from a per-thread pool of uninitialised arrays and go back to it after their last use:
+  // fresh vectors cost a zeroing pass and, at these sizes, mmap page faults on every forward pass.
+  thread_local std::vector<FloatBuf> pool;
+  std::vector<FloatBuf> buf(g.values.size());
+  auto take = [&](int64_t n) {
+    size_t best = pool.size();
+    for (size_t i = 0; i < pool.size(); ++i)  // the smallest spare that fits
+      if (pool[i].cap >= size_t(n) && (best == pool.size() || pool[i].cap < pool[best].cap)) best = i;
+    FloatBuf b;
+    if (best == pool.size()) {
+      b.p.reset(new float[size_t(n)]);
+      b.cap = size_t(n);
+    } else {
+      b = std::move(pool[best]);
+      pool.erase(pool.begin() + std::ptrdiff_t(best));
+    }
+    return b;
+  };
+  buf[0] = take(g.values[0].size());
+  std::copy(image_nhwc, image_nhwc + g.values[0].size(), buf[0].p.get());
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const CnnNode& n = g.nodes[i];
     const CnnValue& out = g.values[size_t(n.out)];
-    buf[size_t(n.out)].resize(size_t(out.size()));
-    const float* x = buf[size_t(n.in)].data();
-    float* y = buf[size_t(n.out)].data();
+    buf[size_t(n.out)] = take(out.size());
+    const float* x = buf[size_t(n.in)].p.get();
+    float* y = buf[size_t(n.out)].p.get();
     switch (n.op) {
       case CnnNode::Op::Conv:
-        run_conv(g, be, n, x, n.residual >= 0 ? buf[size_t(n.residual)].data() : nullptr, y, hook);
+        run_conv(g, be, n, x, n.residual >= 0 ? buf[size_t(n.residual)].p.get() : nullptr, y, hook);
         break;
       case CnnNode::Op::MaxPool:
         cnn_maxpool(x, g.values[size_t(n.in)], n, out, y);
@@ -86,10 +111,14 @@ std::vector<float> cnn_forward(const CnnGraph& g, const Backend& be, const float
         cnn_global_avgpool(x, g.values[size_t(n.in)], y);
         break;
     }
-    for (size_t v = 0; v < buf.size(); ++v)  // free what no later node reads
-      if (g.last_use[v] == int(i) && int(v) != g.output) std::vector<float>().swap(buf[v]);
+    for (size_t v = 0; v < buf.size(); ++v)  // return what no later node reads
+      if (g.last_use[v] == int(i) && int(v) != g.output && buf[v].p) pool.push_back(std::move(buf[v]));
   }
-  return std::move(buf[size_t(g.output)]);
+  const float* o = buf[size_t(g.output)].p.get();
+  std::vector<float> result(o, o + g.values[size_t(g.output)].size());
+  for (auto& b : buf)
+    if (b.p) pool.push_back(std::move(b));
+  return result;
 }
 
 }  // namespace rmsmp

@@ -35,12 +35,14 @@ void cnn_conv_grouped(const Backend& be, const CnnGraph::Unpacked& u, const RowM
   const int64_t C = in.c, Co = out.c, cin_g = C / n.groups, cout_g = Co / n.groups, K = L.cols;
   const bool depthwise = cin_g == 1 && cout_g == 1;
   // Integer path: the whole input quantized once with the layer's (static) step.
-  std::vector<int8_t> q;
+  thread_local std::vector<int8_t> q;  // grows to the largest input seen, then stays (no zeroing per call)
   float xstep = 0.f;
   if (u.integer) {
-    q.resize(size_t(in.size()));
+    if (q.size() < size_t(in.size())) q.resize(size_t(in.size()));
     xstep = be.quantize_activations(x, in.size(), act, q.data());
   }
+  // NB: inside the parallel region below, `q` would name each worker's own (empty) thread_local; use qd.
+  const int8_t* qd = q.data();
   // Depthwise weights transposed to [ky][kx][c] so the inner loop runs over channels.
   std::vector<int8_t> wq_t;
   std::vector<float> wf_t;
@@ -71,7 +73,7 @@ void cnn_conv_grouped(const Backend& be, const CnnGraph::Unpacked& u, const RowM
           if (ix < 0 || ix >= in.w) continue;
           const int64_t tap = ky * n.kw + kx, pix = (iy * in.w + ix) * C;
           if (depthwise && u.integer) {
-            const int8_t* xq = q.data() + pix;
+            const int8_t* xq = qd + pix;
             const int8_t* wr = wq_t.data() + tap * Co;
             for (int64_t c = 0; c < Co; ++c) acc[size_t(c)] += int32_t(xq[c]) * int32_t(wr[c]);
           } else if (depthwise) {
@@ -83,7 +85,7 @@ void cnn_conv_grouped(const Backend& be, const CnnGraph::Unpacked& u, const RowM
               const int64_t g = co / cout_g, wo = co * K + tap * cin_g, xo = pix + g * cin_g;
               if (u.integer) {
                 int32_t a = 0;
-                for (int64_t ci = 0; ci < cin_g; ++ci) a += int32_t(q[size_t(xo + ci)]) * int32_t(u.q[size_t(wo + ci)]);
+                for (int64_t ci = 0; ci < cin_g; ++ci) a += int32_t(qd[xo + ci]) * int32_t(u.q[size_t(wo + ci)]);
                 acc[size_t(co)] += a;
               } else {
                 float a = facc[size_t(co)];
@@ -104,12 +106,19 @@ void cnn_conv_grouped(const Backend& be, const CnnGraph::Unpacked& u, const RowM
 }
 
 void cnn_residual_act(float* y, const float* residual, int64_t n, CnnAct act) {
-  if (residual)
-    for (int64_t i = 0; i < n; ++i) y[i] += residual[i];
-  if (act == CnnAct::Relu) {
-    for (int64_t i = 0; i < n; ++i) y[i] = y[i] > 0.f ? y[i] : 0.f;  // NaN -> 0 (PyTorch keeps NaN)
-  } else if (act == CnnAct::Relu6) {
-    for (int64_t i = 0; i < n; ++i) y[i] = y[i] > 0.f ? (y[i] < 6.f ? y[i] : 6.f) : 0.f;
+  if (!residual && act == CnnAct::None) return;
+  // Element-wise, so any split gives the same values; chunks of 16 Ki elements.
+  constexpr int64_t kChunk = 16384;
+#pragma omp parallel for schedule(static) if (n > 4 * kChunk)
+  for (int64_t i0 = 0; i0 < n; i0 += kChunk) {
+    const int64_t i1 = std::min(n, i0 + kChunk);
+    if (residual)
+      for (int64_t i = i0; i < i1; ++i) y[i] += residual[i];
+    if (act == CnnAct::Relu) {
+      for (int64_t i = i0; i < i1; ++i) y[i] = y[i] > 0.f ? y[i] : 0.f;  // NaN -> 0 (PyTorch keeps NaN)
+    } else if (act == CnnAct::Relu6) {
+      for (int64_t i = i0; i < i1; ++i) y[i] = y[i] > 0.f ? (y[i] < 6.f ? y[i] : 6.f) : 0.f;
+    }
   }
 }
 
@@ -163,17 +172,46 @@ void cnn_global_avgpool(const float* x, const CnnValue& in, float* y) {
   for (int64_t c = 0; c < C; ++c) y[c] = float(s[size_t(c)] / double(P));
 }
 
+namespace {
+// Max |x| bit pattern of one chunk; a plain loop GCC vectorises (integer max, no fast-math needed). The AVX2
+// clone is picked at load time where the CPU has it (baseline x86-64 has no packed 32-bit max).
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+uint32_t abs_max_bits(const float* x, int64_t n) {
+  auto bits = [](const float* p) {
+    uint32_t u;
+    std::memcpy(&u, p, 4);
+    u &= 0x7fffffffu;
+    return u > 0x7f800000u ? 0u : u;
+  };
+  uint32_t lane[8] = {};  // 8 independent maxima: a fixed-width body the vectoriser takes at -O2
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) {
+      const uint32_t u = bits(x + i + j);
+      lane[j] = u > lane[j] ? u : lane[j];
+    }
+  uint32_t r = 0;
+  for (uint32_t l : lane) r = l > r ? l : r;
+  for (; i < n; ++i) {
+    const uint32_t u = bits(x + i);
+    r = u > r ? u : r;
+  }
+  return r;
+}
+}  // namespace
+
 float cnn_abs_max(const float* x, int64_t n) {
   // On the bit patterns: for non-negative floats the order of the IEEE bits (as integers) is the order of the
   // values, and NaNs are the patterns above +Inf's 0x7f800000, so they are mapped to 0 and never win, as in
-  // act_quantize_row. Integer max reductions vectorize without fast-math; the result is the exact max |x|.
+  // act_quantize_row. The result is the exact max |x|, whatever the chunking.
+  constexpr int64_t kChunk = 16384;
   uint32_t r = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    uint32_t u;
-    std::memcpy(&u, x + i, 4);
-    u &= 0x7fffffffu;
-    u = u > 0x7f800000u ? 0u : u;
-    r = u > r ? u : r;
+#pragma omp parallel for reduction(max : r) schedule(static) if (n > 4 * kChunk)
+  for (int64_t i0 = 0; i0 < n; i0 += kChunk) {
+    const uint32_t c = abs_max_bits(x + i0, std::min(kChunk, n - i0));
+    r = c > r ? c : r;
   }
   float f;
   std::memcpy(&f, &r, 4);

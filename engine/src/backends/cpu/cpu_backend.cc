@@ -276,8 +276,22 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const fl
 
 float CpuBackend::quantize_activations(const float* x, int64_t n, const ActQuant& aq, int8_t* q) const {
   if (isa_ == Isa::Generic) return act_quantize_row(x, n, aq, q);
-  std::vector<uint8_t> qu(static_cast<size_t>(n));  // the +128 copy the GEMM path uses; unused here
-  return act_quantize_row_avx2(x, n, aq, q, qu.data());
+  // A static clip fixes the step, so chunks quantize independently (the same values as one pass, any thread
+  // count); a dynamic range needs the whole tensor's max first: one pass.
+  constexpr int64_t kChunk = 16384;
+  if (aq.dynamic || n <= 4 * kChunk) {
+    thread_local std::vector<uint8_t> qu;  // the +128 copy the GEMM path uses; unused here
+    if (qu.size() < size_t(n)) qu.resize(size_t(n));
+    return act_quantize_row_avx2(x, n, aq, q, qu.data());
+  }
+  float step = 0.f;
+#pragma omp parallel for schedule(static)
+  for (int64_t i0 = 0; i0 < n; i0 += kChunk) {
+    alignas(32) uint8_t qu[kChunk];
+    const float s = act_quantize_row_avx2(x + i0, std::min(kChunk, n - i0), aq, q + i0, qu);
+    if (i0 == 0) step = s;  // every chunk returns the same step (static clip)
+  }
+  return step;
 }
 
 }  // namespace rmsmp
