@@ -207,7 +207,7 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const fl
   const Tile* tile_list = tiles.data();
   const size_t n_tiles = tiles.size();
   const int64_t* yoff = ys_off.data();
-  const bool simd = isa_ != Isa::Generic;
+  const bool simd = isa_ != Isa::Generic, need_xsum = isa_ == Isa::Avx512Vnni;
   // One parallel region: per token, quantize the input into its padded signed and +128 copies; then the tiles,
   // each writing its rows' outputs as one contiguous T x nj block (layer l's block of stored rows [s0, s0 + nj)
   // starts at ysto[yoff[l] + s0 * T]); then the scatter to original row order by token. Writing y through perm
@@ -227,9 +227,11 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const fl
       }
       std::memset(qrow + K, 0, size_t(Kp - K));
       std::memset(urow + K, 128, size_t(Kp - K));
-      int32_t sum = 0;
-      for (int64_t k = 0; k < K; ++k) sum += qrow[k];
-      xsm[t] = sum;
+      if (need_xsum) {  // only the VNNI kernel's compensation reads it
+        int32_t sum = 0;
+        for (int64_t k = 0; k < K; ++k) sum += qrow[k];
+        xsm[t] = sum;
+      }
     }
 #pragma omp for schedule(dynamic, 1)
     for (size_t i = 0; i < n_tiles; ++i) {
