@@ -8,9 +8,11 @@ CK=$(bash "$ROOT/scripts/checkpoint_dir.sh")
 # Model and safetensors seeds: the tiny random BERT that the test suite builds and converts (when build/ has
 # the tests); the real checkpoint is too large to be a useful fuzz seed, so only its first 64 KiB is used.
 if [ -x "$ROOT/build/tests/rmsmp_tests" ]; then
-  "$ROOT/build/tests/rmsmp_tests" --gtest_filter=ModelFile.ValidFileLoadsAndTensorsAre64ByteAligned >/dev/null 2>&1 || true
+  "$ROOT/build/tests/rmsmp_tests" --gtest_filter='ModelFile.ValidFileLoadsAndTensorsAre64ByteAligned:ModelFile.RejectsBrokenWordTables' >/dev/null 2>&1 || true
   f=$(ls -t /tmp/rmsmp_test_*/tiny_io.rmsmp 2>/dev/null | head -1 || true)
   [ -n "$f" ] && cp "$f" "$OUT/seeds/model_file/tiny.rmsmp"
+  f=$(ls -t /tmp/rmsmp_test_*/tiny_io_table.rmsmp 2>/dev/null | head -1 || true)  # fixed4 word table
+  [ -n "$f" ] && cp "$f" "$OUT/seeds/model_file/tiny_table.rmsmp"
   s=$(ls -t /tmp/rmsmp_test_*/tiny_bert/model.safetensors /tmp/rmsmp_test_*/tiny_io/model.safetensors 2>/dev/null | head -1 || true)
   [ -n "$s" ] && cp "$s" "$OUT/seeds/safetensors/tiny.safetensors"
 fi
