@@ -23,6 +23,21 @@ inline __m128i hsum4(__m256i a0, __m256i a1, __m256i a2, __m256i a3) {
   return _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
 }
 
+// Stores a 2-row tile's sums, [t0r0, t0r1, t1r0, t1r1] and [t2r0, t2r1, t3r0, t3r1] (hsum4 order), minus each
+// row's 128 * sum(w) compensation (s0, s1; 0 on the signed path), for the first n_tok tokens from t that exist.
+inline void store_tile(const GemmS8Args& a, __m128i lo, __m128i hi, int32_t s0, int32_t s1, int64_t t, int64_t r,
+                       int n_tok, bool two) {
+  alignas(16) int32_t out[8];
+  const __m128i comp = _mm_setr_epi32(s0, s1, s0, s1);
+  _mm_store_si128(reinterpret_cast<__m128i*>(out), _mm_sub_epi32(lo, comp));
+  _mm_store_si128(reinterpret_cast<__m128i*>(out + 4), _mm_sub_epi32(hi, comp));
+  for (int i = 0; i < n_tok && t + i < a.n_tokens; ++i) {
+    int32_t* o = a.acc + (t + i) * a.acc_stride + r;
+    o[0] = out[2 * i];
+    if (two) o[1] = out[2 * i + 1];
+  }
+}
+
 // Register tile: 2 rows x 3 tokens. Both weight vectors and each activation vector are loaded once per k step
 // and used from registers (5 loads per 6 vpmaddubsw). On AVX2 the multiplies (vpmaddubsw + vpmaddwd share one
 // pipe on the machines measured) bound the loop, not the loads, so a small tile costs little; 2 x 4 left GCC
@@ -63,16 +78,7 @@ void gemm_tile(const GemmS8Args& a) {
         v = ld(x2 + k);
         mac(c20, v, q0), mac(c21, v, q1);
       }
-      // Sums: [t0r0, t0r1, t1r0, t1r1] and [t2r0, t2r1, (t2r0, t2r1)].
-      alignas(16) int32_t out[8];
-      const __m128i comp = _mm_setr_epi32(s0, s1, s0, s1);
-      _mm_store_si128(reinterpret_cast<__m128i*>(out), _mm_sub_epi32(hsum4(c00, c01, c10, c11), comp));
-      _mm_store_si128(reinterpret_cast<__m128i*>(out + 4), _mm_sub_epi32(hsum4(c20, c21, c20, c21), comp));
-      for (int i = 0; i < 3 && t + i < T; ++i) {
-        int32_t* o = a.acc + (t + i) * a.acc_stride + r;
-        o[0] = out[2 * i];
-        if (two) o[1] = out[2 * i + 1];
-      }
+      store_tile(a, hsum4(c00, c01, c10, c11), hsum4(c20, c21, c20, c21), s0, s1, t, r, 3, two);
     }
   }
 }
@@ -125,15 +131,7 @@ void gemm_tile_i16(const GemmS8Args& a) {
         c30 = _mm256_add_epi32(c30, _mm256_madd_epi16(h30, ones));
         c31 = _mm256_add_epi32(c31, _mm256_madd_epi16(h31, ones));
       }
-      alignas(16) int32_t out[8];
-      const __m128i comp = _mm_setr_epi32(s0, s1, s0, s1);
-      _mm_store_si128(reinterpret_cast<__m128i*>(out), _mm_sub_epi32(hsum4(c00, c01, c10, c11), comp));
-      _mm_store_si128(reinterpret_cast<__m128i*>(out + 4), _mm_sub_epi32(hsum4(c20, c21, c30, c31), comp));
-      for (int i = 0; i < 4 && t + i < T; ++i) {
-        int32_t* o = a.acc + (t + i) * a.acc_stride + r;
-        o[0] = out[2 * i];
-        if (two) o[1] = out[2 * i + 1];
-      }
+      store_tile(a, hsum4(c00, c01, c10, c11), hsum4(c20, c21, c30, c31), s0, s1, t, r, 4, two);
     }
   }
 }
