@@ -42,14 +42,13 @@ void bert_forward(const BertWeights& w, const Backend& be, const std::vector<Seq
 
   // Embeddings: word + position + token type, then LayerNorm. A row-quantized word table is dequantized per
   // token into `row` (float(q) * step), on the host for every backend.
-  std::vector<float> row(w.word_emb ? 0 : size_t(H));
-  std::vector<int8_t> qrow(row.size());
+  if (!w.word_emb && ws.emb_row.size() < size_t(H)) ws.emb_row.resize(size_t(H)), ws.emb_q.resize(size_t(H));
   int64_t t = 0;
   for (const auto& s : batch)
     for (int64_t p = 0; p < s.len; ++p, ++t) {
-      const float* we = row.data();
+      const float* we = ws.emb_row.data();
       if (w.word_emb) we = w.word_emb + int64_t(s.ids[p]) * H;
-      else w.word_table.row(s.ids[p], qrow.data(), row.data());
+      else w.word_table.row(s.ids[p], ws.emb_q.data(), ws.emb_row.data());
       const float* pe = w.pos_emb + p * H;
       const float* te = w.type_emb + int64_t(s.type_ids[p]) * H;
       for (int64_t i = 0; i < H; ++i) h[t * H + i] = we[i] + pe[i] + te[i];

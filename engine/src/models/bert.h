@@ -64,6 +64,8 @@ using LinearInputHook = std::function<void(const RowMixedLinear& layer, const fl
 // batches no larger than before allocate nothing here. Grown on demand, never shrunk.
 struct BertWorkspace {
   std::vector<float> h, q, k, v, ctx, tmp, ff;
+  std::vector<float> emb_row;   // one dequantized word-table row
+  std::vector<int8_t> emb_q;    // its codes
   void reserve(int64_t tokens, int64_t hidden, int64_t ffn);
 };
 
