@@ -1,6 +1,7 @@
 // Every backend's linear() against the reference backend over a sweep of shapes and every scheme in the
 // table: integer groups must be bit-exact, fp32 groups within a relative tolerance. Guard values after the
-// output catch overruns. Awkward shapes: K not a multiple of 64, odd K, one token, one row, a group of one row.
+// output catch overruns. Each fast backend runs unprepared and with its load-time layout (Backend::prepare).
+// Awkward shapes: K not a multiple of 64, odd K, one token, one row, a group of one row.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -89,15 +90,21 @@ void compare(const std::string& backend, const Case& c, const std::vector<QuantK
     static std::map<std::string, std::unique_ptr<Backend>> cache;
     auto& be = cache[name];
     if (!be) be = make_backend(name);
-    std::vector<float> y(n + 8, 12345.f);
-    be->linear(p.lin, x.data(), c.tokens, y.data());
-    for (size_t i = n; i < n + 8; ++i) ASSERT_EQ(y[i], 12345.f) << name << " wrote past the output: " << what;
-    const bool integer = quant_is_integer(kinds[0]);
-    for (size_t i = 0; i < n; ++i) {
-      if (integer)
-        ASSERT_EQ(y[i], y_ref[i]) << name << " " << what << " element " << i;
-      else
-        ASSERT_NEAR(y[i], y_ref[i], 1e-4f * (1.f + std::fabs(y_ref[i]))) << name << " " << what << " element " << i;
+    // Twice: reading the file's groups as they are, then with the backend's load-time layout (Backend::prepare,
+    // as Model::load does; a null one repeats the first run).
+    for (int prepared = 0; prepared < 2; ++prepared) {
+      p.lin.prepared = prepared ? be->prepare(p.lin) : nullptr;
+      const std::string how = name + (prepared ? " (prepared)" : "");
+      std::vector<float> y(n + 8, 12345.f);
+      be->linear(p.lin, x.data(), c.tokens, y.data());
+      for (size_t i = n; i < n + 8; ++i) ASSERT_EQ(y[i], 12345.f) << how << " wrote past the output: " << what;
+      const bool integer = quant_is_integer(kinds[0]);
+      for (size_t i = 0; i < n; ++i) {
+        if (integer)
+          ASSERT_EQ(y[i], y_ref[i]) << how << " " << what << " element " << i;
+        else
+          ASSERT_NEAR(y[i], y_ref[i], 1e-4f * (1.f + std::fabs(y_ref[i]))) << how << " " << what << " element " << i;
+      }
     }
   }
 }
@@ -161,8 +168,12 @@ TEST_P(BackendLinearTest, ExtremeValuesDoNotSaturate) {
   lin.perm = perm.data();
   std::vector<float> a(size_t(T * N)), b(a.size());
   make_backend("reference")->linear(lin, x.data(), T, a.data());
-  make_backend(backend())->linear(lin, x.data(), T, b.data());
+  auto be = make_backend(backend());
+  be->linear(lin, x.data(), T, b.data());
   EXPECT_EQ(a, b);
+  lin.prepared = be->prepare(lin);
+  be->linear(lin, x.data(), T, b.data());
+  EXPECT_EQ(a, b) << "prepared";
 }
 
 TEST_P(BackendLinearTest, ExtremeFourBitValuesDoNotSaturate) {
@@ -191,8 +202,12 @@ TEST_P(BackendLinearTest, ExtremeFourBitValuesDoNotSaturate) {
     lin.perm = perm.data();
     std::vector<float> a(size_t(T * N)), b(a.size());
     make_backend("reference")->linear(lin, x.data(), T, a.data());
-    make_backend(backend())->linear(lin, x.data(), T, b.data());
+    auto be = make_backend(backend());
+    be->linear(lin, x.data(), T, b.data());
     EXPECT_EQ(a, b) << quant_scheme(kind).name << " pattern " << pattern;
+    lin.prepared = be->prepare(lin);
+    be->linear(lin, x.data(), T, b.data());
+    EXPECT_EQ(a, b) << quant_scheme(kind).name << " pattern " << pattern << " (prepared)";
   }
 }
 

@@ -14,6 +14,14 @@ class Backend {
   virtual ~Backend() = default;
   virtual const char* name() const = 0;
 
+  // Called once per layer at load, before any forward: the backend may repack w's groups into the layout its
+  // kernels stream (the file format stays backend-neutral) and returns it for w.prepared; null keeps the
+  // groups as they are (the default). Results must not depend on whether a layer was prepared.
+  virtual std::shared_ptr<const PreparedLinear> prepare(const RowMixedLinear& w) const {
+    (void)w;
+    return nullptr;
+  }
+
   // y[t, r] = sum_k x[t, k] * W[r, k] + bias[r] for t < n_tokens, r < w.rows (row-major, original order).
   // Integer groups quantize x per w.act and accumulate in int32 (see rowq_epilogue).
   virtual void linear(const RowMixedLinear& w, const float* x, int64_t n_tokens, float* y) const = 0;

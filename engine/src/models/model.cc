@@ -37,6 +37,9 @@ std::shared_ptr<const Model> Model::load(const std::string& path, const LoadOpti
               path << ": tokenizer has " << impl->tokenizer->vocab_size() << " tokens but vocab_size is "
                    << impl->weights.cfg.vocab_size);
   impl->backend = make_backend(opts.backend);
+  for (BertLayerWeights& L : impl->weights.layers)  // backend-specific weight layouts, once (Backend::prepare)
+    for (RowMixedLinear* lin : {&L.q, &L.k, &L.v, &L.attn_out, &L.ffn_in, &L.ffn_out})
+      lin->prepared = impl->backend->prepare(*lin);
   const auto& h = impl->file->header();
   ModelInfo& mi = impl->info;
   mi.path = path;

@@ -33,6 +33,9 @@ std::shared_ptr<const VisionModel> VisionModel::load(const std::string& path, co
                    << "'); text models load with rmsmp::Model");
   impl->graph = cnn_bind(*impl->file);
   impl->backend = make_backend(opts.backend);
+  for (size_t i = 0; i < impl->graph.layers.size(); ++i)  // groups == 1 convs run on backend linears
+    if (impl->graph.unpacked[i].q.empty() && impl->graph.unpacked[i].f.empty())
+      impl->graph.layers[i].prepared = impl->backend->prepare(impl->graph.layers[i]);
   const CnnGraph& g = impl->graph;
   VisionInfo& vi = impl->info;
   vi.path = path;

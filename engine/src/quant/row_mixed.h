@@ -2,6 +2,7 @@
 // Views only: the bytes live in a mapped model file or in the converter's buffers.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,13 @@ struct RowGroup {
   const float* steps;    // rows (unused for F32)
 };
 
+// A backend's own layout of one layer's weights, made once at load by Backend::prepare() (backend.h) and
+// opaque to everything else. The file's groups stay the source of truth: a backend that finds no prepared
+// weights of its own (another backend's, or none) reads the groups as they are.
+struct PreparedLinear {
+  virtual ~PreparedLinear() = default;
+};
+
 struct RowMixedLinear {
   std::string name;
   int64_t rows = 0, cols = 0;
@@ -44,6 +52,7 @@ struct RowMixedLinear {
   const int32_t* perm = nullptr; // stored row i is original row perm[i]
   const float* bias = nullptr;   // [rows], original order; may be null
   ActQuant act;
+  std::shared_ptr<const PreparedLinear> prepared;  // set at load by the model's backend; may be null
   bool has_integer_groups() const {
     for (const auto& g : groups)
       if (quant_is_integer(g.kind)) return true;

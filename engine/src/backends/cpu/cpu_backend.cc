@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "backends/cpu/isa/encoder_ops.h"
+#include "backends/cpu/prepared.h"
 #include "rmsmp/error.h"
 
 namespace rmsmp {
@@ -100,6 +101,16 @@ void CpuBackend::attention(const float* q, const float* k, const float* v, int64
   }
 }
 
+std::shared_ptr<const PreparedLinear> CpuBackend::prepare(const RowMixedLinear& w) const {
+  // RMSMP_CPU_PREPARE=0 keeps the per-call unpacking (A/B timing of the load-time layout; same results).
+  static const bool off = [] {
+    const char* e = std::getenv("RMSMP_CPU_PREPARE");
+    return e && std::string(e) == "0";
+  }();
+  if (off || isa_ != Isa::Avx512Vnni || !w.has_integer_groups()) return nullptr;
+  return cpu_prepare_vnni(w);
+}
+
 void CpuBackend::linear(const RowMixedLinear& w, const float* x, int64_t n_tokens, float* y) const {
   const RowMixedLinear* ws[1] = {&w};
   float* ys[1] = {y};
@@ -142,6 +153,7 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const fl
   struct Tile {
     size_t layer;
     const RowGroup* g;
+    const CpuPreparedLinear::Group* pg;  // this backend's prepared rows of g, or null (unpack per call)
     int64_t stored0;  // stored index of the group's first row in its layer
     int64_t j0, nj;
   };
@@ -154,8 +166,11 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const fl
   for (size_t l = 0; l < n; ++l) {
     const RowMixedLinear& w = *ws[l];
     ys_off[l + 1] = ys_off[l] + T * w.rows;
+    const auto* prep = dynamic_cast<const CpuPreparedLinear*>(w.prepared.get());
+    if (prep && (prep->isa != isa_ || prep->groups.size() != w.groups.size())) prep = nullptr;  // not ours
     int64_t off = 0;
-    for (const RowGroup& g : w.groups) {
+    for (size_t gi = 0; gi < w.groups.size(); ++gi) {
+      const RowGroup& g = w.groups[gi];
       const int64_t stored0 = off;
       off += g.rows;
       if (g.rows == 0) continue;
@@ -182,9 +197,10 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const fl
         if (seen.insert(w.name + quant_scheme(g.kind).name).second)
           std::cerr << "[rmsmp] dispatch " << w.name << ": " << quant_scheme(g.kind).name << " x " << g.rows
                     << " rows, K " << K << " -> gemm_s8_" << isa_name(isa_) << " (panels of " << kRowTile
-                    << " rows" << (n > 1 ? ", fused with the other layers of this input" : "") << ")\n";
+                    << " rows" << (prep ? ", prepared at load" : ", unpacked per call")
+                    << (n > 1 ? ", fused with the other layers of this input" : "") << ")\n";
       }
-      for (int64_t j0 = 0; j0 < g.rows; j0 += kRowTile) tiles.push_back({l, &g, stored0, j0, std::min(kRowTile, g.rows - j0)});
+      for (int64_t j0 = 0; j0 < g.rows; j0 += kRowTile) tiles.push_back({l, &g, prep ? &prep->groups[gi] : nullptr, stored0, j0, std::min(kRowTile, g.rows - j0)});
     }
   }
   if (tiles.empty() || T == 0) return;
@@ -245,9 +261,18 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const fl
       w_sum.resize(size_t(kRowTile));
       acc.resize(size_t(T * kRowTile));
       bias.resize(size_t(kRowTile));
-      const size_t rb = quant_row_bytes(g.kind, K);
-      unpack_(g.kind, g.codes + size_t(tl.j0) * rb, rb, tl.nj, K, Kp, panel.data(), w_sum.data());
-      gemm_(GemmS8Args{xp, xup, T, panel.data(), w_sum.data(), xsm, tl.nj, Kp, quant_scheme(g.kind).max_q, acc.data(),
+      const int8_t* wpanel = panel.data();
+      if (tl.pg) {  // prepared at load (VNNI layout): 8-bit blocks are the panel, 4-bit ones expand by vpshufb
+        const uint8_t* src = tl.pg->data.get() + (tl.j0 / 16) * tl.pg->block_bytes;  // j0 is a multiple of 32
+        if (tl.pg->nibbles)
+          expand_panel_vnni4(src, (tl.nj + 15) / 16, Kp, tl.pg->lut, reinterpret_cast<uint8_t*>(panel.data()));
+        else
+          wpanel = reinterpret_cast<const int8_t*>(src);
+      } else {
+        const size_t rb = quant_row_bytes(g.kind, K);
+        unpack_(g.kind, g.codes + size_t(tl.j0) * rb, rb, tl.nj, K, Kp, panel.data(), w_sum.data());
+      }
+      gemm_(GemmS8Args{xp, xup, T, wpanel, w_sum.data(), xsm, tl.nj, Kp, quant_scheme(g.kind).max_q, acc.data(),
                        tl.nj});
       const int64_t s0 = tl.stored0 + tl.j0;  // stored index of the tile's first row
       for (int64_t j = 0; j < tl.nj; ++j) bias[size_t(j)] = w.bias ? w.bias[w.perm[s0 + j]] : 0.f;

@@ -17,6 +17,8 @@ class CpuBackend : public ReferenceBackend {
   explicit CpuBackend(Isa isa);
   const char* name() const override { return name_.c_str(); }
   Isa isa() const { return isa_; }
+  // AVX-512 VNNI: every integer group in the kernel's panel order (prepared.h); other ISAs read the file's rows.
+  std::shared_ptr<const PreparedLinear> prepare(const RowMixedLinear& w) const override;
   void linear(const RowMixedLinear& w, const float* x, int64_t n_tokens, float* y) const override;
   // q/k/v: one activation quantization and one parallel loop over all three layers' row panels.
   void linear_multi(const RowMixedLinear* const* ws, size_t n, const float* x, int64_t n_tokens,

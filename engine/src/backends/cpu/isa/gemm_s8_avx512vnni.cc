@@ -48,6 +48,18 @@ void gemm_s8_avx512vnni(const GemmS8Args& a) {
   }
 }
 
+void expand_panel_vnni4(const uint8_t* src, int64_t n_blocks, int64_t k_padded, const uint8_t* lut, uint8_t* panel) {
+  const __m512i table = _mm512_loadu_si512(lut);
+  const __m512i low = _mm512_set1_epi8(0x0F);
+  const int64_t n = n_blocks * k_padded / 4;  // quads: 32 bytes in, 64 out
+  for (int64_t i = 0; i < n; ++i) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + 32 * i));
+    const __m512i idx = _mm512_and_si512(
+        _mm512_inserti64x4(_mm512_zextsi256_si512(v), _mm256_srli_epi16(v, 4), 1), low);
+    _mm512_storeu_si512(panel + 64 * i, _mm512_shuffle_epi8(table, idx));
+  }
+}
+
 void unpack_panel_vnni(QuantKind kind, const uint8_t* codes, size_t row_bytes, int64_t rows, int64_t k,
                        int64_t k_padded, int8_t* panel, int32_t* w_sum) {
   thread_local std::vector<int8_t> rm;  // row-major unpacked rows first (shared 4-bit expansion)
