@@ -78,7 +78,8 @@ void CpuBackend::gelu(float* x, int64_t n) const {
   const bool simd = isa_ != Isa::Generic;
 #pragma omp parallel for schedule(static) if (n > kChunk)
   for (int64_t i0 = 0; i0 < n; i0 += kChunk) {
-    if (simd) gelu_avx2(x + i0, std::min(kChunk, n - i0));
+    if (isa_ == Isa::Avx512Vnni) gelu_avx512(x + i0, std::min(kChunk, n - i0));
+    else if (simd) gelu_avx2(x + i0, std::min(kChunk, n - i0));
     else ReferenceBackend::gelu(x + i0, std::min(kChunk, n - i0));
   }
 }
@@ -96,8 +97,8 @@ void CpuBackend::attention(const float* q, const float* k, const float* v, int64
     thread_local std::vector<float> scratch;  // grows to the longest sequence seen, then stays
     const size_t need = size_t(attention_scratch_floats(len, head_dim));
     if (scratch.size() < need) scratch.resize(need);
-    attention_head_avx2(q + h * head_dim, k + h * head_dim, v + h * head_dim, len, stride, head_dim, out + h * head_dim,
-                        scratch.data());
+    (isa_ == Isa::Avx512Vnni ? attention_head_avx512 : attention_head_avx2)(
+        q + h * head_dim, k + h * head_dim, v + h * head_dim, len, stride, head_dim, out + h * head_dim, scratch.data());
   }
 }
 
@@ -279,7 +280,7 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const fl
       float* out = yst + yoff[tl.layer] + s0 * T;  // the tile's own T x nj block (see the scatter)
       if (simd) {
         epilogue_avx2(acc.data(), T, tl.nj, xs, g.steps + tl.j0, bias.data(), out, tl.nj);
-        if (gelu) gelu_avx2(out, T * tl.nj);
+        if (gelu) (isa_ == Isa::Avx512Vnni ? gelu_avx512 : gelu_avx2)(out, T * tl.nj);
       } else {
         for (int64_t t = 0; t < T; ++t)
           for (int64_t j = 0; j < tl.nj; ++j)

@@ -10,11 +10,14 @@ namespace rmsmp {
 
 // x[i] = 0.5 x (1 + erf(x / sqrt 2)) with pm_erff, in place.
 void gelu_avx2(float* x, int64_t n);
+void gelu_avx512(float* x, int64_t n);
 // One head (ReferenceBackend::attention_head's contract). scratch: at least attention_scratch_floats(len, head_dim)
-// floats (any alignment).
-inline int64_t attention_scratch_floats(int64_t len, int64_t head_dim) { return 8 * (2 * head_dim + len) + 8; }
+// floats (any alignment; enough for either width).
+inline int64_t attention_scratch_floats(int64_t len, int64_t head_dim) { return 16 * (2 * head_dim + len) + 16; }
 void attention_head_avx2(const float* q, const float* k, const float* v, int64_t len, int64_t stride,
                          int64_t head_dim, float* out, float* scratch);
+void attention_head_avx512(const float* q, const float* k, const float* v, int64_t len, int64_t stride,
+                           int64_t head_dim, float* out, float* scratch);
 
 // ReferenceBackend::layer_norm's contract (y may alias x or residual). scratch: at least 16 * dim floats.
 void layer_norm_avx2(const float* x, const float* residual, const float* gamma, const float* beta, float eps,
