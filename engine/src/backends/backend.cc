@@ -5,6 +5,7 @@
 #include "backends/cpu/isa.h"
 #include "backends/opencl/opencl_backend.h"
 #include "backends/reference/reference_backend.h"
+#include "io/model_format.h"
 #include "rmsmp/error.h"
 
 namespace rmsmp {
@@ -21,6 +22,13 @@ std::unique_ptr<Backend> make_backend(const std::string& name) {
   if (auto ocl = make_opencl_backend(name)) return ocl;
   RMSMP_FAIL(ErrorCode::InvalidArgument,
              "unknown backend '" << name << "' (known: cpu, cpu:generic, cpu:avx2, cpu:avx512, reference, opencl[:P:D], opencl-fpga[:P:D])");
+}
+
+void prepare_linear(const Backend& be, const ModelFile& file, RowMixedLinear& w) {
+  w.prepared = be.prepare(w);
+  if (!w.prepared) return;
+  for (const RowGroup& g : w.groups)
+    if (quant_is_integer(g.kind)) file.release(g.codes, size_t(g.rows) * quant_row_bytes(g.kind, w.cols));
 }
 
 }  // namespace rmsmp

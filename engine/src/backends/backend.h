@@ -16,7 +16,9 @@ class Backend {
 
   // Called once per layer at load, before any forward: the backend may repack w's groups into the layout its
   // kernels stream (the file format stays backend-neutral) and returns it for w.prepared; null keeps the
-  // groups as they are (the default). Results must not depend on whether a layer was prepared.
+  // groups as they are (the default). Results must not depend on whether a layer was prepared. A non-null
+  // layout replaces every integer group's codes (the backend no longer reads them), so the model may release
+  // their pages (release_prepared_codes).
   virtual std::shared_ptr<const PreparedLinear> prepare(const RowMixedLinear& w) const {
     (void)w;
     return nullptr;
@@ -56,5 +58,10 @@ class Backend {
 // "reference" (plain loops), "cpu" (best ISA here, or RMSMP_CPU_ISA) or "cpu:generic|avx2|avx512" (pinned;
 // Unsupported if this CPU lacks it). Throws InvalidArgument for an unknown name.
 std::unique_ptr<Backend> make_backend(const std::string& name);
+
+class ModelFile;
+// Load time: w.prepared = be.prepare(w); where a layout was made, the file pages of w's integer codes are
+// dropped from the resident set (ModelFile::release), so resident weight memory stays the packed size.
+void prepare_linear(const Backend& be, const ModelFile& file, RowMixedLinear& w);
 
 }  // namespace rmsmp

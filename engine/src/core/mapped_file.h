@@ -16,6 +16,10 @@ class MappedFile {
   const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
   const std::string& path() const { return path_; }
+  // Drops the whole pages inside [p, p + n) from this process's resident set (madvise MADV_DONTNEED): the
+  // mapping is private and never written, so a later read faults the same bytes back in from the file. For
+  // bytes a backend has copied into its own layout at load. A range outside the mapping is ignored.
+  void release(const void* p, size_t n) const;
 
  private:
   std::string path_;

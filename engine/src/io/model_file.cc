@@ -48,6 +48,7 @@ std::string shape_str(const std::vector<int64_t>& s) {
 ModelFile::~ModelFile() = default;
 const std::string& ModelFile::path() const { return map_->path(); }
 uint64_t ModelFile::file_bytes() const { return map_->size(); }
+void ModelFile::release(const void* p, size_t n) const { map_->release(p, n); }
 
 std::shared_ptr<const ModelFile> ModelFile::open(const std::string& path, const Options& opts) {
   std::shared_ptr<ModelFile> mf(new ModelFile());

@@ -92,6 +92,8 @@ class ModelFile {
   const float* f32(const std::string& name, const std::vector<int64_t>& shape) const {
     return static_cast<const float*>(tensor_data(name, DType::F32, shape));
   }
+  // MappedFile::release for bytes inside this file's mapping (tensor data a backend has copied at load).
+  void release(const void* p, size_t n) const;
 
  private:
   ModelFile() = default;

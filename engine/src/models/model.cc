@@ -39,7 +39,7 @@ std::shared_ptr<const Model> Model::load(const std::string& path, const LoadOpti
   impl->backend = make_backend(opts.backend);
   for (BertLayerWeights& L : impl->weights.layers)  // backend-specific weight layouts, once (Backend::prepare)
     for (RowMixedLinear* lin : {&L.q, &L.k, &L.v, &L.attn_out, &L.ffn_in, &L.ffn_out})
-      lin->prepared = impl->backend->prepare(*lin);
+      prepare_linear(*impl->backend, *impl->file, *lin);
   const auto& h = impl->file->header();
   ModelInfo& mi = impl->info;
   mi.path = path;

@@ -35,7 +35,7 @@ std::shared_ptr<const VisionModel> VisionModel::load(const std::string& path, co
   impl->backend = make_backend(opts.backend);
   for (size_t i = 0; i < impl->graph.layers.size(); ++i)  // groups == 1 convs run on backend linears
     if (impl->graph.unpacked[i].q.empty() && impl->graph.unpacked[i].f.empty())
-      impl->graph.layers[i].prepared = impl->backend->prepare(impl->graph.layers[i]);
+      prepare_linear(*impl->backend, *impl->file, impl->graph.layers[i]);
   const CnnGraph& g = impl->graph;
   VisionInfo& vi = impl->info;
   vi.path = path;

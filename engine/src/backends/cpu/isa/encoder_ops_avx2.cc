@@ -1,5 +1,6 @@
-// AVX2 GELU and attention (see encoder_ops.h for the bit-identity argument). Compiled with -mavx2 and
-// -ffp-contract=off (global), and the intrinsics below are separate multiplies and adds by construction.
+// AVX2 encoder ops (see encoder_ops.h for the bit-identity argument): GELU and attention are encoder_ops_simd.h
+// at 8 lanes; LayerNorm, activation quantization and the GEMM epilogue are written here. Compiled with -mavx2
+// and -ffp-contract=off (global), and the intrinsics below are separate multiplies and adds by construction.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -7,113 +8,23 @@
 #include <cstdint>
 
 #include "backends/cpu/isa/encoder_ops.h"
-#include "backends/cpu/isa/vmath_avx2.h"
+#include "backends/cpu/isa/encoder_ops_simd.h"
+#include "backends/cpu/isa/simd_f32.h"
 #include "core/portable_math.h"
 
 namespace rmsmp {
 
-using namespace avx2;
-
-void gelu_avx2(float* x, int64_t n) {
-  int64_t i = 0;
-  for (; i + 32 <= n; i += 32) {  // 4 vectors in lockstep (see vmath_avx2.h)
-    __m256 v[4], a[4], e[4];
-    for (int j = 0; j < 4; ++j) v[j] = _mm256_loadu_ps(x + i + 8 * j), a[j] = mul(v[j], set(0.70710678118654752f));
-    erff8n<4>(a, e);
-    for (int j = 0; j < 4; ++j) _mm256_storeu_ps(x + i + 8 * j, mul(mul(set(0.5f), v[j]), add(set(1.f), e[j])));
-  }
-  for (; i + 8 <= n; i += 8) {
-    const __m256 v = _mm256_loadu_ps(x + i);
-    const __m256 e = erff8(mul(v, set(0.70710678118654752f)));
-    _mm256_storeu_ps(x + i, mul(mul(set(0.5f), v), add(set(1.f), e)));  // (0.5 x) (1 + erf), as the reference
-  }
-  for (; i < n; ++i) x[i] = 0.5f * x[i] * (1.f + pm_erff(x[i] * 0.70710678118654752f));
-}
-
 namespace {
-
-// Transposes 8 rows (r[i] + c, 8 floats each) into out[c * 8 + i] for c < 8: the block's lanes become rows.
-inline void load_transposed(const float* const* r, int64_t c0, int64_t nc, float* out) {
-  for (int64_t c = 0; c < nc; ++c)
-    for (int i = 0; i < 8; ++i) out[c * 8 + i] = r[i][c0 + c];
-}
-
+inline __m256 mul(__m256 a, __m256 b) { return _mm256_mul_ps(a, b); }
+inline __m256 add(__m256 a, __m256 b) { return _mm256_add_ps(a, b); }
+inline __m256 set(float v) { return _mm256_set1_ps(v); }
 }  // namespace
 
-// One head, 8 queries at a time with one query per lane. Every lane runs the reference's chain for its query:
-//   scores  s_j = (sum_d q[d] k_j[d], d in order) * scale   8 keys' chains side by side (8 accumulators)
-//   softmax mx = max_j s_j; p_j = exp(s_j - mx); sum = sum_j p_j in order; p_j /= sum
-//   output  o[d] = sum_j p_j v_j[d], j in order              8 dims' chains side by side
-// Lanes past the last query compute on zero queries and are never stored. Working per lane makes the serial
-// softmax sum (one add chain per query) run 8 queries at once.
+void gelu_avx2(float* x, int64_t n) { simd::gelu<simd::Avx2>(x, n); }
+
 void attention_head_avx2(const float* q, const float* k, const float* v, int64_t len, int64_t stride,
                          int64_t head_dim, float* out, float* scratch) {
-  const int64_t hd = head_dim;
-  const __m256 scale = set(1.f / std::sqrt(float(hd)));
-  // 32-byte aligned: every row below is one aligned vector.
-  float* qt = scratch + (reinterpret_cast<uintptr_t>(scratch) / 4 % 8 ? 8 - reinterpret_cast<uintptr_t>(scratch) / 4 % 8 : 0);
-  // qt: hd x 8, the block's queries transposed
-  float* p = qt + hd * 8;       // len x 8: scores, then probabilities
-  float* ot = p + len * 8;      // hd x 8: outputs, transposed
-  for (int64_t i0 = 0; i0 < len; i0 += 8) {
-    const int64_t nq = std::min<int64_t>(8, len - i0);
-    const float* rows[8];
-    for (int i = 0; i < 8; ++i) rows[i] = q + std::min(i0 + i, len - 1) * stride;
-    load_transposed(rows, 0, hd, qt);
-    for (int64_t d = 0; d < hd; ++d)
-      for (int64_t i = nq; i < 8; ++i) qt[d * 8 + i] = 0.f;
-    int64_t j = 0;
-    for (; j + 8 <= len; j += 8) {
-      __m256 s[8];
-      for (auto& x : s) x = _mm256_setzero_ps();
-      const float* kj = k + j * stride;
-      for (int64_t d = 0; d < hd; ++d) {
-        const __m256 qd = _mm256_load_ps(qt + d * 8);
-#pragma GCC unroll 8
-        for (int u = 0; u < 8; ++u) s[u] = add(s[u], mul(qd, _mm256_broadcast_ss(kj + u * stride + d)));
-      }
-      for (int u = 0; u < 8; ++u) _mm256_store_ps(p + (j + u) * 8, mul(s[u], scale));
-    }
-    for (; j < len; ++j) {
-      __m256 s = _mm256_setzero_ps();
-      const float* kj = k + j * stride;
-      for (int64_t d = 0; d < hd; ++d) s = add(s, mul(_mm256_load_ps(qt + d * 8), _mm256_broadcast_ss(kj + d)));
-      _mm256_store_ps(p + j * 8, mul(s, scale));
-    }
-    // max_ps(p, m) keeps m where p is NaN, as fmax does; max is exact and order-free otherwise.
-    __m256 mx = set(-INFINITY);
-    for (j = 0; j < len; ++j) mx = _mm256_max_ps(_mm256_load_ps(p + j * 8), mx);
-    j = 0;
-    for (; j + 4 <= len; j += 4) {
-      __m256 a[4], e[4];
-      for (int u = 0; u < 4; ++u) a[u] = _mm256_sub_ps(_mm256_load_ps(p + (j + u) * 8), mx);
-      expf8n<4>(a, e);
-      for (int u = 0; u < 4; ++u) _mm256_store_ps(p + (j + u) * 8, e[u]);
-    }
-    for (; j < len; ++j) _mm256_store_ps(p + j * 8, expf8(_mm256_sub_ps(_mm256_load_ps(p + j * 8), mx)));
-    __m256 sum = _mm256_setzero_ps();
-    for (j = 0; j < len; ++j) sum = add(sum, _mm256_load_ps(p + j * 8));
-    for (j = 0; j < len; ++j) _mm256_store_ps(p + j * 8, _mm256_div_ps(_mm256_load_ps(p + j * 8), sum));
-    int64_t d0 = 0;
-    for (; d0 + 8 <= hd; d0 += 8) {
-      __m256 o[8];
-      for (auto& x : o) x = _mm256_setzero_ps();
-      for (j = 0; j < len; ++j) {
-        const __m256 pj = _mm256_load_ps(p + j * 8);
-        const float* vj = v + j * stride + d0;
-#pragma GCC unroll 8
-        for (int u = 0; u < 8; ++u) o[u] = add(o[u], mul(pj, _mm256_broadcast_ss(vj + u)));
-      }
-      for (int u = 0; u < 8; ++u) _mm256_store_ps(ot + (d0 + u) * 8, o[u]);
-    }
-    for (; d0 < hd; ++d0) {
-      __m256 o = _mm256_setzero_ps();
-      for (j = 0; j < len; ++j) o = add(o, mul(_mm256_load_ps(p + j * 8), _mm256_broadcast_ss(v + j * stride + d0)));
-      _mm256_store_ps(ot + d0 * 8, o);
-    }
-    for (int64_t i = 0; i < nq; ++i)
-      for (int64_t d = 0; d < hd; ++d) out[(i0 + i) * stride + d] = ot[d * 8 + i];
-  }
+  simd::attention_head<simd::Avx2>(q, k, v, len, stride, head_dim, out, scratch);
 }
 
 namespace {
