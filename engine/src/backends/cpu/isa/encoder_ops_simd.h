@@ -122,22 +122,21 @@ void gelu(float* x, int64_t n) {
   for (; i < n; ++i) x[i] = 0.5f * x[i] * (1.f + pm_erff(x[i] * 0.70710678118654752f));
 }
 
-// Floats of scratch attention_head needs (any alignment).
-inline int64_t attention_scratch(int W, int64_t len, int64_t head_dim) { return W * (2 * head_dim + len) + W; }
-
 // One head, W queries at a time with one query per lane. Every lane runs the reference's chain for its query:
 //   scores  s_j = (sum_d q[d] k_j[d], d in order) * scale   8 keys' chains side by side (8 accumulators)
 //   softmax mx = max_j s_j; p_j = exp(s_j - mx); sum = sum_j p_j in order; p_j /= sum
 //   output  o[d] = sum_j p_j v_j[d], j in order              8 dims' chains side by side
 // Lanes past the last query compute on zero queries and are never stored. Working per lane makes the serial
-// softmax sum (one add chain per query) run W queries at once.
+// softmax sum (one add chain per query) run W queries at once. scratch: attention_scratch_floats (encoder_ops.h).
 template <class V>
 void attention_head(const float* q, const float* k, const float* v, int64_t len, int64_t stride, int64_t hd,
                     float* out, float* scratch) {
   using F = typename V::F;
   constexpr int W = V::W;
   const F scale = V::set(1.f / std::sqrt(float(hd)));
-  float* qt = scratch;       // hd x W: the block's queries transposed
+  // 64-byte aligned (the scratch's W spare floats): every row below is whole vectors that never split a line.
+  const uintptr_t mis = reinterpret_cast<uintptr_t>(scratch) / 4 % 16;
+  float* qt = scratch + (mis ? 16 - mis : 0);  // hd x W: the block's queries transposed
   float* p = qt + hd * W;    // len x W: scores, then probabilities
   float* ot = p + len * W;   // hd x W: outputs, transposed
   for (int64_t i0 = 0; i0 < len; i0 += W) {
