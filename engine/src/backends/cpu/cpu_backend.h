@@ -1,8 +1,9 @@
 // CpuBackend: linear() on oneDNN's sgemm for fp32 groups (oneDNN dispatches on the ISA itself) and on our
 // per-ISA int8 panel kernels (gemm_s8.h) for integer groups, chosen at run time (isa.h); GELU and attention
 // vectorised per ISA (isa/encoder_ops.h). Results are bit-identical to the reference backend on every ISA.
-// The weights are used in place, packed, straight from the model file: no unpacked copy is kept, so resident
-// weight memory is the packed size (0.5 byte per 4-bit weight).
+// No unpacked copy of the weights is kept: AVX2/generic read the packed codes in place from the model file, and
+// AVX-512 VNNI reads its load-time layout (prepared.h), still 4-bit for 4-bit rows, after which the model drops
+// the file's pages of those codes; resident weight memory is the packed size (0.5 byte per 4-bit weight).
 #pragma once
 #include <string>
 

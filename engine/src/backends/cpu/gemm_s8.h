@@ -2,7 +2,8 @@
 // ISA's flags only). Every kernel computes exactly the integers of the reference dot_row.
 //
 // The cpu backend keeps no unpacked copy of the weights: for each tile of kRowTile stored rows it unpacks the
-// packed codes into a small panel (L1/L2-resident, zero padded to k_padded) and multiplies it by every token.
+// packed codes (or, on AVX-512, expands its load-time nibble layout, prepared.h) into a small panel
+// (L1/L2-resident, zero padded to k_padded) and multiplies it by every token.
 //
 // Operands:
 //   x:     n_tokens rows of k_padded int8 activations (q in [-127, 127]), zero padded
