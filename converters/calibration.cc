@@ -31,7 +31,9 @@ CalibrationResult calibrate(const BertWeights& w, const tok::Tokenizer& tk,
                             const std::function<void(size_t, size_t)>& progress) {
   RMSMP_CHECK(!sentences.empty(), ErrorCode::InvalidArgument, "calibration needs at least one sentence");
   CalibrationResult res;
-  auto be = make_backend("cpu");
+  // cpu-exact: fp32 rows summed in the reference's order, so the statistics (and the model bytes) are the same on
+  // every CPU; oneDNN's sgemm rounds differently per ISA.
+  auto be = make_backend("cpu-exact");
   LinearInputHook hook = [&](const RowMixedLinear& lin, const float* x, int64_t T) {
     if (lin.name.ends_with(".k") || lin.name.ends_with(".v")) return;
     LayerCalibration& lc = res.layers[lin.name];

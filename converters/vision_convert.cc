@@ -152,7 +152,7 @@ nlohmann::json convert_vision_checkpoint(const VisionConvertOptions& opt,
     } cleanup{tmp};
     const auto file = ModelFile::open(tmp.string());
     const CnnGraph g = cnn_bind(*file);
-    const auto be = make_backend("cpu");
+    const auto be = make_backend("cpu-exact");  // the same statistics on every CPU (see calibration.cc)
     for (size_t i = 0; i < cal.size(); ++i) {
       RMSMP_CHECK(spec.convs[i].cols() <= 32768, ErrorCode::Unsupported,
                   o.in_dir << ": layer " << spec.convs[i].name << " has " << spec.convs[i].cols()

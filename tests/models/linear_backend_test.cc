@@ -280,4 +280,26 @@ TEST(ActQuant, DynamicAndStaticRounding) {
   EXPECT_EQ(act_max_q(u), 127);
 }
 
+// "cpu-exact" (the converters' calibration backend): fp32 rows summed in the reference's order on every ISA, so
+// bit-identical to the reference (oneDNN's sgemm, the plain cpu backend's fp32 path, is only close).
+TEST(CpuExactFp32, BitIdenticalToReferenceOnEveryIsa) {
+  for (Isa isa : isa_all()) {
+    if (!isa_supported(isa)) continue;  // the ISAs this machine has; generic always
+    ::setenv("RMSMP_CPU_ISA", isa_name(isa), 1);
+    auto be = make_backend("cpu-exact");
+    ::unsetenv("RMSMP_CPU_ISA");
+    for (const Case& c : kCases) {
+      Packed p = pack(c, {QuantKind::F32}, uint64_t(c.rows * 7 + c.cols), ActQuant{});
+      std::mt19937_64 rng(9);
+      std::normal_distribution<float> nd;
+      std::vector<float> x(size_t(c.tokens * c.cols)), a(size_t(c.tokens * c.rows)), b(a.size());
+      for (auto& v : x) v = nd(rng);
+      make_backend("reference")->linear(p.lin, x.data(), c.tokens, a.data());
+      be->linear(p.lin, x.data(), c.tokens, b.data());
+      for (size_t i = 0; i < a.size(); ++i)
+        ASSERT_EQ(a[i], b[i]) << be->name() << " " << label(c) << " element " << i;
+    }
+  }
+}
+
 }  // namespace rmsmp

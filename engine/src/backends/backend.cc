@@ -13,6 +13,7 @@ namespace rmsmp {
 std::unique_ptr<Backend> make_backend(const std::string& name) {
   if (name == "reference") return std::make_unique<ReferenceBackend>();
   if (name == "cpu") return std::make_unique<CpuBackend>(isa_selected());
+  if (name == "cpu-exact") return std::make_unique<CpuBackend>(isa_selected(), true);
   Isa isa;
   if (name.rfind("cpu:", 0) == 0 && isa_parse(name.substr(4), &isa)) {
     RMSMP_CHECK(isa_supported(isa), ErrorCode::Unsupported,
@@ -21,7 +22,7 @@ std::unique_ptr<Backend> make_backend(const std::string& name) {
   }
   if (auto ocl = make_opencl_backend(name)) return ocl;
   RMSMP_FAIL(ErrorCode::InvalidArgument,
-             "unknown backend '" << name << "' (known: cpu, cpu:generic, cpu:avx2, cpu:avx512, reference, opencl[:P:D], opencl-fpga[:P:D])");
+             "unknown backend '" << name << "' (known: cpu, cpu-exact, cpu:generic, cpu:avx2, cpu:avx512, reference, opencl[:P:D], opencl-fpga[:P:D])");
 }
 
 void prepare_linear(const Backend& be, const ModelFile& file, RowMixedLinear& w) {

@@ -52,8 +52,12 @@ bool verbose_dispatch() {
 }  // namespace
 
 
-CpuBackend::CpuBackend(Isa isa)
-    : isa_(isa), gemm_(gemm_for(isa)), unpack_(unpack_for(isa)), name_(std::string("cpu:") + isa_name(isa)) {}
+CpuBackend::CpuBackend(Isa isa, bool exact_fp32)
+    : isa_(isa),
+      exact_fp32_(exact_fp32),
+      gemm_(gemm_for(isa)),
+      unpack_(unpack_for(isa)),
+      name_(std::string("cpu:") + isa_name(isa) + (exact_fp32 ? "-exact" : "")) {}
 
 void CpuBackend::layer_norm(const float* x, const float* residual, const float* gamma, const float* beta, float eps,
                             int64_t n_tokens, int64_t dim, float* y) const {
@@ -182,9 +186,29 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const fl
         }
         thread_local std::vector<float> tmp;
         tmp.resize(size_t(T * g.rows));
-        dnnl_status_t st = dnnl_sgemm('N', 'T', T, g.rows, K, 1.f, x, K, reinterpret_cast<const float*>(g.codes), K, 0.f,
-                                      tmp.data(), g.rows);
-        RMSMP_CHECK(st == dnnl_success, ErrorCode::Internal, "dnnl_sgemm failed with status " << int(st));
+        const float* wf = reinterpret_cast<const float*>(g.codes);
+        if (exact_fp32_) {
+          float* tp = tmp.data();
+          const Isa isa = isa_;
+          // Blocks of 64 rows over the threads; each output is one lane's chain, so any split gives the same bits.
+#pragma omp parallel for schedule(static)
+          for (int64_t r0 = 0; r0 < g.rows; r0 += 64) {
+            const int64_t nr = std::min<int64_t>(64, g.rows - r0);
+            std::vector<float> xt(size_t(K * 16 + 16));
+            if (isa == Isa::Avx512Vnni) linear_f32_exact_avx512(x, T, K, wf + r0 * K, nr, tp + r0, g.rows, xt.data());
+            else if (isa == Isa::Avx2) linear_f32_exact_avx2(x, T, K, wf + r0 * K, nr, tp + r0, g.rows, xt.data());
+            else
+              for (int64_t t = 0; t < T; ++t)
+                for (int64_t r = r0; r < r0 + nr; ++r) {
+                  float acc = 0.f;
+                  for (int64_t k = 0; k < K; ++k) acc += x[t * K + k] * wf[r * K + k];
+                  tp[t * g.rows + r] = acc;
+                }
+          }
+        } else {
+          dnnl_status_t st = dnnl_sgemm('N', 'T', T, g.rows, K, 1.f, x, K, wf, K, 0.f, tmp.data(), g.rows);
+          RMSMP_CHECK(st == dnnl_success, ErrorCode::Internal, "dnnl_sgemm failed with status " << int(st));
+        }
         const int32_t* perm = w.perm + stored0;
         for (int64_t t = 0; t < T; ++t)
           for (int64_t j = 0; j < g.rows; ++j)

@@ -15,7 +15,10 @@ namespace rmsmp {
 
 class CpuBackend : public ReferenceBackend {
  public:
-  explicit CpuBackend(Isa isa);
+  // exact_fp32: fp32 rows sum as the reference does (one chain per output, k in order; SIMD across tokens)
+  // instead of oneDNN's sgemm, so an fp32 forward has the same bits on every ISA: the converters' calibration
+  // uses it ("cpu-exact"), which makes a conversion byte-identical on every CPU. About 4x slower fp32 GEMMs.
+  explicit CpuBackend(Isa isa, bool exact_fp32 = false);
   const char* name() const override { return name_.c_str(); }
   Isa isa() const { return isa_; }
   // AVX-512 VNNI: every integer group in the kernel's panel order (prepared.h); other ISAs read the file's rows.
@@ -38,6 +41,7 @@ class CpuBackend : public ReferenceBackend {
   void run_linears(const RowMixedLinear* const* ws, size_t n, const float* x, int64_t n_tokens, float* const* ys,
                    bool gelu) const;
   Isa isa_;
+  bool exact_fp32_;
   GemmS8Fn gemm_;
   UnpackPanelFn unpack_;
   std::string name_;

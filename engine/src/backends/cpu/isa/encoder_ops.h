@@ -19,6 +19,12 @@ void attention_head_avx2(const float* q, const float* k, const float* v, int64_t
 void attention_head_avx512(const float* q, const float* k, const float* v, int64_t len, int64_t stride,
                            int64_t head_dim, float* out, float* scratch);
 
+// fp32 rows with the reference's summation (encoder_ops_simd.h: linear_f32_exact); xt: K * 16 + 16 floats.
+void linear_f32_exact_avx2(const float* x, int64_t T, int64_t K, const float* w, int64_t N, float* y,
+                           int64_t y_stride, float* xt);
+void linear_f32_exact_avx512(const float* x, int64_t T, int64_t K, const float* w, int64_t N, float* y,
+                             int64_t y_stride, float* xt);
+
 // ReferenceBackend::layer_norm's contract (y may alias x or residual). scratch: at least 16 * dim floats.
 void layer_norm_avx2(const float* x, const float* residual, const float* gamma, const float* beta, float eps,
                      int64_t n_tokens, int64_t dim, float* y, float* scratch);

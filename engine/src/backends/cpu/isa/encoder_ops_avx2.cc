@@ -22,6 +22,11 @@ inline __m256 set(float v) { return _mm256_set1_ps(v); }
 
 void gelu_avx2(float* x, int64_t n) { simd::gelu<simd::Avx2>(x, n); }
 
+void linear_f32_exact_avx2(const float* x, int64_t T, int64_t K, const float* w, int64_t N, float* y,
+                           int64_t y_stride, float* xt) {
+  simd::linear_f32_exact<simd::Avx2>(x, T, K, w, N, y, y_stride, xt);
+}
+
 void attention_head_avx2(const float* q, const float* k, const float* v, int64_t len, int64_t stride,
                          int64_t head_dim, float* out, float* scratch) {
   simd::attention_head<simd::Avx2>(q, k, v, len, stride, head_dim, out, scratch);

@@ -200,4 +200,42 @@ void attention_head(const float* q, const float* k, const float* v, int64_t len,
   }
 }
 
+// y[t * y_stride + r] = sum_k x[t][k] * w[r][k] for t < T, r < N, as the reference's fp32 rows: one chain per
+// output from 0.f, k in order, a rounded multiply then a rounded add. One token per lane (W tokens side by side,
+// their x transposed into xt), 8 rows' chains at once; the same bits at every width and thread count.
+// xt: at least K * W + 16 floats.
+template <class V>
+void linear_f32_exact(const float* x, int64_t T, int64_t K, const float* w, int64_t N, float* y, int64_t y_stride,
+                      float* xt) {
+  using F = typename V::F;
+  constexpr int W = V::W;
+  for (int64_t t0 = 0; t0 < T; t0 += W) {
+    const int64_t nt = std::min<int64_t>(W, T - t0);
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t i = 0; i < W; ++i) xt[k * W + i] = i < nt ? x[(t0 + i) * K + k] : 0.f;
+    alignas(64) float lanes[W];
+    int64_t r0 = 0;
+    for (; r0 + 8 <= N; r0 += 8) {
+      F acc[8];
+      for (auto& a : acc) a = V::zero();
+      const float* wr = w + r0 * K;
+      for (int64_t k = 0; k < K; ++k) {
+        const F xv = V::load(xt + k * W);
+#pragma GCC unroll 8
+        for (int u = 0; u < 8; ++u) acc[u] = V::add(acc[u], V::mul(xv, V::set(wr[u * K + k])));
+      }
+      for (int u = 0; u < 8; ++u) {
+        V::store(lanes, acc[u]);
+        for (int64_t i = 0; i < nt; ++i) y[(t0 + i) * y_stride + r0 + u] = lanes[i];
+      }
+    }
+    for (; r0 < N; ++r0) {
+      F acc = V::zero();
+      for (int64_t k = 0; k < K; ++k) acc = V::add(acc, V::mul(V::load(xt + k * W), V::set(w[r0 * K + k])));
+      V::store(lanes, acc);
+      for (int64_t i = 0; i < nt; ++i) y[(t0 + i) * y_stride + r0] = lanes[i];
+    }
+  }
+}
+
 }  // namespace rmsmp::simd
