@@ -46,6 +46,11 @@ usage: rmsmp-convert --in HF_DIR --out FILE [options]                 (BERT fami
                       is 47 of its 90 MB; with fixed4 the default model is 13.1 MB.
   --max-seq-length N  longest input the model accepts, [CLS]/[SEP] included (default: the sentence-transformers
                       limit, else max_position_embeddings; at most max_position_embeddings)
+  --export-plan P     also write the conversion's rows (scheme, step and value of every row, and the fp32
+                      tensors) as a QAT plan: the starting point of converters/train/qat_encoder.py
+  --plan P            take every row's scheme, step and value from a QAT plan (the trainer's output) and its
+                      fp32 tensors over the checkpoint's; packs it bit-exactly, with no assignment, calibration
+                      or rounding of its own (format: converters/qat_plan.h)
   --report FILE       write the conversion report (JSON): rows per scheme and score statistics per layer,
                       average bits, file bytes, converter seconds
   --quiet             no progress on stderr
@@ -78,7 +83,7 @@ int main(int argc, char** argv) {
   try {
     cli::Args a(argc, argv, 1,
                 {"in", "out", "scheme", "ratios", "calib", "calib-n", "act-bits", "clip", "scheme-rule", "seed", "report",
-                 "rounding", "max-seq-length", "device", "embeddings",
+                 "rounding", "max-seq-length", "device", "embeddings", "plan", "export-plan",
                  "arch", "calib-images", "labels", "pin-first-last"},
                 {"quiet"});
     RMSMP_CHECK(a.positional().empty(), ErrorCode::InvalidArgument, "unexpected argument '" << a.positional()[0] << "'");
@@ -115,6 +120,10 @@ int main(int argc, char** argv) {
     if (auto s = a.get("seed")) o.seed = std::stoull(*s);
     if (auto m = a.get("max-seq-length")) o.max_seq_length = cli::parse_int(*m, "--max-seq-length");
     o.embeddings = a.get_or("embeddings", "");
+    o.plan_path = a.get_or("plan", "");
+    o.export_plan_path = a.get_or("export-plan", "");
+    RMSMP_CHECK(o.plan_path.empty() || (!a.get("calib") && !a.get("rounding") && !a.get("ratios") && !a.get("embeddings")),
+                ErrorCode::InvalidArgument, "--plan fixes every row: it takes no --calib, --rounding, --ratios or --embeddings");
     if (auto c = a.get("calib")) {
       std::vector<std::string> first = cli::read_lines(*c, true);
       o.calib_sentences = (!first.empty() && first[0] == "sentence\tlabel") ? cli::read_labeled_tsv(*c).sentences
@@ -138,8 +147,11 @@ int main(int argc, char** argv) {
     };
     nlohmann::json rep;
     if (is_vision_checkpoint(o.in_dir) || a.get("arch")) {
-      RMSMP_CHECK(!a.get("calib") && !a.get("max-seq-length") && !a.get("embeddings"), ErrorCode::InvalidArgument,
-                  "--calib, --max-seq-length and --embeddings are for text models; a vision model takes --calib-images");
+      RMSMP_CHECK(!a.get("calib") && !a.get("max-seq-length") && !a.get("embeddings") && !a.get("plan") &&
+                      !a.get("export-plan"),
+                  ErrorCode::InvalidArgument,
+                  "--calib, --max-seq-length, --embeddings, --plan and --export-plan are for text models; a vision "
+                  "model takes --calib-images");
       VisionConvertOptions v;
       v.base = o;
       v.base.gptq = a.get("rounding").value_or(a.get("calib-images") ? "gptq" : "nearest") == "gptq";

@@ -14,6 +14,7 @@
 #include "hf_checkpoint.h"
 #include "io/model_format.h"
 #include "layer_plan.h"
+#include "qat_plan.h"
 #include "models/tokenizer_config.h"
 #include "rmsmp/error.h"
 
@@ -52,6 +53,19 @@ nlohmann::json convert_checkpoint(const ConvertOptions& opt, const std::function
     ck.cfg.max_seq_length = opt.max_seq_length;
   }
   const BertConfig& c = ck.cfg;
+  QatPlan plan;
+  const bool from_plan = !opt.plan_path.empty();
+  if (from_plan) {
+    say("reading the plan " + opt.plan_path);
+    plan = read_qat_plan(opt.plan_path);
+    for (auto& [name, t] : plan.fp32) {
+      auto it = ck.tensors.find(name);
+      RMSMP_CHECK(it != ck.tensors.end() && it->second.size() == t.second.size(), ErrorCode::InvalidFile,
+                  opt.plan_path << ": tensor " << name << (it == ck.tensors.end() ? " is not in the checkpoint"
+                                                                                 : " differs in size from the checkpoint's"));
+      it->second = t.second;
+    }
+  }
   std::shared_ptr<const CalibrationResult> cal_ptr = opt.calibration;
   if (need_calib && !cal_ptr) {
     BertWeights fw = ck.fp32_weights();
@@ -74,26 +88,59 @@ nlohmann::json convert_checkpoint(const ConvertOptions& opt, const std::function
     }
   if (need_h) say("scoring rows (Hessian and variance)");
   if (use_gptq) say("error-compensated rounding (gptq) in every layer");
-  const nlohmann::json layerwise_info = plan_layers(
-      plans, opt, [&](const LayerPlan& p) -> const std::vector<float>& { return ck.tensor(p.name + ".weight"); },
-      [&](const LayerPlan& p) -> const Eigen::MatrixXf& { return cal.for_layer(p.name).H; });
+  nlohmann::json layerwise_info;
+  std::vector<QuantizedRows> rows_of(plans.size());
+  if (from_plan) {
+    for (size_t i = 0; i < plans.size(); ++i) {
+      const std::string w = plans[i].name + ".weight";
+      auto it = plan.quantized.find(w);
+      RMSMP_CHECK(it != plan.quantized.end() && plan.rows_cols.at(w) == std::make_pair(plans[i].rows, plans[i].cols),
+                  ErrorCode::InvalidFile, opt.plan_path << ": " << w << " is missing or has another shape");
+      rows_of[i] = it->second;
+      plans[i].assign = rows_of[i].kinds;
+    }
+  } else {
+    layerwise_info = plan_layers(
+        plans, opt, [&](const LayerPlan& p) -> const std::vector<float>& { return ck.tensor(p.name + ".weight"); },
+        [&](const LayerPlan& p) -> const Eigen::MatrixXf& { return cal.for_layer(p.name).H; });
+    for (size_t i = 0; i < plans.size(); ++i) {
+      const LayerPlan& p = plans[i];
+      rows_of[i] = quantize_rows(ck.tensor(p.name + ".weight"), p.rows, p.cols, p.assign, opt.clip,
+                                 p.has_scores ? &p.scores : nullptr, use_gptq ? &cal.for_layer(p.name).H : nullptr);
+    }
+  }
 
   // Write.
   say("packing " + std::to_string(plans.size()) + " linear layers");
   ModelWriter mw;
   auto put = [&](const std::string& n, std::vector<int64_t> shape) { mw.add_tensor(n, DType::F32, shape, ck.tensor(n).data()); };
-  const std::string emb = opt.embeddings.empty() ? default_embeddings(opt.scheme) : opt.embeddings;
+  std::string emb = opt.embeddings.empty() ? default_embeddings(opt.scheme) : opt.embeddings;
+  const auto plan_table = plan.quantized.find("embeddings.word");
+  if (from_plan) {  // the plan's table, or its fp32 one
+    emb = "fp32";
+    if (plan_table != plan.quantized.end()) {
+      emb = quant_scheme(plan_table->second.kinds.at(0)).name;
+      for (QuantKind k : plan_table->second.kinds)
+        RMSMP_CHECK(k == plan_table->second.kinds[0] && quant_is_integer(k), ErrorCode::InvalidFile,
+                    opt.plan_path << ": embeddings.word rows must share one integer scheme");
+    }
+  }
   RMSMP_CHECK(emb == "fp32" || emb == "fixed8" || emb == "fixed4", ErrorCode::InvalidArgument,
               "--embeddings must be fp32, fixed8 or fixed4 (got '" << emb << "')");
   RMSMP_CHECK(!is_fp32 || emb == "fp32", ErrorCode::InvalidArgument,
               "--scheme fp32 keeps fp32 embeddings (got --embeddings " << emb << ")");
   nlohmann::json tables = nlohmann::json::object(), emb_report;
+  QuantizedRows table_rows;
   if (emb == "fp32") {
     put("embeddings.word", {c.vocab_size, c.hidden_size});
   } else {
     say("packing the word embeddings as " + emb + " rows");
-    pack_table(mw, "embeddings.word", ck.tensor("embeddings.word"), c.vocab_size, c.hidden_size,
-               emb == "fixed8" ? QuantKind::Fixed8 : QuantKind::Fixed4, opt.clip, tables, emb_report);
+    table_rows = from_plan ? plan_table->second
+                           : quantize_table(ck.tensor("embeddings.word"), c.vocab_size, c.hidden_size,
+                                            emb == "fixed8" ? QuantKind::Fixed8 : QuantKind::Fixed4, opt.clip);
+    RMSMP_CHECK(table_rows.kinds.size() == size_t(c.vocab_size) && table_rows.w.size() == size_t(c.vocab_size * c.hidden_size),
+                ErrorCode::InvalidFile, opt.plan_path << ": embeddings.word has another shape than the checkpoint's");
+    pack_table_rows(mw, "embeddings.word", table_rows, c.vocab_size, c.hidden_size, tables, emb_report);
   }
   put("embeddings.position", {c.max_position_embeddings, c.hidden_size});
   put("embeddings.token_type", {c.type_vocab_size, c.hidden_size});
@@ -101,7 +148,8 @@ nlohmann::json convert_checkpoint(const ConvertOptions& opt, const std::function
   put("embeddings.ln.beta", {c.hidden_size});
   nlohmann::json linears = nlohmann::json::object(), rep_layers = nlohmann::json::array();
   double code_bits = 0, n_weights = 0;
-  for (LayerPlan& p : plans) {
+  for (size_t i = 0; i < plans.size(); ++i) {
+    const LayerPlan& p = plans[i];
     ActQuant act;
     act.bits = is_fp32 ? 8 : opt.act_bits;
     if (act.bits == 4) {
@@ -109,9 +157,8 @@ nlohmann::json convert_checkpoint(const ConvertOptions& opt, const std::function
       act.clip = activation_clip_mse(cal.for_layer(p.name).abs_sample, 4);
     }
     nlohmann::json rl;
-    pack_linear(mw, p.name, ck.tensor(p.name + ".weight"), ck.tensor(p.name + ".bias"), p.rows, p.cols, p.assign,
-                opt.clip, act, p.has_scores ? &p.scores : nullptr, use_gptq ? &cal.for_layer(p.name).H : nullptr,
-                linears, rl);
+    pack_linear_rows(mw, p.name, rows_of[i], ck.tensor(p.name + ".bias"), p.rows, p.cols, act,
+                     p.has_scores ? &p.scores : nullptr, linears, rl);
     code_bits += rl["bits_per_weight"].get<double>() * double(p.rows * p.cols);
     n_weights += double(p.rows * p.cols);
     rep_layers.push_back(rl);
@@ -143,6 +190,10 @@ nlohmann::json convert_checkpoint(const ConvertOptions& opt, const std::function
   q["avg_weight_bits"] = avg_bits;
   q["avg_weight_bits_note"] = "code bits of the row-quantized linear layers; per-row fp32 steps not counted";
   q["embeddings"] = emb;
+  if (from_plan) {
+    q["rounding"] = "from the plan (every value on its row's grid)";
+    q["plan"] = {{"source", opt.plan_path}, {"metadata", plan.metadata}};
+  }
   h["quantization"] = q;
   nlohmann::json prov = {{"source", opt.in_dir},
                          {"source_weights", ck.weights_path},
@@ -163,6 +214,34 @@ nlohmann::json convert_checkpoint(const ConvertOptions& opt, const std::function
   if (!tables.empty()) h["tables"] = tables;
   say("writing " + opt.out_path);
   mw.write(opt.out_path);
+  if (!opt.export_plan_path.empty()) {
+    say("writing the plan " + opt.export_plan_path);
+    QatPlan out;
+    for (const auto& [name, v] : ck.tensors) out.fp32[name] = {{int64_t(v.size())}, v};
+    auto shape = [&](const std::string& name, std::vector<int64_t> s) { out.fp32.at(name).first = std::move(s); };
+    shape("embeddings.word", {c.vocab_size, c.hidden_size});
+    shape("embeddings.position", {c.max_position_embeddings, c.hidden_size});
+    shape("embeddings.token_type", {c.type_vocab_size, c.hidden_size});
+    for (size_t i = 0; i < plans.size(); ++i) {
+      const std::string w = plans[i].name + ".weight";
+      shape(w, {plans[i].rows, plans[i].cols});
+      out.quantized[w] = rows_of[i];
+      out.rows_cols[w] = {plans[i].rows, plans[i].cols};
+    }
+    if (!table_rows.kinds.empty()) {
+      out.quantized["embeddings.word"] = table_rows;
+      out.rows_cols["embeddings.word"] = {c.vocab_size, c.hidden_size};
+    }
+    if (ck.num_labels > 0) {
+      shape("head.pooler.weight", {c.hidden_size, c.hidden_size});
+      shape("head.classifier.weight", {ck.num_labels, c.hidden_size});
+    }
+    out.metadata = {{"architecture", c.to_json().dump()},
+                    {"act", is_fp32 ? "fp32" : opt.act_bits == 8 ? "dynamic per-token int8" : "static per-layer int4"},
+                    {"source", opt.in_dir},
+                    {"history", "rmsmp-convert " + std::string(kConverterVersion) + ": " + opt.command_line}};
+    write_qat_plan(opt.export_plan_path, out);
+  }
 
   return conversion_report(opt, avg_bits,
                            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), q, prov,

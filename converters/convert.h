@@ -35,6 +35,10 @@ struct ConvertOptions {
   std::string embeddings;
   int64_t max_seq_length = 0;   // > 0: overrides the checkpoint's (sentence-transformers) limit, <= max positions
   std::string command_line;     // for provenance
+  // QAT plans (qat_plan.h). plan_path: take every row's scheme, step and value from this plan (the trainer's
+  // output) and its fp32 tensors over the checkpoint's; no assignment, no rounding of our own. export_plan_path:
+  // also write the conversion's rows as a plan (the trainer's starting point).
+  std::string plan_path, export_plan_path;
 };
 
 // Returns the report (per-layer rows per scheme, score statistics, bits; model totals). Throws rmsmp::Error.

@@ -1,7 +1,8 @@
 // Error-compensated rounding of a row-wise mixed layer (GPTQ, Frantar et al. 2022; the OBQ view of the
 // layer-reconstruction Hessian RMSMP.md uses for precision). Every row keeps its own scheme and step; columns
 // are rounded one at a time and each rounding error is spread over the not-yet-rounded columns through H^-1,
-// so the result is exactly representable by the row-wise packer.
+// so the result is exactly representable by the row-wise packer. Columns are taken in decreasing order of
+// H's diagonal (GPTQ's act-order).
 #pragma once
 #include <cstdint>
 #include <vector>

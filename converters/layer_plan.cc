@@ -34,8 +34,10 @@ ConvertNeeds check_convert_options(const ConvertOptions& opt) {
               ErrorCode::InvalidArgument, "--ratios must be non-negative and sum to 1 (they sum to " << rsum << ")");
   ConvertNeeds n;
   n.is_fp32 = opt.scheme == "fp32";
-  n.need_h = opt.scheme == "rmsmp" || opt.scheme == "layerwise";
-  n.use_gptq = opt.gptq && !n.is_fp32;
+  const bool from_plan = !opt.plan_path.empty();
+  RMSMP_CHECK(!from_plan || !n.is_fp32, ErrorCode::InvalidArgument, "--plan sets the rows' schemes: it needs a quantized --scheme");
+  n.need_h = !from_plan && (opt.scheme == "rmsmp" || opt.scheme == "layerwise");
+  n.use_gptq = !from_plan && opt.gptq && !n.is_fp32;
   n.need_calib = n.need_h || n.use_gptq || (opt.act_bits == 4 && !n.is_fp32);
   return n;
 }
@@ -47,7 +49,7 @@ nlohmann::json quantization_json(const ConvertOptions& opt, const ConvertNeeds& 
                       {"ratios", {{"pot4", opt.ratios.pot4}, {"fixed4", opt.ratios.fixed4}, {"fixed8", opt.ratios.fixed8}}},
                       {"clip", opt.clip == ClipMode::Mse ? "mse" : "max"},
                       {"scheme_rule", scheme_rule_name(opt.rule)},
-                      {"rounding", n.use_gptq ? "gptq (error compensation through H^-1, damp 0.01)" : "nearest"},
+                      {"rounding", n.use_gptq ? "gptq (error compensation through H^-1, act-order, damp 0.01)" : "nearest"},
                       {"precision_rule", "hessian: top rows by min over 4-bit schemes of e^T H e, H = sum x x^T" + h_inputs},
                       {"act_bits", n.is_fp32 ? 32 : opt.act_bits},
                       {"act_mode", n.is_fp32 ? "fp32" : opt.act_bits == 8 ? act_mode8 : act_mode4}};
@@ -176,23 +178,41 @@ double write_row_groups(ModelWriter& mw, const std::string& name, const std::vec
 
 }  // namespace
 
-void pack_linear(ModelWriter& mw, const std::string& name, const std::vector<float>& w_in, const std::vector<float>& bias,
-                 int64_t rows, int64_t cols, const std::vector<QuantKind>& assign, ClipMode clip, const ActQuant& act,
-                 const RowScores* scores, const Eigen::MatrixXf* gptq_h, nlohmann::json& linears,
-                 nlohmann::json& report_layer) {
+QuantizedRows quantize_rows(const std::vector<float>& w_in, int64_t rows, int64_t cols,
+                            const std::vector<QuantKind>& assign, ClipMode clip, const RowScores* scores,
+                            const Eigen::MatrixXf* gptq_h) {
+  QuantizedRows qr;
+  qr.kinds = assign;
   // Steps come from the original rows; error compensation then keeps them fixed.
-  std::vector<float> row_step(static_cast<size_t>(rows), 1.f);
+  qr.steps.assign(static_cast<size_t>(rows), 1.f);
   for (int64_t r = 0; r < rows; ++r) {
     const QuantKind k = assign[size_t(r)];
-    if (scores && k == QuantKind::Fixed4) row_step[size_t(r)] = scores->step_fixed4[size_t(r)];
-    else if (scores && k == QuantKind::Pow2x4) row_step[size_t(r)] = scores->step_pot4[size_t(r)];
-    else if (quant_is_integer(k)) row_step[size_t(r)] = quant_row_step(k, w_in.data() + r * cols, cols, clip);
+    if (scores && k == QuantKind::Fixed4) qr.steps[size_t(r)] = scores->step_fixed4[size_t(r)];
+    else if (scores && k == QuantKind::Pow2x4) qr.steps[size_t(r)] = scores->step_pot4[size_t(r)];
+    else if (quant_is_integer(k)) qr.steps[size_t(r)] = quant_row_step(k, w_in.data() + r * cols, cols, clip);
   }
-  std::vector<float> w = w_in;
-  if (gptq_h) gptq_quantize(w, rows, cols, *gptq_h, assign, row_step);
+  qr.w = w_in;
+  if (gptq_h) {
+    gptq_quantize(qr.w, rows, cols, *gptq_h, assign, qr.steps);
+    return qr;
+  }
+  std::vector<int8_t> q(static_cast<size_t>(cols));
+  for (int64_t r = 0; r < rows; ++r) {
+    const QuantKind k = assign[size_t(r)];
+    if (!quant_is_integer(k)) continue;
+    float* row = qr.w.data() + r * cols;
+    quant_scheme(k).quantize_row(row, cols, qr.steps[size_t(r)], q.data());
+    for (int64_t c = 0; c < cols; ++c) row[c] = qr.steps[size_t(r)] * float(q[size_t(c)]);
+  }
+  return qr;
+}
+
+void pack_linear_rows(ModelWriter& mw, const std::string& name, const QuantizedRows& qr, const std::vector<float>& bias,
+                      int64_t rows, int64_t cols, const ActQuant& act, const RowScores* scores,
+                      nlohmann::json& linears, nlohmann::json& report_layer) {
   std::vector<int32_t> perm;
   nlohmann::json groups = nlohmann::json::array(), rep_groups = nlohmann::json::object();
-  const double bits = write_row_groups(mw, name, w, rows, cols, assign, row_step, scores, groups, perm, rep_groups);
+  const double bits = write_row_groups(mw, name, qr.w, rows, cols, qr.kinds, qr.steps, scores, groups, perm, rep_groups);
   nlohmann::json entry = {{"rows", rows},
                           {"cols", cols},
                           {"perm", mw.add_tensor(name + ".perm", DType::I32, {rows}, perm.data())},
@@ -207,15 +227,24 @@ void pack_linear(ModelWriter& mw, const std::string& name, const std::vector<flo
                   {"groups", rep_groups}, {"act", entry["act"]}};
 }
 
-void pack_table(ModelWriter& mw, const std::string& name, const std::vector<float>& w, int64_t rows, int64_t cols,
-                QuantKind kind, ClipMode clip, nlohmann::json& tables, nlohmann::json& report) {
+void pack_linear(ModelWriter& mw, const std::string& name, const std::vector<float>& w_in, const std::vector<float>& bias,
+                 int64_t rows, int64_t cols, const std::vector<QuantKind>& assign, ClipMode clip, const ActQuant& act,
+                 const RowScores* scores, const Eigen::MatrixXf* gptq_h, nlohmann::json& linears,
+                 nlohmann::json& report_layer) {
+  pack_linear_rows(mw, name, quantize_rows(w_in, rows, cols, assign, clip, scores, gptq_h), bias, rows, cols, act,
+                   scores, linears, report_layer);
+}
+
+QuantizedRows quantize_table(const std::vector<float>& w, int64_t rows, int64_t cols, QuantKind kind, ClipMode clip) {
   RMSMP_CHECK(quant_is_integer(kind), ErrorCode::InvalidArgument, "a quantized table needs an integer scheme");
-  std::vector<float> row_step(static_cast<size_t>(rows));
-  for (int64_t r = 0; r < rows; ++r) row_step[size_t(r)] = quant_row_step(kind, w.data() + r * cols, cols, clip);
-  const std::vector<QuantKind> assign(static_cast<size_t>(rows), kind);
+  return quantize_rows(w, rows, cols, std::vector<QuantKind>(static_cast<size_t>(rows), kind), clip, nullptr, nullptr);
+}
+
+void pack_table_rows(ModelWriter& mw, const std::string& name, const QuantizedRows& qr, int64_t rows, int64_t cols,
+                     nlohmann::json& tables, nlohmann::json& report) {
   std::vector<int32_t> perm;
   nlohmann::json groups = nlohmann::json::array(), rep_groups = nlohmann::json::object();
-  const double bits = write_row_groups(mw, name, w, rows, cols, assign, row_step, nullptr, groups, perm, rep_groups);
+  const double bits = write_row_groups(mw, name, qr.w, rows, cols, qr.kinds, qr.steps, nullptr, groups, perm, rep_groups);
   tables[name] = {{"rows", rows},
                   {"cols", cols},
                   {"perm", mw.add_tensor(name + ".perm", DType::I32, {rows}, perm.data())},

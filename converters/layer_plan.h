@@ -52,18 +52,35 @@ nlohmann::json plan_layers(std::vector<LayerPlan>& plans, const ConvertOptions& 
                            const std::function<const std::vector<float>&(const LayerPlan&)>& weights,
                            const std::function<const Eigen::MatrixXf&(const LayerPlan&)>& hessian);
 
+// One layer's rows as they are packed: w (rows x cols, row-major) with w[r][c] == steps[r] * q for a level q of
+// kinds[r] (F32 rows: the weights as given). The packer re-rounds w with the same steps, which gives back q.
+struct QuantizedRows {
+  std::vector<QuantKind> kinds;
+  std::vector<float> steps, w;
+};
+
+// Steps from the scores where they exist (the ones the assignment measured), else from `clip`; values rounded
+// with GPTQ through `gptq_h` (gptq.h) when given, else each to its nearest level.
+QuantizedRows quantize_rows(const std::vector<float>& w, int64_t rows, int64_t cols, const std::vector<QuantKind>& assign,
+                            ClipMode clip, const RowScores* scores, const Eigen::MatrixXf* gptq_h);
+
 // Packs one layer's rows grouped by scheme into the writer; adds its "linears" entry and fills its report
-// entry. With `gptq_h`, rounding is error-compensated (gptq.h); otherwise each value goes to its nearest level.
-// act.per_tensor is written as mode "dynamic_tensor", act.nonneg as "signed": false.
+// entry. act.per_tensor is written as mode "dynamic_tensor", act.nonneg as "signed": false.
+void pack_linear_rows(ModelWriter& mw, const std::string& name, const QuantizedRows& qr, const std::vector<float>& bias,
+                      int64_t rows, int64_t cols, const ActQuant& act, const RowScores* scores,
+                      nlohmann::json& linears, nlohmann::json& report_layer);
+// quantize_rows + pack_linear_rows.
 void pack_linear(ModelWriter& mw, const std::string& name, const std::vector<float>& w_in, const std::vector<float>& bias,
                  int64_t rows, int64_t cols, const std::vector<QuantKind>& assign, ClipMode clip, const ActQuant& act,
                  const RowScores* scores, const Eigen::MatrixXf* gptq_h, nlohmann::json& linears,
                  nlohmann::json& report_layer);
 
-// Packs a lookup table (the word embeddings) with every row in `kind` (an integer scheme), per-row steps from
-// `clip`, into the header's "tables" section: {rows, cols, perm, groups} as a linear's, without bias or act.
+// A lookup table (the word embeddings) with every row in `kind` (an integer scheme), per-row steps from `clip`,
+// nearest rounding.
+QuantizedRows quantize_table(const std::vector<float>& w, int64_t rows, int64_t cols, QuantKind kind, ClipMode clip);
+// Packs it into the header's "tables" section: {rows, cols, perm, groups} as a linear's, without bias or act.
 // Rows are looked up, not multiplied: row r is float(q) * step (bind_row_mixed_table, models/row_mixed_binding.h).
-void pack_table(ModelWriter& mw, const std::string& name, const std::vector<float>& w, int64_t rows, int64_t cols,
-                QuantKind kind, ClipMode clip, nlohmann::json& tables, nlohmann::json& report);
+void pack_table_rows(ModelWriter& mw, const std::string& name, const QuantizedRows& qr, int64_t rows, int64_t cols,
+                     nlohmann::json& tables, nlohmann::json& report);
 
 }  // namespace rmsmp

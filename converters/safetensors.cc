@@ -37,7 +37,14 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : map_(std::make_uniqu
   }
   RMSMP_CHECK(h.is_object(), ErrorCode::InvalidFile, path << ": safetensors header is not a JSON object");
   for (const auto& [name, v] : h.items()) {
-    if (name == "__metadata__") continue;
+    if (name == "__metadata__") {
+      RMSMP_CHECK(v.is_object(), ErrorCode::InvalidFile, path << ": __metadata__ is not a JSON object");
+      for (const auto& [k, mv] : v.items()) {
+        RMSMP_CHECK(mv.is_string(), ErrorCode::InvalidFile, path << ": __metadata__ value '" << k << "' is not a string");
+        metadata_[k] = mv.get<std::string>();
+      }
+      continue;
+    }
     Entry e;
     e.name = name;
     try {
@@ -103,8 +110,10 @@ std::vector<float> SafetensorsFile::read_f32(const std::string& name) const {
   return out;
 }
 
-void write_safetensors_f32(const std::string& path, const F32TensorMap& tensors) {
+void write_safetensors_f32(const std::string& path, const F32TensorMap& tensors,
+                           const std::map<std::string, std::string>& metadata) {
   nlohmann::json h = nlohmann::json::object();
+  if (!metadata.empty()) h["__metadata__"] = metadata;
   uint64_t off = 0;
   for (const auto& [name, v] : tensors) {
     int64_t n = 1;

@@ -27,16 +27,21 @@ class SafetensorsFile {
   const std::vector<Entry>& entries() const { return entries_; }
   // Tensor as float32 (F32, F16, BF16 accepted); throws on other dtypes and on NaN/Inf values.
   std::vector<float> read_f32(const std::string& name) const;
+  // The header's "__metadata__" (string to string, as the format defines it); empty when absent.
+  const std::map<std::string, std::string>& metadata() const { return metadata_; }
 
  private:
   std::unique_ptr<MappedFile> map_;
   std::vector<Entry> entries_;
   uint64_t data_start_ = 0;
+  std::map<std::string, std::string> metadata_;
 };
 
 // name -> (shape, fp32 values). Written F32, names in map order, header padded to 8 bytes; to a temp file in
-// the same folder, then renamed. For synthetic checkpoints (benchmarks, tests); throws Error{IoError}.
+// the same folder, then renamed. For synthetic checkpoints (benchmarks, tests) and QAT plans (qat_plan.h);
+// `metadata` becomes "__metadata__". Throws Error{IoError}.
 using F32TensorMap = std::map<std::string, std::pair<std::vector<int64_t>, std::vector<float>>>;
-void write_safetensors_f32(const std::string& path, const F32TensorMap& tensors);
+void write_safetensors_f32(const std::string& path, const F32TensorMap& tensors,
+                           const std::map<std::string, std::string>& metadata = {});
 
 }  // namespace rmsmp
