@@ -1,10 +1,13 @@
 // rmsmp-convert: argument parsing for the converter library (converters/convert.h).
 #include <cstring>
+#include <filesystem>
+#include <cstdlib>
 #include <iostream>
 #include <sstream>
 
 #include "common/cli.h"
 #include "convert.h"
+#include "layer_plan.h"
 #include "fpga_model.h"
 #include "vision_convert.h"
 #include "rmsmp/error.h"
@@ -28,8 +31,10 @@ usage: rmsmp-convert --in HF_DIR --out FILE [options]                 (BERT fami
                       auto with --device NAME: the ratio that balances the PoT-4 LUT core and the Fixed DSP core
                       on that FPGA (rmsmp-fpga's cost model; 5% Fixed-8), recorded in the file's provenance
   --device NAME       FPGA for --ratios auto: xc7z020 | xc7z045 | xczu9eg
-  --calib FILE        calibration text: one sentence per line, or a 'sentence<TAB>label' TSV.
-                      Required by rmsmp, layerwise and --act-bits 4. Must not overlap evaluation data.
+  --calib FILE        calibration text: one sentence per line, or a 'sentence<TAB>label' TSV. Used by rmsmp,
+                      layerwise, --act-bits 4 and gptq rounding; when those need it and --calib is absent, the
+                      shipped data/calib/text.txt (1,000 UCI Yelp review sentences, CC BY 4.0; or the file in
+                      $RMSMP_DEFAULT_CALIB). Must not overlap evaluation data.
   --calib-n N         use at most the first N calibration sentences (default: all)
   --act-bits 8|4      8: dynamic per-token int8 activations (default); 4: static per-layer clip (MSE) from
                       calibration, the paper's W4A4 setting
@@ -134,7 +139,24 @@ int main(int argc, char** argv) {
       }
       o.calib_source = *c;
     }
-    const std::string rounding = a.get_or("rounding", a.get("calib") ? "gptq" : "nearest");
+    bool calibrated = a.get("calib").has_value();
+    if (!calibrated && o.plan_path.empty() && !is_vision_checkpoint(o.in_dir) && !a.get("arch") &&
+        check_convert_options(o).need_calib) {
+      // The scheme needs calibration text and none was given: the shipped default (data/calib/text.txt).
+      const char* env = std::getenv("RMSMP_DEFAULT_CALIB");
+      const std::string def = env ? env : std::string(RMSMP_SOURCE_DIR) + "/data/calib/text.txt";
+      RMSMP_CHECK(std::filesystem::exists(def), ErrorCode::InvalidArgument,
+                  "--scheme " << o.scheme << " needs calibration text: pass --calib TEXT_FILE (the default, " << def
+                              << ", is not there)");
+      o.calib_sentences = cli::read_lines(def);
+      if (auto n = a.get("calib-n")) {
+        const size_t k = size_t(cli::parse_int(*n, "--calib-n"));
+        if (o.calib_sentences.size() > k) o.calib_sentences.resize(k);
+      }
+      o.calib_source = def + " (default)";
+      calibrated = true;
+    }
+    const std::string rounding = a.get_or("rounding", calibrated ? "gptq" : "nearest");
     RMSMP_CHECK(rounding == "gptq" || rounding == "nearest", ErrorCode::InvalidArgument, "--rounding must be gptq or nearest");
     o.gptq = rounding == "gptq";
     for (int i = 0; i < argc; ++i) {

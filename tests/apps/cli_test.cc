@@ -345,3 +345,32 @@ TEST(Cli, DevicesAndOpenClDevice) {
 }
 
 }  // namespace rmsmp
+
+namespace rmsmp {
+namespace {
+
+// `rmsmp-convert --in X --out Y` needs no flags: the default scheme calibrates on the shipped text
+// (data/calib/text.txt) and rounds with GPTQ; the header names the file. --calib still overrides it.
+TEST(Cli, DefaultConversionCalibratesOnTheShippedText) {
+  const std::string dir = test::temp_dir(), ck = std::string(RMSMP_TEST_DATA_DIR) + "/tiny_classifier";
+  int rc = 0;
+  const std::string log = run("rmsmp-convert --quiet --in " + ck + " --out " + dir + "/m.rmsmp --report " + dir + "/r.json", &rc);
+  ASSERT_EQ(rc, 0) << log;
+  std::ifstream f(dir + "/r.json");
+  const nlohmann::json r = nlohmann::json::parse(f);
+  EXPECT_NE(r["provenance"]["calibration"]["source"].get<std::string>().find("data/calib/text.txt (default)"),
+            std::string::npos) << r["provenance"].dump();
+  EXPECT_EQ(r["provenance"]["calibration"]["sentences"].get<int>(), 1000);
+  EXPECT_EQ(r["quantization"]["rounding"].get<std::string>().rfind("gptq", 0), 0u) << r["quantization"].dump();
+  // A missing default is a clear usage error, not a silent uncalibrated model.
+  std::string bad;
+  rc = test::run_cmd("RMSMP_DEFAULT_CALIB=/nonexistent/calib.txt " + test::bin_dir() + "/rmsmp-convert --quiet --in " +
+                         ck + " --out " + dir + "/n.rmsmp",
+                     &bad);
+  EXPECT_EQ(rc, 2) << bad;
+  EXPECT_NE(bad.find("needs calibration text"), std::string::npos) << bad;
+  EXPECT_FALSE(fs::exists(dir + "/n.rmsmp"));
+}
+
+}  // namespace
+}  // namespace rmsmp
