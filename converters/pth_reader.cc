@@ -18,6 +18,7 @@ namespace rmsmp {
 namespace {
 
 constexpr size_t kMaxMemo = 1 << 22, kMaxStack = 1 << 22, kMaxString = 1 << 20;
+constexpr uint64_t kMaxTensorElements = uint64_t(1) << 32;  // 16 GiB as fp32: beyond any checkpoint we convert
 
 struct Value;
 using VP = std::shared_ptr<Value>;
@@ -40,6 +41,17 @@ VP make(Value::Kind k) {
   return v;
 }
 
+// Every container a pickle built, held until the reader is done, then emptied one by one: a hostile pickle can
+// nest 100,000 tuples (the recursive destructor would overflow the stack) or make a dict contain itself (a
+// shared_ptr cycle would leak). Emptying each container while the arena still holds its children frees
+// everything without recursion and breaks every cycle.
+struct Arena {
+  std::vector<VP> containers;
+  ~Arena() {
+    for (auto& v : containers) v->items.clear(), v->entries.clear();
+  }
+};
+
 
 std::string storage_dtype(const std::string& name) {
   static const std::map<std::string, std::string> m = {
@@ -52,7 +64,7 @@ std::string storage_dtype(const std::string& name) {
 
 class Unpickler {
  public:
-  Unpickler(const std::string& file, const uint8_t* p, size_t n) : file_(file), p_(p), n_(n) {}
+  Unpickler(const std::string& file, const uint8_t* p, size_t n, Arena& arena) : file_(file), p_(p), n_(n), arena_(arena) {}
 
   // Runs one pickle from the start; returns its value and sets *used to the bytes it took.
   VP run(size_t* used) {
@@ -208,6 +220,7 @@ class Unpickler {
   }
   void push(VP v) {
     fail_if(stack_.size() >= kMaxStack, "stack too deep");
+    if (v->kind == Value::Tuple || v->kind == Value::List || v->kind == Value::Dict) arena_.containers.push_back(v);
     stack_.push_back(std::move(v));
   }
   void push_int(int64_t x) {
@@ -318,6 +331,7 @@ class Unpickler {
   size_t n_, pos_ = 0;
   std::vector<VP> stack_, memo_;
   std::vector<size_t> marks_;
+  Arena& arena_;
 };
 
 uint16_t rd16(const uint8_t* p) { return uint16_t(p[0] | (p[1] << 8)); }
@@ -389,6 +403,7 @@ const std::string& PthFile::path() const { return map_->path(); }
 PthFile::PthFile(const std::string& path) : map_(std::make_unique<MappedFile>(path)) {
   const uint8_t* p = map_->data();
   const uint64_t n = map_->size();
+  Arena arena;  // before root: destroyed after it
   VP root;
   if (n >= 4 && rd32(p) == 0x04034b50) {
     format_ = "zip";
@@ -405,7 +420,7 @@ PthFile::PthFile(const std::string& path) : map_(std::make_unique<MappedFile>(pa
                   ErrorCode::Unsupported, path << ": big-endian checkpoint");
     const ZipEntry& pk = entries.at(prefix + "data.pkl");
     size_t used = 0;
-    root = Unpickler(path, p + pk.offset, pk.size).run(&used);
+    root = Unpickler(path, p + pk.offset, pk.size, arena).run(&used);
     for (const auto& [name, e] : entries)
       if (name.rfind(prefix + "data/", 0) == 0) storages_[name.substr(prefix.size() + 5)] = {"", e.offset, e.size};
   } else {
@@ -415,18 +430,18 @@ PthFile::PthFile(const std::string& path) : map_(std::make_unique<MappedFile>(pa
     RMSMP_CHECK(n >= sizeof kMagic && std::memcmp(p, kMagic, sizeof kMagic) == 0, ErrorCode::InvalidFile,
                 path << ": not a PyTorch checkpoint (neither a zip archive nor the legacy magic number)");
     size_t off = sizeof kMagic, used = 0;
-    VP version = Unpickler(path, p + off, n - off).run(&used);
+    VP version = Unpickler(path, p + off, n - off, arena).run(&used);
     RMSMP_CHECK(version->kind == Value::Int && version->i == 1001, ErrorCode::Unsupported,
                 path << ": legacy protocol version " << version->i << " (1001 expected)");
     off += used;
-    VP sys = Unpickler(path, p + off, n - off).run(&used);
+    VP sys = Unpickler(path, p + off, n - off, arena).run(&used);
     off += used;
     for (const auto& [k, v] : sys->entries)
       if (k->kind == Value::Str && k->s == "little_endian")
         RMSMP_CHECK(v->kind == Value::Bool && v->i, ErrorCode::Unsupported, path << ": big-endian checkpoint");
-    root = Unpickler(path, p + off, n - off).run(&used);
+    root = Unpickler(path, p + off, n - off, arena).run(&used);
     off += used;
-    VP keys = Unpickler(path, p + off, n - off).run(&used);
+    VP keys = Unpickler(path, p + off, n - off, arena).run(&used);
     off += used;
     RMSMP_CHECK(keys->kind == Value::List, ErrorCode::InvalidFile, path << ": storage key list missing");
     for (const auto& k : keys->items) {
@@ -437,12 +452,13 @@ PthFile::PthFile(const std::string& path) : map_(std::make_unique<MappedFile>(pa
       storages_[k->s] = {"", off, 0};
       // The blob's element size comes from the tensors that use this storage (the pickle names its type).
       size_t esz = 0;
-      std::function<void(const VP&)> find = [&](const VP& v) {
-        if (esz) return;
+      // As deep as the flattening below reads (8 dicts): a dict that contains itself ends there.
+      std::function<void(const VP&, int)> find = [&](const VP& v, int depth) {
+        if (esz || depth > 8) return;
         if (v->kind == Value::Tensor && v->tensor.storage_key == k->s) esz = dtype_name_size(v->tensor.dtype);
-        for (const auto& [kk, x] : v->entries) find(x);
+        for (const auto& [kk, x] : v->entries) find(x, depth + 1);
       };
-      find(root);
+      find(root, 0);
       RMSMP_CHECK(esz > 0, ErrorCode::InvalidFile, path << ": storage " << k->s << " is used by no tensor");
       RMSMP_CHECK(count <= (n - off) / esz, ErrorCode::InvalidFile,
                   path << ": storage " << k->s << " (" << count << " elements) runs past the end of the file");
@@ -477,14 +493,23 @@ PthFile::PthFile(const std::string& path) : map_(std::make_unique<MappedFile>(pa
     if (it->second.dtype.empty()) it->second.dtype = t.dtype;
     RMSMP_CHECK(it->second.dtype == t.dtype, ErrorCode::InvalidFile, path << ": storage " << t.storage_key << " used with two dtypes");
     RMSMP_CHECK(it->second.bytes % esz == 0, ErrorCode::InvalidFile, path << ": storage " << t.storage_key << " has a partial element");
-    uint64_t last = uint64_t(t.storage_offset);
-    bool empty = false;
+    uint64_t last = uint64_t(t.storage_offset), numel = 1;
+    bool empty = false, overflow = false;
     for (size_t d = 0; d < t.shape.size(); ++d) {
       if (t.shape[d] == 0) empty = true;
       RMSMP_CHECK(t.shape[d] < (int64_t(1) << 40) && t.stride[d] < (int64_t(1) << 40), ErrorCode::InvalidFile,
                   path << ": tensor " << name << ": absurd size or stride");
-      if (t.shape[d] > 0) last += uint64_t(t.shape[d] - 1) * uint64_t(t.stride[d]);
+      uint64_t reach = 0;
+      if (t.shape[d] > 0) overflow |= __builtin_mul_overflow(uint64_t(t.shape[d] - 1), uint64_t(t.stride[d]), &reach);
+      overflow |= __builtin_add_overflow(last, reach, &last);
+      overflow |= __builtin_mul_overflow(numel, uint64_t(t.shape[d]), &numel);
     }
+    // Zero strides let a tiny storage claim a huge tensor ([1, 3, 2^39, 2^39] over one float): the element count,
+    // which sizes every buffer built from it, is capped as well as the extent.
+    RMSMP_CHECK(!overflow && numel <= kMaxTensorElements, ErrorCode::InvalidFile,
+                path << ": tensor " << name << " claims " << (overflow ? std::string("more than 2^64")
+                                                                        : std::to_string(numel))
+                     << " elements (at most " << kMaxTensorElements << " are read)");
     RMSMP_CHECK(empty || last < it->second.bytes / esz, ErrorCode::InvalidFile,
                 path << ": tensor " << name << " reaches element " << last << " of storage " << t.storage_key << " ("
                      << it->second.bytes / esz << " elements)");

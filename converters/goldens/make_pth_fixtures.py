@@ -162,6 +162,24 @@ def effnet_goldens(path):
     return out
 
 
+def write_hostile():
+    """Issue 22's crashing inputs, each a few bytes to 100 KB, hand-assembled from pickle opcodes."""
+    magic = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19."
+    with zipfile.ZipFile(os.path.join(OUT, "hostile_nested_tuples.pth"), "w") as z:
+        z.writestr("archive/data.pkl", b"\x80\x02]" + b"\x85" * 100000 + b".")  # 100,000 nested TUPLE1
+    # Legacy container whose root dict holds itself (memo put, key, memo get, SETITEM), then one storage key.
+    root = b"\x80\x02}q\x00X\x01\x00\x00\x00ah\x00s."
+    with open(os.path.join(OUT, "hostile_self_dict_legacy.pth"), "wb") as f:
+        f.write(magic + pickle.dumps(1001, protocol=2) + b"\x80\x02}." + root
+                + b"\x80\x02]X\x01\x00\x00\x000a." + struct.pack("<q", 1) + b"\0\0\0\0")
+    with zipfile.ZipFile(os.path.join(OUT, "hostile_self_dict_zip.pth"), "w") as z:
+        z.writestr("archive/data.pkl", root)
+    # A [1, 3, 2^39, 2^39] tensor with zero strides over a one-float storage.
+    st = Storage("0", np.zeros(1, dtype=np.float32))
+    write_zip(os.path.join(OUT, "hostile_zero_stride.pth"),
+              {"w": Tensor(st, 0, (1, 3, 2 ** 39, 2 ** 39), (0, 0, 0, 0))}, {"0": st})
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     ckpt, storages, expected, shapes = contents()
@@ -169,6 +187,7 @@ def main():
     write_zip(os.path.join(OUT, "tiny_zip.pth"), ckpt, storages)
     with zipfile.ZipFile(os.path.join(OUT, "evil.pth"), "w") as z:
         z.writestr("archive/data.pkl", pickle.dumps({"w": Evil()}, protocol=2))
+    write_hostile()
     golden = {"expected": expected, "shapes": shapes}
     if len(sys.argv) > 1:
         golden["efficientnet_lite0"] = effnet_goldens(sys.argv[1])

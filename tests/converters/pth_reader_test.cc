@@ -123,3 +123,24 @@ TEST(PthReader, RealEfficientNetLite0Checkpoint) {
 
 }  // namespace
 }  // namespace rmsmp
+
+namespace rmsmp {
+namespace {
+
+// Issue 22's crashes (made by converters/goldens/make_pth_fixtures.py): each is refused with a message, without a
+// stack overflow, an endless recursion, an overflowing element count or (under LSan) a leaked cycle.
+TEST(PthReader, HostilePicklesAreRefusedWithoutCrashing) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"hostile_nested_tuples.pth", "not a dict of tensors"},           // 100,000 nested TUPLE1
+      {"hostile_self_dict_legacy.pth", "used by no tensor"},            // root dict contains itself (legacy)
+      {"hostile_self_dict_zip.pth", "nested too deeply"},               // the same in a zip (was a leak)
+      {"hostile_zero_stride.pth", "claims more than 2^64 elements"}};   // [1,3,2^39,2^39], zero strides
+  for (const auto& [file, want] : cases) {
+    const std::string e = error_of(test::data_dir() + "/pth/" + file);
+    EXPECT_NE(e.find(file), std::string::npos) << file << ": " << e;
+    EXPECT_NE(e.find(want), std::string::npos) << file << ": " << e;
+  }
+}
+
+}  // namespace
+}  // namespace rmsmp
