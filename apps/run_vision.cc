@@ -70,6 +70,19 @@ struct Tally {
 
 }  // namespace
 
+// Decoded and preprocessed; every failure names the file (a resize or allocation failure would not).
+static std::vector<float> input_of(const VisionModel& m, const std::string& path) {
+  try {
+    return vision::model_input(m.info(), vision::load_image(path));
+  } catch (const Error& e) {
+    if (std::string(e.what()).find(path) != std::string::npos) throw;
+    // A preprocessing refusal (an extreme aspect ratio) is a property of this file, not a usage error.
+    throw Error(e.code() == ErrorCode::InvalidArgument ? ErrorCode::InvalidFile : e.code(), path + ": " + e.what());
+  } catch (const std::bad_alloc&) {
+    throw Error(ErrorCode::InvalidFile, path + ": out of memory while decoding or resizing the image");
+  }
+}
+
 int cmd_classify(int argc, char** argv) {
   cli::Args a(argc, argv, 2, {"model", "top", "labels", "backend", "device"}, {"json"});
   RMSMP_CHECK(!a.positional().empty(), ErrorCode::InvalidArgument, "classify needs at least one IMAGE");
@@ -80,7 +93,7 @@ int cmd_classify(int argc, char** argv) {
   const bool json = a.flag("json");
   std::ostringstream os;
   for (const std::string& path : a.positional()) {
-    const std::vector<float> x = vision::model_input(m->info(), vision::load_image(path));
+    const std::vector<float> x = input_of(*m, path);
     const auto top = top_k(m->logits(x.data(), int64_t(x.size())), k);
     if (json) {
       nlohmann::json j = {{"image", path}, {"classes", nlohmann::json::array()}, {"probabilities", nlohmann::json::array()}};
@@ -115,7 +128,7 @@ int cmd_imagenet(int argc, char** argv) {
   Tally t;
   const auto t0 = std::chrono::steady_clock::now();
   for (size_t i = 0; i < items.size(); ++i) {
-    const std::vector<float> x = vision::model_input(m->info(), vision::load_image(items[i].path));
+    const std::vector<float> x = input_of(*m, items[i].path);
     t.add(m->logits(x.data(), int64_t(x.size())), items[i].label);
     cli::progress("imagenet", i + 1, items.size());
   }

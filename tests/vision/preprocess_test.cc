@@ -93,9 +93,25 @@ TEST(Vision, BadImagesNameTheFileAndProblem) {
   std::string jb((std::istreambuf_iterator<char>(js)), {});
   std::ofstream(dir + "/cut.jpg", std::ios::binary) << jb.substr(0, 600);
   EXPECT_NE(err(dir + "/cut.jpg").find("cut.jpg: JPEG:"), std::string::npos) << err(dir + "/cut.jpg");
+  // Truncated anywhere, even 1% short: libjpeg's "premature end" is a warning, which we refuse (issue 22).
+  for (int pct : {5, 30, 60, 90, 99}) {
+    const std::string cut = dir + "/cut" + std::to_string(pct) + ".jpg";
+    std::ofstream(cut, std::ios::binary) << jb.substr(0, jb.size() * size_t(pct) / 100);
+    EXPECT_NE(err(cut).find(cut + ": JPEG:"), std::string::npos) << pct << "%: " << err(cut);
+  }
   EXPECT_THROW(load_image(image_path("chelsea.png"), 1000), Error);  // pixel limit
   const ImageRgb8 img = load_image(image_path("chelsea.png"));
   EXPECT_THROW(center_crop(img, 500, 10), Error);
+  // Aspect-ratio amplification: 1 x 40,000 resized to a shorter side of 256 would be 2.6 G pixels.
+  int64_t w = 0, h = 0;
+  try {
+    resize_shorter_side(40000, 1, 256, &w, &h);
+    ADD_FAILURE() << "a 40000x1 resize to 256 was accepted: " << w << "x" << h;
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("aspect ratio too extreme"), std::string::npos) << e.what();
+  }
+  resize_shorter_side(451, 300, 256, &w, &h);  // an ordinary photo still resizes
+  EXPECT_EQ(h, 256);
 }
 
 }  // namespace

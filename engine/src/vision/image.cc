@@ -104,6 +104,13 @@ ImageRgb8 load_jpeg(const std::string& path, FILE* f, int64_t max_pixels) {
     longjmp(e->jump, 1);
   };
   err.mgr.output_message = [](j_common_ptr) {};
+  // Warnings (level -1) are how libjpeg reports truncated or corrupt data ("Premature end of JPEG file"): it
+  // fills the rest with grey and carries on. Keep the first one's text; the image is refused after decoding.
+  err.mgr.emit_message = [](j_common_ptr c, int level) {
+    if (level >= 0) return;
+    JpegError* e = reinterpret_cast<JpegError*>(c->err);
+    if (c->err->num_warnings++ == 0) (*c->err->format_message)(c, e->msg);
+  };
   ImageRgb8 img;
   if (setjmp(err.jump)) RMSMP_FAIL(ErrorCode::InvalidFile, path << ": JPEG: " << err.msg);
   jpeg_create_decompress(&cinfo);
@@ -122,6 +129,7 @@ ImageRgb8 load_jpeg(const std::string& path, FILE* f, int64_t max_pixels) {
     jpeg_read_scanlines(&cinfo, &row, 1);
   }
   jpeg_finish_decompress(&cinfo);
+  RMSMP_CHECK(err.mgr.num_warnings == 0, ErrorCode::InvalidFile, path << ": JPEG: truncated or corrupt data (" << err.msg << ")");
   return img;
 }
 

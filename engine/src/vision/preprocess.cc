@@ -117,6 +117,14 @@ ImageRgb8 resize_bilinear_pil(const ImageRgb8& in, int64_t out_w, int64_t out_h)
 
 void resize_shorter_side(int64_t w, int64_t h, int64_t size, int64_t* out_w, int64_t* out_h) {
   RMSMP_CHECK(w > 0 && h > 0 && size > 0, ErrorCode::InvalidArgument, "resize: empty image or size");
+  // Aspect-ratio amplification: a 1x40,000 PNG of 238 bytes resized to a shorter side of 256 would need
+  // 256 x 10,240,000 pixels (8 GB). The result is capped at 2^25 pixels (96 MiB as RGB8).
+  constexpr double kMaxResizedPixels = double(int64_t(1) << 25);
+  const double longer = double(size) * double(std::max(w, h)) / double(std::min(w, h));
+  RMSMP_CHECK(double(size) * longer <= kMaxResizedPixels, ErrorCode::InvalidArgument,
+              "resize: a " << w << "x" << h << " image resized to a shorter side of " << size << " would need "
+                           << size << "x" << int64_t(longer) << " pixels (aspect ratio too extreme; limit "
+                           << int64_t(kMaxResizedPixels) << " pixels)");
   if (w <= h) *out_w = size, *out_h = int64_t(double(size) * double(h) / double(w));
   else *out_h = size, *out_w = int64_t(double(size) * double(w) / double(h));
 }
