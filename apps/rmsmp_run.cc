@@ -3,6 +3,8 @@
 #include <cstring>
 #include <filesystem>
 #include <iomanip>
+#include <optional>
+#include <cmath>
 #include <iostream>
 #include <sstream>
 
@@ -121,20 +123,40 @@ std::vector<std::string> texts_from(const cli::Args& a, std::string& where) {
 int cmd_embed(int argc, char** argv) {
   cli::Args a(argc, argv, 2, {"model", "text", "input", "backend", "device"}, {});
   auto m = Model::load(a.require("model"), cli::load_options(a));
-  std::string where;
-  std::vector<std::string> texts = texts_from(a, where);
-  std::vector<Tokenized> toks;
-  std::vector<std::vector<float>> emb = cli::embed_texts(*m, texts, where, "", &toks);
-  std::ostringstream os;
-  os << std::setprecision(9);
-  for (size_t i = 0; i < texts.size(); ++i) {
-    const Tokenized& t = toks[i];
-    os << "{\"index\":" << i << ",\"tokens\":" << t.ids.size() << ",\"truncated\":" << (t.truncated ? "true" : "false")
-       << ",\"embedding\":[";
-    for (size_t j = 0; j < emb[i].size(); ++j) os << (j ? "," : "") << emb[i][j];
-    os << "]}\n";
+  auto text = a.get("text"), input = a.get("input");
+  RMSMP_CHECK(text.has_value() != input.has_value(), ErrorCode::InvalidArgument, "give exactly one of --text or --input");
+  // Streams: chunks of 256 lines are read, embedded and written (flushed) in turn, so a 100 MB input starts
+  // answering at once and memory stays one chunk.
+  std::optional<cli::LineReader> reader;
+  if (input) reader.emplace(*input);
+  std::vector<std::string> chunk;
+  size_t index = 0;
+  for (;;) {
+    if (!text && !reader->next(256, chunk)) break;
+    if (text) chunk = {*text};
+    const std::string where = text ? std::string("--text")
+                                   : *input + " (lines " + std::to_string(reader->lines_read() - chunk.size() + 1) +
+                                         "-" + std::to_string(reader->lines_read()) + ")";
+    std::vector<Tokenized> toks;
+    const std::vector<std::vector<float>> emb = cli::embed_texts(*m, chunk, where, "", &toks);
+    std::ostringstream os;
+    os << std::setprecision(9);
+    for (size_t i = 0; i < chunk.size(); ++i, ++index) {
+      const Tokenized& t = toks[i];
+      os << "{\"index\":" << index << ",\"tokens\":" << t.ids.size() << ",\"truncated\":" << (t.truncated ? "true" : "false")
+         << ",\"embedding\":[";
+      for (size_t j = 0; j < emb[i].size(); ++j) {
+        // JSON has no NaN: a model with non-finite weights is reported, not printed as invalid JSON.
+        RMSMP_CHECK(std::isfinite(emb[i][j]), ErrorCode::InvalidFile,
+                    where << ": item " << i + 1 << ": the model computed a non-finite value (NaN or Inf weights in "
+                          << a.require("model") << "?)");
+        os << (j ? "," : "") << emb[i][j];
+      }
+      os << "]}\n";
+    }
+    std::cout << os.str() << std::flush;
+    if (text) break;
   }
-  std::cout << os.str();
   return 0;
 }
 

@@ -77,27 +77,37 @@ LoadOptions load_options(const Args& a) {
   return lo;
 }
 
-std::vector<std::string> read_lines(const std::string& path, bool allow_empty) {
+LineReader::LineReader(const std::string& path, bool allow_empty) : path_(path), allow_empty_(allow_empty) {
   std::error_code ec;
   RMSMP_CHECK(std::filesystem::exists(path, ec), ErrorCode::NotFound, path << ": cannot open: no such file");
   RMSMP_CHECK(!std::filesystem::is_directory(path, ec), ErrorCode::IoError, path << ": cannot open: is a directory");
-  std::ifstream in(path, std::ios::binary);
-  RMSMP_CHECK(in, ErrorCode::IoError, path << ": cannot open for reading");
-  std::vector<std::string> out;
+  in_.open(path, std::ios::binary);
+  RMSMP_CHECK(in_, ErrorCode::IoError, path << ": cannot open for reading");
+}
+
+bool LineReader::next(size_t max_lines, std::vector<std::string>& out) {
+  out.clear();
   std::string line;
-  size_t n = 0;
-  while (std::getline(in, line)) {
-    ++n;
+  while (out.size() < max_lines && std::getline(in_, line)) {
+    ++n_;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     try {
       tok::utf8_decode(line);
     } catch (const tok::TokenizerError& e) {
-      RMSMP_FAIL(ErrorCode::InvalidText, path << ":" << n << ": " << e.what());
+      RMSMP_FAIL(ErrorCode::InvalidText, path_ << ":" << n_ << ": " << e.what());
     }
-    RMSMP_CHECK(allow_empty || line.find_first_not_of(" \t") != std::string::npos, ErrorCode::InvalidText,
-                path << ":" << n << ": empty line (every line must hold a text)");
-    out.push_back(line);
+    RMSMP_CHECK(allow_empty_ || line.find_first_not_of(" \t") != std::string::npos, ErrorCode::InvalidText,
+                path_ << ":" << n_ << ": empty line (every line must hold a text)");
+    out.push_back(std::move(line));
   }
+  RMSMP_CHECK(!in_.bad(), ErrorCode::IoError, path_ << ": read error after line " << n_);
+  return !out.empty();
+}
+
+std::vector<std::string> read_lines(const std::string& path, bool allow_empty) {
+  LineReader r(path, allow_empty);
+  std::vector<std::string> out, chunk;
+  while (r.next(4096, chunk)) out.insert(out.end(), std::make_move_iterator(chunk.begin()), std::make_move_iterator(chunk.end()));
   return out;
 }
 

@@ -3,6 +3,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,22 @@ LoadOptions load_options(const Args& a);
 // Lines of a UTF-8 text file (LF or CRLF). Errors name the file and line: missing file, invalid UTF-8,
 // empty lines (when !allow_empty).
 std::vector<std::string> read_lines(const std::string& path, bool allow_empty = false);
+
+// The same reading and checks in chunks, for commands that stream (rmsmp-run embed on a 100 MB file): memory
+// stays one chunk whatever the file's size.
+class LineReader {
+ public:
+  explicit LineReader(const std::string& path, bool allow_empty = false);
+  // Replaces `out` with up to max_lines next lines; false at the end of the file (out empty).
+  bool next(size_t max_lines, std::vector<std::string>& out);
+  size_t lines_read() const { return n_; }
+
+ private:
+  std::string path_;
+  bool allow_empty_;
+  std::ifstream in_;
+  size_t n_ = 0;
+};
 
 struct LabeledText {
   std::vector<std::string> sentences;

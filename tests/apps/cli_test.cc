@@ -374,3 +374,30 @@ TEST(Cli, DefaultConversionCalibratesOnTheShippedText) {
 
 }  // namespace
 }  // namespace rmsmp
+
+namespace rmsmp {
+namespace {
+
+// embed --input streams: the embeddings of the chunks before a bad line are already out when it is reached
+// (it used to read the whole file first: a 100 MB input printed nothing for minutes and grew past 700 MB).
+TEST(Cli, EmbedStreamsItsInput) {
+  const std::string dir = test::temp_dir(), ck = std::string(RMSMP_TEST_DATA_DIR) + "/tiny_classifier";
+  int rc = 0;
+  run("rmsmp-convert --quiet --scheme fp32 --in " + ck + " --out " + dir + "/m.rmsmp", &rc);
+  ASSERT_EQ(rc, 0);
+  {
+    std::ofstream f(dir + "/in.txt", std::ios::binary);
+    for (int i = 0; i < 600; ++i) f << (i == 549 ? std::string("bad \xff byte") : "the movie was good") << "\n";
+  }
+  const std::string out = run_stdout("rmsmp-run embed --model " + dir + "/m.rmsmp --input " + dir + "/in.txt", &rc);
+  EXPECT_EQ(rc, 1);
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 512) << "the first two chunks of 256 lines should be out";
+  std::string err;
+  std::string cmd = test::bin_dir();  // stderr only: (cmd 2>&1 >/dev/null)
+  cmd.insert(cmd.begin(), '(');
+  test::run_cmd(cmd + "/rmsmp-run embed --model " + dir + "/m.rmsmp --input " + dir + "/in.txt 2>&1 >/dev/null)", &err);
+  EXPECT_NE(err.find("in.txt:550:"), std::string::npos) << err;
+}
+
+}  // namespace
+}  // namespace rmsmp
