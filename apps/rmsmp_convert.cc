@@ -159,6 +159,17 @@ int main(int argc, char** argv) {
     const std::string rounding = a.get_or("rounding", calibrated ? "gptq" : "nearest");
     RMSMP_CHECK(rounding == "gptq" || rounding == "nearest", ErrorCode::InvalidArgument, "--rounding must be gptq or nearest");
     o.gptq = rounding == "gptq";
+    {
+      std::vector<std::pair<std::string, std::string>> ins = {{"--in", o.in_dir}}, outs = {{"--out", o.out_path}};
+      for (const char* f : {"calib", "plan", "calib-images", "labels"})
+        if (auto v = a.get(f)) ins.push_back({std::string("--") + f, *v});
+      for (const char* f : {"report", "export-plan"})
+        if (auto v = a.get(f)) outs.push_back({std::string("--") + f, *v});
+      cli::check_outputs_distinct(ins, outs,
+                                  {"config.json", "model.safetensors", "pytorch_model.bin", "vocab.txt", "tokenizer.json",
+                                   "tokenizer_config.json", "special_tokens_map.json", "sentence_bert_config.json",
+                                   "modules.json", "spiece.model", "tokenizer.model", "sentencepiece.bpe.model"});
+    }
     for (int i = 0; i < argc; ++i) {
       if (i) o.command_line += ' ';
       o.command_line += argv[i];

@@ -104,6 +104,32 @@ bool LineReader::next(size_t max_lines, std::vector<std::string>& out) {
   return !out.empty();
 }
 
+void check_outputs_distinct(const std::vector<std::pair<std::string, std::string>>& inputs,
+                            const std::vector<std::pair<std::string, std::string>>& outputs,
+                            const std::set<std::string>& folder_files) {
+  namespace fs = std::filesystem;
+  auto canon = [](const std::string& p) {
+    std::error_code ec;
+    fs::path c = fs::weakly_canonical(p, ec);
+    return ec ? fs::absolute(p).lexically_normal() : c;
+  };
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const fs::path o = canon(outputs[i].second);
+    for (const auto& [flag, in] : inputs) {
+      const fs::path c = canon(in);
+      std::error_code ec;
+      const bool inside = fs::is_directory(c, ec) && o.parent_path() == c && folder_files.count(o.filename().string());
+      RMSMP_CHECK(o != c && !inside, ErrorCode::InvalidArgument,
+                  outputs[i].first << " " << outputs[i].second << " would overwrite the input "
+                                   << (inside ? "folder's file " + o.filename().string() + " of " : std::string())
+                                   << flag << " " << in);
+    }
+    for (size_t j = 0; j < i; ++j)
+      RMSMP_CHECK(o != canon(outputs[j].second), ErrorCode::InvalidArgument,
+                  outputs[i].first << " and " << outputs[j].first << " name the same file (" << outputs[i].second << ")");
+  }
+}
+
 std::vector<std::string> read_lines(const std::string& path, bool allow_empty) {
   LineReader r(path, allow_empty);
   std::vector<std::string> out, chunk;

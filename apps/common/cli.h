@@ -40,6 +40,14 @@ LoadOptions load_options(const Args& a);
 // empty lines (when !allow_empty).
 std::vector<std::string> read_lines(const std::string& path, bool allow_empty = false);
 
+// Refuses (InvalidArgument) an output path that names an input (`rmsmp-convert --in x.pth --out x.pth` would
+// replace the checkpoint with the model) or another output; for an input folder, its files named in
+// `folder_files` count as inputs (a checkpoint's config.json, model.safetensors, ...). Paths are compared after
+// weakly_canonical, so ./a, a and dir/../a are the same file.
+void check_outputs_distinct(const std::vector<std::pair<std::string, std::string>>& inputs,
+                            const std::vector<std::pair<std::string, std::string>>& outputs,
+                            const std::set<std::string>& folder_files = {});
+
 // The same reading and checks in chunks, for commands that stream (rmsmp-run embed on a 100 MB file): memory
 // stays one chunk whatever the file's size.
 class LineReader {

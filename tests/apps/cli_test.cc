@@ -147,6 +147,16 @@ TEST(Cli, BadInputTable) {
   const std::string out = test::temp_dir() + "/never.rmsmp";
   expect_fails("rmsmp-convert --quiet --scheme fp32 --in " + ck + " --out " + out, {"model.safetensors", "contradicts config.json"});
   EXPECT_FALSE(fs::exists(out));
+  // An output that names an input (issue 22): refused before anything is written, the input left intact.
+  const std::string good = test::make_tiny_checkpoint("tiny_outs");
+  const auto before = fs::file_size(good + "/model.safetensors");
+  expect_fails("rmsmp-convert --quiet --scheme fp32 --in " + good + " --out " + good + "/./model.safetensors",
+               {"would overwrite the input", "model.safetensors"});
+  EXPECT_EQ(fs::file_size(good + "/model.safetensors"), before);
+  expect_fails("rmsmp-convert --quiet --scheme fp32 --in " + good + " --out " + good + "/m.rmsmp --report " + good + "/m.rmsmp",
+               {"--report and --out name the same file"});
+  const std::string pth = test::data_dir() + "/pth/tiny_zip.pth";
+  expect_fails("rmsmp-convert --quiet --scheme fp32 --in " + pth + " --out " + pth, {"would overwrite the input --in"});
 }
 
 TEST(Cli, UnwritableOutputLeavesNoPartialFile) {
