@@ -264,7 +264,7 @@ def main():
     ap.add_argument("--lr", type=float, default=2e-5, help="Adam learning rate of the latent weights and biases")
     ap.add_argument("--step-lr", type=float, default=1e-4, help="Adam learning rate of the log row steps")
     ap.add_argument("--hidden-weight", type=float, default=1.0, help="weight of the hidden-state MSE terms")
-    ap.add_argument("--reassign-every", type=int, default=200, help="steps between row reassignments (0: never)")
+    ap.add_argument("--reassign-every", type=int, default=100, help="steps between row reassignments (0: never)")
     ap.add_argument("--eval-every", type=int, default=100)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (default: all cores)")
     ap.add_argument("--seed", type=int, default=20211011)
@@ -356,7 +356,7 @@ def main():
         opt.step()
         sched.step()
         step += 1
-        if a.reassign_every and step % a.reassign_every == 0:
+        if a.reassign_every and step % a.reassign_every == 0 and step < a.steps:  # never right before export
             moved = reassign(student, fisher)
             fisher = {k: torch.zeros_like(w) for k, w in student.w.items()}
             fisher_n = 0
