@@ -13,11 +13,11 @@ What it does (../shared/RMSMP.md, section 5):
 - Latent weights start at the plan's quantized values, so step 0 is exactly the post-training model.
 - No labels: the loss distils the fp32 teacher (the plan's fp32 tensors): 1 - cosine of the pooled
   embeddings plus each layer's hidden-state MSE normalised by the teacher's variance (TinyBERT-style).
-- Every --reassign-every steps the rows are reassigned as the paper does, with the same counts per layer
-  (so the same bits): a Fisher estimate of the loss Hessian (running mean of squared gradients) weights each
-  row's quantization error under each scheme; the rows with the largest 4-bit cost go to Fixed-8, and of the
-  rest the flattest (highest normalised variance) to Fixed-4, the others to PoT-4. A row that changes scheme
-  takes that scheme's MSE-optimal step.
+- Every --reassign-every steps (off by default: measured to hurt from a GPTQ start) the rows are reassigned
+  as the paper does, with the same counts per layer (so the same bits): a Fisher estimate of the loss Hessian
+  (running mean of squared gradients) weights each row's quantization error under each scheme; the rows with
+  the largest 4-bit cost go to Fixed-8, and of the rest the flattest (highest normalised variance) to Fixed-4,
+  the others to PoT-4. A row that changes scheme takes that scheme's MSE-optimal step.
 - The output plan holds, per quantized tensor, values exactly steps[r] * q, so the converter packs the codes
   the training computed with; the trained biases replace the plan's; LayerNorms and embeddings stay frozen.
   The teacher is always the converter-exported plan's fp32 weights (--teacher when resuming from a QAT plan).
@@ -264,7 +264,9 @@ def main():
     ap.add_argument("--lr", type=float, default=2e-5, help="Adam learning rate of the latent weights and biases")
     ap.add_argument("--step-lr", type=float, default=1e-4, help="Adam learning rate of the log row steps")
     ap.add_argument("--hidden-weight", type=float, default=1.0, help="weight of the hidden-state MSE terms")
-    ap.add_argument("--reassign-every", type=int, default=100, help="steps between row reassignments (0: never)")
+    ap.add_argument("--reassign-every", type=int, default=0,
+                    help="steps between the paper's row reassignments (default 0: never; from a GPTQ start on MiniLM "
+                    "the first reassignment moved 4,032 rows and cut the held-out cosine from 0.9597 to 0.9570)")
     ap.add_argument("--eval-every", type=int, default=100)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (default: all cores)")
     ap.add_argument("--seed", type=int, default=20211011)
