@@ -129,6 +129,8 @@ int main(int argc, char** argv) {
     o.export_plan_path = a.get_or("export-plan", "");
     RMSMP_CHECK(o.plan_path.empty() || (!a.get("calib") && !a.get("rounding") && !a.get("ratios") && !a.get("embeddings")),
                 ErrorCode::InvalidArgument, "--plan fixes every row: it takes no --calib, --rounding, --ratios or --embeddings");
+    RMSMP_CHECK(o.plan_path.empty() || o.act_bits == 8, ErrorCode::InvalidArgument,
+                "--plan packs models with 8-bit dynamic activations (the trainer simulates those): drop --act-bits 4");
     if (auto c = a.get("calib")) {
       std::vector<std::string> first = cli::read_lines(*c, true);
       o.calib_sentences = (!first.empty() && first[0] == "sentence\tlabel") ? cli::read_labeled_tsv(*c).sentences
