@@ -3,7 +3,7 @@
 set -euo pipefail
 OUT=${1:-out/fuzz}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-mkdir -p "$OUT/seeds"/{model_file,cnn_model,safetensors,text,config,tsv,hf_json,spm,pth}
+mkdir -p "$OUT/seeds"/{model_file,cnn_model,safetensors,text,config,tsv,hf_json,spm,pth,plan}
 CK=$(bash "$ROOT/scripts/checkpoint_dir.sh")
 # Model and safetensors seeds: the tiny random BERT that the test suite builds and converts (when build/ has
 # the tests); the real checkpoint is too large to be a useful fuzz seed, so only its first 64 KiB is used.
@@ -56,3 +56,8 @@ head -20 "$ROOT/data/rte/dev.tsv" > "$OUT/seeds/tsv/rte_head.tsv"
 head -20 "$ROOT/data/stsb/dev.tsv" > "$OUT/seeds/tsv/stsb_head.tsv"
 # .pth seeds: the committed tiny checkpoints (both containers) and the hostile one.
 cp "$ROOT"/tests/data/pth/*.pth "$OUT/seeds/pth/"
+# QAT plan seed: the tiny classifier's post-training rows (rmsmp-convert --export-plan).
+if [ -x "$ROOT/build/apps/rmsmp-convert" ]; then
+  "$ROOT/build/apps/rmsmp-convert" --quiet --in "$ROOT/tests/data/tiny_classifier" --out "$OUT/seeds/tiny_plan.rmsmp" \
+    --export-plan "$OUT/seeds/plan/tiny.plan" > /dev/null
+fi
