@@ -135,10 +135,6 @@ int main(int argc, char** argv) {
       std::vector<std::string> first = cli::read_lines(*c, true);
       o.calib_sentences = (!first.empty() && first[0] == "sentence\tlabel") ? cli::read_labeled_tsv(*c).sentences
                                                                             : cli::read_lines(*c);
-      if (auto n = a.get("calib-n")) {
-        const size_t k = std::stoul(*n);
-        if (o.calib_sentences.size() > k) o.calib_sentences.resize(k);
-      }
       o.calib_source = *c;
     }
     bool calibrated = a.get("calib").has_value();
@@ -151,12 +147,12 @@ int main(int argc, char** argv) {
                   "--scheme " << o.scheme << " needs calibration text: pass --calib TEXT_FILE (the default, " << def
                               << ", is not there)");
       o.calib_sentences = cli::read_lines(def);
-      if (auto n = a.get("calib-n")) {
-        const size_t k = size_t(cli::parse_int(*n, "--calib-n"));
-        if (o.calib_sentences.size() > k) o.calib_sentences.resize(k);
-      }
       o.calib_source = def + " (default)";
       calibrated = true;
+    }
+    if (auto n = a.get("calib-n"); n && !o.calib_sentences.empty()) {  // either source: the first N sentences
+      const size_t k = size_t(cli::parse_int(*n, "--calib-n"));
+      if (o.calib_sentences.size() > k) o.calib_sentences.resize(k);
     }
     const std::string rounding = a.get_or("rounding", calibrated ? "gptq" : "nearest");
     RMSMP_CHECK(rounding == "gptq" || rounding == "nearest", ErrorCode::InvalidArgument, "--rounding must be gptq or nearest");
