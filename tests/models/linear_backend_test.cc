@@ -23,8 +23,10 @@ struct Case {
 };
 // {33, 42, 3072}: odd token count (the 2-token register tile's tail), a 32-row panel plus a 10-row one (the
 // 4-row tile's tail of 2), and the longest K of BERT-base.
+// {300, 70, 200}: enough tokens for the cpu driver's tokens schedule on 2+ threads (token blocks, gathered
+// outputs), with a partial block at each thread's end.
 const Case kCases[] = {{1, 1, 1},      {1, 3, 7},      {5, 33, 65},     {7, 64, 384},
-                       {3, 100, 1537}, {16, 96, 129},  {2, 1536, 384},  {33, 42, 3072}};
+                       {3, 100, 1537}, {16, 96, 129},  {2, 1536, 384},  {33, 42, 3072}, {300, 70, 200}};
 
 struct Packed {
   std::vector<std::vector<uint8_t>> codes;
@@ -208,6 +210,52 @@ TEST_P(BackendLinearTest, ExtremeFourBitValuesDoNotSaturate) {
     lin.prepared = be->prepare(lin);
     be->linear(lin, x.data(), T, b.data());
     EXPECT_EQ(a, b) << quant_scheme(kind).name << " pattern " << pattern << " (prepared)";
+  }
+}
+
+// linear_s8 (the CNN path: activations quantized once per tensor by the caller, residual and activation fused)
+// against the reference's linear on the float input followed by the post ops in a plain loop.
+TEST_P(BackendLinearTest, LinearS8EqualsLinearThenPost) {
+  auto be = make_backend(backend());
+  const auto ref = make_backend("reference");
+  int variant = 0;
+  for (const Case& c : {Case{1, 3, 7}, Case{5, 33, 65}, Case{33, 42, 576}, Case{300, 70, 200}, Case{150, 300, 27}}) {
+    ActQuant act;
+    act.dynamic = false;
+    act.clip = 1.7f;
+    act.bits = variant % 2 ? 4 : 8;
+    act.nonneg = variant % 3 == 1;
+    const LinearPost::Act post_act = variant % 3 == 0 ? LinearPost::Act::Relu : variant % 3 == 1 ? LinearPost::Act::Relu6
+                                                                                                 : LinearPost::Act::None;
+    ++variant;
+    // Kept alive for the process: OpenCL caches weights by host address (see compare()).
+    static std::vector<std::unique_ptr<Packed>> alive;
+    alive.push_back(std::make_unique<Packed>(
+        pack(c, {QuantKind::Fixed8, QuantKind::Fixed4, QuantKind::Pow2x4}, uint64_t(c.rows * 7 + c.cols), act)));
+    Packed& p = *alive.back();
+    std::mt19937_64 rng(uint64_t(c.tokens));
+    std::normal_distribution<float> nd;
+    std::vector<float> x(size_t(c.tokens * c.cols)), res(size_t(c.tokens * c.rows));
+    for (auto& v : x) v = nd(rng);
+    for (auto& v : res) v = 4.f * nd(rng);
+    std::vector<float> want(res.size());
+    ref->linear(p.lin, x.data(), c.tokens, want.data());
+    for (size_t i = 0; i < want.size(); ++i) {  // the post ops written out: + residual, then the activation
+      float v = want[i] + res[i];
+      if (post_act == LinearPost::Act::Relu) v = v > 0.f ? v : 0.f;
+      if (post_act == LinearPost::Act::Relu6) v = v > 0.f ? (v < 6.f ? v : 6.f) : 0.f;
+      want[i] = v;
+    }
+    std::vector<int8_t> q(x.size());
+    const float step = act_quantize_row(x.data(), int64_t(x.size()), act, q.data());
+    for (int prepared = 0; prepared < 2; ++prepared) {
+      p.lin.prepared = prepared ? be->prepare(p.lin) : nullptr;
+      std::vector<float> y(want.size() + 8, 12345.f);
+      be->linear_s8(p.lin, act, q.data(), step, c.tokens, LinearPost{res.data(), post_act}, y.data());
+      for (size_t i = 0; i < want.size(); ++i)
+        ASSERT_EQ(y[i], want[i]) << backend() << (prepared ? " (prepared) " : " ") << label(c) << " element " << i;
+      for (size_t i = want.size(); i < y.size(); ++i) ASSERT_EQ(y[i], 12345.f) << "wrote past the output";
+    }
   }
 }
 

@@ -284,7 +284,7 @@ TEST(CnnOps, GroupedConvMatchesDirectConvolution) {
   std::vector<float> y(size_t(out.size()));
   ActQuant none;
   const auto ref = make_backend("reference");
-  cnn_conv_grouped(*ref, uf, L, none, x.data(), in, n, out, y.data());
+  cnn_conv_grouped(*ref, uf, L, none, x.data(), in, n, out, LinearPost{}, y.data());
   const auto want = direct(x, w);
   for (size_t i = 0; i < y.size(); ++i) EXPECT_NEAR(y[i], want[i] + bias[i % size_t(out.c)], 1e-4) << i;
   // Integer: int8 weights with per-row steps, input quantized with a static clip.
@@ -306,11 +306,96 @@ TEST(CnnOps, GroupedConvMatchesDirectConvolution) {
   std::vector<int8_t> xq(x.size());
   const float xs = act_quantize_row(x.data(), int64_t(x.size()), aq, xq.data());
   std::vector<float> xqf(xq.begin(), xq.end());
-  cnn_conv_grouped(*ref, ui, L, aq, x.data(), in, n, out, y.data());
+  cnn_conv_grouped(*ref, ui, L, aq, x.data(), in, n, out, LinearPost{}, y.data());
   const auto acc = direct(xqf, wdq);  // exact integers
   for (size_t i = 0; i < y.size(); ++i) {
     const size_t co = i % size_t(out.c);
     EXPECT_EQ(y[i], rowq_epilogue(int32_t(acc[i]), xs, ui.step[co], bias[co])) << i;
+  }
+}
+
+// Depthwise (groups = channels): the vectorised tap-major kernel, with a residual and ReLU6 fused, against
+// direct loops. 20 channels: one 16-lane block and a tail; stride 2 with asymmetric padding hits every border.
+TEST(CnnOps, DepthwiseConvMatchesDirectConvolution) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> nd;
+  const int64_t C = 20;
+  const CnnValue in{"x", 9, 8, C}, out{"y", 5, 4, C};
+  CnnNode n;
+  n.kh = n.kw = 3, n.sh = n.sw = 2, n.pt = 1, n.pl = 1, n.pb = 1, n.pr = 0, n.groups = C;
+  ASSERT_EQ(cnn_out_dim(in.h, 3, 2, 1, 1), out.h);
+  ASSERT_EQ(cnn_out_dim(in.w, 3, 2, 1, 0), out.w);
+  std::vector<float> x(size_t(in.size())), w(static_cast<size_t>(C * 9)), bias(static_cast<size_t>(C)), res(static_cast<size_t>(out.size()));
+  for (auto& v : x) v = nd(rng);
+  for (auto& v : w) v = nd(rng);
+  for (auto& v : bias) v = nd(rng);
+  for (auto& v : res) v = 3.f * nd(rng);  // some sums pass 6 and some stay below 0
+  RowMixedLinear L;
+  L.rows = C, L.cols = 9, L.bias = bias.data();
+  const LinearPost post{res.data(), LinearPost::Act::Relu6};
+  // Direct, in double: acc[p][c] = sum over the window of x * w (w is [c][tap] here).
+  auto direct = [&](const std::vector<float>& xs, const std::vector<float>& ws) {
+    std::vector<double> y(size_t(out.size()));
+    for (int64_t oy = 0; oy < out.h; ++oy)
+      for (int64_t ox = 0; ox < out.w; ++ox)
+        for (int64_t c = 0; c < C; ++c) {
+          double s = 0;
+          for (int64_t ky = 0; ky < 3; ++ky)
+            for (int64_t kx = 0; kx < 3; ++kx) {
+              const int64_t iy = oy * 2 - 1 + ky, ix = ox * 2 - 1 + kx;
+              if (iy < 0 || iy >= in.h || ix < 0 || ix >= in.w) continue;
+              s += double(xs[size_t((iy * in.w + ix) * C + c)]) * double(ws[size_t(c * 9 + ky * 3 + kx)]);
+            }
+          y[size_t((oy * out.w + ox) * C + c)] = s;
+        }
+    return y;
+  };
+  auto tap_major = [&](auto v) {  // [c][tap] -> [tap][c], as cnn_loader stores depthwise weights
+    auto t = v;
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t k = 0; k < 9; ++k) t[size_t(k * C + c)] = v[size_t(c * 9 + k)];
+    return t;
+  };
+  const auto ref = make_backend("reference");
+  std::vector<float> y(size_t(out.size()));
+  CnnGraph::Unpacked uf;
+  uf.integer = false;
+  uf.tap_major = true;
+  uf.f = tap_major(w);
+  cnn_conv_grouped(*ref, uf, L, ActQuant{}, x.data(), in, n, out, post, y.data());
+  const auto want = direct(x, w);
+  for (size_t i = 0; i < y.size(); ++i) {
+    const double v = std::clamp(want[i] + bias[i % size_t(C)] + res[i], 0.0, 6.0);
+    EXPECT_NEAR(y[i], v, 1e-4) << i;
+  }
+  CnnGraph::Unpacked ui;
+  ui.tap_major = true;
+  ui.step.resize(size_t(C));
+  std::vector<int8_t> wq(w.size());
+  std::vector<float> wdq(w.size());
+  for (int64_t c = 0; c < C; ++c) {
+    ui.step[size_t(c)] = 0.03f * float(c + 1);
+    for (int64_t k = 0; k < 9; ++k) {
+      const int q = std::clamp(int(std::lround(w[size_t(c * 9 + k)] / ui.step[size_t(c)])), -127, 127);
+      wq[size_t(c * 9 + k)] = int8_t(q);
+      wdq[size_t(c * 9 + k)] = float(q);
+    }
+  }
+  ui.q = tap_major(wq);
+  ActQuant aq;
+  aq.dynamic = false;
+  aq.clip = 2.f;
+  std::vector<int8_t> xq(x.size());
+  const float xs = act_quantize_row(x.data(), int64_t(x.size()), aq, xq.data());
+  const std::vector<float> xqf(xq.begin(), xq.end());
+  const auto acc = direct(xqf, wdq);  // exact integers
+  for (const char* be : {"reference", "cpu"}) {
+    cnn_conv_grouped(*make_backend(be), ui, L, aq, x.data(), in, n, out, post, y.data());
+    for (size_t i = 0; i < y.size(); ++i) {
+      const size_t c = i % size_t(C);
+      EXPECT_EQ(y[i], post_value(rowq_epilogue(int32_t(acc[i]), xs, ui.step[c], bias[c]), &res[i], post.act))
+          << be << " " << i;
+    }
   }
 }
 

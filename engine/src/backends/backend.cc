@@ -1,8 +1,11 @@
 // make_backend: backend names -> instances (the only place that knows every backend).
 #include "backends/backend.h"
 
+#include <vector>
+
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/isa.h"
+#include "core/target_clones.h"
 #include "backends/opencl/opencl_backend.h"
 #include "backends/reference/reference_backend.h"
 #include "io/model_format.h"
@@ -23,6 +26,27 @@ std::unique_ptr<Backend> make_backend(const std::string& name) {
   if (auto ocl = make_opencl_backend(name)) return ocl;
   RMSMP_FAIL(ErrorCode::InvalidArgument,
              "unknown backend '" << name << "' (known: cpu, cpu-exact, cpu:generic, cpu:avx2, cpu:avx512, reference, opencl[:P:D], opencl-fpga[:P:D])");
+}
+
+RMSMP_CLONES void apply_post(float* __restrict y, const float* __restrict residual, int64_t n, LinearPost::Act act) {
+  if (residual)
+    for (int64_t i = 0; i < n; ++i) y[i] += residual[i];
+  if (act == LinearPost::Act::Relu) {
+    for (int64_t i = 0; i < n; ++i) y[i] = y[i] > 0.f ? y[i] : 0.f;
+  } else if (act == LinearPost::Act::Relu6) {
+    for (int64_t i = 0; i < n; ++i) y[i] = y[i] > 0.f ? (y[i] < 6.f ? y[i] : 6.f) : 0.f;
+  }
+}
+
+void Backend::linear_s8(const RowMixedLinear& w, const ActQuant& act, const int8_t* xq, float xstep,
+                        int64_t n_tokens, const LinearPost& post, float* y) const {
+  RMSMP_CHECK(!act.dynamic, ErrorCode::Internal, "linear_s8 on " << w.name << ": the activation step must be static");
+  std::vector<float> x(size_t(n_tokens * w.cols));
+  for (size_t i = 0; i < x.size(); ++i) x[i] = float(xq[i]) * xstep;
+  RowMixedLinear lq = w;  // a view with the caller's quantizer (no weight copy)
+  lq.act = act;
+  linear(lq, x.data(), n_tokens, y);
+  apply_post(y, post.residual, n_tokens * w.rows, post.act);
 }
 
 void prepare_linear(const Backend& be, const ModelFile& file, RowMixedLinear& w) {

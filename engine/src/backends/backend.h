@@ -9,6 +9,27 @@
 
 namespace rmsmp {
 
+// What linear_s8 applies after each output's bias, in this order: v += residual[t, r] (when given), then the
+// activation. post_value (per element) and apply_post (vectorised, same operations) are the definitions every
+// backend uses, so they agree bit for bit.
+struct LinearPost {
+  enum class Act { None, Relu, Relu6 };
+  const float* residual = nullptr;  // n_tokens x w.rows, row-major, original row order; may be null
+  Act act = Act::None;
+  bool empty() const { return !residual && act == Act::None; }
+};
+
+inline float post_value(float v, const float* residual, LinearPost::Act act) {
+  if (residual) v += *residual;
+  if (act == LinearPost::Act::Relu) return v > 0.f ? v : 0.f;  // NaN -> 0 (PyTorch keeps NaN)
+  if (act == LinearPost::Act::Relu6) return v > 0.f ? (v < 6.f ? v : 6.f) : 0.f;
+  return v;
+}
+
+// y[i] = post_value(y[i], residual + i, act) for i < n, as branch-free loops the compiler vectorises (a
+// per-element branch on the sign mispredicts half the time).
+void apply_post(float* y, const float* residual, int64_t n, LinearPost::Act act);
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -40,6 +61,14 @@ class Backend {
     linear(w, x, n_tokens, y);
     gelu(y, n_tokens * w.rows);
   }
+  // linear() on an input that is already quantized with one step for every token (a CNN's static-clip
+  // activations, quantized once per tensor and then expanded by an int8 im2col): xq holds n_tokens rows of
+  // w.cols values that act_quantize_row(x, act) gave with step xstep, act static (not dynamic). Every group of w
+  // must be integer. Then post (residual, activation). Results equal linear(w with act, x) followed by post,
+  // bit for bit. The default dequantizes (q * xstep requantizes to exactly q: the product is within a few ulps
+  // of q / inv_step) and calls linear(); fast backends run their integer kernels on xq directly.
+  virtual void linear_s8(const RowMixedLinear& w, const ActQuant& act, const int8_t* xq, float xstep,
+                         int64_t n_tokens, const LinearPost& post, float* y) const;
   // act_quantize_row over n values with one step (aq static: the CNN path's per-tensor quantization); every
   // backend must return the same q and step as act_quantize_row. The default is that function.
   virtual float quantize_activations(const float* x, int64_t n, const ActQuant& aq, int8_t* q) const {

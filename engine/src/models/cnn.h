@@ -68,11 +68,15 @@ struct CnnGraph {
   std::vector<RowMixedLinear> layers;
   // Grouped convs: weights unpacked to int8 (or copied fp32) once at load, [rows][cols] in original row order,
   // with per-row steps; the grouped kernel reads these instead of the packed codes.
+  // Depthwise convs (one input and one output channel per group) keep them tap-major instead, [ky][kx][c],
+  // so the kernel's inner loop runs over contiguous channels.
   struct Unpacked {
     std::vector<int8_t> q;
     std::vector<float> f, step;
     bool integer = true;
+    bool tap_major = false;
   };
+  static constexpr int64_t kMaxTapMajorTaps = 64;  // larger depthwise windows keep [c][tap] (the generic loop)
   std::vector<Unpacked> unpacked;  // per layer; empty for groups == 1 layers
   int output = 0;
   std::vector<int> last_use;  // per value: index of the last node reading it (buffers freed after)

@@ -155,7 +155,23 @@ CnnGraph cnn_bind(const ModelFile& f) {
                     nw << ": a conv's activations are quantized per tensor (dynamic_tensor or static)");
         n.layer = int(g.layers.size()) - 1;
         g.unpacked.emplace_back();
-        if (n.groups > 1) g.unpacked.back() = unpack_layer(g.layers.back(), nw);
+        if (n.groups > 1) {
+          CnnGraph::Unpacked& u = g.unpacked.back();
+          u = unpack_layer(g.layers.back(), nw);
+          if (n.groups == vi.c && n.groups == vo.c && n.kh * n.kw <= CnnGraph::kMaxTapMajorTaps) {  // depthwise: [c][tap] -> [tap][c]
+            const int64_t taps = n.kh * n.kw, C = vo.c;
+            std::vector<int8_t> qt(u.q.size());
+            std::vector<float> ft(u.f.size());
+            for (int64_t c = 0; c < C; ++c)
+              for (int64_t t = 0; t < taps; ++t) {
+                if (u.integer) qt[size_t(t * C + c)] = u.q[size_t(c * taps + t)];
+                else ft[size_t(t * C + c)] = u.f[size_t(c * taps + t)];
+              }
+            u.q.swap(qt);
+            u.f.swap(ft);
+            u.tap_major = true;
+          }
+        }
       } else if (op == "maxpool" || op == "avgpool") {
         n.op = op == "maxpool" ? CnnNode::Op::MaxPool : CnnNode::Op::AvgPool;
         RMSMP_CHECK(vo.c == vi.c, ErrorCode::InvalidFile, nw << ": channels change");

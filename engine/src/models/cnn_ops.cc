@@ -2,6 +2,8 @@
 // fixed order, so results are identical for any thread count.
 #include "models/cnn_ops.h"
 
+#include "core/target_clones.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -10,30 +12,71 @@
 
 namespace rmsmp {
 
-void cnn_im2col(const float* x, const CnnValue& in, const CnnNode& n, int64_t oh, int64_t ow, float* cols) {
+namespace {
+template <class T>
+void im2col(const T* x, const CnnValue& in, const CnnNode& n, int64_t oh, int64_t ow, T* cols) {
   const int64_t C = in.c, K = n.kh * n.kw * C;
 #pragma omp parallel for schedule(static) if (oh * ow * K > 65536)
   for (int64_t p = 0; p < oh * ow; ++p) {
     const int64_t oy = p / ow, ox = p % ow;
-    float* dst = cols + p * K;
+    T* dst = cols + p * K;
     for (int64_t ky = 0; ky < n.kh; ++ky) {
       const int64_t iy = oy * n.sh - n.pt + ky;
       for (int64_t kx = 0; kx < n.kw; ++kx, dst += C) {
         const int64_t ix = ox * n.sw - n.pl + kx;
         if (iy < 0 || iy >= in.h || ix < 0 || ix >= in.w) {
-          std::memset(dst, 0, size_t(C) * sizeof(float));
+          std::memset(dst, 0, size_t(C) * sizeof(T));
         } else {
-          std::memcpy(dst, x + (iy * in.w + ix) * C, size_t(C) * sizeof(float));
+          std::memcpy(dst, x + (iy * in.w + ix) * C, size_t(C) * sizeof(T));
         }
       }
     }
   }
 }
+}  // namespace
+
+void cnn_im2col(const float* x, const CnnValue& in, const CnnNode& n, int64_t oh, int64_t ow, float* cols) {
+  im2col(x, in, n, oh, ow, cols);
+}
+
+void cnn_im2col(const int8_t* x, const CnnValue& in, const CnnNode& n, int64_t oh, int64_t ow, int8_t* cols) {
+  im2col(x, in, n, oh, ow, cols);
+}
+
+namespace {
+// One depthwise output pixel: acc[c] = sum over its n valid taps of x[t][c] * w[t][c] (exact in int32, so the
+// vectorised order gives the reference's integers), then the epilogue and the post ops into y.
+RMSMP_CLONES void dw_pixel_s8(const int8_t* const* xs, const int8_t* const* wt, int n, int64_t C, int32_t* acc,
+                              float xstep, const float* wstep, const float* bias, const float* residual,
+                              LinearPost::Act act, float* y) {
+  for (int64_t c = 0; c < C; ++c) acc[c] = 0;
+  for (int t = 0; t < n; ++t) {
+    const int8_t* __restrict x = xs[t];
+    const int8_t* __restrict w = wt[t];
+    for (int64_t c = 0; c < C; ++c) acc[c] += int32_t(x[c]) * int32_t(w[c]);
+  }
+  for (int64_t c = 0; c < C; ++c) y[c] = rowq_epilogue(acc[c], xstep, wstep[c], bias ? bias[c] : 0.f);
+  apply_post(y, residual, C, act);
+}
+
+// The fp32 version: each channel sums its taps in (ky, kx) order, as the reference loop does.
+RMSMP_CLONES void dw_pixel_f32(const float* const* xs, const float* const* wt, int n, int64_t C, float* acc,
+                               const float* bias, const float* residual, LinearPost::Act act, float* y) {
+  for (int64_t c = 0; c < C; ++c) acc[c] = 0.f;
+  for (int t = 0; t < n; ++t) {
+    const float* __restrict x = xs[t];
+    const float* __restrict w = wt[t];
+    for (int64_t c = 0; c < C; ++c) acc[c] += x[c] * w[c];
+  }
+  for (int64_t c = 0; c < C; ++c) y[c] = acc[c] + (bias ? bias[c] : 0.f);
+  apply_post(y, residual, C, act);
+}
+}  // namespace
 
 void cnn_conv_grouped(const Backend& be, const CnnGraph::Unpacked& u, const RowMixedLinear& L, const ActQuant& act,
-                      const float* x, const CnnValue& in, const CnnNode& n, const CnnValue& out, float* y) {
+                      const float* x, const CnnValue& in, const CnnNode& n, const CnnValue& out,
+                      const LinearPost& post, float* y) {
   const int64_t C = in.c, Co = out.c, cin_g = C / n.groups, cout_g = Co / n.groups, K = L.cols;
-  const bool depthwise = cin_g == 1 && cout_g == 1;
   // Integer path: the whole input quantized once with the layer's (static) step.
   thread_local std::vector<int8_t> q;  // grows to the largest input seen, then stays (no zeroing per call)
   float xstep = 0.f;
@@ -43,18 +86,38 @@ void cnn_conv_grouped(const Backend& be, const CnnGraph::Unpacked& u, const RowM
   }
   // NB: inside the parallel region below, `q` would name each worker's own (empty) thread_local; use qd.
   const int8_t* qd = q.data();
-  // Depthwise weights transposed to [ky][kx][c] so the inner loop runs over channels.
-  std::vector<int8_t> wq_t;
-  std::vector<float> wf_t;
-  if (depthwise) {
-    const int64_t taps = n.kh * n.kw;
-    if (u.integer) wq_t.resize(size_t(taps * Co));
-    else wf_t.resize(size_t(taps * Co));
-    for (int64_t c = 0; c < Co; ++c)
-      for (int64_t t = 0; t < taps; ++t) {
-        if (u.integer) wq_t[size_t(t * Co + c)] = u.q[size_t(c * K + t)];
-        else wf_t[size_t(t * Co + c)] = u.f[size_t(c * K + t)];
+  if (u.tap_major) {  // depthwise: weights [tap][c] (cnn_loader), the inner loops run over channels
+#pragma omp parallel
+    {
+      std::vector<int32_t> acc(static_cast<size_t>(Co));
+      std::vector<float> facc(static_cast<size_t>(Co));
+      const int8_t* xq[CnnGraph::kMaxTapMajorTaps];
+      const int8_t* wq[CnnGraph::kMaxTapMajorTaps];
+      const float* xf[CnnGraph::kMaxTapMajorTaps];
+      const float* wf[CnnGraph::kMaxTapMajorTaps];
+#pragma omp for schedule(static)
+      for (int64_t p = 0; p < out.h * out.w; ++p) {
+        int nt = 0;
+        for (int64_t ky = 0; ky < n.kh; ++ky) {
+          const int64_t iy = p / out.w * n.sh - n.pt + ky;
+          if (iy < 0 || iy >= in.h) continue;
+          for (int64_t kx = 0; kx < n.kw; ++kx) {
+            const int64_t ix = p % out.w * n.sw - n.pl + kx;
+            if (ix < 0 || ix >= in.w) continue;
+            const int64_t tap = ky * n.kw + kx, pix = (iy * in.w + ix) * C;
+            if (u.integer) xq[nt] = qd + pix, wq[nt] = u.q.data() + tap * Co;
+            else xf[nt] = x + pix, wf[nt] = u.f.data() + tap * Co;
+            ++nt;
+          }
+        }
+        const float* res = post.residual ? post.residual + p * Co : nullptr;
+        if (u.integer)
+          dw_pixel_s8(xq, wq, nt, Co, acc.data(), xstep, u.step.data(), L.bias, res, post.act, y + p * Co);
+        else
+          dw_pixel_f32(xf, wf, nt, Co, facc.data(), L.bias, res, post.act, y + p * Co);
       }
+    }
+    return;
   }
 #pragma omp parallel
   {
@@ -72,34 +135,26 @@ void cnn_conv_grouped(const Backend& be, const CnnGraph::Unpacked& u, const RowM
           const int64_t ix = ox * n.sw - n.pl + kx;
           if (ix < 0 || ix >= in.w) continue;
           const int64_t tap = ky * n.kw + kx, pix = (iy * in.w + ix) * C;
-          if (depthwise && u.integer) {
-            const int8_t* xq = qd + pix;
-            const int8_t* wr = wq_t.data() + tap * Co;
-            for (int64_t c = 0; c < Co; ++c) acc[size_t(c)] += int32_t(xq[c]) * int32_t(wr[c]);
-          } else if (depthwise) {
-            const float* xf = x + pix;
-            const float* wr = wf_t.data() + tap * Co;
-            for (int64_t c = 0; c < Co; ++c) facc[size_t(c)] += xf[c] * wr[c];
-          } else {
-            for (int64_t co = 0; co < Co; ++co) {
-              const int64_t g = co / cout_g, wo = co * K + tap * cin_g, xo = pix + g * cin_g;
-              if (u.integer) {
-                int32_t a = 0;
-                for (int64_t ci = 0; ci < cin_g; ++ci) a += int32_t(qd[xo + ci]) * int32_t(u.q[size_t(wo + ci)]);
-                acc[size_t(co)] += a;
-              } else {
-                float a = facc[size_t(co)];
-                for (int64_t ci = 0; ci < cin_g; ++ci) a += x[xo + ci] * u.f[size_t(wo + ci)];
-                facc[size_t(co)] = a;
-              }
+          for (int64_t co = 0; co < Co; ++co) {
+            const int64_t g = co / cout_g, wo = co * K + tap * cin_g, xo = pix + g * cin_g;
+            if (u.integer) {
+              int32_t a = 0;
+              for (int64_t ci = 0; ci < cin_g; ++ci) a += int32_t(qd[xo + ci]) * int32_t(u.q[size_t(wo + ci)]);
+              acc[size_t(co)] += a;
+            } else {
+              float a = facc[size_t(co)];
+              for (int64_t ci = 0; ci < cin_g; ++ci) a += x[xo + ci] * u.f[size_t(wo + ci)];
+              facc[size_t(co)] = a;
             }
           }
         }
       }
       float* yp = y + p * Co;
+      const float* res = post.residual ? post.residual + p * Co : nullptr;
       for (int64_t co = 0; co < Co; ++co) {
         const float b = L.bias ? L.bias[co] : 0.f;
-        yp[co] = u.integer ? rowq_epilogue(acc[size_t(co)], xstep, u.step[size_t(co)], b) : facc[size_t(co)] + b;
+        const float v = u.integer ? rowq_epilogue(acc[size_t(co)], xstep, u.step[size_t(co)], b) : facc[size_t(co)] + b;
+        yp[co] = post_value(v, res ? res + co : nullptr, post.act);
       }
     }
   }
@@ -112,13 +167,7 @@ void cnn_residual_act(float* y, const float* residual, int64_t n, CnnAct act) {
 #pragma omp parallel for schedule(static) if (n > 4 * kChunk)
   for (int64_t i0 = 0; i0 < n; i0 += kChunk) {
     const int64_t i1 = std::min(n, i0 + kChunk);
-    if (residual)
-      for (int64_t i = i0; i < i1; ++i) y[i] += residual[i];
-    if (act == CnnAct::Relu) {
-      for (int64_t i = i0; i < i1; ++i) y[i] = y[i] > 0.f ? y[i] : 0.f;  // NaN -> 0 (PyTorch keeps NaN)
-    } else if (act == CnnAct::Relu6) {
-      for (int64_t i = i0; i < i1; ++i) y[i] = y[i] > 0.f ? (y[i] < 6.f ? y[i] : 6.f) : 0.f;
-    }
+    apply_post(y + i0, residual ? residual + i0 : nullptr, i1 - i0, cnn_post_act(act));
   }
 }
 
@@ -173,12 +222,9 @@ void cnn_global_avgpool(const float* x, const CnnValue& in, float* y) {
 }
 
 namespace {
-// Max |x| bit pattern of one chunk; a plain loop GCC vectorises (integer max, no fast-math needed). The AVX2
+// Max |x| bit pattern of one chunk; a plain loop GCC vectorises (integer max, no fast-math needed). A wide
 // clone is picked at load time where the CPU has it (baseline x86-64 has no packed 32-bit max).
-#if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target_clones("avx2", "default")))
-#endif
-uint32_t abs_max_bits(const float* x, int64_t n) {
+RMSMP_CLONES uint32_t abs_max_bits(const float* x, int64_t n) {
   auto bits = [](const float* p) {
     uint32_t u;
     std::memcpy(&u, p, 4);

@@ -14,12 +14,19 @@ inline int64_t cnn_out_dim(int64_t in, int64_t k, int64_t s, int64_t pad_lo, int
 
 // im2col for NHWC input: row p = output pixel (oy * ow + ox), columns (ky, kx, ci) for ci < c; zero padding.
 void cnn_im2col(const float* x, const CnnValue& in, const CnnNode& n, int64_t oh, int64_t ow, float* cols);
+// The same on quantized activations (padding is q = 0, which is what a zero quantizes to).
+void cnn_im2col(const int8_t* x, const CnnValue& in, const CnnNode& n, int64_t oh, int64_t ow, int8_t* cols);
 
-// Grouped / depthwise conv with the unpacked weights: out[p][co] = epilogue(sum over the group's patch),
-// integer (input quantized with `act`, which must be static here) or fp32. No residual, no activation.
-// The input is quantized through be.quantize_activations (same q on every backend).
+// Grouped / depthwise conv with the unpacked weights: out[p][co] = post(epilogue(sum over the group's patch)),
+// integer (input quantized with `act`, which must be static here) or fp32. The input is quantized through
+// be.quantize_activations (same q on every backend). Depthwise layers (u.tap_major) run a vectorised kernel.
 void cnn_conv_grouped(const Backend& be, const CnnGraph::Unpacked& u, const RowMixedLinear& L, const ActQuant& act,
-                      const float* x, const CnnValue& in, const CnnNode& n, const CnnValue& out, float* y);
+                      const float* x, const CnnValue& in, const CnnNode& n, const CnnValue& out,
+                      const LinearPost& post, float* y);
+
+inline LinearPost::Act cnn_post_act(CnnAct a) {
+  return a == CnnAct::Relu ? LinearPost::Act::Relu : a == CnnAct::Relu6 ? LinearPost::Act::Relu6 : LinearPost::Act::None;
+}
 
 // y = act(y + residual) in place (residual may be null).
 void cnn_residual_act(float* y, const float* residual, int64_t n, CnnAct act);

@@ -58,6 +58,11 @@ struct RowMixedLinear {
       if (quant_is_integer(g.kind)) return true;
     return false;
   }
+  bool all_integer_groups() const {
+    for (const auto& g : groups)
+      if (!quant_is_integer(g.kind)) return false;
+    return !groups.empty();
+  }
 };
 
 // Quantizes one activation row; returns its step (0 for an all-zero row, with q all zero).

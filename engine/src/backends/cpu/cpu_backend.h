@@ -29,6 +29,9 @@ class CpuBackend : public ReferenceBackend {
                     float* const* ys) const override;
   // GELU applied per tile, in the epilogue (same operations as gelu(), so the same bits).
   void linear_gelu(const RowMixedLinear& w, const float* x, int64_t n_tokens, float* y) const override;
+  // The integer kernels on the caller's int8 rows (no quantization pass), post fused into the epilogue.
+  void linear_s8(const RowMixedLinear& w, const ActQuant& act, const int8_t* xq, float xstep, int64_t n_tokens,
+                 const LinearPost& post, float* y) const override;
   // The reference ops split over OpenMP threads by token (or by head): identical results for any thread count.
   void layer_norm(const float* x, const float* residual, const float* gamma, const float* beta, float eps,
                   int64_t n_tokens, int64_t dim, float* y) const override;
@@ -38,8 +41,16 @@ class CpuBackend : public ReferenceBackend {
                  float* out) const override;
 
  private:
-  void run_linears(const RowMixedLinear* const* ws, size_t n, const float* x, int64_t n_tokens, float* const* ys,
-                   bool gelu) const;
+  // The input of run_linears: float rows (quantized here, per token, with the layers' act) or int8 rows
+  // already quantized with one step for every token (linear_s8).
+  struct LinearIn {
+    const float* x;
+    const int8_t* q;
+    float qstep;
+  };
+  // linear_driver.cc: every integer group's rows in tiles, over all tokens; fp32 groups through dnnl_sgemm.
+  void run_linears(const RowMixedLinear* const* ws, size_t n, const LinearIn& in, int64_t n_tokens,
+                   float* const* ys, bool gelu, const LinearPost& post) const;
   Isa isa_;
   bool exact_fp32_;
   GemmS8Fn gemm_;

@@ -1,0 +1,400 @@
+// CpuBackend::run_linears: the driver behind linear, linear_multi, linear_gelu and linear_s8.
+//
+// fp32 groups: dnnl_sgemm (or the exact-summation rows of cpu-exact) into a scratch, scattered through perm.
+// Integer groups: tiles of kRowTile stored rows of one group; a tile's panel (unpacked per call, or expanded
+// from the load-time layout of prepared.h) is multiplied by a block of tokens with the ISA kernel (gemm_s8.h),
+// then the shared epilogue (scales, bias), GELU or the post ops (residual, ReLU) write the outputs.
+//
+// Two schedules, chosen by shape; both compute each output in one thread with the same operations, so results
+// are identical for either schedule and any thread count:
+//  - rows:   few tokens (an encoder's batch at short lengths, a CNN's last stages). The tokens are quantized
+//            once; threads share the tiles (dynamic), each tile over every token, into a stored-order buffer that
+//            is scattered to original row order by token at the end. Three loops, two barriers.
+//  - tokens: many tokens (a CNN's early stages: 3136 pixels for 64 rows). Each thread takes an equal contiguous
+//            range of tokens and, in blocks of kTokenBlock, quantizes them and runs every tile over them,
+//            writing straight into y. No barrier until the end; a thread's activations and accumulators stay in
+//            L1/L2; the tile count no longer caps the parallelism (64 rows are 2-3 tiles for 2 threads).
+#include <dnnl.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/isa/encoder_ops.h"
+#include "backends/cpu/prepared.h"
+#include "core/target_clones.h"
+#include "rmsmp/error.h"
+
+namespace rmsmp {
+
+namespace {
+constexpr int64_t kRowTile = 32;
+constexpr int64_t kTokenBlock = 64;
+
+bool verbose_dispatch() {
+  static const bool v = [] {
+    const char* e = std::getenv("RMSMP_VERBOSE");
+    return e && std::strstr(e, "dispatch") != nullptr;
+  }();
+  return v;
+}
+
+// RMSMP_CPU_SCHEDULE=rows|tokens pins the schedule (A/B timing; same results); unset: by shape.
+int schedule_override() {
+  static const int v = [] {
+    const char* e = std::getenv("RMSMP_CPU_SCHEDULE");
+    if (!e) return 0;
+    if (std::string(e) == "rows") return 1;
+    if (std::string(e) == "tokens") return 2;
+    return 0;
+  }();
+  return v;
+}
+
+// A caller-quantized row into the kernels' two forms: q (zero padded to Kp), q + 128 (padded with 128); returns
+// sum q. Local restrict pointers so the loop vectorises (through the captured references it was a byte loop).
+RMSMP_CLONES int32_t load_s8_row(const int8_t* __restrict src, int64_t K, int64_t Kp, int8_t* __restrict q,
+                                 uint8_t* __restrict u) {
+  int32_t sum = 0;
+  for (int64_t k = 0; k < K; ++k) {
+    q[k] = src[k];
+    u[k] = uint8_t(uint8_t(src[k]) ^ 0x80u);
+    sum += src[k];
+  }
+  for (int64_t k = K; k < Kp; ++k) q[k] = 0, u[k] = 128;
+  return sum;
+}
+
+RMSMP_CLONES int32_t row_sum(const int8_t* __restrict q, int64_t K) {
+  int32_t sum = 0;
+  for (int64_t k = 0; k < K; ++k) sum += q[k];
+  return sum;
+}
+
+// One token's outputs of one layer in original row order: dst[i] = src[off[i] (+ t * step[i])] for i < n, then
+// the post ops. Sequential writes and residual reads; the reads gather from a hot, stored-order buffer (a
+// scatter through perm wrote y in random order, and those stores were the driver's main cost on CNNs).
+RMSMP_CLONES void gather_rows(const float* __restrict src, const int64_t* __restrict off,
+                              const int64_t* __restrict step, int64_t t, int64_t n, float* __restrict dst) {
+  if (step) {
+    for (int64_t i = 0; i < n; ++i) dst[i] = src[off[i] + t * step[i]];
+  } else {
+    for (int64_t i = 0; i < n; ++i) dst[i] = src[off[i]];
+  }
+}
+
+void gather_post(const float* src, const int64_t* off, const int64_t* step, int64_t t, int64_t n,
+                 const float* residual, LinearPost::Act act, float* dst) {
+  gather_rows(src, off, step, t, n, dst);
+  apply_post(dst, residual, n, act);
+}
+
+struct Tile {
+  size_t layer;
+  const RowGroup* g;
+  const CpuPreparedLinear::Group* pg;  // this backend's prepared rows of g, or null (unpack per call)
+  int64_t stored0;                     // stored index of the group's first row in its layer
+  int64_t j0, nj;
+};
+
+// Token scratch of one block: signed rows, their +128 copies (zero / 128 padded to Kp), steps and sums.
+struct TokenRows {
+  int8_t* q;
+  uint8_t* u;
+  float* step;
+  int32_t* sum;
+};
+
+}  // namespace
+
+void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const LinearIn& in, int64_t n_tokens,
+                             float* const* ys, bool gelu, const LinearPost& post) const {
+  if (n == 0) return;
+  // The input is quantized once for all layers, so they must agree on width and activation quantization
+  // (q/k/v of a BERT layer do: they share their input and its calibration); otherwise one at a time.
+  for (size_t l = 1; l < n; ++l) {
+    const ActQuant &a = ws[0]->act, &b = ws[l]->act;
+    if (ws[l]->cols != ws[0]->cols || a.bits != b.bits || a.dynamic != b.dynamic || a.clip != b.clip) {
+      for (size_t m = 0; m < n; ++m) run_linears(&ws[m], 1, in, n_tokens, &ys[m], gelu, post);
+      return;
+    }
+  }
+  RMSMP_CHECK(post.empty() || (n == 1 && !gelu), ErrorCode::Internal, "post ops apply to one plain linear");
+  const int64_t K = ws[0]->cols, T = n_tokens;
+  const int64_t Kp = (K + kGemmKAlign - 1) / kGemmKAlign * kGemmKAlign;
+  const ActQuant act = ws[0]->act;
+
+  // Per calling thread, reused across calls. NB: inside the parallel regions below, a thread_local named there
+  // would be the worker's own (empty) instance, so they only use pointers taken before them.
+  thread_local std::vector<Tile> tiles;
+  thread_local std::vector<int64_t> ys_off;  // stored-order outputs of every layer, one buffer (rows schedule)
+  tiles.clear();
+  ys_off.assign(n + 1, 0);
+  for (size_t l = 0; l < n; ++l) {
+    const RowMixedLinear& w = *ws[l];
+    ys_off[l + 1] = ys_off[l] + T * w.rows;
+    const auto* prep = dynamic_cast<const CpuPreparedLinear*>(w.prepared.get());
+    if (prep && (prep->isa != isa_ || prep->groups.size() != w.groups.size())) prep = nullptr;  // not ours
+    int64_t off = 0;
+    for (size_t gi = 0; gi < w.groups.size(); ++gi) {
+      const RowGroup& g = w.groups[gi];
+      const int64_t stored0 = off;
+      off += g.rows;
+      if (g.rows == 0) continue;
+      if (g.kind == QuantKind::F32) {
+        RMSMP_CHECK(in.x, ErrorCode::Internal, "fp32 rows of " << w.name << " need the float input");
+        if (verbose_dispatch() && T > 0) {
+          static std::once_flag once;
+          std::call_once(once, [] { std::cerr << "[rmsmp] dispatch fp32 groups -> dnnl_sgemm\n"; });
+        }
+        thread_local std::vector<float> tmp;
+        tmp.resize(size_t(T * g.rows));
+        const float* wf = reinterpret_cast<const float*>(g.codes);
+        const float* x = in.x;
+        if (exact_fp32_) {
+          float* tp = tmp.data();
+          const Isa isa = isa_;
+          // Blocks of 64 rows over the threads; each output is one lane's chain, so any split gives the same bits.
+#pragma omp parallel for schedule(static)
+          for (int64_t r0 = 0; r0 < g.rows; r0 += 64) {
+            const int64_t nr = std::min<int64_t>(64, g.rows - r0);
+            std::vector<float> xt(size_t(K * 16 + 16));
+            if (isa == Isa::Avx512Vnni) linear_f32_exact_avx512(x, T, K, wf + r0 * K, nr, tp + r0, g.rows, xt.data());
+            else if (isa == Isa::Avx2) linear_f32_exact_avx2(x, T, K, wf + r0 * K, nr, tp + r0, g.rows, xt.data());
+            else
+              for (int64_t t = 0; t < T; ++t)
+                for (int64_t r = r0; r < r0 + nr; ++r) {
+                  float acc = 0.f;
+                  for (int64_t k = 0; k < K; ++k) acc += x[t * K + k] * wf[r * K + k];
+                  tp[t * g.rows + r] = acc;
+                }
+          }
+        } else {
+          dnnl_status_t st = dnnl_sgemm('N', 'T', T, g.rows, K, 1.f, x, K, wf, K, 0.f, tmp.data(), g.rows);
+          RMSMP_CHECK(st == dnnl_success, ErrorCode::Internal, "dnnl_sgemm failed with status " << int(st));
+        }
+        const int32_t* perm = w.perm + stored0;
+        for (int64_t t = 0; t < T; ++t)
+          for (int64_t j = 0; j < g.rows; ++j)
+            ys[l][t * w.rows + perm[j]] = tmp[size_t(t * g.rows + j)] + (w.bias ? w.bias[perm[j]] : 0.f);
+        continue;
+      }
+      if (verbose_dispatch()) {
+        static std::mutex mu;
+        std::lock_guard<std::mutex> lock(mu);
+        static std::set<std::string> seen;
+        if (seen.insert(w.name + quant_scheme(g.kind).name).second)
+          std::cerr << "[rmsmp] dispatch " << w.name << ": " << quant_scheme(g.kind).name << " x " << g.rows
+                    << " rows, K " << K << " -> gemm_s8_" << isa_name(isa_) << " (panels of " << kRowTile
+                    << " rows" << (prep ? ", prepared at load" : ", unpacked per call")
+                    << (n > 1 ? ", fused with the other layers of this input" : "")
+                    << (in.q ? ", input quantized by the caller" : "") << ")\n";
+      }
+      for (int64_t j0 = 0; j0 < g.rows; j0 += kRowTile)
+        tiles.push_back({l, &g, prep ? &prep->groups[gi] : nullptr, stored0, j0, std::min(kRowTile, g.rows - j0)});
+    }
+  }
+  if (tiles.empty() || T == 0) return;
+
+  const bool simd = isa_ != Isa::Generic, need_xsum = isa_ == Isa::Avx512Vnni;
+  const Isa isa = isa_;
+  // Token t of the input into row r of a token block: quantized (or copied), padded, with its sum.
+  auto load_token = [&, simd, need_xsum](int64_t t, const TokenRows& b, int64_t r) {
+    int8_t* qrow = b.q + r * Kp;
+    uint8_t* urow = b.u + r * Kp;
+    if (in.q) {
+      b.sum[r] = load_s8_row(in.q + t * K, K, Kp, qrow, urow);
+      b.step[r] = in.qstep;
+      return;
+    }
+    if (simd) {
+      b.step[r] = act_quantize_row_avx2(in.x + t * K, K, act, qrow, urow);
+    } else {
+      b.step[r] = act_quantize_row(in.x + t * K, K, act, qrow);
+      for (int64_t k = 0; k < K; ++k) urow[k] = uint8_t(qrow[k] ^ 0x80);
+    }
+    std::memset(qrow + K, 0, size_t(Kp - K));
+    std::memset(urow + K, 128, size_t(Kp - K));
+    if (need_xsum) b.sum[r] = row_sum(qrow, K);  // only the VNNI kernel's compensation reads it
+  };
+  // One tile over tb tokens of a block: the panel, the kernel, the epilogue into out (tb x nj, row stride
+  // out_stride) with the tile's bias, then GELU when asked. panel/w_sum/acc/bias are the calling thread's scratch.
+  auto run_tile = [&, simd, isa](const Tile& tl, const TokenRows& b, int64_t tb, int8_t* panel, int32_t* w_sum,
+                                 int32_t* acc, float* bias, float* out, int64_t out_stride) {
+    const RowMixedLinear& w = *ws[tl.layer];
+    const RowGroup& g = *tl.g;
+    const int8_t* wpanel = panel;
+    if (tl.pg) {  // prepared at load (VNNI layout): 8-bit blocks are the panel, 4-bit ones expand by vpshufb
+      const uint8_t* src = tl.pg->data.get() + (tl.j0 / 16) * tl.pg->block_bytes;  // j0 is a multiple of 32
+      if (tl.pg->nibbles)
+        expand_panel_vnni4(src, (tl.nj + 15) / 16, Kp, tl.pg->lut, reinterpret_cast<uint8_t*>(panel));
+      else
+        wpanel = reinterpret_cast<const int8_t*>(src);
+    } else {
+      const size_t rb = quant_row_bytes(g.kind, K);
+      unpack_(g.kind, g.codes + size_t(tl.j0) * rb, rb, tl.nj, K, Kp, panel, w_sum);
+    }
+    gemm_(GemmS8Args{b.q, b.u, tb, wpanel, w_sum, b.sum, tl.nj, Kp, quant_scheme(g.kind).max_q, acc, tl.nj});
+    const int64_t s0 = tl.stored0 + tl.j0;  // stored index of the tile's first row
+    for (int64_t j = 0; j < tl.nj; ++j) bias[j] = w.bias ? w.bias[w.perm[s0 + j]] : 0.f;
+    if (simd) {
+      epilogue_avx2(acc, tb, tl.nj, b.step, g.steps + tl.j0, bias, out, out_stride);
+    } else {
+      for (int64_t t = 0; t < tb; ++t)
+        for (int64_t j = 0; j < tl.nj; ++j)
+          out[t * out_stride + j] = rowq_epilogue(acc[t * tl.nj + j], b.step[t], g.steps[tl.j0 + j], bias[j]);
+    }
+    if (!gelu) return;
+    auto gelu_n = [&](float* p, int64_t m) {
+      if (isa == Isa::Avx512Vnni) gelu_avx512(p, m);
+      else if (simd) gelu_avx2(p, m);
+      else ReferenceBackend::gelu(p, m);
+    };
+    if (out_stride == tl.nj) return gelu_n(out, tb * tl.nj);
+    for (int64_t t = 0; t < tb; ++t) gelu_n(out + t * out_stride, tl.nj);
+  };
+  const Tile* tile_list = tiles.data();
+  const size_t n_tiles = tiles.size();
+  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  const int pin = schedule_override();
+  thread_local std::vector<char> all_int_v;
+  all_int_v.resize(n);
+  bool every_int = true;
+  for (size_t l = 0; l < n; ++l) {
+    all_int_v[l] = ws[l]->all_integer_groups();
+    every_int = every_int && all_int_v[l];
+  }
+  const char* all_int = all_int_v.data();
+  // The tokens schedule writes every row of y from its token blocks, so it needs layers without fp32 rows.
+  const bool by_tokens = every_int && (pin ? pin == 2 : T >= kTokenBlock * threads && threads > 1);
+
+  // Where each original row's output sits in the stored-order buffers (gather_post's offsets), per layer:
+  // tokens schedule: column lcol[l] + stored index of a token-block row of total_rows floats;
+  // rows schedule: tile block start * T + offset in the tile, plus t * nj of that tile (nj_of).
+  thread_local std::vector<int64_t> goff, gnj;
+  thread_local std::vector<int64_t> lcol;
+  int64_t total_rows = 0;
+  lcol.assign(n + 1, 0);
+  for (size_t l = 0; l < n; ++l) lcol[l + 1] = lcol[l] + ws[l]->rows;
+  total_rows = lcol[n];
+  goff.assign(size_t(total_rows), 0);
+  gnj.assign(size_t(total_rows), 0);  // 0: an fp32 row (no tile)
+  for (size_t i = 0; i < n_tiles; ++i) {
+    const Tile& tl = tiles[i];
+    const RowMixedLinear& w = *ws[tl.layer];
+    for (int64_t j = 0; j < tl.nj; ++j) {
+      const int64_t s = tl.stored0 + tl.j0 + j, orig = w.perm[s];
+      goff[size_t(lcol[tl.layer] + orig)] = by_tokens ? lcol[tl.layer] + s : (tl.stored0 + tl.j0) * T + j;
+      gnj[size_t(lcol[tl.layer] + orig)] = tl.nj;
+    }
+  }
+  const int64_t* gof = goff.data();
+  const int64_t* gst = gnj.data();
+  const int64_t* lc = lcol.data();
+
+  if (by_tokens) {
+    // Token blocks of up to kTokenBlock tokens, fewer for wide layers: a block's outputs (tb x total_rows
+    // floats) stay within 256 KiB.
+    const int64_t tb_max = std::max<int64_t>(8, std::min<int64_t>(kTokenBlock, 65536 / total_rows) / 8 * 8);
+#pragma omp parallel
+    {
+      const int64_t nt = omp_get_num_threads(), id = omp_get_thread_num();
+      const int64_t t_begin = T * id / nt, t_end = T * (id + 1) / nt;
+      thread_local std::vector<int8_t> bq, panel;
+      thread_local std::vector<uint8_t> bu;
+      thread_local std::vector<float> bstep, blk, bias;
+      thread_local std::vector<int32_t> bsum, w_sum, acc;
+      bq.resize(size_t(tb_max * Kp));
+      bu.resize(size_t(tb_max * Kp));
+      bstep.resize(size_t(tb_max));
+      bsum.resize(size_t(tb_max));
+      panel.resize(size_t(kRowTile * Kp));
+      w_sum.resize(size_t(kRowTile));
+      acc.resize(size_t(tb_max * kRowTile));
+      blk.resize(size_t(tb_max * total_rows));
+      bias.resize(size_t(kRowTile));
+      const TokenRows b{bq.data(), bu.data(), bstep.data(), bsum.data()};
+      for (int64_t t0 = t_begin; t0 < t_end; t0 += tb_max) {
+        const int64_t tb = std::min(tb_max, t_end - t0);
+        for (int64_t r = 0; r < tb; ++r) load_token(t0 + r, b, r);
+        for (size_t i = 0; i < n_tiles; ++i) {
+          const Tile& tl = tile_list[i];
+          run_tile(tl, b, tb, panel.data(), w_sum.data(), acc.data(), bias.data(),
+                   blk.data() + lc[tl.layer] + tl.stored0 + tl.j0, total_rows);
+        }
+        for (size_t l = 0; l < n; ++l)
+          for (int64_t t = 0; t < tb; ++t) {
+            const int64_t rows = ws[l]->rows;
+            gather_post(blk.data() + t * total_rows, gof + lc[l], nullptr, 0, rows,
+                        post.residual ? post.residual + (t0 + t) * rows : nullptr, post.act,
+                        ys[l] + (t0 + t) * rows);
+          }
+      }
+    }
+    return;
+  }
+
+  // Rows schedule. Per calling thread, reused across calls (no allocation in steady state).
+  thread_local std::vector<int8_t> xpad;
+  thread_local std::vector<uint8_t> xu;
+  thread_local std::vector<float> xstep, ysto;
+  thread_local std::vector<int32_t> xsum;
+  xpad.resize(size_t(T * Kp));
+  xu.resize(size_t(T * Kp));
+  xstep.resize(size_t(T));
+  xsum.resize(size_t(T));
+  ysto.resize(size_t(ys_off[n]));
+  const TokenRows all{xpad.data(), xu.data(), xstep.data(), xsum.data()};
+  float* yst = ysto.data();
+  const int64_t* yoff = ys_off.data();
+  // Each tile writes its rows' outputs as one contiguous T x nj block (layer l's block of stored rows
+  // [s0, s0 + nj) starts at ysto[yoff[l] + s0 * T]); then the scatter to original row order by token. Writing y
+  // through perm from the tiles directly would make threads share cache lines; writing ysto token-major made
+  // every tile store 128-byte pieces of T rows far apart (store misses took ~70% of the epilogue).
+#pragma omp parallel
+  {
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < T; ++t) load_token(t, all, t);
+#pragma omp for schedule(dynamic, 1)
+    for (size_t i = 0; i < n_tiles; ++i) {
+      const Tile& tl = tile_list[i];
+      thread_local std::vector<int8_t> panel;
+      thread_local std::vector<int32_t> w_sum, acc;
+      thread_local std::vector<float> bias;
+      panel.resize(size_t(kRowTile * Kp));
+      w_sum.resize(size_t(kRowTile));
+      acc.resize(size_t(T * kRowTile));
+      bias.resize(size_t(kRowTile));
+      run_tile(tl, all, T, panel.data(), w_sum.data(), acc.data(), bias.data(),
+               yst + yoff[tl.layer] + (tl.stored0 + tl.j0) * T, tl.nj);
+    }
+    // Per token, each layer's outputs in original order. A layer with fp32 rows (dnnl_sgemm wrote them above)
+    // takes the tile-by-tile scatter instead, which leaves those rows alone; post ops never reach here.
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < T; ++t)
+      for (size_t l = 0; l < n; ++l) {
+        const RowMixedLinear& w = *ws[l];
+        if (all_int[l]) {
+          gather_post(yst + yoff[l], gof + lc[l], gst + lc[l], t, w.rows,
+                      post.residual ? post.residual + t * w.rows : nullptr, post.act, ys[l] + t * w.rows);
+          continue;
+        }
+        for (size_t i = 0; i < n_tiles; ++i) {
+          const Tile& tl = tile_list[i];
+          if (tl.layer != l) continue;
+          const int64_t s0 = tl.stored0 + tl.j0;
+          const float* src = yst + yoff[l] + s0 * T + t * tl.nj;
+          for (int64_t j = 0; j < tl.nj; ++j) ys[l][t * w.rows + w.perm[s0 + j]] = src[j];
+        }
+      }
+  }
+}
+
+}  // namespace rmsmp
