@@ -39,6 +39,9 @@ struct GemmS8Args {
   int max_w;
   int32_t* acc;
   int64_t acc_stride;
+  // VNNI layout only, n_rows <= 32: the second block of 16 rows, where it is not w + 16 * k_padded (a tile of
+  // two prepared blocks, one read in place and one expanded into the panel). Null: contiguous.
+  const int8_t* w_hi = nullptr;
 };
 
 using GemmS8Fn = void (*)(const GemmS8Args&);

@@ -1,8 +1,8 @@
 // CpuBackend::run_linears: the driver behind linear, linear_multi, linear_gelu and linear_s8.
 //
 // fp32 groups: dnnl_sgemm (or the exact-summation rows of cpu-exact) into a scratch, scattered through perm.
-// Integer groups: tiles of kRowTile stored rows of one group; a tile's panel (unpacked per call, or expanded
-// from the load-time layout of prepared.h) is multiplied by a block of tokens with the ISA kernel (gemm_s8.h),
+// Integer groups: tiles of kRowTile rows, of one group (unpacked per call) or of the load-time layout of
+// prepared.h (blocks that span groups; byte blocks read in place, nibble blocks expanded); a tile's panel is multiplied by a block of tokens with the ISA kernel (gemm_s8.h),
 // then the shared epilogue (scales, bias), GELU or the post ops (residual, ReLU) write the outputs.
 //
 // Two schedules, chosen by shape; both compute each output in one thread with the same operations, so results
@@ -37,6 +37,7 @@ namespace rmsmp {
 namespace {
 constexpr int64_t kRowTile = 32;
 constexpr int64_t kTokenBlock = 64;
+constexpr int64_t kTokensMaxRows = 1024;
 
 bool verbose_dispatch() {
   static const bool v = [] {
@@ -96,12 +97,17 @@ void gather_post(const float* src, const int64_t* off, const int64_t* step, int6
   apply_post(dst, residual, n, act);
 }
 
+// Up to kRowTile rows of one layer: either rows [j0, j0 + nj) of one group, unpacked per call, or integer rows
+// [j0, j0 + nj) of the layer's prepared layout (blocks j0 / 16 and the next, whatever their groups).
 struct Tile {
   size_t layer;
-  const RowGroup* g;
-  const CpuPreparedLinear::Group* pg;  // this backend's prepared rows of g, or null (unpack per call)
-  int64_t stored0;                     // stored index of the group's first row in its layer
+  const RowGroup* g;               // unprepared: the group
+  const CpuPreparedLinear* prep;   // prepared: the layout
   int64_t j0, nj;
+  int64_t slot0;                   // the tile's first row in its layer's stored-order output buffers
+  const int32_t* orig;             // nj original row indices
+  const float* wstep;              // nj weight steps
+  int max_w;                       // largest |q| of the tile's scheme (AVX2's unsigned path; 127 when mixed)
 };
 
 // Token scratch of one block: signed rows, their +128 copies (zero / 128 padded to Kp), steps and sums.
@@ -141,7 +147,11 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
     const RowMixedLinear& w = *ws[l];
     ys_off[l + 1] = ys_off[l] + T * w.rows;
     const auto* prep = dynamic_cast<const CpuPreparedLinear*>(w.prepared.get());
-    if (prep && (prep->isa != isa_ || prep->groups.size() != w.groups.size())) prep = nullptr;  // not ours
+    if (prep && (prep->isa != isa_ || prep->k_padded != Kp)) prep = nullptr;  // not ours
+    if (prep)
+      for (int64_t j0 = 0; j0 < prep->rows; j0 += kRowTile)
+        tiles.push_back({l, nullptr, prep, j0, std::min(kRowTile, prep->rows - j0), j0, prep->orig.data() + j0,
+                         prep->steps.data() + j0, 127});
     int64_t off = 0;
     for (size_t gi = 0; gi < w.groups.size(); ++gi) {
       const RowGroup& g = w.groups[gi];
@@ -193,12 +203,14 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
         if (seen.insert(w.name + quant_scheme(g.kind).name).second)
           std::cerr << "[rmsmp] dispatch " << w.name << ": " << quant_scheme(g.kind).name << " x " << g.rows
                     << " rows, K " << K << " -> gemm_s8_" << isa_name(isa_) << " (panels of " << kRowTile
-                    << " rows" << (prep ? ", prepared at load" : ", unpacked per call")
+                    << " rows" << (prep ? ", prepared at load, tiles spanning groups" : ", unpacked per call")
                     << (n > 1 ? ", fused with the other layers of this input" : "")
                     << (in.q ? ", input quantized by the caller" : "") << ")\n";
       }
+      if (prep) continue;  // its tiles are above
       for (int64_t j0 = 0; j0 < g.rows; j0 += kRowTile)
-        tiles.push_back({l, &g, prep ? &prep->groups[gi] : nullptr, stored0, j0, std::min(kRowTile, g.rows - j0)});
+        tiles.push_back({l, &g, nullptr, j0, std::min(kRowTile, g.rows - j0), stored0 + j0, w.perm + stored0 + j0,
+                         g.steps + j0, quant_scheme(g.kind).max_q});
     }
   }
   if (tiles.empty() || T == 0) return;
@@ -229,27 +241,38 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
   auto run_tile = [&, simd, isa](const Tile& tl, const TokenRows& b, int64_t tb, int8_t* panel, int32_t* w_sum,
                                  int32_t* acc, float* bias, float* out, int64_t out_stride) {
     const RowMixedLinear& w = *ws[tl.layer];
-    const RowGroup& g = *tl.g;
-    const int8_t* wpanel = panel;
-    if (tl.pg) {  // prepared at load (VNNI layout): 8-bit blocks are the panel, 4-bit ones expand by vpshufb
-      const uint8_t* src = tl.pg->data.get() + (tl.j0 / 16) * tl.pg->block_bytes;  // j0 is a multiple of 32
-      if (tl.pg->nibbles)
-        expand_panel_vnni4(src, (tl.nj + 15) / 16, Kp, tl.pg->lut, reinterpret_cast<uint8_t*>(panel));
-      else
-        wpanel = reinterpret_cast<const int8_t*>(src);
+    const int8_t* w_lo = panel;
+    const int8_t* w_hi = nullptr;
+    if (tl.prep) {  // prepared at load (VNNI layout): byte blocks are read in place, nibble ones expand by vpshufb
+      const int8_t* half[2] = {nullptr, nullptr};
+      for (int64_t h = 0; h < 2 && 16 * h < tl.nj; ++h) {
+        const CpuPreparedLinear::Block& blk = tl.prep->blocks[size_t(tl.j0 / 16 + h)];  // j0 is a multiple of 32
+        const uint8_t* src = tl.prep->data.get() + blk.offset;
+        if (blk.lut >= 0) {
+          uint8_t* dst = reinterpret_cast<uint8_t*>(panel) + h * 16 * Kp;
+          expand_panel_vnni4(src, 1, Kp, tl.prep->luts[size_t(blk.lut)].data(), dst);
+          half[h] = reinterpret_cast<const int8_t*>(dst);
+        } else {
+          half[h] = reinterpret_cast<const int8_t*>(src);
+        }
+      }
+      w_lo = half[0];
+      w_hi = half[1];
     } else {
+      const RowGroup& g = *tl.g;
       const size_t rb = quant_row_bytes(g.kind, K);
       unpack_(g.kind, g.codes + size_t(tl.j0) * rb, rb, tl.nj, K, Kp, panel, w_sum);
     }
-    gemm_(GemmS8Args{b.q, b.u, tb, wpanel, w_sum, b.sum, tl.nj, Kp, quant_scheme(g.kind).max_q, acc, tl.nj});
-    const int64_t s0 = tl.stored0 + tl.j0;  // stored index of the tile's first row
-    for (int64_t j = 0; j < tl.nj; ++j) bias[j] = w.bias ? w.bias[w.perm[s0 + j]] : 0.f;
+    GemmS8Args ga{b.q, b.u, tb, w_lo, w_sum, b.sum, tl.nj, Kp, tl.max_w, acc, tl.nj};
+    ga.w_hi = w_hi;
+    gemm_(ga);
+    for (int64_t j = 0; j < tl.nj; ++j) bias[j] = w.bias ? w.bias[tl.orig[j]] : 0.f;
     if (simd) {
-      epilogue_avx2(acc, tb, tl.nj, b.step, g.steps + tl.j0, bias, out, out_stride);
+      epilogue_avx2(acc, tb, tl.nj, b.step, tl.wstep, bias, out, out_stride);
     } else {
       for (int64_t t = 0; t < tb; ++t)
         for (int64_t j = 0; j < tl.nj; ++j)
-          out[t * out_stride + j] = rowq_epilogue(acc[t * tl.nj + j], b.step[t], g.steps[tl.j0 + j], bias[j]);
+          out[t * out_stride + j] = rowq_epilogue(acc[t * tl.nj + j], b.step[t], tl.wstep[j], bias[j]);
     }
     if (!gelu) return;
     auto gelu_n = [&](float* p, int64_t m) {
@@ -272,8 +295,12 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
     every_int = every_int && all_int_v[l];
   }
   const char* all_int = all_int_v.data();
-  // The tokens schedule writes every row of y from its token blocks, so it needs layers without fp32 rows.
-  const bool by_tokens = every_int && (pin ? pin == 2 : T >= kTokenBlock * threads && threads > 1);
+  // The tokens schedule writes every row of y from its token blocks, so it needs layers without fp32 rows. By
+  // shape: at least a full block per thread, and at most kTokensMaxRows rows (each thread expands every panel
+  // once per block; for BERT-base's 2304 q/k/v rows that re-expansion cost more than the rows schedule's
+  // imbalance, measured at 1 x 128: 55 against 48 ms).
+  const bool by_tokens =
+      every_int && (pin ? pin == 2 : threads > 1 && T >= kTokenBlock * threads && ys_off[n] / T <= kTokensMaxRows);
 
   // Where each original row's output sits in the stored-order buffers (gather_post's offsets), per layer:
   // tokens schedule: column lcol[l] + stored index of a token-block row of total_rows floats;
@@ -288,11 +315,10 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
   gnj.assign(size_t(total_rows), 0);  // 0: an fp32 row (no tile)
   for (size_t i = 0; i < n_tiles; ++i) {
     const Tile& tl = tiles[i];
-    const RowMixedLinear& w = *ws[tl.layer];
     for (int64_t j = 0; j < tl.nj; ++j) {
-      const int64_t s = tl.stored0 + tl.j0 + j, orig = w.perm[s];
-      goff[size_t(lcol[tl.layer] + orig)] = by_tokens ? lcol[tl.layer] + s : (tl.stored0 + tl.j0) * T + j;
-      gnj[size_t(lcol[tl.layer] + orig)] = tl.nj;
+      const size_t k = size_t(lcol[tl.layer] + tl.orig[j]);
+      goff[k] = by_tokens ? lcol[tl.layer] + tl.slot0 + j : tl.slot0 * T + j;
+      gnj[k] = tl.nj;
     }
   }
   const int64_t* gof = goff.data();
@@ -327,7 +353,7 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
         for (size_t i = 0; i < n_tiles; ++i) {
           const Tile& tl = tile_list[i];
           run_tile(tl, b, tb, panel.data(), w_sum.data(), acc.data(), bias.data(),
-                   blk.data() + lc[tl.layer] + tl.stored0 + tl.j0, total_rows);
+                   blk.data() + lc[tl.layer] + tl.slot0, total_rows);
         }
         for (size_t l = 0; l < n; ++l)
           for (int64_t t = 0; t < tb; ++t) {
@@ -373,7 +399,7 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
       acc.resize(size_t(T * kRowTile));
       bias.resize(size_t(kRowTile));
       run_tile(tl, all, T, panel.data(), w_sum.data(), acc.data(), bias.data(),
-               yst + yoff[tl.layer] + (tl.stored0 + tl.j0) * T, tl.nj);
+               yst + yoff[tl.layer] + tl.slot0 * T, tl.nj);
     }
     // Per token, each layer's outputs in original order. A layer with fp32 rows (dnnl_sgemm wrote them above)
     // takes the tile-by-tile scatter instead, which leaves those rows alone; post ops never reach here.
@@ -389,9 +415,8 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
         for (size_t i = 0; i < n_tiles; ++i) {
           const Tile& tl = tile_list[i];
           if (tl.layer != l) continue;
-          const int64_t s0 = tl.stored0 + tl.j0;
-          const float* src = yst + yoff[l] + s0 * T + t * tl.nj;
-          for (int64_t j = 0; j < tl.nj; ++j) ys[l][t * w.rows + w.perm[s0 + j]] = src[j];
+          const float* src = yst + yoff[l] + tl.slot0 * T + t * tl.nj;
+          for (int64_t j = 0; j < tl.nj; ++j) ys[l][t * w.rows + tl.orig[j]] = src[j];
         }
       }
   }

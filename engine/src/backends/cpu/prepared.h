@@ -1,17 +1,23 @@
 // CPU load-time weight layouts (Backend::prepare): the AVX-512 VNNI kernel's panel order, made once at load so
-// that a forward neither unpacks rows nor transposes them (before, every call gathered each 4-bit panel into
-// VNNI order). 4-bit groups stay 4-bit (same bytes per weight as the file, plus padding), so resident weight
-// memory does not grow once the file's own pages are released.
+// that a forward neither unpacks rows nor transposes them, in blocks that span scheme groups so that small
+// groups do not leave the kernel's 16-row lanes empty (a 64-channel conv split 42/19/3 over three schemes
+// padded to 96 rows when each group had blocks of its own; now 64).
 //
-// Layout of one prepared group (integer groups only; k_padded = cols rounded up to kGemmKAlign):
-//   blocks of 16 stored rows (the last block padded with zero weights), each k_padded / 4 "quads" of
-//   16 rows x 4 consecutive k values; output byte i of a quad is row i / 4, k = 4 q + i % 4, as q + 128 (uint8),
-//   which is exactly the VNNI panel of gemm_s8.h.
-//   8-bit schemes: each quad is those 64 bytes (block_bytes = 16 * k_padded), read by the kernel in place.
-//   4-bit schemes: each quad is 32 bytes: byte m holds output byte m's code in its low nibble and output byte
-//     m + 32's in its high nibble (block_bytes = 8 * k_padded); lut[code] = q + 128 from the scheme table's
-//     reference unpack, so any code a file holds decodes exactly as the reference decodes it.
+// The layer's integer rows, in stored order (groups in file order, fp32 groups skipped), are cut into blocks
+// of 16. Each block is k_padded / 4 "quads" of 16 rows x 4 consecutive k values; output byte i of a quad is
+// row i / 4, k = 4 q + i % 4, as w + 128 (uint8), which is exactly the VNNI panel of gemm_s8.h. A block is
+// stored in one of two forms:
+//   nibbles: every valid row of the block has the same 4-bit scheme; each quad is 32 bytes, byte m holding output
+//            byte m's code in its low nibble and output byte m + 32's in its high nibble (8 * k_padded bytes);
+//            luts[lut] maps code -> q + 128 (from the scheme table's reference unpack, so any code a file holds
+//            decodes exactly as the reference decodes it), expanded at run time by one vpshufb per 64 bytes;
+//   bytes:   anything else (8-bit rows, or a block where two schemes meet): the expanded quads themselves
+//            (16 * k_padded bytes), read by the kernel in place.
+// Rows past the last valid one are w = 0. Resident memory stays near the packed size: only blocks where 4-bit
+// schemes meet are stored at a byte per weight (at most one per group boundary), and the file's pages of the
+// codes are released after preparation.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
@@ -23,18 +29,22 @@
 namespace rmsmp {
 
 struct CpuPreparedLinear : PreparedLinear {
-  struct Group {
-    std::unique_ptr<uint8_t[], decltype(&std::free)> data{nullptr, &std::free};  // 64-byte aligned
-    int64_t block_bytes = 0;
-    bool nibbles = false;
-    alignas(64) uint8_t lut[64] = {};  // lut[c] for c < 16, repeated in each 16-byte lane (vpshufb)
+  struct Block {
+    int64_t offset = 0;  // into data
+    int lut = -1;        // index into luts: nibbles; -1: bytes
   };
   Isa isa = Isa::Generic;
   int64_t k_padded = 0;
-  std::vector<Group> groups;  // parallel to RowMixedLinear::groups (fp32 groups stay empty)
+  int64_t rows = 0;                  // integer rows (a multiple of 16 after padding: blocks.size() * 16)
+  std::vector<int32_t> orig;         // per integer row: its original row index (through perm)
+  std::vector<float> steps;          // per integer row: its weight step
+  std::vector<Block> blocks;
+  std::vector<std::array<uint8_t, 64>> luts;  // per 4-bit scheme met: lut[c] for c < 16, repeated per 16-byte lane
+  std::unique_ptr<uint8_t[], decltype(&std::free)> data{nullptr, &std::free};  // 64-byte aligned
+  size_t bytes = 0;
 };
 
-// The VNNI layout above for every integer group of w.
+// The layout above for the integer groups of w (null when w has none).
 std::shared_ptr<const CpuPreparedLinear> cpu_prepare_vnni(const RowMixedLinear& w);
 
 }  // namespace rmsmp

@@ -19,7 +19,7 @@ void gemm_s8_avx512vnni(const GemmS8Args& a) {
   for (int64_t r = 0; r < a.n_rows; r += 32) {
     const bool two = r + 16 < a.n_rows;  // a second block of 16 rows exists
     const uint8_t* p0 = reinterpret_cast<const uint8_t*>(a.w) + r * K;  // block r / 16 starts at (r / 16) * 16 * K
-    const uint8_t* p1 = two ? p0 + 16 * K : p0;
+    const uint8_t* p1 = !two ? p0 : a.w_hi ? reinterpret_cast<const uint8_t*>(a.w_hi) : p0 + 16 * K;
     for (int64_t t = 0; t < T; t += 8) {
       const int8_t* x[8];
       for (int i = 0; i < 8; ++i) x[i] = a.x + std::min(t + i, T - 1) * K;  // token tail: repeats, discarded
