@@ -251,9 +251,15 @@ TEST_P(BackendLinearTest, LinearS8EqualsLinearThenPost) {
     for (int prepared = 0; prepared < 2; ++prepared) {
       p.lin.prepared = prepared ? be->prepare(p.lin) : nullptr;
       std::vector<float> y(want.size() + 8, 12345.f);
-      be->linear_s8(p.lin, act, q.data(), step, c.tokens, LinearPost{res.data(), post_act}, y.data());
+      LinearPost post{res.data(), post_act};
+      uint32_t amax = 0xdeadbeef;
+      post.abs_max = &amax;  // the output's max |y|, reported by the backend
+      be->linear_s8(p.lin, act, q.data(), step, c.tokens, post, y.data());
       for (size_t i = 0; i < want.size(); ++i)
         ASSERT_EQ(y[i], want[i]) << backend() << (prepared ? " (prepared) " : " ") << label(c) << " element " << i;
+      float m = 0.f;
+      for (float v : want) m = std::max(m, std::fabs(v));
+      EXPECT_EQ(float_of_bits(amax), m) << backend() << " " << label(c);
       for (size_t i = want.size(); i < y.size(); ++i) ASSERT_EQ(y[i], 12345.f) << "wrote past the output";
     }
   }

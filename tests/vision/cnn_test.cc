@@ -390,12 +390,18 @@ TEST(CnnOps, DepthwiseConvMatchesDirectConvolution) {
   const std::vector<float> xqf(xq.begin(), xq.end());
   const auto acc = direct(xqf, wdq);  // exact integers
   for (const char* be : {"reference", "cpu"}) {
-    cnn_conv_grouped(*make_backend(be), ui, L, aq, x.data(), in, n, out, post, y.data());
+    uint32_t amax = 0;
+    LinearPost pm = post;
+    pm.abs_max = &amax;
+    cnn_conv_grouped(*make_backend(be), ui, L, aq, x.data(), in, n, out, pm, y.data());
+    float m = 0.f;
     for (size_t i = 0; i < y.size(); ++i) {
       const size_t c = i % size_t(C);
-      EXPECT_EQ(y[i], post_value(rowq_epilogue(int32_t(acc[i]), xs, ui.step[c], bias[c]), &res[i], post.act))
-          << be << " " << i;
+      const float v = post_value(rowq_epilogue(int32_t(acc[i]), xs, ui.step[c], bias[c]), &res[i], post.act);
+      EXPECT_EQ(y[i], v) << be << " " << i;
+      m = std::max(m, std::fabs(v));
     }
+    EXPECT_EQ(float_of_bits(amax), m) << be << ": the reported max |y|";
   }
 }
 

@@ -1,6 +1,7 @@
 // make_backend: backend names -> instances (the only place that knows every backend).
 #include "backends/backend.h"
 
+#include <cstring>
 #include <vector>
 
 #include "backends/cpu/cpu_backend.h"
@@ -38,6 +39,29 @@ RMSMP_CLONES void apply_post(float* __restrict y, const float* __restrict residu
   }
 }
 
+RMSMP_CLONES uint32_t abs_max_bits(const float* x, int64_t n) {
+  auto bits = [](const float* p) {
+    uint32_t u;
+    std::memcpy(&u, p, 4);
+    u &= 0x7fffffffu;
+    return u > 0x7f800000u ? 0u : u;
+  };
+  uint32_t lane[16] = {};  // independent maxima: a fixed-width body the vectoriser takes
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int j = 0; j < 16; ++j) {
+      const uint32_t u = bits(x + i + j);
+      lane[j] = u > lane[j] ? u : lane[j];
+    }
+  uint32_t r = 0;
+  for (uint32_t l : lane) r = l > r ? l : r;
+  for (; i < n; ++i) {
+    const uint32_t u = bits(x + i);
+    r = u > r ? u : r;
+  }
+  return r;
+}
+
 void Backend::linear_s8(const RowMixedLinear& w, const ActQuant& act, const int8_t* xq, float xstep,
                         int64_t n_tokens, const LinearPost& post, float* y) const {
   RMSMP_CHECK(!act.dynamic, ErrorCode::Internal, "linear_s8 on " << w.name << ": the activation step must be static");
@@ -47,6 +71,7 @@ void Backend::linear_s8(const RowMixedLinear& w, const ActQuant& act, const int8
   lq.act = act;
   linear(lq, x.data(), n_tokens, y);
   apply_post(y, post.residual, n_tokens * w.rows, post.act);
+  if (post.abs_max) *post.abs_max = abs_max_bits(y, n_tokens * w.rows);
 }
 
 void prepare_linear(const Backend& be, const ModelFile& file, RowMixedLinear& w) {

@@ -17,6 +17,9 @@ struct LinearPost {
   const float* residual = nullptr;  // n_tokens x w.rows, row-major, original row order; may be null
   Act act = Act::None;
   bool empty() const { return !residual && act == Act::None; }
+  // When set, the backend also stores here abs_max_bits over all its outputs (after the post ops): the next
+  // layer's per-tensor activation range, found while the outputs are in cache instead of by another pass.
+  uint32_t* abs_max = nullptr;
 };
 
 inline float post_value(float v, const float* residual, LinearPost::Act act) {
@@ -24,6 +27,16 @@ inline float post_value(float v, const float* residual, LinearPost::Act act) {
   if (act == LinearPost::Act::Relu) return v > 0.f ? v : 0.f;  // NaN -> 0 (PyTorch keeps NaN)
   if (act == LinearPost::Act::Relu6) return v > 0.f ? (v < 6.f ? v : 6.f) : 0.f;
   return v;
+}
+
+// max over i < n of the bit pattern of |x[i]|, NaN counted as 0. For non-negative floats the order of the IEEE
+// bits (as integers) is the order of the values, and NaNs are the patterns above +Inf's 0x7f800000, so the max
+// of the patterns is the pattern of max |x| (act_quantize_row's range: NaN never wins), in any order or split.
+uint32_t abs_max_bits(const float* x, int64_t n);
+inline float float_of_bits(uint32_t u) {
+  float f;
+  __builtin_memcpy(&f, &u, 4);
+  return f;
 }
 
 // y[i] = post_value(y[i], residual + i, act) for i < n, as branch-free loops the compiler vectorises (a

@@ -17,24 +17,30 @@ struct FloatBuf {
   size_t cap = 0;
 };
 
+constexpr uint32_t kMaxUnknown = 0xffffffffu;  // no abs_max_bits pattern is this (they are <= 0x7f800000)
+
 // The layer's activation quantizer for this input: "dynamic_tensor" becomes a static clip of max|x| over the
-// whole input tensor, so every backend sees one step for all pixels.
-ActQuant resolve_act(const RowMixedLinear& L, const float* x, int64_t n) {
+// whole input tensor, so every backend sees one step for all pixels. x_max: the input's abs_max_bits when its
+// producer reported it (LinearPost::abs_max), else kMaxUnknown and it is computed here.
+ActQuant resolve_act(const RowMixedLinear& L, const float* x, int64_t n, uint32_t x_max) {
   ActQuant a = L.act;
   if (a.per_tensor && L.has_integer_groups()) {  // fp32 layers quantize nothing
     a.per_tensor = false;
     a.dynamic = false;
-    a.clip = cnn_abs_max(x, n);
+    a.clip = x_max != kMaxUnknown ? float_of_bits(x_max) : cnn_abs_max(x, n);
   }
   return a;
 }
 
-void run_conv(const CnnGraph& g, const Backend& be, const CnnNode& n, const float* x, const float* residual,
-              float* y, const CnnLayerHook* hook) {
+// Runs conv node n. y_max: where to store the output's abs_max_bits, which the integer paths report as they
+// write (left at kMaxUnknown by the others).
+void run_conv(const CnnGraph& g, const Backend& be, const CnnNode& n, const float* x, uint32_t x_max,
+              const float* residual, float* y, uint32_t* y_max, const CnnLayerHook* hook) {
   const CnnValue &in = g.values[size_t(n.in)], &out = g.values[size_t(n.out)];
   const RowMixedLinear& L = g.layers[size_t(n.layer)];
-  const ActQuant act = resolve_act(L, x, in.size());
-  const LinearPost post{residual, cnn_post_act(n.act)};
+  const ActQuant act = resolve_act(L, x, in.size(), x_max);
+  LinearPost post{residual, cnn_post_act(n.act)};
+  post.abs_max = y_max;
   const int64_t P = out.h * out.w;
   if (n.groups > 1) {
     if (hook) {  // each group's patch as its own row: pixels * groups rows of cols values
@@ -70,6 +76,7 @@ void run_conv(const CnnGraph& g, const Backend& be, const CnnNode& n, const floa
     be.linear_s8(L, act, patches, xstep, P, post, y);
     return;
   }
+  *y_max = kMaxUnknown;  // the float path does not report it
   thread_local std::vector<float> cols;  // grows to the largest patch matrix seen, then stays
   const float* patches = x;
   if (!direct) {
@@ -92,6 +99,7 @@ std::vector<float> cnn_forward(const CnnGraph& g, const Backend& be, const float
   // fresh vectors cost a zeroing pass and, at these sizes, mmap page faults on every forward pass.
   thread_local std::vector<FloatBuf> pool;
   std::vector<FloatBuf> buf(g.values.size());
+  std::vector<uint32_t> vmax(g.values.size(), kMaxUnknown);  // abs_max_bits of each value, where reported
   auto take = [&](int64_t n) {
     size_t best = pool.size();
     for (size_t i = 0; i < pool.size(); ++i)  // the smallest spare that fits
@@ -116,7 +124,8 @@ std::vector<float> cnn_forward(const CnnGraph& g, const Backend& be, const float
     float* y = buf[size_t(n.out)].p.get();
     switch (n.op) {
       case CnnNode::Op::Conv:
-        run_conv(g, be, n, x, n.residual >= 0 ? buf[size_t(n.residual)].p.get() : nullptr, y, hook);
+        run_conv(g, be, n, x, vmax[size_t(n.in)], n.residual >= 0 ? buf[size_t(n.residual)].p.get() : nullptr, y,
+                 &vmax[size_t(n.out)], hook);
         break;
       case CnnNode::Op::MaxPool:
         cnn_maxpool(x, g.values[size_t(n.in)], n, out, y);

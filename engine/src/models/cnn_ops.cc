@@ -87,8 +87,10 @@ void cnn_conv_grouped(const Backend& be, const CnnGraph::Unpacked& u, const RowM
   // NB: inside the parallel region below, `q` would name each worker's own (empty) thread_local; use qd.
   const int8_t* qd = q.data();
   if (u.tap_major) {  // depthwise: weights [tap][c] (cnn_loader), the inner loops run over channels
+    uint32_t amax = 0;
 #pragma omp parallel
     {
+      uint32_t mx = 0;
       std::vector<int32_t> acc(static_cast<size_t>(Co));
       std::vector<float> facc(static_cast<size_t>(Co));
       const int8_t* xq[CnnGraph::kMaxTapMajorTaps];
@@ -115,8 +117,12 @@ void cnn_conv_grouped(const Backend& be, const CnnGraph::Unpacked& u, const RowM
           dw_pixel_s8(xq, wq, nt, Co, acc.data(), xstep, u.step.data(), L.bias, res, post.act, y + p * Co);
         else
           dw_pixel_f32(xf, wf, nt, Co, facc.data(), L.bias, res, post.act, y + p * Co);
+        if (post.abs_max) mx = std::max(mx, abs_max_bits(y + p * Co, Co));  // the pixel is in L1
       }
+#pragma omp critical(rmsmp_dw_amax)
+      amax = std::max(amax, mx);
     }
+    if (post.abs_max) *post.abs_max = amax;
     return;
   }
 #pragma omp parallel
@@ -158,6 +164,7 @@ void cnn_conv_grouped(const Backend& be, const CnnGraph::Unpacked& u, const RowM
       }
     }
   }
+  if (post.abs_max) *post.abs_max = abs_max_bits(y, out.size());
 }
 
 void cnn_residual_act(float* y, const float* residual, int64_t n, CnnAct act) {
@@ -220,33 +227,6 @@ void cnn_global_avgpool(const float* x, const CnnValue& in, float* y) {
     for (int64_t c = 0; c < C; ++c) s[size_t(c)] += x[p * C + c];
   for (int64_t c = 0; c < C; ++c) y[c] = float(s[size_t(c)] / double(P));
 }
-
-namespace {
-// Max |x| bit pattern of one chunk; a plain loop GCC vectorises (integer max, no fast-math needed). A wide
-// clone is picked at load time where the CPU has it (baseline x86-64 has no packed 32-bit max).
-RMSMP_CLONES uint32_t abs_max_bits(const float* x, int64_t n) {
-  auto bits = [](const float* p) {
-    uint32_t u;
-    std::memcpy(&u, p, 4);
-    u &= 0x7fffffffu;
-    return u > 0x7f800000u ? 0u : u;
-  };
-  uint32_t lane[8] = {};  // 8 independent maxima: a fixed-width body the vectoriser takes at -O2
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; ++j) {
-      const uint32_t u = bits(x + i + j);
-      lane[j] = u > lane[j] ? u : lane[j];
-    }
-  uint32_t r = 0;
-  for (uint32_t l : lane) r = l > r ? l : r;
-  for (; i < n; ++i) {
-    const uint32_t u = bits(x + i);
-    r = u > r ? u : r;
-  }
-  return r;
-}
-}  // namespace
 
 float cnn_abs_max(const float* x, int64_t n) {
   // On the bit patterns: for non-negative floats the order of the IEEE bits (as integers) is the order of the

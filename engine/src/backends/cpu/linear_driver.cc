@@ -91,10 +91,12 @@ RMSMP_CLONES void gather_rows(const float* __restrict src, const int64_t* __rest
   }
 }
 
-void gather_post(const float* src, const int64_t* off, const int64_t* step, int64_t t, int64_t n,
-                 const float* residual, LinearPost::Act act, float* dst) {
+// ... and returns abs_max_bits of the written row when asked (0 otherwise).
+uint32_t gather_post(const float* src, const int64_t* off, const int64_t* step, int64_t t, int64_t n,
+                     const float* residual, LinearPost::Act act, bool want_max, float* dst) {
   gather_rows(src, off, step, t, n, dst);
   apply_post(dst, residual, n, act);
+  return want_max ? abs_max_bits(dst, n) : 0u;
 }
 
 // Up to kRowTile rows of one layer: either rows [j0, j0 + nj) of one group, unpacked per call, or integer rows
@@ -325,6 +327,8 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
   const int64_t* gst = gnj.data();
   const int64_t* lc = lcol.data();
 
+  const bool want_max = post.abs_max != nullptr;
+  uint32_t amax = 0;  // max over the threads' maxima (post.abs_max)
   if (by_tokens) {
     // Token blocks of up to kTokenBlock tokens, fewer for wide layers: a block's outputs (tb x total_rows
     // floats) stay within 256 KiB.
@@ -347,6 +351,7 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
       blk.resize(size_t(tb_max * total_rows));
       bias.resize(size_t(kRowTile));
       const TokenRows b{bq.data(), bu.data(), bstep.data(), bsum.data()};
+      uint32_t mx = 0;
       for (int64_t t0 = t_begin; t0 < t_end; t0 += tb_max) {
         const int64_t tb = std::min(tb_max, t_end - t0);
         for (int64_t r = 0; r < tb; ++r) load_token(t0 + r, b, r);
@@ -358,12 +363,15 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
         for (size_t l = 0; l < n; ++l)
           for (int64_t t = 0; t < tb; ++t) {
             const int64_t rows = ws[l]->rows;
-            gather_post(blk.data() + t * total_rows, gof + lc[l], nullptr, 0, rows,
-                        post.residual ? post.residual + (t0 + t) * rows : nullptr, post.act,
-                        ys[l] + (t0 + t) * rows);
+            mx = std::max(mx, gather_post(blk.data() + t * total_rows, gof + lc[l], nullptr, 0, rows,
+                                          post.residual ? post.residual + (t0 + t) * rows : nullptr, post.act,
+                                          want_max, ys[l] + (t0 + t) * rows));
           }
       }
+#pragma omp critical(rmsmp_linear_amax)
+      amax = std::max(amax, mx);
     }
+    if (want_max) *post.abs_max = amax;
     return;
   }
 
@@ -403,13 +411,15 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
     }
     // Per token, each layer's outputs in original order. A layer with fp32 rows (dnnl_sgemm wrote them above)
     // takes the tile-by-tile scatter instead, which leaves those rows alone; post ops never reach here.
+    uint32_t mx = 0;
 #pragma omp for schedule(static)
     for (int64_t t = 0; t < T; ++t)
       for (size_t l = 0; l < n; ++l) {
         const RowMixedLinear& w = *ws[l];
         if (all_int[l]) {
-          gather_post(yst + yoff[l], gof + lc[l], gst + lc[l], t, w.rows,
-                      post.residual ? post.residual + t * w.rows : nullptr, post.act, ys[l] + t * w.rows);
+          mx = std::max(mx, gather_post(yst + yoff[l], gof + lc[l], gst + lc[l], t, w.rows,
+                                        post.residual ? post.residual + t * w.rows : nullptr, post.act, want_max,
+                                        ys[l] + t * w.rows));
           continue;
         }
         for (size_t i = 0; i < n_tiles; ++i) {
@@ -419,7 +429,10 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
           for (int64_t j = 0; j < tl.nj; ++j) ys[l][t * w.rows + tl.orig[j]] = src[j];
         }
       }
+#pragma omp critical(rmsmp_linear_amax)
+    amax = std::max(amax, mx);
   }
+  if (want_max) *post.abs_max = amax;
 }
 
 }  // namespace rmsmp
