@@ -315,11 +315,11 @@ TEST(CnnOps, GroupedConvMatchesDirectConvolution) {
 }
 
 // Depthwise (groups = channels): the vectorised tap-major kernel, with a residual and ReLU6 fused, against
-// direct loops. 20 channels: one 16-lane block and a tail; stride 2 with asymmetric padding hits every border.
+// direct loops. 40 channels: one 32-channel block and a tail; stride 2 with asymmetric padding hits every border.
 TEST(CnnOps, DepthwiseConvMatchesDirectConvolution) {
   std::mt19937 rng(11);
   std::normal_distribution<float> nd;
-  const int64_t C = 20;
+  const int64_t C = 40;
   const CnnValue in{"x", 9, 8, C}, out{"y", 5, 4, C};
   CnnNode n;
   n.kh = n.kw = 3, n.sh = n.sw = 2, n.pt = 1, n.pl = 1, n.pb = 1, n.pr = 0, n.groups = C;

@@ -44,18 +44,47 @@ void cnn_im2col(const int8_t* x, const CnnValue& in, const CnnNode& n, int64_t o
 }
 
 namespace {
+typedef int8_t I8x32 __attribute__((vector_size(32)));  // GCC vector extensions: zmm-wide ops per clone
+typedef int16_t I16x32 __attribute__((vector_size(64)));
+typedef int16_t I16x16 __attribute__((vector_size(32)));
+typedef int32_t I32x16 __attribute__((vector_size(64)));
+typedef float F32x16 __attribute__((vector_size(64)));
+
+// 16 channels' epilogue from their int32 sums (rowq_epilogue lane by lane: float(acc) * (x_step * w_step) + bias).
+inline void dw_epilogue16(I32x16 a, float xstep, const float* wstep, const float* bias, float* y) {
+  F32x16 ws, b = {};
+  std::memcpy(&ws, wstep, 64);
+  if (bias) std::memcpy(&b, bias, 64);
+  const F32x16 v = __builtin_convertvector(a, F32x16) * (xstep * ws) + b;
+  std::memcpy(y, &v, 64);
+}
+
 // One depthwise output pixel: acc[c] = sum over its n valid taps of x[t][c] * w[t][c] (exact in int32, so the
-// vectorised order gives the reference's integers), then the epilogue and the post ops into y.
+// vectorised order gives the reference's integers), then the epilogue and the post ops into y. Blocks of 32
+// channels keep their sums in registers across the taps; int8 x int8 products fit int16 (|q| <= 128).
 RMSMP_CLONES void dw_pixel_s8(const int8_t* const* xs, const int8_t* const* wt, int n, int64_t C, int32_t* acc,
                               float xstep, const float* wstep, const float* bias, const float* residual,
                               LinearPost::Act act, float* y) {
-  for (int64_t c = 0; c < C; ++c) acc[c] = 0;
-  for (int t = 0; t < n; ++t) {
-    const int8_t* __restrict x = xs[t];
-    const int8_t* __restrict w = wt[t];
-    for (int64_t c = 0; c < C; ++c) acc[c] += int32_t(x[c]) * int32_t(w[c]);
+  int64_t c0 = 0;
+  for (; c0 + 32 <= C; c0 += 32) {
+    I32x16 lo = {}, hi = {};
+    for (int t = 0; t < n; ++t) {
+      I8x32 xv, wv;
+      std::memcpy(&xv, xs[t] + c0, 32);
+      std::memcpy(&wv, wt[t] + c0, 32);
+      const I16x32 p = __builtin_convertvector(xv, I16x32) * __builtin_convertvector(wv, I16x32);
+      const I16x16 p0 = __builtin_shufflevector(p, p, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+      const I16x16 p1 = __builtin_shufflevector(p, p, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31);
+      lo += __builtin_convertvector(p0, I32x16);
+      hi += __builtin_convertvector(p1, I32x16);
+    }
+    dw_epilogue16(lo, xstep, wstep + c0, bias ? bias + c0 : nullptr, y + c0);
+    dw_epilogue16(hi, xstep, wstep + c0 + 16, bias ? bias + c0 + 16 : nullptr, y + c0 + 16);
   }
-  for (int64_t c = 0; c < C; ++c) y[c] = rowq_epilogue(acc[c], xstep, wstep[c], bias ? bias[c] : 0.f);
+  for (int64_t c = c0; c < C; ++c) acc[c] = 0;
+  for (int t = 0; t < n; ++t)
+    for (int64_t c = c0; c < C; ++c) acc[c] += int32_t(xs[t][c]) * int32_t(wt[t][c]);
+  for (int64_t c = c0; c < C; ++c) y[c] = rowq_epilogue(acc[c], xstep, wstep[c], bias ? bias[c] : 0.f);
   apply_post(y, residual, C, act);
 }
 

@@ -82,8 +82,9 @@ RMSMP_CLONES int32_t row_sum(const int8_t* __restrict q, int64_t K) {
 // One token's outputs of one layer in original row order: dst[i] = src[off[i] (+ t * step[i])] for i < n, then
 // the post ops. Sequential writes and residual reads; the reads gather from a hot, stored-order buffer (a
 // scatter through perm wrote y in random order, and those stores were the driver's main cost on CNNs).
-RMSMP_CLONES void gather_rows(const float* __restrict src, const int64_t* __restrict off,
-                              const int64_t* __restrict step, int64_t t, int64_t n, float* __restrict dst) {
+// Offsets are int32 (a 16-lane gather; run_linears checks that every output index fits).
+RMSMP_CLONES void gather_rows(const float* __restrict src, const int32_t* __restrict off,
+                              const int32_t* __restrict step, int32_t t, int64_t n, float* __restrict dst) {
   if (step) {
     for (int64_t i = 0; i < n; ++i) dst[i] = src[off[i] + t * step[i]];
   } else {
@@ -92,7 +93,7 @@ RMSMP_CLONES void gather_rows(const float* __restrict src, const int64_t* __rest
 }
 
 // ... and returns abs_max_bits of the written row when asked (0 otherwise).
-uint32_t gather_post(const float* src, const int64_t* off, const int64_t* step, int64_t t, int64_t n,
+uint32_t gather_post(const float* src, const int32_t* off, const int32_t* step, int32_t t, int64_t n,
                      const float* residual, LinearPost::Act act, bool want_max, float* dst) {
   gather_rows(src, off, step, t, n, dst);
   apply_post(dst, residual, n, act);
@@ -307,7 +308,9 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
   // Where each original row's output sits in the stored-order buffers (gather_post's offsets), per layer:
   // tokens schedule: column lcol[l] + stored index of a token-block row of total_rows floats;
   // rows schedule: tile block start * T + offset in the tile, plus t * nj of that tile (nj_of).
-  thread_local std::vector<int64_t> goff, gnj;
+  RMSMP_CHECK(ys_off[n] < (int64_t(1) << 31), ErrorCode::InvalidArgument,
+              "linear layers of " << ws[0]->name << ": " << ys_off[n] << " outputs in one call (at most 2^31 - 1)");
+  thread_local std::vector<int32_t> goff, gnj;
   thread_local std::vector<int64_t> lcol;
   int64_t total_rows = 0;
   lcol.assign(n + 1, 0);
@@ -319,12 +322,12 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
     const Tile& tl = tiles[i];
     for (int64_t j = 0; j < tl.nj; ++j) {
       const size_t k = size_t(lcol[tl.layer] + tl.orig[j]);
-      goff[k] = by_tokens ? lcol[tl.layer] + tl.slot0 + j : tl.slot0 * T + j;
-      gnj[k] = tl.nj;
+      goff[k] = int32_t(by_tokens ? lcol[tl.layer] + tl.slot0 + j : tl.slot0 * T + j);
+      gnj[k] = int32_t(tl.nj);
     }
   }
-  const int64_t* gof = goff.data();
-  const int64_t* gst = gnj.data();
+  const int32_t* gof = goff.data();
+  const int32_t* gst = gnj.data();
   const int64_t* lc = lcol.data();
 
   const bool want_max = post.abs_max != nullptr;
@@ -417,7 +420,7 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
       for (size_t l = 0; l < n; ++l) {
         const RowMixedLinear& w = *ws[l];
         if (all_int[l]) {
-          mx = std::max(mx, gather_post(yst + yoff[l], gof + lc[l], gst + lc[l], t, w.rows,
+          mx = std::max(mx, gather_post(yst + yoff[l], gof + lc[l], gst + lc[l], int32_t(t), w.rows,
                                         post.residual ? post.residual + t * w.rows : nullptr, post.act, want_max,
                                         ys[l] + t * w.rows));
           continue;
