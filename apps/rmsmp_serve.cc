@@ -53,15 +53,22 @@ int main(int argc, char** argv) {
     RMSMP_CHECK(a.positional().empty(), ErrorCode::InvalidArgument, "unexpected argument '" << a.positional()[0] << "'");
     serve::Options o;
     o.host = a.get_or("host", o.host);
-    o.port = std::stoi(a.get_or("port", "8080"));
-    o.compute_slots = std::stoi(a.get_or("slots", "1"));
-    o.threads = std::stoi(a.get_or("threads", "0"));
-    o.max_inflight = std::stoi(a.get_or("max-inflight", "8"));
-    o.max_body_bytes = std::stoul(a.get_or("max-body", std::to_string(1 << 20)));
-    o.max_texts = std::stoul(a.get_or("max-texts", "256"));
-    o.max_tokens = std::stoll(a.get_or("max-tokens", "0"));
+    // parse_int: whole decimal integers with messages naming the option (std::stoi said "stoi"); each value is
+    // range-checked here or by serve::Server before anything is allocated for it.
+    auto int_opt = [&](const char* name, const char* dflt, int64_t lo, int64_t hi) {
+      const int64_t v = cli::parse_int(a.get_or(name, dflt), std::string("--") + name);
+      RMSMP_CHECK(v >= lo && v <= hi, ErrorCode::InvalidArgument,
+                  "--" << name << " " << v << " outside " << lo << ".." << hi);
+      return v;
+    };
+    o.port = int(int_opt("port", "8080", 0, 65535));
+    o.compute_slots = int(int_opt("slots", "1", 1, serve::kMaxSlots));
+    o.threads = int(int_opt("threads", "0", 0, kMaxContextThreads));
+    o.max_inflight = int(int_opt("max-inflight", "8", 1, serve::kMaxInflight));
+    o.max_body_bytes = size_t(int_opt("max-body", std::to_string(1 << 20).c_str(), 64, int64_t(1) << 32));
+    o.max_texts = size_t(int_opt("max-texts", "256", 1, 1 << 20));
+    o.max_tokens = int_opt("max-tokens", "0", 0, 1 << 20);
     o.truncate = !a.flag("no-truncate");
-    RMSMP_CHECK(o.port >= 0 && o.port <= 65535, ErrorCode::InvalidArgument, "--port must be 0..65535");
     LoadOptions lo;
     lo.backend = a.get_or("backend", "cpu");
     auto model = Model::load(a.require("model"), lo);

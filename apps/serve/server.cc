@@ -251,8 +251,16 @@ struct Server::Impl {
 
 Server::Server(std::shared_ptr<const Model> model, const Options& opts)
     : impl_(std::make_unique<Impl>(std::move(model), opts)) {
-  RMSMP_CHECK(opts.compute_slots >= 1 && opts.max_inflight >= 1 && opts.max_texts >= 1 && opts.max_body_bytes >= 64,
-              ErrorCode::InvalidArgument, "serve: compute slots, max in-flight, max texts must be >= 1");
+  // Upper bounds too: each in-flight request holds an HTTP worker thread and each slot a Context, so a hostile
+  // value (--max-inflight 2000000000) would ask for threads the process cannot create.
+  RMSMP_CHECK(opts.compute_slots >= 1 && opts.compute_slots <= kMaxSlots, ErrorCode::InvalidArgument,
+              "serve: --slots " << opts.compute_slots << " outside 1.." << kMaxSlots);
+  RMSMP_CHECK(opts.max_inflight >= 1 && opts.max_inflight <= kMaxInflight, ErrorCode::InvalidArgument,
+              "serve: --max-inflight " << opts.max_inflight << " outside 1.." << kMaxInflight);
+  RMSMP_CHECK(opts.threads >= 0 && opts.threads <= kMaxContextThreads, ErrorCode::InvalidArgument,
+              "serve: --threads " << opts.threads << " outside 0.." << kMaxContextThreads);
+  RMSMP_CHECK(opts.max_texts >= 1 && opts.max_body_bytes >= 64, ErrorCode::InvalidArgument,
+              "serve: --max-texts must be >= 1 and --max-body >= 64");
   Impl& s = *impl_;
   // Workers: enough to reach the admission check for requests beyond max_inflight (they get their 503 at
   // once instead of waiting for a worker), plus keep-alive headroom.

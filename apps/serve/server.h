@@ -8,9 +8,13 @@
 #include <memory>
 #include <string>
 
+#include "rmsmp/context.h"
 #include "rmsmp/model.h"
 
 namespace rmsmp::serve {
+
+inline constexpr int kMaxSlots = 256;       // Contexts (each holds its activation buffers)
+inline constexpr int kMaxInflight = 65536;  // accepted requests (each holds an HTTP worker thread)
 
 struct Options {
   std::string host = "127.0.0.1";

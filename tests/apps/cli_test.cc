@@ -124,6 +124,12 @@ TEST(Cli, BadInputTable) {
   const std::string bad = write("bad_utf8.txt", "fine line\nbroken \xff\xfe line\n");
   expect_fails("rmsmp-run embed --model " + m + " --input " + bad, {bad + ":2", "invalid UTF-8"});
   expect_fails("rmsmp-run embed --model " + m + " --text ''", {"empty text"});
+  // Server limits are validated before anything is loaded or started (100000 threads crashed libgomp, and
+  // --max-inflight 2000000000 aborted creating its worker pool).
+  expect_fails("rmsmp-serve --model " + m + " --threads 100000", {"--threads 100000 outside 0..1024"});
+  expect_fails("rmsmp-serve --model " + m + " --max-inflight 2000000000", {"--max-inflight 2000000000 outside"});
+  expect_fails("rmsmp-serve --model " + m + " --slots 0", {"--slots 0 outside"});
+  expect_fails("rmsmp-serve --model " + m + " --port 80x", {"--port"});
   const std::string empty = write("empty_line.txt", "one\n\nthree\n");
   expect_fails("rmsmp-run embed --model " + m + " --input " + empty, {empty + ":2", "empty line"});
   // Usage errors exit with 2.

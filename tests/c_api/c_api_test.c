@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
 
   rmsmp_context* c = NULL;
   CHECK(rmsmp_context_new(m, -1, 0, 1, &c) == RMSMP_INVALID_ARGUMENT);
+  CHECK(rmsmp_context_new(m, 100000, 0, 1, &c) == RMSMP_INVALID_ARGUMENT); /* libgomp crashed on it before */
   CHECK(rmsmp_context_new(m, 1, 0, 1, &c) == RMSMP_OK);
   if (!c) return 1;
 

@@ -92,6 +92,10 @@ TEST(Context, TruncationPolicyAndMaxTokens) {
   bad = {};
   bad.threads = -1;
   EXPECT_THROW(Context(m, bad), Error);
+  bad.threads = 100000;  // crashed inside libgomp before the cap
+  EXPECT_THROW(Context(m, bad), Error);
+  bad.threads = kMaxContextThreads;
+  EXPECT_NO_THROW(Context(m, bad));
   EXPECT_THROW(Context(nullptr), Error);
 }
 

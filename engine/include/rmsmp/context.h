@@ -21,8 +21,12 @@ enum class Truncation {
   Error,     // throw Error{InvalidText} for an input longer than max_tokens
 };
 
+// The most OpenMP threads a context may ask for. Far above any core count these tools are built for, and low
+// enough that a hostile value cannot ask the runtime for thread stacks it cannot create (100000 crashed libgomp).
+inline constexpr int kMaxContextThreads = 1024;
+
 struct ContextOptions {
-  int threads = 0;        // OpenMP threads for this context's calls; 0: the process default (OMP_NUM_THREADS)
+  int threads = 0;        // OpenMP threads for this context's calls, 0..kMaxContextThreads; 0: the process default
   Truncation truncation = Truncation::Truncate;
   int64_t max_tokens = 0; // 0: the model's max_seq_length; otherwise 3 <= max_tokens <= max_seq_length
 };
@@ -33,7 +37,8 @@ struct EmbedOptions {
 
 class Context {
  public:
-  // Throws InvalidArgument for options the model cannot honour (max_tokens out of range, threads < 0).
+  // Throws InvalidArgument for options the model cannot honour (max_tokens out of range, threads outside
+  // 0..kMaxContextThreads).
   explicit Context(std::shared_ptr<const Model> model, const ContextOptions& opts = {});
   ~Context();
   Context(Context&&) noexcept;

@@ -48,7 +48,7 @@ int64_t rmsmp_model_max_seq_length(const rmsmp_model* m);
 int rmsmp_model_num_labels(const rmsmp_model* m); /* 0: no classification head */
 const char* rmsmp_model_label(const rmsmp_model* m, int i); /* NULL when out of range */
 
-/* threads: 0 = process default. max_tokens: 0 = the model's max_seq_length. truncate: 0 = over-long input
+/* threads: 0 = process default, at most 1024 (RMSMP_INVALID_ARGUMENT beyond). max_tokens: 0 = the model's max_seq_length. truncate: 0 = over-long input
  * is an error (RMSMP_INVALID_TEXT), 1 = truncate (reported through *truncated where asked). */
 rmsmp_status rmsmp_context_new(const rmsmp_model* m, int threads, int64_t max_tokens, int truncate,
                                rmsmp_context** out);

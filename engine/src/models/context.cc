@@ -33,7 +33,8 @@ Context::Context(std::shared_ptr<const Model> model, const ContextOptions& opts)
     : model_(std::move(model)), opts_(opts), scratch_(std::make_unique<Scratch>()) {
   RMSMP_CHECK(model_ != nullptr, ErrorCode::InvalidArgument, "Context needs a loaded model");
   const int64_t max_len = model_->info().max_seq_length;
-  RMSMP_CHECK(opts_.threads >= 0, ErrorCode::InvalidArgument, "threads must be >= 0 (0: the process default)");
+  RMSMP_CHECK(opts_.threads >= 0 && opts_.threads <= kMaxContextThreads, ErrorCode::InvalidArgument,
+              "threads " << opts_.threads << " outside 0.." << kMaxContextThreads << " (0: the process default)");
   RMSMP_CHECK(opts_.max_tokens == 0 || (opts_.max_tokens >= 3 && opts_.max_tokens <= max_len), ErrorCode::InvalidArgument,
               "max_tokens " << opts_.max_tokens << " outside [3, " << max_len << "] (the model's max_seq_length)");
 }
