@@ -1,6 +1,7 @@
 // SentencePieceTokenizer: strict UTF-8 check, optional case/accent folding, then the library's Encode.
 #include "rmsmp/tokenizer/sentencepiece.h"
 
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 
@@ -26,6 +27,8 @@ SentencePieceTokenizer::SentencePieceTokenizer(std::string serialized, SentenceP
 SentencePieceTokenizer::~SentencePieceTokenizer() = default;
 
 std::string SentencePieceTokenizer::read_model_file(const std::string& path) {
+  std::error_code ec;  // a FIFO or folder named as the model would block or fail obscurely
+  if (!std::filesystem::is_regular_file(path, ec)) throw TokenizerError(path + ": not a regular file (SentencePiece model)");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw TokenizerError(path + ": cannot open SentencePiece model file");
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

@@ -1,4 +1,5 @@
 // WordPiece: BertPreTokenizer (split on whitespace, isolate punctuation), greedy longest-match with "##".
+#include <filesystem>
 #include <fstream>
 
 #include "rmsmp/tokenizer/wordpiece.h"
@@ -24,6 +25,8 @@ WordPieceTokenizer::WordPieceTokenizer(std::vector<std::string> vocab, WordPiece
 }
 
 std::vector<std::string> WordPieceTokenizer::read_vocab_file(const std::string& path) {
+  std::error_code ec;  // a FIFO or folder named as the vocabulary would block or fail obscurely
+  if (!std::filesystem::is_regular_file(path, ec)) throw TokenizerError(path + ": not a regular file (vocabulary)");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw TokenizerError(path + ": cannot open vocabulary file");
   std::vector<std::string> v;

@@ -2,6 +2,8 @@
 // unknown version, truncation, checksum, out-of-range tensors, shapes that contradict the config).
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -11,6 +13,7 @@
 #include "convert.h"
 #include "core/hash.h"
 #include "io/model_format.h"
+#include "rmsmp/context.h"
 #include "rmsmp/model.h"
 #include "util/test_env.h"
 
@@ -217,6 +220,53 @@ TEST(ModelFile, WriterLeavesNoPartialFileWhenTheFolderIsMissing) {
   w.add_tensor("x", DType::F32, {1}, &x);
   EXPECT_THROW(w.write("/nonexistent/dir/out.rmsmp"), Error);
   EXPECT_FALSE(std::filesystem::exists("/nonexistent/dir/out.rmsmp"));
+}
+
+}  // namespace rmsmp
+
+namespace rmsmp {
+
+// A loaded model does not read its file again: the file replaced in place by another model (as `cp other.rmsmp
+// served.rmsmp` does), then truncated, then deleted, leaves every later call's results unchanged. With a
+// mapping, the replaced bytes reached the next request (SIGSEGV) and the truncation SIGBUS.
+TEST(ModelFile, ALoadedModelIsImmuneToItsFileChanging) {
+  const std::string p = test::temp_dir() + "/served.rmsmp";
+  std::filesystem::copy_file(tiny_model(), p, std::filesystem::copy_options::overwrite_existing);
+  for (const char* backend : {"cpu", "reference"}) {
+    LoadOptions lo;
+    lo.backend = backend;
+    auto m = Model::load(p, lo);
+    Context ctx(m);
+    const std::vector<std::string> texts = {"the file under a served model", "changes"};
+    const auto before = ctx.embed_texts(texts);
+    {  // rewritten in place (same inode), with other bytes of another size
+      std::ofstream f(p, std::ios::binary | std::ios::trunc);
+      f << read_all(tiny_model_with_table());
+    }
+    EXPECT_EQ(ctx.embed_texts(texts), before) << backend;
+    std::filesystem::resize_file(p, 100);
+    EXPECT_EQ(ctx.embed_texts(texts), before) << backend;
+    std::filesystem::remove(p);
+    EXPECT_EQ(ctx.embed_texts(texts), before) << backend;
+    std::filesystem::copy_file(tiny_model(), p);
+  }
+}
+
+// Only regular files are read: a FIFO named as a model is refused at once (opening it used to block until a
+// writer came, forever), and so is a folder.
+TEST(ModelFile, FifosAndFoldersAreRefusedWithoutBlocking) {
+  const std::string fifo = test::temp_dir() + "/model.fifo";
+  std::filesystem::remove(fifo);
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  for (const std::string& p : {fifo, test::temp_dir()}) {
+    try {
+      Model::load(p);
+      FAIL() << p << " loaded";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(p + ": not a regular file"), std::string::npos) << e.what();
+    }
+  }
+  std::filesystem::remove(fifo);
 }
 
 }  // namespace rmsmp

@@ -3,7 +3,10 @@
 // and cropped uint8 images byte for byte, and the normalized float32 tensor bit for bit.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
@@ -83,6 +86,13 @@ TEST(Vision, BadImagesNameTheFileAndProblem) {
   };
   const std::string dir = test::temp_dir();
   EXPECT_NE(err(dir + "/none.png").find("none.png: cannot open"), std::string::npos);
+  // A FIFO (fopen on it blocked until a writer came) and a folder are refused by name, at once.
+  const std::string fifo = dir + "/photo_fifo.jpg";
+  std::remove(fifo.c_str());
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_NE(err(fifo).find(fifo + ": not a regular file (a FIFO)"), std::string::npos) << err(fifo);
+  std::remove(fifo.c_str());
+  EXPECT_NE(err(dir).find(dir + ": not a regular file"), std::string::npos) << err(dir);
   std::ofstream(dir + "/text.png") << "not an image";
   EXPECT_NE(err(dir + "/text.png").find("not a PNG or JPEG"), std::string::npos);
   std::ifstream src(image_path("chelsea.png"), std::ios::binary);

@@ -1,4 +1,6 @@
-// Read-only memory-mapped file (POSIX mmap). Errors name the file.
+// Read-only view of a whole regular file: memory-mapped (POSIX mmap), or copied into private memory. Errors name
+// the file. Only regular files are accepted (a FIFO, device or directory is refused at once: opening a FIFO
+// would block until a writer appeared).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -6,9 +8,18 @@
 
 namespace rmsmp {
 
+// Opens path read-only if it names a regular file: O_NONBLOCK so that a FIFO cannot block the open, then fstat.
+// Returns the descriptor (the caller closes it); throws Error{NotFound|IoError} naming the file otherwise.
+int open_regular_file(const std::string& path);
+
 class MappedFile {
  public:
-  explicit MappedFile(const std::string& path);  // throws Error{NotFound|IoError}
+  // Mapped: the file's pages are shared with the page cache; the file must not be truncated or rewritten
+  //   while the view lives (a read past a truncation is SIGBUS).
+  // Copy: read whole into private anonymous memory at construction; later changes to the file (cp over it,
+  //   truncation, deletion) cannot reach the view. A file that changes size while it is read is refused.
+  enum class Mode { Mapped, Copy };
+  explicit MappedFile(const std::string& path, Mode mode = Mode::Mapped);  // throws Error{NotFound|IoError}
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;

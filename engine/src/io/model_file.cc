@@ -52,7 +52,11 @@ void ModelFile::release(const void* p, size_t n) const { map_->release(p, n); }
 
 std::shared_ptr<const ModelFile> ModelFile::open(const std::string& path, const Options& opts) {
   std::shared_ptr<ModelFile> mf(new ModelFile());
-  mf->map_ = std::make_unique<MappedFile>(path);
+  // Copied, not mapped: a served model file replaced or truncated on disk (cp over it, a deploy) must not
+  // reach the loaded model (with a mapping, the next request read the new bytes through offsets validated
+  // for the old ones, or died of SIGBUS past a truncation). Resident memory is the same as a fully read
+  // mapping, and a backend's prepared layout still releases the copied codes.
+  mf->map_ = std::make_unique<MappedFile>(path, MappedFile::Mode::Copy);
   const uint8_t* p = mf->map_->data();
   const uint64_t size = mf->map_->size();
 

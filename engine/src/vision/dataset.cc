@@ -92,6 +92,8 @@ std::vector<LabeledImage> imagenet_layout(const std::string& dir, const std::str
   RMSMP_CHECK(fs::is_directory(dir), ErrorCode::NotFound, dir << ": no such folder");
   std::vector<LabeledImage> out;
   if (!label_file.empty()) {
+    RMSMP_CHECK(fs::is_regular_file(label_file), ErrorCode::NotFound,
+                label_file << ": not a regular file (a label file must be; a FIFO would block)");
     std::ifstream f(label_file);
     RMSMP_CHECK(f, ErrorCode::NotFound, label_file << ": cannot open label file");
     std::string line;

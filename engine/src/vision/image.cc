@@ -8,9 +8,12 @@
 #include <cstring>
 #include <memory>
 
+#include <unistd.h>
+
 #include <jpeglib.h>
 #include <png.h>
 
+#include "core/mapped_file.h"
 #include "rmsmp/error.h"
 
 namespace rmsmp::vision {
@@ -136,8 +139,10 @@ ImageRgb8 load_jpeg(const std::string& path, FILE* f, int64_t max_pixels) {
 }  // namespace
 
 ImageRgb8 load_image(const std::string& path, int64_t max_pixels) {
-  FilePtr f(std::fopen(path.c_str(), "rb"));
-  RMSMP_CHECK(f, ErrorCode::NotFound, path << ": cannot open (" << std::strerror(errno) << ")");
+  const int fd = open_regular_file(path);  // a FIFO or a folder is refused here instead of blocking a read
+  FilePtr f(::fdopen(fd, "rb"));
+  if (!f) ::close(fd);
+  RMSMP_CHECK(f, ErrorCode::IoError, path << ": cannot open (" << std::strerror(errno) << ")");
   unsigned char magic[8] = {0};
   const size_t n = std::fread(magic, 1, 8, f.get());
   std::rewind(f.get());
