@@ -195,7 +195,8 @@ int cmd_tokenize(int argc, char** argv) {
       } else if (m) {
         Tokenized t = m->tokenize(texts[i]);
         if (t.truncated)
-          std::cerr << "warning: " << where << ": item " << i + 1 << " truncated from " << t.untruncated_length
+          std::cerr << "warning: " << where << ": item " << i + 1 << " truncated from "
+                    << (t.untruncated_exact ? "" : "at least ") << t.untruncated_length
                     << " to " << t.ids.size() << " tokens\n";
         ids = std::move(t.ids);
       } else {

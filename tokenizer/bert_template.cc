@@ -4,14 +4,19 @@
 namespace rmsmp::tok {
 
 Encoding Tokenizer::encode(std::string_view a, std::optional<std::string_view> b, size_t max_length) const {
-  std::vector<int32_t> ta = encode_raw(a), tb;
-  if (b) tb = encode_raw(*b);
   if (cls_id_ < 0 || sep_id_ < 0)
     throw TokenizerError("the vocabulary has no [CLS]/[SEP] pieces for the BERT template (raw ids still work)");
   const size_t specials = b ? 3 : 2;
   if (max_length < specials + 1) throw TokenizerError("max_length " + std::to_string(max_length) + " is too small");
+  // Neither sequence can keep more than max_length - specials tokens, and longest-first truncation gives the
+  // same result for any length above that, so each is tokenized only until it passes it.
+  const size_t keep = max_length - specials;
+  bool stop_a = false, stop_b = false;
+  std::vector<int32_t> ta = encode_raw_limited(a, keep, &stop_a), tb;
+  if (b) tb = encode_raw_limited(*b, keep, &stop_b);
   Encoding e;
   e.untruncated_length = ta.size() + tb.size() + specials;
+  e.untruncated_exact = !stop_a && !stop_b;
   // Longest-first: drop one token at a time from the longer sequence (ties trim the second, as in HF).
   while (ta.size() + tb.size() + specials > max_length) {
     e.truncated = true;

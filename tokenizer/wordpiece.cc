@@ -1,4 +1,6 @@
 // WordPiece: BertPreTokenizer (split on whitespace, isolate punctuation), greedy longest-match with "##".
+#include <algorithm>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 
@@ -14,6 +16,11 @@ WordPieceTokenizer::WordPieceTokenizer(std::vector<std::string> vocab, WordPiece
   if (vocab_.empty()) throw TokenizerError("empty vocabulary");
   ids_.reserve(vocab_.size());
   for (size_t i = 0; i < vocab_.size(); ++i) ids_.emplace(vocab_[i], int32_t(i));  // first occurrence wins
+  for (const std::string& v : vocab_) {  // code points: count the bytes that do not continue a UTF-8 sequence
+    size_t n = 0;
+    for (unsigned char ch : v) n += (ch & 0xC0) != 0x80;
+    max_piece_chars_ = std::max(max_piece_chars_, n);
+  }
   auto need = [&](const std::string& t) {
     int32_t id = token_id(t);
     if (id < 0) throw TokenizerError("vocabulary lacks the special token '" + t + "'");
@@ -58,7 +65,8 @@ void WordPieceTokenizer::wordpiece(const std::u32string& word, std::vector<int32
   size_t start = 0;
   std::string piece;
   while (start < word.size()) {
-    size_t end = word.size();
+    // Candidates longer than any vocabulary entry cannot match (the prefix only makes them longer).
+    size_t end = std::min(word.size(), start + max_piece_chars_);
     int32_t found = -1;
     while (start < end) {
       piece = (start > 0 ? cfg_.continuing_subword_prefix : std::string()) +
@@ -78,13 +86,24 @@ void WordPieceTokenizer::wordpiece(const std::u32string& word, std::vector<int32
 }
 
 std::vector<int32_t> WordPieceTokenizer::encode_raw(std::string_view text) const {
-  const std::u32string s = normalize(text);
+  bool stopped = false;
+  return encode_raw_limited(text, SIZE_MAX, &stopped);
+}
+
+std::vector<int32_t> WordPieceTokenizer::encode_raw_limited(std::string_view text, size_t limit,
+                                                            bool* stopped) const {
+  *stopped = false;
+  const std::u32string s = normalize(text);  // linear; and invalid UTF-8 anywhere is refused, as before
   std::vector<int32_t> out;
   std::u32string word;
   auto flush = [&] {
     if (!word.empty()) wordpiece(word, out), word.clear();
   };
   for (char32_t c : s) {
+    if (out.size() > limit) {
+      *stopped = true;
+      return out;
+    }
     if (wp_is_whitespace(c)) {
       flush();
     } else if (wp_is_punctuation(c)) {

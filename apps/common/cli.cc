@@ -199,7 +199,8 @@ std::vector<Tokenized> tokenize_pairs(const Model& m, const std::vector<std::str
       RMSMP_FAIL(e.code(), where << ": item " << i + 1 << ": " << e.what());
     }
     if (toks.back().truncated && n_trunc++ < 5)
-      std::cerr << "warning: " << where << ": item " << i + 1 << " truncated from " << toks.back().untruncated_length
+      std::cerr << "warning: " << where << ": item " << i + 1 << " truncated from "
+                << (toks.back().untruncated_exact ? "" : "at least ") << toks.back().untruncated_length
                 << " to " << toks.back().ids.size() << " tokens (max_seq_length)\n";
   }
   if (n_trunc > 5) std::cerr << "warning: " << where << ": " << n_trunc << " items truncated in total\n";

@@ -104,7 +104,8 @@ TEST(Cli, OverlongTextIsTruncatedAndReported) {
   int rc;
   const std::string out = run("rmsmp-run embed --model " + tiny_fp32() + " --text '" + text + "'", &rc);
   ASSERT_EQ(rc, 0) << out;
-  EXPECT_NE(out.find("truncated from 62 to 40 tokens"), std::string::npos) << out;
+  // Tokenization stops once the text passes the 38 tokens it can keep (60 words would be 62 tokens): 39 + 2 so far.
+  EXPECT_NE(out.find("truncated from at least 41 to 40 tokens"), std::string::npos) << out;
   EXPECT_NE(out.find("\"truncated\":true"), std::string::npos);
 }
 

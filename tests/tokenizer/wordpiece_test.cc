@@ -2,6 +2,8 @@
 // tokenizer's rules (HF BertNormalizer / BertPreTokenizer / WordPiece), independent of the goldens.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "rmsmp/tokenizer/wordpiece.h"
 
 namespace rmsmp::tok {
@@ -72,7 +74,12 @@ TEST(WordPiece, SpecialTokensTypeIdsAndTruncation) {
   Encoding tr = t.encode("a a a a a a", std::nullopt, 5);
   EXPECT_EQ(tr.ids, (std::vector<int32_t>{2, 13, 13, 13, 3}));
   EXPECT_TRUE(tr.truncated);
-  EXPECT_EQ(tr.untruncated_length, 8u);
+  // Tokenization stops once the text passes the 3 tokens it can keep: a lower bound, flagged as such.
+  EXPECT_EQ(tr.untruncated_length, 6u);
+  EXPECT_FALSE(tr.untruncated_exact);
+  Encoding whole = t.encode("a a a a a a", std::nullopt, 64);
+  EXPECT_EQ(whole.untruncated_length, 8u);
+  EXPECT_TRUE(whole.untruncated_exact);
   // Longest-first: "a a a a" (4) vs "the" (1) to 6 tokens: trim the first sequence down to 2.
   Encoding p = t.encode("a a a a", std::string_view("the"), 6);
   EXPECT_EQ(p.ids, (std::vector<int32_t>{2, 13, 13, 3, 16, 3}));
@@ -80,6 +87,42 @@ TEST(WordPiece, SpecialTokensTypeIdsAndTruncation) {
 
 TEST(WordPiece, RejectsVocabWithoutSpecialTokens) {
   EXPECT_THROW(WordPieceTokenizer({"a", "b"}, WordPieceConfig{}), TokenizerError);
+}
+
+}  // namespace rmsmp::tok
+
+namespace rmsmp::tok {
+
+// Hostile lengths (issue 22). A crafted max_input_chars_per_word lets a 4,000-character word reach the
+// longest-match search, which tried every end position from the word's end (O(n^2) lookups of O(n) pieces:
+// 38 s); candidates are now bounded by the longest vocabulary entry, with the same pieces.
+TEST(WordPiece, LongWordsCostTheVocabularyNotTheWord) {
+  WordPieceConfig c;
+  c.max_input_chars_per_word = 1 << 20;
+  std::vector<std::string> v = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "a", "##a", "##aa", "b"};
+  const WordPieceTokenizer t(v, c);
+  const std::vector<int32_t> got = t.encode_raw(std::string(4001, 'a'));
+  std::vector<int32_t> want = {4};  // a, then the longest match first: ##aa x 2000
+  want.insert(want.end(), 2000, 6);
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(t.encode_raw(std::string(4000, 'a') + "b"), std::vector<int32_t>{1});  // no "##b": the word is [UNK]
+}
+
+// A huge text is tokenized only as far as truncation can keep: 1 MB of words gives the 254 ids
+// of a 256-token input, flagged as a lower bound, and the same ids as the whole text's first ones.
+TEST(WordPiece, TruncatedTextsStopOnceTheRestCannotBeKept) {
+  const WordPieceTokenizer t = make();
+  std::string word;
+  for (int i = 0; i < 50; ++i) word += "a";  // no "##a" in this vocabulary: each such word is one [UNK]
+  std::string text;
+  while (text.size() < (1u << 20)) text += "the " + word + " ";
+  const Encoding e = t.encode(text, std::nullopt, 256);
+  EXPECT_TRUE(e.truncated);
+  EXPECT_FALSE(e.untruncated_exact);
+  EXPECT_LT(e.untruncated_length, 300u);
+  ASSERT_EQ(e.ids.size(), 256u);
+  const std::vector<int32_t> all = t.encode_raw(text.substr(0, 4096));  // the exact path on a prefix
+  EXPECT_TRUE(std::equal(e.ids.begin() + 1, e.ids.end() - 1, all.begin()));
 }
 
 }  // namespace rmsmp::tok

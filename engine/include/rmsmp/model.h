@@ -25,7 +25,8 @@ struct Tokenized {
   std::vector<int32_t> ids;       // [CLS] a [SEP] (b [SEP])
   std::vector<int32_t> type_ids;
   bool truncated = false;
-  size_t untruncated_length = 0;  // tokens before truncation
+  size_t untruncated_length = 0;  // tokens before truncation; a lower bound when !untruncated_exact
+  bool untruncated_exact = true;  // false: tokenization stopped once the rest could not be kept
 };
 
 struct ModelInfo {

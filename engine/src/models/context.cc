@@ -53,8 +53,9 @@ Tokenized Context::tokenize(std::string_view text, std::optional<std::string_vie
     throw Error(ErrorCode::InvalidText, err.what());
   }
   RMSMP_CHECK(!(e.truncated && opts_.truncation == Truncation::Error), ErrorCode::InvalidText,
-              "input has " << e.untruncated_length << " tokens, more than " << max_len << " (truncation is off)");
-  return Tokenized{std::move(e.ids), std::move(e.type_ids), e.truncated, e.untruncated_length};
+              "input has " << (e.untruncated_exact ? "" : "at least ") << e.untruncated_length << " tokens, more than "
+                            << max_len << " (truncation is off)");
+  return Tokenized{std::move(e.ids), std::move(e.type_ids), e.truncated, e.untruncated_length, e.untruncated_exact};
 }
 
 std::vector<std::vector<float>> Context::embed(const std::vector<Tokenized>& batch, const EmbedOptions& eo) {

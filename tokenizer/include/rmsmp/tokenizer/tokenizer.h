@@ -22,7 +22,10 @@ struct Encoding {
   std::vector<int32_t> ids;
   std::vector<int32_t> type_ids;
   bool truncated = false;
-  size_t untruncated_length = 0;  // length the input would have had without truncation
+  // Length the input would have had without truncation. When tokenization stopped early (a text can add
+  // nothing once it has more tokens than max_length), a lower bound, and untruncated_exact is false.
+  size_t untruncated_length = 0;
+  bool untruncated_exact = true;
 };
 
 class Tokenizer {
@@ -30,6 +33,14 @@ class Tokenizer {
   virtual ~Tokenizer() = default;
   // Normalise and split into piece ids, no special tokens. Throws TokenizerError on invalid UTF-8.
   virtual std::vector<int32_t> encode_raw(std::string_view text) const = 0;
+  // The same ids, but a tokenizer may stop once it has more than `limit` of them (*stopped then true): what
+  // truncation will cut is not computed, so a huge text costs what its kept tokens cost. The default runs
+  // encode_raw whole. Every returned id equals encode_raw's at its position.
+  virtual std::vector<int32_t> encode_raw_limited(std::string_view text, size_t limit, bool* stopped) const {
+    (void)limit;
+    *stopped = false;
+    return encode_raw(text);
+  }
   virtual size_t vocab_size() const = 0;
   virtual int32_t token_id(const std::string& token) const = 0;  // -1 if absent
   virtual std::string type() const = 0;                           // "wordpiece" | "sentencepiece"
