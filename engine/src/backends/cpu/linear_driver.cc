@@ -38,6 +38,7 @@ namespace {
 constexpr int64_t kRowTile = 32;
 constexpr int64_t kTokenBlock = 64;
 constexpr int64_t kTokensMaxRows = 1024;
+constexpr int64_t kPanelCache = int64_t(1) << 20;  // bytes of expanded panels a thread keeps for one call
 
 bool verbose_dispatch() {
   static const bool v = [] {
@@ -241,11 +242,15 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
   };
   // One tile over tb tokens of a block: the panel, the kernel, the epilogue into out (tb x nj, row stride
   // out_stride) with the tile's bias, then GELU when asked. panel/w_sum/acc/bias are the calling thread's scratch.
-  auto run_tile = [&, simd, isa](const Tile& tl, const TokenRows& b, int64_t tb, int8_t* panel, int32_t* w_sum,
-                                 int32_t* acc, float* bias, float* out, int64_t out_stride) {
-    const RowMixedLinear& w = *ws[tl.layer];
-    const int8_t* w_lo = panel;
-    const int8_t* w_hi = nullptr;
+  // A tile's weights as the kernel reads them: its two 16-row VNNI halves (w_hi null: contiguous) and, for the
+  // row-major panels of AVX2/generic, their row sums. panel/w_sum: scratch of kRowTile * Kp bytes / kRowTile.
+  struct TileWeights {
+    const int8_t* lo;
+    const int8_t* hi;
+    const int32_t* sum;
+  };
+  auto tile_weights = [&](const Tile& tl, int8_t* panel, int32_t* w_sum) {
+    TileWeights tw{panel, nullptr, w_sum};
     if (tl.prep) {  // prepared at load (VNNI layout): byte blocks are read in place, nibble ones expand by vpshufb
       const int8_t* half[2] = {nullptr, nullptr};
       for (int64_t h = 0; h < 2 && 16 * h < tl.nj; ++h) {
@@ -259,15 +264,22 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
           half[h] = reinterpret_cast<const int8_t*>(src);
         }
       }
-      w_lo = half[0];
-      w_hi = half[1];
+      tw.lo = half[0];
+      tw.hi = half[1];
     } else {
       const RowGroup& g = *tl.g;
       const size_t rb = quant_row_bytes(g.kind, K);
       unpack_(g.kind, g.codes + size_t(tl.j0) * rb, rb, tl.nj, K, Kp, panel, w_sum);
     }
-    GemmS8Args ga{b.q, b.u, tb, w_lo, w_sum, b.sum, tl.nj, Kp, tl.max_w, acc, tl.nj};
-    ga.w_hi = w_hi;
+    return tw;
+  };
+  // One tile over tb tokens of a block with its weights: the kernel, the epilogue into out (tb x nj, row stride
+  // out_stride) with the tile's bias, then GELU when asked. acc/bias are the calling thread's scratch.
+  auto run_tile_with = [&, simd, isa](const Tile& tl, const TileWeights& tw, const TokenRows& b, int64_t tb,
+                                      int32_t* acc, float* bias, float* out, int64_t out_stride) {
+    const RowMixedLinear& w = *ws[tl.layer];
+    GemmS8Args ga{b.q, b.u, tb, tw.lo, tw.sum, b.sum, tl.nj, Kp, tl.max_w, acc, tl.nj};
+    ga.w_hi = tw.hi;
     gemm_(ga);
     for (int64_t j = 0; j < tl.nj; ++j) bias[j] = w.bias ? w.bias[tl.orig[j]] : 0.f;
     if (simd) {
@@ -285,6 +297,10 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
     };
     if (out_stride == tl.nj) return gelu_n(out, tb * tl.nj);
     for (int64_t t = 0; t < tb; ++t) gelu_n(out + t * out_stride, tl.nj);
+  };
+  auto run_tile = [&](const Tile& tl, const TokenRows& b, int64_t tb, int8_t* panel, int32_t* w_sum, int32_t* acc,
+                      float* bias, float* out, int64_t out_stride) {
+    run_tile_with(tl, tile_weights(tl, panel, w_sum), b, tb, acc, bias, out, out_stride);
   };
   const Tile* tile_list = tiles.data();
   const size_t n_tiles = tiles.size();
@@ -354,14 +370,28 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
       blk.resize(size_t(tb_max * total_rows));
       bias.resize(size_t(kRowTile));
       const TokenRows b{bq.data(), bu.data(), bstep.data(), bsum.data()};
+      // Every tile's weights once per call and thread when they fit in kPanelCache bytes (a thread runs every
+      // tile over each of its token blocks; re-expanding them per block cost 5% of ResNet-50), else per block.
+      thread_local std::vector<int8_t> pcache;
+      thread_local std::vector<int32_t> scache;
+      thread_local std::vector<TileWeights> wcache;
+      const bool cached = int64_t(n_tiles) * kRowTile * Kp <= kPanelCache && t_end - t_begin > tb_max;
+      if (cached) {
+        pcache.resize(n_tiles * size_t(kRowTile * Kp));
+        scache.resize(n_tiles * size_t(kRowTile));
+        wcache.resize(n_tiles);
+        for (size_t i = 0; i < n_tiles; ++i)
+          wcache[i] = tile_weights(tile_list[i], pcache.data() + i * size_t(kRowTile * Kp), scache.data() + i * kRowTile);
+      }
       uint32_t mx = 0;
       for (int64_t t0 = t_begin; t0 < t_end; t0 += tb_max) {
         const int64_t tb = std::min(tb_max, t_end - t0);
         for (int64_t r = 0; r < tb; ++r) load_token(t0 + r, b, r);
         for (size_t i = 0; i < n_tiles; ++i) {
           const Tile& tl = tile_list[i];
-          run_tile(tl, b, tb, panel.data(), w_sum.data(), acc.data(), bias.data(),
-                   blk.data() + lc[tl.layer] + tl.slot0, total_rows);
+          float* out = blk.data() + lc[tl.layer] + tl.slot0;
+          if (cached) run_tile_with(tl, wcache[i], b, tb, acc.data(), bias.data(), out, total_rows);
+          else run_tile(tl, b, tb, panel.data(), w_sum.data(), acc.data(), bias.data(), out, total_rows);
         }
         for (size_t l = 0; l < n; ++l)
           for (int64_t t = 0; t < tb; ++t) {
