@@ -471,11 +471,14 @@ TEST(CnnOps, AbsMaxAndTensorQuantizationMatchTheScalarDefinitions) {
   // the extremes in different chunks and a length that is no multiple of the chunk or of 8.
   std::vector<float> big(300007);
   for (auto& v : big) v = nd(rng);
-  big[5] = std::nanf(""), big[70000] = -0.f, big[299999] = -37.5f, big[150001] = 37.25f;
+  big[5] = std::nanf(""), big[70000] = -0.f, big[299990] = -37.5f, big[150001] = 37.25f;
   EXPECT_EQ(cnn_abs_max(big.data(), int64_t(big.size())), 37.5f);
   EXPECT_EQ(cnn_abs_max(big.data(), int64_t(big.size())), scalar(big));
   std::vector<int8_t> bw(big.size()), bg(big.size());
-  aq.bits = 8, aq.nonneg = false, aq.clip = 20.f;
+  aq.bits = 8, aq.nonneg = false, aq.clip = 31.75f;  // step 0.25: exact half-way products below
+  const float halves[] = {0.125f, -0.375f, 2.625f, -31.875f, 31.875f, 0.f, -0.f, 32.125f};
+  for (size_t i = 0; i < 64; ++i) big[100 + 7 * i] = halves[i % 8];  // in the 16-lane body and the tails
+  for (size_t i = 0; i < 8; ++i) big[big.size() - 1 - i] = halves[i];
   const float bs = act_quantize_row(big.data(), int64_t(big.size()), aq, bw.data());
   for (const std::string be : {"cpu:avx2", "cpu:avx512"}) {
     std::unique_ptr<Backend> b;

@@ -14,6 +14,7 @@
 
 #include "backends/cpu/isa/encoder_ops.h"
 #include "backends/cpu/prepared.h"
+#include "core/target_clones.h"
 #include "rmsmp/error.h"
 
 namespace rmsmp {
@@ -135,23 +136,64 @@ void CpuBackend::linear_multi(const RowMixedLinear* const* ws, size_t n, const f
   run_linears(ws, n, LinearIn{x, nullptr, 0.f}, n_tokens, ys, false, LinearPost{});
 }
 
+namespace {
+typedef float F32x16 __attribute__((vector_size(64)));  // GCC vector extensions: one zmm per op on AVX-512
+typedef int32_t I32x16 __attribute__((vector_size(64)));
+typedef int8_t I8x16 __attribute__((vector_size(16)));
+
+// act_quantize_row's rounding (round_sat) with a known inverse step, 16 lanes at a time: clamp to
+// +-(max_q + 1) (NaN -> the low limit), truncate, round half away from zero on the exact fraction, clamp to
+// +-max_q. The same operations per value as the scalar code, so the same q; only q, no +128 copy.
+RMSMP_CLONES void quantize_static(const float* x, int64_t n, float inv, int max_q, int8_t* q) {
+  const float lim = float(max_q) + 1.f;
+  const F32x16 vlim = F32x16{} + lim, vnlim = F32x16{} - lim, half = F32x16{} + 0.5f, nhalf = F32x16{} - 0.5f;
+  const I32x16 qmax = I32x16{} + max_q, qmin = I32x16{} - max_q;
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    F32x16 v;
+    std::memcpy(&v, x + i, 64);
+    v = v * inv;
+    v = v >= vnlim ? v : vnlim;  // NaN compares false: the low limit, as round_sat
+    v = v > vlim ? vlim : v;
+    I32x16 k = __builtin_convertvector(v, I32x16);  // truncates toward zero
+    const F32x16 frac = v - __builtin_convertvector(k, F32x16);
+    k -= (frac >= half);  // a true lane is -1
+    k += (frac <= nhalf);
+    k = k > qmax ? qmax : k;
+    k = k < qmin ? qmin : k;
+    const I8x16 b = __builtin_convertvector(k, I8x16);
+    std::memcpy(q + i, &b, 16);
+  }
+  for (; i < n; ++i) {  // the tail, as round_sat writes it
+    float v = x[i] * inv;
+    if (!(v >= -lim)) v = -lim;
+    if (v > lim) v = lim;
+    int k = static_cast<int>(v);
+    const float frac = v - static_cast<float>(k);
+    k += (frac >= 0.5f) - (frac <= -0.5f);
+    q[i] = static_cast<int8_t>(k > max_q ? max_q : (k < -max_q ? -max_q : k));
+  }
+}
+}  // namespace
+
 float CpuBackend::quantize_activations(const float* x, int64_t n, const ActQuant& aq, int8_t* q) const {
   if (isa_ == Isa::Generic) return act_quantize_row(x, n, aq, q);
-  // A static clip fixes the step, so chunks quantize independently (the same values as one pass, any thread
-  // count); a dynamic range needs the whole tensor's max first: one pass.
-  constexpr int64_t kChunk = 16384;
-  if (aq.dynamic || n <= 4 * kChunk) {
+  if (aq.dynamic) {  // the range needs the whole tensor's max first: one pass
     thread_local std::vector<uint8_t> qu;  // the +128 copy the GEMM path uses; unused here
     if (qu.size() < size_t(n)) qu.resize(size_t(n));
     return act_quantize_row_avx2(x, n, aq, q, qu.data());
   }
-  float step = 0.f;
-#pragma omp parallel for schedule(static)
-  for (int64_t i0 = 0; i0 < n; i0 += kChunk) {
-    alignas(32) uint8_t qu[kChunk];
-    const float s = act_quantize_row_avx2(x + i0, std::min(kChunk, n - i0), aq, q + i0, qu);
-    if (i0 == 0) step = s;  // every chunk returns the same step (static clip)
+  // A static clip fixes the step (as act_quantize_row computes it), so chunks quantize independently: the
+  // same values as one pass, for any thread count.
+  const int max_q = act_max_q(aq);
+  if (!(aq.clip > 0.f)) {
+    std::memset(q, 0, size_t(n));
+    return 0.f;
   }
+  const float step = aq.clip / float(max_q), inv = 1.f / step;
+  constexpr int64_t kChunk = 16384;
+#pragma omp parallel for schedule(static) if (n > 4 * kChunk)
+  for (int64_t i0 = 0; i0 < n; i0 += kChunk) quantize_static(x + i0, std::min(kChunk, n - i0), inv, max_q, q + i0);
   return step;
 }
 
