@@ -1,11 +1,14 @@
 // rmsmp-run: subcommand dispatch, help texts, embed and tokenize.
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <iomanip>
-#include <optional>
-#include <cmath>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -26,8 +29,15 @@ const char* kHelp = R"(rmsmp-run: run and evaluate .rmsmp models.
 usage: rmsmp-run COMMAND [options]
 
 commands:
-  embed     --model M.rmsmp (--text S | --input FILE) [--device D]
-            one JSON line per input: {"index", "tokens", "truncated", "embedding": [...]}
+  embed     --model M.rmsmp (--text S | --input FILE|-) [--format jsonl|f32] [--skip-empty] [--progress]
+            [--device D]
+            one JSON line per input: {"index" (0-based line number), "tokens", "truncated", "embedding":
+            [...]}; --format f32: raw little-endian float32 rows instead (hidden_size per text, input
+            order; redirect stdout). Streams: 256 lines at a time are read, embedded and written, so
+            memory stays one chunk whatever the input's size. --input - reads standard input.
+            --skip-empty: leave out blank lines (counted on stderr) instead of refusing them.
+            --progress: texts, texts/s, and for a regular file the share read and an ETA, on stderr
+            every second
   tokenize  (--model M.rmsmp | --tokenizer T) [--raw] (--text S | --input FILE)
             one line of space-separated token ids per input: the ids the model sees ([CLS]/[SEP]
             included, truncated to max_seq_length); with --raw the piece ids alone (no special tokens, no
@@ -86,7 +96,7 @@ commands:
 cpu:generic|avx2|avx512, reference (plain loops), opencl[:P:D] (OpenCL device D of platform P, default
 0:0), opencl-fpga[:P:D] (the FPGA-style LUT/DSP row-group kernels on that device).
 
-Inputs: --input files hold one text per line (UTF-8; empty lines are errors). Texts longer than the model's
+Inputs: --input files hold one text per line (UTF-8; empty lines are errors unless --skip-empty). Texts longer than the model's
 max_seq_length are truncated and reported on stderr and in the output.
 Exit status: 0 success, 1 runtime error (bad file, bad text), 2 usage error.
 )";
@@ -121,42 +131,73 @@ std::vector<std::string> texts_from(const cli::Args& a, std::string& where) {
 }  // namespace
 
 int cmd_embed(int argc, char** argv) {
-  cli::Args a(argc, argv, 2, {"model", "text", "input", "backend", "device"}, {});
+  cli::Args a(argc, argv, 2, {"model", "text", "input", "backend", "device", "format"}, {"skip-empty", "progress"});
   auto m = Model::load(a.require("model"), cli::load_options(a));
   auto text = a.get("text"), input = a.get("input");
   RMSMP_CHECK(text.has_value() != input.has_value(), ErrorCode::InvalidArgument, "give exactly one of --text or --input");
+  const std::string format = a.get_or("format", "jsonl");
+  RMSMP_CHECK(format == "jsonl" || format == "f32", ErrorCode::InvalidArgument,
+              "--format must be jsonl or f32, not '" << format << "'");
+  const bool binary = format == "f32", progress = a.flag("progress");
+  RMSMP_CHECK(!binary || !isatty(STDOUT_FILENO), ErrorCode::InvalidArgument,
+              "--format f32 writes binary floats: redirect standard output to a file");
   // Streams: chunks of 256 lines are read, embedded and written (flushed) in turn, so a 100 MB input starts
-  // answering at once and memory stays one chunk.
+  // answering at once and memory stays one chunk. "index" is the text's 0-based line number in the input.
   std::optional<cli::LineReader> reader;
-  if (input) reader.emplace(*input);
+  if (input)
+    reader.emplace(*input, a.flag("skip-empty") ? cli::LineReader::Empty::Skip : cli::LineReader::Empty::Refuse);
   std::vector<std::string> chunk;
-  size_t index = 0;
+  std::vector<size_t> lines;
+  size_t done = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto last_report = t0;
   for (;;) {
-    if (!text && !reader->next(256, chunk)) break;
-    if (text) chunk = {*text};
+    if (!text && !reader->next(256, chunk, &lines)) break;
+    if (text) chunk = {*text}, lines = {1};
     const std::string where = text ? std::string("--text")
-                                   : *input + " (lines " + std::to_string(reader->lines_read() - chunk.size() + 1) +
-                                         "-" + std::to_string(reader->lines_read()) + ")";
+                                   : *input + " (lines " + std::to_string(lines.front()) + "-" +
+                                         std::to_string(lines.back()) + ")";
     std::vector<Tokenized> toks;
     const std::vector<std::vector<float>> emb = cli::embed_texts(*m, chunk, where, "", &toks);
     std::ostringstream os;
     os << std::setprecision(9);
-    for (size_t i = 0; i < chunk.size(); ++i, ++index) {
+    for (size_t i = 0; i < chunk.size(); ++i) {
       const Tokenized& t = toks[i];
-      os << "{\"index\":" << index << ",\"tokens\":" << t.ids.size() << ",\"truncated\":" << (t.truncated ? "true" : "false")
-         << ",\"embedding\":[";
-      for (size_t j = 0; j < emb[i].size(); ++j) {
-        // JSON has no NaN: a model with non-finite weights is reported, not printed as invalid JSON.
-        RMSMP_CHECK(std::isfinite(emb[i][j]), ErrorCode::InvalidFile,
-                    where << ": item " << i + 1 << ": the model computed a non-finite value (NaN or Inf weights in "
+      // Neither JSON nor a float file should carry NaN: a model with non-finite weights is reported instead.
+      for (float v : emb[i])
+        RMSMP_CHECK(std::isfinite(v), ErrorCode::InvalidFile,
+                    where << ": line " << lines[i] << ": the model computed a non-finite value (NaN or Inf weights in "
                           << a.require("model") << "?)");
-        os << (j ? "," : "") << emb[i][j];
+      if (binary) {  // little-endian float32 rows (x86-64), hidden_size per text, in input order
+        os.write(reinterpret_cast<const char*>(emb[i].data()), std::streamsize(emb[i].size() * sizeof(float)));
+        continue;
       }
+      os << "{\"index\":" << lines[i] - 1 << ",\"tokens\":" << t.ids.size()
+         << ",\"truncated\":" << (t.truncated ? "true" : "false") << ",\"embedding\":[";
+      for (size_t j = 0; j < emb[i].size(); ++j) os << (j ? "," : "") << emb[i][j];
       os << "]}\n";
     }
     std::cout << os.str() << std::flush;
+    done += chunk.size();
+    const auto now = std::chrono::steady_clock::now();
+    if (progress && reader && now - last_report >= std::chrono::seconds(1)) {
+      last_report = now;
+      const double secs = std::chrono::duration<double>(now - t0).count(), rate = double(done) / secs;
+      std::cerr << "embed: " << done << " texts, " << std::fixed << std::setprecision(1) << rate << " texts/s";
+      if (reader->total_bytes() > 0) {  // ETA from the bytes left at the bytes-per-second so far
+        const double frac = double(reader->bytes_read()) / double(reader->total_bytes());
+        std::cerr << ", " << std::setprecision(1) << 100.0 * frac << "% of " << *input << ", ETA "
+                  << std::setprecision(0) << secs * (1.0 - frac) / std::max(frac, 1e-9) << " s";
+      }
+      std::cerr << std::defaultfloat << "\n";
+    }
     if (text) break;
   }
+  if (reader && reader->skipped() > 0)
+    std::cerr << "embed: skipped " << reader->skipped() << " empty line(s) of " << *input << "\n";
+  if (progress && reader)
+    std::cerr << "embed: " << done << " texts in "
+              << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s\n";
   return 0;
 }
 

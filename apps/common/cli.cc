@@ -77,30 +77,45 @@ LoadOptions load_options(const Args& a) {
   return lo;
 }
 
-LineReader::LineReader(const std::string& path, bool allow_empty) : path_(path), allow_empty_(allow_empty) {
+LineReader::LineReader(const std::string& path, Empty empty) : path_(path), empty_(empty) {
+  if (path == "-") {
+    path_ = "<stdin>";
+    in_ = &std::cin;
+    return;
+  }
   std::error_code ec;
   RMSMP_CHECK(std::filesystem::exists(path, ec), ErrorCode::NotFound, path << ": cannot open: no such file");
   RMSMP_CHECK(!std::filesystem::is_directory(path, ec), ErrorCode::IoError, path << ": cannot open: is a directory");
-  in_.open(path, std::ios::binary);
-  RMSMP_CHECK(in_, ErrorCode::IoError, path << ": cannot open for reading");
+  file_.open(path, std::ios::binary);
+  RMSMP_CHECK(file_, ErrorCode::IoError, path << ": cannot open for reading");
+  in_ = &file_;
+  if (std::filesystem::is_regular_file(path, ec)) total_ = std::filesystem::file_size(path, ec);
 }
 
-bool LineReader::next(size_t max_lines, std::vector<std::string>& out) {
+bool LineReader::next(size_t max_lines, std::vector<std::string>& out, std::vector<size_t>* line_numbers) {
   out.clear();
+  if (line_numbers) line_numbers->clear();
   std::string line;
-  while (out.size() < max_lines && std::getline(in_, line)) {
+  while (out.size() < max_lines && std::getline(*in_, line)) {
     ++n_;
+    bytes_ += line.size() + 1;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     try {
       tok::utf8_decode(line);
     } catch (const tok::TokenizerError& e) {
       RMSMP_FAIL(ErrorCode::InvalidText, path_ << ":" << n_ << ": " << e.what());
     }
-    RMSMP_CHECK(allow_empty_ || line.find_first_not_of(" \t") != std::string::npos, ErrorCode::InvalidText,
-                path_ << ":" << n_ << ": empty line (every line must hold a text)");
+    const bool blank = line.find_first_not_of(" \t") == std::string::npos;
+    RMSMP_CHECK(empty_ != Empty::Refuse || !blank, ErrorCode::InvalidText,
+                path_ << ":" << n_ << ": empty line (every line must hold a text; --skip-empty skips them)");
+    if (blank && empty_ == Empty::Skip) {
+      ++skipped_;
+      continue;
+    }
     out.push_back(std::move(line));
+    if (line_numbers) line_numbers->push_back(n_);
   }
-  RMSMP_CHECK(!in_.bad(), ErrorCode::IoError, path_ << ": read error after line " << n_);
+  RMSMP_CHECK(!in_->bad(), ErrorCode::IoError, path_ << ": read error after line " << n_);
   return !out.empty();
 }
 
@@ -131,7 +146,7 @@ void check_outputs_distinct(const std::vector<std::pair<std::string, std::string
 }
 
 std::vector<std::string> read_lines(const std::string& path, bool allow_empty) {
-  LineReader r(path, allow_empty);
+  LineReader r(path, allow_empty ? LineReader::Empty::Keep : LineReader::Empty::Refuse);
   std::vector<std::string> out, chunk;
   while (r.next(4096, chunk)) out.insert(out.end(), std::make_move_iterator(chunk.begin()), std::make_move_iterator(chunk.end()));
   return out;

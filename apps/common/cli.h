@@ -50,18 +50,29 @@ void check_outputs_distinct(const std::vector<std::pair<std::string, std::string
 
 // The same reading and checks in chunks, for commands that stream (rmsmp-run embed on a 100 MB file): memory
 // stays one chunk whatever the file's size.
+// Lines of a text file, or of standard input for path "-" (a pipe or FIFO is fine: it is read as a stream).
 class LineReader {
  public:
-  explicit LineReader(const std::string& path, bool allow_empty = false);
+  // Lines holding only spaces and tabs: an error naming the line (Refuse), returned (Keep) or left out (Skip).
+  enum class Empty { Refuse, Keep, Skip };
+  explicit LineReader(const std::string& path, Empty empty = Empty::Refuse);
   // Replaces `out` with up to max_lines next lines; false at the end of the file (out empty).
-  bool next(size_t max_lines, std::vector<std::string>& out);
+  // `line_numbers` (if given) gets each returned line's 1-based number in the file.
+  bool next(size_t max_lines, std::vector<std::string>& out, std::vector<size_t>* line_numbers = nullptr);
+  size_t skipped() const { return skipped_; }  // empty lines left out (Skip)
   size_t lines_read() const { return n_; }
+  // For progress: bytes consumed so far, and the file's size (0 when unknown: stdin, a pipe).
+  uint64_t bytes_read() const { return bytes_; }
+  uint64_t total_bytes() const { return total_; }
 
  private:
   std::string path_;
-  bool allow_empty_;
-  std::ifstream in_;
+  Empty empty_;
+  size_t skipped_ = 0;
+  std::ifstream file_;
+  std::istream* in_ = nullptr;
   size_t n_ = 0;
+  uint64_t bytes_ = 0, total_ = 0;
 };
 
 struct LabeledText {

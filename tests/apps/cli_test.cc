@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -414,6 +416,49 @@ TEST(Cli, EmbedStreamsItsInput) {
   cmd.insert(cmd.begin(), '(');
   test::run_cmd(cmd + "/rmsmp-run embed --model " + dir + "/m.rmsmp --input " + dir + "/in.txt 2>&1 >/dev/null)", &err);
   EXPECT_NE(err.find("in.txt:550:"), std::string::npos) << err;
+}
+
+// Standard input, skipped blank lines (index = the line number), raw float32 output equal to the JSON values,
+// and the progress summary.
+TEST(Cli, EmbedReadsStdinSkipsBlankLinesAndWritesFloat32) {
+  const std::string dir = test::temp_dir(), ck = std::string(RMSMP_TEST_DATA_DIR) + "/tiny_classifier";
+  int rc = 0;
+  run("rmsmp-convert --quiet --scheme fp32 --in " + ck + " --out " + dir + "/m2.rmsmp", &rc);
+  ASSERT_EQ(rc, 0);
+  const std::string model = dir + "/m2.rmsmp", bin = test::bin_dir() + "/rmsmp-run";
+  std::string out;
+  rc = test::run_cmd("(printf 'a good film\\n\\n  \\nbad\\n' | " + bin + " embed --model " + model +
+                         " --input - --skip-empty --progress) 2>&1",
+                     &out);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("{\"index\":0,"), std::string::npos) << out;
+  EXPECT_NE(out.find("{\"index\":3,"), std::string::npos) << out;  // line 4: two blank lines left out
+  EXPECT_EQ(std::count(out.begin(), out.end(), '{'), 2) << out;
+  EXPECT_NE(out.find("skipped 2 empty line(s) of -"), std::string::npos) << out;
+  EXPECT_NE(out.find("embed: 2 texts in "), std::string::npos) << out;
+  // Without --skip-empty a blank line is still an error naming the line.
+  rc = test::run_cmd("(printf 'a\\n\\nb\\n' | " + bin + " embed --model " + model + " --input -) 2>&1", &out);
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(out.find("<stdin>:2: empty line"), std::string::npos) << out;
+  // --format f32: the same values, as little-endian float32 rows.
+  { std::ofstream(dir + "/two.txt") << "a good film\nbad\n"; }
+  const std::string json = run_stdout("rmsmp-run embed --model " + model + " --input " + dir + "/two.txt", &rc);
+  ASSERT_EQ(rc, 0);
+  rc = test::run_cmd(bin + " embed --model " + model + " --input " + dir + "/two.txt --format f32 > " + dir + "/two.f32",
+                     &out);
+  ASSERT_EQ(rc, 0) << out;
+  std::ifstream f(dir + "/two.f32", std::ios::binary);
+  const std::string raw((std::istreambuf_iterator<char>(f)), {});
+  std::vector<float> got(raw.size() / 4);
+  std::memcpy(got.data(), raw.data(), got.size() * 4);
+  std::vector<float> want;
+  std::istringstream lines(json);
+  for (std::string line; std::getline(lines, line);) {
+    const nlohmann::json j = nlohmann::json::parse(line);  // named: a temporary's member would dangle in the loop
+    for (float v : j.at("embedding")) want.push_back(v);
+  }
+  ASSERT_EQ(raw.size() % 4, 0u);
+  EXPECT_EQ(got, want);
 }
 
 }  // namespace
