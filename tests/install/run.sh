@@ -25,6 +25,7 @@ got = [json.loads(lines[0]), json.loads(lines[1])]
 err = max(abs(a - b) for w, o in zip(want, got) for a, b in zip(w, o))
 assert err < 1e-5, f"{sys.argv[3]}: logits differ from transformers by {err}"
 assert lines[2] == "dim 32", lines[2]
+assert lines[3] == "vision: invalid file", lines[3]
 print(f"install test: {sys.argv[3]} (find_package) matches transformers, max abs diff {err:.2e}")
 PY
 done

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <rmsmp/context.h>
+#include <rmsmp/vision.h>
 
 int main(int argc, char** argv) {
   if (argc != 2) return 2;
@@ -22,6 +23,13 @@ int main(int argc, char** argv) {
     rmsmp::Context ctx(model, {.threads = 1, .truncation = rmsmp::Truncation::Error});
     auto raw = ctx.embed({ctx.tokenize("the movie", "it was bad")}, {.normalize = false});
     std::printf("dim %zu\n", ctx.embed_texts({"great"})[0].size() + raw[0].size() - raw[0].size());
+    // The installed vision header and VisionModel link: a text model is refused with InvalidFile.
+    try {
+      rmsmp::VisionModel::load(argv[1]);
+      std::printf("vision: loaded a text model\n");
+    } catch (const rmsmp::Error& e) {
+      std::printf("vision: %s\n", rmsmp::error_code_name(e.code()));
+    }
   } catch (const rmsmp::Error& e) {
     std::fprintf(stderr, "error (%s): %s\n", rmsmp::error_code_name(e.code()), e.what());
     return 1;
