@@ -48,10 +48,3 @@ namespace detail {
 
 #define RMSMP_FAIL(code, msg) RMSMP_CHECK(false, code, msg)
 
-// Debug-only; the only check allowed inside kernel loops.
-#ifdef NDEBUG
-#define RMSMP_DCHECK(cond) ((void)0)
-#else
-#include <cassert>
-#define RMSMP_DCHECK(cond) assert(cond)
-#endif
