@@ -51,7 +51,7 @@ typedef int32_t I32x16 __attribute__((vector_size(64)));
 typedef float F32x16 __attribute__((vector_size(64)));
 
 // 16 channels' epilogue from their int32 sums (rowq_epilogue lane by lane: float(acc) * (x_step * w_step) + bias).
-inline void dw_epilogue16(I32x16 a, float xstep, const float* wstep, const float* bias, float* y) {
+inline void dw_epilogue16(const I32x16& a, float xstep, const float* wstep, const float* bias, float* y) {
   F32x16 ws, b = {};
   std::memcpy(&ws, wstep, 64);
   if (bias) std::memcpy(&b, bias, 64);
