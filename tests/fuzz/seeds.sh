@@ -3,7 +3,7 @@
 set -euo pipefail
 OUT=${1:-out/fuzz}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-mkdir -p "$OUT/seeds"/{model_file,cnn_model,safetensors,text,config,tsv,hf_json,spm,pth,plan}
+mkdir -p "$OUT/seeds"/{model_file,cnn_model,safetensors,text,config,tsv,hf_json,spm,pth,plan,image}
 CK=$(bash "$ROOT/scripts/checkpoint_dir.sh")
 # Model and safetensors seeds: the tiny random BERT that the test suite builds and converts (when build/ has
 # the tests); the real checkpoint is too large to be a useful fuzz seed, so only its first 64 KiB is used.
@@ -61,3 +61,15 @@ if [ -x "$ROOT/build/apps/rmsmp-convert" ]; then
   "$ROOT/build/apps/rmsmp-convert" --quiet --in "$ROOT/tests/data/tiny_classifier" --out "$OUT/seeds/tiny_plan.rmsmp" \
     --export-plan "$OUT/seeds/plan/tiny.plan" > /dev/null
 fi
+# Image seeds: the committed JPEG, small PNG fixtures, and a 1x4000 PNG (the aspect-ratio amplification case).
+cp "$ROOT"/tests/data/images/*.jpg "$OUT/seeds/image/"
+python3 - "$OUT/seeds/image" <<'PY'
+import struct, sys, zlib
+def png(w, h):
+    raw = b"".join(b"\x00" + b"\x80" * (3 * w) for _ in range(h))
+    def chunk(t, d): return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xffffffff)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) + \
+        chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+for name, (w, h) in {"small.png": (8, 6), "tall.png": (1, 4000), "wide.png": (300, 2)}.items():
+    open(f"{sys.argv[1]}/{name}", "wb").write(png(w, h))
+PY
