@@ -5,20 +5,6 @@
 
 namespace rmsmp {
 
-namespace {
-// Saturating round-half-away-from-zero, equal to clamp(lround(v), -max_q, max_q) for every float v (NaN -> -max_q),
-// inlined: lround/fmax as libm calls dominated this loop. Clamping first keeps the int conversion in range, and
-// v - trunc(v) is exact for |v| < 2^23, so the half-way test is exact.
-inline int8_t round_sat(float v, int max_q) {
-  const float lim = float(max_q) + 1.f;
-  if (!(v >= -lim)) v = -lim;
-  if (v > lim) v = lim;
-  int i = static_cast<int>(v);  // truncates toward zero
-  const float frac = v - static_cast<float>(i);
-  i += (frac >= 0.5f) - (frac <= -0.5f);
-  return static_cast<int8_t>(i > max_q ? max_q : (i < -max_q ? -max_q : i));
-}
-}  // namespace
 
 float act_quantize_row(const float* x, int64_t n, const ActQuant& aq, int8_t* q) {
   const int max_q = act_max_q(aq);
@@ -36,7 +22,7 @@ float act_quantize_row(const float* x, int64_t n, const ActQuant& aq, int8_t* q)
   }
   const float step = range / float(max_q);
   const float inv = 1.f / step;
-  for (int64_t i = 0; i < n; ++i) q[i] = round_sat(x[i] * inv, max_q);
+  for (int64_t i = 0; i < n; ++i) q[i] = act_round_sat(x[i] * inv, max_q);
   return step;
 }
 

@@ -26,6 +26,20 @@ struct ActQuant {
   bool per_tensor = false;
 };
 
+// Saturating round-half-away-from-zero, equal to clamp(lround(v), -max_q, max_q) for every float v (NaN -> -max_q),
+// inlined: lround/fmax as libm calls dominated act_quantize_row. Clamping first keeps the int conversion in
+// range, and v - trunc(v) is exact for |v| < 2^23, so the half-way test is exact. The one scalar definition;
+// the SIMD quantizers do these operations lane by lane.
+inline int8_t act_round_sat(float v, int max_q) {
+  const float lim = float(max_q) + 1.f;
+  if (!(v >= -lim)) v = -lim;
+  if (v > lim) v = lim;
+  int i = static_cast<int>(v);  // truncates toward zero
+  const float frac = v - static_cast<float>(i);
+  i += (frac >= 0.5f) - (frac <= -0.5f);
+  return static_cast<int8_t>(i > max_q ? max_q : (i < -max_q ? -max_q : i));
+}
+
 inline int act_max_q(const ActQuant& a) {
   if (a.nonneg) return a.bits >= 8 ? 127 : (1 << a.bits) - 1;
   return (1 << (a.bits - 1)) - 1;

@@ -141,7 +141,7 @@ typedef float F32x16 __attribute__((vector_size(64)));  // GCC vector extensions
 typedef int32_t I32x16 __attribute__((vector_size(64)));
 typedef int8_t I8x16 __attribute__((vector_size(16)));
 
-// act_quantize_row's rounding (round_sat) with a known inverse step, 16 lanes at a time: clamp to
+// act_quantize_row's rounding (act_round_sat) with a known inverse step, 16 lanes at a time: clamp to
 // +-(max_q + 1) (NaN -> the low limit), truncate, round half away from zero on the exact fraction, clamp to
 // +-max_q. The same operations per value as the scalar code, so the same q; only q, no +128 copy.
 RMSMP_CLONES void quantize_static(const float* x, int64_t n, float inv, int max_q, int8_t* q) {
@@ -153,7 +153,7 @@ RMSMP_CLONES void quantize_static(const float* x, int64_t n, float inv, int max_
     F32x16 v;
     std::memcpy(&v, x + i, 64);
     v = v * inv;
-    v = v >= vnlim ? v : vnlim;  // NaN compares false: the low limit, as round_sat
+    v = v >= vnlim ? v : vnlim;  // NaN compares false: the low limit, as act_round_sat
     v = v > vlim ? vlim : v;
     I32x16 k = __builtin_convertvector(v, I32x16);  // truncates toward zero
     const F32x16 frac = v - __builtin_convertvector(k, F32x16);
@@ -164,15 +164,7 @@ RMSMP_CLONES void quantize_static(const float* x, int64_t n, float inv, int max_
     const I8x16 b = __builtin_convertvector(k, I8x16);
     std::memcpy(q + i, &b, 16);
   }
-  for (; i < n; ++i) {  // the tail, as round_sat writes it
-    float v = x[i] * inv;
-    if (!(v >= -lim)) v = -lim;
-    if (v > lim) v = lim;
-    int k = static_cast<int>(v);
-    const float frac = v - static_cast<float>(k);
-    k += (frac >= 0.5f) - (frac <= -0.5f);
-    q[i] = static_cast<int8_t>(k > max_q ? max_q : (k < -max_q ? -max_q : k));
-  }
+  for (; i < n; ++i) q[i] = act_round_sat(x[i] * inv, max_q);  // the tail
 }
 }  // namespace
 

@@ -125,7 +125,7 @@ float act_quantize_row_avx2(const float* x, int64_t n, const ActQuant& aq, int8_
   }
   const float step = range / float(max_q);
   const float inv = 1.f / step;
-  // round_sat (act_quant.cc) per lane: clamp to +-(max_q + 1) (NaN -> -lim), truncate, round half away from
+  // act_round_sat (quant/row_mixed.h) per lane: clamp to +-(max_q + 1) (NaN -> -lim), truncate, round half away from
   // zero on the exact fraction, clamp to +-max_q.
   const __m256 lim = set(float(max_q) + 1.f), nlim = set(-(float(max_q) + 1.f)), vinv = set(inv);
   const __m256i qmax = _mm256_set1_epi32(max_q), qmin = _mm256_set1_epi32(-max_q);
