@@ -144,12 +144,14 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
   // Per calling thread, reused across calls. NB: inside the parallel regions below, a thread_local named there
   // would be the worker's own (empty) instance, so they only use pointers taken before them.
   thread_local std::vector<Tile> tiles;
-  thread_local std::vector<int64_t> ys_off;  // stored-order outputs of every layer, one buffer (rows schedule)
+  // Layer l's rows are rows [lcol[l], lcol[l + 1]) of all layers together: its columns in a token block
+  // (tokens schedule), and its T x rows part of the stored-order buffer at T * lcol[l] (rows schedule).
+  thread_local std::vector<int64_t> lcol;
   tiles.clear();
-  ys_off.assign(n + 1, 0);
+  lcol.assign(n + 1, 0);
   for (size_t l = 0; l < n; ++l) {
     const RowMixedLinear& w = *ws[l];
-    ys_off[l + 1] = ys_off[l] + T * w.rows;
+    lcol[l + 1] = lcol[l] + w.rows;
     const auto* prep = dynamic_cast<const CpuPreparedLinear*>(w.prepared.get());
     if (prep && (prep->isa != isa_ || prep->k_padded != Kp)) prep = nullptr;  // not ours
     if (prep)
@@ -319,19 +321,15 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
   // once per block; for BERT-base's 2304 q/k/v rows that re-expansion cost more than the rows schedule's
   // imbalance, measured at 1 x 128: 55 against 48 ms).
   const bool by_tokens =
-      every_int && (pin ? pin == 2 : threads > 1 && T >= kTokenBlock * threads && ys_off[n] / T <= kTokensMaxRows);
+      every_int && (pin ? pin == 2 : threads > 1 && T >= kTokenBlock * threads && lcol[n] <= kTokensMaxRows);
 
   // Where each original row's output sits in the stored-order buffers (gather_post's offsets), per layer:
   // tokens schedule: column lcol[l] + stored index of a token-block row of total_rows floats;
   // rows schedule: tile block start * T + offset in the tile, plus t * nj of that tile (nj_of).
-  RMSMP_CHECK(ys_off[n] < (int64_t(1) << 31), ErrorCode::InvalidArgument,
-              "linear layers of " << ws[0]->name << ": " << ys_off[n] << " outputs in one call (at most 2^31 - 1)");
+  const int64_t total_rows = lcol[n];
+  RMSMP_CHECK(T * total_rows < (int64_t(1) << 31), ErrorCode::InvalidArgument,
+              "linear layers of " << ws[0]->name << ": " << T * total_rows << " outputs in one call (at most 2^31 - 1)");
   thread_local std::vector<int32_t> goff, gnj;
-  thread_local std::vector<int64_t> lcol;
-  int64_t total_rows = 0;
-  lcol.assign(n + 1, 0);
-  for (size_t l = 0; l < n; ++l) lcol[l + 1] = lcol[l] + ws[l]->rows;
-  total_rows = lcol[n];
   goff.assign(size_t(total_rows), 0);
   gnj.assign(size_t(total_rows), 0);  // 0: an fp32 row (no tile)
   for (size_t i = 0; i < n_tiles; ++i) {
@@ -417,12 +415,11 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
   xu.resize(size_t(T * Kp));
   xstep.resize(size_t(T));
   xsum.resize(size_t(T));
-  ysto.resize(size_t(ys_off[n]));
+  ysto.resize(size_t(T * total_rows));
   const TokenRows all{xpad.data(), xu.data(), xstep.data(), xsum.data()};
   float* yst = ysto.data();
-  const int64_t* yoff = ys_off.data();
   // Each tile writes its rows' outputs as one contiguous T x nj block (layer l's block of stored rows
-  // [s0, s0 + nj) starts at ysto[yoff[l] + s0 * T]); then the scatter to original row order by token. Writing y
+  // [s0, s0 + nj) starts at ysto[T * lcol[l] + s0 * T]); then the scatter to original row order by token. Writing y
   // through perm from the tiles directly would make threads share cache lines; writing ysto token-major made
   // every tile store 128-byte pieces of T rows far apart (store misses took ~70% of the epilogue).
 #pragma omp parallel
@@ -440,7 +437,7 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
       acc.resize(size_t(T * kRowTile));
       bias.resize(size_t(kRowTile));
       run_tile(tl, all, T, panel.data(), w_sum.data(), acc.data(), bias.data(),
-               yst + yoff[tl.layer] + tl.slot0 * T, tl.nj);
+               yst + T * lc[tl.layer] + tl.slot0 * T, tl.nj);
     }
     // Per token, each layer's outputs in original order. A layer with fp32 rows (dnnl_sgemm wrote them above)
     // takes the tile-by-tile scatter instead, which leaves those rows alone; post ops never reach here.
@@ -450,7 +447,7 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
       for (size_t l = 0; l < n; ++l) {
         const RowMixedLinear& w = *ws[l];
         if (all_int[l]) {
-          mx = std::max(mx, gather_post(yst + yoff[l], gof + lc[l], gst + lc[l], int32_t(t), w.rows,
+          mx = std::max(mx, gather_post(yst + T * lc[l], gof + lc[l], gst + lc[l], int32_t(t), w.rows,
                                         post.residual ? post.residual + t * w.rows : nullptr, post.act, want_max,
                                         ys[l] + t * w.rows));
           continue;
@@ -458,7 +455,7 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
         for (size_t i = 0; i < n_tiles; ++i) {
           const Tile& tl = tile_list[i];
           if (tl.layer != l) continue;
-          const float* src = yst + yoff[l] + tl.slot0 * T + t * tl.nj;
+          const float* src = yst + T * lc[l] + tl.slot0 * T + t * tl.nj;
           for (int64_t j = 0; j < tl.nj; ++j) ys[l][t * w.rows + tl.orig[j]] = src[j];
         }
       }
