@@ -40,6 +40,9 @@ usage: rmsmp-convert --in HF_DIR --out FILE [options]                 (BERT fami
                       calibration, the paper's W4A4 setting
   --clip mse|max      per-row weight clip: MSE-optimal grid search (default) or max|w| (paper-style)
   --scheme-rule R     variance (default, paper) | variance-inverted (ablation) | hessian
+  --allocation A      uniform (default, paper): the --ratios in every layer, the hardware's one layout per layer;
+                      global (rmsmp): the Fixed-8 rows ranked across all layers by 4-bit error per weight, same
+                      total 8-bit budget, each layer's other rows split Fixed-4 : PoT-4 in the ratios' proportion
   --rounding R        gptq: error-compensated rounding through the calibration Hessian (GPTQ/OBQ); every
                             row keeps its scheme and step, so the packed layout is the same. Needs --calib.
                       nearest: each weight to its nearest level.
@@ -72,6 +75,9 @@ vision options (when --in is a .pth/.pt/.safetensors file):
                       stored in the model for rmsmp-run classify
   --pin-first-last P  fixed8 (default): the stem conv and the classifier keep Fixed-8 weights and 8-bit
                       activations whatever the scheme; none: the scheme applies to them too
+  --bias-correction B on (default): when --calib-images are given, each quantized conv's bias absorbs the
+                      mean shift of its weight error, b -= (W_q - W) E[x], E[x] its mean input over those
+                      images (EfficientNet-Lite0, 109 photos: top-1 agreement with fp32 40% -> 57%); off
   --act-bits 8|4      8: per-tensor dynamic int8 activations (default); 4: static per-layer clip (MSE) from the
                       calibration images; both use the unsigned grid where the input follows a ReLU
 )";
@@ -87,9 +93,9 @@ int main(int argc, char** argv) {
   }
   try {
     cli::Args a(argc, argv, 1,
-                {"in", "out", "scheme", "ratios", "calib", "calib-n", "act-bits", "clip", "scheme-rule", "seed", "report",
+                {"in", "out", "scheme", "ratios", "calib", "calib-n", "act-bits", "clip", "scheme-rule", "allocation", "seed", "report",
                  "rounding", "max-seq-length", "device", "embeddings", "plan", "export-plan",
-                 "arch", "calib-images", "labels", "pin-first-last"},
+                 "arch", "calib-images", "labels", "pin-first-last", "bias-correction"},
                 {"quiet"});
     RMSMP_CHECK(a.positional().empty(), ErrorCode::InvalidArgument, "unexpected argument '" << a.positional()[0] << "'");
     ConvertOptions o;
@@ -119,6 +125,9 @@ int main(int argc, char** argv) {
     else if (rule == "variance-inverted") o.rule = SchemeRule::VarianceInverted;
     else if (rule == "hessian") o.rule = SchemeRule::Hessian;
     else RMSMP_FAIL(ErrorCode::InvalidArgument, "--scheme-rule must be variance, variance-inverted or hessian");
+    const std::string alloc = a.get_or("allocation", "uniform");
+    RMSMP_CHECK(alloc == "uniform" || alloc == "global", ErrorCode::InvalidArgument, "--allocation must be uniform or global");
+    o.global_allocation = alloc == "global";
     const std::string ab = a.get_or("act-bits", "8");
     RMSMP_CHECK(ab == "8" || ab == "4", ErrorCode::InvalidArgument, "--act-bits must be 8 or 4");
     o.act_bits = std::stoi(ab);
@@ -193,10 +202,15 @@ int main(int argc, char** argv) {
       const std::string pin = a.get_or("pin-first-last", "fixed8");
       RMSMP_CHECK(pin == "fixed8" || pin == "none", ErrorCode::InvalidArgument, "--pin-first-last must be fixed8 or none");
       v.pin_first_last = pin == "fixed8";
+      const std::string bc = a.get_or("bias-correction", "on");
+      RMSMP_CHECK(bc == "on" || bc == "off", ErrorCode::InvalidArgument, "--bias-correction must be on or off");
+      v.bias_correction = bc == "on";
       rep = convert_vision_checkpoint(v, log);
     } else {
-      RMSMP_CHECK(!a.get("calib-images") && !a.get("labels") && !a.get("pin-first-last"), ErrorCode::InvalidArgument,
-                  "--calib-images, --labels and --pin-first-last are for vision checkpoints (.pth/.safetensors files)");
+      RMSMP_CHECK(!a.get("calib-images") && !a.get("labels") && !a.get("pin-first-last") && !a.get("bias-correction"),
+                  ErrorCode::InvalidArgument,
+                  "--calib-images, --labels, --pin-first-last and --bias-correction are for vision checkpoints "
+                  "(.pth/.safetensors files)");
       rep = convert_checkpoint(o, log);
     }
     if (auto r = a.get("report")) cli::write_file_atomic(*r, rep.dump(2) + "\n");

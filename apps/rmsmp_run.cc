@@ -82,6 +82,11 @@ commands:
   mnist     --model M.rmsmp [--data DIR] [--images F --labels F] [--limit N] [--out F]
             top-1/top-5 over IDX files (default: Debian's Fashion-MNIST test set in
             /usr/share/datasets/fashion-mnist); one JSON object as for imagenet
+  agree     --model M.rmsmp --reference FP32.rmsmp --data DIR [--limit N] [--out F] [--per-image TSV]
+            fidelity without labels over the photos under DIR (.jpg/.png, recursive; e.g. the eval/ folder
+            of scripts/photos.sh): top1_agreement (% of photos whose top-1 equals the reference's),
+            reference_top1_in_top5, kl_mean and kl_max (KL(p_reference || p_model), nats). --per-image:
+            image, reference_top1, model_top1, kl per photo
   fmnist-table [--pth P] [--data DIR] [--out DIR] [--calib-n N] [--limit N] [--rounding gptq|nearest]
             the vision accuracy table: the Fashion-MNIST ResNet-20 (default: the committed
             tests/data/fmnist/resnet20_fmnist.pth) as fp32, rmsmp, fixed8, fixed4, pot4, layerwise and random,
@@ -281,6 +286,7 @@ int main(int argc, char** argv) {
     if (cmd == "classify") return run::cmd_classify(argc, argv);
     if (cmd == "imagenet") return run::cmd_imagenet(argc, argv);
     if (cmd == "mnist") return run::cmd_mnist(argc, argv);
+    if (cmd == "agree") return run::cmd_agree(argc, argv);
     if (cmd == "fmnist-table") return run::cmd_fmnist_table(argc, argv);
     std::cerr << "rmsmp-run: unknown command '" << cmd << "' (see rmsmp-run --help)\n";
     return 2;

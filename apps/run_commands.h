@@ -13,5 +13,6 @@ int cmd_glue_table(int argc, char** argv);
 int cmd_classify(int argc, char** argv);
 int cmd_imagenet(int argc, char** argv);
 int cmd_mnist(int argc, char** argv);
+int cmd_agree(int argc, char** argv);
 int cmd_fmnist_table(int argc, char** argv);
 }  // namespace rmsmp::run

@@ -1,5 +1,6 @@
 // rmsmp-run's vision commands: classify (top-K per image), imagenet (top-1/top-5 over a validation folder),
-// mnist (top-1 over IDX files, e.g. Fashion-MNIST's test set).
+// mnist (top-1 over IDX files, e.g. Fashion-MNIST's test set), agree (fidelity to a reference model without
+// labels: top-1 agreement and KL divergence over a folder of photos).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -19,6 +20,17 @@
 namespace rmsmp::run {
 
 namespace {
+
+// log-softmax in double.
+std::vector<double> log_softmax(const std::vector<float>& logits) {
+  const double mx = *std::max_element(logits.begin(), logits.end());
+  double s = 0;
+  for (float v : logits) s += std::exp(double(v) - mx);
+  const double lse = mx + std::log(s);
+  std::vector<double> out(logits.size());
+  for (size_t i = 0; i < logits.size(); ++i) out[i] = double(logits[i]) - lse;
+  return out;
+}
 
 // Softmax in double (logits of any scale), then the top k indices, highest probability first (ties: lower index).
 std::vector<std::pair<int64_t, double>> top_k(const std::vector<float>& logits, int64_t k) {
@@ -174,6 +186,77 @@ int cmd_mnist(int argc, char** argv) {
   r["images"] = ip;
   r["model"] = model_json(*m);
   const std::string out = r.dump() + "\n";
+  if (auto o = a.get("out")) cli::write_file_atomic(*o, out);
+  std::cout << out;
+  return 0;
+}
+
+// Fidelity without labels: for each photo, does the model's top-1 equal the reference's, is the reference's top-1
+// in the model's top-5, and KL(p_ref || p_model) in nats. The photos decode once and both models see the same
+// input (the reference's eval transform; the two models must share it).
+int cmd_agree(int argc, char** argv) {
+  cli::Args a(argc, argv, 2, {"model", "reference", "data", "limit", "out", "per-image", "backend", "device"}, {});
+  auto m = VisionModel::load(a.require("model"), cli::load_options(a));
+  auto r = VisionModel::load(a.require("reference"), cli::load_options(a));
+  const VisionInfo &mi = m->info(), &ri = r->info();
+  RMSMP_CHECK(mi.num_classes == ri.num_classes && mi.channels == ri.channels && mi.height == ri.height &&
+                  mi.width == ri.width && mi.resize == ri.resize && mi.crop == ri.crop && mi.mean == ri.mean &&
+                  mi.std == ri.std,
+              ErrorCode::InvalidArgument,
+              a.require("model") << " and " << a.require("reference")
+                                 << " differ in classes or eval transform; agree compares two versions of one network");
+  std::vector<std::string> files = vision::list_images(a.require("data"));
+  if (auto l = a.get("limit")) files.resize(std::min<size_t>(files.size(), size_t(cli::parse_int(*l, "--limit"))));
+  RMSMP_CHECK(!files.empty(), ErrorCode::InvalidArgument, a.require("data") << ": no .jpg/.png images");
+  struct Row { int64_t ref1 = 0, top1 = 0; bool in5 = false; double kl = 0; };
+  std::vector<Row> rows(files.size());
+  const auto t0 = std::chrono::steady_clock::now();
+  size_t done = 0;
+  std::string failure;
+#pragma omp parallel for schedule(dynamic, 1)
+  for (size_t i = 0; i < files.size(); ++i) {
+    try {
+      const std::vector<float> x = input_of(*r, files[i]);
+      const auto lr = log_softmax(r->logits(x.data(), int64_t(x.size())));
+      const std::vector<float> lm_f = m->logits(x.data(), int64_t(x.size()));
+      const auto lm = log_softmax(lm_f);
+      Row& row = rows[i];
+      row.ref1 = std::max_element(lr.begin(), lr.end()) - lr.begin();
+      const auto t5 = top_k(lm_f, 5);
+      row.top1 = t5[0].first;
+      for (const auto& e : t5) row.in5 = row.in5 || e.first == row.ref1;
+      for (size_t c = 0; c < lr.size(); ++c) row.kl += std::exp(lr[c]) * (lr[c] - lm[c]);
+    } catch (const std::exception& e) {
+#pragma omp critical
+      if (failure.empty()) failure = e.what();
+    }
+#pragma omp critical
+    cli::progress("agree", ++done, files.size());
+  }
+  RMSMP_CHECK(failure.empty(), ErrorCode::InvalidFile, failure);
+  int64_t agree = 0, in5 = 0;
+  double kl = 0, kl_max = 0;
+  std::ostringstream per;
+  per << "image\treference_top1\tmodel_top1\tkl\n";
+  for (size_t i = 0; i < rows.size(); ++i) {
+    agree += rows[i].top1 == rows[i].ref1;
+    in5 += rows[i].in5;
+    kl += rows[i].kl;
+    kl_max = std::max(kl_max, rows[i].kl);
+    per << files[i] << "\t" << rows[i].ref1 << "\t" << rows[i].top1 << "\t" << rows[i].kl << "\n";
+  }
+  const double n = double(rows.size());
+  nlohmann::json j = {{"n", rows.size()},
+                      {"top1_agreement", 100.0 * double(agree) / n},
+                      {"reference_top1_in_top5", 100.0 * double(in5) / n},
+                      {"kl_mean", kl / n},
+                      {"kl_max", kl_max},
+                      {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()},
+                      {"data", a.require("data")},
+                      {"model", model_json(*m)},
+                      {"reference", model_json(*r)}};
+  if (auto p = a.get("per-image")) cli::write_file_atomic(*p, per.str());
+  const std::string out = j.dump() + "\n";
   if (auto o = a.get("out")) cli::write_file_atomic(*o, out);
   std::cout << out;
   return 0;

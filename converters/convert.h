@@ -21,6 +21,11 @@ struct ConvertOptions {
   Ratios ratios;
   ClipMode clip = ClipMode::Mse;
   SchemeRule rule = SchemeRule::Variance;
+  // --allocation: false (uniform, the paper's): every layer gets the same ratios, the hardware constraint of
+  // one row-parallel layout. true (global, rmsmp only): the Fixed-8 rows are one ranking across all unpinned
+  // layers by 4-bit error per weight, within the same total 8-bit weight budget; the other rows of each layer
+  // split Fixed-4 : PoT-4 in the ratios' proportion.
+  bool global_allocation = false;
   int act_bits = 8;  // 8: dynamic per-token; 4: static per-layer clip from calibration
   bool gptq = false; // error-compensated rounding through the calibration Hessian (gptq.h); needs calibration
   // Optional: statistics already computed for this checkpoint and calib_sentences (the demo reuses them

@@ -36,6 +36,8 @@ ConvertNeeds check_convert_options(const ConvertOptions& opt) {
   n.is_fp32 = opt.scheme == "fp32";
   const bool from_plan = !opt.plan_path.empty();
   RMSMP_CHECK(!from_plan || !n.is_fp32, ErrorCode::InvalidArgument, "--plan sets the rows' schemes: it needs a quantized --scheme");
+  RMSMP_CHECK(!opt.global_allocation || opt.scheme == "rmsmp", ErrorCode::InvalidArgument,
+              "--allocation global is for --scheme rmsmp (the baselines keep their own allocation)");
   n.need_h = !from_plan && (opt.scheme == "rmsmp" || opt.scheme == "layerwise");
   n.use_gptq = !from_plan && opt.gptq && !n.is_fp32;
   n.need_calib = n.need_h || n.use_gptq || (opt.act_bits == 4 && !n.is_fp32);
@@ -53,6 +55,10 @@ nlohmann::json quantization_json(const ConvertOptions& opt, const ConvertNeeds& 
                       {"precision_rule", "hessian: top rows by min over 4-bit schemes of e^T H e, H = sum x x^T" + h_inputs},
                       {"act_bits", n.is_fp32 ? 32 : opt.act_bits},
                       {"act_mode", n.is_fp32 ? "fp32" : opt.act_bits == 8 ? act_mode8 : act_mode4}};
+  if (opt.scheme == "rmsmp")
+    q["allocation"] = opt.global_allocation
+                          ? "global: Fixed-8 rows ranked across layers by 4-bit e^T H e per weight, same total budget"
+                          : "uniform: the same ratios in every layer";
   if (opt.scheme == "random") q["seed"] = opt.seed;
   if (opt.scheme == "layerwise") q["fixed8_layers"] = layerwise_info;
   return q;
@@ -73,6 +79,38 @@ nlohmann::json conversion_report(const ConvertOptions& opt, double avg_bits, dou
   return r;
 }
 
+namespace {
+
+// --allocation global: Fixed-8 rows by one ranking of every unpinned layer's rows, 4-bit error (H-norm) per
+// weight first, greedily while they fit the fixed8 share of all unpinned weights (a row that does not fit is
+// skipped, a shorter one may still fit); then each layer's other rows split as assign_rmsmp_given_fixed8 says.
+void assign_global(std::vector<LayerPlan>& plans, const ConvertOptions& opt) {
+  struct Row { double density; size_t layer; int64_t row; };
+  std::vector<Row> rows;
+  int64_t total = 0;
+  for (size_t i = 0; i < plans.size(); ++i) {
+    if (plans[i].pinned) continue;
+    total += plans[i].rows * plans[i].cols;
+    for (int64_t r = 0; r < plans[i].rows; ++r)
+      rows.push_back({row_sensitivity(plans[i].scores, r) / double(plans[i].cols), i, r});
+  }
+  // Ties (exact zeros included) keep layer and row order: deterministic.
+  std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.density > b.density; });
+  int64_t budget = std::llround(opt.ratios.fixed8 * double(total));
+  std::vector<std::vector<bool>> is8(plans.size());
+  for (size_t i = 0; i < plans.size(); ++i) is8[i].assign(size_t(plans[i].rows), false);
+  for (const Row& r : rows) {
+    const int64_t cols = plans[r.layer].cols;
+    if (cols > budget) continue;
+    budget -= cols;
+    is8[r.layer][size_t(r.row)] = true;
+  }
+  for (size_t i = 0; i < plans.size(); ++i)
+    if (!plans[i].pinned) plans[i].assign = assign_rmsmp_given_fixed8(plans[i].scores, is8[i], opt.ratios, opt.rule);
+}
+
+}  // namespace
+
 nlohmann::json plan_layers(std::vector<LayerPlan>& plans, const ConvertOptions& opt,
                            const std::function<const std::vector<float>&(const LayerPlan&)>& weights,
                            const std::function<const Eigen::MatrixXf&(const LayerPlan&)>& hessian) {
@@ -90,8 +128,8 @@ nlohmann::json plan_layers(std::vector<LayerPlan>& plans, const ConvertOptions& 
     }
     QuantKind uniform = QuantKind::Fixed8;
     if (opt.scheme == "rmsmp") {
-      p.assign = assign_rmsmp(p.scores, opt.ratios, opt.rule);
-      continue;
+      if (!opt.global_allocation) p.assign = assign_rmsmp(p.scores, opt.ratios, opt.rule);
+      continue;  // global: below, once every layer is scored
     }
     if (opt.scheme == "random") {
       p.assign = assign_random(p.rows, opt.ratios, layer_seed++);
@@ -102,6 +140,7 @@ nlohmann::json plan_layers(std::vector<LayerPlan>& plans, const ConvertOptions& 
     if (opt.scheme == "pot4") uniform = QuantKind::Pow2x4;
     p.assign.assign(size_t(p.rows), uniform);
   }
+  if (opt.scheme == "rmsmp" && opt.global_allocation) assign_global(plans, opt);
   nlohmann::json layerwise_info;
   if (opt.scheme == "layerwise") {
     // HAWQ-style: whole layers to Fixed-8 in order of sensitivity per weight (sum of rows' Fixed-4 error in

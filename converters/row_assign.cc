@@ -68,18 +68,14 @@ RowScores score_rows(const float* w, int64_t rows, int64_t cols, const Eigen::Ma
   return s;
 }
 
-std::vector<QuantKind> assign_rmsmp(const RowScores& s, const Ratios& r, SchemeRule rule) {
-  const int64_t n = int64_t(s.variance.size());
-  int64_t n8, nf4, np4;
-  ratio_counts(r, n, n8, nf4, np4);
-  std::vector<QuantKind> out(size_t(n), QuantKind::Pow2x4);
-  std::vector<int64_t> idx(static_cast<size_t>(n));
-  std::iota(idx.begin(), idx.end(), 0);
-  // Stable sorts with index tie-break keep the assignment deterministic.
-  auto sens = [&](int64_t i) { return std::min(s.sens_fixed4[size_t(i)], s.sens_pot4[size_t(i)]); };
-  std::stable_sort(idx.begin(), idx.end(), [&](int64_t a, int64_t b) { return sens(a) > sens(b); });
-  for (int64_t i = 0; i < n8; ++i) out[size_t(idx[size_t(i)])] = QuantKind::Fixed8;
-  std::vector<int64_t> rest(idx.begin() + n8, idx.end());
+double row_sensitivity(const RowScores& s, int64_t row) {
+  return std::min(s.sens_fixed4[size_t(row)], s.sens_pot4[size_t(row)]);
+}
+
+namespace {
+
+// Splits the rows in `rest` (any order) between Fixed-4 (the first nf4 by `rule`) and PoT-4.
+void split_4bit(const RowScores& s, std::vector<int64_t> rest, int64_t nf4, SchemeRule rule, std::vector<QuantKind>& out) {
   auto key = [&](int64_t i) -> double {
     switch (rule) {
       case SchemeRule::Variance: return s.variance[size_t(i)];
@@ -88,9 +84,39 @@ std::vector<QuantKind> assign_rmsmp(const RowScores& s, const Ratios& r, SchemeR
     }
     return 0;
   };
+  // Stable sorts with index tie-break keep the assignment deterministic.
   std::sort(rest.begin(), rest.end());
   std::stable_sort(rest.begin(), rest.end(), [&](int64_t a, int64_t b) { return key(a) > key(b); });
   for (int64_t i = 0; i < nf4; ++i) out[size_t(rest[size_t(i)])] = QuantKind::Fixed4;
+}
+
+}  // namespace
+
+std::vector<QuantKind> assign_rmsmp(const RowScores& s, const Ratios& r, SchemeRule rule) {
+  const int64_t n = int64_t(s.variance.size());
+  int64_t n8, nf4, np4;
+  ratio_counts(r, n, n8, nf4, np4);
+  std::vector<QuantKind> out(size_t(n), QuantKind::Pow2x4);
+  std::vector<int64_t> idx(static_cast<size_t>(n));
+  std::iota(idx.begin(), idx.end(), 0);
+  std::stable_sort(idx.begin(), idx.end(),
+                   [&](int64_t a, int64_t b) { return row_sensitivity(s, a) > row_sensitivity(s, b); });
+  for (int64_t i = 0; i < n8; ++i) out[size_t(idx[size_t(i)])] = QuantKind::Fixed8;
+  split_4bit(s, std::vector<int64_t>(idx.begin() + n8, idx.end()), nf4, rule, out);
+  return out;
+}
+
+std::vector<QuantKind> assign_rmsmp_given_fixed8(const RowScores& s, const std::vector<bool>& fixed8, const Ratios& r,
+                                                 SchemeRule rule) {
+  const int64_t n = int64_t(s.variance.size());
+  std::vector<QuantKind> out(size_t(n), QuantKind::Pow2x4);
+  std::vector<int64_t> rest;
+  for (int64_t i = 0; i < n; ++i) {
+    if (fixed8[size_t(i)]) out[size_t(i)] = QuantKind::Fixed8;
+    else rest.push_back(i);
+  }
+  const double share = r.fixed4 + r.pot4 > 0 ? r.fixed4 / (r.fixed4 + r.pot4) : 0.0;
+  split_4bit(s, rest, std::llround(share * double(rest.size())), rule, out);
   return out;
 }
 

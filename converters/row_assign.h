@@ -38,6 +38,12 @@ RowScores score_rows(const float* w, int64_t rows, int64_t cols, const Eigen::Ma
 
 // RMSMP: top n8 rows by min(sens_fixed4, sens_pot4) -> Fixed-8; the rest split by `rule`.
 std::vector<QuantKind> assign_rmsmp(const RowScores& s, const Ratios& r, SchemeRule rule);
+// The rows marked in `fixed8` -> Fixed-8 (chosen elsewhere, e.g. by a global ranking); the other rows split by
+// `rule` between Fixed-4 and PoT-4 in the ratio r.fixed4 : r.pot4 (rounded; all PoT-4 when both are 0).
+std::vector<QuantKind> assign_rmsmp_given_fixed8(const RowScores& s, const std::vector<bool>& fixed8, const Ratios& r,
+                                                 SchemeRule rule);
+// A row's 4-bit error in H-norm under its better 4-bit scheme: what the Fixed-8 choice ranks by.
+double row_sensitivity(const RowScores& s, int64_t row);
 // Same counts, rows drawn at random with a fixed seed (portable: our own Fisher-Yates over mt19937_64).
 std::vector<QuantKind> assign_random(int64_t rows, const Ratios& r, uint64_t seed);
 

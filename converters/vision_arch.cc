@@ -73,7 +73,7 @@ class Builder {
     const int64_t oh = cnn_out_dim(ih, kh, stride, pt, pb), ow = cnn_out_dim(iw, kw, stride, pl, pr);
     ConvLayerSpec c;
     c.name = layer;
-    c.cout = cout, c.cin_g = cin_g, c.kh = kh, c.kw = kw;
+    c.cout = cout, c.cin_g = cin_g, c.kh = kh, c.kw = kw, c.groups = groups;
     c.input_nonneg = nonneg_[size_t(in)];
     const std::vector<float> w = sd_.read(wname, ws);
     std::vector<float> scale(size_t(cout), 1.f);

@@ -49,7 +49,7 @@ class StateDict {
 // One conv after BN folding: w is [cout][kh][kw][cin_g] (the engine's (ky, kx, ci) column order).
 struct ConvLayerSpec {
   std::string name;  // the file's "linears" key
-  int64_t cout = 0, cin_g = 0, kh = 1, kw = 1;
+  int64_t cout = 0, cin_g = 0, kh = 1, kw = 1, groups = 1;  // cout / groups rows per group
   std::vector<float> w, bias;
   bool input_nonneg = false;  // its input follows a ReLU (unsigned activation grid)
   int64_t cols() const { return kh * kw * cin_g; }

@@ -25,6 +25,11 @@ struct VisionConvertOptions {
   // The stem conv and the classifier keep Fixed-8 weights and 8-bit activations whatever the scheme (the usual
   // practice for low-bit CNNs); false applies the scheme to them too.
   bool pin_first_last = true;
+  // Bias correction (Nagel et al., "Data-Free Quantization", sec. 4.2, with calibration statistics): each
+  // quantized conv's bias absorbs the mean shift its weight error causes, b -= (W_q - W) E[x], with E[x] the
+  // mean of its input patches over the calibration images (per group for grouped convs). Applied when the
+  // conversion calibrates; false leaves the biases as folded.
+  bool bias_correction = true;
 };
 
 // True when `path` names a vision checkpoint (a .pth/.pt/.safetensors file rather than an HF folder).
