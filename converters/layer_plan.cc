@@ -118,7 +118,7 @@ nlohmann::json plan_layers(std::vector<LayerPlan>& plans, const ConvertOptions& 
   uint64_t layer_seed = opt.seed;
   for (LayerPlan& p : plans) {
     const std::vector<float>& w = weights(p);
-    if (need_h) {
+    if (need_h && !p.has_scores) {  // a caller may have scored the rows itself (per-group H)
       p.scores = score_rows(w.data(), p.rows, p.cols, hessian(p), opt.clip);
       p.has_scores = true;
     }

@@ -42,7 +42,7 @@ struct LayerPlan {
   // is outside the layer-wise budget. The CNN converter pins the first conv and the classifier this way.
   std::optional<QuantKind> pinned;
   RowScores scores;
-  bool has_scores = false;
+  bool has_scores = false;  // set before plan_layers: these scores are used as they are
   std::vector<QuantKind> assign;
 };
 

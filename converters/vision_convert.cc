@@ -101,6 +101,28 @@ ActQuant act_of(const ConvLayerSpec& c, const LayerPlan* p, const VisionConvertO
   return act;
 }
 
+// Rows [begin, end) of a layer's scores.
+RowScores slice_scores(const RowScores& s, int64_t begin, int64_t end) {
+  auto cut = [&](const auto& v) { return std::decay_t<decltype(v)>(v.begin() + begin, v.begin() + end); };
+  RowScores o;
+  o.sens_fixed4 = cut(s.sens_fixed4), o.sens_pot4 = cut(s.sens_pot4), o.variance = cut(s.variance);
+  o.step_fixed4 = cut(s.step_fixed4), o.step_pot4 = cut(s.step_pot4);
+  return o;
+}
+
+// Scores of a grouped conv's rows, each group's rows against its own H (LayerCalibration::group_H).
+RowScores score_grouped(const ConvLayerSpec& c, const LayerCalibration& lc, ClipMode clip) {
+  const int64_t per = c.cout / c.groups, K = c.cols();
+  RowScores all;
+  for (int64_t g = 0; g < c.groups; ++g) {
+    const RowScores s = score_rows(c.w.data() + g * per * K, per, K, lc.group_H[size_t(g)], clip);
+    auto add = [](auto& to, const auto& from) { to.insert(to.end(), from.begin(), from.end()); };
+    add(all.sens_fixed4, s.sens_fixed4), add(all.sens_pot4, s.sens_pot4), add(all.variance, s.variance);
+    add(all.step_fixed4, s.step_fixed4), add(all.step_pot4, s.step_pot4);
+  }
+  return all;
+}
+
 // Every conv's rows quantized per its plan (fp32 rows when plans is null), GPTQ-rounded where asked.
 std::vector<QuantizedRows> quantize_layers(const CnnModelSpec& spec, const VisionConvertOptions& opt,
                                            const std::vector<LayerPlan>* plans,
@@ -110,6 +132,22 @@ std::vector<QuantizedRows> quantize_layers(const CnnModelSpec& spec, const Visio
     const ConvLayerSpec& c = spec.convs[i];
     const LayerPlan* p = plans ? &(*plans)[i] : nullptr;
     const bool gptq = p && opt.base.gptq && opt.base.scheme != "fp32";
+    if (gptq && !(*cal)[i].group_H.empty()) {  // each group's rows through its own H
+      const int64_t per = c.cout / c.groups, K = c.cols();
+      QuantizedRows all;
+      for (int64_t g = 0; g < c.groups; ++g) {
+        const std::vector<float> w(c.w.begin() + g * per * K, c.w.begin() + (g + 1) * per * K);
+        const std::vector<QuantKind> a(p->assign.begin() + g * per, p->assign.begin() + (g + 1) * per);
+        const RowScores s = p->has_scores ? slice_scores(p->scores, g * per, (g + 1) * per) : RowScores{};
+        const QuantizedRows q = quantize_rows(w, per, K, a, opt.base.clip, p->has_scores ? &s : nullptr,
+                                              &(*cal)[i].group_H[size_t(g)]);
+        all.kinds.insert(all.kinds.end(), q.kinds.begin(), q.kinds.end());
+        all.steps.insert(all.steps.end(), q.steps.begin(), q.steps.end());
+        all.w.insert(all.w.end(), q.w.begin(), q.w.end());
+      }
+      out.push_back(std::move(all));
+      continue;
+    }
     out.push_back(quantize_rows(c.w, c.cout, c.cols(), p ? p->assign : std::vector<QuantKind>(size_t(c.cout), QuantKind::F32),
                                 opt.base.clip, p && p->has_scores ? &p->scores : nullptr,
                                 gptq ? &(*cal)[i].H : nullptr));
@@ -228,6 +266,9 @@ nlohmann::json convert_vision_checkpoint(const VisionConvertOptions& opt,
                            << " inputs per row; its Hessian would not fit (at most 32768)");
       cal[i].H = Eigen::MatrixXf::Zero(spec.convs[i].cols(), spec.convs[i].cols());
       if (opt.bias_correction) cal[i].x_sum.assign(size_t(spec.convs[i].groups * spec.convs[i].cols()), 0.0);
+      if (spec.convs[i].groups > 1)
+        cal[i].group_H.assign(size_t(spec.convs[i].groups),
+                              Eigen::MatrixXf::Zero(spec.convs[i].cols(), spec.convs[i].cols()));
     }
     const CnnLayerHook hook = [&](int layer, const float* x, int64_t n) {
       LayerCalibration& lc = cal[size_t(layer)];
@@ -236,6 +277,12 @@ nlohmann::json convert_vision_checkpoint(const VisionConvertOptions& opt,
       lc.H.selfadjointView<Eigen::Lower>().rankUpdate(P.transpose());
       lc.n_tokens += n;
       if (!lc.x_sum.empty()) add_column_sums(spec.convs[size_t(layer)], x, n, lc.x_sum);
+      const int64_t G = int64_t(lc.group_H.size());
+      for (int64_t g = 0; g < G; ++g) {  // rows are (pixel, group): group g's rows are g, g + G, ...
+        Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>, 0, Eigen::OuterStride<>>
+            Pg(x + g * K, n / G, K, Eigen::OuterStride<>(G * K));
+        lc.group_H[size_t(g)].selfadjointView<Eigen::Lower>().rankUpdate(Pg.transpose());
+      }
       const int64_t total = n * K, stride = std::max<int64_t>(1, total / 4096);
       for (int64_t j = 0; j < total && lc.abs_sample.size() < kMaxAbsSample; j += stride)
         lc.abs_sample.push_back(std::fabs(x[j]));
@@ -244,7 +291,10 @@ nlohmann::json convert_vision_checkpoint(const VisionConvertOptions& opt,
       if (done % 16 == 0 || done == imgs.size())
         say("calibration " + std::to_string(done) + "/" + std::to_string(imgs.size()) + " images");
     });
-    for (auto& lc : cal) lc.H.triangularView<Eigen::StrictlyUpper>() = lc.H.transpose();
+    for (auto& lc : cal) {
+      lc.H.triangularView<Eigen::StrictlyUpper>() = lc.H.transpose();
+      for (auto& h : lc.group_H) h.triangularView<Eigen::StrictlyUpper>() = h.transpose();
+    }
     prov["calibration"] = {{"source", opt.calib_images}, {"images", imgs.size()}};
   }
 
@@ -255,6 +305,10 @@ nlohmann::json convert_vision_checkpoint(const VisionConvertOptions& opt,
     p.rows = spec.convs[i].cout;
     p.cols = spec.convs[i].cols();
     if (opt.pin_first_last && (i == 0 || i + 1 == spec.convs.size())) p.pinned = QuantKind::Fixed8;
+    if (need_h && !cal[i].group_H.empty()) {
+      p.scores = score_grouped(spec.convs[i], cal[i], o.clip);
+      p.has_scores = true;
+    }
     plans.push_back(std::move(p));
   }
   if (need_h) say("scoring rows (Hessian and variance)");
