@@ -19,20 +19,37 @@ usage: rmsmp-serve --model M.rmsmp [--host 127.0.0.1] [--port 8080] [--slots N] 
                    [--max-inflight N] [--max-body BYTES] [--max-texts N] [--max-tokens N] [--no-truncate]
                    [--backend cpu|reference]
 
-  POST /embed     {"texts": [...], "pairs": [...]?, "normalize": bool?}
+  POST /embed     (also POST /, TEI's route for huggingface_hub's InferenceClient)
+                  TEI's shape: {"inputs": str | [str], "truncate": bool?, "truncation_direction": "right"?,
+                  "normalize": bool?, "dimensions": int?} -> [[f32], ...]
+                  native shape: {"texts": [...], "pairs": [...]?, "normalize": bool?}
                   -> {"embeddings": [[...], ...], "truncated": [bool, ...]}
+  POST /v1/embeddings (also /embeddings)  OpenAI's shape: {"input": str | [str] | [int] | [[int]], "model"?,
+                  "encoding_format": "float" | "base64"?, "dimensions": int?, "user"?}
+                  -> {"object": "list", "data": [{"object": "embedding", "embedding", "index"}], "model",
+                      "usage": {"prompt_tokens", "total_tokens"}}   (base64: little-endian float32)
+                  token-id inputs are the model's own ids, used as given (no [CLS]/[SEP] added)
   POST /classify  {"texts": [...], "pairs": [...]?}  (models kept with a classification head)
                   -> {"labels": [...], "probabilities": [[...], ...], "label_names": [...], "truncated": [...]}
                      (regression heads: {"scores": [...]})
+  GET  /info      model_id, model_type, max_input_length, max_client_batch_size, max_concurrent_requests,
+                  scheme, avg_weight_bits, backend, version
   GET  /health    {"status": "ok", "model", "scheme", "hidden_size", "num_labels"}
   GET  /metrics   Prometheus text: requests by endpoint and status, latency sums, texts, rejections, in-flight
 
+"dimensions" keeps the first N values and re-normalises them when the embedding is normalised (Matryoshka
+style); N outside 1..hidden_size is a 422. Errors are {"error": message, "error_type": type} (TEI's body;
+types Validation, Overloaded, Backend, Unsupported). Unknown request fields are refused, never ignored.
+
 Listens on 127.0.0.1 by default (--host 0.0.0.0 exposes it). --port 0 picks a free port. At most
 --max-inflight requests (default 8) are accepted at once, computing in --slots contexts (default 1) of
---threads OpenMP threads each; requests beyond that get 503 with Retry-After at once. Bodies over --max-body
-(default 1 MiB) get 413, as do more than --max-texts texts (default 256); malformed JSON and invalid UTF-8
-get 400 with {"error": ...}. Texts over the model's max_seq_length are truncated and flagged in "truncated"
-(--no-truncate: 400 instead). SIGTERM or SIGINT: stop accepting, finish in-flight requests, exit 0.
+--threads OpenMP threads each; requests beyond that get 429 with Retry-After at once. Bodies over --max-body
+(default 1 MiB) get 413. Native bodies: more than --max-texts texts (default 256) get 413, malformed JSON,
+invalid UTF-8 and bad fields 400. TEI and OpenAI bodies: malformed JSON 400; empty input, more than
+--max-texts inputs, bad fields 422. Texts over the model's max_seq_length are truncated (flagged in the native
+"truncated"); with --no-truncate, or "truncate": false in a TEI body, they are refused instead (400 native, 422
+TEI/OpenAI); "truncate": true truncates whatever the server's default. SIGTERM or SIGINT: stop accepting,
+finish in-flight requests, exit 0.
 Prints "listening on HOST:PORT" on stdout once ready.
 )";
 

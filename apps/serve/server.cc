@@ -16,16 +16,11 @@
 #include <nlohmann/json.hpp>
 
 #include "rmsmp/context.h"
+#include "serve/api.h"
 
 namespace rmsmp::serve {
 
 namespace {
-
-// A request failure with its HTTP status.
-struct HttpError {
-  int status;
-  std::string message;
-};
 
 struct Metrics {
   std::mutex mu;
@@ -49,7 +44,7 @@ class ContextPool {
     ContextOptions co;
     co.threads = o.threads;
     co.max_tokens = o.max_tokens;
-    co.truncation = o.truncate ? Truncation::Truncate : Truncation::Error;
+    co.truncation = Truncation::Truncate;  // the server applies --no-truncate / "truncate": false itself
     for (int i = 0; i < o.compute_slots; ++i) free_.push_back(std::make_unique<Context>(m, co));
   }
   std::unique_ptr<Context> acquire() {
@@ -73,52 +68,6 @@ class ContextPool {
   std::vector<std::unique_ptr<Context>> free_;
 };
 
-// Error messages can quote the client's bytes (e.g. a JSON parse error on invalid UTF-8): replace what is not
-// UTF-8 instead of letting dump() throw.
-std::string json_error(const std::string& msg) {
-  return nlohmann::json({{"error", msg}}).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-// {"texts": [..], "pairs": [..]?, "normalize": bool?} -> validated fields.
-struct Parsed {
-  std::vector<std::string> texts, pairs;
-  std::optional<bool> normalize;
-};
-
-Parsed parse_body(const std::string& body, size_t max_texts) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(body);
-  } catch (const nlohmann::json::exception& e) {
-    throw HttpError{400, std::string("malformed JSON: ") + e.what()};
-  }
-  if (!j.is_object() || !j.contains("texts") || !j["texts"].is_array())
-    throw HttpError{400, "body must be a JSON object with \"texts\": [string, ...]"};
-  Parsed p;
-  auto strings = [&](const nlohmann::json& a, const char* name) {
-    std::vector<std::string> v;
-    for (size_t i = 0; i < a.size(); ++i) {
-      if (!a[i].is_string()) throw HttpError{400, std::string(name) + "[" + std::to_string(i) + "] is not a string"};
-      v.push_back(a[i].get<std::string>());
-    }
-    return v;
-  };
-  if (j["texts"].empty()) throw HttpError{400, "\"texts\" is empty"};
-  if (j["texts"].size() > max_texts)
-    throw HttpError{413, std::to_string(j["texts"].size()) + " texts; at most " + std::to_string(max_texts) + " per request"};
-  p.texts = strings(j["texts"], "texts");
-  if (j.contains("pairs")) {
-    if (!j["pairs"].is_array() || j["pairs"].size() != p.texts.size())
-      throw HttpError{400, "\"pairs\" must be an array as long as \"texts\""};
-    p.pairs = strings(j["pairs"], "pairs");
-  }
-  if (j.contains("normalize")) {
-    if (!j["normalize"].is_boolean()) throw HttpError{400, "\"normalize\" must be true or false"};
-    p.normalize = j["normalize"].get<bool>();
-  }
-  return p;
-}
-
 int status_for(ErrorCode c) {
   switch (c) {
     case ErrorCode::InvalidText:
@@ -126,6 +75,34 @@ int status_for(ErrorCode c) {
     case ErrorCode::Unsupported: return 501;
     default: return 500;
   }
+}
+
+// The native /classify response: labels and probabilities, or scores for a regression head.
+std::string classify_response(const ModelInfo& mi, const std::vector<std::vector<float>>& logits,
+                              const std::vector<bool>& truncated) {
+  if (mi.num_labels == 0) throw HttpError{501, "the model has no classification head", "Unsupported"};
+  nlohmann::json out, labels = nlohmann::json::array(), probs = nlohmann::json::array(), scores = nlohmann::json::array();
+  for (const auto& l : logits) {
+    if (mi.regression) {
+      scores.push_back(l[0]);
+      continue;
+    }
+    const float mx = *std::max_element(l.begin(), l.end());
+    std::vector<double> pr(l.size());
+    double z = 0;
+    for (size_t k = 0; k < l.size(); ++k) z += pr[k] = std::exp(double(l[k]) - mx);
+    size_t best = 0;
+    for (size_t k = 0; k < l.size(); ++k) {
+      pr[k] /= z;
+      if (pr[k] > pr[best]) best = k;
+    }
+    labels.push_back(mi.labels[best]);
+    probs.push_back(pr);
+  }
+  if (mi.regression) out["scores"] = scores;
+  else out["labels"] = labels, out["probabilities"] = probs, out["label_names"] = mi.labels;
+  out["truncated"] = truncated;
+  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace
@@ -153,16 +130,22 @@ struct Server::Impl {
     if (inflight.fetch_add(1) >= opts.max_inflight) {
       inflight.fetch_sub(1);
       rejected.fetch_add(1);
-      res.status = 503;
+      res.status = 429;
       res.set_header("Retry-After", "1");
-      res.set_content(json_error("server busy: " + std::to_string(opts.max_inflight) + " requests in flight"),
+      res.set_content(error_body({429, "server busy: " + std::to_string(opts.max_inflight) + " requests in flight",
+                                  "Overloaded"}),
                       "application/json");
-      metrics.record(ep, 503, 0, 0);
+      metrics.record(ep, 429, 0, 0);
       return;
     }
     try {
-      Parsed p = parse_body(req.body, opts.max_texts);
-      n_texts = p.texts.size();
+      const EmbedRequest r = ep == "/embed"      ? parse_embed(req.body, opts.max_texts)
+                             : ep == "/classify" ? parse_classify(req.body, opts.max_texts)
+                                                 : parse_openai(req.body, opts.max_texts);
+      n_texts = r.size();
+      const int bad = r.dialect == Dialect::Native ? 400 : 422;  // the native dialect's statuses predate TEI's
+      const bool truncate = r.truncate.value_or(opts.truncate);
+      const ModelInfo& mi = model->info();
       std::unique_ptr<Context> ctx = pool.acquire();
       struct Release {
         ContextPool& pool;
@@ -170,62 +153,87 @@ struct Server::Impl {
         ~Release() { pool.release(std::move(c)); }
       } release{pool, ctx};
       std::vector<Tokenized> batch;
-      for (size_t i = 0; i < p.texts.size(); ++i) {
-        try {
-          batch.push_back(p.pairs.empty() ? ctx->tokenize(p.texts[i]) : ctx->tokenize(p.texts[i], std::string_view(p.pairs[i])));
-        } catch (const Error& e) {
-          throw HttpError{status_for(e.code()), "texts[" + std::to_string(i) + "]: " + e.what()};
+      const int64_t limit = opts.max_tokens > 0 ? opts.max_tokens : mi.max_seq_length;
+      for (size_t i = 0; i < r.size(); ++i) {
+        const std::string where = (r.dialect == Dialect::Native ? "texts[" : r.dialect == Dialect::Tei ? "inputs[" : "input[") +
+                                  std::to_string(i) + "]";
+        Tokenized t;
+        if (!r.token_inputs.empty()) {  // the model's own ids, used as given
+          t.ids = r.token_inputs[i];
+          for (int32_t id : t.ids)
+            if (id >= mi.vocab_size)
+              throw HttpError{422, where + ": token id " + std::to_string(id) + " >= the vocabulary size " +
+                                       std::to_string(mi.vocab_size), "Validation"};
+          t.untruncated_length = t.ids.size();
+          if (int64_t(t.ids.size()) > limit) t.ids.resize(size_t(limit)), t.truncated = true;
+          t.type_ids.assign(t.ids.size(), 0);
+        } else {
+          try {
+            t = r.pairs.empty() ? ctx->tokenize(r.texts[i]) : ctx->tokenize(r.texts[i], std::string_view(r.pairs[i]));
+          } catch (const Error& e) {
+            throw HttpError{status_for(e.code()) == 400 ? bad : status_for(e.code()), where + ": " + e.what(), ""};
+          }
         }
+        if (t.truncated && !truncate)
+          throw HttpError{bad, where + ": " + (t.untruncated_exact ? "" : "at least ") +
+                                   std::to_string(t.untruncated_length) + " tokens, over the limit of " +
+                                   std::to_string(limit) + " (send \"truncate\": true, or start the server "
+                                   "without --no-truncate)", "Validation"};
+        batch.push_back(std::move(t));
       }
-      nlohmann::json out;
-      nlohmann::json trunc = nlohmann::json::array();
-      for (const auto& t : batch) trunc.push_back(t.truncated);
-      if (ep == "/embed") {
+      std::vector<bool> trunc;
+      int64_t tokens = 0;
+      for (const auto& t : batch) trunc.push_back(t.truncated), tokens += int64_t(t.ids.size());
+      if (ep != "/classify") {
         EmbedOptions eo;
-        eo.normalize = p.normalize;
-        out["embeddings"] = ctx->embed(batch, eo);
+        eo.normalize = r.normalize;
+        if (r.dimensions) eo.normalize = false;  // truncate first, then normalise the kept values
+        std::vector<std::vector<float>> emb = ctx->embed(batch, eo);
+        if (r.dimensions) apply_dimensions(emb, *r.dimensions, r.normalize.value_or(mi.normalize));
+        res.set_content(embed_response(r, emb, trunc, tokens, mi.path), "application/json");
       } else {
-        const ModelInfo& mi = model->info();
-        if (mi.num_labels == 0) throw HttpError{501, "the model has no classification head"};
-        const auto logits = ctx->classify(batch);
-        nlohmann::json labels = nlohmann::json::array(), probs = nlohmann::json::array(), scores = nlohmann::json::array();
-        for (const auto& l : logits) {
-          if (mi.regression) {
-            scores.push_back(l[0]);
-            continue;
-          }
-          const float mx = *std::max_element(l.begin(), l.end());
-          std::vector<double> pr(l.size());
-          double z = 0;
-          for (size_t k = 0; k < l.size(); ++k) z += pr[k] = std::exp(double(l[k]) - mx);
-          size_t best = 0;
-          for (size_t k = 0; k < l.size(); ++k) {
-            pr[k] /= z;
-            if (pr[k] > pr[best]) best = k;
-          }
-          labels.push_back(mi.labels[best]);
-          probs.push_back(pr);
-        }
-        if (mi.regression) out["scores"] = scores;
-        else out["labels"] = labels, out["probabilities"] = probs, out["label_names"] = mi.labels;
+        res.set_content(classify_response(mi, ctx->classify(batch), trunc), "application/json");
       }
-      out["truncated"] = trunc;
-      res.set_content(out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "application/json");
     } catch (const HttpError& e) {
       status = e.status;
       res.status = e.status;
-      res.set_content(json_error(e.message), "application/json");
+      res.set_content(error_body(e), "application/json");
     } catch (const Error& e) {
       status = status_for(e.code());
       res.status = status;
-      res.set_content(json_error(e.what()), "application/json");
+      res.set_content(error_body({status, e.what(), ""}), "application/json");
     } catch (const std::exception& e) {
       status = 500;
       res.status = 500;
-      res.set_content(json_error(e.what()), "application/json");
+      res.set_content(error_body({500, e.what(), "Backend"}), "application/json");
     }
     inflight.fetch_sub(1);
     metrics.record(ep, status, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), n_texts);
+  }
+
+  // GET /info: TEI's fields where they apply (model_id, model_type, max_input_length, max_client_batch_size,
+  // max_concurrent_requests, version) plus rmsmp's own (scheme, bits, backend, file size).
+  std::string info() const {
+    const ModelInfo& mi = model->info();
+    nlohmann::json type = mi.num_labels > 0
+                              ? nlohmann::json{{"classifier", {{"labels", mi.labels}, {"regression", mi.regression}}}}
+                              : nlohmann::json{{"embedding", {{"pooling", mi.pooling}}}};
+    return nlohmann::json({{"model_id", mi.path},
+                           {"model_type", type},
+                           {"max_input_length", opts.max_tokens > 0 ? opts.max_tokens : mi.max_seq_length},
+                           {"max_client_batch_size", opts.max_texts},
+                           {"max_concurrent_requests", opts.max_inflight},
+                           {"max_body_bytes", opts.max_body_bytes},
+                           {"auto_truncate", opts.truncate},
+                           {"compute_slots", opts.compute_slots},
+                           {"hidden_size", mi.hidden_size},
+                           {"normalize", mi.normalize},
+                           {"scheme", mi.scheme},
+                           {"avg_weight_bits", mi.avg_weight_bits},
+                           {"file_bytes", mi.file_bytes},
+                           {"backend", mi.backend},
+                           {"version", kServerVersion}})
+        .dump();
   }
 
   std::string prometheus() {
@@ -240,7 +248,7 @@ struct Server::Impl {
       os << "rmsmp_request_seconds_sum{endpoint=\"" << k << "\"} " << v.first << "\nrmsmp_request_seconds_count{endpoint=\""
          << k << "\"} " << v.second << "\n";
     os << "# HELP rmsmp_texts_total Texts processed.\n# TYPE rmsmp_texts_total counter\nrmsmp_texts_total " << metrics.texts
-       << "\n# HELP rmsmp_rejected_total Requests refused with 503 (over max_inflight).\n# TYPE rmsmp_rejected_total counter\n"
+       << "\n# HELP rmsmp_rejected_total Requests refused with 429 (over max_inflight).\n# TYPE rmsmp_rejected_total counter\n"
        << "rmsmp_rejected_total " << rejected.load() << "\n# HELP rmsmp_inflight Requests being served now.\n"
        << "# TYPE rmsmp_inflight gauge\nrmsmp_inflight " << inflight.load() << "\n"
        << "# HELP rmsmp_model_info The loaded model.\n# TYPE rmsmp_model_info gauge\nrmsmp_model_info{scheme=\"" << mi.scheme
@@ -262,7 +270,7 @@ Server::Server(std::shared_ptr<const Model> model, const Options& opts)
   RMSMP_CHECK(opts.max_texts >= 1 && opts.max_body_bytes >= 64, ErrorCode::InvalidArgument,
               "serve: --max-texts must be >= 1 and --max-body >= 64");
   Impl& s = *impl_;
-  // Workers: enough to reach the admission check for requests beyond max_inflight (they get their 503 at
+  // Workers: enough to reach the admission check for requests beyond max_inflight (they get their 429 at
   // once instead of waiting for a worker), plus keep-alive headroom.
   const size_t workers = size_t(opts.max_inflight) + 4;
   s.http.new_task_queue = [workers] { return new httplib::ThreadPool(workers); };
@@ -271,6 +279,11 @@ Server::Server(std::shared_ptr<const Model> model, const Options& opts)
   s.http.set_keep_alive_max_count(100);
   s.http.Post("/embed", [&s](const httplib::Request& q, httplib::Response& r) { s.handle("/embed", q, r); });
   s.http.Post("/classify", [&s](const httplib::Request& q, httplib::Response& r) { s.handle("/classify", q, r); });
+  // "/" is TEI's route for the model's main task (huggingface_hub's InferenceClient posts there).
+  s.http.Post("/", [&s](const httplib::Request& q, httplib::Response& r) { s.handle("/embed", q, r); });
+  for (const char* route : {"/v1/embeddings", "/embeddings"})
+    s.http.Post(route, [&s](const httplib::Request& q, httplib::Response& r) { s.handle("/v1/embeddings", q, r); });
+  s.http.Get("/info", [&s](const httplib::Request&, httplib::Response& r) { r.set_content(s.info(), "application/json"); });
   s.http.Get("/health", [&s](const httplib::Request&, httplib::Response& r) {
     const ModelInfo& mi = s.model->info();
     r.set_content(nlohmann::json({{"status", "ok"}, {"model", mi.path}, {"scheme", mi.scheme},
@@ -281,7 +294,7 @@ Server::Server(std::shared_ptr<const Model> model, const Options& opts)
     r.set_content(s.prometheus(), "text/plain; version=0.0.4");
   });
   s.http.set_error_handler([](const httplib::Request&, httplib::Response& r) {
-    if (r.body.empty()) r.set_content(json_error("HTTP " + std::to_string(r.status)), "application/json");
+    if (r.body.empty()) r.set_content(error_body({r.status, "HTTP " + std::to_string(r.status), ""}), "application/json");
   });
 }
 

@@ -1,7 +1,8 @@
 // rmsmp-serve's HTTP JSON server on the public API (cpp-httplib from Debian). One Model shared by all
 // requests; a fixed pool of Contexts (compute slots); admission control: at most max_inflight requests are
-// accepted at once (computing or waiting for a slot), the rest get 503 at once, so a burst cannot queue
-// without bound. Endpoints: POST /embed, POST /classify, GET /health, GET /metrics (Prometheus text).
+// accepted at once (computing or waiting for a slot), the rest get 429 at once, so a burst cannot queue
+// without bound. Endpoints: POST /embed (native and TEI bodies), POST /v1/embeddings and /embeddings (OpenAI),
+// POST /classify, GET /info, GET /health, GET /metrics (Prometheus text). Request shapes: api.h.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -13,6 +14,7 @@
 
 namespace rmsmp::serve {
 
+inline constexpr const char* kServerVersion = "0.3.0";  // reported by GET /info
 inline constexpr int kMaxSlots = 256;       // Contexts (each holds its activation buffers)
 inline constexpr int kMaxInflight = 65536;  // accepted requests (each holds an HTTP worker thread)
 
@@ -21,11 +23,12 @@ struct Options {
   int port = 8080;             // 0: any free port (see Server::port())
   int compute_slots = 1;       // Contexts computing at once
   int threads = 0;             // OpenMP threads per Context (0: the process default)
-  int max_inflight = 8;        // accepted requests (computing + waiting); beyond: 503
+  int max_inflight = 8;        // accepted requests (computing + waiting); beyond: 429
   size_t max_body_bytes = 1 << 20;   // larger bodies: 413
   size_t max_texts = 256;            // texts per request; more: 413
   int64_t max_tokens = 0;            // 0: the model's max_seq_length
-  bool truncate = true;              // false: over-long texts are a 400
+  bool truncate = true;              // false: over-long texts are refused (400 native, 422 TEI/OpenAI),
+                                     // unless the request says "truncate": true
 };
 
 class Server {

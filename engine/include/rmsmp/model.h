@@ -36,6 +36,9 @@ struct ModelInfo {
   uint64_t file_bytes = 0;
   int64_t hidden_size = 0;
   int64_t max_seq_length = 0;
+  int64_t vocab_size = 0;
+  std::string pooling;             // "mean" or "cls"
+  bool normalize = false;          // embeddings are L2-normalised unless EmbedOptions says otherwise
   std::string backend;
   // A sequence-classification head kept from the checkpoint (BertForSequenceClassification); 0 when absent.
   int num_labels = 0;

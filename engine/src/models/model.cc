@@ -46,6 +46,9 @@ std::shared_ptr<const Model> Model::load(const std::string& path, const LoadOpti
   mi.file_bytes = impl->file->file_bytes();
   mi.hidden_size = impl->weights.cfg.hidden_size;
   mi.max_seq_length = impl->weights.cfg.max_seq_length;
+  mi.vocab_size = impl->weights.cfg.vocab_size;
+  mi.pooling = impl->weights.cfg.pooling == Pooling::Mean ? "mean" : "cls";
+  mi.normalize = impl->weights.cfg.normalize;
   mi.backend = impl->backend->name();
   if (h.contains("quantization")) {
     mi.scheme = h["quantization"].value("scheme", "unknown");

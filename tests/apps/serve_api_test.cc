@@ -1,0 +1,190 @@
+// rmsmp-serve's TEI and OpenAI dialects over loopback, against the engine's own embeddings of the same texts
+// (Model::embed on Model::tokenize): shapes, dimensions, base64 (decoded here, compared bit for bit), token-id
+// inputs, usage counts, /info, and every validation error with its status and error_type.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+
+#include <nlohmann/json.hpp>
+
+// convert.h (Eigen) before httplib.h: httplib pulls in <resolv.h>, whose `_res` macro breaks Eigen's headers.
+#include "convert.h"
+#include "rmsmp/context.h"
+#include "serve/server.h"
+#include "util/test_env.h"
+
+#include <httplib.h>
+
+namespace rmsmp {
+namespace {
+
+using nlohmann::json;
+
+std::string tiny_model() {
+  static const std::string p = [] {
+    ConvertOptions o;
+    o.in_dir = test::make_tiny_checkpoint("serve_api");
+    o.out_path = test::temp_dir() + "/serve_api.rmsmp";
+    o.scheme = "fp32";
+    convert_checkpoint(o);
+    return o.out_path;
+  }();
+  return p;
+}
+
+struct Server {
+  std::shared_ptr<const Model> model = Model::load(tiny_model());
+  serve::Server server;
+  httplib::Client client;
+  explicit Server(serve::Options o) : server(model, (o.port = 0, o)), client("127.0.0.1", (server.start(), server.port())) {}
+  httplib::Result post(const std::string& path, const json& body) { return client.Post(path, body.dump(), "application/json"); }
+  std::vector<std::vector<float>> engine(const std::vector<std::string>& texts, std::optional<bool> normalize = {}) {
+    Context ctx(model);  // Context: the public API with per-call normalisation
+    std::vector<Tokenized> b;
+    for (const auto& t : texts) b.push_back(ctx.tokenize(t));
+    EmbedOptions eo;
+    eo.normalize = normalize;
+    return ctx.embed(b, eo);
+  }
+};
+
+std::vector<float> from_base64_f32(const std::string& s) {
+  auto val = [](char c) -> uint32_t {
+    if (c >= 'A' && c <= 'Z') return uint32_t(c - 'A');
+    if (c >= 'a' && c <= 'z') return uint32_t(c - 'a' + 26);
+    if (c >= '0' && c <= '9') return uint32_t(c - '0' + 52);
+    return c == '+' ? 62u : 63u;
+  };
+  std::vector<uint8_t> b;
+  for (size_t i = 0; i + 3 < s.size(); i += 4) {
+    const uint32_t n = val(s[i]) << 18 | val(s[i + 1]) << 12 | (s[i + 2] == '=' ? 0 : val(s[i + 2]) << 6) |
+                       (s[i + 3] == '=' ? 0 : val(s[i + 3]));
+    b.push_back(uint8_t(n >> 16));
+    if (s[i + 2] != '=') b.push_back(uint8_t(n >> 8));
+    if (s[i + 3] != '=') b.push_back(uint8_t(n));
+  }
+  std::vector<float> f(b.size() / 4);
+  for (size_t i = 0; i < f.size(); ++i) {
+    const uint32_t u = uint32_t(b[i * 4]) | uint32_t(b[i * 4 + 1]) << 8 | uint32_t(b[i * 4 + 2]) << 16 |
+                       uint32_t(b[i * 4 + 3]) << 24;
+    std::memcpy(&f[i], &u, 4);
+  }
+  return f;
+}
+
+TEST(ServeApi, TeiEmbedShapesNormalizeAndDimensions) {
+  Server s({});
+  auto r = s.post("/embed", {{"inputs", "the movie was good"}});
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(json::parse(r->body).get<std::vector<std::vector<float>>>(), s.engine({"the movie was good"}));
+
+  r = s.post("/embed", {{"inputs", {"a b", "c d e"}}, {"normalize", false}, {"truncate", true},
+                        {"truncation_direction", "right"}});
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(json::parse(r->body).get<std::vector<std::vector<float>>>(), s.engine({"a b", "c d e"}, false));
+
+  // dimensions: the first 8 values of the unnormalised embedding, rescaled to unit length.
+  r = s.post("/embed", {{"inputs", {"a b"}}, {"dimensions", 8}, {"normalize", true}});
+  ASSERT_EQ(r->status, 200) << r->body;
+  const auto got = json::parse(r->body)[0].get<std::vector<float>>();
+  auto full = s.engine({"a b"}, false)[0];
+  full.resize(8);
+  double n = 0;
+  for (float v : full) n += double(v) * v;
+  ASSERT_EQ(got.size(), 8u);
+  for (size_t i = 0; i < 8; ++i) EXPECT_NEAR(got[i], full[i] / std::sqrt(n), 1e-6);
+}
+
+TEST(ServeApi, OpenAiEmbeddingsFloatBase64TokenIdsAndUsage) {
+  Server s({});
+  const std::vector<std::string> texts = {"the plot was dull", "great"};
+  auto r = s.post("/v1/embeddings", {{"input", texts}, {"model", "my-model"}});
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  auto j = json::parse(r->body);
+  EXPECT_EQ(j["object"], "list");
+  EXPECT_EQ(j["model"], "my-model");
+  const auto want = s.engine(texts);
+  int64_t tokens = 0;
+  for (const auto& t : texts) tokens += int64_t(s.model->tokenize(t).ids.size());
+  EXPECT_EQ(j["usage"]["prompt_tokens"], tokens);
+  EXPECT_EQ(j["usage"]["total_tokens"], tokens);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(j["data"][i]["object"], "embedding");
+    EXPECT_EQ(j["data"][i]["index"], i);
+    EXPECT_EQ(j["data"][i]["embedding"].get<std::vector<float>>(), want[i]);
+  }
+  // base64: little-endian float32, bit-identical; /embeddings is the same route.
+  r = s.post("/embeddings", {{"input", texts[0]}, {"encoding_format", "base64"}});
+  ASSERT_EQ(r->status, 200) << r->body;
+  const auto b = from_base64_f32(json::parse(r->body)["data"][0]["embedding"].get<std::string>());
+  ASSERT_EQ(b.size(), want[0].size());
+  EXPECT_EQ(std::memcmp(b.data(), want[0].data(), b.size() * 4), 0);
+  // Token ids are the model's own: the tokenizer's ids ([CLS]/[SEP] included) give the text's embedding.
+  r = s.post("/v1/embeddings", {{"input", {s.model->tokenize(texts[0]).ids, s.model->tokenize(texts[1]).ids}}});
+  ASSERT_EQ(r->status, 200) << r->body;
+  j = json::parse(r->body);
+  EXPECT_EQ(j["data"][0]["embedding"].get<std::vector<float>>(), want[0]);
+  EXPECT_EQ(j["data"][1]["embedding"].get<std::vector<float>>(), want[1]);
+  EXPECT_FALSE(j["model"].get<std::string>().empty());  // no "model" sent: the served file's path
+}
+
+TEST(ServeApi, InfoDescribesTheModelAndLimits) {
+  serve::Options o;
+  o.max_texts = 7;
+  Server s(o);
+  auto r = s.client.Get("/info");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200);
+  const auto j = json::parse(r->body);
+  EXPECT_EQ(j["max_client_batch_size"], 7);
+  EXPECT_EQ(j["max_input_length"], s.model->info().max_seq_length);
+  EXPECT_EQ(j["model_type"]["embedding"]["pooling"], "mean");
+  EXPECT_EQ(j["scheme"], "fp32");
+  EXPECT_EQ(j["hidden_size"], s.model->info().hidden_size);
+  EXPECT_EQ(j["version"], serve::kServerVersion);
+}
+
+TEST(ServeApi, ValidationErrorsAre422WithErrorType) {
+  serve::Options o;
+  o.max_texts = 3;
+  o.max_tokens = 6;
+  o.truncate = false;
+  Server s(o);
+  auto expect = [&](const std::string& path, const std::string& body, int status, const std::string& needle,
+                    const std::string& type = "Validation") {
+    auto r = s.client.Post(path, body, "application/json");
+    ASSERT_TRUE(r) << body;
+    EXPECT_EQ(r->status, status) << body << " -> " << r->body;
+    const auto j = json::parse(r->body);
+    EXPECT_NE(j["error"].get<std::string>().find(needle), std::string::npos) << r->body;
+    EXPECT_EQ(j["error_type"], type) << r->body;
+  };
+  const std::string long_text = "\"a b c d e f g h i j k\"";  // over 6 tokens
+  expect("/embed", "{\"inputs\": ", 400, "malformed JSON");
+  expect("/embed", "{\"inputs\": []}", 422, "empty");
+  expect("/embed", "{\"inputs\": [\"\"]}", 422, "inputs[0] is an empty string");
+  expect("/embed", "{\"inputs\": [\"a\", \"b\", \"c\", \"d\"]}", 422, "at most 3");
+  expect("/embed", "{\"inputs\": 5}", 422, "must be a string");
+  expect("/embed", "{\"inputs\": \"a\", \"pooling\": \"cls\"}", 422, "unknown field \"pooling\"");
+  expect("/embed", "{\"inputs\": \"a\", \"dimensions\": 0}", 422, "outside 1..");
+  expect("/embed", "{\"inputs\": \"a\", \"dimensions\": 100000}", 422, "outside 1..");
+  expect("/embed", "{\"inputs\": \"a\", \"truncation_direction\": \"left\"}", 422, "not supported");
+  expect("/embed", "{\"inputs\": " + long_text + "}", 422, "over the limit of 6");
+  expect("/embed", "{\"texts\": [" + long_text + "]}", 400, "over the limit of 6");  // the native dialect
+  expect("/v1/embeddings", "{\"input\": \"a\", \"encoding_format\": \"hex\"}", 422, "encoding_format");
+  expect("/v1/embeddings", "{\"input\": [[1, 2], [99999]]}", 422, "vocabulary size");
+  expect("/v1/embeddings", "{\"input\": [[1, -2]]}", 422, "not a token id");
+  expect("/v1/embeddings", "{\"inputs\": \"a\"}", 422, "unknown field \"inputs\"");
+  expect("/v1/embeddings", "{\"input\": [\"a\", \"b\", \"c\", \"d\"]}", 422, "at most 3");
+  expect("/texts", "{}", 404, "HTTP 404");
+  // "truncate": true overrides the server's --no-truncate.
+  auto r = s.client.Post("/embed", "{\"inputs\": " + long_text + ", \"truncate\": true}", "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+}
+
+}  // namespace
+}  // namespace rmsmp
