@@ -32,6 +32,12 @@ usage: rmsmp-serve --model M.rmsmp [--host 127.0.0.1] [--port 8080] [--slots N] 
   POST /classify  {"texts": [...], "pairs": [...]?}  (models kept with a classification head)
                   -> {"labels": [...], "probabilities": [[...], ...], "label_names": [...], "truncated": [...]}
                      (regression heads: {"scores": [...]})
+  POST /predict   TEI's shape, models with a classification head: {"inputs": str | [a, b] | [[a], [a, b], ...],
+                  "truncate"?, "raw_scores"?} -> [{"score", "label"}, ...] highest first (a batch: one list per
+                  input); scores are softmax probabilities, or the logits with raw_scores
+  POST /rerank    TEI's shape, cross-encoders (a head with one output): {"query", "texts": [...], "truncate"?,
+                  "raw_scores"?, "return_text"?} -> [{"index", "score", "text"?}] highest first;
+                  score = sigmoid(logit of (query, text)), or the logit with raw_scores
   GET  /info      model_id, model_type, max_input_length, max_client_batch_size, max_concurrent_requests,
                   scheme, avg_weight_bits, backend, version
   GET  /health    {"status": "ok", "model", "scheme", "hidden_size", "num_labels"}

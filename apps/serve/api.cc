@@ -1,6 +1,7 @@
 // Request dialects and response shapes of rmsmp-serve (see api.h).
 #include "serve/api.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <set>
@@ -183,6 +184,97 @@ EmbedRequest parse_openai(const std::string& body, size_t max_inputs) {
 
 EmbedRequest parse_classify(const std::string& body, size_t max_inputs) {
   return parse_native(parse_object(body, 400), max_inputs, false);
+}
+
+PredictRequest parse_predict(const std::string& body, size_t max_inputs) {
+  const json j = parse_object(body, 422);
+  only_fields(j, {"inputs", "truncate", "raw_scores"}, 422);
+  if (!j.contains("inputs")) throw HttpError{422, "missing \"inputs\"", "Validation"};
+  PredictRequest r;
+  r.inputs.dialect = Dialect::Tei;
+  std::vector<bool>& has_pair = r.inputs.has_pair;
+  const json& in = j["inputs"];
+  auto add = [&](const json& seq, const std::string& where) {
+    if (!seq.is_array() || seq.empty() || seq.size() > 2)
+      throw HttpError{422, where + " must be [text] or [text, text_pair]", "Validation"};
+    const auto v = strings(seq, where, 422);
+    r.inputs.texts.push_back(v[0]);
+    r.inputs.pairs.push_back(v.size() == 2 ? v[1] : "");
+    has_pair.push_back(v.size() == 2);
+  };
+  if (in.is_string()) {
+    add(json::array({in}), "inputs");
+  } else if (in.is_array() && !in.empty() && in[0].is_string()) {  // one input: a text or a pair
+    add(in, "inputs");
+  } else if (in.is_array()) {
+    r.batch = true;
+    for (size_t i = 0; i < in.size(); ++i) add(in[i], "inputs[" + std::to_string(i) + "]");
+  } else {
+    throw HttpError{422, "\"inputs\" must be a string, a pair [a, b], or a batch [[a], [a, b], ...]", "Validation"};
+  }
+  check_inputs(r.inputs.texts.size(), max_inputs, "inputs");
+  no_empty_strings(r.inputs.texts, "inputs");
+  r.inputs.truncate = opt_bool(j, "truncate", 422);
+  r.raw_scores = opt_bool(j, "raw_scores", 422).value_or(false);
+  return r;
+}
+
+std::string predict_response(const PredictRequest& r, const std::vector<std::vector<float>>& logits,
+                             const std::vector<std::string>& labels) {
+  json all = json::array();
+  for (const auto& l : logits) {
+    std::vector<std::pair<double, size_t>> s;
+    if (l.size() == 1) {
+      s.push_back({r.raw_scores ? double(l[0]) : 1.0 / (1.0 + std::exp(-double(l[0]))), 0});
+    } else {
+      double mx = l[0], z = 0;
+      for (float v : l) mx = std::max(mx, double(v));
+      for (float v : l) z += std::exp(double(v) - mx);
+      for (size_t k = 0; k < l.size(); ++k)
+        s.push_back({r.raw_scores ? double(l[k]) : std::exp(double(l[k]) - mx) / z, k});
+    }
+    std::stable_sort(s.begin(), s.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    json one = json::array();
+    for (const auto& [score, k] : s) one.push_back({{"score", score}, {"label", labels.at(k)}});
+    all.push_back(one);
+  }
+  return (r.batch ? all : all[0]).dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+RerankRequest parse_rerank(const std::string& body, size_t max_inputs) {
+  const json j = parse_object(body, 422);
+  only_fields(j, {"query", "texts", "truncate", "raw_scores", "return_text"}, 422);
+  if (!j.contains("query") || !j["query"].is_string())
+    throw HttpError{422, "\"query\" must be a string", "Validation"};
+  if (!j.contains("texts") || !j["texts"].is_array())
+    throw HttpError{422, "\"texts\" must be an array of strings", "Validation"};
+  RerankRequest r;
+  r.texts = strings(j["texts"], "texts", 422);
+  check_inputs(r.texts.size(), max_inputs, "texts");
+  no_empty_strings(r.texts, "texts");
+  const std::string q = j["query"].get<std::string>();
+  if (q.empty()) throw HttpError{422, "\"query\" is an empty string", "Validation"};
+  r.pairs.dialect = Dialect::Tei;
+  r.pairs.texts.assign(r.texts.size(), q);
+  r.pairs.pairs = r.texts;
+  r.pairs.truncate = opt_bool(j, "truncate", 422);
+  r.raw_scores = opt_bool(j, "raw_scores", 422).value_or(false);
+  r.return_text = opt_bool(j, "return_text", 422).value_or(false);
+  return r;
+}
+
+std::string rerank_response(const RerankRequest& r, const std::vector<std::vector<float>>& logits) {
+  std::vector<std::pair<double, size_t>> s;
+  for (size_t i = 0; i < logits.size(); ++i)
+    s.push_back({r.raw_scores ? double(logits[i][0]) : 1.0 / (1.0 + std::exp(-double(logits[i][0]))), i});
+  std::stable_sort(s.begin(), s.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  json out = json::array();
+  for (const auto& [score, i] : s) {
+    json rank = {{"index", i}, {"score", score}};
+    if (r.return_text) rank["text"] = r.texts[i];
+    out.push_back(rank);
+  }
+  return out.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 void apply_dimensions(std::vector<std::vector<float>>& emb, int64_t dims, bool normalize) {

@@ -28,7 +28,8 @@ enum class Dialect { Native, Tei, OpenAi };
 
 struct EmbedRequest {
   Dialect dialect = Dialect::Native;
-  std::vector<std::string> texts, pairs;          // pairs: native only, as long as texts when given
+  std::vector<std::string> texts, pairs;          // pairs: as long as texts when given
+  std::vector<bool> has_pair;                      // empty: every input has its pair (when pairs is given)
   std::vector<std::vector<int32_t>> token_inputs;  // OpenAI token-id inputs (instead of texts)
   std::optional<bool> normalize, truncate;
   std::optional<int64_t> dimensions;
@@ -43,6 +44,29 @@ EmbedRequest parse_embed(const std::string& body, size_t max_inputs);
 EmbedRequest parse_openai(const std::string& body, size_t max_inputs);
 // Parses a native POST /classify body ({"texts", "pairs"?}).
 EmbedRequest parse_classify(const std::string& body, size_t max_inputs);
+
+// TEI's POST /predict: {"inputs": str | [a, b] | [[a], [a, b], ...], "truncate"?, "raw_scores"?}. A single input
+// (a string or one pair) is answered with one list, a batch with a list per input.
+struct PredictRequest {
+  EmbedRequest inputs;  // texts, pairs and has_pair (a batch may mix single texts and pairs)
+  bool batch = false, raw_scores = false;
+};
+PredictRequest parse_predict(const std::string& body, size_t max_inputs);
+// [{"score", "label"}, ...] per input, highest score first: softmax probabilities (raw_scores: the logits;
+// a regression head's single output: its value, or the sigmoid of it unless raw_scores).
+std::string predict_response(const PredictRequest& r, const std::vector<std::vector<float>>& logits,
+                             const std::vector<std::string>& labels);
+
+// TEI's POST /rerank: {"query", "texts": [...], "truncate"?, "raw_scores"?, "return_text"?} for a cross-encoder
+// (a head with one output): each text is scored as the pair (query, text).
+struct RerankRequest {
+  EmbedRequest pairs;  // texts = the query repeated, pairs = the texts
+  std::vector<std::string> texts;
+  bool raw_scores = false, return_text = false;
+};
+RerankRequest parse_rerank(const std::string& body, size_t max_inputs);
+// [{"index", "text"?, "score"}] sorted by score, highest first; score = sigmoid(logit) unless raw_scores.
+std::string rerank_response(const RerankRequest& r, const std::vector<std::vector<float>>& logits);
 
 // Keeps the first `dims` values of each embedding and, when `normalize`, rescales each to unit L2 norm
 // (Matryoshka-style truncation). 422 when dims is outside 1..hidden_size.

@@ -122,6 +122,45 @@ struct Server::Impl {
 
   Impl(std::shared_ptr<const Model> m, const Options& o) : model(std::move(m)), opts(o), pool(model, o) {}
 
+  // Tokenizes every input of a request (texts with their pairs, or token ids used as given), applying the
+  // request's or the server's truncation policy; errors name the input.
+  std::vector<Tokenized> tokenize_all(Context& ctx, const EmbedRequest& r) const {
+    const ModelInfo& mi = model->info();
+    const int bad = r.dialect == Dialect::Native ? 400 : 422;  // the native dialect's statuses predate TEI's
+    const bool truncate = r.truncate.value_or(opts.truncate);
+    const int64_t limit = opts.max_tokens > 0 ? opts.max_tokens : mi.max_seq_length;
+    std::vector<Tokenized> batch;
+    for (size_t i = 0; i < r.size(); ++i) {
+      const std::string where = (r.dialect == Dialect::Native ? "texts[" : r.dialect == Dialect::Tei ? "inputs[" : "input[") +
+                                std::to_string(i) + "]";
+      Tokenized t;
+      if (!r.token_inputs.empty()) {  // the model's own ids, used as given
+        t.ids = r.token_inputs[i];
+        for (int32_t id : t.ids)
+          if (id >= mi.vocab_size)
+            throw HttpError{422, where + ": token id " + std::to_string(id) + " >= the vocabulary size " +
+                                     std::to_string(mi.vocab_size), "Validation"};
+        t.untruncated_length = t.ids.size();
+        if (int64_t(t.ids.size()) > limit) t.ids.resize(size_t(limit)), t.truncated = true;
+        t.type_ids.assign(t.ids.size(), 0);
+      } else {
+        const bool pair = !r.pairs.empty() && (r.has_pair.empty() || r.has_pair[i]);
+        try {
+          t = pair ? ctx.tokenize(r.texts[i], std::string_view(r.pairs[i])) : ctx.tokenize(r.texts[i]);
+        } catch (const Error& e) {
+          throw HttpError{status_for(e.code()) == 400 ? bad : status_for(e.code()), where + ": " + e.what(), ""};
+        }
+      }
+      if (t.truncated && !truncate)
+        throw HttpError{bad, where + ": " + (t.untruncated_exact ? "" : "at least ") +
+                                 std::to_string(t.untruncated_length) + " tokens, over the limit of " +
+                                 std::to_string(limit) + " (send \"truncate\": true, or start the server "
+                                 "without --no-truncate)", "Validation"};
+      batch.push_back(std::move(t));
+    }
+    return batch;
+  }
+
   // Runs one inference request: admission, parsing, compute, response, metrics.
   void handle(const std::string& ep, const httplib::Request& req, httplib::Response& res) {
     const auto t0 = std::chrono::steady_clock::now();
@@ -139,52 +178,37 @@ struct Server::Impl {
       return;
     }
     try {
-      const EmbedRequest r = ep == "/embed"      ? parse_embed(req.body, opts.max_texts)
+      std::optional<PredictRequest> pr;
+      std::optional<RerankRequest> rr;
+      if (ep == "/predict") pr = parse_predict(req.body, opts.max_texts);
+      if (ep == "/rerank") rr = parse_rerank(req.body, opts.max_texts);
+      const EmbedRequest r = pr                  ? pr->inputs
+                             : rr                ? rr->pairs
+                             : ep == "/embed"    ? parse_embed(req.body, opts.max_texts)
                              : ep == "/classify" ? parse_classify(req.body, opts.max_texts)
                                                  : parse_openai(req.body, opts.max_texts);
       n_texts = r.size();
-      const int bad = r.dialect == Dialect::Native ? 400 : 422;  // the native dialect's statuses predate TEI's
-      const bool truncate = r.truncate.value_or(opts.truncate);
       const ModelInfo& mi = model->info();
+      if ((pr || ep == "/classify") && mi.num_labels == 0)
+        throw HttpError{501, "the model has no classification head (" + ep + " needs one)", "Unsupported"};
+      if (rr && mi.num_labels != 1)
+        throw HttpError{501, "/rerank needs a cross-encoder: a head with one output; this model has " +
+                                 std::to_string(mi.num_labels) + " outputs", "Unsupported"};
       std::unique_ptr<Context> ctx = pool.acquire();
       struct Release {
         ContextPool& pool;
         std::unique_ptr<Context>& c;
         ~Release() { pool.release(std::move(c)); }
       } release{pool, ctx};
-      std::vector<Tokenized> batch;
-      const int64_t limit = opts.max_tokens > 0 ? opts.max_tokens : mi.max_seq_length;
-      for (size_t i = 0; i < r.size(); ++i) {
-        const std::string where = (r.dialect == Dialect::Native ? "texts[" : r.dialect == Dialect::Tei ? "inputs[" : "input[") +
-                                  std::to_string(i) + "]";
-        Tokenized t;
-        if (!r.token_inputs.empty()) {  // the model's own ids, used as given
-          t.ids = r.token_inputs[i];
-          for (int32_t id : t.ids)
-            if (id >= mi.vocab_size)
-              throw HttpError{422, where + ": token id " + std::to_string(id) + " >= the vocabulary size " +
-                                       std::to_string(mi.vocab_size), "Validation"};
-          t.untruncated_length = t.ids.size();
-          if (int64_t(t.ids.size()) > limit) t.ids.resize(size_t(limit)), t.truncated = true;
-          t.type_ids.assign(t.ids.size(), 0);
-        } else {
-          try {
-            t = r.pairs.empty() ? ctx->tokenize(r.texts[i]) : ctx->tokenize(r.texts[i], std::string_view(r.pairs[i]));
-          } catch (const Error& e) {
-            throw HttpError{status_for(e.code()) == 400 ? bad : status_for(e.code()), where + ": " + e.what(), ""};
-          }
-        }
-        if (t.truncated && !truncate)
-          throw HttpError{bad, where + ": " + (t.untruncated_exact ? "" : "at least ") +
-                                   std::to_string(t.untruncated_length) + " tokens, over the limit of " +
-                                   std::to_string(limit) + " (send \"truncate\": true, or start the server "
-                                   "without --no-truncate)", "Validation"};
-        batch.push_back(std::move(t));
-      }
+      const std::vector<Tokenized> batch = tokenize_all(*ctx, r);
       std::vector<bool> trunc;
       int64_t tokens = 0;
       for (const auto& t : batch) trunc.push_back(t.truncated), tokens += int64_t(t.ids.size());
-      if (ep != "/classify") {
+      if (pr) {
+        res.set_content(predict_response(*pr, ctx->classify(batch), mi.labels), "application/json");
+      } else if (rr) {
+        res.set_content(rerank_response(*rr, ctx->classify(batch)), "application/json");
+      } else if (ep != "/classify") {
         EmbedOptions eo;
         eo.normalize = r.normalize;
         if (r.dimensions) eo.normalize = false;  // truncate first, then normalise the kept values
@@ -279,6 +303,8 @@ Server::Server(std::shared_ptr<const Model> model, const Options& opts)
   s.http.set_keep_alive_max_count(100);
   s.http.Post("/embed", [&s](const httplib::Request& q, httplib::Response& r) { s.handle("/embed", q, r); });
   s.http.Post("/classify", [&s](const httplib::Request& q, httplib::Response& r) { s.handle("/classify", q, r); });
+  s.http.Post("/predict", [&s](const httplib::Request& q, httplib::Response& r) { s.handle("/predict", q, r); });
+  s.http.Post("/rerank", [&s](const httplib::Request& q, httplib::Response& r) { s.handle("/rerank", q, r); });
   // "/" is TEI's route for the model's main task (huggingface_hub's InferenceClient posts there).
   s.http.Post("/", [&s](const httplib::Request& q, httplib::Response& r) { s.handle("/embed", q, r); });
   for (const char* route : {"/v1/embeddings", "/embeddings"})

@@ -1,8 +1,9 @@
 // rmsmp-serve's HTTP JSON server on the public API (cpp-httplib from Debian). One Model shared by all
 // requests; a fixed pool of Contexts (compute slots); admission control: at most max_inflight requests are
 // accepted at once (computing or waiting for a slot), the rest get 429 at once, so a burst cannot queue
-// without bound. Endpoints: POST /embed (native and TEI bodies), POST /v1/embeddings and /embeddings (OpenAI),
-// POST /classify, GET /info, GET /health, GET /metrics (Prometheus text). Request shapes: api.h.
+// without bound. Endpoints: POST /embed and / (native and TEI bodies), POST /v1/embeddings and /embeddings
+// (OpenAI), POST /predict and /rerank (TEI), POST /classify, GET /info, GET /health, GET /metrics (Prometheus
+// text). Request shapes: api.h.
 #pragma once
 #include <cstddef>
 #include <cstdint>

@@ -3,6 +3,7 @@
 // inputs, usage counts, /info, and every validation error with its status and error_type.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -184,6 +185,90 @@ TEST(ServeApi, ValidationErrorsAre422WithErrorType) {
   auto r = s.client.Post("/embed", "{\"inputs\": " + long_text + ", \"truncate\": true}", "application/json");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200) << r->body;
+}
+
+std::string head_model(const std::string& name, int labels) {
+  ConvertOptions o;
+  test::TinyOptions t;
+  t.num_labels = labels;
+  o.in_dir = test::make_tiny_checkpoint(name, 3, t);
+  o.out_path = test::temp_dir() + "/" + name + ".rmsmp";
+  o.scheme = "fp32";
+  convert_checkpoint(o);
+  return o.out_path;
+}
+
+struct HeadServer {
+  std::shared_ptr<const Model> model;
+  serve::Server server;
+  httplib::Client client;
+  explicit HeadServer(const std::string& path)
+      : model(Model::load(path)), server(model, [] { serve::Options o; o.port = 0; return o; }()),
+        client("127.0.0.1", (server.start(), server.port())) {}
+  std::vector<float> logits(const std::string& a, const std::optional<std::string>& b = {}) {
+    return model->classify({b ? model->tokenize(a, *b) : model->tokenize(a)})[0];
+  }
+};
+
+TEST(ServeApi, PredictSortsSoftmaxScoresPerInputAsTeiDoes) {
+  HeadServer s(head_model("serve_predict", 3));
+  auto r = s.client.Post("/predict", R"({"inputs": "the movie"})", "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  auto j = json::parse(r->body);  // a single input: one list
+  const auto l = s.logits("the movie");
+  ASSERT_EQ(j.size(), 3u);
+  double z = 0, mx = *std::max_element(l.begin(), l.end());
+  for (float v : l) z += std::exp(double(v) - mx);
+  for (size_t k = 0; k < 3; ++k) {
+    if (k > 0) {
+      EXPECT_GE(j[k - 1]["score"].get<double>(), j[k]["score"].get<double>());
+    }
+    const std::string label = j[k]["label"];
+    const size_t idx = size_t(std::find(s.model->info().labels.begin(), s.model->info().labels.end(), label) -
+                              s.model->info().labels.begin());
+    ASSERT_LT(idx, 3u) << label;
+    EXPECT_NEAR(j[k]["score"].get<double>(), std::exp(double(l[idx]) - mx) / z, 1e-9);
+  }
+  // A batch mixing a single text and a pair, raw scores: a list per input, logits as they are.
+  r = s.client.Post("/predict", R"({"inputs": [["the movie"], ["a", "b c"]], "raw_scores": true})", "application/json");
+  ASSERT_EQ(r->status, 200) << r->body;
+  j = json::parse(r->body);
+  ASSERT_EQ(j.size(), 2u);
+  const auto lp = s.logits("a", std::string("b c"));
+  EXPECT_NEAR(j[1][0]["score"].get<double>(), *std::max_element(lp.begin(), lp.end()), 1e-9);
+  r = s.client.Post("/predict", R"({"inputs": [["a", "b", "c"]]})", "application/json");
+  EXPECT_EQ(r->status, 422);
+  r = s.client.Post("/rerank", R"({"query": "q", "texts": ["a"]})", "application/json");
+  EXPECT_EQ(r->status, 501) << r->body;  // three outputs: not a cross-encoder
+  EXPECT_NE(r->body.find("cross-encoder"), std::string::npos);
+}
+
+TEST(ServeApi, RerankScoresEachTextAgainstTheQuery) {
+  HeadServer s(head_model("serve_rerank", 1));
+  auto r = s.client.Post("/rerank", R"({"query": "what is it", "texts": ["a b", "c", "b c d"], "return_text": true})",
+                         "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  const auto j = json::parse(r->body);
+  ASSERT_EQ(j.size(), 3u);
+  const std::vector<std::string> texts = {"a b", "c", "b c d"};
+  std::vector<Tokenized> b;  // the same batch as the server's (an fp32 GEMM's sums depend on its rows)
+  for (const auto& t : texts) b.push_back(s.model->tokenize("what is it", t));
+  const auto logits = s.model->classify(b);
+  for (size_t k = 0; k < 3; ++k) {
+    const size_t i = j[k]["index"];
+    EXPECT_EQ(j[k]["text"], texts[i]);
+    EXPECT_NEAR(j[k]["score"].get<double>(), 1.0 / (1.0 + std::exp(-double(logits[i][0]))), 1e-12);
+    if (k > 0) {
+      EXPECT_GE(j[k - 1]["score"].get<double>(), j[k]["score"].get<double>());
+    }
+  }
+  r = s.client.Post("/rerank", R"({"query": "q", "texts": []})", "application/json");
+  EXPECT_EQ(r->status, 422);
+  r = s.client.Post("/rerank", R"({"query": "q", "texts": ["a"], "top_n": 1})", "application/json");
+  EXPECT_EQ(r->status, 422);
+  EXPECT_NE(r->body.find("top_n"), std::string::npos);
 }
 
 }  // namespace
