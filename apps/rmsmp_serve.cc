@@ -17,7 +17,7 @@ const char* kHelp = R"(rmsmp-serve: HTTP JSON server for a .rmsmp model.
 
 usage: rmsmp-serve --model M.rmsmp [--host 127.0.0.1] [--port 8080] [--slots N] [--threads N]
                    [--max-inflight N] [--max-body BYTES] [--max-texts N] [--max-tokens N] [--no-truncate]
-                   [--backend cpu|reference]
+                   [--backend cpu|reference] [--api-key KEY] [--access-log] [--version]
 
   POST /embed     (also POST /, TEI's route for huggingface_hub's InferenceClient)
                   TEI's shape: {"inputs": str | [str], "truncate": bool?, "truncation_direction": "right"?,
@@ -47,6 +47,10 @@ usage: rmsmp-serve --model M.rmsmp [--host 127.0.0.1] [--port 8080] [--slots N] 
 style); N outside 1..hidden_size is a 422. Errors are {"error": message, "error_type": type} (TEI's body;
 types Validation, Overloaded, Backend, Unsupported). Unknown request fields are refused, never ignored.
 
+--api-key KEY (or $RMSMP_API_KEY, which keeps the key out of the process list): every route but /health
+needs "Authorization: Bearer KEY" (401 with error_type Unauthorized otherwise). --access-log: one JSON line
+per request on stderr: route, status, inputs, tokens, queue_ms (waiting for a compute slot), compute_ms.
+
 Listens on 127.0.0.1 by default (--host 0.0.0.0 exposes it). --port 0 picks a free port. At most
 --max-inflight requests (default 8) are accepted at once, computing in --slots contexts (default 1) of
 --threads OpenMP threads each; requests beyond that get 429 with Retry-After at once. Bodies over --max-body
@@ -67,12 +71,15 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
       std::cout << kHelp;
       return 0;
+    } else if (!std::strcmp(argv[i], "--version")) {
+      std::cout << "rmsmp-serve " << serve::kServerVersion << "\n";
+      return 0;
     }
   try {
     cli::Args a(argc, argv, 1,
                 {"model", "host", "port", "slots", "threads", "max-inflight", "max-body", "max-texts", "max-tokens",
-                 "backend"},
-                {"no-truncate"});
+                 "backend", "api-key"},
+                {"no-truncate", "access-log"});
     RMSMP_CHECK(a.positional().empty(), ErrorCode::InvalidArgument, "unexpected argument '" << a.positional()[0] << "'");
     serve::Options o;
     o.host = a.get_or("host", o.host);
@@ -92,6 +99,13 @@ int main(int argc, char** argv) {
     o.max_texts = size_t(int_opt("max-texts", "256", 1, 1 << 20));
     o.max_tokens = int_opt("max-tokens", "0", 0, 1 << 20);
     o.truncate = !a.flag("no-truncate");
+    o.access_log = a.flag("access-log");
+    if (auto k = a.get("api-key")) {
+      RMSMP_CHECK(!k->empty(), ErrorCode::InvalidArgument, "--api-key must not be empty");
+      o.api_key = *k;
+    } else if (const char* e = std::getenv("RMSMP_API_KEY"); e && *e) {
+      o.api_key = e;  // keeps the key out of the process list
+    }
     LoadOptions lo;
     lo.backend = a.get_or("backend", "cpu");
     auto model = Model::load(a.require("model"), lo);

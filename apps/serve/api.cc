@@ -95,6 +95,7 @@ const char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456
 }  // namespace
 
 std::string error_type_for(int status) {
+  if (status == 401) return "Unauthorized";
   if (status == 429) return "Overloaded";
   if (status == 501) return "Unsupported";
   if (status >= 500) return "Backend";

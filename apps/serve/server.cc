@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -117,7 +118,7 @@ struct Server::Impl {
   std::atomic<uint64_t> rejected{0};
   std::thread thread;
   int bound_port = -1;
-  std::mutex stop_mu;
+  std::mutex stop_mu, log_mu;
   bool stopped = false;
 
   Impl(std::shared_ptr<const Model> m, const Options& o) : model(std::move(m)), opts(o), pool(model, o) {}
@@ -165,7 +166,14 @@ struct Server::Impl {
   void handle(const std::string& ep, const httplib::Request& req, httplib::Response& res) {
     const auto t0 = std::chrono::steady_clock::now();
     size_t n_texts = 0;
+    int64_t n_tokens = 0;
+    double queue_ms = 0, compute_ms = 0;
     int status = 200;
+    if (!authorized(req, res)) {
+      metrics.record(ep, 401, 0, 0);
+      log_access(ep, 401, 0, 0, 0, 0);
+      return;
+    }
     if (inflight.fetch_add(1) >= opts.max_inflight) {
       inflight.fetch_sub(1);
       rejected.fetch_add(1);
@@ -175,6 +183,7 @@ struct Server::Impl {
                                   "Overloaded"}),
                       "application/json");
       metrics.record(ep, 429, 0, 0);
+      log_access(ep, 429, 0, 0, 0, 0);
       return;
     }
     try {
@@ -194,13 +203,22 @@ struct Server::Impl {
       if (rr && mi.num_labels != 1)
         throw HttpError{501, "/rerank needs a cross-encoder: a head with one output; this model has " +
                                  std::to_string(mi.num_labels) + " outputs", "Unsupported"};
+      const auto tq = std::chrono::steady_clock::now();
       std::unique_ptr<Context> ctx = pool.acquire();
+      const auto tc = std::chrono::steady_clock::now();
+      queue_ms = std::chrono::duration<double, std::milli>(tc - tq).count();
       struct Release {
         ContextPool& pool;
         std::unique_ptr<Context>& c;
         ~Release() { pool.release(std::move(c)); }
       } release{pool, ctx};
       const std::vector<Tokenized> batch = tokenize_all(*ctx, r);
+      for (const auto& t : batch) n_tokens += int64_t(t.ids.size());
+      struct ComputeTime {
+        std::chrono::steady_clock::time_point t0;
+        double& ms;
+        ~ComputeTime() { ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(); }
+      } compute_time{tc, compute_ms};
       std::vector<bool> trunc;
       int64_t tokens = 0;
       for (const auto& t : batch) trunc.push_back(t.truncated), tokens += int64_t(t.ids.size());
@@ -232,7 +250,29 @@ struct Server::Impl {
       res.set_content(error_body({500, e.what(), "Backend"}), "application/json");
     }
     inflight.fetch_sub(1);
-    metrics.record(ep, status, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), n_texts);
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    metrics.record(ep, status, secs, n_texts);
+    log_access(ep, status, n_texts, n_tokens, queue_ms, compute_ms);
+  }
+
+  // --api-key: "Authorization: Bearer KEY" (OpenAI's and TEI's clients send it so); 401 otherwise.
+  bool authorized(const httplib::Request& req, httplib::Response& res) const {
+    if (opts.api_key.empty() || req.get_header_value("Authorization") == "Bearer " + opts.api_key) return true;
+    res.status = 401;
+    res.set_header("WWW-Authenticate", "Bearer");
+    res.set_content(error_body({401, "missing or wrong API key (send \"Authorization: Bearer KEY\")", "Unauthorized"}),
+                    "application/json");
+    return false;
+  }
+
+  // One JSON line per request on stderr (--access-log), written whole under a lock.
+  void log_access(const std::string& ep, int status, size_t inputs, int64_t tokens, double queue_ms, double compute_ms) {
+    if (!opts.access_log) return;
+    const std::string line = nlohmann::json({{"route", ep}, {"status", status}, {"inputs", inputs}, {"tokens", tokens},
+                                             {"queue_ms", queue_ms}, {"compute_ms", compute_ms}})
+                                 .dump() + "\n";
+    std::lock_guard<std::mutex> l(log_mu);
+    std::fwrite(line.data(), 1, line.size(), stderr);
   }
 
   // GET /info: TEI's fields where they apply (model_id, model_type, max_input_length, max_client_batch_size,
@@ -309,15 +349,17 @@ Server::Server(std::shared_ptr<const Model> model, const Options& opts)
   s.http.Post("/", [&s](const httplib::Request& q, httplib::Response& r) { s.handle("/embed", q, r); });
   for (const char* route : {"/v1/embeddings", "/embeddings"})
     s.http.Post(route, [&s](const httplib::Request& q, httplib::Response& r) { s.handle("/v1/embeddings", q, r); });
-  s.http.Get("/info", [&s](const httplib::Request&, httplib::Response& r) { r.set_content(s.info(), "application/json"); });
+  s.http.Get("/info", [&s](const httplib::Request& q, httplib::Response& r) {
+    if (s.authorized(q, r)) r.set_content(s.info(), "application/json");
+  });
   s.http.Get("/health", [&s](const httplib::Request&, httplib::Response& r) {
     const ModelInfo& mi = s.model->info();
     r.set_content(nlohmann::json({{"status", "ok"}, {"model", mi.path}, {"scheme", mi.scheme},
                                   {"hidden_size", mi.hidden_size}, {"num_labels", mi.num_labels}}).dump(),
                   "application/json");
   });
-  s.http.Get("/metrics", [&s](const httplib::Request&, httplib::Response& r) {
-    r.set_content(s.prometheus(), "text/plain; version=0.0.4");
+  s.http.Get("/metrics", [&s](const httplib::Request& q, httplib::Response& r) {
+    if (s.authorized(q, r)) r.set_content(s.prometheus(), "text/plain; version=0.0.4");
   });
   s.http.set_error_handler([](const httplib::Request&, httplib::Response& r) {
     if (r.body.empty()) r.set_content(error_body({r.status, "HTTP " + std::to_string(r.status), ""}), "application/json");

@@ -28,6 +28,8 @@ struct Options {
   size_t max_body_bytes = 1 << 20;   // larger bodies: 413
   size_t max_texts = 256;            // texts per request; more: 413
   int64_t max_tokens = 0;            // 0: the model's max_seq_length
+  std::string api_key;               // non-empty: every route but /health needs "Authorization: Bearer KEY" (401)
+  bool access_log = false;           // one JSON line per request on stderr
   bool truncate = true;              // false: over-long texts are refused (400 native, 422 TEI/OpenAI),
                                      // unless the request says "truncate": true
 };

@@ -187,6 +187,23 @@ TEST(ServeApi, ValidationErrorsAre422WithErrorType) {
   EXPECT_EQ(r->status, 200) << r->body;
 }
 
+TEST(ServeApi, ApiKeyIsRequiredEverywhereButHealth) {
+  serve::Options o;
+  o.api_key = "k3y";
+  Server s(o);
+  auto r = s.client.Post("/embed", R"({"inputs": "a"})", "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 401);
+  EXPECT_EQ(json::parse(r->body)["error_type"], "Unauthorized");
+  EXPECT_EQ(s.client.Get("/info")->status, 401);
+  EXPECT_EQ(s.client.Get("/metrics")->status, 401);
+  EXPECT_EQ(s.client.Get("/health")->status, 200);  // load balancers probe without credentials
+  httplib::Headers wrong = {{"Authorization", "Bearer k3"}}, right = {{"Authorization", "Bearer k3y"}};
+  EXPECT_EQ(s.client.Post("/embed", wrong, R"({"inputs": "a"})", "application/json")->status, 401);
+  EXPECT_EQ(s.client.Post("/embed", right, R"({"inputs": "a"})", "application/json")->status, 200);
+  EXPECT_EQ(s.client.Get("/info", right)->status, 200);
+}
+
 std::string head_model(const std::string& name, int labels) {
   ConvertOptions o;
   test::TinyOptions t;
