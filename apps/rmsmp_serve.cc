@@ -17,7 +17,8 @@ const char* kHelp = R"(rmsmp-serve: HTTP JSON server for a .rmsmp model.
 
 usage: rmsmp-serve --model M.rmsmp [--host 127.0.0.1] [--port 8080] [--slots N] [--threads N]
                    [--max-inflight N] [--max-body BYTES] [--max-texts N] [--max-tokens N] [--no-truncate]
-                   [--backend cpu|reference] [--api-key KEY] [--access-log] [--version]
+                   [--backend cpu|reference] [--max-batch-tokens N] [--batch-fp32] [--api-key KEY]
+                   [--access-log] [--version]
 
   POST /embed     (also POST /, TEI's route for huggingface_hub's InferenceClient)
                   TEI's shape: {"inputs": str | [str], "truncate": bool?, "truncation_direction": "right"?,
@@ -51,9 +52,15 @@ types Validation, Overloaded, Backend, Unsupported). Unknown request fields are 
 needs "Authorization: Bearer KEY" (401 with error_type Unauthorized otherwise). --access-log: one JSON line
 per request on stderr: route, status, inputs, tokens, queue_ms (waiting for a compute slot), compute_ms.
 
+Batching: requests are tokenized on arrival and queued; each of --slots compute workers (default 1, one
+Context of --threads OpenMP threads each) takes the oldest waiting request and packs every other waiting
+request of the same kind into the same batch, up to --max-batch-tokens tokens (default 16384). A quantized
+model's rows are bit-identical to each request computed alone. fp32 models' GEMM sums depend on the batch's
+size in the last bits, so their requests run one at a time unless --batch-fp32.
+
 Listens on 127.0.0.1 by default (--host 0.0.0.0 exposes it). --port 0 picks a free port. At most
---max-inflight requests (default 8) are accepted at once, computing in --slots contexts (default 1) of
---threads OpenMP threads each; requests beyond that get 429 with Retry-After at once. Bodies over --max-body
+--max-inflight requests (default 64; each holds an HTTP thread) are accepted at once, queued or computing;
+requests beyond that get 429 with Retry-After at once. Bodies over --max-body
 (default 1 MiB) get 413. Native bodies: more than --max-texts texts (default 256) get 413, malformed JSON,
 invalid UTF-8 and bad fields 400. TEI and OpenAI bodies: malformed JSON 400; empty input, more than
 --max-texts inputs, bad fields 422. Texts over the model's max_seq_length are truncated (flagged in the native
@@ -78,8 +85,8 @@ int main(int argc, char** argv) {
   try {
     cli::Args a(argc, argv, 1,
                 {"model", "host", "port", "slots", "threads", "max-inflight", "max-body", "max-texts", "max-tokens",
-                 "backend", "api-key"},
-                {"no-truncate", "access-log"});
+                 "backend", "api-key", "max-batch-tokens"},
+                {"no-truncate", "access-log", "batch-fp32"});
     RMSMP_CHECK(a.positional().empty(), ErrorCode::InvalidArgument, "unexpected argument '" << a.positional()[0] << "'");
     serve::Options o;
     o.host = a.get_or("host", o.host);
@@ -94,11 +101,13 @@ int main(int argc, char** argv) {
     o.port = int(int_opt("port", "8080", 0, 65535));
     o.compute_slots = int(int_opt("slots", "1", 1, serve::kMaxSlots));
     o.threads = int(int_opt("threads", "0", 0, kMaxContextThreads));
-    o.max_inflight = int(int_opt("max-inflight", "8", 1, serve::kMaxInflight));
+    o.max_inflight = int(int_opt("max-inflight", "64", 1, serve::kMaxInflight));
     o.max_body_bytes = size_t(int_opt("max-body", std::to_string(1 << 20).c_str(), 64, int64_t(1) << 32));
     o.max_texts = size_t(int_opt("max-texts", "256", 1, 1 << 20));
     o.max_tokens = int_opt("max-tokens", "0", 0, 1 << 20);
     o.truncate = !a.flag("no-truncate");
+    o.max_batch_tokens = int_opt("max-batch-tokens", "16384", 1, int64_t(1) << 24);
+    o.batch_fp32 = a.flag("batch-fp32");
     o.access_log = a.flag("access-log");
     if (auto k = a.get("api-key")) {
       RMSMP_CHECK(!k->empty(), ErrorCode::InvalidArgument, "--api-key must not be empty");

@@ -1,4 +1,5 @@
-// Server: request parsing and validation, admission control, the Context pool and Prometheus metrics.
+// Server: routes, admission control, tokenization on the HTTP threads, the batcher (serve/batcher.h) and
+// Prometheus metrics. Request and response shapes live in serve/api.h.
 #include "serve/server.h"
 
 #include <httplib.h>
@@ -18,6 +19,7 @@
 
 #include "rmsmp/context.h"
 #include "serve/api.h"
+#include "serve/batcher.h"
 
 namespace rmsmp::serve {
 
@@ -38,36 +40,13 @@ struct Metrics {
   }
 };
 
-// Fixed pool of Contexts; acquire blocks until one is free.
-class ContextPool {
- public:
-  ContextPool(const std::shared_ptr<const Model>& m, const Options& o) {
-    ContextOptions co;
-    co.threads = o.threads;
-    co.max_tokens = o.max_tokens;
-    co.truncation = Truncation::Truncate;  // the server applies --no-truncate / "truncate": false itself
-    for (int i = 0; i < o.compute_slots; ++i) free_.push_back(std::make_unique<Context>(m, co));
-  }
-  std::unique_ptr<Context> acquire() {
-    std::unique_lock<std::mutex> l(mu_);
-    cv_.wait(l, [&] { return !free_.empty(); });
-    auto c = std::move(free_.back());
-    free_.pop_back();
-    return c;
-  }
-  void release(std::unique_ptr<Context> c) {
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      free_.push_back(std::move(c));
-    }
-    cv_.notify_one();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::unique_ptr<Context>> free_;
-};
+ContextOptions context_options(const Options& o) {
+  ContextOptions co;
+  co.threads = o.threads;
+  co.max_tokens = o.max_tokens;
+  co.truncation = Truncation::Truncate;  // the server applies --no-truncate / "truncate": false itself
+  return co;
+}
 
 int status_for(ErrorCode c) {
   switch (c) {
@@ -112,7 +91,8 @@ struct Server::Impl {
   std::shared_ptr<const Model> model;
   Options opts;
   httplib::Server http;
-  ContextPool pool;
+  Context tokenizer;  // tokenize() is const: the HTTP threads share it (the compute Contexts live in the batcher)
+  Batcher batcher;
   Metrics metrics;
   std::atomic<int> inflight{0};
   std::atomic<uint64_t> rejected{0};
@@ -121,11 +101,16 @@ struct Server::Impl {
   std::mutex stop_mu, log_mu;
   bool stopped = false;
 
-  Impl(std::shared_ptr<const Model> m, const Options& o) : model(std::move(m)), opts(o), pool(model, o) {}
+  Impl(std::shared_ptr<const Model> m, const Options& o)
+      : model(std::move(m)),
+        opts(o),
+        tokenizer(model, context_options(o)),
+        batcher(model, context_options(o), o.compute_slots, o.max_batch_tokens,
+                model->info().scheme != "fp32" || o.batch_fp32) {}
 
   // Tokenizes every input of a request (texts with their pairs, or token ids used as given), applying the
   // request's or the server's truncation policy; errors name the input.
-  std::vector<Tokenized> tokenize_all(Context& ctx, const EmbedRequest& r) const {
+  std::vector<Tokenized> tokenize_all(const Context& ctx, const EmbedRequest& r) const {
     const ModelInfo& mi = model->info();
     const int bad = r.dialect == Dialect::Native ? 400 : 422;  // the native dialect's statuses predate TEI's
     const bool truncate = r.truncate.value_or(opts.truncate);
@@ -203,38 +188,24 @@ struct Server::Impl {
       if (rr && mi.num_labels != 1)
         throw HttpError{501, "/rerank needs a cross-encoder: a head with one output; this model has " +
                                  std::to_string(mi.num_labels) + " outputs", "Unsupported"};
-      const auto tq = std::chrono::steady_clock::now();
-      std::unique_ptr<Context> ctx = pool.acquire();
-      const auto tc = std::chrono::steady_clock::now();
-      queue_ms = std::chrono::duration<double, std::milli>(tc - tq).count();
-      struct Release {
-        ContextPool& pool;
-        std::unique_ptr<Context>& c;
-        ~Release() { pool.release(std::move(c)); }
-      } release{pool, ctx};
-      const std::vector<Tokenized> batch = tokenize_all(*ctx, r);
-      for (const auto& t : batch) n_tokens += int64_t(t.ids.size());
-      struct ComputeTime {
-        std::chrono::steady_clock::time_point t0;
-        double& ms;
-        ~ComputeTime() { ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(); }
-      } compute_time{tc, compute_ms};
+      const std::vector<Tokenized> batch = tokenize_all(tokenizer, r);
       std::vector<bool> trunc;
-      int64_t tokens = 0;
-      for (const auto& t : batch) trunc.push_back(t.truncated), tokens += int64_t(t.ids.size());
+      for (const auto& t : batch) trunc.push_back(t.truncated), n_tokens += int64_t(t.ids.size());
+      auto job = std::make_shared<BatchJob>();
+      job->kind = (pr || rr || ep == "/classify") ? BatchJob::Kind::Classify : BatchJob::Kind::Embed;
+      job->normalize = r.dimensions ? std::optional<bool>(false) : r.normalize;  // cut first, then normalise
+      job->inputs = batch;
+      std::vector<std::vector<float>> rows = batcher.submit(job).get();
+      queue_ms = job->queue_ms, compute_ms = job->compute_ms;
       if (pr) {
-        res.set_content(predict_response(*pr, ctx->classify(batch), mi.labels), "application/json");
+        res.set_content(predict_response(*pr, rows, mi.labels), "application/json");
       } else if (rr) {
-        res.set_content(rerank_response(*rr, ctx->classify(batch)), "application/json");
+        res.set_content(rerank_response(*rr, rows), "application/json");
       } else if (ep != "/classify") {
-        EmbedOptions eo;
-        eo.normalize = r.normalize;
-        if (r.dimensions) eo.normalize = false;  // truncate first, then normalise the kept values
-        std::vector<std::vector<float>> emb = ctx->embed(batch, eo);
-        if (r.dimensions) apply_dimensions(emb, *r.dimensions, r.normalize.value_or(mi.normalize));
-        res.set_content(embed_response(r, emb, trunc, tokens, mi.path), "application/json");
+        if (r.dimensions) apply_dimensions(rows, *r.dimensions, r.normalize.value_or(mi.normalize));
+        res.set_content(embed_response(r, rows, trunc, n_tokens, mi.path), "application/json");
       } else {
-        res.set_content(classify_response(mi, ctx->classify(batch), trunc), "application/json");
+        res.set_content(classify_response(mi, rows, trunc), "application/json");
       }
     } catch (const HttpError& e) {
       status = e.status;
@@ -315,6 +286,10 @@ struct Server::Impl {
        << "\n# HELP rmsmp_rejected_total Requests refused with 429 (over max_inflight).\n# TYPE rmsmp_rejected_total counter\n"
        << "rmsmp_rejected_total " << rejected.load() << "\n# HELP rmsmp_inflight Requests being served now.\n"
        << "# TYPE rmsmp_inflight gauge\nrmsmp_inflight " << inflight.load() << "\n"
+       << "# HELP rmsmp_queue_depth Requests tokenized and waiting for a compute worker.\n# TYPE rmsmp_queue_depth gauge\n"
+       << "rmsmp_queue_depth " << batcher.queued() << "\n"
+       << "# HELP rmsmp_batches_total Batches computed (requests packed together count once).\n"
+       << "# TYPE rmsmp_batches_total counter\nrmsmp_batches_total " << batcher.batches() << "\n"
        << "# HELP rmsmp_model_info The loaded model.\n# TYPE rmsmp_model_info gauge\nrmsmp_model_info{scheme=\"" << mi.scheme
        << "\",backend=\"" << mi.backend << "\",hidden_size=\"" << mi.hidden_size << "\"} 1\n";
     return os.str();

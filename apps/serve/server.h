@@ -22,14 +22,16 @@ inline constexpr int kMaxInflight = 65536;  // accepted requests (each holds an 
 struct Options {
   std::string host = "127.0.0.1";
   int port = 8080;             // 0: any free port (see Server::port())
-  int compute_slots = 1;       // Contexts computing at once
+  int compute_slots = 1;       // compute workers (each one Context), each running one packed batch at a time
   int threads = 0;             // OpenMP threads per Context (0: the process default)
-  int max_inflight = 8;        // accepted requests (computing + waiting); beyond: 429
+  int max_inflight = 64;       // accepted requests (queued + computing), each holding an HTTP thread; beyond: 429
   size_t max_body_bytes = 1 << 20;   // larger bodies: 413
   size_t max_texts = 256;            // texts per request; more: 413
   int64_t max_tokens = 0;            // 0: the model's max_seq_length
   std::string api_key;               // non-empty: every route but /health needs "Authorization: Bearer KEY" (401)
   bool access_log = false;           // one JSON line per request on stderr
+  int64_t max_batch_tokens = 16384;  // tokens per batch when requests are packed together (serve/batcher.h)
+  bool batch_fp32 = false;           // pack fp32 models' requests too (their sums then depend on the batch)
   bool truncate = true;              // false: over-long texts are refused (400 native, 422 TEI/OpenAI),
                                      // unless the request says "truncate": true
 };

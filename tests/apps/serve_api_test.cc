@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -202,6 +203,53 @@ TEST(ServeApi, ApiKeyIsRequiredEverywhereButHealth) {
   EXPECT_EQ(s.client.Post("/embed", wrong, R"({"inputs": "a"})", "application/json")->status, 401);
   EXPECT_EQ(s.client.Post("/embed", right, R"({"inputs": "a"})", "application/json")->status, 200);
   EXPECT_EQ(s.client.Get("/info", right)->status, 200);
+}
+
+// Many clients at once against one compute worker: requests queue while a batch runs and are packed into the
+// next one (fewer batches than requests), and a quantized model's rows are bit-identical to each request alone.
+TEST(ServeApi, ConcurrentRequestsArePackedAndBitIdenticalToAlone) {
+  ConvertOptions co;
+  co.in_dir = test::make_tiny_checkpoint("serve_batch", 5);
+  co.out_path = test::temp_dir() + "/serve_batch_fixed8.rmsmp";
+  co.scheme = "fixed8";
+  convert_checkpoint(co);
+  auto model = Model::load(co.out_path);
+  serve::Options o;
+  o.port = 0;
+  o.max_inflight = 64;
+  serve::Server server(model, o);
+  server.start();
+  const int clients = 16, each = 4;
+  std::vector<std::vector<std::string>> texts(clients * each);
+  for (int i = 0; i < clients * each; ++i)
+    for (int k = 0; k <= i % 3; ++k) texts[size_t(i)].push_back("a b c d e f g h i j k l m n o p q r s t u v w x y z a b c " + std::to_string(i * 7 + k));
+  std::vector<json> got(texts.size());
+  std::vector<std::thread> th;
+  for (int c = 0; c < clients; ++c)
+    th.emplace_back([&, c] {
+      httplib::Client cl("127.0.0.1", server.port());
+      cl.set_read_timeout(60, 0);
+      for (int k = 0; k < each; ++k) {
+        const size_t i = size_t(c * each + k);
+        auto r = cl.Post("/embed", json({{"inputs", texts[i]}}).dump(), "application/json");
+        got[i] = r && r->status == 200 ? json::parse(r->body) : json(r ? r->status : -1);
+      }
+    });
+  for (auto& t : th) t.join();
+  Context alone(model);
+  for (size_t i = 0; i < texts.size(); ++i) {
+    std::vector<Tokenized> b;
+    for (const auto& t : texts[i]) b.push_back(alone.tokenize(t));
+    ASSERT_TRUE(got[i].is_array()) << got[i];
+    EXPECT_EQ(got[i].get<std::vector<std::vector<float>>>(), alone.embed(b)) << "request " << i;
+  }
+  httplib::Client cl("127.0.0.1", server.port());
+  const std::string m = cl.Get("/metrics")->body;
+  const size_t at = m.find("\nrmsmp_batches_total ");
+  ASSERT_NE(at, std::string::npos) << m;
+  const long batches = std::stol(m.substr(at + 21));
+  std::cout << texts.size() << " requests from " << clients << " clients ran in " << batches << " batches\n";
+  EXPECT_LT(batches, long(texts.size()));
 }
 
 std::string head_model(const std::string& name, int labels) {

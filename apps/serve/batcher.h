@@ -1,0 +1,60 @@
+// Batching across requests: requests are tokenized on their own HTTP threads, queued here, and each compute
+// worker (one per compute slot, owning one Context) packs the waiting requests of one kind into a batch of at
+// most max_batch_tokens tokens, runs it once and hands every request its rows.
+//
+// Invariant: a request's rows equal what the same inputs give computed alone whenever the model's layers are
+// quantized (per-token activation steps and exact integer sums make every row independent of its batch
+// neighbours; LayerNorm, attention and pooling are per sequence). An fp32 model's GEMM sums may differ in the
+// last bits with the batch's size, so the server packs fp32 models' requests only when --batch-fp32 says so.
+#pragma once
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "rmsmp/context.h"
+#include "rmsmp/model.h"
+
+namespace rmsmp::serve {
+
+struct BatchJob {
+  enum class Kind { Embed, Classify } kind = Kind::Embed;
+  std::optional<bool> normalize;  // Embed: EmbedOptions::normalize (jobs batch together only when equal)
+  std::vector<Tokenized> inputs;
+  std::promise<std::vector<std::vector<float>>> result;
+  std::chrono::steady_clock::time_point queued;
+  double queue_ms = 0, compute_ms = 0;  // filled in by the worker before the result is set
+  size_t batch_inputs = 0;              // inputs in the batch this job ran in
+};
+
+class Batcher {
+ public:
+  // `pack`: false runs every job alone (one request per batch, as before).
+  Batcher(std::shared_ptr<const Model> model, const ContextOptions& co, int workers, int64_t max_batch_tokens, bool pack);
+  ~Batcher();  // finishes every queued job, then joins the workers
+  // Queues the job; the future yields its rows (or rethrows the engine's error).
+  std::future<std::vector<std::vector<float>>> submit(const std::shared_ptr<BatchJob>& job);
+  size_t queued() const;
+  uint64_t batches() const { return batches_.load(); }  // batches run so far (requests packed together count once)
+
+ private:
+  void work(Context& ctx);
+  std::vector<std::shared_ptr<BatchJob>> take();  // blocks; empty when stopping and drained
+
+  const int64_t max_tokens_;
+  const bool pack_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::shared_ptr<BatchJob>> queue_;
+  bool stop_ = false;
+  std::atomic<uint64_t> batches_{0};
+  std::vector<std::unique_ptr<Context>> contexts_;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace rmsmp::serve
