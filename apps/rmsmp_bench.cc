@@ -219,6 +219,7 @@ int child_main(const cli::Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (rmsmp::cli::version_requested(argc, argv, "rmsmp-bench")) return 0;
   if (argc >= 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
     std::cout << kHelp;
     return 0;

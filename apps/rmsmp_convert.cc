@@ -86,6 +86,7 @@ vision options (when --in is a .pth/.pt/.safetensors file):
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (rmsmp::cli::version_requested(argc, argv, "rmsmp-convert")) return 0;
   using namespace rmsmp;
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     std::cout << kHelp;

@@ -101,6 +101,7 @@ void paper_table(const FpgaAssumptions& base) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (rmsmp::cli::version_requested(argc, argv, "rmsmp-fpga")) return 0;
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
     std::cout << kHelp;
     return argc < 2 ? 2 : 0;

@@ -263,6 +263,7 @@ int cmd_tokenize(int argc, char** argv) {
 }  // namespace rmsmp::run
 
 int main(int argc, char** argv) {
+  if (rmsmp::cli::version_requested(argc, argv, "rmsmp-run")) return 0;
   using namespace rmsmp;
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
     std::cout << run::kHelp;

@@ -78,10 +78,8 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
       std::cout << kHelp;
       return 0;
-    } else if (!std::strcmp(argv[i], "--version")) {
-      std::cout << "rmsmp-serve " << serve::kServerVersion << "\n";
-      return 0;
     }
+  if (cli::version_requested(argc, argv, "rmsmp-serve")) return 0;
   try {
     cli::Args a(argc, argv, 1,
                 {"model", "host", "port", "slots", "threads", "max-inflight", "max-body", "max-texts", "max-tokens",

@@ -245,4 +245,13 @@ std::vector<std::vector<float>> embed_texts(const Model& m, const std::vector<st
   return embed_pairs(m, texts, nullptr, where, progress_label, tokens_out, nullptr);
 }
 
+bool version_requested(int argc, char** argv, const char* tool) {
+  for (int i = 1; i < argc; ++i)
+    if (std::string_view(argv[i]) == "--version") {
+      std::cout << tool << " " << RMSMP_VERSION << "\n";
+      return true;
+    }
+  return false;
+}
+
 }  // namespace rmsmp::cli

@@ -106,4 +106,7 @@ std::vector<std::vector<float>> embed_pairs(const Model& m, const std::vector<st
 
 void progress(const std::string& label, size_t done, size_t total);
 
+// --version as any argument: prints "TOOL VERSION" (the project's version) and returns true.
+bool version_requested(int argc, char** argv, const char* tool);
+
 }  // namespace rmsmp::cli

@@ -15,7 +15,7 @@
 
 namespace rmsmp::serve {
 
-inline constexpr const char* kServerVersion = "0.3.0";  // reported by GET /info
+inline constexpr const char* kServerVersion = RMSMP_VERSION;  // reported by GET /info and --version
 inline constexpr int kMaxSlots = 256;       // Contexts (each holds its activation buffers)
 inline constexpr int kMaxInflight = 65536;  // accepted requests (each holds an HTTP worker thread)
 

@@ -463,3 +463,13 @@ TEST(Cli, EmbedReadsStdinSkipsBlankLinesAndWritesFloat32) {
 
 }  // namespace
 }  // namespace rmsmp
+
+namespace rmsmp {
+TEST(Cli, EveryToolPrintsItsVersion) {
+  for (const std::string tool : {"rmsmp-run", "rmsmp-convert", "rmsmp-serve", "rmsmp-bench", "rmsmp-fpga"}) {
+    std::string out;
+    ASSERT_EQ(test::run_cmd(test::bin_dir() + "/" + tool + " --version", &out), 0) << tool << ": " << out;
+    EXPECT_EQ(out, tool + " " + RMSMP_VERSION + "\n");
+  }
+}
+}  // namespace rmsmp
