@@ -42,7 +42,8 @@ usage: rmsmp-serve --model M.rmsmp [--host 127.0.0.1] [--port 8080] [--slots N] 
   GET  /info      model_id, model_type, max_input_length, max_client_batch_size, max_concurrent_requests,
                   scheme, avg_weight_bits, backend, version
   GET  /health    {"status": "ok", "model", "scheme", "hidden_size", "num_labels"}
-  GET  /metrics   Prometheus text: requests by endpoint and status, latency sums, texts, rejections, in-flight
+  GET  /metrics   Prometheus text: requests by endpoint and status, texts, rejections, in-flight, queue depth,
+                  batches; histograms of request duration, queue time, inputs and tokens per batch
 
 "dimensions" keeps the first N values and re-normalises them when the embedding is normalised (Matryoshka
 style); N outside 1..hidden_size is a 422. Errors are {"error": message, "error_type": type} (TEI's body;

@@ -18,8 +18,8 @@ double ms_since(std::chrono::steady_clock::time_point t) {
 }  // namespace
 
 Batcher::Batcher(std::shared_ptr<const Model> model, const ContextOptions& co, int workers, int64_t max_batch_tokens,
-                 bool pack)
-    : max_tokens_(max_batch_tokens), pack_(pack) {
+                 bool pack, std::function<void(size_t, int64_t)> on_batch)
+    : max_tokens_(max_batch_tokens), pack_(pack), on_batch_(std::move(on_batch)) {
   for (int i = 0; i < workers; ++i) contexts_.push_back(std::make_unique<Context>(model, co));
   for (auto& c : contexts_) threads_.emplace_back([this, ctx = c.get()] { work(*ctx); });
 }
@@ -83,6 +83,11 @@ void Batcher::work(Context& ctx) {
     for (const auto& j : jobs) {
       j->queue_ms = std::chrono::duration<double, std::milli>(t0 - j->queued).count();
       batch.insert(batch.end(), j->inputs.begin(), j->inputs.end());
+    }
+    if (on_batch_) {
+      int64_t tokens = 0;
+      for (const auto& t : batch) tokens += int64_t(t.ids.size());
+      on_batch_(batch.size(), tokens);
     }
     try {
       std::vector<std::vector<float>> rows;

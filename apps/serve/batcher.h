@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -35,7 +36,9 @@ struct BatchJob {
 class Batcher {
  public:
   // `pack`: false runs every job alone (one request per batch, as before).
-  Batcher(std::shared_ptr<const Model> model, const ContextOptions& co, int workers, int64_t max_batch_tokens, bool pack);
+  // on_batch (optional): called by a worker before each batch runs, with its inputs and tokens.
+  Batcher(std::shared_ptr<const Model> model, const ContextOptions& co, int workers, int64_t max_batch_tokens, bool pack,
+          std::function<void(size_t inputs, int64_t tokens)> on_batch = {});
   ~Batcher();  // finishes every queued job, then joins the workers
   // Queues the job; the future yields its rows (or rethrows the engine's error).
   std::future<std::vector<std::vector<float>>> submit(const std::shared_ptr<BatchJob>& job);
@@ -48,6 +51,7 @@ class Batcher {
 
   const int64_t max_tokens_;
   const bool pack_;
+  const std::function<void(size_t, int64_t)> on_batch_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::shared_ptr<BatchJob>> queue_;

@@ -25,8 +25,38 @@ namespace rmsmp::serve {
 
 namespace {
 
+// A Prometheus histogram with fixed upper bounds (cumulative buckets are summed when written).
+struct Histogram {
+  std::vector<double> bounds;
+  std::vector<uint64_t> counts;  // per bucket, the last one +Inf
+  double sum = 0;
+  uint64_t n = 0;
+  explicit Histogram(std::vector<double> b) : bounds(std::move(b)), counts(bounds.size() + 1, 0) {}
+  void add(double v) {
+    size_t i = 0;
+    while (i < bounds.size() && v > bounds[i]) ++i;
+    ++counts[i], sum += v, ++n;
+  }
+  void write(std::ostream& os, const std::string& name, const std::string& help) const {
+    os << "# HELP " << name << " " << help << "\n# TYPE " << name << " histogram\n";
+    uint64_t c = 0;
+    for (size_t i = 0; i <= bounds.size(); ++i) {
+      c += counts[i];
+      os << name << "_bucket{le=\"";
+      if (i < bounds.size()) os << bounds[i];
+      else os << "+Inf";
+      os << "\"} " << c << "\n";
+    }
+    os << name << "_sum " << sum << "\n" << name << "_count " << n << "\n";
+  }
+};
+
 struct Metrics {
   std::mutex mu;
+  Histogram duration{{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}};
+  Histogram queue{{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5}};
+  Histogram batch_inputs{{1, 2, 4, 8, 16, 32, 64, 128, 256, 512}};
+  Histogram batch_tokens{{16, 64, 256, 1024, 4096, 16384, 65536}};
   std::map<std::pair<std::string, int>, uint64_t> requests;  // (endpoint, status) -> count
   std::map<std::string, std::pair<double, uint64_t>> seconds; // endpoint -> (sum, count) of handled requests
   uint64_t texts = 0;
@@ -37,6 +67,16 @@ struct Metrics {
     auto& s = seconds[ep];
     s.first += secs, s.second += 1;
     texts += n_texts;
+    duration.add(secs);
+  }
+  void record_queue(double secs) {
+    std::lock_guard<std::mutex> l(mu);
+    queue.add(secs);
+  }
+  void record_batch(size_t inputs, int64_t tokens) {
+    std::lock_guard<std::mutex> l(mu);
+    batch_inputs.add(double(inputs));
+    batch_tokens.add(double(tokens));
   }
 };
 
@@ -92,8 +132,8 @@ struct Server::Impl {
   Options opts;
   httplib::Server http;
   Context tokenizer;  // tokenize() is const: the HTTP threads share it (the compute Contexts live in the batcher)
+  Metrics metrics;  // before the batcher: its workers report into it until they are joined
   Batcher batcher;
-  Metrics metrics;
   std::atomic<int> inflight{0};
   std::atomic<uint64_t> rejected{0};
   std::thread thread;
@@ -106,7 +146,8 @@ struct Server::Impl {
         opts(o),
         tokenizer(model, context_options(o)),
         batcher(model, context_options(o), o.compute_slots, o.max_batch_tokens,
-                model->info().scheme != "fp32" || o.batch_fp32) {}
+                model->info().scheme != "fp32" || o.batch_fp32,
+                [this](size_t inputs, int64_t tokens) { metrics.record_batch(inputs, tokens); }) {}
 
   // Tokenizes every input of a request (texts with their pairs, or token ids used as given), applying the
   // request's or the server's truncation policy; errors name the input.
@@ -197,6 +238,7 @@ struct Server::Impl {
       job->inputs = batch;
       std::vector<std::vector<float>> rows = batcher.submit(job).get();
       queue_ms = job->queue_ms, compute_ms = job->compute_ms;
+      metrics.record_queue(queue_ms / 1000.0);
       if (pr) {
         res.set_content(predict_response(*pr, rows, mi.labels), "application/json");
       } else if (rr) {
@@ -288,7 +330,12 @@ struct Server::Impl {
        << "# TYPE rmsmp_inflight gauge\nrmsmp_inflight " << inflight.load() << "\n"
        << "# HELP rmsmp_queue_depth Requests tokenized and waiting for a compute worker.\n# TYPE rmsmp_queue_depth gauge\n"
        << "rmsmp_queue_depth " << batcher.queued() << "\n"
-       << "# HELP rmsmp_batches_total Batches computed (requests packed together count once).\n"
+       ;
+    metrics.duration.write(os, "rmsmp_request_duration_seconds", "Requests' time in the server (admitted and rejected).");
+    metrics.queue.write(os, "rmsmp_queue_seconds", "Time from queueing a tokenized request to its batch starting.");
+    metrics.batch_inputs.write(os, "rmsmp_batch_inputs", "Inputs per computed batch.");
+    metrics.batch_tokens.write(os, "rmsmp_batch_tokens", "Tokens per computed batch.");
+    os << "# HELP rmsmp_batches_total Batches computed (requests packed together count once).\n"
        << "# TYPE rmsmp_batches_total counter\nrmsmp_batches_total " << batcher.batches() << "\n"
        << "# HELP rmsmp_model_info The loaded model.\n# TYPE rmsmp_model_info gauge\nrmsmp_model_info{scheme=\"" << mi.scheme
        << "\",backend=\"" << mi.backend << "\",hidden_size=\"" << mi.hidden_size << "\"} 1\n";

@@ -232,7 +232,9 @@ TEST(ServeApi, ConcurrentRequestsArePackedAndBitIdenticalToAlone) {
       for (int k = 0; k < each; ++k) {
         const size_t i = size_t(c * each + k);
         auto r = cl.Post("/embed", json({{"inputs", texts[i]}}).dump(), "application/json");
-        got[i] = r && r->status == 200 ? json::parse(r->body) : json(r ? r->status : -1);
+        got[i] = r && r->status == 200 ? json::parse(r->body)
+                                       : json(r ? "status " + std::to_string(r->status) + ": " + r->body
+                                                : "no response: " + httplib::to_string(r.error()));
       }
     });
   for (auto& t : th) t.join();
@@ -250,6 +252,13 @@ TEST(ServeApi, ConcurrentRequestsArePackedAndBitIdenticalToAlone) {
   const long batches = std::stol(m.substr(at + 21));
   std::cout << texts.size() << " requests from " << clients << " clients ran in " << batches << " batches\n";
   EXPECT_LT(batches, long(texts.size()));
+  // The histograms count every batch once and every input once.
+  size_t inputs = 0;
+  for (const auto& t : texts) inputs += t.size();
+  EXPECT_NE(m.find("\nrmsmp_batch_inputs_count " + std::to_string(batches) + "\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("\nrmsmp_batch_inputs_sum " + std::to_string(inputs) + "\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("\nrmsmp_batch_inputs_bucket{le=\"+Inf\"} " + std::to_string(batches) + "\n"), std::string::npos);
+  EXPECT_NE(m.find("\nrmsmp_queue_seconds_count " + std::to_string(texts.size()) + "\n"), std::string::npos);
 }
 
 std::string head_model(const std::string& name, int labels) {
