@@ -68,8 +68,11 @@ vision options (when --in is a .pth/.pt/.safetensors file):
                       tensor names and shapes; an explicit name is checked against them). BatchNorm is folded
                       into the preceding conv; a conv row is one output channel.
   --calib-images P    calibration images: a folder (.jpg/.png, recursive, sorted) or an IDX image file (.gz ok,
-                      e.g. Fashion-MNIST's train-images-idx3-ubyte.gz). Required by rmsmp, layerwise,
-                      --act-bits 4 and gptq rounding. Must not overlap evaluation data.
+                      e.g. Fashion-MNIST's train-images-idx3-ubyte.gz). Needed by rmsmp, layerwise,
+                      --act-bits 4, gptq rounding and bias correction. Default for RGB models: the 61 photos of
+                      scripts/photos.sh's calib/ folder once it has run, or $RMSMP_DEFAULT_CALIB_IMAGES (set
+                      and empty: none); then
+                      gptq rounding is the default too. Must not overlap evaluation data.
   --calib-n N         use at most the first N calibration images (default 64)
   --labels FILE       class names, one per line in logit order (e.g. data/images/imagenet_classes.txt),
                       stored in the model for rmsmp-run classify
@@ -198,6 +201,17 @@ int main(int argc, char** argv) {
       v.base.gptq = a.get("rounding").value_or(a.get("calib-images") ? "gptq" : "nearest") == "gptq";
       v.arch = a.get_or("arch", "");
       v.calib_images = a.get_or("calib-images", "");
+      v.rounding_explicit = a.get("rounding").has_value();
+      if (const char* e = std::getenv("RMSMP_DEFAULT_CALIB_IMAGES")) {  // set but empty: no default
+        v.default_calib_images = e;
+      } else {  // scripts/photos.sh's calibration photos, once that script has run
+        const char* cache = std::getenv("RMSMP_CACHE");
+        const char* home = std::getenv("HOME");
+        const std::string dir = cache && *cache ? std::string(cache) + "/photos/calib"
+                                : home && *home ? std::string(home) + "/.cache/rmsmp/photos/calib"
+                                                : std::string();
+        if (!dir.empty() && std::filesystem::is_directory(dir)) v.default_calib_images = dir;
+      }
       if (auto n = a.get("calib-n")) v.calib_n = cli::parse_int(*n, "--calib-n");
       if (auto l = a.get("labels")) v.labels = cli::read_lines(*l), v.labels_source = *l;
       const std::string pin = a.get_or("pin-first-last", "fixed8");

@@ -214,26 +214,37 @@ void forward_images(const std::string& path, const std::vector<std::vector<float
 
 }  // namespace
 
-nlohmann::json convert_vision_checkpoint(const VisionConvertOptions& opt,
+nlohmann::json convert_vision_checkpoint(const VisionConvertOptions& opt_in,
                                          const std::function<void(const std::string&)>& log) {
   const auto t0 = std::chrono::steady_clock::now();
   auto say = [&](const std::string& m) { if (log) log(m); };
+  check_convert_options(opt_in.base);  // option errors before the checkpoint is read
+  say("loading " + opt_in.base.in_dir);
+  const auto sd = StateDict::open(opt_in.base.in_dir);
+  const CnnModelSpec spec = build_cnn(*sd, opt_in.arch);
+  say("architecture " + spec.arch + ": " + std::to_string(spec.convs.size()) + " conv/fc layers, " +
+      std::to_string(spec.num_classes) + " classes");
+  VisionConvertOptions opt = opt_in;
+  if (opt.calib_images.empty() && !opt.default_calib_images.empty() && spec.pre.channels == 3 &&
+      opt.base.scheme != "fp32") {  // photos suit RGB models only (not, say, Fashion-MNIST's grayscale)
+    opt.calib_images = opt.default_calib_images;
+    if (!opt.rounding_explicit) opt.base.gptq = true;
+    say("no --calib-images: calibrating on the default photos in " + opt.calib_images);
+  }
   const ConvertOptions& o = opt.base;
   const ConvertNeeds needs = check_convert_options(o);
   const bool need_h = needs.need_h, use_gptq = needs.use_gptq;
   RMSMP_CHECK(!needs.need_calib || !opt.calib_images.empty(), ErrorCode::InvalidArgument,
               "--scheme " << o.scheme << (o.act_bits == 4 ? " with --act-bits 4" : "")
                           << (use_gptq ? " with --rounding gptq" : "")
-                          << " needs calibration images: pass --calib-images DIR|IDX_FILE");
+                          << " needs calibration images: pass --calib-images DIR|IDX_FILE"
+                          << (spec.pre.channels == 3 ? " (or run scripts/photos.sh once: its calib/ photos are then "
+                                                       "the default)"
+                                                     : ""));
 
   // Bias correction calibrates whenever images are given (also for schemes that would not need them).
   const bool correct = opt.bias_correction && !needs.is_fp32 && !opt.calib_images.empty();
   const bool need_calib = needs.need_calib || correct;
-  say("loading " + o.in_dir);
-  const auto sd = StateDict::open(o.in_dir);
-  const CnnModelSpec spec = build_cnn(*sd, opt.arch);
-  say("architecture " + spec.arch + ": " + std::to_string(spec.convs.size()) + " conv/fc layers, " +
-      std::to_string(spec.num_classes) + " classes");
   RMSMP_CHECK(opt.labels.empty() || int64_t(opt.labels.size()) == spec.num_classes, ErrorCode::InvalidArgument,
               opt.labels_source << ": " << opt.labels.size() << " labels, the model has " << spec.num_classes
                                 << " classes");

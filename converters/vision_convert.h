@@ -30,6 +30,11 @@ struct VisionConvertOptions {
   // mean of its input patches over the calibration images (per group for grouped convs). Applied when the
   // conversion calibrates; false leaves the biases as folded.
   bool bias_correction = true;
+  // Used as calib_images for RGB models when that is empty and the scheme is quantized (rmsmp-convert passes
+  // $RMSMP_DEFAULT_CALIB_IMAGES, else scripts/photos.sh's calib/ folder when it exists). Grayscale models get no
+  // default. rounding_explicit: --rounding was given (else a default calibration also turns GPTQ on).
+  std::string default_calib_images;
+  bool rounding_explicit = false;
 };
 
 // True when `path` names a vision checkpoint (a .pth/.pt/.safetensors file rather than an HF folder).

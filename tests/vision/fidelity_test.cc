@@ -69,7 +69,8 @@ TEST(AgreeCommand, MatchesTop1AndKlFromTheModelsLogits) {
   const std::string fp = test::converted_model("effnet-fp32", test::effnet_pth(), {"--scheme fp32"});
   // A deliberately coarse model (uniform PoT-4, nearest rounding, nothing pinned) so that KL is clearly > 0.
   const std::string q = test::converted_model("effnet-pot4-nearest", test::effnet_pth(),
-                                              {"--scheme pot4", "--rounding nearest", "--pin-first-last none"});
+                                              {"--scheme pot4", "--rounding nearest", "--pin-first-last none",
+                                               "--bias-correction off"});
   std::string out;
   ASSERT_EQ(test::run_cmd(test::bin_dir() + "/rmsmp-run agree --model " + fp + " --reference " + fp + " --data " + images, &out), 0) << out;
   auto j = nlohmann::json::parse(out.substr(out.find('{')));
@@ -99,6 +100,24 @@ TEST(AgreeCommand, MatchesTop1AndKlFromTheModelsLogits) {
   int lines = 0;
   while (std::getline(f, line)) ++lines;
   EXPECT_EQ(lines, 3);  // header + one row per photo
+}
+
+// No --calib-images: an RGB model calibrates on the default photos ($RMSMP_DEFAULT_CALIB_IMAGES here, standing
+// in for scripts/photos.sh's calib/ folder) with GPTQ rounding, and says so in its provenance; with no default
+// the error says how to get one.
+TEST(DefaultCalibration, RgbModelsUseTheDefaultPhotosAndSaySo) {
+  const std::string out = test::temp_dir() + "/effnet-default-calib.rmsmp";
+  std::string log;
+  ASSERT_EQ(test::run_cmd("RMSMP_DEFAULT_CALIB_IMAGES='" + test::calib_images_dir() + "' " + test::bin_dir() +
+                              "/rmsmp-convert --quiet --in '" + test::effnet_pth() + "' --out '" + out + "'", &log), 0)
+      << log;
+  const auto h = nlohmann::json::parse(VisionModel::load(out)->header_json());
+  EXPECT_EQ(h["provenance"]["calibration"]["source"], test::calib_images_dir());
+  EXPECT_NE(h["quantization"]["rounding"].get<std::string>().find("gptq"), std::string::npos);
+  EXPECT_NE(h["quantization"]["bias_correction"].get<std::string>().find("b -="), std::string::npos);
+  EXPECT_NE(test::run_cmd("RMSMP_DEFAULT_CALIB_IMAGES= " + test::bin_dir() + "/rmsmp-convert --quiet --in '" +
+                              test::effnet_pth() + "' --out '" + out + ".2'", &log), 0);
+  EXPECT_NE(log.find("scripts/photos.sh"), std::string::npos) << log;
 }
 
 TEST(AgreeCommand, RefusesModelsOfDifferentNetworks) {
