@@ -278,6 +278,20 @@ std::string rerank_response(const RerankRequest& r, const std::vector<std::vecto
   return out.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
+TokenizeRequest parse_tokenize(const std::string& body, size_t max_inputs) {
+  const json j = parse_object(body, 422);
+  only_fields(j, {"inputs", "add_special_tokens"}, 422);
+  if (!j.contains("inputs")) throw HttpError{422, "missing \"inputs\"", "Validation"};
+  TokenizeRequest r;
+  const json& in = j["inputs"];
+  if (in.is_string()) r.texts = {in.get<std::string>()};
+  else if (in.is_array()) r.texts = strings(in, "inputs", 422);
+  else throw HttpError{422, "\"inputs\" must be a string or an array of strings", "Validation"};
+  check_inputs(r.texts.size(), max_inputs, "inputs");
+  r.add_special_tokens = opt_bool(j, "add_special_tokens", 422).value_or(true);
+  return r;
+}
+
 void apply_dimensions(std::vector<std::vector<float>>& emb, int64_t dims, bool normalize) {
   const int64_t hidden = emb.empty() ? 0 : int64_t(emb[0].size());
   if (dims < 1 || dims > hidden)

@@ -68,6 +68,13 @@ RerankRequest parse_rerank(const std::string& body, size_t max_inputs);
 // [{"index", "text"?, "score"}] sorted by score, highest first; score = sigmoid(logit) unless raw_scores.
 std::string rerank_response(const RerankRequest& r, const std::vector<std::vector<float>>& logits);
 
+// TEI's POST /tokenize: {"inputs": str | [str], "add_special_tokens": bool? (default true)}.
+struct TokenizeRequest {
+  std::vector<std::string> texts;
+  bool add_special_tokens = true;
+};
+TokenizeRequest parse_tokenize(const std::string& body, size_t max_inputs);
+
 // Keeps the first `dims` values of each embedding and, when `normalize`, rescales each to unit L2 norm
 // (Matryoshka-style truncation). 422 when dims is outside 1..hidden_size.
 void apply_dimensions(std::vector<std::vector<float>>& emb, int64_t dims, bool normalize);

@@ -268,6 +268,47 @@ struct Server::Impl {
     log_access(ep, status, n_texts, n_tokens, queue_ms, compute_ms);
   }
 
+  // POST /tokenize (TEI's shape): per input, [{"id", "text", "special", "start", "stop"}]. text is the
+  // vocabulary's piece ("##ing", "[CLS]"); start/stop (byte offsets) are null: the tokenizers do not keep them.
+  // Truncated like the model's inputs when add_special_tokens; the raw pieces otherwise.
+  void tokenize_route(const httplib::Request& req, httplib::Response& res) {
+    const auto t0 = std::chrono::steady_clock::now();
+    int status = 200;
+    size_t n = 0;
+    if (!authorized(req, res)) {
+      metrics.record("/tokenize", 401, 0, 0);
+      return;
+    }
+    try {
+      const TokenizeRequest r = parse_tokenize(req.body, opts.max_texts);
+      n = r.texts.size();
+      nlohmann::json out = nlohmann::json::array();
+      for (size_t i = 0; i < r.texts.size(); ++i) {
+        std::vector<int32_t> ids;
+        try {
+          ids = r.add_special_tokens ? tokenizer.tokenize(r.texts[i]).ids : model->tokenize_raw(r.texts[i]);
+        } catch (const Error& e) {
+          throw HttpError{422, "inputs[" + std::to_string(i) + "]: " + e.what(), "Validation"};
+        }
+        nlohmann::json toks = nlohmann::json::array();
+        for (size_t k = 0; k < ids.size(); ++k) {
+          const bool special = r.add_special_tokens && (k == 0 || k + 1 == ids.size());  // [CLS] ... [SEP]
+          toks.push_back({{"id", ids[k]}, {"text", model->token_piece(ids[k])}, {"special", special},
+                          {"start", nullptr}, {"stop", nullptr}});
+        }
+        out.push_back(toks);
+      }
+      res.set_content(out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "application/json");
+    } catch (const HttpError& e) {
+      status = e.status;
+      res.status = e.status;
+      res.set_content(error_body(e), "application/json");
+    }
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    metrics.record("/tokenize", status, secs, n);
+    log_access("/tokenize", status, n, 0, 0, 0);
+  }
+
   // --api-key: "Authorization: Bearer KEY" (OpenAI's and TEI's clients send it so); 401 otherwise.
   bool authorized(const httplib::Request& req, httplib::Response& res) const {
     if (opts.api_key.empty() || req.get_header_value("Authorization") == "Bearer " + opts.api_key) return true;
@@ -365,6 +406,7 @@ Server::Server(std::shared_ptr<const Model> model, const Options& opts)
   s.http.set_keep_alive_max_count(100);
   s.http.Post("/embed", [&s](const httplib::Request& q, httplib::Response& r) { s.handle("/embed", q, r); });
   s.http.Post("/classify", [&s](const httplib::Request& q, httplib::Response& r) { s.handle("/classify", q, r); });
+  s.http.Post("/tokenize", [&s](const httplib::Request& q, httplib::Response& r) { s.tokenize_route(q, r); });
   s.http.Post("/predict", [&s](const httplib::Request& q, httplib::Response& r) { s.handle("/predict", q, r); });
   s.http.Post("/rerank", [&s](const httplib::Request& q, httplib::Response& r) { s.handle("/rerank", q, r); });
   // "/" is TEI's route for the model's main task (huggingface_hub's InferenceClient posts there).

@@ -133,6 +133,30 @@ TEST(ServeApi, OpenAiEmbeddingsFloatBase64TokenIdsAndUsage) {
   EXPECT_FALSE(j["model"].get<std::string>().empty());  // no "model" sent: the served file's path
 }
 
+TEST(ServeApi, TokenizeReturnsIdsAndPiecesAsTeiDoes) {
+  Server s({});
+  auto r = s.client.Post("/tokenize", R"({"inputs": ["a b", "c"]})", "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  const auto j = json::parse(r->body);
+  ASSERT_EQ(j.size(), 2u);
+  const auto ids = s.model->tokenize("a b").ids;
+  ASSERT_EQ(j[0].size(), ids.size());
+  for (size_t k = 0; k < ids.size(); ++k) {
+    EXPECT_EQ(j[0][k]["id"], ids[k]);
+    EXPECT_EQ(j[0][k]["special"], k == 0 || k + 1 == ids.size());
+    EXPECT_TRUE(j[0][k]["start"].is_null());
+  }
+  EXPECT_EQ(j[0][0]["text"], "[CLS]");
+  EXPECT_EQ(j[0].back()["text"], "[SEP]");
+  r = s.client.Post("/tokenize", R"({"inputs": "a b", "add_special_tokens": false})", "application/json");
+  ASSERT_EQ(r->status, 200) << r->body;
+  const auto raw = s.model->tokenize_raw("a b");
+  ASSERT_EQ(json::parse(r->body)[0].size(), raw.size());
+  EXPECT_EQ(json::parse(r->body)[0][0]["id"], raw[0]);
+  EXPECT_EQ(s.client.Post("/tokenize", R"({"inputs": "a", "pairs": 1})", "application/json")->status, 422);
+}
+
 TEST(ServeApi, InfoDescribesTheModelAndLimits) {
   serve::Options o;
   o.max_texts = 7;

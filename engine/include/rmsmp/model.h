@@ -60,6 +60,8 @@ class Model {
   Tokenized tokenize(std::string_view text, std::optional<std::string_view> pair = std::nullopt) const;
   // The tokenizer's piece ids alone: no [CLS]/[SEP], no truncation (for parity checks and debugging).
   std::vector<int32_t> tokenize_raw(std::string_view text) const;
+  // The vocabulary's string for a token id ("" outside the vocabulary), e.g. "##ing" or "[CLS]".
+  std::string token_piece(int32_t id) const;
   // Pooled (and, as configured, L2-normalised) embeddings, one per input, hidden_size floats each.
   // Inputs of different lengths are packed without padding. Throws InvalidArgument for bad ids/lengths.
   std::vector<std::vector<float>> embed(const std::vector<Tokenized>& batch) const;

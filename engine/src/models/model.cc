@@ -71,6 +71,8 @@ Tokenized Model::tokenize(std::string_view text, std::optional<std::string_view>
   }
 }
 
+std::string Model::token_piece(int32_t id) const { return impl_->tokenizer->piece(id); }
+
 std::vector<int32_t> Model::tokenize_raw(std::string_view text) const {
   try {
     return impl_->tokenizer->encode_raw(text);

@@ -31,7 +31,7 @@ class SentencePieceTokenizer : public Tokenizer {
   int32_t token_id(const std::string& token) const override;
   std::string type() const override { return "sentencepiece"; }
 
-  std::string piece(int32_t id) const;  // "" for an id outside the vocabulary
+  std::string piece(int32_t id) const override;  // "" for an id outside the vocabulary
   const std::string& serialized() const { return serialized_; }
   const SentencePieceConfig& config() const { return cfg_; }
 

@@ -44,6 +44,7 @@ class Tokenizer {
   virtual size_t vocab_size() const = 0;
   virtual int32_t token_id(const std::string& token) const = 0;  // -1 if absent
   virtual std::string type() const = 0;                           // "wordpiece" | "sentencepiece"
+  virtual std::string piece(int32_t id) const = 0;                // the vocabulary's string; "" if out of range
 
   // With special tokens; truncates to max_length tokens (longest-first for pairs, ties trim the second
   // sequence, as HF does) and reports it in the result.

@@ -34,6 +34,9 @@ class WordPieceTokenizer : public Tokenizer {
   // Stops after the word that takes it past `limit` ids (the words before it are exact).
   std::vector<int32_t> encode_raw_limited(std::string_view text, size_t limit, bool* stopped) const override;
   size_t vocab_size() const override { return vocab_.size(); }
+  std::string piece(int32_t id) const override {
+    return id >= 0 && size_t(id) < vocab_.size() ? vocab_[size_t(id)] : std::string();
+  }
   int32_t token_id(const std::string& token) const override;
   std::string type() const override { return "wordpiece"; }
 
