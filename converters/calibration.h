@@ -20,8 +20,8 @@ struct LayerCalibration {
   // Sum of each input column over the calibration, per group of a grouped conv (groups x cols; a group's rows
   // are n_tokens / groups). Vision only (bias correction); empty where not collected.
   std::vector<double> x_sum;
-  // Grouped convs: one H per group over that group's own input patches (a depthwise row sees one channel; the
-  // pooled H above mixes every channel's statistics). Vision only; empty for groups == 1.
+  // Grouped convs: one H per group over that group's own input patches (a depthwise row sees one channel; a
+  // pooled H would mix every channel's statistics), and H stays empty. Vision only; empty for groups == 1.
   std::vector<Eigen::MatrixXf> group_H;
 };
 

@@ -275,17 +275,20 @@ nlohmann::json convert_vision_checkpoint(const VisionConvertOptions& opt_in,
       RMSMP_CHECK(spec.convs[i].cols() <= 32768, ErrorCode::Unsupported,
                   o.in_dir << ": layer " << spec.convs[i].name << " has " << spec.convs[i].cols()
                            << " inputs per row; its Hessian would not fit (at most 32768)");
-      cal[i].H = Eigen::MatrixXf::Zero(spec.convs[i].cols(), spec.convs[i].cols());
-      if (opt.bias_correction) cal[i].x_sum.assign(size_t(spec.convs[i].groups * spec.convs[i].cols()), 0.0);
-      if (spec.convs[i].groups > 1)
-        cal[i].group_H.assign(size_t(spec.convs[i].groups),
-                              Eigen::MatrixXf::Zero(spec.convs[i].cols(), spec.convs[i].cols()));
+      const int64_t K = spec.convs[i].cols();
+      if (spec.convs[i].groups > 1)  // each group against its own H; no pooled one (nothing would read it)
+        cal[i].group_H.assign(size_t(spec.convs[i].groups), Eigen::MatrixXf::Zero(K, K));
+      else
+        cal[i].H = Eigen::MatrixXf::Zero(K, K);
+      if (opt.bias_correction) cal[i].x_sum.assign(size_t(spec.convs[i].groups * K), 0.0);
     }
     const CnnLayerHook hook = [&](int layer, const float* x, int64_t n) {
       LayerCalibration& lc = cal[size_t(layer)];
-      const int64_t K = lc.H.rows();
-      Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> P(x, n, K);
-      lc.H.selfadjointView<Eigen::Lower>().rankUpdate(P.transpose());
+      const int64_t K = spec.convs[size_t(layer)].cols();
+      if (lc.H.size() > 0) {
+        Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> P(x, n, K);
+        lc.H.selfadjointView<Eigen::Lower>().rankUpdate(P.transpose());
+      }
       lc.n_tokens += n;
       if (!lc.x_sum.empty()) add_column_sums(spec.convs[size_t(layer)], x, n, lc.x_sum);
       const int64_t G = int64_t(lc.group_H.size());

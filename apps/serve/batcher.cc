@@ -105,7 +105,6 @@ void Batcher::work(Context& ctx) {
                                              rows.begin() + std::ptrdiff_t(at + j->inputs.size()));
         at += j->inputs.size();
         j->compute_ms = ms;
-        j->batch_inputs = batch.size();
         j->result.set_value(std::move(mine));
       }
     } catch (...) {

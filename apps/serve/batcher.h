@@ -30,7 +30,6 @@ struct BatchJob {
   std::promise<std::vector<std::vector<float>>> result;
   std::chrono::steady_clock::time_point queued;
   double queue_ms = 0, compute_ms = 0;  // filled in by the worker before the result is set
-  size_t batch_inputs = 0;              // inputs in the batch this job ran in
 };
 
 class Batcher {

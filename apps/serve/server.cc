@@ -8,7 +8,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -229,13 +228,12 @@ struct Server::Impl {
       if (rr && mi.num_labels != 1)
         throw HttpError{501, "/rerank needs a cross-encoder: a head with one output; this model has " +
                                  std::to_string(mi.num_labels) + " outputs", "Unsupported"};
-      const std::vector<Tokenized> batch = tokenize_all(tokenizer, r);
-      std::vector<bool> trunc;
-      for (const auto& t : batch) trunc.push_back(t.truncated), n_tokens += int64_t(t.ids.size());
       auto job = std::make_shared<BatchJob>();
+      job->inputs = tokenize_all(tokenizer, r);
+      std::vector<bool> trunc;
+      for (const auto& t : job->inputs) trunc.push_back(t.truncated), n_tokens += int64_t(t.ids.size());
       job->kind = (pr || rr || ep == "/classify") ? BatchJob::Kind::Classify : BatchJob::Kind::Embed;
       job->normalize = r.dimensions ? std::optional<bool>(false) : r.normalize;  // cut first, then normalise
-      job->inputs = batch;
       std::vector<std::vector<float>> rows = batcher.submit(job).get();
       queue_ms = job->queue_ms, compute_ms = job->compute_ms;
       metrics.record_queue(queue_ms / 1000.0);
