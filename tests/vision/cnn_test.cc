@@ -314,8 +314,9 @@ TEST(CnnOps, GroupedConvMatchesDirectConvolution) {
   }
 }
 
-// Depthwise (groups = channels): the vectorised tap-major kernel, with a residual and ReLU6 fused, against
-// direct loops. 40 channels: one 32-channel block and a tail; stride 2 with asymmetric padding hits every border.
+// Depthwise (groups = channels): the vectorised tap-major kernel and the backends' prepared kernels (AVX-512
+// VNNI's int16 tap pairs), with a residual and ReLU6 fused, against direct loops. 40 channels: one 32-channel
+// block and a tail; 9 taps: an odd pair; stride 2 with asymmetric padding hits every border.
 TEST(CnnOps, DepthwiseConvMatchesDirectConvolution) {
   std::mt19937 rng(11);
   std::normal_distribution<float> nd;
@@ -389,11 +390,19 @@ TEST(CnnOps, DepthwiseConvMatchesDirectConvolution) {
   const float xs = act_quantize_row(x.data(), int64_t(x.size()), aq, xq.data());
   const std::vector<float> xqf(xq.begin(), xq.end());
   const auto acc = direct(xqf, wdq);  // exact integers
-  for (const char* be : {"reference", "cpu"}) {
+  std::vector<std::string> backends = {"reference", "cpu", "cpu:generic"};
+  if (isa_supported(Isa::Avx2)) backends.push_back("cpu:avx2");
+  if (isa_supported(Isa::Avx512Vnni)) backends.push_back("cpu:avx512");
+  for (const std::string& be : backends) {
+    const auto b = make_backend(be);
+    CnnGraph::Unpacked up = ui;
+    up.prepared = b->prepare_depthwise(up.q.data(), 9, C);
+    if (be == "cpu:avx512") EXPECT_TRUE(up.prepared) << "AVX-512 VNNI prepares depthwise layers";
     uint32_t amax = 0;
     LinearPost pm = post;
     pm.abs_max = &amax;
-    cnn_conv_grouped(*make_backend(be), ui, L, aq, x.data(), in, n, out, pm, y.data());
+    std::fill(y.begin(), y.end(), -1.f);
+    cnn_conv_grouped(*b, up, L, aq, x.data(), in, n, out, pm, y.data());
     float m = 0.f;
     for (size_t i = 0; i < y.size(); ++i) {
       const size_t c = i % size_t(C);

@@ -43,6 +43,12 @@ inline float float_of_bits(uint32_t u) {
 // per-element branch on the sign mispredicts half the time).
 void apply_post(float* y, const float* residual, int64_t n, LinearPost::Act act);
 
+// A backend's load-time layout of a depthwise convolution's integer weights (prepare_depthwise).
+struct PreparedDepthwise {
+  virtual ~PreparedDepthwise() = default;
+  int64_t taps = 0, channels = 0;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -56,6 +62,21 @@ class Backend {
   virtual std::shared_ptr<const PreparedLinear> prepare(const RowMixedLinear& w) const {
     (void)w;
     return nullptr;
+  }
+
+  // Depthwise convolutions (one input and one output channel per group), integer weights w = [tap][c] int8
+  // (cnn_loader's tap-major form): the backend may keep them in the layout its depthwise_acc_s8 reads, made once
+  // at load. Null (the default): the CNN runner's shared kernel (cnn_ops) runs them.
+  virtual std::shared_ptr<const PreparedDepthwise> prepare_depthwise(const int8_t* w, int64_t taps,
+                                                                     int64_t channels) const {
+    (void)w, (void)taps, (void)channels;
+    return nullptr;
+  }
+  // One output pixel's sums: acc[c] = sum over t < w.taps of xs[t][c] * w[t][c], c < w.channels, exact in int32
+  // (any order gives the same integers). xs[t] is the tap's quantized input pixel, or a row of zeros where the
+  // window leaves the input. Called only with a layout this backend's prepare_depthwise made.
+  virtual void depthwise_acc_s8(const PreparedDepthwise& w, const int8_t* const* xs, int32_t* acc) const {
+    (void)w, (void)xs, (void)acc;
   }
 
   // y[t, r] = sum_k x[t, k] * W[r, k] + bias[r] for t < n_tokens, r < w.rows (row-major, original order).

@@ -2,6 +2,10 @@
 #include "models/cnn.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
 #include <memory>
 #include <vector>
 
@@ -16,6 +20,16 @@ struct FloatBuf {
   std::unique_ptr<float[]> p;  // uninitialised: every value is written before it is read
   size_t cap = 0;
 };
+
+// RMSMP_VERBOSE=profile: one line per node and forward pass on stderr (op, shapes, microseconds), to find
+// where a CNN's time goes without a profiler.
+bool profile_nodes() {
+  static const bool v = [] {
+    const char* e = std::getenv("RMSMP_VERBOSE");
+    return e && std::strstr(e, "profile") != nullptr;
+  }();
+  return v;
+}
 
 constexpr uint32_t kMaxUnknown = 0xffffffffu;  // no abs_max_bits pattern is this (they are <= 0x7f800000)
 
@@ -122,6 +136,7 @@ std::vector<float> cnn_forward(const CnnGraph& g, const Backend& be, const float
     buf[size_t(n.out)] = take(out.size());
     const float* x = buf[size_t(n.in)].p.get();
     float* y = buf[size_t(n.out)].p.get();
+    const auto t0 = std::chrono::steady_clock::now();
     switch (n.op) {
       case CnnNode::Op::Conv:
         run_conv(g, be, n, x, vmax[size_t(n.in)], n.residual >= 0 ? buf[size_t(n.residual)].p.get() : nullptr, y,
@@ -136,6 +151,16 @@ std::vector<float> cnn_forward(const CnnGraph& g, const Backend& be, const float
       case CnnNode::Op::GlobalAvgPool:
         cnn_global_avgpool(x, g.values[size_t(n.in)], y);
         break;
+    }
+    if (profile_nodes()) {
+      const CnnValue& iv = g.values[size_t(n.in)];
+      const char* op = n.op == CnnNode::Op::Conv ? (n.groups == 1 ? "conv" : "conv_grouped")
+                       : n.op == CnnNode::Op::MaxPool ? "maxpool" : n.op == CnnNode::Op::AvgPool ? "avgpool" : "global_avgpool";
+      std::cerr << "[rmsmp] profile node " << i << " " << op << " " << n.kh << "x" << n.kw << "/" << n.sh << " "
+                << iv.h << "x" << iv.w << "x" << iv.c << " -> " << out.h << "x" << out.w << "x" << out.c
+                << (n.residual >= 0 ? " +residual" : "") << " "
+                << std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count()
+                << " us\n";
     }
     for (size_t v = 0; v < buf.size(); ++v)  // return what no later node reads
       if (g.last_use[v] == int(i) && int(v) != g.output && buf[v].p) pool.push_back(std::move(buf[v]));

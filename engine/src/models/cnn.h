@@ -24,6 +24,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -75,6 +76,9 @@ struct CnnGraph {
     std::vector<float> f, step;
     bool integer = true;
     bool tap_major = false;
+    // Integer depthwise layers: the backend's own layout of q (Backend::prepare_depthwise, made at load by the
+    // model that owns the backend); null: the shared kernel in cnn_ops reads q.
+    std::shared_ptr<const PreparedDepthwise> prepared;
   };
   static constexpr int64_t kMaxTapMajorTaps = 64;  // larger depthwise windows keep [c][tap] (the generic loop)
   std::vector<Unpacked> unpacked;  // per layer; empty for groups == 1 layers

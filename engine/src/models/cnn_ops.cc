@@ -3,6 +3,7 @@
 #include "models/cnn_ops.h"
 
 #include "core/target_clones.h"
+#include "rmsmp/error.h"
 
 #include <algorithm>
 #include <cmath>
@@ -20,8 +21,20 @@ void im2col(const T* x, const CnnValue& in, const CnnNode& n, int64_t oh, int64_
   for (int64_t p = 0; p < oh * ow; ++p) {
     const int64_t oy = p / ow, ox = p % ow;
     T* dst = cols + p * K;
+    const int64_t ix0 = ox * n.sw - n.pl;
+    const bool row_inside = ix0 >= 0 && ix0 + n.kw <= in.w;
     for (int64_t ky = 0; ky < n.kh; ++ky) {
       const int64_t iy = oy * n.sh - n.pt + ky;
+      if (row_inside && iy >= 0 && iy < in.h) {  // the window's row is kw * C contiguous values (NHWC)
+        const T* src = x + (iy * in.w + ix0) * C;
+        if (n.kw * C <= 32) {
+          for (int64_t i = 0; i < n.kw * C; ++i) dst[i] = src[i];  // a stem's 3 x 3 values: no call per tap
+        } else {
+          std::memcpy(dst, src, size_t(n.kw * C) * sizeof(T));
+        }
+        dst += n.kw * C;
+        continue;
+      }
       for (int64_t kx = 0; kx < n.kw; ++kx, dst += C) {
         const int64_t ix = ox * n.sw - n.pl + kx;
         if (iy < 0 || iy >= in.h || ix < 0 || ix >= in.w) {
@@ -88,6 +101,20 @@ RMSMP_CLONES void dw_pixel_s8(const int8_t* const* xs, const int8_t* const* wt, 
   apply_post(y, residual, C, act);
 }
 
+// One depthwise pixel's outputs from the backend's int32 sums (depthwise_acc_s8): the same epilogue and post
+// ops as dw_pixel_s8, so the same bits.
+RMSMP_CLONES void dw_finish_s8(const int32_t* acc, int64_t C, float xstep, const float* wstep, const float* bias,
+                               const float* residual, LinearPost::Act act, float* y) {
+  int64_t c = 0;
+  for (; c + 16 <= C; c += 16) {
+    I32x16 a;
+    std::memcpy(&a, acc + c, 64);
+    dw_epilogue16(a, xstep, wstep + c, bias ? bias + c : nullptr, y + c);
+  }
+  for (; c < C; ++c) y[c] = rowq_epilogue(acc[c], xstep, wstep[c], bias ? bias[c] : 0.f);
+  apply_post(y, residual, C, act);
+}
+
 // The fp32 version: each channel sums its taps in (ky, kx) order, as the reference loop does.
 RMSMP_CLONES void dw_pixel_f32(const float* const* xs, const float* const* wt, int n, int64_t C, float* acc,
                                const float* bias, const float* residual, LinearPost::Act act, float* y) {
@@ -115,6 +142,39 @@ void cnn_conv_grouped(const Backend& be, const CnnGraph::Unpacked& u, const RowM
   }
   // NB: inside the parallel region below, `q` would name each worker's own (empty) thread_local; use qd.
   const int8_t* qd = q.data();
+  if (u.tap_major && u.integer && u.prepared) {  // depthwise on the backend's kernel: every tap, zeros outside
+    const PreparedDepthwise& pd = *u.prepared;
+    RMSMP_CHECK(pd.channels == Co && pd.taps == n.kh * n.kw, ErrorCode::Internal,
+                L.name << ": prepared depthwise layout of another shape");
+    uint32_t amax = 0;
+#pragma omp parallel
+    {
+      uint32_t mx = 0;
+      std::vector<int8_t> zeros(static_cast<size_t>(C), 0);
+      std::vector<int32_t> acc(static_cast<size_t>(Co) + 32);
+      const int8_t* xq[CnnGraph::kMaxTapMajorTaps + 1];
+#pragma omp for schedule(static)
+      for (int64_t p = 0; p < out.h * out.w; ++p) {
+        int nt = 0;
+        for (int64_t ky = 0; ky < n.kh; ++ky) {
+          const int64_t iy = p / out.w * n.sh - n.pt + ky;
+          for (int64_t kx = 0; kx < n.kw; ++kx) {
+            const int64_t ix = p % out.w * n.sw - n.pl + kx;
+            xq[nt++] = iy < 0 || iy >= in.h || ix < 0 || ix >= in.w ? zeros.data() : qd + (iy * in.w + ix) * C;
+          }
+        }
+        xq[nt] = zeros.data();  // an odd tap count's last pair: its second weight is 0
+        be.depthwise_acc_s8(pd, xq, acc.data());
+        const float* res = post.residual ? post.residual + p * Co : nullptr;
+        dw_finish_s8(acc.data(), Co, xstep, u.step.data(), L.bias, res, post.act, y + p * Co);
+        if (post.abs_max) mx = std::max(mx, abs_max_bits(y + p * Co, Co));
+      }
+#pragma omp critical(rmsmp_dw_amax)
+      amax = std::max(amax, mx);
+    }
+    if (post.abs_max) *post.abs_max = amax;
+    return;
+  }
   if (u.tap_major) {  // depthwise: weights [tap][c] (cnn_loader), the inner loops run over channels
     uint32_t amax = 0;
 #pragma omp parallel

@@ -105,6 +105,17 @@ std::shared_ptr<const PreparedLinear> CpuBackend::prepare(const RowMixedLinear& 
   return cpu_prepare_vnni(w);
 }
 
+std::shared_ptr<const PreparedDepthwise> CpuBackend::prepare_depthwise(const int8_t* w, int64_t taps,
+                                                                       int64_t channels) const {
+  if (isa_ != Isa::Avx512Vnni) return nullptr;
+  return cpu_prepare_depthwise_vnni(w, taps, channels);
+}
+
+void CpuBackend::depthwise_acc_s8(const PreparedDepthwise& w, const int8_t* const* xs, int32_t* acc) const {
+  const auto& p = static_cast<const CpuPreparedDepthwise&>(w);  // only ours reach here (backend.h)
+  depthwise_acc_s8_vnni(p.w.data(), p.pairs, p.blocks, p.channels, xs, acc);
+}
+
 void CpuBackend::linear(const RowMixedLinear& w, const float* x, int64_t n_tokens, float* y) const {
   const RowMixedLinear* ws[1] = {&w};
   float* ys[1] = {y};

@@ -23,6 +23,10 @@ class CpuBackend : public ReferenceBackend {
   Isa isa() const { return isa_; }
   // AVX-512 VNNI: every integer group in the kernel's panel order (prepared.h); other ISAs read the file's rows.
   std::shared_ptr<const PreparedLinear> prepare(const RowMixedLinear& w) const override;
+  // AVX-512 VNNI: depthwise weights as int16 tap pairs for vpdpwssd (prepared.h); other ISAs keep the shared kernel.
+  std::shared_ptr<const PreparedDepthwise> prepare_depthwise(const int8_t* w, int64_t taps,
+                                                             int64_t channels) const override;
+  void depthwise_acc_s8(const PreparedDepthwise& w, const int8_t* const* xs, int32_t* acc) const override;
   void linear(const RowMixedLinear& w, const float* x, int64_t n_tokens, float* y) const override;
   // q/k/v: one activation quantization and one parallel loop over all three layers' row panels.
   void linear_multi(const RowMixedLinear* const* ws, size_t n, const float* x, int64_t n_tokens,

@@ -25,7 +25,15 @@
 
 namespace rmsmp {
 
+// Rows of x and w are zero padded to a multiple of this. AVX2 and generic read 32-byte steps (64: two per
+// iteration); the VNNI kernel reads 4 bytes per step, so its K is padded only to 4 (a CNN's 1x1 conv with 16 or
+// 24 input channels padded to 64 did 2.7-4x the MACs it needed).
 inline constexpr int64_t kGemmKAlign = 64;
+inline constexpr int64_t kGemmKAlignVnni = 4;
+inline int64_t gemm_k_padded(int64_t k, bool vnni) {
+  const int64_t a = vnni ? kGemmKAlignVnni : kGemmKAlign;
+  return (k + a - 1) / a * a;
+}
 
 struct GemmS8Args {
   const int8_t* x;
@@ -65,5 +73,11 @@ void unpack_panel_vnni(QuantKind kind, const uint8_t* codes, size_t row_bytes, i
 // a nibble split and one vpshufb through lut (64 bytes: code -> q + 128 in each 16-byte lane). n_blocks blocks of
 // 16 rows.
 void expand_panel_vnni4(const uint8_t* src, int64_t n_blocks, int64_t k_padded, const uint8_t* lut, uint8_t* panel);
+
+// Depthwise convolution, one output pixel: acc[c] = sum over taps of xs[t][c] * w[t][c] for c < channels, with
+// the weights in CpuPreparedDepthwise's layout (w: its int16 array, pairs and blocks from it); xs has
+// 2 * pairs pointers (the odd last one may repeat any row: its weights are 0). vpdpwssd on int16 pairs, exact.
+void depthwise_acc_s8_vnni(const int16_t* w, int64_t pairs, int64_t blocks, int64_t channels,
+                           const int8_t* const* xs, int32_t* acc);
 
 }  // namespace rmsmp

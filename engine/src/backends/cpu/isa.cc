@@ -32,7 +32,7 @@ bool isa_supported(Isa isa) {
     case Isa::Avx2: return __builtin_cpu_supports("avx2");
     case Isa::Avx512Vnni:
       return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-             __builtin_cpu_supports("avx512vnni");
+             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
   }
   return false;
 #else

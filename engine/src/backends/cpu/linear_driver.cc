@@ -93,6 +93,20 @@ RMSMP_CLONES void gather_rows(const float* __restrict src, const int32_t* __rest
   }
 }
 
+// The same gather from a tile block's int32 sums, with the shared epilogue on the way (rowq_epilogue's
+// operations: float(acc) * (x_step * w_step) + bias; wstep and bias in original row order): the sums go to y
+// in one pass, instead of an epilogue into a stored-order float block and a gather from it.
+RMSMP_CLONES void gather_epilogue(const int32_t* __restrict acc, const int32_t* __restrict off,
+                                  const int32_t* __restrict step, int32_t t, int64_t n, float xstep,
+                                  const float* __restrict wstep, const float* __restrict bias,
+                                  float* __restrict dst) {
+  if (step) {
+    for (int64_t i = 0; i < n; ++i) dst[i] = float(acc[off[i] + t * step[i]]) * (xstep * wstep[i]) + bias[i];
+  } else {
+    for (int64_t i = 0; i < n; ++i) dst[i] = float(acc[off[i]]) * (xstep * wstep[i]) + bias[i];
+  }
+}
+
 // ... and returns abs_max_bits of the written row when asked (0 otherwise).
 uint32_t gather_post(const float* src, const int32_t* off, const int32_t* step, int32_t t, int64_t n,
                      const float* residual, LinearPost::Act act, bool want_max, float* dst) {
@@ -114,12 +128,14 @@ struct Tile {
   int max_w;                       // largest |q| of the tile's scheme (AVX2's unsigned path; 127 when mixed)
 };
 
-// Token scratch of one block: signed rows, their +128 copies (zero / 128 padded to Kp), steps and sums.
+// Token scratch of one block: signed rows, their +128 copies (zero / 128 padded to Kp), steps and sums. x is
+// what the kernel reads: q, or the caller's quantized rows in place when they need no padding or copy.
 struct TokenRows {
   int8_t* q;
   uint8_t* u;
   float* step;
   int32_t* sum;
+  const int8_t* x;
 };
 
 }  // namespace
@@ -138,7 +154,7 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
   }
   RMSMP_CHECK(post.empty() || (n == 1 && !gelu), ErrorCode::Internal, "post ops apply to one plain linear");
   const int64_t K = ws[0]->cols, T = n_tokens;
-  const int64_t Kp = (K + kGemmKAlign - 1) / kGemmKAlign * kGemmKAlign;
+  const int64_t Kp = gemm_k_padded(K, isa_ == Isa::Avx512Vnni);
   const ActQuant act = ws[0]->act;
 
   // Per calling thread, reused across calls. NB: inside the parallel regions below, a thread_local named there
@@ -223,10 +239,18 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
 
   const bool simd = isa_ != Isa::Generic, need_xsum = isa_ == Isa::Avx512Vnni;
   const Isa isa = isa_;
+  // The VNNI kernel reads only the signed rows and their sums, so a caller's quantized input of a width that
+  // needs no padding is read where it is (a CNN's pre-quantized pixels: no copy per token).
+  const bool in_place = in.q && need_xsum && Kp == K;
   // Token t of the input into row r of a token block: quantized (or copied), padded, with its sum.
   auto load_token = [&, simd, need_xsum](int64_t t, const TokenRows& b, int64_t r) {
     int8_t* qrow = b.q + r * Kp;
     uint8_t* urow = b.u + r * Kp;
+    if (in_place) {
+      b.sum[r] = row_sum(in.q + t * K, K);
+      b.step[r] = in.qstep;
+      return;
+    }
     if (in.q) {
       b.sum[r] = load_s8_row(in.q + t * K, K, Kp, qrow, urow);
       b.step[r] = in.qstep;
@@ -280,7 +304,7 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
   auto run_tile_with = [&, simd, isa](const Tile& tl, const TileWeights& tw, const TokenRows& b, int64_t tb,
                                       int32_t* acc, float* bias, float* out, int64_t out_stride) {
     const RowMixedLinear& w = *ws[tl.layer];
-    GemmS8Args ga{b.q, b.u, tb, tw.lo, tw.sum, b.sum, tl.nj, Kp, tl.max_w, acc, tl.nj};
+    GemmS8Args ga{b.x, b.u, tb, tw.lo, tw.sum, b.sum, tl.nj, Kp, tl.max_w, acc, tl.nj};
     ga.w_hi = tw.hi;
     gemm_(ga);
     for (int64_t j = 0; j < tl.nj; ++j) bias[j] = w.bias ? w.bias[tl.orig[j]] : 0.f;
@@ -299,6 +323,13 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
     };
     if (out_stride == tl.nj) return gelu_n(out, tb * tl.nj);
     for (int64_t t = 0; t < tb; ++t) gelu_n(out + t * out_stride, tl.nj);
+  };
+  // The kernel alone, its sums into acc (row stride acc_stride): the fused path's tiles (gather_epilogue).
+  auto run_gemm = [&](const Tile& tl, const TileWeights& tw, const TokenRows& b, int64_t tb, int32_t* acc,
+                      int64_t acc_stride) {
+    GemmS8Args ga{b.x, b.u, tb, tw.lo, tw.sum, b.sum, tl.nj, Kp, tl.max_w, acc, acc_stride};
+    ga.w_hi = tw.hi;
+    gemm_(ga);
   };
   auto run_tile = [&](const Tile& tl, const TokenRows& b, int64_t tb, int8_t* panel, int32_t* w_sum, int32_t* acc,
                       float* bias, float* out, int64_t out_stride) {
@@ -343,6 +374,22 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
   const int32_t* gof = goff.data();
   const int32_t* gst = gnj.data();
   const int64_t* lc = lcol.data();
+  // Fused epilogue (no GELU, every row integer): tiles leave int32 sums in stored order and the gather to
+  // original order applies the epilogue; per original row its weight step and bias.
+  const bool fused = every_int && !gelu;
+  thread_local std::vector<float> wso, bso;
+  if (fused) {
+    wso.assign(size_t(total_rows), 0.f);
+    bso.assign(size_t(total_rows), 0.f);
+    for (size_t i = 0; i < n_tiles; ++i) {
+      const Tile& tl = tiles[i];
+      for (int64_t j = 0; j < tl.nj; ++j) wso[size_t(lcol[tl.layer] + tl.orig[j])] = tl.wstep[j];
+    }
+    for (size_t l = 0; l < n; ++l)
+      if (ws[l]->bias) std::copy(ws[l]->bias, ws[l]->bias + ws[l]->rows, bso.begin() + lcol[l]);
+  }
+  const float* wsp = wso.data();
+  const float* bsp = bso.data();
 
   const bool want_max = post.abs_max != nullptr;
   uint32_t amax = 0;  // max over the threads' maxima (post.abs_max)
@@ -357,7 +404,7 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
       thread_local std::vector<int8_t> bq, panel;
       thread_local std::vector<uint8_t> bu;
       thread_local std::vector<float> bstep, blk, bias;
-      thread_local std::vector<int32_t> bsum, w_sum, acc;
+      thread_local std::vector<int32_t> bsum, w_sum, acc, bacc;
       bq.resize(size_t(tb_max * Kp));
       bu.resize(size_t(tb_max * Kp));
       bstep.resize(size_t(tb_max));
@@ -365,9 +412,10 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
       panel.resize(size_t(kRowTile * Kp));
       w_sum.resize(size_t(kRowTile));
       acc.resize(size_t(tb_max * kRowTile));
-      blk.resize(size_t(tb_max * total_rows));
+      if (fused) bacc.resize(size_t(tb_max * total_rows));
+      else blk.resize(size_t(tb_max * total_rows));
       bias.resize(size_t(kRowTile));
-      const TokenRows b{bq.data(), bu.data(), bstep.data(), bsum.data()};
+      TokenRows b{bq.data(), bu.data(), bstep.data(), bsum.data(), bq.data()};
       // Every tile's weights once per call and thread when they fit in kPanelCache bytes (a thread runs every
       // tile over each of its token blocks; re-expanding them per block cost 5% of ResNet-50), else per block.
       thread_local std::vector<int8_t> pcache;
@@ -384,7 +432,25 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
       uint32_t mx = 0;
       for (int64_t t0 = t_begin; t0 < t_end; t0 += tb_max) {
         const int64_t tb = std::min(tb_max, t_end - t0);
+        if (in_place) b.x = in.q + t0 * K;
         for (int64_t r = 0; r < tb; ++r) load_token(t0 + r, b, r);
+        if (fused) {
+          for (size_t i = 0; i < n_tiles; ++i) {
+            const Tile& tl = tile_list[i];
+            const TileWeights tw = cached ? wcache[i] : tile_weights(tl, panel.data(), w_sum.data());
+            run_gemm(tl, tw, b, tb, bacc.data() + lc[tl.layer] + tl.slot0, total_rows);
+          }
+          for (size_t l = 0; l < n; ++l)
+            for (int64_t t = 0; t < tb; ++t) {
+              const int64_t rows = ws[l]->rows;
+              float* dst = ys[l] + (t0 + t) * rows;
+              gather_epilogue(bacc.data() + t * total_rows, gof + lc[l], nullptr, 0, rows, b.step[t], wsp + lc[l],
+                              bsp + lc[l], dst);
+              apply_post(dst, post.residual ? post.residual + (t0 + t) * rows : nullptr, rows, post.act);
+              if (want_max) mx = std::max(mx, abs_max_bits(dst, rows));
+            }
+          continue;
+        }
         for (size_t i = 0; i < n_tiles; ++i) {
           const Tile& tl = tile_list[i];
           float* out = blk.data() + lc[tl.layer] + tl.slot0;
@@ -415,9 +481,12 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
   xu.resize(size_t(T * Kp));
   xstep.resize(size_t(T));
   xsum.resize(size_t(T));
-  ysto.resize(size_t(T * total_rows));
-  const TokenRows all{xpad.data(), xu.data(), xstep.data(), xsum.data()};
+  thread_local std::vector<int32_t> asto;  // the fused path's int32 sums, laid out as ysto
+  if (fused) asto.resize(size_t(T * total_rows));
+  else ysto.resize(size_t(T * total_rows));
+  const TokenRows all{xpad.data(), xu.data(), xstep.data(), xsum.data(), in_place ? in.q : xpad.data()};
   float* yst = ysto.data();
+  int32_t* ast = asto.data();
   // Each tile writes its rows' outputs as one contiguous T x nj block (layer l's block of stored rows
   // [s0, s0 + nj) starts at ysto[T * lcol[l] + s0 * T]); then the scatter to original row order by token. Writing y
   // through perm from the tiles directly would make threads share cache lines; writing ysto token-major made
@@ -436,8 +505,11 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
       w_sum.resize(size_t(kRowTile));
       acc.resize(size_t(T * kRowTile));
       bias.resize(size_t(kRowTile));
-      run_tile(tl, all, T, panel.data(), w_sum.data(), acc.data(), bias.data(),
-               yst + T * lc[tl.layer] + tl.slot0 * T, tl.nj);
+      if (fused)
+        run_gemm(tl, tile_weights(tl, panel.data(), w_sum.data()), all, T, ast + T * lc[tl.layer] + tl.slot0 * T, tl.nj);
+      else
+        run_tile(tl, all, T, panel.data(), w_sum.data(), acc.data(), bias.data(),
+                 yst + T * lc[tl.layer] + tl.slot0 * T, tl.nj);
     }
     // Per token, each layer's outputs in original order. A layer with fp32 rows (dnnl_sgemm wrote them above)
     // takes the tile-by-tile scatter instead, which leaves those rows alone; post ops never reach here.
@@ -446,6 +518,14 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
     for (int64_t t = 0; t < T; ++t)
       for (size_t l = 0; l < n; ++l) {
         const RowMixedLinear& w = *ws[l];
+        if (fused) {
+          float* dst = ys[l] + t * w.rows;
+          gather_epilogue(ast + T * lc[l], gof + lc[l], gst + lc[l], int32_t(t), w.rows, all.step[t],
+                          wsp + lc[l], bsp + lc[l], dst);
+          apply_post(dst, post.residual ? post.residual + t * w.rows : nullptr, w.rows, post.act);
+          if (want_max) mx = std::max(mx, abs_max_bits(dst, w.rows));
+          continue;
+        }
         if (all_int[l]) {
           mx = std::max(mx, gather_post(yst + T * lc[l], gof + lc[l], gst + lc[l], int32_t(t), w.rows,
                                         post.residual ? post.residual + t * w.rows : nullptr, post.act, want_max,

@@ -29,7 +29,7 @@ struct RowRef {
 std::shared_ptr<const CpuPreparedLinear> cpu_prepare_vnni(const RowMixedLinear& w) {
   auto p = std::make_shared<CpuPreparedLinear>();
   p->isa = Isa::Avx512Vnni;
-  const int64_t K = w.cols, Kp = (K + kGemmKAlign - 1) / kGemmKAlign * kGemmKAlign, kq = Kp / 4;
+  const int64_t K = w.cols, Kp = gemm_k_padded(K, true), kq = Kp / 4;
   p->k_padded = Kp;
   std::vector<RowRef> rows;
   std::vector<QuantKind> lut_kind;  // luts[i] decodes lut_kind[i]
@@ -78,9 +78,9 @@ std::shared_ptr<const CpuPreparedLinear> cpu_prepare_vnni(const RowMixedLinear& 
     blk.offset = int64_t(bytes);
     if (same && quant_scheme(k0).values_per_byte == 2)
       blk.lut = int(std::find(lut_kind.begin(), lut_kind.end(), k0) - lut_kind.begin());
-    bytes += size_t(blk.lut >= 0 ? 8 * Kp : 16 * Kp);  // multiples of 64 (Kp is)
+    bytes += size_t(blk.lut >= 0 ? 8 * Kp : 16 * Kp);  // multiples of 32 (Kp is a multiple of 4)
   }
-  p->data.reset(static_cast<uint8_t*>(std::aligned_alloc(64, bytes)));
+  p->data.reset(static_cast<uint8_t*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64)));
   RMSMP_CHECK(p->data, ErrorCode::Internal, w.name << ": cannot allocate " << bytes << " bytes of prepared weights");
   p->bytes = bytes;
   std::vector<int8_t> decoded(static_cast<size_t>(K));
@@ -121,6 +121,28 @@ std::shared_ptr<const CpuPreparedLinear> cpu_prepare_vnni(const RowMixedLinear& 
       }
     }
   }
+  return p;
+}
+
+std::shared_ptr<const CpuPreparedDepthwise> cpu_prepare_depthwise_vnni(const int8_t* w, int64_t taps,
+                                                                       int64_t channels) {
+  auto p = std::make_shared<CpuPreparedDepthwise>();
+  p->taps = taps;
+  p->channels = channels;
+  p->pairs = (taps + 1) / 2;
+  p->blocks = (channels + 31) / 32;
+  p->w.assign(size_t(p->blocks * p->pairs * 64), 0);
+  auto at = [&](int64_t t, int64_t c) -> int16_t { return t < taps && c < channels ? w[t * channels + c] : 0; };
+  for (int64_t b = 0; b < p->blocks; ++b)
+    for (int64_t q = 0; q < p->pairs; ++q) {
+      int16_t* dst = p->w.data() + (b * p->pairs + q) * 64;
+      for (int half = 0; half < 2; ++half)
+        for (int64_t i = 0; i < 16; ++i) {
+          const int64_t c = b * 32 + (i < 8 ? i : i + 8) + 8 * half;
+          dst[32 * half + 2 * i] = at(2 * q, c);
+          dst[32 * half + 2 * i + 1] = at(2 * q + 1, c);
+        }
+    }
   return p;
 }
 

@@ -23,6 +23,7 @@
 #include <memory>
 #include <vector>
 
+#include "backends/backend.h"
 #include "backends/cpu/isa.h"
 #include "quant/row_mixed.h"
 
@@ -46,5 +47,18 @@ struct CpuPreparedLinear : PreparedLinear {
 
 // The layout above for the integer groups of w (null when w has none).
 std::shared_ptr<const CpuPreparedLinear> cpu_prepare_vnni(const RowMixedLinear& w);
+
+// Depthwise weights for the AVX-512 VNNI kernel (depthwise_acc_s8_vnni, gemm_s8.h): taps in pairs (2p, 2p + 1;
+// an odd last tap pairs with a zero weight), channels in blocks of 32 (the last block zero padded). Per pair and
+// block, 64 int16 = two zmm, "lo" then "hi"; dword lane i of lo holds (w[2p][c], w[2p + 1][c]) for channel
+// c = c0 + i (i < 8) or c0 + 8 + i (i >= 8), of hi c = c0 + 8 + i (i < 8) or c0 + 16 + i (i >= 8): the order in
+// which vpunpck{l,h}bw + vpmovsxbw interleave two taps' 32 input bytes, so the kernel shuffles activations only
+// within 128-bit lanes and puts the channels back in order once per pixel. Offset of (pair p, block b):
+// (b * pairs + p) * 64 int16.
+struct CpuPreparedDepthwise : PreparedDepthwise {
+  int64_t pairs = 0, blocks = 0;
+  std::vector<int16_t> w;
+};
+std::shared_ptr<const CpuPreparedDepthwise> cpu_prepare_depthwise_vnni(const int8_t* w, int64_t taps, int64_t channels);
 
 }  // namespace rmsmp
