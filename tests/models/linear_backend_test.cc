@@ -154,6 +154,44 @@ TEST_P(BackendLinearTest, MixedRowGroupsMatchReference) {
   }
 }
 
+// fp32 rows among integer ones (the prepared CPU layout leaves them as holes that must not overwrite the fp32
+// results), within the fp32 tolerance for every row; and the fused paths, linear_gelu and linear_multi (q/k/v),
+// bit-exact on integer mixes, prepared and not.
+TEST_P(BackendLinearTest, Fp32RowsGeluAndMultiMatchReference) {
+  for (const Case& c : kCases) {
+    if (c.rows < 4) continue;
+    compare(backend(), c, {QuantKind::F32, QuantKind::Fixed4, QuantKind::Pow2x4, QuantKind::Fixed8}, ActQuant{},
+            "fp32 + mix " + label(c));
+    Packed a = pack(c, {QuantKind::Fixed8, QuantKind::Pow2x4, QuantKind::Fixed4}, uint64_t(c.rows + 3), ActQuant{});
+    Packed b = pack(c, {QuantKind::Pow2x4, QuantKind::Fixed4}, uint64_t(c.rows + 4), ActQuant{});
+    std::mt19937_64 rng(9);
+    std::normal_distribution<float> nd;
+    std::vector<float> x(size_t(c.tokens * c.cols));
+    for (auto& v : x) v = nd(rng);
+    const size_t n = size_t(c.tokens * c.rows);
+    const auto ref = make_backend("reference");
+    std::vector<float> ga(n), ra(n), rb(n);
+    ref->linear_gelu(a.lin, x.data(), c.tokens, ga.data());
+    ref->linear(a.lin, x.data(), c.tokens, ra.data());
+    ref->linear(b.lin, x.data(), c.tokens, rb.data());
+    const auto be = make_backend(backend());
+    for (int prepared = 0; prepared < 2; ++prepared) {
+      a.lin.prepared = prepared ? be->prepare(a.lin) : nullptr;
+      b.lin.prepared = prepared ? be->prepare(b.lin) : nullptr;
+      const std::string how = backend() + (prepared ? " (prepared) " : " ") + label(c);
+      std::vector<float> y(n + 8, 12345.f), y2(n + 8, 12345.f);
+      be->linear_gelu(a.lin, x.data(), c.tokens, y.data());
+      for (size_t i = 0; i < n; ++i) ASSERT_EQ(y[i], ga[i]) << how << " gelu element " << i;
+      const RowMixedLinear* ws[2] = {&a.lin, &b.lin};
+      float* ys[2] = {y.data(), y2.data()};
+      be->linear_multi(ws, 2, x.data(), c.tokens, ys);
+      for (size_t i = 0; i < n; ++i) ASSERT_EQ(y[i], ra[i]) << how << " multi first, element " << i;
+      for (size_t i = 0; i < n; ++i) ASSERT_EQ(y2[i], rb[i]) << how << " multi second, element " << i;
+      for (size_t i = n; i < n + 8; ++i) ASSERT_TRUE(y[i] == 12345.f && y2[i] == 12345.f) << how << " wrote past";
+    }
+  }
+}
+
 TEST_P(BackendLinearTest, ExtremeValuesDoNotSaturate) {
   // All weights and activations at +-127: the worst case for vpmaddubsw's int16 pairs.
   const int64_t T = 3, N = 8, K = 200;

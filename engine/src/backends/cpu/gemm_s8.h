@@ -69,10 +69,11 @@ void unpack_panel_avx2(QuantKind kind, const uint8_t* codes, size_t row_bytes, i
 // VNNI layout (above); the panel must hold ceil(rows / 16) * 16 * k_padded bytes.
 void unpack_panel_vnni(QuantKind kind, const uint8_t* codes, size_t row_bytes, int64_t rows, int64_t k,
                        int64_t k_padded, int8_t* panel, int32_t* w_sum);
-// Prepared 4-bit VNNI blocks (backends/cpu/prepared.h) -> VNNI panel: per 64 output bytes one 32-byte load,
-// a nibble split and one vpshufb through lut (64 bytes: code -> q + 128 in each 16-byte lane). n_blocks blocks of
-// 16 rows.
-void expand_panel_vnni4(const uint8_t* src, int64_t n_blocks, int64_t k_padded, const uint8_t* lut, uint8_t* panel);
+// One prepared 4-bit VNNI block (backends/cpu/prepared.h) -> VNNI panel of 16 rows: per 64 output bytes one
+// 32-byte load, a nibble split and one vpshufb through luts[0] (64 bytes: code -> q + 128 in each 16-byte lane),
+// then one masked vpshufb through luts[i] for the bytes of masks[i], 0 < i < n_luts.
+void expand_panel_vnni4(const uint8_t* src, int64_t k_padded, const uint8_t* const* luts, const uint64_t* masks,
+                        int n_luts, uint8_t* panel);
 
 // Depthwise convolution, one output pixel: acc[c] = sum over taps of xs[t][c] * w[t][c] for c < channels, with
 // the weights in CpuPreparedDepthwise's layout (w: its int16 array, pairs and blocks from it); xs has

@@ -2,8 +2,11 @@
 //
 // fp32 groups: dnnl_sgemm (or the exact-summation rows of cpu-exact) into a scratch, scattered through perm.
 // Integer groups: tiles of kRowTile rows, of one group (unpacked per call) or of the load-time layout of
-// prepared.h (blocks that span groups; byte blocks read in place, nibble blocks expanded); a tile's panel is multiplied by a block of tokens with the ISA kernel (gemm_s8.h),
-// then the shared epilogue (scales, bias), GELU or the post ops (residual, ReLU) write the outputs.
+// prepared.h (rows in original order, several schemes per block; byte blocks read in place, nibble blocks
+// expanded); a tile's panel is multiplied by a block of tokens with the ISA kernel (gemm_s8.h), then the shared
+// epilogue (scales, bias), GELU or the post ops (residual, ReLU) write the outputs. Without GELU the tiles
+// leave int32 sums and one pass per token block applies the epilogue and the post ops: straight into y for a
+// prepared layer (its side rows then overwrite their holes), through the scheme permutation otherwise.
 //
 // Two schedules, chosen by shape; both compute each output in one thread with the same operations, so results
 // are identical for either schedule and any thread count:
@@ -107,6 +110,85 @@ RMSMP_CLONES void gather_epilogue(const int32_t* __restrict acc, const int32_t* 
   }
 }
 
+// A prepared layer's outputs need no gather: its main rows' sums are in original order (prepared.h), so the
+// same epilogue runs over contiguous sums; side rows then overwrite their holes (side_epilogue).
+RMSMP_CLONES void epilogue_row(const int32_t* __restrict acc, int64_t n, float xstep, const float* __restrict wstep,
+                               const float* __restrict bias, float* __restrict dst) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = float(acc[i]) * (xstep * wstep[i]) + bias[i];
+}
+typedef float F32x16 __attribute__((vector_size(64)));  // GCC vector extensions: zmm, 2 ymm or 4 xmm per clone
+typedef int32_t I32x16 __attribute__((vector_size(64)));
+typedef uint32_t U32x16 __attribute__((vector_size(64)));
+
+// epilogue_row, residual, activation and the abs_max_bits reduction over a block of tb tokens in one loop (one
+// call per token block: for a narrow conv, 32 outputs per pixel, four calls per token cost more than the
+// arithmetic). acc rows are acc_stride apart, dst and residual rows `rows` apart; act as post_value. Returns
+// the max pattern when want_max. The same operations per element as the separate passes, so the same bits.
+RMSMP_CLONES uint32_t epilogue_block(const int32_t* __restrict acc, int64_t acc_stride, int64_t tb, int64_t rows,
+                                     const float* __restrict xstep, const float* __restrict wstep,
+                                     const float* __restrict bias, const float* __restrict residual,
+                                     LinearPost::Act act, bool want_max, float* __restrict dst) {
+  const U32x16 mag = U32x16{} + 0x7fffffffu, inf = U32x16{} + 0x7f800000u;
+  const F32x16 zero = {}, six = F32x16{} + 6.f;
+  U32x16 r = {};
+  uint32_t m = 0;
+  for (int64_t t = 0; t < tb; ++t) {
+    const int32_t* a = acc + t * acc_stride;
+    float* y = dst + t * rows;
+    const float* res = residual ? residual + t * rows : nullptr;
+    const float xs = xstep[t];
+    int64_t i = 0;
+    for (; i + 16 <= rows; i += 16) {
+      I32x16 ai;
+      F32x16 ws, b;
+      std::memcpy(&ai, a + i, 64);
+      std::memcpy(&ws, wstep + i, 64);
+      std::memcpy(&b, bias + i, 64);
+      F32x16 v = __builtin_convertvector(ai, F32x16) * (xs * ws) + b;
+      if (res) {
+        F32x16 rv;
+        std::memcpy(&rv, res + i, 64);
+        v += rv;
+      }
+      if (act == LinearPost::Act::Relu) v = v > zero ? v : zero;
+      else if (act == LinearPost::Act::Relu6) v = v > zero ? (v < six ? v : six) : zero;
+      std::memcpy(y + i, &v, 64);
+      if (want_max) {
+        U32x16 u;
+        std::memcpy(&u, &v, 64);
+        u &= mag;
+        u = u > inf ? U32x16{} : u;  // NaN -> 0
+        r = u > r ? u : r;
+      }
+    }
+    for (; i < rows; ++i) {
+      const float v = post_value(float(a[i]) * (xs * wstep[i]) + bias[i], res ? res + i : nullptr, act);
+      y[i] = v;
+      uint32_t u;
+      std::memcpy(&u, &v, 4);
+      u &= 0x7fffffffu;
+      if (u <= 0x7f800000u && u > m) m = u;
+    }
+  }
+  for (int j = 0; j < 16; ++j) m = r[j] > m ? r[j] : m;
+  return want_max ? m : 0u;
+}
+
+// Sums of tb rows of K quantized values, K apart (the VNNI kernel's compensation for rows read in place).
+RMSMP_CLONES void row_sums(const int8_t* __restrict q, int64_t K, int64_t tb, int32_t* __restrict sum) {
+  for (int64_t t = 0; t < tb; ++t) {
+    int32_t s = 0;
+    for (int64_t k = 0; k < K; ++k) s += q[t * K + k];
+    sum[t] = s;
+  }
+}
+
+// bias: the layer's original-order biases.
+inline void side_epilogue(const int32_t* acc, const int32_t* orig, int64_t n, float xstep, const float* wstep,
+                          const float* bias, float* dst) {
+  for (int64_t i = 0; i < n; ++i) dst[orig[i]] = float(acc[i]) * (xstep * wstep[i]) + bias[orig[i]];
+}
+
 // ... and returns abs_max_bits of the written row when asked (0 otherwise).
 uint32_t gather_post(const float* src, const int32_t* off, const int32_t* step, int32_t t, int64_t n,
                      const float* residual, LinearPost::Act act, bool want_max, float* dst) {
@@ -115,15 +197,16 @@ uint32_t gather_post(const float* src, const int32_t* off, const int32_t* step, 
   return want_max ? abs_max_bits(dst, n) : 0u;
 }
 
-// Up to kRowTile rows of one layer: either rows [j0, j0 + nj) of one group, unpacked per call, or integer rows
-// [j0, j0 + nj) of the layer's prepared layout (blocks j0 / 16 and the next, whatever their groups).
+// Up to kRowTile rows of one layer: either rows [j0, j0 + nj) of one group, unpacked per call, or rows of the
+// layer's prepared layout (blocks blk0 and the next): main rows [j0, j0 + nj) in original order, or side rows.
 struct Tile {
   size_t layer;
   const RowGroup* g;               // unprepared: the group
   const CpuPreparedLinear* prep;   // prepared: the layout
   int64_t j0, nj;
+  int64_t blk0;                    // prepared: the tile's first block in prep->blocks
   int64_t slot0;                   // the tile's first row in its layer's stored-order output buffers
-  const int32_t* orig;             // nj original row indices
+  const int32_t* orig;             // nj original row indices (-1: a hole of the prepared layout, prepared.h)
   const float* wstep;              // nj weight steps
   int max_w;                       // largest |q| of the tile's scheme (AVX2's unsigned path; 127 when mixed)
 };
@@ -162,18 +245,29 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
   thread_local std::vector<Tile> tiles;
   // Layer l's rows are rows [lcol[l], lcol[l + 1]) of all layers together: its columns in a token block
   // (tokens schedule), and its T x rows part of the stored-order buffer at T * lcol[l] (rows schedule).
+  // A prepared layer's buffer columns are its main rows (original order) and then its side rows.
   thread_local std::vector<int64_t> lcol;
+  thread_local std::vector<const CpuPreparedLinear*> preps;  // per layer; null: unprepared
+  thread_local std::vector<size_t> ltile;                     // layer l's tiles: [ltile[l], ltile[l + 1])
   tiles.clear();
   lcol.assign(n + 1, 0);
+  preps.assign(n, nullptr);
+  ltile.assign(n + 1, 0);
   for (size_t l = 0; l < n; ++l) {
     const RowMixedLinear& w = *ws[l];
-    lcol[l + 1] = lcol[l] + w.rows;
     const auto* prep = dynamic_cast<const CpuPreparedLinear*>(w.prepared.get());
     if (prep && (prep->isa != isa_ || prep->k_padded != Kp)) prep = nullptr;  // not ours
-    if (prep)
+    preps[l] = prep;
+    lcol[l + 1] = lcol[l] + (prep ? prep->rows + prep->side_rows : w.rows);
+    if (prep) {
       for (int64_t j0 = 0; j0 < prep->rows; j0 += kRowTile)
-        tiles.push_back({l, nullptr, prep, j0, std::min(kRowTile, prep->rows - j0), j0, prep->orig.data() + j0,
-                         prep->steps.data() + j0, 127});
+        tiles.push_back({l, nullptr, prep, j0, std::min(kRowTile, prep->rows - j0), j0 / 16, j0,
+                         prep->orig.data() + j0, prep->steps.data() + j0, 127});
+      for (int64_t s0 = 0; s0 < prep->side_rows; s0 += kRowTile)  // after the main tiles: they win in goff
+        tiles.push_back({l, nullptr, prep, s0, std::min(kRowTile, prep->side_rows - s0),
+                         prep->main_blocks() + s0 / 16, prep->rows + s0, prep->orig.data() + prep->rows + s0,
+                         prep->steps.data() + prep->rows + s0, 127});
+    }
     int64_t off = 0;
     for (size_t gi = 0; gi < w.groups.size(); ++gi) {
       const RowGroup& g = w.groups[gi];
@@ -225,15 +319,16 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
         if (seen.insert(w.name + quant_scheme(g.kind).name).second)
           std::cerr << "[rmsmp] dispatch " << w.name << ": " << quant_scheme(g.kind).name << " x " << g.rows
                     << " rows, K " << K << " -> gemm_s8_" << isa_name(isa_) << " (panels of " << kRowTile
-                    << " rows" << (prep ? ", prepared at load, tiles spanning groups" : ", unpacked per call")
+                    << " rows" << (prep ? ", prepared at load in original row order" : ", unpacked per call")
                     << (n > 1 ? ", fused with the other layers of this input" : "")
                     << (in.q ? ", input quantized by the caller" : "") << ")\n";
       }
       if (prep) continue;  // its tiles are above
       for (int64_t j0 = 0; j0 < g.rows; j0 += kRowTile)
-        tiles.push_back({l, &g, nullptr, j0, std::min(kRowTile, g.rows - j0), stored0 + j0, w.perm + stored0 + j0,
+        tiles.push_back({l, &g, nullptr, j0, std::min(kRowTile, g.rows - j0), 0, stored0 + j0, w.perm + stored0 + j0,
                          g.steps + j0, quant_scheme(g.kind).max_q});
     }
+    ltile[l + 1] = tiles.size();
   }
   if (tiles.empty() || T == 0) return;
 
@@ -280,11 +375,13 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
     if (tl.prep) {  // prepared at load (VNNI layout): byte blocks are read in place, nibble ones expand by vpshufb
       const int8_t* half[2] = {nullptr, nullptr};
       for (int64_t h = 0; h < 2 && 16 * h < tl.nj; ++h) {
-        const CpuPreparedLinear::Block& blk = tl.prep->blocks[size_t(tl.j0 / 16 + h)];  // j0 is a multiple of 32
+        const CpuPreparedLinear::Block& blk = tl.prep->blocks[size_t(tl.blk0 + h)];
         const uint8_t* src = tl.prep->data.get() + blk.offset;
-        if (blk.lut >= 0) {
+        if (blk.n_luts > 0) {
           uint8_t* dst = reinterpret_cast<uint8_t*>(panel) + h * 16 * Kp;
-          expand_panel_vnni4(src, 1, Kp, tl.prep->luts[size_t(blk.lut)].data(), dst);
+          const uint8_t* luts[CpuPreparedLinear::kMaxBlockLuts];
+          for (int i = 0; i < blk.n_luts; ++i) luts[i] = tl.prep->luts[size_t(blk.lut[i])].data();
+          expand_panel_vnni4(src, Kp, luts, blk.mask, blk.n_luts, dst);
           half[h] = reinterpret_cast<const int8_t*>(dst);
         } else {
           half[h] = reinterpret_cast<const int8_t*>(src);
@@ -366,6 +463,7 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
   for (size_t i = 0; i < n_tiles; ++i) {
     const Tile& tl = tiles[i];
     for (int64_t j = 0; j < tl.nj; ++j) {
+      if (tl.orig[j] < 0) continue;  // a hole: its row is a side or fp32 row
       const size_t k = size_t(lcol[tl.layer] + tl.orig[j]);
       goff[k] = int32_t(by_tokens ? lcol[tl.layer] + tl.slot0 + j : tl.slot0 * T + j);
       gnj[k] = int32_t(tl.nj);
@@ -383,13 +481,16 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
     bso.assign(size_t(total_rows), 0.f);
     for (size_t i = 0; i < n_tiles; ++i) {
       const Tile& tl = tiles[i];
-      for (int64_t j = 0; j < tl.nj; ++j) wso[size_t(lcol[tl.layer] + tl.orig[j])] = tl.wstep[j];
+      for (int64_t j = 0; j < tl.nj; ++j)
+        if (tl.orig[j] >= 0) wso[size_t(lcol[tl.layer] + tl.orig[j])] = tl.wstep[j];
     }
     for (size_t l = 0; l < n; ++l)
       if (ws[l]->bias) std::copy(ws[l]->bias, ws[l]->bias + ws[l]->rows, bso.begin() + lcol[l]);
   }
   const float* wsp = wso.data();
   const float* bsp = bso.data();
+  const CpuPreparedLinear* const* pr = preps.data();
+  const size_t* lt = ltile.data();
 
   const bool want_max = post.abs_max != nullptr;
   uint32_t amax = 0;  // max over the threads' maxima (post.abs_max)
@@ -432,20 +533,50 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
       uint32_t mx = 0;
       for (int64_t t0 = t_begin; t0 < t_end; t0 += tb_max) {
         const int64_t tb = std::min(tb_max, t_end - t0);
-        if (in_place) b.x = in.q + t0 * K;
-        for (int64_t r = 0; r < tb; ++r) load_token(t0 + r, b, r);
+        if (in_place) {
+          b.x = in.q + t0 * K;
+          row_sums(b.x, K, tb, b.sum);
+          std::fill(b.step, b.step + tb, in.qstep);
+        } else {
+          for (int64_t r = 0; r < tb; ++r) load_token(t0 + r, b, r);
+        }
         if (fused) {
           for (size_t i = 0; i < n_tiles; ++i) {
             const Tile& tl = tile_list[i];
             const TileWeights tw = cached ? wcache[i] : tile_weights(tl, panel.data(), w_sum.data());
             run_gemm(tl, tw, b, tb, bacc.data() + lc[tl.layer] + tl.slot0, total_rows);
           }
+          for (size_t l = 0; l < n; ++l) {
+            const CpuPreparedLinear* pp = pr[l];
+            if (!pp) continue;
+            // Prepared: the whole block at once, its sums already in original order.
+            const int64_t rows = ws[l]->rows;
+            float* dst = ys[l] + t0 * rows;
+            const int32_t* a = bacc.data() + lc[l];
+            const float* res = post.residual ? post.residual + t0 * rows : nullptr;
+            if (pp->side_rows == 0) {
+              mx = std::max(mx, epilogue_block(a, total_rows, tb, rows, b.step, pp->steps.data(), bsp + lc[l], res,
+                                               post.act, want_max, dst));
+              continue;
+            }
+            epilogue_block(a, total_rows, tb, rows, b.step, pp->steps.data(), bsp + lc[l], nullptr,
+                           LinearPost::Act::None, false, dst);
+            for (int64_t t = 0; t < tb; ++t)  // side rows over their holes, then the post ops
+              side_epilogue(a + t * total_rows + rows, pp->orig.data() + rows, pp->side_rows, b.step[t],
+                            pp->steps.data() + rows, bsp + lc[l], dst + t * rows);
+            apply_post(dst, res, tb * rows, post.act);
+            if (want_max) mx = std::max(mx, abs_max_bits(dst, tb * rows));
+          }
           for (size_t l = 0; l < n; ++l)
             for (int64_t t = 0; t < tb; ++t) {
+              if (pr[l]) break;  // done above
               const int64_t rows = ws[l]->rows;
               float* dst = ys[l] + (t0 + t) * rows;
-              gather_epilogue(bacc.data() + t * total_rows, gof + lc[l], nullptr, 0, rows, b.step[t], wsp + lc[l],
-                              bsp + lc[l], dst);
+              const int32_t* a = bacc.data() + t * total_rows + lc[l];
+              {
+                // gof's offsets count from the block row's start (they include lcol[l])
+                gather_epilogue(a - lc[l], gof + lc[l], nullptr, 0, rows, b.step[t], wsp + lc[l], bsp + lc[l], dst);
+              }
               apply_post(dst, post.residual ? post.residual + (t0 + t) * rows : nullptr, rows, post.act);
               if (want_max) mx = std::max(mx, abs_max_bits(dst, rows));
             }
@@ -520,8 +651,17 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
         const RowMixedLinear& w = *ws[l];
         if (fused) {
           float* dst = ys[l] + t * w.rows;
-          gather_epilogue(ast + T * lc[l], gof + lc[l], gst + lc[l], int32_t(t), w.rows, all.step[t],
-                          wsp + lc[l], bsp + lc[l], dst);
+          if (const CpuPreparedLinear* pp = pr[l]) {  // tile by tile: main rows in place, then side rows
+            for (size_t i = lt[l]; i < lt[l + 1]; ++i) {
+              const Tile& tl = tile_list[i];
+              const int32_t* a = ast + T * lc[l] + tl.slot0 * T + t * tl.nj;
+              if (tl.slot0 < pp->rows) epilogue_row(a, tl.nj, all.step[t], tl.wstep, bsp + lc[l] + tl.j0, dst + tl.j0);
+              else side_epilogue(a, tl.orig, tl.nj, all.step[t], tl.wstep, bsp + lc[l], dst);
+            }
+          } else {
+            gather_epilogue(ast + T * lc[l], gof + lc[l], gst + lc[l], int32_t(t), w.rows, all.step[t],
+                            wsp + lc[l], bsp + lc[l], dst);
+          }
           apply_post(dst, post.residual ? post.residual + t * w.rows : nullptr, w.rows, post.act);
           if (want_max) mx = std::max(mx, abs_max_bits(dst, w.rows));
           continue;
@@ -536,7 +676,8 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
           const Tile& tl = tile_list[i];
           if (tl.layer != l) continue;
           const float* src = yst + T * lc[l] + tl.slot0 * T + t * tl.nj;
-          for (int64_t j = 0; j < tl.nj; ++j) ys[l][t * w.rows + tl.orig[j]] = src[j];
+          for (int64_t j = 0; j < tl.nj; ++j)
+            if (tl.orig[j] >= 0) ys[l][t * w.rows + tl.orig[j]] = src[j];
         }
       }
 #pragma omp critical(rmsmp_linear_amax)

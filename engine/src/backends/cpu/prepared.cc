@@ -20,8 +20,9 @@ inline uint8_t nibble_at(const uint8_t* row, int64_t k) {
 
 // One integer row as the layout sees it: its group and its index in the group.
 struct RowRef {
-  const RowGroup* g;
+  const RowGroup* g;  // null: an fp32 row
   int64_t j;
+  int32_t orig;       // its original row index
 };
 
 }  // namespace
@@ -31,89 +32,137 @@ std::shared_ptr<const CpuPreparedLinear> cpu_prepare_vnni(const RowMixedLinear& 
   p->isa = Isa::Avx512Vnni;
   const int64_t K = w.cols, Kp = gemm_k_padded(K, true), kq = Kp / 4;
   p->k_padded = Kp;
-  std::vector<RowRef> rows;
+  // Every original row's group and index in it (null group: fp32).
+  std::vector<RowRef> by_orig(size_t(w.rows), RowRef{nullptr, 0, -1});
+  std::vector<RowRef> side;  // 8-bit rows beside 4-bit ones, stored order
   std::vector<QuantKind> lut_kind;  // luts[i] decodes lut_kind[i]
-  std::vector<uint8_t> zero_code;   // per lut: a code that decodes to 0 (padding in nibble blocks)
-  int64_t stored = 0;
-  for (const RowGroup& g : w.groups) {
+  std::vector<uint8_t> zero_code;   // per lut: a code that decodes to 0 (holes and padding in nibble blocks)
+  bool any_integer = false, has4 = false;
+  for (const RowGroup& g : w.groups)
     if (quant_is_integer(g.kind)) {
       const QuantScheme& s = quant_scheme(g.kind);
       RMSMP_CHECK(s.values_per_byte == 1 || s.values_per_byte == 2, ErrorCode::Unsupported,
                   w.name << ": no prepared CPU layout for scheme " << s.name);
-      for (int64_t j = 0; j < g.rows; ++j) {
-        rows.push_back({&g, j});
-        p->orig.push_back(w.perm[stored + j]);
-        p->steps.push_back(g.steps[j]);
+      any_integer = any_integer || g.rows > 0;
+      has4 = has4 || (s.values_per_byte == 2 && g.rows > 0);
+    }
+  if (!any_integer) return nullptr;
+  int64_t stored = 0;
+  for (const RowGroup& g : w.groups) {
+    const bool four = quant_is_integer(g.kind) && quant_scheme(g.kind).values_per_byte == 2;
+    for (int64_t j = 0; j < g.rows; ++j) {
+      const int32_t o = w.perm[stored + j];
+      RMSMP_CHECK(o >= 0 && o < w.rows, ErrorCode::InvalidFile, w.name << ": row permutation out of range");
+      if (quant_is_integer(g.kind)) by_orig[size_t(o)] = RowRef{&g, j, o};
+      if (has4 && quant_is_integer(g.kind) && !four) side.push_back(RowRef{&g, j, o});
+    }
+    if (four && g.rows > 0 && std::find(lut_kind.begin(), lut_kind.end(), g.kind) == lut_kind.end()) {
+      const QuantScheme& s = quant_scheme(g.kind);
+      std::array<uint8_t, 64> lut{};
+      int zc = -1;
+      for (int c = 0; c < 16; ++c) {
+        const uint8_t packed = uint8_t(c);
+        int8_t q = 0;
+        s.unpack_row(&packed, 1, &q);  // low nibble = element 0
+        for (int lane = 0; lane < 4; ++lane) lut[size_t(16 * lane + c)] = uint8_t(q + 128);
+        if (q == 0 && zc < 0) zc = c;
       }
-      if (s.values_per_byte == 2 && std::find(lut_kind.begin(), lut_kind.end(), g.kind) == lut_kind.end()) {
-        std::array<uint8_t, 64> lut{};
-        int zc = -1;
-        for (int c = 0; c < 16; ++c) {
-          const uint8_t packed = uint8_t(c);
-          int8_t q = 0;
-          s.unpack_row(&packed, 1, &q);  // low nibble = element 0
-          for (int lane = 0; lane < 4; ++lane) lut[size_t(16 * lane + c)] = uint8_t(q + 128);
-          if (q == 0 && zc < 0) zc = c;
-        }
-        RMSMP_CHECK(zc >= 0, ErrorCode::Unsupported, s.name << ": no 4-bit code decodes to zero");
-        lut_kind.push_back(g.kind);
-        zero_code.push_back(uint8_t(zc));
-        p->luts.push_back(lut);
-      }
+      RMSMP_CHECK(zc >= 0, ErrorCode::Unsupported, s.name << ": no 4-bit code decodes to zero");
+      lut_kind.push_back(g.kind);
+      zero_code.push_back(uint8_t(zc));
+      p->luts.push_back(lut);
     }
     stored += g.rows;
   }
-  if (rows.empty()) return nullptr;
-  p->rows = int64_t(rows.size());
-  const int64_t nb = (p->rows + 15) / 16;
+  // Main rows: 4-bit rows when the layer has them (the rest are holes), else every integer row.
+  auto in_main = [&](const RowRef& r) {
+    return r.g && (!has4 || quant_scheme(r.g->kind).values_per_byte == 2);
+  };
+  p->rows = w.rows;
+  p->side_rows = int64_t(side.size());
+  for (int64_t r = 0; r < w.rows; ++r) {
+    const RowRef& rr = by_orig[size_t(r)];
+    p->orig.push_back(in_main(rr) ? int32_t(r) : -1);
+    p->steps.push_back(in_main(rr) ? rr.g->steps[rr.j] : 0.f);
+  }
+  for (const RowRef& rr : side) {
+    p->orig.push_back(rr.orig);
+    p->steps.push_back(rr.g->steps[rr.j]);
+  }
+  const int64_t nb_main = p->main_blocks(), nb_side = (p->side_rows + 15) / 16;
   // Block forms first (sizes), then one allocation.
-  p->blocks.resize(size_t(nb));
+  p->blocks.resize(size_t(nb_main + nb_side));
   size_t bytes = 0;
-  for (int64_t b = 0; b < nb; ++b) {
-    const int64_t r0 = b * 16, r1 = std::min(p->rows, r0 + 16);
-    const QuantKind k0 = rows[size_t(r0)].g->kind;
-    bool same = true;
-    for (int64_t r = r0; r < r1; ++r) same = same && rows[size_t(r)].g->kind == k0;
+  for (int64_t b = 0; b < nb_main + nb_side; ++b) {
     CpuPreparedLinear::Block& blk = p->blocks[size_t(b)];
     blk.offset = int64_t(bytes);
-    if (same && quant_scheme(k0).values_per_byte == 2)
-      blk.lut = int(std::find(lut_kind.begin(), lut_kind.end(), k0) - lut_kind.begin());
-    bytes += size_t(blk.lut >= 0 ? 8 * Kp : 16 * Kp);  // multiples of 32 (Kp is a multiple of 4)
+    if (b < nb_main && has4) {
+      // luts[lut[0]]: the first 4-bit row's scheme (holes and padding decode through it); one more per scheme.
+      std::vector<int> met;
+      for (int64_t r = b * 16; r < std::min(p->rows, b * 16 + 16); ++r) {
+        const RowRef& rr = by_orig[size_t(r)];
+        if (!in_main(rr)) continue;
+        const int li = int(std::find(lut_kind.begin(), lut_kind.end(), rr.g->kind) - lut_kind.begin());
+        if (std::find(met.begin(), met.end(), li) == met.end()) met.push_back(li);
+      }
+      if (met.empty()) met.push_back(0);
+      RMSMP_CHECK(int(met.size()) <= CpuPreparedLinear::kMaxBlockLuts, ErrorCode::Unsupported,
+                  w.name << ": more than " << CpuPreparedLinear::kMaxBlockLuts << " 4-bit schemes in 16 rows");
+      blk.n_luts = int(met.size());
+      for (size_t i = 0; i < met.size(); ++i) blk.lut[i] = met[i];
+      for (int64_t r = b * 16; r < std::min(p->rows, b * 16 + 16); ++r) {
+        const RowRef& rr = by_orig[size_t(r)];
+        if (!in_main(rr)) continue;
+        const int li = int(std::find(lut_kind.begin(), lut_kind.end(), rr.g->kind) - lut_kind.begin());
+        for (int i = 1; i < blk.n_luts; ++i)  // row r % 16 is output bytes 4 (r % 16) .. + 3 of every quad
+          if (blk.lut[i] == li) blk.mask[i] |= uint64_t(0xF) << (4 * (r % 16));
+      }
+      blk.mask[0] = ~uint64_t(0);
+    }
+    bytes += size_t(blk.n_luts > 0 ? 8 * Kp : 16 * Kp);  // multiples of 32 (Kp is a multiple of 4)
   }
   p->data.reset(static_cast<uint8_t*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64)));
   RMSMP_CHECK(p->data, ErrorCode::Internal, w.name << ": cannot allocate " << bytes << " bytes of prepared weights");
   p->bytes = bytes;
   std::vector<int8_t> decoded(static_cast<size_t>(K));
-  for (int64_t b = 0; b < nb; ++b) {
+  for (int64_t b = 0; b < nb_main + nb_side; ++b) {
     const CpuPreparedLinear::Block& blk = p->blocks[size_t(b)];
     uint8_t* dst = p->data.get() + blk.offset;
-    // The block's rows: codes for nibble blocks, decoded values (+128) for byte blocks.
+    const bool nib = blk.n_luts > 0;
+    const uint8_t pad = nib ? zero_code[size_t(blk.lut[0])] : uint8_t(128);
+    // The block's rows: codes for nibble blocks, decoded values (+128) for byte blocks; holes and padding: pad.
     std::vector<std::vector<uint8_t>> vals(16);
     for (int64_t i = 0; i < 16; ++i) {
-      const int64_t r = b * 16 + i;
       auto& v = vals[size_t(i)];
-      if (r >= p->rows) {
-        v.assign(size_t(K), blk.lut >= 0 ? zero_code[size_t(blk.lut)] : uint8_t(128));
+      const RowRef* rr = nullptr;
+      if (b < nb_main) {
+        const int64_t r = b * 16 + i;
+        if (r < p->rows && in_main(by_orig[size_t(r)])) rr = &by_orig[size_t(r)];
+      } else {
+        const int64_t s = (b - nb_main) * 16 + i;
+        if (s < p->side_rows) rr = &side[size_t(s)];
+      }
+      if (!rr) {
+        v.assign(size_t(K), pad);
         continue;
       }
-      const RowGroup& g = *rows[size_t(r)].g;
-      const uint8_t* row = g.codes + size_t(rows[size_t(r)].j) * quant_row_bytes(g.kind, K);
+      const RowGroup& g = *rr->g;
+      const uint8_t* row = g.codes + size_t(rr->j) * quant_row_bytes(g.kind, K);
       v.resize(size_t(K));
-      if (blk.lut >= 0) {
+      if (nib) {
         for (int64_t k = 0; k < K; ++k) v[size_t(k)] = nibble_at(row, k);
       } else {
         quant_scheme(g.kind).unpack_row(row, K, decoded.data());
         for (int64_t k = 0; k < K; ++k) v[size_t(k)] = uint8_t(decoded[size_t(k)] + 128);
       }
     }
-    const uint8_t pad = blk.lut >= 0 ? zero_code[size_t(blk.lut)] : uint8_t(128);
     for (int64_t q = 0; q < kq; ++q) {
       uint8_t quad[64];
       for (int i = 0; i < 64; ++i) {
         const int64_t k = 4 * q + i % 4;
         quad[i] = k < K ? vals[size_t(i / 4)][size_t(k)] : pad;
       }
-      if (blk.lut >= 0) {
+      if (nib) {
         for (int m = 0; m < 32; ++m) *dst++ = uint8_t(quad[m] | (quad[m + 32] << 4));
       } else {
         std::memcpy(dst, quad, 64);

@@ -1,21 +1,25 @@
 // CPU load-time weight layouts (Backend::prepare): the AVX-512 VNNI kernel's panel order, made once at load so
-// that a forward neither unpacks rows nor transposes them, in blocks that span scheme groups so that small
-// groups do not leave the kernel's 16-row lanes empty (a 64-channel conv split 42/19/3 over three schemes
-// padded to 96 rows when each group had blocks of its own; now 64).
+// that a forward neither unpacks rows nor transposes them, with rows in their original order so that a tile's
+// outputs are written where they belong: no gather through the scheme permutation (a per-output gather was the
+// costliest part of a narrow conv's epilogue, e.g. 32 outputs per pixel for 900 MACs).
 //
-// The layer's integer rows, in stored order (groups in file order, fp32 groups skipped), are cut into blocks
-// of 16. Each block is k_padded / 4 "quads" of 16 rows x 4 consecutive k values; output byte i of a quad is
-// row i / 4, k = 4 q + i % 4, as w + 128 (uint8), which is exactly the VNNI panel of gemm_s8.h. A block is
-// stored in one of two forms:
-//   nibbles: every valid row of the block has the same 4-bit scheme; each quad is 32 bytes, byte m holding output
-//            byte m's code in its low nibble and output byte m + 32's in its high nibble (8 * k_padded bytes);
-//            luts[lut] maps code -> q + 128 (from the scheme table's reference unpack, so any code a file holds
-//            decodes exactly as the reference decodes it), expanded at run time by one vpshufb per 64 bytes;
-//   bytes:   anything else (8-bit rows, or a block where two schemes meet): the expanded quads themselves
-//            (16 * k_padded bytes), read by the kernel in place.
-// Rows past the last valid one are w = 0. Resident memory stays near the packed size: only blocks where 4-bit
-// schemes meet are stored at a byte per weight (at most one per group boundary), and the file's pages of the
-// codes are released after preparation.
+// Main rows: the layer's rows 0 .. rows-1 in original order, cut into blocks of 16. Each block is k_padded / 4
+// "quads" of 16 rows x 4 consecutive k values; output byte i of a quad is row i / 4, k = 4 q + i % 4, as
+// w + 128 (uint8), which is exactly the VNNI panel of gemm_s8.h. A block is stored in one of two forms:
+//   nibbles (the layer has 4-bit rows): each quad is 32 bytes, byte m holding output byte m's code in its low
+//            nibble and output byte m + 32's in its high nibble (8 * k_padded bytes). Rows of different 4-bit
+//            schemes may share a block: block.luts[0] decodes every byte, then each further (lut, mask) pair
+//            re-decodes the bytes of its rows (bit i of mask: output byte i of every quad), one masked vpshufb
+//            each. luts[] maps code -> q + 128 (from the scheme table's reference unpack, so any code a file
+//            holds decodes exactly as the reference decodes it). Rows that are not 4-bit are holes here: the
+//            zero code of luts[0], so they compute 0.
+//   bytes (a layer without 4-bit rows): the expanded quads themselves (16 * k_padded bytes), read in place;
+//            fp32 rows are holes (w = 0).
+// Side rows (a layer with both 4-bit and 8-bit rows): its 8-bit rows in stored order, in byte blocks of 16
+// after the main blocks; their outputs overwrite their holes' (orig maps them). fp32 rows stay holes and are
+// computed by the fp32 path. Rows past the end of either part are w = 0.
+// Resident memory stays near the packed size: 4-bit rows at half a byte (holes included), 8-bit rows at a
+// byte, and the file's pages of the codes are released after preparation.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -30,19 +34,24 @@
 namespace rmsmp {
 
 struct CpuPreparedLinear : PreparedLinear {
+  static constexpr int kMaxBlockLuts = 4;  // 4-bit schemes that may meet in one block
   struct Block {
-    int64_t offset = 0;  // into data
-    int lut = -1;        // index into luts: nibbles; -1: bytes
+    int64_t offset = 0;                    // into data
+    int n_luts = 0;                        // 0: bytes; else nibbles decoded by luts[lut[0]], then lut[i] on mask[i]
+    int lut[kMaxBlockLuts] = {};
+    uint64_t mask[kMaxBlockLuts] = {};
   };
   Isa isa = Isa::Generic;
   int64_t k_padded = 0;
-  int64_t rows = 0;                  // integer rows (a multiple of 16 after padding: blocks.size() * 16)
-  std::vector<int32_t> orig;         // per integer row: its original row index (through perm)
-  std::vector<float> steps;          // per integer row: its weight step
-  std::vector<Block> blocks;
+  int64_t rows = 0;                  // main rows: the layer's rows (blocks main_blocks() cover them, padded to 16)
+  int64_t side_rows = 0;             // 8-bit rows of a layer that also has 4-bit rows, in stored order
+  std::vector<int32_t> orig;         // rows + side_rows: original row index (main: itself; holes: -1)
+  std::vector<float> steps;          // rows + side_rows: weight step (holes: 0)
+  std::vector<Block> blocks;         // main blocks, then side blocks
   std::vector<std::array<uint8_t, 64>> luts;  // per 4-bit scheme met: lut[c] for c < 16, repeated per 16-byte lane
   std::unique_ptr<uint8_t[], decltype(&std::free)> data{nullptr, &std::free};  // 64-byte aligned
   size_t bytes = 0;
+  int64_t main_blocks() const { return (rows + 15) / 16; }
 };
 
 // The layout above for the integer groups of w (null when w has none).

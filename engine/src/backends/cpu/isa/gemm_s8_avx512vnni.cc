@@ -48,15 +48,31 @@ void gemm_s8_avx512vnni(const GemmS8Args& a) {
   }
 }
 
-void expand_panel_vnni4(const uint8_t* src, int64_t n_blocks, int64_t k_padded, const uint8_t* lut, uint8_t* panel) {
-  const __m512i table = _mm512_loadu_si512(lut);
+void expand_panel_vnni4(const uint8_t* src, int64_t k_padded, const uint8_t* const* luts, const uint64_t* masks,
+                        int n_luts, uint8_t* panel) {
+  const __m512i table = _mm512_loadu_si512(luts[0]);
   const __m512i low = _mm512_set1_epi8(0x0F);
-  const int64_t n = n_blocks * k_padded / 4;  // quads: 32 bytes in, 64 out
-  for (int64_t i = 0; i < n; ++i) {
+  const int64_t n = k_padded / 4;  // quads: 32 bytes in, 64 out
+  auto idx_of = [&](int64_t i) {
     const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + 32 * i));
-    const __m512i idx = _mm512_and_si512(
-        _mm512_inserti64x4(_mm512_zextsi256_si512(v), _mm256_srli_epi16(v, 4), 1), low);
-    _mm512_storeu_si512(panel + 64 * i, _mm512_shuffle_epi8(table, idx));
+    return _mm512_and_si512(_mm512_inserti64x4(_mm512_zextsi256_si512(v), _mm256_srli_epi16(v, 4), 1), low);
+  };
+  if (n_luts == 1) {
+    for (int64_t i = 0; i < n; ++i) _mm512_storeu_si512(panel + 64 * i, _mm512_shuffle_epi8(table, idx_of(i)));
+    return;
+  }
+  __m512i more[3];
+  __mmask64 mk[3];
+  const int extra = n_luts - 1 < 3 ? n_luts - 1 : 3;  // kMaxBlockLuts - 1
+  for (int e = 0; e < extra; ++e) {
+    more[e] = _mm512_loadu_si512(luts[e + 1]);
+    mk[e] = __mmask64(masks[e + 1]);
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    const __m512i idx = idx_of(i);
+    __m512i out = _mm512_shuffle_epi8(table, idx);
+    for (int e = 0; e < extra; ++e) out = _mm512_mask_shuffle_epi8(out, mk[e], more[e], idx);
+    _mm512_storeu_si512(panel + 64 * i, out);
   }
 }
 
