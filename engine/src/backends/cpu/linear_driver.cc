@@ -404,7 +404,7 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
     GemmS8Args ga{b.x, b.u, tb, tw.lo, tw.sum, b.sum, tl.nj, Kp, tl.max_w, acc, tl.nj};
     ga.w_hi = tw.hi;
     gemm_(ga);
-    for (int64_t j = 0; j < tl.nj; ++j) bias[j] = w.bias ? w.bias[tl.orig[j]] : 0.f;
+    for (int64_t j = 0; j < tl.nj; ++j) bias[j] = w.bias && tl.orig[j] >= 0 ? w.bias[tl.orig[j]] : 0.f;  // holes: 0
     if (simd) {
       epilogue_avx2(acc, tb, tl.nj, b.step, tl.wstep, bias, out, out_stride);
     } else {
@@ -472,9 +472,14 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
   const int32_t* gof = goff.data();
   const int32_t* gst = gnj.data();
   const int64_t* lc = lcol.data();
-  // Fused epilogue (no GELU, every row integer): tiles leave int32 sums in stored order and the gather to
-  // original order applies the epilogue; per original row its weight step and bias.
-  const bool fused = every_int && !gelu;
+  // Fused epilogue (every row integer): tiles leave int32 sums and one pass per token (block) applies the
+  // epilogue, then GELU or the post ops, into y; per original row its weight step and bias.
+  const bool fused = every_int;
+  auto gelu_rows = [this, isa](float* p, int64_t m) {  // in place, as gelu() (the same operations per element)
+    if (isa == Isa::Avx512Vnni) gelu_avx512(p, m);
+    else if (isa != Isa::Generic) gelu_avx2(p, m);
+    else ReferenceBackend::gelu(p, m);
+  };
   thread_local std::vector<float> wso, bso;
   if (fused) {
     wso.assign(size_t(total_rows), 0.f);
@@ -554,7 +559,7 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
             float* dst = ys[l] + t0 * rows;
             const int32_t* a = bacc.data() + lc[l];
             const float* res = post.residual ? post.residual + t0 * rows : nullptr;
-            if (pp->side_rows == 0) {
+            if (pp->side_rows == 0 && !gelu) {
               mx = std::max(mx, epilogue_block(a, total_rows, tb, rows, b.step, pp->steps.data(), bsp + lc[l], res,
                                                post.act, want_max, dst));
               continue;
@@ -564,6 +569,7 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
             for (int64_t t = 0; t < tb; ++t)  // side rows over their holes, then the post ops
               side_epilogue(a + t * total_rows + rows, pp->orig.data() + rows, pp->side_rows, b.step[t],
                             pp->steps.data() + rows, bsp + lc[l], dst + t * rows);
+            if (gelu) gelu_rows(dst, tb * rows);  // (post ops never come with GELU)
             apply_post(dst, res, tb * rows, post.act);
             if (want_max) mx = std::max(mx, abs_max_bits(dst, tb * rows));
           }
@@ -577,6 +583,7 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
                 // gof's offsets count from the block row's start (they include lcol[l])
                 gather_epilogue(a - lc[l], gof + lc[l], nullptr, 0, rows, b.step[t], wsp + lc[l], bsp + lc[l], dst);
               }
+              if (gelu) gelu_rows(dst, rows);
               apply_post(dst, post.residual ? post.residual + (t0 + t) * rows : nullptr, rows, post.act);
               if (want_max) mx = std::max(mx, abs_max_bits(dst, rows));
             }
@@ -662,6 +669,7 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
             gather_epilogue(ast + T * lc[l], gof + lc[l], gst + lc[l], int32_t(t), w.rows, all.step[t],
                             wsp + lc[l], bsp + lc[l], dst);
           }
+          if (gelu) gelu_rows(dst, w.rows);
           apply_post(dst, post.residual ? post.residual + t * w.rows : nullptr, w.rows, post.act);
           if (want_max) mx = std::max(mx, abs_max_bits(dst, w.rows));
           continue;
