@@ -253,7 +253,7 @@ TEST_P(BackendLinearTest, ExtremeFourBitValuesDoNotSaturate) {
 
 // linear_s8 (the CNN path: activations quantized once per tensor by the caller, residual and activation fused)
 // against the reference's linear on the float input followed by the post ops in a plain loop.
-TEST_P(BackendLinearTest, LinearS8EqualsLinearThenPost) {
+TEST_P(BackendLinearTest, LinearS8AndLinearStaticEqualLinearThenPost) {
   auto be = make_backend(backend());
   const auto ref = make_backend("reference");
   int variant = 0;
@@ -286,15 +286,20 @@ TEST_P(BackendLinearTest, LinearS8EqualsLinearThenPost) {
     }
     std::vector<int8_t> q(x.size());
     const float step = act_quantize_row(x.data(), int64_t(x.size()), act, q.data());
-    for (int prepared = 0; prepared < 2; ++prepared) {
+    // linear_s8 on the quantized rows, and linear_static on the float rows (quantized by the backend).
+    for (int run = 0; run < 4; ++run) {
+      const int prepared = run % 2;
+      const bool from_float = run >= 2;
       p.lin.prepared = prepared ? be->prepare(p.lin) : nullptr;
       std::vector<float> y(want.size() + 8, 12345.f);
       LinearPost post{res.data(), post_act};
       uint32_t amax = 0xdeadbeef;
       post.abs_max = &amax;  // the output's max |y|, reported by the backend
-      be->linear_s8(p.lin, act, q.data(), step, c.tokens, post, y.data());
+      if (from_float) be->linear_static(p.lin, act, x.data(), c.tokens, post, y.data());
+      else be->linear_s8(p.lin, act, q.data(), step, c.tokens, post, y.data());
       for (size_t i = 0; i < want.size(); ++i)
-        ASSERT_EQ(y[i], want[i]) << backend() << (prepared ? " (prepared) " : " ") << label(c) << " element " << i;
+        ASSERT_EQ(y[i], want[i]) << backend() << (prepared ? " (prepared) " : " ")
+                                 << (from_float ? "linear_static " : "linear_s8 ") << label(c) << " element " << i;
       float m = 0.f;
       for (float v : want) m = std::max(m, std::fabs(v));
       EXPECT_EQ(float_of_bits(amax), m) << backend() << " " << label(c);

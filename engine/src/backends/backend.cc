@@ -79,6 +79,13 @@ void Backend::linear_s8(const RowMixedLinear& w, const ActQuant& act, const int8
   if (post.abs_max) *post.abs_max = abs_max_bits(y, n_tokens * w.rows);
 }
 
+void Backend::linear_static(const RowMixedLinear& w, const ActQuant& act, const float* x, int64_t n_tokens,
+                            const LinearPost& post, float* y) const {
+  std::vector<int8_t> q(size_t(n_tokens * w.cols));
+  const float step = quantize_activations(x, n_tokens * w.cols, act, q.data());
+  linear_s8(w, act, q.data(), step, n_tokens, post, y);
+}
+
 void prepare_linear(const Backend& be, const ModelFile& file, RowMixedLinear& w) {
   w.prepared = be.prepare(w);
   if (!w.prepared) return;

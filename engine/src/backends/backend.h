@@ -103,6 +103,12 @@ class Backend {
   // of q / inv_step) and calls linear(); fast backends run their integer kernels on xq directly.
   virtual void linear_s8(const RowMixedLinear& w, const ActQuant& act, const int8_t* xq, float xstep,
                          int64_t n_tokens, const LinearPost& post, float* y) const;
+  // linear_s8 on float input: x quantized with `act` (static: one step for every token) as quantize_activations
+  // would, then the integer linear and post. The CNN runner's 1x1 convolutions. Same results as
+  // quantize_activations + linear_s8 (the default does exactly that); a backend may quantize each block of
+  // tokens where it multiplies it, instead of a pass over the whole tensor first.
+  virtual void linear_static(const RowMixedLinear& w, const ActQuant& act, const float* x, int64_t n_tokens,
+                             const LinearPost& post, float* y) const;
   // act_quantize_row over n values with one step (aq static: the CNN path's per-tensor quantization); every
   // backend must return the same q and step as act_quantize_row. The default is that function.
   virtual float quantize_activations(const float* x, int64_t n, const ActQuant& aq, int8_t* q) const {

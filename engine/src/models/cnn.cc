@@ -74,6 +74,10 @@ void run_conv(const CnnGraph& g, const Backend& be, const CnnNode& n, const floa
   }
   const bool direct = n.kh == 1 && n.kw == 1 && n.sh == 1 && n.sw == 1 && n.pt == 0 && n.pl == 0 && n.pb == 0 &&
                       n.pr == 0;
+  if (!hook && !act.dynamic && L.all_integer_groups() && direct) {  // 1x1: the backend quantizes as it goes
+    be.linear_static(L, act, x, P, post, y);
+    return;
+  }
   if (!hook && !act.dynamic && L.all_integer_groups()) {
     // Quantize the input tensor once (one static step), then expand the patches in int8: a quarter of the
     // fp32 patches' bytes and 1 / (kh * kw) of the quantization work. The residual and the activation run in

@@ -130,6 +130,16 @@ void CpuBackend::linear_s8(const RowMixedLinear& w, const ActQuant& act, const i
   run_linears(ws, 1, LinearIn{nullptr, xq, xstep}, n_tokens, ys, false, post);
 }
 
+void CpuBackend::linear_static(const RowMixedLinear& w, const ActQuant& act, const float* x, int64_t n_tokens,
+                               const LinearPost& post, float* y) const {
+  if (!w.all_integer_groups() || act.dynamic) return Backend::linear_static(w, act, x, n_tokens, post, y);
+  RowMixedLinear lq = w;  // a view with the caller's quantizer (no weight copy)
+  lq.act = act;
+  const RowMixedLinear* ws[1] = {&lq};
+  float* ys[1] = {y};
+  run_linears(ws, 1, LinearIn{x, nullptr, 0.f}, n_tokens, ys, false, post);
+}
+
 void CpuBackend::linear_gelu(const RowMixedLinear& w, const float* x, int64_t n_tokens, float* y) const {
   for (const RowGroup& g : w.groups)
     if (g.kind == QuantKind::F32) {  // fp32 rows bypass the integer epilogue: linear, then the separate pass
@@ -178,6 +188,17 @@ RMSMP_CLONES void quantize_static(const float* x, int64_t n, float inv, int max_
   for (; i < n; ++i) q[i] = act_round_sat(x[i] * inv, max_q);  // the tail
 }
 }  // namespace
+
+float act_quantize_static(const float* x, int64_t n, const ActQuant& aq, int8_t* q) {
+  const int max_q = act_max_q(aq);
+  if (!(aq.clip > 0.f)) {
+    std::memset(q, 0, size_t(n));
+    return 0.f;
+  }
+  const float step = aq.clip / float(max_q), inv = 1.f / step;
+  quantize_static(x, n, inv, max_q, q);
+  return step;
+}
 
 float CpuBackend::quantize_activations(const float* x, int64_t n, const ActQuant& aq, int8_t* q) const {
   if (isa_ == Isa::Generic) return act_quantize_row(x, n, aq, q);

@@ -13,6 +13,10 @@
 
 namespace rmsmp {
 
+// act_quantize_row(x, n, aq, q) for a static aq (aq.dynamic false: one step for all n values), vectorised per
+// ISA clone; returns the step. Serial: callers split the values.
+float act_quantize_static(const float* x, int64_t n, const ActQuant& aq, int8_t* q);
+
 class CpuBackend : public ReferenceBackend {
  public:
   // exact_fp32: fp32 rows sum as the reference does (one chain per output, k in order; SIMD across tokens)
@@ -33,6 +37,9 @@ class CpuBackend : public ReferenceBackend {
                     float* const* ys) const override;
   // GELU applied per tile, in the epilogue (same operations as gelu(), so the same bits).
   void linear_gelu(const RowMixedLinear& w, const float* x, int64_t n_tokens, float* y) const override;
+  // Each token block quantized where it is multiplied (no pass over the whole input first).
+  void linear_static(const RowMixedLinear& w, const ActQuant& act, const float* x, int64_t n_tokens,
+                     const LinearPost& post, float* y) const override;
   // The integer kernels on the caller's int8 rows (no quantization pass), post fused into the epilogue.
   void linear_s8(const RowMixedLinear& w, const ActQuant& act, const int8_t* xq, float xstep, int64_t n_tokens,
                  const LinearPost& post, float* y) const override;

@@ -337,6 +337,8 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
   // The VNNI kernel reads only the signed rows and their sums, so a caller's quantized input of a width that
   // needs no padding is read where it is (a CNN's pre-quantized pixels: no copy per token).
   const bool in_place = in.q && need_xsum && Kp == K;
+  // Float input with one static step (linear_static): a token block is quantized as one run of values.
+  const bool block_quant = !in.q && need_xsum && Kp == K && !act.dynamic;
   // Token t of the input into row r of a token block: quantized (or copied), padded, with its sum.
   auto load_token = [&, simd, need_xsum](int64_t t, const TokenRows& b, int64_t r) {
     int8_t* qrow = b.q + r * Kp;
@@ -542,6 +544,10 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
           b.x = in.q + t0 * K;
           row_sums(b.x, K, tb, b.sum);
           std::fill(b.step, b.step + tb, in.qstep);
+        } else if (block_quant) {
+          const float st = act_quantize_static(in.x + t0 * K, tb * K, act, b.q);
+          row_sums(b.q, K, tb, b.sum);
+          std::fill(b.step, b.step + tb, st);
         } else {
           for (int64_t r = 0; r < tb; ++r) load_token(t0 + r, b, r);
         }
@@ -559,19 +565,20 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
             float* dst = ys[l] + t0 * rows;
             const int32_t* a = bacc.data() + lc[l];
             const float* res = post.residual ? post.residual + t0 * rows : nullptr;
-            if (pp->side_rows == 0 && !gelu) {
-              mx = std::max(mx, epilogue_block(a, total_rows, tb, rows, b.step, pp->steps.data(), bsp + lc[l], res,
-                                               post.act, want_max, dst));
+            // Side rows' sums over their holes' (the same token's step), then one pass with every row's step.
+            int32_t* aw = bacc.data() + lc[l];
+            const int32_t* so = pp->orig.data() + rows;
+            for (int64_t t = 0; t < tb; ++t)
+              for (int64_t s = 0; s < pp->side_rows; ++s) aw[t * total_rows + so[s]] = aw[t * total_rows + rows + s];
+            const float* rs = pp->row_steps.data();
+            if (!gelu) {
+              mx = std::max(mx, epilogue_block(a, total_rows, tb, rows, b.step, rs, bsp + lc[l], res, post.act,
+                                               want_max, dst));
               continue;
             }
-            epilogue_block(a, total_rows, tb, rows, b.step, pp->steps.data(), bsp + lc[l], nullptr,
-                           LinearPost::Act::None, false, dst);
-            for (int64_t t = 0; t < tb; ++t)  // side rows over their holes, then the post ops
-              side_epilogue(a + t * total_rows + rows, pp->orig.data() + rows, pp->side_rows, b.step[t],
-                            pp->steps.data() + rows, bsp + lc[l], dst + t * rows);
-            if (gelu) gelu_rows(dst, tb * rows);  // (post ops never come with GELU)
-            apply_post(dst, res, tb * rows, post.act);
-            if (want_max) mx = std::max(mx, abs_max_bits(dst, tb * rows));
+            epilogue_block(a, total_rows, tb, rows, b.step, rs, bsp + lc[l], nullptr, LinearPost::Act::None, false,
+                           dst);
+            gelu_rows(dst, tb * rows);  // post ops never come with GELU
           }
           for (size_t l = 0; l < n; ++l)
             for (int64_t t = 0; t < tb; ++t) {

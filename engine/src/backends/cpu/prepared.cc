@@ -89,6 +89,10 @@ std::shared_ptr<const CpuPreparedLinear> cpu_prepare_vnni(const RowMixedLinear& 
     p->orig.push_back(rr.orig);
     p->steps.push_back(rr.g->steps[rr.j]);
   }
+  for (int64_t r = 0; r < w.rows; ++r) {
+    const RowRef& rr = by_orig[size_t(r)];
+    p->row_steps.push_back(rr.g ? rr.g->steps[rr.j] : 0.f);
+  }
   const int64_t nb_main = p->main_blocks(), nb_side = (p->side_rows + 15) / 16;
   // Block forms first (sizes), then one allocation.
   p->blocks.resize(size_t(nb_main + nb_side));

@@ -47,6 +47,8 @@ struct CpuPreparedLinear : PreparedLinear {
   int64_t side_rows = 0;             // 8-bit rows of a layer that also has 4-bit rows, in stored order
   std::vector<int32_t> orig;         // rows + side_rows: original row index (main: itself; holes: -1)
   std::vector<float> steps;          // rows + side_rows: weight step (holes: 0)
+  std::vector<float> row_steps;      // rows: every integer row's step in original order (fp32 rows: 0), for an
+                                     // epilogue over sums whose holes were overwritten by their side rows' sums
   std::vector<Block> blocks;         // main blocks, then side blocks
   std::vector<std::array<uint8_t, 64>> luts;  // per 4-bit scheme met: lut[c] for c < 16, repeated per 16-byte lane
   std::unique_ptr<uint8_t[], decltype(&std::free)> data{nullptr, &std::free};  // 64-byte aligned
