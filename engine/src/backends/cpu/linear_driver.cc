@@ -183,6 +183,14 @@ RMSMP_CLONES void row_sums(const int8_t* __restrict q, int64_t K, int64_t tb, in
   }
 }
 
+// tb rows of K values, K apart, into rows Kp apart, zero padded (the VNNI kernel's x; it reads no +128 copy).
+RMSMP_CLONES void pad_rows(const int8_t* __restrict src, int64_t K, int64_t tb, int64_t Kp, int8_t* __restrict dst) {
+  for (int64_t t = 0; t < tb; ++t) {
+    for (int64_t k = 0; k < K; ++k) dst[t * Kp + k] = src[t * K + k];
+    for (int64_t k = K; k < Kp; ++k) dst[t * Kp + k] = 0;
+  }
+}
+
 // bias: the layer's original-order biases.
 inline void side_epilogue(const int32_t* acc, const int32_t* orig, int64_t n, float xstep, const float* wstep,
                           const float* bias, float* dst) {
@@ -543,6 +551,10 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
         if (in_place) {
           b.x = in.q + t0 * K;
           row_sums(b.x, K, tb, b.sum);
+          std::fill(b.step, b.step + tb, in.qstep);
+        } else if (in.q && need_xsum) {  // quantized rows that need padding: one copy per block
+          pad_rows(in.q + t0 * K, K, tb, Kp, b.q);
+          row_sums(b.q, Kp, tb, b.sum);
           std::fill(b.step, b.step + tb, in.qstep);
         } else if (block_quant) {
           const float st = act_quantize_static(in.x + t0 * K, tb * K, act, b.q);
