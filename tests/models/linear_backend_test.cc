@@ -4,6 +4,8 @@
 // Awkward shapes: K not a multiple of 64, odd K, one token, one row, a group of one row.
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include <cmath>
 #include <map>
 #include <random>
@@ -253,7 +255,7 @@ TEST_P(BackendLinearTest, ExtremeFourBitValuesDoNotSaturate) {
 
 // linear_s8 (the CNN path: activations quantized once per tensor by the caller, residual and activation fused)
 // against the reference's linear on the float input followed by the post ops in a plain loop.
-TEST_P(BackendLinearTest, LinearS8AndLinearStaticEqualLinearThenPost) {
+TEST_P(BackendLinearTest, LinearS8StaticAndPatchesEqualLinearThenPost) {
   auto be = make_backend(backend());
   const auto ref = make_backend("reference");
   int variant = 0;
@@ -286,20 +288,30 @@ TEST_P(BackendLinearTest, LinearS8AndLinearStaticEqualLinearThenPost) {
     }
     std::vector<int8_t> q(x.size());
     const float step = act_quantize_row(x.data(), int64_t(x.size()), act, q.data());
-    // linear_s8 on the quantized rows, and linear_static on the float rows (quantized by the backend).
-    for (int run = 0; run < 4; ++run) {
+    // linear_s8 on the quantized rows, linear_static on the float rows (quantized by the backend), and
+    // linear_patches on rows handed out block by block (a conv's im2col), each unprepared and prepared.
+    struct Rows : PatchSource {
+      const int8_t* q;
+      void rows(int64_t t0, int64_t n, int8_t* dst, int64_t stride) const override {
+        for (int64_t i = 0; i < n; ++i) std::memcpy(dst + i * stride, q + (t0 + i) * cols, size_t(cols));
+      }
+    } src;
+    src.cols = c.cols, src.q = q.data();
+    for (int run = 0; run < 6; ++run) {
       const int prepared = run % 2;
-      const bool from_float = run >= 2;
+      const bool from_float = run / 2 == 1, from_patches = run / 2 == 2;
       p.lin.prepared = prepared ? be->prepare(p.lin) : nullptr;
       std::vector<float> y(want.size() + 8, 12345.f);
       LinearPost post{res.data(), post_act};
       uint32_t amax = 0xdeadbeef;
       post.abs_max = &amax;  // the output's max |y|, reported by the backend
       if (from_float) be->linear_static(p.lin, act, x.data(), c.tokens, post, y.data());
+      else if (from_patches) be->linear_patches(p.lin, act, src, step, c.tokens, post, y.data());
       else be->linear_s8(p.lin, act, q.data(), step, c.tokens, post, y.data());
       for (size_t i = 0; i < want.size(); ++i)
         ASSERT_EQ(y[i], want[i]) << backend() << (prepared ? " (prepared) " : " ")
-                                 << (from_float ? "linear_static " : "linear_s8 ") << label(c) << " element " << i;
+                                 << (from_float ? "linear_static " : from_patches ? "linear_patches " : "linear_s8 ")
+                                 << label(c) << " element " << i;
       float m = 0.f;
       for (float v : want) m = std::max(m, std::fabs(v));
       EXPECT_EQ(float_of_bits(amax), m) << backend() << " " << label(c);

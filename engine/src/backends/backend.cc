@@ -86,6 +86,13 @@ void Backend::linear_static(const RowMixedLinear& w, const ActQuant& act, const 
   linear_s8(w, act, q.data(), step, n_tokens, post, y);
 }
 
+void Backend::linear_patches(const RowMixedLinear& w, const ActQuant& act, const PatchSource& src, float xstep,
+                             int64_t n_tokens, const LinearPost& post, float* y) const {
+  std::vector<int8_t> q(size_t(n_tokens * w.cols));
+  src.rows(0, n_tokens, q.data(), w.cols);
+  linear_s8(w, act, q.data(), xstep, n_tokens, post, y);
+}
+
 void prepare_linear(const Backend& be, const ModelFile& file, RowMixedLinear& w) {
   w.prepared = be.prepare(w);
   if (!w.prepared) return;

@@ -49,6 +49,15 @@ struct PreparedDepthwise {
   int64_t taps = 0, channels = 0;
 };
 
+// A linear's quantized input rows made on demand instead of stored: a convolution's patches (im2col) from its
+// int8 input, so a backend can build each block of rows where it multiplies it. rows(t0, n, dst, stride) writes
+// rows t0 .. t0 + n - 1, `cols` values each, row i at dst + i * stride; dst's bytes past cols are left alone.
+struct PatchSource {
+  virtual ~PatchSource() = default;
+  int64_t cols = 0;
+  virtual void rows(int64_t t0, int64_t n, int8_t* dst, int64_t stride) const = 0;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -109,6 +118,10 @@ class Backend {
   // tokens where it multiplies it, instead of a pass over the whole tensor first.
   virtual void linear_static(const RowMixedLinear& w, const ActQuant& act, const float* x, int64_t n_tokens,
                              const LinearPost& post, float* y) const;
+  // linear_s8 on rows made by src (src.cols == w.cols): the same results as linear_s8 on all n_tokens rows
+  // stored. The default stores them, then calls linear_s8.
+  virtual void linear_patches(const RowMixedLinear& w, const ActQuant& act, const PatchSource& src, float xstep,
+                              int64_t n_tokens, const LinearPost& post, float* y) const;
   // act_quantize_row over n values with one step (aq static: the CNN path's per-tensor quantization); every
   // backend must return the same q and step as act_quantize_row. The default is that function.
   virtual float quantize_activations(const float* x, int64_t n, const ActQuant& aq, int8_t* q) const {

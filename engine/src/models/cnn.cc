@@ -82,16 +82,21 @@ void run_conv(const CnnGraph& g, const Backend& be, const CnnNode& n, const floa
     // Quantize the input tensor once (one static step), then expand the patches in int8: a quarter of the
     // fp32 patches' bytes and 1 / (kh * kw) of the quantization work. The residual and the activation run in
     // the GEMM's epilogue. Same q as quantizing each fp32 patch (padding quantizes to 0).
-    thread_local std::vector<int8_t> q, qcols;  // grow to the largest seen, then stay
+    thread_local std::vector<int8_t> q;  // grows to the largest seen, then stays
     if (q.size() < size_t(in.size())) q.resize(size_t(in.size()));
     const float xstep = be.quantize_activations(x, in.size(), act, q.data());
-    const int8_t* patches = q.data();
-    if (!direct) {
-      if (qcols.size() < size_t(P * L.cols)) qcols.resize(size_t(P * L.cols));
-      cnn_im2col(q.data(), in, n, out.h, out.w, qcols.data());
-      patches = qcols.data();
-    }
-    be.linear_s8(L, act, patches, xstep, P, post, y);
+    // The backend asks for blocks of patches as it multiplies them (no stored im2col matrix).
+    struct Im2col : PatchSource {
+      const int8_t* q;
+      const CnnValue* in;
+      const CnnNode* n;
+      int64_t ow;
+      void rows(int64_t t0, int64_t np, int8_t* dst, int64_t stride) const override {
+        cnn_im2col_rows(q, *in, *n, ow, t0, np, dst, stride);
+      }
+    } src;
+    src.cols = L.cols, src.q = q.data(), src.in = &in, src.n = &n, src.ow = out.w;
+    be.linear_patches(L, act, src, xstep, P, post, y);
     return;
   }
   *y_max = kMaxUnknown;  // the float path does not report it

@@ -14,13 +14,14 @@
 namespace rmsmp {
 
 namespace {
+// Patch rows of output pixels [p0, p0 + np), row i at cols + i * stride (K = kh * kw * C values).
 template <class T>
-void im2col(const T* x, const CnnValue& in, const CnnNode& n, int64_t oh, int64_t ow, T* cols) {
-  const int64_t C = in.c, K = n.kh * n.kw * C;
-#pragma omp parallel for schedule(static) if (oh * ow * K > 65536)
-  for (int64_t p = 0; p < oh * ow; ++p) {
+void im2col_rows(const T* x, const CnnValue& in, const CnnNode& n, int64_t ow, int64_t p0, int64_t np, T* cols,
+                 int64_t stride) {
+  const int64_t C = in.c;
+  for (int64_t p = p0; p < p0 + np; ++p) {
     const int64_t oy = p / ow, ox = p % ow;
-    T* dst = cols + p * K;
+    T* dst = cols + (p - p0) * stride;
     const int64_t ix0 = ox * n.sw - n.pl;
     const bool row_inside = ix0 >= 0 && ix0 + n.kw <= in.w;
     for (int64_t ky = 0; ky < n.kh; ++ky) {
@@ -46,7 +47,19 @@ void im2col(const T* x, const CnnValue& in, const CnnNode& n, int64_t oh, int64_
     }
   }
 }
+
+template <class T>
+void im2col(const T* x, const CnnValue& in, const CnnNode& n, int64_t oh, int64_t ow, T* cols) {
+  const int64_t K = n.kh * n.kw * in.c;
+#pragma omp parallel for schedule(static) if (oh * ow * K > 65536)
+  for (int64_t p = 0; p < oh * ow; ++p) im2col_rows(x, in, n, ow, p, 1, cols + p * K, K);
+}
 }  // namespace
+
+void cnn_im2col_rows(const int8_t* x, const CnnValue& in, const CnnNode& n, int64_t ow, int64_t p0, int64_t np,
+                     int8_t* cols, int64_t stride) {
+  im2col_rows(x, in, n, ow, p0, np, cols, stride);
+}
 
 void cnn_im2col(const float* x, const CnnValue& in, const CnnNode& n, int64_t oh, int64_t ow, float* cols) {
   im2col(x, in, n, oh, ow, cols);

@@ -130,6 +130,14 @@ void CpuBackend::linear_s8(const RowMixedLinear& w, const ActQuant& act, const i
   run_linears(ws, 1, LinearIn{nullptr, xq, xstep}, n_tokens, ys, false, post);
 }
 
+void CpuBackend::linear_patches(const RowMixedLinear& w, const ActQuant& act, const PatchSource& src, float xstep,
+                                int64_t n_tokens, const LinearPost& post, float* y) const {
+  if (!w.all_integer_groups()) return Backend::linear_patches(w, act, src, xstep, n_tokens, post, y);
+  const RowMixedLinear* ws[1] = {&w};
+  float* ys[1] = {y};
+  run_linears(ws, 1, LinearIn{nullptr, nullptr, xstep, &src}, n_tokens, ys, false, post);
+}
+
 void CpuBackend::linear_static(const RowMixedLinear& w, const ActQuant& act, const float* x, int64_t n_tokens,
                                const LinearPost& post, float* y) const {
   if (!w.all_integer_groups() || act.dynamic) return Backend::linear_static(w, act, x, n_tokens, post, y);

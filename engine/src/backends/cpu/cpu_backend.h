@@ -37,6 +37,9 @@ class CpuBackend : public ReferenceBackend {
                     float* const* ys) const override;
   // GELU applied per tile, in the epilogue (same operations as gelu(), so the same bits).
   void linear_gelu(const RowMixedLinear& w, const float* x, int64_t n_tokens, float* y) const override;
+  // Each token block's patches made where they are multiplied (no stored im2col matrix).
+  void linear_patches(const RowMixedLinear& w, const ActQuant& act, const PatchSource& src, float xstep,
+                      int64_t n_tokens, const LinearPost& post, float* y) const override;
   // Each token block quantized where it is multiplied (no pass over the whole input first).
   void linear_static(const RowMixedLinear& w, const ActQuant& act, const float* x, int64_t n_tokens,
                      const LinearPost& post, float* y) const override;
@@ -58,6 +61,7 @@ class CpuBackend : public ReferenceBackend {
     const float* x;
     const int8_t* q;
     float qstep;
+    const PatchSource* patches = nullptr;  // instead of q: rows made on demand, with step qstep
   };
   // linear_driver.cc: every integer group's rows in tiles, over all tokens; fp32 groups through dnnl_sgemm.
   void run_linears(const RowMixedLinear* const* ws, size_t n, const LinearIn& in, int64_t n_tokens,

@@ -244,6 +244,16 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
     }
   }
   RMSMP_CHECK(post.empty() || (n == 1 && !gelu), ErrorCode::Internal, "post ops apply to one plain linear");
+  if (in.patches && isa_ != Isa::Avx512Vnni) {  // only the VNNI paths make rows on demand: store them here
+    thread_local std::vector<int8_t> rows_all;
+    const int64_t Kc = ws[0]->cols;
+    if (rows_all.size() < size_t(n_tokens * Kc)) rows_all.resize(size_t(n_tokens * Kc));
+    int8_t* ra = rows_all.data();  // (a thread_local named inside the region would be each worker's own)
+    const PatchSource* src = in.patches;
+#pragma omp parallel for schedule(static) if (n_tokens * Kc > 65536)
+    for (int64_t t0 = 0; t0 < n_tokens; t0 += 64) src->rows(t0, std::min<int64_t>(64, n_tokens - t0), ra + t0 * Kc, Kc);
+    return run_linears(ws, n, LinearIn{nullptr, ra, in.qstep}, n_tokens, ys, gelu, post);
+  }
   const int64_t K = ws[0]->cols, T = n_tokens;
   const int64_t Kp = gemm_k_padded(K, isa_ == Isa::Avx512Vnni);
   const ActQuant act = ws[0]->act;
@@ -346,13 +356,20 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
   // needs no padding is read where it is (a CNN's pre-quantized pixels: no copy per token).
   const bool in_place = in.q && need_xsum && Kp == K;
   // Float input with one static step (linear_static): a token block is quantized as one run of values.
-  const bool block_quant = !in.q && need_xsum && Kp == K && !act.dynamic;
+  const bool block_quant = !in.q && !in.patches && need_xsum && Kp == K && !act.dynamic;
   // Token t of the input into row r of a token block: quantized (or copied), padded, with its sum.
   auto load_token = [&, simd, need_xsum](int64_t t, const TokenRows& b, int64_t r) {
     int8_t* qrow = b.q + r * Kp;
     uint8_t* urow = b.u + r * Kp;
     if (in_place) {
       b.sum[r] = row_sum(in.q + t * K, K);
+      b.step[r] = in.qstep;
+      return;
+    }
+    if (in.patches) {  // VNNI only (above): the signed row and its sum
+      in.patches->rows(t, 1, qrow, Kp);
+      std::memset(qrow + K, 0, size_t(Kp - K));
+      b.sum[r] = row_sum(qrow, K);
       b.step[r] = in.qstep;
       return;
     }
@@ -459,7 +476,7 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
   // once per block; for BERT-base's 2304 q/k/v rows that re-expansion cost more than the rows schedule's
   // imbalance, measured at 1 x 128: 55 against 48 ms).
   const bool by_tokens =
-      every_int && (pin ? pin == 2 : threads > 1 && T >= kTokenBlock * threads && lcol[n] <= kTokensMaxRows);
+      every_int && (pin ? pin == 2 : T >= kTokenBlock * threads && lcol[n] <= kTokensMaxRows);
 
   // Where each original row's output sits in the stored-order buffers (gather_post's offsets), per layer:
   // tokens schedule: column lcol[l] + stored index of a token-block row of total_rows floats;
@@ -551,6 +568,12 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
         if (in_place) {
           b.x = in.q + t0 * K;
           row_sums(b.x, K, tb, b.sum);
+          std::fill(b.step, b.step + tb, in.qstep);
+        } else if (in.patches) {  // a block of patches made here, in L1 (VNNI only, above)
+          in.patches->rows(t0, tb, b.q, Kp);
+          if (Kp > K)
+            for (int64_t r = 0; r < tb; ++r) std::memset(b.q + r * Kp + K, 0, size_t(Kp - K));
+          row_sums(b.q, Kp, tb, b.sum);
           std::fill(b.step, b.step + tb, in.qstep);
         } else if (in.q && need_xsum) {  // quantized rows that need padding: one copy per block
           pad_rows(in.q + t0 * K, K, tb, Kp, b.q);
