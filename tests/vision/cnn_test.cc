@@ -397,7 +397,9 @@ TEST(CnnOps, DepthwiseConvMatchesDirectConvolution) {
     const auto b = make_backend(be);
     CnnGraph::Unpacked up = ui;
     up.prepared = b->prepare_depthwise(up.q.data(), 9, C);
-    if (be == "cpu:avx512") EXPECT_TRUE(up.prepared) << "AVX-512 VNNI prepares depthwise layers";
+    if (be == "cpu:avx512") {
+      EXPECT_TRUE(up.prepared) << "AVX-512 VNNI prepares depthwise layers";
+    }
     uint32_t amax = 0;
     LinearPost pm = post;
     pm.abs_max = &amax;

@@ -65,10 +65,6 @@ void cnn_im2col(const float* x, const CnnValue& in, const CnnNode& n, int64_t oh
   im2col(x, in, n, oh, ow, cols);
 }
 
-void cnn_im2col(const int8_t* x, const CnnValue& in, const CnnNode& n, int64_t oh, int64_t ow, int8_t* cols) {
-  im2col(x, in, n, oh, ow, cols);
-}
-
 namespace {
 typedef int8_t I8x32 __attribute__((vector_size(32)));  // GCC vector extensions: zmm-wide ops per clone
 typedef int16_t I16x32 __attribute__((vector_size(64)));

@@ -14,9 +14,8 @@ inline int64_t cnn_out_dim(int64_t in, int64_t k, int64_t s, int64_t pad_lo, int
 
 // im2col for NHWC input: row p = output pixel (oy * ow + ox), columns (ky, kx, ci) for ci < c; zero padding.
 void cnn_im2col(const float* x, const CnnValue& in, const CnnNode& n, int64_t oh, int64_t ow, float* cols);
-// The same on quantized activations (padding is q = 0, which is what a zero quantizes to).
-void cnn_im2col(const int8_t* x, const CnnValue& in, const CnnNode& n, int64_t oh, int64_t ow, int8_t* cols);
-// The rows of output pixels [p0, p0 + np) only, row i at cols + i * stride (a PatchSource's block).
+// Quantized activations, the rows of output pixels [p0, p0 + np) only, row i at cols + i * stride (a
+// PatchSource's block; padding is q = 0, which is what a zero quantizes to).
 void cnn_im2col_rows(const int8_t* x, const CnnValue& in, const CnnNode& n, int64_t ow, int64_t p0, int64_t np,
                      int8_t* cols, int64_t stride);
 

@@ -47,6 +47,10 @@ std::shared_ptr<const CpuPreparedLinear> cpu_prepare_vnni(const RowMixedLinear& 
       has4 = has4 || (s.values_per_byte == 2 && g.rows > 0);
     }
   if (!any_integer) return nullptr;
+  // Side rows pay a 16-row block of their own per layer: a quarter more work for a 64-row conv, double for a
+  // 16-row one. Small layers (which are small in memory too) keep their 8-bit rows in place instead, in byte
+  // blocks (any block holding one); large ones (every encoder layer) keep the half-byte layout.
+  const bool use_side = has4 && w.rows > CpuPreparedLinear::kSideMinRows;
   int64_t stored = 0;
   for (const RowGroup& g : w.groups) {
     const bool four = quant_is_integer(g.kind) && quant_scheme(g.kind).values_per_byte == 2;
@@ -54,7 +58,7 @@ std::shared_ptr<const CpuPreparedLinear> cpu_prepare_vnni(const RowMixedLinear& 
       const int32_t o = w.perm[stored + j];
       RMSMP_CHECK(o >= 0 && o < w.rows, ErrorCode::InvalidFile, w.name << ": row permutation out of range");
       if (quant_is_integer(g.kind)) by_orig[size_t(o)] = RowRef{&g, j, o};
-      if (has4 && quant_is_integer(g.kind) && !four) side.push_back(RowRef{&g, j, o});
+      if (use_side && quant_is_integer(g.kind) && !four) side.push_back(RowRef{&g, j, o});
     }
     if (four && g.rows > 0 && std::find(lut_kind.begin(), lut_kind.end(), g.kind) == lut_kind.end()) {
       const QuantScheme& s = quant_scheme(g.kind);
@@ -74,10 +78,11 @@ std::shared_ptr<const CpuPreparedLinear> cpu_prepare_vnni(const RowMixedLinear& 
     }
     stored += g.rows;
   }
-  // Main rows: 4-bit rows when the layer has them (the rest are holes), else every integer row.
+  // Main rows: 4-bit rows when the layer has side rows (the rest are holes), else every integer row.
   auto in_main = [&](const RowRef& r) {
-    return r.g && (!has4 || quant_scheme(r.g->kind).values_per_byte == 2);
+    return r.g && (!use_side || quant_scheme(r.g->kind).values_per_byte == 2);
   };
+  auto four_bit = [&](const RowRef& r) { return r.g && quant_scheme(r.g->kind).values_per_byte == 2; };
   p->rows = w.rows;
   p->side_rows = int64_t(side.size());
   for (int64_t r = 0; r < w.rows; ++r) {
@@ -100,7 +105,10 @@ std::shared_ptr<const CpuPreparedLinear> cpu_prepare_vnni(const RowMixedLinear& 
   for (int64_t b = 0; b < nb_main + nb_side; ++b) {
     CpuPreparedLinear::Block& blk = p->blocks[size_t(b)];
     blk.offset = int64_t(bytes);
-    if (b < nb_main && has4) {
+    bool nibbles = b < nb_main && has4;  // unless a main row of the block is 8-bit (small layers)
+    for (int64_t r = b * 16; nibbles && r < std::min(p->rows, b * 16 + 16); ++r)
+      nibbles = !in_main(by_orig[size_t(r)]) || four_bit(by_orig[size_t(r)]);
+    if (nibbles) {
       // luts[lut[0]]: the first 4-bit row's scheme (holes and padding decode through it); one more per scheme.
       std::vector<int> met;
       for (int64_t r = b * 16; r < std::min(p->rows, b * 16 + 16); ++r) {

@@ -15,9 +15,11 @@
 //            zero code of luts[0], so they compute 0.
 //   bytes (a layer without 4-bit rows): the expanded quads themselves (16 * k_padded bytes), read in place;
 //            fp32 rows are holes (w = 0).
-// Side rows (a layer with both 4-bit and 8-bit rows): its 8-bit rows in stored order, in byte blocks of 16
-// after the main blocks; their outputs overwrite their holes' (orig maps them). fp32 rows stay holes and are
-// computed by the fp32 path. Rows past the end of either part are w = 0.
+// Side rows (a layer of more than kSideMinRows rows with both 4-bit and 8-bit rows): its 8-bit rows in stored
+// order, in byte blocks of 16 after the main blocks; their outputs overwrite their holes' (orig maps them). A
+// smaller layer keeps its 8-bit rows in place instead, and any block holding one is stored as bytes (a side
+// block of its own would cost up to as much work as the layer). fp32 rows stay holes and are computed by the
+// fp32 path. Rows past the end of either part are w = 0.
 // Resident memory stays near the packed size: 4-bit rows at half a byte (holes included), 8-bit rows at a
 // byte, and the file's pages of the codes are released after preparation.
 #pragma once
@@ -35,6 +37,7 @@ namespace rmsmp {
 
 struct CpuPreparedLinear : PreparedLinear {
   static constexpr int kMaxBlockLuts = 4;  // 4-bit schemes that may meet in one block
+  static constexpr int64_t kSideMinRows = 256;  // layers with more rows put 8-bit rows beside 4-bit ones
   struct Block {
     int64_t offset = 0;                    // into data
     int n_luts = 0;                        // 0: bytes; else nibbles decoded by luts[lut[0]], then lut[i] on mask[i]
