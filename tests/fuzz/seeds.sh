@@ -3,7 +3,18 @@
 set -euo pipefail
 OUT=${1:-out/fuzz}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-mkdir -p "$OUT/seeds"/{model_file,cnn_model,safetensors,text,config,tsv,hf_json,spm,pth,plan,image}
+mkdir -p "$OUT/seeds"/{model_file,cnn_model,safetensors,text,config,tsv,hf_json,spm,pth,plan,image,http}
+# HTTP bodies: the first byte picks the route (fuzz_http.cc: 0 /embed, 1 /v1/embeddings, 2 /classify,
+# 3 /predict, 4 /rerank, 5 /tokenize), then a real client's body.
+http_seed() { printf "\\$(printf '%03o' "$1")%s" "$2" > "$OUT/seeds/http/$3"; }
+http_seed 0 '{"inputs": ["What is Deep Learning?", "a second text"], "truncate": true, "dimensions": 4}' tei_embed
+http_seed 0 '{"texts": ["a"], "pairs": ["b"], "normalize": false}' native_embed
+http_seed 1 '{"input": [[101, 2054, 102], [101, 102]], "model": "m", "encoding_format": "base64"}' openai_ids
+http_seed 1 '{"input": "hello", "dimensions": 8, "user": "u"}' openai_text
+http_seed 2 '{"texts": ["great movie"], "pairs": ["bad"]}' classify
+http_seed 3 '{"inputs": [["a", "b"], ["c"]], "raw_scores": true}' predict
+http_seed 4 '{"query": "q", "texts": ["x", "y"], "return_text": true}' rerank
+http_seed 5 '{"inputs": ["héllo wörld", "b"], "add_special_tokens": false}' tokenize
 CK=$(bash "$ROOT/scripts/checkpoint_dir.sh")
 # Model and safetensors seeds: the tiny random BERT that the test suite builds and converts (when build/ has
 # the tests); the real checkpoint is too large to be a useful fuzz seed, so only its first 64 KiB is used.
