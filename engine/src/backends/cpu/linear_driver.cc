@@ -110,19 +110,14 @@ RMSMP_CLONES void gather_epilogue(const int32_t* __restrict acc, const int32_t* 
   }
 }
 
-// A prepared layer's outputs need no gather: its main rows' sums are in original order (prepared.h), so the
-// same epilogue runs over contiguous sums; side rows then overwrite their holes (side_epilogue).
-RMSMP_CLONES void epilogue_row(const int32_t* __restrict acc, int64_t n, float xstep, const float* __restrict wstep,
-                               const float* __restrict bias, float* __restrict dst) {
-  for (int64_t i = 0; i < n; ++i) dst[i] = float(acc[i]) * (xstep * wstep[i]) + bias[i];
-}
 typedef float F32x16 __attribute__((vector_size(64)));  // GCC vector extensions: zmm, 2 ymm or 4 xmm per clone
 typedef int32_t I32x16 __attribute__((vector_size(64)));
 typedef uint32_t U32x16 __attribute__((vector_size(64)));
 
-// epilogue_row, residual, activation and the abs_max_bits reduction over a block of tb tokens in one loop (one
-// call per token block: for a narrow conv, 32 outputs per pixel, four calls per token cost more than the
-// arithmetic). acc rows are acc_stride apart, dst and residual rows `rows` apart; act as post_value. Returns
+// A prepared layer's outputs need no gather: its main rows' sums are in original order (prepared.h). The
+// epilogue (rowq_epilogue's operations: float(acc) * (x_step * w_step) + bias), residual, activation and the
+// abs_max_bits reduction over a block of tb tokens in one loop (one call per token block: for a narrow conv,
+// 32 outputs per pixel, four calls per token cost more than the arithmetic). acc rows are acc_stride apart, dst and residual rows `rows` apart; act as post_value. Returns
 // the max pattern when want_max. The same operations per element as the separate passes, so the same bits.
 RMSMP_CLONES uint32_t epilogue_block(const int32_t* __restrict acc, int64_t acc_stride, int64_t tb, int64_t rows,
                                      const float* __restrict xstep, const float* __restrict wstep,
@@ -536,18 +531,15 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
       const int64_t t_begin = T * id / nt, t_end = T * (id + 1) / nt;
       thread_local std::vector<int8_t> bq, panel;
       thread_local std::vector<uint8_t> bu;
-      thread_local std::vector<float> bstep, blk, bias;
-      thread_local std::vector<int32_t> bsum, w_sum, acc, bacc;
+      thread_local std::vector<float> bstep;
+      thread_local std::vector<int32_t> bsum, w_sum, bacc;
       bq.resize(size_t(tb_max * Kp));
       bu.resize(size_t(tb_max * Kp));
       bstep.resize(size_t(tb_max));
       bsum.resize(size_t(tb_max));
       panel.resize(size_t(kRowTile * Kp));
       w_sum.resize(size_t(kRowTile));
-      acc.resize(size_t(tb_max * kRowTile));
-      if (fused) bacc.resize(size_t(tb_max * total_rows));
-      else blk.resize(size_t(tb_max * total_rows));
-      bias.resize(size_t(kRowTile));
+      bacc.resize(size_t(tb_max * total_rows));
       TokenRows b{bq.data(), bu.data(), bstep.data(), bsum.data(), bq.data()};
       // Every tile's weights once per call and thread when they fit in kPanelCache bytes (a thread runs every
       // tile over each of its token blocks; re-expanding them per block cost 5% of ResNet-50), else per block.
@@ -586,7 +578,7 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
         } else {
           for (int64_t r = 0; r < tb; ++r) load_token(t0 + r, b, r);
         }
-        if (fused) {
+        {  // (by_tokens implies every_int, so the tokens schedule is always fused)
           for (size_t i = 0; i < n_tiles; ++i) {
             const Tile& tl = tile_list[i];
             const TileWeights tw = cached ? wcache[i] : tile_weights(tl, panel.data(), w_sum.data());
@@ -629,21 +621,7 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
               apply_post(dst, post.residual ? post.residual + (t0 + t) * rows : nullptr, rows, post.act);
               if (want_max) mx = std::max(mx, abs_max_bits(dst, rows));
             }
-          continue;
         }
-        for (size_t i = 0; i < n_tiles; ++i) {
-          const Tile& tl = tile_list[i];
-          float* out = blk.data() + lc[tl.layer] + tl.slot0;
-          if (cached) run_tile_with(tl, wcache[i], b, tb, acc.data(), bias.data(), out, total_rows);
-          else run_tile(tl, b, tb, panel.data(), w_sum.data(), acc.data(), bias.data(), out, total_rows);
-        }
-        for (size_t l = 0; l < n; ++l)
-          for (int64_t t = 0; t < tb; ++t) {
-            const int64_t rows = ws[l]->rows;
-            mx = std::max(mx, gather_post(blk.data() + t * total_rows, gof + lc[l], nullptr, 0, rows,
-                                          post.residual ? post.residual + (t0 + t) * rows : nullptr, post.act,
-                                          want_max, ys[l] + (t0 + t) * rows));
-          }
       }
 #pragma omp critical(rmsmp_linear_amax)
       amax = std::max(amax, mx);
@@ -704,7 +682,9 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
             for (size_t i = lt[l]; i < lt[l + 1]; ++i) {
               const Tile& tl = tile_list[i];
               const int32_t* a = ast + T * lc[l] + tl.slot0 * T + t * tl.nj;
-              if (tl.slot0 < pp->rows) epilogue_row(a, tl.nj, all.step[t], tl.wstep, bsp + lc[l] + tl.j0, dst + tl.j0);
+              if (tl.slot0 < pp->rows)
+                epilogue_block(a, tl.nj, 1, tl.nj, &all.step[t], tl.wstep, bsp + lc[l] + tl.j0, nullptr,
+                               LinearPost::Act::None, false, dst + tl.j0);
               else side_epilogue(a, tl.orig, tl.nj, all.step[t], tl.wstep, bsp + lc[l], dst);
             }
           } else {
