@@ -3,6 +3,7 @@
 #include "serve/server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <chrono>
@@ -23,6 +24,7 @@
 namespace rmsmp::serve {
 
 namespace {
+constexpr int kListenBacklog = 1024;  // pending connections the kernel queues before accept
 
 // A Prometheus histogram with fixed upper bounds (cumulative buckets are summed when written).
 struct Histogram {
@@ -137,6 +139,7 @@ struct Server::Impl {
   std::atomic<uint64_t> rejected{0};
   std::thread thread;
   int bound_port = -1;
+  socket_t listen_sock = -1;  // the listening socket (see start())
   std::mutex stop_mu, log_mu;
   bool stopped = false;
 
@@ -402,6 +405,12 @@ Server::Server(std::shared_ptr<const Model> model, const Options& opts)
   s.http.set_payload_max_length(opts.max_body_bytes);
   s.http.set_read_timeout(10, 0);
   s.http.set_keep_alive_max_count(100);
+  // Remember the listening socket: Debian's compiled cpp-httplib listens with a backlog of 5 (its
+  // CPPHTTPLIB_LISTEN_BACKLOG is fixed when the library is built, not by our headers), and start() raises it.
+  s.http.set_socket_options([&s](socket_t sock) {
+    httplib::default_socket_options(sock);
+    if (s.listen_sock < 0) s.listen_sock = sock;
+  });
   s.http.Post("/embed", [&s](const httplib::Request& q, httplib::Response& r) { s.handle("/embed", q, r); });
   s.http.Post("/classify", [&s](const httplib::Request& q, httplib::Response& r) { s.handle("/classify", q, r); });
   s.http.Post("/tokenize", [&s](const httplib::Request& q, httplib::Response& r) { s.tokenize_route(q, r); });
@@ -440,6 +449,11 @@ void Server::start() {
                 "serve: cannot bind " << s.opts.host << ":" << s.opts.port << " (in use, or not an address here)");
     s.bound_port = s.opts.port;
   }
+  // A backlog of 5 drops the handshakes of a burst of clients connecting at once (16 clients: some saw their
+  // first request fail with a read error). listen() on a listening socket only updates its backlog (Linux);
+  // the kernel caps it at net.core.somaxconn.
+  RMSMP_CHECK(s.listen_sock >= 0 && ::listen(s.listen_sock, kListenBacklog) == 0, ErrorCode::IoError,
+              "serve: cannot set the listen backlog of " << s.opts.host << ":" << s.bound_port);
   s.thread = std::thread([&s] { s.http.listen_after_bind(); });
 }
 
