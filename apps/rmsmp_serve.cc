@@ -64,7 +64,9 @@ size in the last bits, so their requests run one at a time unless --batch-fp32.
 Listens on 127.0.0.1 by default (--host 0.0.0.0 exposes it). --port 0 picks a free port. At most
 --max-inflight requests (default 64; each holds an HTTP thread) are accepted at once, queued or computing;
 requests beyond that get 429 with Retry-After at once. Bodies over --max-body
-(default 1 MiB) get 413. Native bodies: more than --max-texts texts (default 256) get 413, malformed JSON,
+(default 1 MiB) get 413, chunked ones as soon as they pass it (the rest is read and dropped up to 64 MiB,
+beyond that the connection is no longer read). Bodies are JSON whatever their Content-Type says (curl -d's
+form type included); multipart/form-data uploads get 415. Native bodies: more than --max-texts texts (default 256) get 413, malformed JSON,
 invalid UTF-8 and bad fields 400. TEI and OpenAI bodies: malformed JSON 400; empty input, more than
 --max-texts inputs, bad fields 422. Texts over the model's max_seq_length are truncated (flagged in the native
 "truncated"); with --no-truncate, or "truncate": false in a TEI body, they are refused instead (400 native, 422

@@ -3,16 +3,23 @@
 #include "serve/server.h"
 
 #include <httplib.h>
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <map>
 #include <mutex>
 #include <sstream>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -25,6 +32,49 @@ namespace rmsmp::serve {
 
 namespace {
 constexpr int kListenBacklog = 1024;  // pending connections the kernel queues before accept
+constexpr size_t kMaxDiscard = size_t(64) << 20;  // body bytes read and dropped after --max-body, at most
+
+// Set by a route handler that records its own answer in the metrics; the logger, which cpp-httplib calls after
+// every response on the same worker thread, counts the answers nobody recorded (the HTTP layer's own 400, 404
+// and 413, and the GET routes) and resets it.
+thread_local bool handled_here = false;
+
+// Stops reading from the client of request q: finds its socket among this process's descriptors (the local
+// and remote ports and address of a live connection are unique) and shuts down its read side, so the
+// response already written is the last thing on that connection and the body's unread rest is never parsed
+// as requests. cpp-httplib gives handlers no socket, and keeps a connection open after a handler's
+// "Connection: close"; without this a refused 300 MB chunked body came back as 99 answers of 414.
+void stop_reading_from(const httplib::Request& q) {
+  DIR* d = opendir("/proc/self/fd");
+  if (!d) return;
+  while (const dirent* e = readdir(d)) {
+    const int fd = std::atoi(e->d_name);
+    struct stat st;
+    if (fd <= 2 || fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
+    sockaddr_storage a{}, b{};
+    socklen_t la = sizeof(a), lb = sizeof(b);
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&a), &la) != 0 ||
+        getpeername(fd, reinterpret_cast<sockaddr*>(&b), &lb) != 0)
+      continue;
+    auto port = [](const sockaddr_storage& x) {
+      return x.ss_family == AF_INET    ? ntohs(reinterpret_cast<const sockaddr_in&>(x).sin_port)
+             : x.ss_family == AF_INET6 ? ntohs(reinterpret_cast<const sockaddr_in6&>(x).sin6_port)
+                                       : 0;
+    };
+    char host[INET6_ADDRSTRLEN] = {};
+    const void* addr = b.ss_family == AF_INET ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in&>(b).sin_addr)
+                                              : static_cast<const void*>(&reinterpret_cast<const sockaddr_in6&>(b).sin6_addr);
+    if (port(a) == q.local_port && port(b) == q.remote_port && inet_ntop(b.ss_family, addr, host, sizeof(host)) &&
+        q.remote_addr == host) {
+      // Reads see the end of the stream once what is queued is read (the library may answer a line or two
+      // of it before that). Not drained here: closing with data unread resets the connection, and a client
+      // still sending would lose the response before reading it.
+      shutdown(fd, SHUT_RD);
+      break;
+    }
+  }
+  closedir(d);
+}
 
 // A Prometheus histogram with fixed upper bounds (cumulative buckets are summed when written).
 struct Histogram {
@@ -69,6 +119,10 @@ struct Metrics {
     s.first += secs, s.second += 1;
     texts += n_texts;
     duration.add(secs);
+  }
+  void record_status(const std::string& ep, int status) {  // an answer with no request work behind it
+    std::lock_guard<std::mutex> l(mu);
+    ++requests[{ep, status}];
   }
   void record_queue(double secs) {
     std::lock_guard<std::mutex> l(mu);
@@ -191,7 +245,7 @@ struct Server::Impl {
   }
 
   // Runs one inference request: admission, parsing, compute, response, metrics.
-  void handle(const std::string& ep, const httplib::Request& req, httplib::Response& res) {
+  void handle(const std::string& ep, const httplib::Request& req, const std::string& body, httplib::Response& res) {
     const auto t0 = std::chrono::steady_clock::now();
     size_t n_texts = 0;
     int64_t n_tokens = 0;
@@ -217,13 +271,13 @@ struct Server::Impl {
     try {
       std::optional<PredictRequest> pr;
       std::optional<RerankRequest> rr;
-      if (ep == "/predict") pr = parse_predict(req.body, opts.max_texts);
-      if (ep == "/rerank") rr = parse_rerank(req.body, opts.max_texts);
+      if (ep == "/predict") pr = parse_predict(body, opts.max_texts);
+      if (ep == "/rerank") rr = parse_rerank(body, opts.max_texts);
       const EmbedRequest r = pr                  ? pr->inputs
                              : rr                ? rr->pairs
-                             : ep == "/embed"    ? parse_embed(req.body, opts.max_texts)
-                             : ep == "/classify" ? parse_classify(req.body, opts.max_texts)
-                                                 : parse_openai(req.body, opts.max_texts);
+                             : ep == "/embed"    ? parse_embed(body, opts.max_texts)
+                             : ep == "/classify" ? parse_classify(body, opts.max_texts)
+                                                 : parse_openai(body, opts.max_texts);
       n_texts = r.size();
       const ModelInfo& mi = model->info();
       if ((pr || ep == "/classify") && mi.num_labels == 0)
@@ -272,7 +326,7 @@ struct Server::Impl {
   // POST /tokenize (TEI's shape): per input, [{"id", "text", "special", "start", "stop"}]. text is the
   // vocabulary's piece ("##ing", "[CLS]"); start/stop (byte offsets) are null: the tokenizers do not keep them.
   // Truncated like the model's inputs when add_special_tokens; the raw pieces otherwise.
-  void tokenize_route(const httplib::Request& req, httplib::Response& res) {
+  void tokenize_route(const httplib::Request& req, const std::string& body, httplib::Response& res) {
     const auto t0 = std::chrono::steady_clock::now();
     int status = 200;
     size_t n = 0;
@@ -281,7 +335,7 @@ struct Server::Impl {
       return;
     }
     try {
-      const TokenizeRequest r = parse_tokenize(req.body, opts.max_texts);
+      const TokenizeRequest r = parse_tokenize(body, opts.max_texts);
       n = r.texts.size();
       nlohmann::json out = nlohmann::json::array();
       for (size_t i = 0; i < r.texts.size(); ++i) {
@@ -308,6 +362,58 @@ struct Server::Impl {
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     metrics.record("/tokenize", status, secs, n);
     log_access("/tokenize", status, n, 0, 0, 0);
+  }
+
+  // Reads a POST body as it arrives, refusing it once it passes --max-body: cpp-httplib checks a declared
+  // Content-Length itself but reads a chunked body whole (300 MB took 5.6 GB of RSS before a 200). The
+  // receiver also takes every content type as it is (a form-encoded body over 8 KB, curl -d's default, was a
+  // 413 from the library). On failure the error is written and false returned.
+  bool read_body(const std::string& ep, const httplib::Request& req, const httplib::ContentReader& reader, httplib::Response& res,
+                 std::string& body) {
+    if (req.is_multipart_form_data()) {  // curl -F: a form upload, not a JSON body; read (dropped), then refused
+      size_t dropped = 0;
+      const bool read = reader([](const httplib::MultipartFormData&) { return true; },
+                               [&](const char*, size_t len) { return (dropped += len) <= kMaxDiscard; });
+      res.status = 415;
+      if (!read) {
+        res.set_header("Connection", "close");
+        stop_reading_from(req);
+      }
+      res.set_content(error_body({415, "multipart/form-data bodies are not accepted: send the JSON request as the "
+                                       "body (Content-Type: application/json)", "Validation"}),
+                      "application/json");
+      metrics.record(ep, 415, 0, 0);
+      log_access(ep, 415, 0, 0, 0, 0);
+      return false;
+    }
+    // Past the limit the rest is read and dropped up to kMaxDiscard bytes, so the client (still sending) gets
+    // its 413 on a clean connection; beyond that the connection stops being read.
+    bool over = false;
+    size_t discarded = 0;
+    const bool ok = reader([&](const char* data, size_t len) {
+      if (!over && len <= opts.max_body_bytes - std::min(body.size(), opts.max_body_bytes)) {
+        body.append(data, len);
+        return true;
+      }
+      if (!over) over = true, body.clear(), body.shrink_to_fit();
+      discarded += len;
+      return discarded <= kMaxDiscard;
+    });
+    if (ok && !over) return true;
+    const int status = over || res.status == 413 ? 413 : 400;
+    res.status = status;
+    if (over && !ok) {  // (the library skips a declared Content-Length over the limit itself)
+      res.set_header("Connection", "close");
+      stop_reading_from(req);
+    }
+    res.set_content(error_body({status, status == 413 ? "request body over the limit of " +
+                                                            std::to_string(opts.max_body_bytes) + " bytes (--max-body)"
+                                                      : std::string("request body cut short or malformed"),
+                                status == 413 ? "Payload" : "Validation"}),
+                    "application/json");
+    metrics.record(ep, status, 0, 0);
+    log_access(ep, status, 0, 0, 0, 0);
+    return false;
   }
 
   // --api-key: "Authorization: Bearer KEY" (OpenAI's and TEI's clients send it so); 401 otherwise.
@@ -411,15 +517,22 @@ Server::Server(std::shared_ptr<const Model> model, const Options& opts)
     httplib::default_socket_options(sock);
     if (s.listen_sock < 0) s.listen_sock = sock;
   });
-  s.http.Post("/embed", [&s](const httplib::Request& q, httplib::Response& r) { s.handle("/embed", q, r); });
-  s.http.Post("/classify", [&s](const httplib::Request& q, httplib::Response& r) { s.handle("/classify", q, r); });
-  s.http.Post("/tokenize", [&s](const httplib::Request& q, httplib::Response& r) { s.tokenize_route(q, r); });
-  s.http.Post("/predict", [&s](const httplib::Request& q, httplib::Response& r) { s.handle("/predict", q, r); });
-  s.http.Post("/rerank", [&s](const httplib::Request& q, httplib::Response& r) { s.handle("/rerank", q, r); });
-  // "/" is TEI's route for the model's main task (huggingface_hub's InferenceClient posts there).
-  s.http.Post("/", [&s](const httplib::Request& q, httplib::Response& r) { s.handle("/embed", q, r); });
-  for (const char* route : {"/v1/embeddings", "/embeddings"})
-    s.http.Post(route, [&s](const httplib::Request& q, httplib::Response& r) { s.handle("/v1/embeddings", q, r); });
+  // Every POST route reads its body through read_body (bounded while reading). "/" is TEI's route for the
+  // model's main task (huggingface_hub's InferenceClient posts there).
+  const std::pair<const char*, const char*> routes[] = {
+      {"/embed", "/embed"},       {"/", "/embed"},           {"/classify", "/classify"},
+      {"/predict", "/predict"},   {"/rerank", "/rerank"},    {"/v1/embeddings", "/v1/embeddings"},
+      {"/embeddings", "/v1/embeddings"}, {"/tokenize", "/tokenize"}};
+  for (const auto& [route, ep_c] : routes) {
+    const std::string ep = ep_c;
+    s.http.Post(route, [&s, ep](const httplib::Request& q, httplib::Response& r, const httplib::ContentReader& rd) {
+      handled_here = true;
+      std::string body;
+      if (!s.read_body(ep, q, rd, r, body)) return;
+      if (ep == "/tokenize") s.tokenize_route(q, body, r);
+      else s.handle(ep, q, body, r);
+    });
+  }
   s.http.Get("/info", [&s](const httplib::Request& q, httplib::Response& r) {
     if (s.authorized(q, r)) r.set_content(s.info(), "application/json");
   });
@@ -431,6 +544,14 @@ Server::Server(std::shared_ptr<const Model> model, const Options& opts)
   });
   s.http.Get("/metrics", [&s](const httplib::Request& q, httplib::Response& r) {
     if (s.authorized(q, r)) r.set_content(s.prometheus(), "text/plain; version=0.0.4");
+  });
+  s.http.set_logger([&s](const httplib::Request& q, const httplib::Response& r) {
+    if (!std::exchange(handled_here, false)) {
+      static const char* const known[] = {"/embed", "/", "/classify", "/predict", "/rerank", "/v1/embeddings",
+                                          "/embeddings", "/tokenize", "/info", "/health", "/metrics"};
+      const bool is_known = std::find(std::begin(known), std::end(known), q.path) != std::end(known);
+      s.metrics.record_status(is_known ? q.path : "other", r.status);  // "other": the label set stays bounded
+    }
   });
   s.http.set_error_handler([](const httplib::Request&, httplib::Response& r) {
     if (r.body.empty()) r.set_content(error_body({r.status, "HTTP " + std::to_string(r.status), ""}), "application/json");
