@@ -40,6 +40,25 @@ TEST(Context, MatchesModelAndReusesBuffersAcrossBatchSizes) {
   EXPECT_EQ(ctx.embed_texts(kTexts), want_big);
 }
 
+// A batch of more tokens than one encoder pass takes (4096) runs as several passes: on an integer model each
+// sequence's embedding (and head output) is the same as alone, including the ones past the first pass.
+TEST(Context, BatchesLargerThanOnePassMatchEachInputAlone) {
+  auto m = tiny("rmsmp");
+  std::vector<Tokenized> batch;
+  std::string text;
+  for (int i = 0; i < 40; ++i) text += "the movie was good ";
+  int64_t tokens = 0;
+  for (int i = 0; tokens <= 2 * 4096; ++i) {
+    batch.push_back(m->tokenize(text.substr(size_t(i % 37)) + std::to_string(i)));
+    tokens += int64_t(batch.back().ids.size());
+  }
+  Context ctx(m);
+  const auto got = ctx.embed(batch);
+  ASSERT_EQ(got.size(), batch.size());
+  for (size_t i = 0; i < batch.size(); i += 7) EXPECT_EQ(got[i], m->embed({batch[i]})[0]) << "input " << i;
+  EXPECT_EQ(got.back(), m->embed({batch.back()})[0]);
+}
+
 TEST(Context, ThreadCountDoesNotChangeIntegerResults) {
   auto m = tiny("fixed4");
   ContextOptions one, two;

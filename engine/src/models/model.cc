@@ -100,6 +100,31 @@ std::vector<SequenceInput> checked_inputs(const BertConfig& c, const std::vector
   return seqs;
 }
 
+namespace {
+// Tokens per encoder pass: a larger batch runs as consecutive passes of at most this many tokens (whole
+// sequences; one longer sequence alone). The workspaces and the kernels' per-thread scratch grow with the
+// tokens of one pass and are kept for the next call, so this bounds resident memory whatever the batch
+// (256 texts of 256 tokens in one pass: 3 GB RSS kept, and 21-30 s on 2 cores from cache misses). GEMM
+// efficiency is flat well below it. Quantized models give the same bits per sequence in any split (their
+// activations are quantized per token); fp32 GEMM sums may differ in the last bits with the pass's size.
+constexpr int64_t kMaxPassTokens = 4096;
+
+void forward_in_passes(const BertWeights& w, const Backend& be, const std::vector<SequenceInput>& seqs, float* pooled,
+                       BertRunOptions ro) {
+  const int64_t H = w.cfg.hidden_size;
+  float* const cls = ro.cls_out;
+  for (size_t b0 = 0; b0 < seqs.size();) {
+    size_t b1 = b0;
+    int64_t tokens = 0;
+    while (b1 < seqs.size() && (b1 == b0 || tokens + seqs[b1].len <= kMaxPassTokens)) tokens += seqs[b1++].len;
+    const std::vector<SequenceInput> pass(seqs.begin() + std::ptrdiff_t(b0), seqs.begin() + std::ptrdiff_t(b1));
+    ro.cls_out = cls ? cls + int64_t(b0) * H : nullptr;
+    bert_forward(w, be, pass, pooled + int64_t(b0) * H, ro);
+    b0 = b1;
+  }
+}
+}  // namespace
+
 std::vector<std::vector<float>> run_embed(const Model::Impl& m, const std::vector<Tokenized>& batch, int normalize,
                                           BertWorkspace* ws) {
   const BertConfig& c = m.weights.cfg;
@@ -108,7 +133,7 @@ std::vector<std::vector<float>> run_embed(const Model::Impl& m, const std::vecto
   BertRunOptions ro;
   ro.workspace = ws;
   ro.normalize = normalize;
-  if (!seqs.empty()) bert_forward(m.weights, *m.backend, seqs, pooled.data(), ro);
+  forward_in_passes(m.weights, *m.backend, seqs, pooled.data(), ro);
   std::vector<std::vector<float>> out(batch.size());
   for (size_t b = 0; b < batch.size(); ++b)
     out[b].assign(pooled.begin() + b * c.hidden_size, pooled.begin() + (b + 1) * c.hidden_size);
@@ -125,7 +150,7 @@ std::vector<std::vector<float>> run_classify(const Model::Impl& m, const std::ve
   BertRunOptions ro;
   ro.workspace = ws;
   ro.cls_out = cls.data();
-  if (!seqs.empty()) bert_forward(w, *m.backend, seqs, pooled.data(), ro);
+  forward_in_passes(w, *m.backend, seqs, pooled.data(), ro);
   std::vector<std::vector<float>> out(batch.size(), std::vector<float>(size_t(L)));
   std::vector<double> p(static_cast<size_t>(H));
   for (size_t b = 0; b < batch.size(); ++b) {  // a few thousand MACs per input: plain loops
