@@ -16,7 +16,8 @@ extern "C" void on_signal(int) { g_stop = 1; }
 const char* kHelp = R"(rmsmp-serve: HTTP JSON server for a .rmsmp model.
 
 usage: rmsmp-serve --model M.rmsmp [--host 127.0.0.1] [--port 8080] [--slots N] [--threads N]
-                   [--max-inflight N] [--max-body BYTES] [--max-texts N] [--max-tokens N] [--no-truncate]
+                   [--max-inflight N] [--max-connections N] [--max-body BYTES] [--max-texts N]
+                   [--max-tokens N] [--no-truncate]
                    [--backend cpu|reference] [--max-batch-tokens N] [--batch-fp32] [--api-key KEY]
                    [--access-log] [--version]
 
@@ -63,7 +64,9 @@ size in the last bits, so their requests run one at a time unless --batch-fp32.
 
 Listens on 127.0.0.1 by default (--host 0.0.0.0 exposes it). --port 0 picks a free port. At most
 --max-inflight requests (default 64; each holds an HTTP thread) are accepted at once, queued or computing;
-requests beyond that get 429 with Retry-After at once. Bodies over --max-body
+requests beyond that get 429 with Retry-After at once. Each open connection (keep-alive ones until 5 s
+idle) has a thread of its own, up to --max-connections (default 512); more connections wait for one, so
+idle or slow clients hold only their own. Bodies over --max-body
 (default 1 MiB) get 413, chunked ones as soon as they pass it (the rest is read and dropped up to 64 MiB,
 beyond that the connection is no longer read). Bodies are JSON whatever their Content-Type says (curl -d's
 form type included); multipart/form-data uploads get 415. Native bodies: more than --max-texts texts (default 256) get 413, malformed JSON,
@@ -87,7 +90,7 @@ int main(int argc, char** argv) {
   if (cli::version_requested(argc, argv, "rmsmp-serve")) return 0;
   try {
     cli::Args a(argc, argv, 1,
-                {"model", "host", "port", "slots", "threads", "max-inflight", "max-body", "max-texts", "max-tokens",
+                {"model", "host", "port", "slots", "threads", "max-inflight", "max-connections", "max-body", "max-texts", "max-tokens",
                  "backend", "api-key", "max-batch-tokens"},
                 {"no-truncate", "access-log", "batch-fp32"});
     RMSMP_CHECK(a.positional().empty(), ErrorCode::InvalidArgument, "unexpected argument '" << a.positional()[0] << "'");
@@ -105,6 +108,7 @@ int main(int argc, char** argv) {
     o.compute_slots = int(int_opt("slots", "1", 1, serve::kMaxSlots));
     o.threads = int(int_opt("threads", "0", 0, kMaxContextThreads));
     o.max_inflight = int(int_opt("max-inflight", "64", 1, serve::kMaxInflight));
+    o.max_connections = int(int_opt("max-connections", "512", 1, serve::kMaxConnections));
     o.max_body_bytes = size_t(int_opt("max-body", std::to_string(1 << 20).c_str(), 64, int64_t(1) << 32));
     o.max_texts = size_t(int_opt("max-texts", "256", 1, 1 << 20));
     o.max_tokens = int_opt("max-tokens", "0", 0, 1 << 20);

@@ -27,6 +27,7 @@
 #include "rmsmp/context.h"
 #include "serve/api.h"
 #include "serve/batcher.h"
+#include "serve/conn_pool.h"
 
 namespace rmsmp::serve {
 
@@ -499,15 +500,17 @@ Server::Server(std::shared_ptr<const Model> model, const Options& opts)
               "serve: --slots " << opts.compute_slots << " outside 1.." << kMaxSlots);
   RMSMP_CHECK(opts.max_inflight >= 1 && opts.max_inflight <= kMaxInflight, ErrorCode::InvalidArgument,
               "serve: --max-inflight " << opts.max_inflight << " outside 1.." << kMaxInflight);
+  RMSMP_CHECK(opts.max_connections >= 1 && opts.max_connections <= kMaxConnections, ErrorCode::InvalidArgument,
+              "serve: --max-connections " << opts.max_connections << " outside 1.." << kMaxConnections);
   RMSMP_CHECK(opts.threads >= 0 && opts.threads <= kMaxContextThreads, ErrorCode::InvalidArgument,
               "serve: --threads " << opts.threads << " outside 0.." << kMaxContextThreads);
   RMSMP_CHECK(opts.max_texts >= 1 && opts.max_body_bytes >= 64, ErrorCode::InvalidArgument,
               "serve: --max-texts must be >= 1 and --max-body >= 64");
   Impl& s = *impl_;
-  // Workers: enough to reach the admission check for requests beyond max_inflight (they get their 429 at
-  // once instead of waiting for a worker), plus keep-alive headroom.
-  const size_t workers = size_t(opts.max_inflight) + 4;
-  s.http.new_task_queue = [workers] { return new httplib::ThreadPool(workers); };
+  // A thread per open connection, up to --max-connections (idle and slow clients cannot hold a fixed pool);
+  // requests beyond max_inflight still reach the admission check and get their 429 at once.
+  const size_t max_conn = size_t(opts.max_connections);
+  s.http.new_task_queue = [max_conn] { return new ConnectionPool(8, max_conn); };
   s.http.set_payload_max_length(opts.max_body_bytes);
   s.http.set_read_timeout(10, 0);
   s.http.set_keep_alive_max_count(100);

@@ -18,6 +18,7 @@ namespace rmsmp::serve {
 inline constexpr const char* kServerVersion = RMSMP_VERSION;  // reported by GET /info and --version
 inline constexpr int kMaxSlots = 256;       // Contexts (each holds its activation buffers)
 inline constexpr int kMaxInflight = 65536;  // accepted requests (each holds an HTTP worker thread)
+inline constexpr int kMaxConnections = 65536;  // open connections served at once (one thread each)
 
 struct Options {
   std::string host = "127.0.0.1";
@@ -25,6 +26,7 @@ struct Options {
   int compute_slots = 1;       // compute workers (each one Context), each running one packed batch at a time
   int threads = 0;             // OpenMP threads per Context (0: the process default)
   int max_inflight = 64;       // accepted requests (queued + computing), each holding an HTTP thread; beyond: 429
+  int max_connections = 512;   // connections served at once, a thread each (serve/conn_pool.h); more wait
   size_t max_body_bytes = 1 << 20;   // larger bodies: 413
   size_t max_texts = 256;            // texts per request; more: 413
   int64_t max_tokens = 0;            // 0: the model's max_seq_length

@@ -1,7 +1,8 @@
 // rmsmp-serve's request bodies at the HTTP layer, over raw loopback sockets (cpp-httplib's client cannot send
 // what hostile or careless clients send): chunked bodies over --max-body are refused while reading (413, then
 // the same connection still answers), bodies far past it end the connection instead of being read, form-encoded
-// bodies over 8 KB are taken as JSON, multipart uploads get 415, and /metrics counts the HTTP layer's own answers.
+// bodies over 8 KB are taken as JSON, multipart uploads get 415, /metrics counts the HTTP layer's own answers,
+// and idle or slow connections hold only their own thread.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -13,8 +14,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 // convert.h (Eigen) before httplib.h: httplib pulls in <resolv.h>, whose `_res` macro breaks Eigen's headers.
 #include "convert.h"
@@ -174,6 +177,40 @@ TEST(ServeBody, MetricsCountTheHttpLayersOwnAnswers) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   for (const auto& w : want) EXPECT_NE(m.find(w), std::string::npos) << w << m;
+}
+
+// 100 clients that never finish their request line and 50 idle keep-alive connections hold one connection
+// thread each, not the server: /health and /embed are still answered (a fixed pool of 68 threads left /health
+// unanswered for as long as the slow clients kept sending).
+TEST(ServeBody, IdleAndSlowClientsHoldOnlyTheirOwnConnections) {
+  BodyServer s(1 << 20);
+  std::vector<std::unique_ptr<Conn>> held;
+  for (int i = 0; i < 50; ++i) {
+    held.push_back(std::make_unique<Conn>(s.server.port()));
+    ASSERT_TRUE(held.back()->send(kHealth));
+    ASSERT_EQ(held.back()->response().rfind("HTTP/1.1 200", 0), 0u);  // then idle, kept alive
+  }
+  for (int i = 0; i < 100; ++i) {
+    held.push_back(std::make_unique<Conn>(s.server.port()));
+    ASSERT_TRUE(held.back()->send("POST /em"));  // and nothing more
+  }
+  httplib::Client cl("127.0.0.1", s.server.port());
+  cl.set_read_timeout(4, 0);  // a liveness bound, far above the milliseconds this takes
+  auto h = cl.Get("/health");
+  ASSERT_TRUE(h) << httplib::to_string(h.error());
+  EXPECT_EQ(h->status, 200);
+  auto e = cl.Post("/embed", "{\"inputs\": \"a b c\"}", "application/json");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->status, 200);
+}
+
+TEST(ServeBody, ConnectionCapIsValidated) {
+  serve::Options o;
+  o.port = 0;
+  o.max_connections = 0;
+  EXPECT_THROW(serve::Server(tiny_model(), o), Error);
+  o.max_connections = serve::kMaxConnections + 1;
+  EXPECT_THROW(serve::Server(tiny_model(), o), Error);
 }
 
 }  // namespace
