@@ -106,7 +106,8 @@ nlohmann::json convert_checkpoint(const ConvertOptions& opt, const std::function
     for (size_t i = 0; i < plans.size(); ++i) {
       const LayerPlan& p = plans[i];
       rows_of[i] = quantize_rows(ck.tensor(p.name + ".weight"), p.rows, p.cols, p.assign, opt.clip,
-                                 p.has_scores ? &p.scores : nullptr, use_gptq ? &cal.for_layer(p.name).H : nullptr);
+                                 p.has_scores ? &p.scores : nullptr, use_gptq ? &cal.for_layer(p.name).H : nullptr,
+                                 opt.clip_hessian);
     }
   }
 

@@ -20,6 +20,9 @@ struct ConvertOptions {
   std::string scheme = "rmsmp";  // rmsmp | fp32 | fixed8 | fixed4 | pot4 | layerwise | random
   Ratios ratios;
   ClipMode clip = ClipMode::Mse;
+  // --clip hessian: the MSE clip, then each row's step refined by its layer-output error e^T H e (clip_search.h);
+  // needs the calibration H, so it applies where rows are rounded with gptq.
+  bool clip_hessian = false;
   SchemeRule rule = SchemeRule::Variance;
   // --allocation: false (uniform, the paper's): every layer gets the same ratios, the hardware constraint of
   // one row-parallel layout. true (global, rmsmp only): the Fixed-8 rows are one ranking across all unpinned

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <numeric>
 
+#include "clip_search.h"
 #include "gptq.h"
 #include "rmsmp/error.h"
 
@@ -49,7 +50,7 @@ nlohmann::json quantization_json(const ConvertOptions& opt, const ConvertNeeds& 
                                  const nlohmann::json& layerwise_info) {
   nlohmann::json q = {{"scheme", opt.scheme},
                       {"ratios", {{"pot4", opt.ratios.pot4}, {"fixed4", opt.ratios.fixed4}, {"fixed8", opt.ratios.fixed8}}},
-                      {"clip", opt.clip == ClipMode::Mse ? "mse" : "max"},
+                      {"clip", opt.clip == ClipMode::Mse ? (opt.clip_hessian && n.use_gptq ? "mse, then e^T H e over 0.8-1.2x" : "mse") : "max"},
                       {"scheme_rule", scheme_rule_name(opt.rule)},
                       {"rounding", n.use_gptq ? "gptq (error compensation through H^-1, act-order, damp 0.01)" : "nearest"},
                       {"precision_rule", "hessian: top rows by min over 4-bit schemes of e^T H e, H = sum x x^T" + h_inputs},
@@ -219,7 +220,7 @@ double write_row_groups(ModelWriter& mw, const std::string& name, const std::vec
 
 QuantizedRows quantize_rows(const std::vector<float>& w_in, int64_t rows, int64_t cols,
                             const std::vector<QuantKind>& assign, ClipMode clip, const RowScores* scores,
-                            const Eigen::MatrixXf* gptq_h) {
+                            const Eigen::MatrixXf* gptq_h, bool clip_hessian) {
   QuantizedRows qr;
   qr.kinds = assign;
   // Steps come from the original rows; error compensation then keeps them fixed.
@@ -230,6 +231,7 @@ QuantizedRows quantize_rows(const std::vector<float>& w_in, int64_t rows, int64_
     else if (scores && k == QuantKind::Pow2x4) qr.steps[size_t(r)] = scores->step_pot4[size_t(r)];
     else if (quant_is_integer(k)) qr.steps[size_t(r)] = quant_row_step(k, w_in.data() + r * cols, cols, clip);
   }
+  if (clip_hessian && gptq_h) refine_steps_hessian(w_in.data(), rows, cols, assign, *gptq_h, qr.steps);
   qr.w = w_in;
   if (gptq_h) {
     gptq_quantize(qr.w, rows, cols, *gptq_h, assign, qr.steps);

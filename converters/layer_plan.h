@@ -62,7 +62,8 @@ struct QuantizedRows {
 // Steps from the scores where they exist (the ones the assignment measured), else from `clip`; values rounded
 // with GPTQ through `gptq_h` (gptq.h) when given, else each to its nearest level.
 QuantizedRows quantize_rows(const std::vector<float>& w, int64_t rows, int64_t cols, const std::vector<QuantKind>& assign,
-                            ClipMode clip, const RowScores* scores, const Eigen::MatrixXf* gptq_h);
+                            ClipMode clip, const RowScores* scores, const Eigen::MatrixXf* gptq_h,
+                            bool clip_hessian = false);
 
 // Packs one layer's rows grouped by scheme into the writer; adds its "linears" entry and fills its report
 // entry. act.per_tensor is written as mode "dynamic_tensor", act.nonneg as "signed": false.
