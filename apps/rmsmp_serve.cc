@@ -66,7 +66,8 @@ Listens on 127.0.0.1 by default (--host 0.0.0.0 exposes it). --port 0 picks a fr
 --max-inflight requests (default 64; each holds an HTTP thread) are accepted at once, queued or computing;
 requests beyond that get 429 with Retry-After at once. Each open connection (keep-alive ones until 5 s
 idle) has a thread of its own, up to --max-connections (default 512); more connections wait for one, so
-idle or slow clients hold only their own. Bodies over --max-body
+idle or slow clients hold only their own. A queued request whose client has closed its connection is
+dropped, not computed (counted in rmsmp_dropped_total, logged as 499). Bodies over --max-body
 (default 1 MiB) get 413, chunked ones as soon as they pass it (the rest is read and dropped up to 64 MiB,
 beyond that the connection is no longer read). Bodies are JSON whatever their Content-Type says (curl -d's
 form type included); multipart/form-data uploads get 415. Native bodies: more than --max-texts texts (default 256) get 413, malformed JSON,

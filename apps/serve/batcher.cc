@@ -50,12 +50,25 @@ size_t Batcher::queued() const {
 }
 
 // The oldest job, then every later job of the same kind that still fits the token budget, in queue order
-// (jobs of other kinds keep their places).
+// (jobs of other kinds keep their places). Jobs whose client has gone are dropped first (waiting is when
+// clients time out and leave; computing for them would only delay the ones still there).
 std::vector<std::shared_ptr<BatchJob>> Batcher::take() {
   std::unique_lock<std::mutex> l(mu_);
-  cv_.wait(l, [&] { return stop_ || !queue_.empty(); });
   std::vector<std::shared_ptr<BatchJob>> out;
-  if (queue_.empty()) return out;
+  for (;;) {
+    cv_.wait(l, [&] { return stop_ || !queue_.empty(); });
+    if (queue_.empty()) return out;
+    for (auto it = queue_.begin(); it != queue_.end();) {
+      if ((*it)->client_gone && (*it)->client_gone()) {
+        (*it)->result.set_exception(std::make_exception_ptr(ClientGone()));
+        dropped_.fetch_add(1);
+        it = queue_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (!queue_.empty()) break;
+  }
   out.push_back(queue_.front());
   queue_.pop_front();
   int64_t tokens = tokens_of(*out[0]);

@@ -30,6 +30,14 @@ struct BatchJob {
   std::promise<std::vector<std::vector<float>>> result;
   std::chrono::steady_clock::time_point queued;
   double queue_ms = 0, compute_ms = 0;  // filled in by the worker before the result is set
+  // Optional: true once the client that sent the job has closed its connection. Such a job is dropped from
+  // the queue instead of computed; its future then throws ClientGone.
+  std::function<bool()> client_gone;
+};
+
+// What a dropped job's future throws.
+struct ClientGone : std::exception {
+  const char* what() const noexcept override { return "the client closed the connection while queued"; }
 };
 
 class Batcher {
@@ -43,6 +51,7 @@ class Batcher {
   std::future<std::vector<std::vector<float>>> submit(const std::shared_ptr<BatchJob>& job);
   size_t queued() const;
   uint64_t batches() const { return batches_.load(); }  // batches run so far (requests packed together count once)
+  uint64_t dropped() const { return dropped_.load(); }  // jobs dropped because their client had gone
 
  private:
   void work(Context& ctx);
@@ -55,7 +64,7 @@ class Batcher {
   std::condition_variable cv_;
   std::deque<std::shared_ptr<BatchJob>> queue_;
   bool stop_ = false;
-  std::atomic<uint64_t> batches_{0};
+  std::atomic<uint64_t> batches_{0}, dropped_{0};
   std::vector<std::unique_ptr<Context>> contexts_;
   std::vector<std::thread> threads_;
 };

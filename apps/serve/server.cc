@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -40,14 +41,16 @@ constexpr size_t kMaxDiscard = size_t(64) << 20;  // body bytes read and dropped
 // and 413, and the GET routes) and resets it.
 thread_local bool handled_here = false;
 
-// Stops reading from the client of request q: finds its socket among this process's descriptors (the local
-// and remote ports and address of a live connection are unique) and shuts down its read side, so the
-// response already written is the last thing on that connection and the body's unread rest is never parsed
-// as requests. cpp-httplib gives handlers no socket, and keeps a connection open after a handler's
-// "Connection: close"; without this a refused 300 MB chunked body came back as 99 answers of 414.
-void stop_reading_from(const httplib::Request& q) {
+// The socket of request q's connection: found among this process's descriptors by its ports and peer address
+// (unique among live connections), remembered per connection thread, or -1. cpp-httplib gives handlers no
+// socket. The descriptor stays this connection's while its handler runs (the library closes it afterwards).
+int client_socket(const httplib::Request& q) {
+  thread_local std::string addr;
+  thread_local int rport = -1, lport = -1, found = -1;
+  if (found >= 0 && q.remote_port == rport && q.local_port == lport && q.remote_addr == addr) return found;
+  found = -1, rport = q.remote_port, lport = q.local_port, addr = q.remote_addr;
   DIR* d = opendir("/proc/self/fd");
-  if (!d) return;
+  if (!d) return -1;
   while (const dirent* e = readdir(d)) {
     const int fd = std::atoi(e->d_name);
     struct stat st;
@@ -63,18 +66,35 @@ void stop_reading_from(const httplib::Request& q) {
                                        : 0;
     };
     char host[INET6_ADDRSTRLEN] = {};
-    const void* addr = b.ss_family == AF_INET ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in&>(b).sin_addr)
-                                              : static_cast<const void*>(&reinterpret_cast<const sockaddr_in6&>(b).sin6_addr);
-    if (port(a) == q.local_port && port(b) == q.remote_port && inet_ntop(b.ss_family, addr, host, sizeof(host)) &&
+    const void* ip = b.ss_family == AF_INET ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in&>(b).sin_addr)
+                                            : static_cast<const void*>(&reinterpret_cast<const sockaddr_in6&>(b).sin6_addr);
+    if (port(a) == q.local_port && port(b) == q.remote_port && inet_ntop(b.ss_family, ip, host, sizeof(host)) &&
         q.remote_addr == host) {
-      // Reads see the end of the stream once what is queued is read (the library may answer a line or two
-      // of it before that). Not drained here: closing with data unread resets the connection, and a client
-      // still sending would lose the response before reading it.
-      shutdown(fd, SHUT_RD);
+      found = fd;
       break;
     }
   }
   closedir(d);
+  return found;
+}
+
+// Stops reading from the client of request q: shuts down its socket's read side, so the response already
+// written is the last thing on that connection and the body's unread rest is not parsed as requests.
+// Reads see the end of the stream once what is queued is read (the library may answer a line or two of it
+// before that). Not drained here: closing with data unread resets the connection, and a client still sending
+// would lose the response before reading it. (cpp-httplib keeps a connection open after a handler's
+// "Connection: close"; without this a refused 300 MB chunked body came back as 99 answers of 414.)
+void stop_reading_from(const httplib::Request& q) {
+  const int fd = client_socket(q);
+  if (fd >= 0) shutdown(fd, SHUT_RD);
+}
+
+// True once the client of the connection on fd has closed it (or it failed): a request it waits for is no
+// longer wanted. A client that only half-closes after sending counts as gone, as in most HTTP servers.
+bool peer_gone(int fd) {
+  pollfd p{fd, POLLIN | POLLRDHUP, 0};
+  if (poll(&p, 1, 0) <= 0) return false;
+  return (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 }
 
 // A Prometheus histogram with fixed upper bounds (cumulative buckets are summed when written).
@@ -292,6 +312,7 @@ struct Server::Impl {
       for (const auto& t : job->inputs) trunc.push_back(t.truncated), n_tokens += int64_t(t.ids.size());
       job->kind = (pr || rr || ep == "/classify") ? BatchJob::Kind::Classify : BatchJob::Kind::Embed;
       job->normalize = r.dimensions ? std::optional<bool>(false) : r.normalize;  // cut first, then normalise
+      if (const int fd = client_socket(req); fd >= 0) job->client_gone = [fd] { return peer_gone(fd); };
       std::vector<std::vector<float>> rows = batcher.submit(job).get();
       queue_ms = job->queue_ms, compute_ms = job->compute_ms;
       metrics.record_queue(queue_ms / 1000.0);
@@ -309,6 +330,10 @@ struct Server::Impl {
       status = e.status;
       res.status = e.status;
       res.set_content(error_body(e), "application/json");
+    } catch (const ClientGone& e) {  // nginx's 499: nobody reads it, but the log and metrics say what happened
+      status = 499;
+      res.status = 499;
+      res.set_content(error_body({499, e.what(), "ClientClosedRequest"}), "application/json");
     } catch (const Error& e) {
       status = status_for(e.code());
       res.status = status;
@@ -475,7 +500,10 @@ struct Server::Impl {
          << k << "\"} " << v.second << "\n";
     os << "# HELP rmsmp_texts_total Texts processed.\n# TYPE rmsmp_texts_total counter\nrmsmp_texts_total " << metrics.texts
        << "\n# HELP rmsmp_rejected_total Requests refused with 429 (over max_inflight).\n# TYPE rmsmp_rejected_total counter\n"
-       << "rmsmp_rejected_total " << rejected.load() << "\n# HELP rmsmp_inflight Requests being served now.\n"
+       << "rmsmp_rejected_total " << rejected.load() << "\n"
+       << "# HELP rmsmp_dropped_total Queued requests dropped because their client closed the connection.\n"
+       << "# TYPE rmsmp_dropped_total counter\nrmsmp_dropped_total " << batcher.dropped() << "\n"
+       << "# HELP rmsmp_inflight Requests being served now.\n"
        << "# TYPE rmsmp_inflight gauge\nrmsmp_inflight " << inflight.load() << "\n"
        << "# HELP rmsmp_queue_depth Requests tokenized and waiting for a compute worker.\n# TYPE rmsmp_queue_depth gauge\n"
        << "rmsmp_queue_depth " << batcher.queued() << "\n"

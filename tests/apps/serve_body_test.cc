@@ -11,6 +11,8 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -202,6 +204,50 @@ TEST(ServeBody, IdleAndSlowClientsHoldOnlyTheirOwnConnections) {
   auto e = cl.Post("/embed", "{\"inputs\": \"a b c\"}", "application/json");
   ASSERT_TRUE(e);
   EXPECT_EQ(e->status, 200);
+}
+
+// A request whose client closes its connection while the request waits behind a long batch is dropped from
+// the queue, not computed: counted in rmsmp_dropped_total and as a 499 (nginx's "client closed request").
+TEST(ServeBody, QueuedRequestsOfGoneClientsAreDropped) {
+  serve::Options o;
+  o.port = 0;
+  o.max_texts = 4096;
+  o.max_body_bytes = 8 << 20;
+  serve::Server server(tiny_model(), o);
+  server.start();
+  std::string longer;
+  for (int i = 0; i < 4; ++i) longer += "not fun , the plot was very dull and the movie was bad . ";
+  std::vector<std::string> texts(3000, longer);  // busy long enough for the second request to queue behind it
+  int long_status = -1;
+  std::thread busy([&] {
+    httplib::Client c("127.0.0.1", server.port());
+    c.set_read_timeout(120, 0);
+    auto r = c.Post("/embed", nlohmann::json({{"texts", texts}}).dump(), "application/json");
+    long_status = r ? r->status : 0;
+  });
+  httplib::Client probe("127.0.0.1", server.port());
+  for (int i = 0; i < 5000; ++i) {  // until the long request's batch is computing
+    auto m = probe.Get("/metrics");
+    if (m && m->body.find("\nrmsmp_batch_inputs_count 1\n") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  {
+    Conn gone(server.port());
+    const std::string body = "{\"inputs\": \"a b c\"}";
+    ASSERT_TRUE(gone.send("POST /embed HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+                          std::to_string(body.size()) + "\r\n\r\n" + body));
+  }  // closed at once, without reading the answer
+  busy.join();
+  EXPECT_EQ(long_status, 200);
+  std::string m;
+  for (int i = 0; i < 250; ++i) {  // the drop is counted when the worker next takes from the queue
+    m = probe.Get("/metrics")->body;
+    if (m.find("rmsmp_requests_total{endpoint=\"/embed\",code=\"499\"} 1\n") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_NE(m.find("\nrmsmp_dropped_total 1\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("rmsmp_requests_total{endpoint=\"/embed\",code=\"499\"} 1\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("\nrmsmp_batches_total 1\n"), std::string::npos) << m;  // only the long request ran
 }
 
 TEST(ServeBody, ConnectionCapIsValidated) {
