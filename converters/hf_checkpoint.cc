@@ -28,6 +28,25 @@ nlohmann::json read_json(const fs::path& p) {
   }
 }
 
+// DistilBERT's name for one of our canonical names (without a "distilbert." prefix): the same post-LayerNorm
+// encoder as BERT under other names, with no token-type table (the loader supplies a zero one).
+std::string hf_name_distilbert(const std::string& ours) {
+  static const std::map<std::string, std::string> kFixed = {
+      {"embeddings.word", "embeddings.word_embeddings.weight"},
+      {"embeddings.position", "embeddings.position_embeddings.weight"},
+      {"embeddings.ln.gamma", "embeddings.LayerNorm.weight"},
+      {"embeddings.ln.beta", "embeddings.LayerNorm.bias"}};
+  if (auto it = kFixed.find(ours); it != kFixed.end()) return it->second;
+  const size_t a = ours.find('.', 8), b = ours.rfind('.');
+  const std::string layer = ours.substr(8, a - 8), part = ours.substr(a + 1, b - a - 1), leaf = ours.substr(b + 1);
+  static const std::map<std::string, std::string> kPart = {
+      {"q", "attention.q_lin"},   {"k", "attention.k_lin"},      {"v", "attention.v_lin"},
+      {"attn_out", "attention.out_lin"}, {"ffn_in", "ffn.lin1"}, {"ffn_out", "ffn.lin2"},
+      {"ln_attn", "sa_layer_norm"}, {"ln_ffn", "output_layer_norm"}};
+  const std::string hleaf = leaf == "gamma" ? "weight" : leaf == "beta" ? "bias" : leaf;
+  return "transformer.layer." + layer + "." + kPart.at(part) + "." + hleaf;
+}
+
 // HF weight name (without a "bert." prefix) for one of our canonical names.
 std::string hf_name(const std::string& ours) {
   static const std::map<std::string, std::string> kFixed = {
@@ -227,9 +246,21 @@ BertConfig hf_read_config(const std::string& dir_str, std::vector<std::string>& 
   const std::string where = (dir / "config.json").string();
   try {
     const std::string mt = cfg.value("model_type", "bert");
-    RMSMP_CHECK(mt == "bert", ErrorCode::Unsupported, where << ": model_type '" << mt << "' is not supported (bert only)");
+    RMSMP_CHECK(mt == "bert" || mt == "distilbert", ErrorCode::Unsupported,
+                where << ": model_type '" << mt << "' is not supported (bert and distilbert)");
     RMSMP_CHECK(cfg.value("position_embedding_type", "absolute") == "absolute", ErrorCode::Unsupported,
                 where << ": only absolute position embeddings are supported");
+    if (mt == "distilbert") {  // its own keys for the same shapes; one (zero) token type; LayerNorm eps 1e-12
+      RMSMP_CHECK(cfg.value("activation", "gelu") == "gelu", ErrorCode::Unsupported,
+                  where << ": DistilBERT activation '" << cfg.value("activation", "") << "' (only gelu)");
+      cfg["hidden_size"] = cfg.at("dim");
+      cfg["num_hidden_layers"] = cfg.at("n_layers");
+      cfg["num_attention_heads"] = cfg.at("n_heads");
+      cfg["intermediate_size"] = cfg.at("hidden_dim");
+      cfg["type_vocab_size"] = 1;
+      cfg["layer_norm_eps"] = 1e-12;
+      cfg["hidden_act"] = "gelu";
+    }
     nlohmann::json a = {{"type", "bert"},
                         {"vocab_size", cfg.at("vocab_size")},
                         {"hidden_size", cfg.at("hidden_size")},
@@ -277,9 +308,15 @@ HfBertCheckpoint load_hf_bert(const std::string& dir_str) {
   ck.weights_sha256 = sha256_file_hex(ck.weights_path);
   const BertConfig& c = ck.cfg;
   const int64_t H = c.hidden_size, F = c.intermediate_size;
-  const std::string prefix = st.has("bert.embeddings.word_embeddings.weight") ? "bert." : "";
+  const bool distil = read_json(dir / "config.json").value("model_type", "bert") == "distilbert";
+  const std::string prefix = distil ? (st.has("distilbert.embeddings.word_embeddings.weight") ? "distilbert." : "")
+                                    : (st.has("bert.embeddings.word_embeddings.weight") ? "bert." : "");
   auto load = [&](const std::string& ours, std::vector<int64_t> shape) {
-    std::string hf = prefix + hf_name(ours);
+    if (distil && ours == "embeddings.token_type") {  // DistilBERT has none: one row of zeros adds nothing
+      ck.tensors[ours].assign(size_t(H), 0.f);
+      return;
+    }
+    std::string hf = prefix + (distil ? hf_name_distilbert(ours) : hf_name(ours));
     if (!st.has(hf) && (ours.ends_with(".gamma") || ours.ends_with(".beta")))  // pre-2019 LayerNorm names
       hf = prefix + hf_name(ours).substr(0, hf_name(ours).rfind('.')) + (ours.ends_with(".gamma") ? ".gamma" : ".beta");
     const auto& e = st.entry(hf);
@@ -306,6 +343,11 @@ HfBertCheckpoint load_hf_bert(const std::string& dir_str) {
     }
   }
 
+  // DistilBertForSequenceClassification's head (pre_classifier, ReLU, classifier) is not BERT's pooler: refused
+  // by name rather than converted into the wrong head or dropped.
+  RMSMP_CHECK(!distil || !st.has("classifier.weight"), ErrorCode::Unsupported,
+              ck.weights_path << ": DistilBERT classification heads (pre_classifier + classifier) are not supported "
+                                 "yet; the encoder alone (DistilBertModel, sentence-transformers) is");
   // A sequence-classification head (BertForSequenceClassification), kept in fp32.
   if (st.has("classifier.weight")) {
     const auto& cw = st.entry("classifier.weight");

@@ -1,0 +1,94 @@
+// DistilBERT (model_type "distilbert": its own config keys and tensor names, no token types) converts through
+// the BERT mapping and reproduces Hugging Face transformers' mean-pooled hidden states
+// (tests/data/tiny_distilbert/golden_embeddings.json, made by converters/goldens/make_tiny_distilbert.py).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "convert.h"
+#include "rmsmp/model.h"
+#include "util/test_env.h"
+
+namespace rmsmp {
+namespace {
+
+std::string convert(const std::string& scheme, const std::string& in = test::data_dir() + "/tiny_distilbert") {
+  ConvertOptions o;
+  o.in_dir = in;
+  o.out_path = test::temp_dir() + "/tiny_distilbert_" + scheme + ".rmsmp";
+  o.scheme = scheme;
+  o.calib_sentences = {"the movie was very good !", "it is not fun , the plot was dull .", "a great play"};
+  o.calib_source = "inline";
+  o.gptq = scheme != "fp32";
+  convert_checkpoint(o);
+  return o.out_path;
+}
+
+nlohmann::json golden() {
+  std::ifstream in(test::data_dir() + "/tiny_distilbert/golden_embeddings.json");
+  return nlohmann::json::parse(in);
+}
+
+double cosine(const std::vector<float>& a, const std::vector<float>& b) {
+  double ab = 0, aa = 0, bb = 0;
+  for (size_t i = 0; i < a.size(); ++i) ab += double(a[i]) * b[i], aa += double(a[i]) * a[i], bb += double(b[i]) * b[i];
+  return ab / std::sqrt(aa * bb);
+}
+
+}  // namespace
+
+TEST(DistilBert, Fp32EmbeddingsMatchTransformers) {
+  for (const std::string backend : {"reference", "cpu"}) {
+    LoadOptions lo;
+    lo.backend = backend;
+    auto m = Model::load(convert("fp32"), lo);
+    const nlohmann::json g = golden();
+    std::vector<Tokenized> batch;
+    for (const auto& c : g["cases"]) {
+      batch.push_back(m->tokenize(c["sentence"].get<std::string>()));
+      EXPECT_EQ(batch.back().ids, c["ids"].get<std::vector<int32_t>>());
+    }
+    const auto emb = m->embed(batch);
+    for (size_t i = 0; i < emb.size(); ++i) {
+      const auto want = g["cases"][i]["embedding"].get<std::vector<float>>();
+      ASSERT_EQ(emb[i].size(), want.size());
+      for (size_t j = 0; j < want.size(); ++j) EXPECT_NEAR(emb[i][j], want[j], 1e-5) << backend << " case " << i;
+    }
+  }
+}
+
+TEST(DistilBert, QuantizedModelsStayCloseToTransformers) {
+  const nlohmann::json g = golden();
+  for (const std::string scheme : {"fixed8", "rmsmp"}) {
+    auto m = Model::load(convert(scheme));
+    for (const auto& c : g["cases"]) {
+      const auto e = m->embed({m->tokenize(c["sentence"].get<std::string>())})[0];
+      EXPECT_GT(cosine(e, c["embedding"].get<std::vector<float>>()), scheme == "fixed8" ? 0.999 : 0.95)
+          << scheme << ": " << c["sentence"];
+    }
+  }
+}
+
+TEST(DistilBert, WhatTheMappingCannotRunIsRefusedByName) {
+  namespace fs = std::filesystem;
+  const std::string dir = test::temp_dir() + "/distilbert_relu";
+  fs::remove_all(dir);
+  fs::copy(test::data_dir() + "/tiny_distilbert", dir);
+  nlohmann::json cfg;
+  std::ifstream(dir + "/config.json") >> cfg;
+  cfg["activation"] = "relu";
+  std::ofstream(dir + "/config.json") << cfg.dump();
+  try {
+    convert("fp32", dir);
+    FAIL() << "a relu DistilBERT converted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::Unsupported);
+    EXPECT_NE(std::string(e.what()).find("activation 'relu'"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace rmsmp
