@@ -279,16 +279,32 @@ BertConfig hf_read_config(const std::string& dir_str, std::vector<std::string>& 
     else
       notes.push_back("no sentence_bert_config.json: max_seq_length = max_position_embeddings");
     if (fs::exists(dir / "1_Pooling/config.json")) {
+      // Exactly one of mean or CLS: any other mode, or several combined (their outputs concatenated), would
+      // make vectors of another size or value, so it is refused rather than run as mean.
       nlohmann::json pc = read_json(dir / "1_Pooling/config.json");
-      if (pc.value("pooling_mode_cls_token", false)) a["pooling"] = "cls";
-      else RMSMP_CHECK(pc.value("pooling_mode_mean_tokens", true), ErrorCode::Unsupported,
-                       dir.string() << "/1_Pooling/config.json: only mean or CLS pooling is supported");
+      std::vector<std::string> on;
+      for (const auto& [k, v] : pc.items())
+        if (k.rfind("pooling_mode_", 0) == 0 && v.is_boolean() && v.get<bool>()) on.push_back(k);
+      RMSMP_CHECK(on.size() == 1 && (on[0] == "pooling_mode_cls_token" || on[0] == "pooling_mode_mean_tokens"),
+                  ErrorCode::Unsupported,
+                  dir.string() << "/1_Pooling/config.json: only mean or CLS pooling alone is supported (this one sets "
+                               << (on.empty() ? std::string("none") : nlohmann::json(on).dump()) << ")");
+      if (on[0] == "pooling_mode_cls_token") a["pooling"] = "cls";
     } else {
       notes.push_back("no 1_Pooling/config.json: mean pooling");
     }
+    // sentence-transformers' module pipeline: Transformer, Pooling and Normalize are what the engine runs; any
+    // other module (Dense, LayerNorm, ...) changes the vectors, so it is refused by name, never skipped (a Dense
+    // model used to convert and return the Transformer's width instead of the Dense layer's).
     if (fs::exists(dir / "modules.json"))
-      for (const auto& m : read_json(dir / "modules.json"))
-        if (m.value("type", "").find("Normalize") != std::string::npos) a["normalize"] = true;
+      for (const auto& m : read_json(dir / "modules.json")) {
+        const std::string type = m.value("type", "");
+        const std::string leaf = type.substr(type.rfind('.') + 1);
+        RMSMP_CHECK(leaf == "Transformer" || leaf == "Pooling" || leaf == "Normalize", ErrorCode::Unsupported,
+                    (dir / "modules.json").string() << ": module " << m.value("path", m.value("name", "?")) << " of type "
+                                                    << type << " is not supported (Transformer, Pooling and Normalize are)");
+        if (leaf == "Normalize") a["normalize"] = true;
+      }
     return BertConfig::from_json(a, where);
   } catch (const nlohmann::json::exception& e) {
     RMSMP_FAIL(ErrorCode::InvalidFile, where << ": missing or malformed field: " << e.what());
