@@ -10,6 +10,7 @@
 #include "core/hash.h"
 #include "rmsmp/error.h"
 #include "rmsmp/tokenizer/sentencepiece.h"
+#include "pth_reader.h"
 #include "safetensors.h"
 
 namespace rmsmp {
@@ -27,6 +28,38 @@ nlohmann::json read_json(const fs::path& p) {
     RMSMP_FAIL(ErrorCode::InvalidFile, p.string() << ": not valid JSON: " << e.what());
   }
 }
+
+// A checkpoint folder's weights: model.safetensors, or else pytorch_model.bin (torch.save's zip or legacy
+// container) through the restricted pickle reader, which runs no code from the file. Names are the state
+// dict's; both readers check shapes, dtypes and values (no NaN/Inf) and name the file and tensor in errors.
+class CheckpointWeights {
+ public:
+  explicit CheckpointWeights(const fs::path& dir) {
+    const fs::path st = dir / "model.safetensors", bin = dir / "pytorch_model.bin";
+    RMSMP_CHECK(fs::exists(st) || (!fs::exists(dir / "model.safetensors.index.json") &&
+                                   !fs::exists(dir / "pytorch_model.bin.index.json")),
+                ErrorCode::Unsupported,
+                dir.string() << ": sharded checkpoints (*.index.json) are not supported; save the model as one file");
+    RMSMP_CHECK(fs::exists(st) || fs::exists(bin), ErrorCode::NotFound,
+                dir.string() << ": no model.safetensors or pytorch_model.bin in the checkpoint folder");
+    if (fs::exists(st)) {
+      path_ = st.string();
+      st_ = std::make_unique<SafetensorsFile>(path_);
+    } else {
+      path_ = bin.string();
+      pth_ = std::make_unique<PthFile>(path_);
+    }
+  }
+  const std::string& path() const { return path_; }
+  bool has(const std::string& n) const { return st_ ? st_->has(n) : pth_->has(n); }
+  std::vector<int64_t> shape(const std::string& n) const { return st_ ? st_->entry(n).shape : pth_->tensor(n).shape; }
+  std::vector<float> read_f32(const std::string& n) const { return st_ ? st_->read_f32(n) : pth_->read_f32(n); }
+
+ private:
+  std::string path_;
+  std::unique_ptr<SafetensorsFile> st_;
+  std::unique_ptr<PthFile> pth_;
+};
 
 // DistilBERT's name for one of our canonical names (without a "distilbert." prefix): the same post-LayerNorm
 // encoder as BERT under other names, with no token-type table (the loader supplies a zero one).
@@ -319,8 +352,8 @@ HfBertCheckpoint load_hf_bert(const std::string& dir_str) {
   ck.dir = dir_str;
   ck.cfg = hf_read_config(dir_str, ck.notes);
 
-  ck.weights_path = (dir / "model.safetensors").string();
-  SafetensorsFile st(ck.weights_path);
+  const CheckpointWeights st(dir);
+  ck.weights_path = st.path();
   ck.weights_sha256 = sha256_file_hex(ck.weights_path);
   const BertConfig& c = ck.cfg;
   const int64_t H = c.hidden_size, F = c.intermediate_size;
@@ -335,8 +368,7 @@ HfBertCheckpoint load_hf_bert(const std::string& dir_str) {
     std::string hf = prefix + (distil ? hf_name_distilbert(ours) : hf_name(ours));
     if (!st.has(hf) && (ours.ends_with(".gamma") || ours.ends_with(".beta")))  // pre-2019 LayerNorm names
       hf = prefix + hf_name(ours).substr(0, hf_name(ours).rfind('.')) + (ours.ends_with(".gamma") ? ".gamma" : ".beta");
-    const auto& e = st.entry(hf);
-    RMSMP_CHECK(e.shape == shape, ErrorCode::InvalidFile,
+    RMSMP_CHECK(st.shape(hf) == shape, ErrorCode::InvalidFile,
                 ck.weights_path << ": tensor '" << hf << "' has a shape that contradicts config.json");
     ck.tensors[ours] = st.read_f32(hf);
   };
@@ -366,14 +398,13 @@ HfBertCheckpoint load_hf_bert(const std::string& dir_str) {
                                  "yet; the encoder alone (DistilBertModel, sentence-transformers) is");
   // A sequence-classification head (BertForSequenceClassification), kept in fp32.
   if (st.has("classifier.weight")) {
-    const auto& cw = st.entry("classifier.weight");
-    RMSMP_CHECK(cw.shape.size() == 2 && cw.shape[1] == H && cw.shape[0] >= 1 && st.has(prefix + "pooler.dense.weight"),
+    const std::vector<int64_t> cw = st.shape("classifier.weight");
+    RMSMP_CHECK(cw.size() == 2 && cw[1] == H && cw[0] >= 1 && st.has(prefix + "pooler.dense.weight"),
                 ErrorCode::InvalidFile,
                 ck.weights_path << ": classifier.weight must be [num_labels, " << H << "] with a pooler beside it");
-    ck.num_labels = int(cw.shape[0]);
+    ck.num_labels = int(cw[0]);
     auto head = [&](const std::string& ours, const std::string& hf, std::vector<int64_t> shape) {
-      const auto& e = st.entry(hf);
-      RMSMP_CHECK(e.shape == shape, ErrorCode::InvalidFile, ck.weights_path << ": tensor '" << hf << "' has the wrong shape");
+      RMSMP_CHECK(st.shape(hf) == shape, ErrorCode::InvalidFile, ck.weights_path << ": tensor '" << hf << "' has the wrong shape");
       ck.tensors[ours] = st.read_f32(hf);
     };
     head("head.pooler.weight", prefix + "pooler.dense.weight", {H, H});

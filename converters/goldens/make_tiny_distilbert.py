@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Writes tests/data/tiny_distilbert/: a tiny random DistilBertModel checkpoint (config.json in DistilBERT's own
-keys, vocab.txt, model.safetensors in DistilBERT's tensor names; numpy seed 11) and golden_embeddings.json: the
+keys, vocab.txt, model.safetensors in DistilBERT's tensor names and the same tensors as pytorch_model.bin;
+numpy seed 11) and golden_embeddings.json: the
 mean-pooled last hidden states Hugging Face transformers computes for fixed sentences (sentence-transformers'
 mean pooling over the attention mask), which the engine's DistilBERT mapping must reproduce.
 Usage: python3 converters/goldens/make_tiny_distilbert.py  (needs torch, transformers, safetensors, numpy)."""
@@ -34,6 +35,9 @@ for l in range(L):
     for n in ["sa_layer_norm", "output_layer_norm"]:
         t[p + n + ".weight"], t[p + n + ".bias"] = r(H, mean=1.0), r(H)
 save_file(t, os.path.join(out, "model.safetensors"), metadata={"format": "pt"})
+# The same tensors as torch.save writes them (pytorch_model.bin, zip container): the reader for folders without
+# model.safetensors must give the same model.
+torch.save({k: torch.from_numpy(v) for k, v in t.items()}, os.path.join(out, "pytorch_model.bin"))
 
 model = DistilBertModel.from_pretrained(out).eval()
 tok = BertTokenizer(os.path.join(out, "vocab.txt"), do_lower_case=True)

@@ -74,6 +74,27 @@ TEST(DistilBert, QuantizedModelsStayCloseToTransformers) {
   }
 }
 
+// A folder with pytorch_model.bin and no model.safetensors (older Hugging Face checkpoints) is read through the
+// restricted pickle reader: the same model as from the safetensors file, bit for bit.
+TEST(DistilBert, PytorchModelBinGivesTheSameModelAsSafetensors) {
+  namespace fs = std::filesystem;
+  const std::string dir = test::temp_dir() + "/distilbert_bin";
+  fs::remove_all(dir);
+  fs::copy(test::data_dir() + "/tiny_distilbert", dir);
+  fs::remove(dir + "/model.safetensors");
+  auto b = Model::load(convert("fp32", dir)), st = Model::load(convert("fp32"));
+  const std::string s = "it is a very bad play";
+  EXPECT_EQ(b->embed({b->tokenize(s)}), st->embed({st->tokenize(s)}));
+  fs::remove(dir + "/pytorch_model.bin");
+  try {
+    convert("fp32", dir);
+    FAIL() << "a folder without weights converted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::NotFound);
+    EXPECT_NE(std::string(e.what()).find("no model.safetensors or pytorch_model.bin"), std::string::npos) << e.what();
+  }
+}
+
 TEST(DistilBert, WhatTheMappingCannotRunIsRefusedByName) {
   namespace fs = std::filesystem;
   const std::string dir = test::temp_dir() + "/distilbert_relu";
