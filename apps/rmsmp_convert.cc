@@ -16,8 +16,8 @@ usage: rmsmp-convert --in HF_DIR --out FILE [options]                 (BERT fami
 
   --in DIR            checkpoint folder: config.json, model.safetensors, vocab.txt and/or tokenizer.json
                       (sentence-transformers files, if present, set pooling, normalisation, max length).
-                      model_type bert (with or without a sequence-classification head) or distilbert
-                      (the encoder; its classification head is refused by name)
+                      model_type bert or distilbert, each with or without a sequence-classification head;
+                      weights from model.safetensors, or pytorch_model.bin when that is all there is
   --out FILE          output model (written to a temp file, then renamed: no partial output on failure)
   --scheme S          rmsmp (default) | fp32 | fixed8 | fixed4 | pot4 | layerwise | random
                         rmsmp:     per-row Fixed-8 by Hessian score, Fixed-4 vs PoT-4 by --scheme-rule

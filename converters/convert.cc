@@ -180,7 +180,8 @@ nlohmann::json convert_checkpoint(const ConvertOptions& opt, const std::function
                            {"num_labels", ck.num_labels},
                            {"labels", ck.labels},
                            {"problem_type", ck.regression ? "regression" : "single_label_classification"},
-                           {"pooler", "tanh(W [CLS] + b)"}};
+                           {"pooler", ck.head_activation + "(W [CLS] + b)"},
+                           {"pooler_activation", ck.head_activation}};
   }
   const double avg_bits = code_bits / n_weights;
   nlohmann::json& h = mw.header();

@@ -391,24 +391,22 @@ HfBertCheckpoint load_hf_bert(const std::string& dir_str) {
     }
   }
 
-  // DistilBertForSequenceClassification's head (pre_classifier, ReLU, classifier) is not BERT's pooler: refused
-  // by name rather than converted into the wrong head or dropped.
-  RMSMP_CHECK(!distil || !st.has("classifier.weight"), ErrorCode::Unsupported,
-              ck.weights_path << ": DistilBERT classification heads (pre_classifier + classifier) are not supported "
-                                 "yet; the encoder alone (DistilBertModel, sentence-transformers) is");
-  // A sequence-classification head (BertForSequenceClassification), kept in fp32.
+  // A sequence-classification head, kept in fp32: BertForSequenceClassification's pooler (tanh) or
+  // DistilBertForSequenceClassification's pre_classifier (ReLU), both on the [CLS] state, then the classifier.
   if (st.has("classifier.weight")) {
+    const std::string pooler = distil ? "pre_classifier" : prefix + "pooler.dense";
     const std::vector<int64_t> cw = st.shape("classifier.weight");
-    RMSMP_CHECK(cw.size() == 2 && cw[1] == H && cw[0] >= 1 && st.has(prefix + "pooler.dense.weight"),
-                ErrorCode::InvalidFile,
-                ck.weights_path << ": classifier.weight must be [num_labels, " << H << "] with a pooler beside it");
+    RMSMP_CHECK(cw.size() == 2 && cw[1] == H && cw[0] >= 1 && st.has(pooler + ".weight"), ErrorCode::InvalidFile,
+                ck.weights_path << ": classifier.weight must be [num_labels, " << H << "] with " << pooler
+                                << ".weight beside it");
+    ck.head_activation = distil ? "relu" : "tanh";
     ck.num_labels = int(cw[0]);
     auto head = [&](const std::string& ours, const std::string& hf, std::vector<int64_t> shape) {
       RMSMP_CHECK(st.shape(hf) == shape, ErrorCode::InvalidFile, ck.weights_path << ": tensor '" << hf << "' has the wrong shape");
       ck.tensors[ours] = st.read_f32(hf);
     };
-    head("head.pooler.weight", prefix + "pooler.dense.weight", {H, H});
-    head("head.pooler.bias", prefix + "pooler.dense.bias", {H});
+    head("head.pooler.weight", pooler + ".weight", {H, H});
+    head("head.pooler.bias", pooler + ".bias", {H});
     head("head.classifier.weight", "classifier.weight", {ck.num_labels, H});
     head("head.classifier.bias", "classifier.bias", {ck.num_labels});
     hf_read_labels(dir_str, ck.num_labels, ck.labels, ck.regression);

@@ -24,6 +24,8 @@ struct HfBertCheckpoint {
   int num_labels = 0;              // 0: no classification head in the checkpoint
   std::vector<std::string> labels;
   bool regression = false;         // num_labels == 1 or problem_type "regression"
+  // The pooler's activation: "tanh" (BERT's pooler) or "relu" (DistilBERT's pre_classifier).
+  std::string head_activation = "tanh";
 
   // An fp32 BertWeights whose linears are single fp32 groups pointing into `tensors` (for calibration).
   BertWeights fp32_weights() const;

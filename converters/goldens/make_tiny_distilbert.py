@@ -52,3 +52,29 @@ with torch.no_grad():
 json.dump({"made_with": f"transformers {transformers.__version__}, torch {torch.__version__}", "pooling": "mean",
            "cases": golden}, open(os.path.join(out, "golden_embeddings.json"), "w"), indent=1)
 print("wrote", os.path.normpath(out))
+
+# tests/data/tiny_distilbert_cls/: DistilBertForSequenceClassification (the encoder above under "distilbert.",
+# pre_classifier + ReLU + classifier, 3 labels) and golden_logits.json from transformers.
+from transformers import DistilBertForSequenceClassification
+cls_out = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "data", "tiny_distilbert_cls")
+os.makedirs(cls_out, exist_ok=True)
+LABELS = ["negative", "neutral", "positive"]
+open(os.path.join(cls_out, "vocab.txt"), "w").write("\n".join(vocab) + "\n")
+ccfg = dict(cfg, architectures=["DistilBertForSequenceClassification"], seq_classif_dropout=0.2,
+            id2label={str(i): n for i, n in enumerate(LABELS)}, label2id={n: i for i, n in enumerate(LABELS)})
+json.dump(ccfg, open(os.path.join(cls_out, "config.json"), "w"), indent=2)
+json.dump({"do_lower_case": True}, open(os.path.join(cls_out, "tokenizer_config.json"), "w"))
+ct = {"distilbert." + k: v for k, v in t.items()}
+ct["pre_classifier.weight"], ct["pre_classifier.bias"] = r(H, H), r(H)
+ct["classifier.weight"], ct["classifier.bias"] = r(len(LABELS), H), r(len(LABELS))
+save_file(ct, os.path.join(cls_out, "model.safetensors"), metadata={"format": "pt"})
+cmodel = DistilBertForSequenceClassification.from_pretrained(cls_out).eval()
+cases = []
+with torch.no_grad():
+    for s in sentences:
+        enc = tok(s, return_tensors="pt")
+        cases.append({"a": s, "b": None, "ids": enc["input_ids"][0].tolist(),
+                      "logits": cmodel(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).logits[0].tolist()})
+json.dump({"made_with": f"transformers {transformers.__version__}, torch {torch.__version__}", "labels": LABELS,
+           "cases": cases}, open(os.path.join(cls_out, "golden_logits.json"), "w"), indent=1)
+print("wrote", os.path.normpath(cls_out))

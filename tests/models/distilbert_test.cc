@@ -95,6 +95,27 @@ TEST(DistilBert, PytorchModelBinGivesTheSameModelAsSafetensors) {
   }
 }
 
+// DistilBertForSequenceClassification: pre_classifier + ReLU + classifier on the [CLS] state, as transformers
+// computes it (tests/data/tiny_distilbert_cls/golden_logits.json).
+TEST(DistilBert, ClassifierLogitsMatchTransformers) {
+  std::ifstream in(test::data_dir() + "/tiny_distilbert_cls/golden_logits.json");
+  const nlohmann::json g = nlohmann::json::parse(in);
+  for (const std::string backend : {"reference", "cpu"}) {
+    LoadOptions lo;
+    lo.backend = backend;
+    auto m = Model::load(convert("fp32", test::data_dir() + "/tiny_distilbert_cls"), lo);
+    EXPECT_EQ(m->info().labels, (std::vector<std::string>{"negative", "neutral", "positive"}));
+    std::vector<Tokenized> batch;
+    for (const auto& c : g["cases"]) batch.push_back(m->tokenize(c["a"].get<std::string>()));
+    const auto logits = m->classify(batch);
+    for (size_t i = 0; i < logits.size(); ++i) {
+      const auto want = g["cases"][i]["logits"].get<std::vector<float>>();
+      ASSERT_EQ(logits[i].size(), want.size());
+      for (size_t j = 0; j < want.size(); ++j) EXPECT_NEAR(logits[i][j], want[j], 1e-5) << backend << " case " << i;
+    }
+  }
+}
+
 TEST(DistilBert, WhatTheMappingCannotRunIsRefusedByName) {
   namespace fs = std::filesystem;
   const std::string dir = test::temp_dir() + "/distilbert_relu";

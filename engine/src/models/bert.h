@@ -41,8 +41,10 @@ struct BertWeights {
   const float *word_emb = nullptr, *pos_emb = nullptr, *type_emb = nullptr, *emb_ln_g = nullptr, *emb_ln_b = nullptr;
   RowMixedTable word_table;
   std::vector<BertLayerWeights> layers;
-  // Optional BertForSequenceClassification head (fp32): logits = C tanh(P cls + p) + c.
+  // Optional sequence-classification head (fp32): logits = C act(P cls + p) + c, act tanh (BERT's pooler) or
+  // ReLU (DistilBERT's pre_classifier).
   int64_t num_labels = 0;
+  bool pooler_relu = false;
   const float *pooler_w = nullptr, *pooler_b = nullptr, *cls_w = nullptr, *cls_b = nullptr;
 };
 

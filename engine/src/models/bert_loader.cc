@@ -106,6 +106,10 @@ BertWeights bert_bind(const ModelFile& f) {
                     int64_t(hd["labels"].size()) == hd["num_labels"].get<int64_t>(),
                 ErrorCode::InvalidFile, f.path() << ": malformed \"head\" section");
     w.num_labels = hd["num_labels"].get<int64_t>();
+    const std::string act = hd.value("pooler_activation", "tanh");  // files before DistilBERT heads: tanh
+    RMSMP_CHECK(act == "tanh" || act == "relu", ErrorCode::InvalidFile,
+                f.path() << ": head pooler_activation '" << act << "' (tanh or relu)");
+    w.pooler_relu = act == "relu";
     w.pooler_w = f.f32("head.pooler.weight", {H, H});
     w.pooler_b = f.f32("head.pooler.bias", {H});
     w.cls_w = f.f32("head.classifier.weight", {w.num_labels, H});

@@ -158,7 +158,7 @@ std::vector<std::vector<float>> run_classify(const Model::Impl& m, const std::ve
     for (int64_t i = 0; i < H; ++i) {
       double acc = w.pooler_b[i];
       for (int64_t j = 0; j < H; ++j) acc += double(w.pooler_w[i * H + j]) * x[j];
-      p[size_t(i)] = std::tanh(acc);
+      p[size_t(i)] = w.pooler_relu ? (acc > 0 ? acc : 0.0) : std::tanh(acc);
     }
     for (int64_t o = 0; o < L; ++o) {
       double acc = w.cls_b[o];
