@@ -41,7 +41,8 @@ usage: rmsmp-serve --model M.rmsmp [--host 127.0.0.1] [--port 8080] [--slots N] 
                   "raw_scores"?, "return_text"?} -> [{"index", "score", "text"?}] highest first;
                   score = sigmoid(logit of (query, text)), or the logit with raw_scores
   POST /tokenize  TEI's shape: {"inputs": str | [str], "add_special_tokens"? (default true)} -> per input
-                  [{"id", "text" (the vocabulary's piece), "special", "start": null, "stop": null}]
+                  [{"id", "text", "special", "start", "stop"}]: a piece's byte span in the input and the
+                  text it covers; [CLS]/[SEP]: their vocabulary string, special, null offsets
   GET  /info      model_id, model_type, max_input_length, max_client_batch_size, max_concurrent_requests,
                   scheme, avg_weight_bits, backend, version
   GET  /health    {"status": "ok", "model", "scheme", "hidden_size", "num_labels"}

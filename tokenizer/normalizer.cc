@@ -83,37 +83,73 @@ void append_lower(char32_t c, std::u32string& out) {
 
 }  // namespace
 
-std::u32string strip_accents_lower(std::u32string s, bool strip_accents, bool lowercase) {
+// Origins: when given, origins[i] is the index of the input character normalised character i came from; every
+// stage carries it along (a decomposed or lowercased character's parts share their source's).
+namespace {
+std::u32string strip_lower_tracked(std::u32string s, bool strip_accents, bool lowercase, std::vector<uint32_t>* origins) {
   std::u32string t;
+  std::vector<uint32_t> o;
   t.reserve(s.size());
+  auto keep = [&](size_t from, size_t n_before) {
+    if (origins)
+      for (size_t k = n_before; k < t.size(); ++k) o.push_back((*origins)[from]);
+  };
   if (strip_accents) {
     std::u32string d;
-    for (char32_t c : s) append_nfd(c, d);
-    for (char32_t c : d)
-      if (cat(c) != UTF8PROC_CATEGORY_MN) t.push_back(c);
-    s.swap(t);
-    t.clear();
-  }
-  if (lowercase) {
-    for (char32_t c : s) append_lower(c, t);
-    s.swap(t);
-  }
-  return s;
-}
-
-std::u32string WordPieceTokenizer::normalize(std::string_view utf8) const {
-  std::u32string s = utf8_decode(utf8), t;
-  t.reserve(s.size());
-  if (cfg_.clean_text) {
-    for (char32_t c : s) {
-      if (c == 0 || c == 0xFFFD || is_control(c)) continue;
-      t.push_back(is_whitespace(c) ? U' ' : c);
+    for (size_t i = 0; i < s.size(); ++i) {
+      d.clear();
+      append_nfd(s[i], d);
+      const size_t n = t.size();
+      for (char32_t c : d)
+        if (cat(c) != UTF8PROC_CATEGORY_MN) t.push_back(c);
+      keep(i, n);
     }
     s.swap(t);
     t.clear();
+    if (origins) origins->swap(o), o.clear();
+  }
+  if (lowercase) {
+    for (size_t i = 0; i < s.size(); ++i) {
+      const size_t n = t.size();
+      append_lower(s[i], t);
+      keep(i, n);
+    }
+    s.swap(t);
+    if (origins) origins->swap(o);
+  }
+  return s;
+}
+}  // namespace
+
+std::u32string strip_accents_lower(std::u32string s, bool strip_accents, bool lowercase) {
+  return strip_lower_tracked(std::move(s), strip_accents, lowercase, nullptr);
+}
+
+std::u32string WordPieceTokenizer::normalize(std::string_view utf8) const { return normalize_tracked(utf8, nullptr); }
+
+std::u32string WordPieceTokenizer::normalize_tracked(std::string_view utf8, std::vector<uint32_t>* origins) const {
+  std::u32string s = utf8_decode(utf8), t;
+  std::vector<uint32_t> o;
+  if (origins) {
+    origins->resize(s.size());
+    for (size_t i = 0; i < s.size(); ++i) (*origins)[i] = uint32_t(i);
+  }
+  t.reserve(s.size());
+  if (cfg_.clean_text) {
+    for (size_t i = 0; i < s.size(); ++i) {
+      const char32_t c = s[i];
+      if (c == 0 || c == 0xFFFD || is_control(c)) continue;
+      t.push_back(is_whitespace(c) ? U' ' : c);
+      if (origins) o.push_back((*origins)[i]);
+    }
+    s.swap(t);
+    t.clear();
+    if (origins) origins->swap(o), o.clear();
   }
   if (cfg_.handle_chinese_chars) {
-    for (char32_t c : s) {
+    for (size_t i = 0; i < s.size(); ++i) {
+      const char32_t c = s[i];
+      const size_t n = t.size();
       if (is_chinese_char(c)) {
         t.push_back(U' ');
         t.push_back(c);
@@ -121,11 +157,14 @@ std::u32string WordPieceTokenizer::normalize(std::string_view utf8) const {
       } else {
         t.push_back(c);
       }
+      if (origins)
+        for (size_t k = n; k < t.size(); ++k) o.push_back((*origins)[i]);
     }
     s.swap(t);
     t.clear();
+    if (origins) origins->swap(o), o.clear();
   }
-  return strip_accents_lower(std::move(s), cfg_.strip_accents.value_or(cfg_.lowercase), cfg_.lowercase);
+  return strip_lower_tracked(std::move(s), cfg_.strip_accents.value_or(cfg_.lowercase), cfg_.lowercase, origins);
 }
 
 // Exposed to wordpiece.cc: the pre-tokenizer's classes.

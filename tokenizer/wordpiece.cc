@@ -29,6 +29,9 @@ WordPieceTokenizer::WordPieceTokenizer(std::vector<std::string> vocab, WordPiece
   unk_id_ = need(cfg_.unk_token);
   cls_id_ = need(cfg_.cls_token);
   sep_id_ = need(cfg_.sep_token);
+  // BERT's special tokens that the vocabulary has: Hugging Face matches them in raw text (added tokens).
+  for (const std::string& t : {cfg_.unk_token, cfg_.cls_token, cfg_.sep_token, cfg_.pad_token, cfg_.mask_token})
+    if (int32_t id = token_id(t); id >= 0 && !t.empty()) specials_.push_back({t, id});
 }
 
 std::vector<std::string> WordPieceTokenizer::read_vocab_file(const std::string& path) {
@@ -56,12 +59,14 @@ int32_t WordPieceTokenizer::token_id(const std::string& token) const {
   return it == ids_.end() ? -1 : it->second;
 }
 
-void WordPieceTokenizer::wordpiece(const std::u32string& word, std::vector<int32_t>& out) const {
+void WordPieceTokenizer::wordpiece(const std::u32string& word, std::vector<int32_t>& out,
+                                   std::vector<std::pair<uint32_t, uint32_t>>* bounds) const {
   if (int(word.size()) > cfg_.max_input_chars_per_word) {
     out.push_back(unk_id_);
+    if (bounds) bounds->push_back({0, uint32_t(word.size())});
     return;
   }
-  const size_t first = out.size();
+  const size_t first = out.size(), first_bound = bounds ? bounds->size() : 0;
   size_t start = 0;
   std::string piece;
   while (start < word.size()) {
@@ -78,9 +83,11 @@ void WordPieceTokenizer::wordpiece(const std::u32string& word, std::vector<int32
     if (found < 0) {  // no piece matches: the whole word is unknown
       out.resize(first);
       out.push_back(unk_id_);
+      if (bounds) bounds->resize(first_bound), bounds->push_back({0, uint32_t(word.size())});
       return;
     }
     out.push_back(found);
+    if (bounds) bounds->push_back({uint32_t(start), uint32_t(end)});
     start = end;
   }
 }
@@ -92,30 +99,84 @@ std::vector<int32_t> WordPieceTokenizer::encode_raw(std::string_view text) const
 
 std::vector<int32_t> WordPieceTokenizer::encode_raw_limited(std::string_view text, size_t limit,
                                                             bool* stopped) const {
-  *stopped = false;
-  const std::u32string s = normalize(text);  // linear; and invalid UTF-8 anywhere is refused, as before
   std::vector<int32_t> out;
-  std::u32string word;
-  auto flush = [&] {
-    if (!word.empty()) wordpiece(word, out), word.clear();
-  };
-  for (char32_t c : s) {
-    if (out.size() > limit) {
-      *stopped = true;
-      return out;
+  *stopped = encode_impl(text, limit, out, nullptr);
+  return out;
+}
+
+bool WordPieceTokenizer::encode_raw_spans(std::string_view text, std::vector<int32_t>& ids,
+                                          std::vector<std::pair<uint32_t, uint32_t>>& spans) const {
+  if (text.size() >= UINT32_MAX) throw TokenizerError("text of 4 GiB or more: spans are 32-bit");
+  ids.clear(), spans.clear();
+  encode_impl(text, SIZE_MAX, ids, &spans);
+  return true;
+}
+
+// The special tokens in the text are matched first, as Hugging Face's added tokens are (exact text, before
+// normalisation; the longest at the leftmost position): "[SEP]" typed in a sentence is the [SEP] id, not
+// "[", "sep", "]". The text between them is normalised, pre-tokenised and split into word pieces.
+bool WordPieceTokenizer::encode_impl(std::string_view text, size_t limit, std::vector<int32_t>& out,
+                                     std::vector<std::pair<uint32_t, uint32_t>>* spans) const {
+  utf8_decode(text);  // invalid UTF-8 anywhere is refused, whatever the special tokens split
+  size_t at = 0;
+  while (at <= text.size()) {
+    size_t best = std::string_view::npos, best_len = 0;
+    int32_t best_id = -1;
+    for (const auto& [tok, id] : specials_) {
+      const size_t p = text.find(tok, at);
+      if (p != std::string_view::npos && (p < best || (p == best && tok.size() > best_len)))
+        best = p, best_len = tok.size(), best_id = id;
     }
+    const size_t seg_end = best == std::string_view::npos ? text.size() : best;
+    if (encode_segment(text.substr(at, seg_end - at), uint32_t(at), limit, out, spans)) return true;
+    if (best == std::string_view::npos) break;
+    out.push_back(best_id);
+    if (spans) spans->push_back({uint32_t(best), uint32_t(best + best_len)});
+    at = best + best_len;
+  }
+  return false;
+}
+
+// One stretch of text without special tokens; spans (when wanted) are offset by base. True when it stopped
+// past `limit` ids.
+bool WordPieceTokenizer::encode_segment(std::string_view text, uint32_t base, size_t limit, std::vector<int32_t>& out,
+                                        std::vector<std::pair<uint32_t, uint32_t>>* spans) const {
+  std::vector<uint32_t> origin, byte_at;  // byte_at: offset of each input character, and one past the last
+  const std::u32string s = spans ? normalize_tracked(text, &origin) : normalize(text);  // linear
+  if (spans) {
+    for (size_t i = 0; i < text.size(); ++i)
+      if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) byte_at.push_back(base + uint32_t(i));
+    byte_at.push_back(base + uint32_t(text.size()));
+  }
+  std::u32string word;
+  size_t word_start = 0;  // the word's first character in s
+  std::vector<std::pair<uint32_t, uint32_t>> bounds;
+  auto flush = [&] {
+    if (word.empty()) return;
+    bounds.clear();
+    wordpiece(word, out, spans ? &bounds : nullptr);
+    if (spans)
+      for (const auto& [b, e] : bounds)  // characters [b, e) of the word: their source characters' bytes
+        spans->push_back({byte_at[origin[word_start + b]], byte_at[origin[word_start + e - 1] + 1]});
+    word.clear();
+  };
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (out.size() > limit) return true;
+    const char32_t c = s[i];
     if (wp_is_whitespace(c)) {
       flush();
     } else if (wp_is_punctuation(c)) {
       flush();
+      word_start = i;
       word.push_back(c);
       flush();
     } else {
+      if (word.empty()) word_start = i;
       word.push_back(c);
     }
   }
   flush();
-  return out;
+  return false;
 }
 
 }  // namespace rmsmp::tok

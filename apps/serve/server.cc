@@ -349,8 +349,8 @@ struct Server::Impl {
     log_access(ep, status, n_texts, n_tokens, queue_ms, compute_ms);
   }
 
-  // POST /tokenize (TEI's shape): per input, [{"id", "text", "special", "start", "stop"}]. text is the
-  // vocabulary's piece ("##ing", "[CLS]"); start/stop (byte offsets) are null: the tokenizers do not keep them.
+  // POST /tokenize (TEI's shape): per input, [{"id", "text", "special", "start", "stop"}]: a piece's byte span
+  // in the input and the text it covers, or for [CLS]/[SEP] the vocabulary's string and null offsets.
   // Truncated like the model's inputs when add_special_tokens; the raw pieces otherwise.
   void tokenize_route(const httplib::Request& req, const std::string& body, httplib::Response& res) {
     const auto t0 = std::chrono::steady_clock::now();
@@ -366,16 +366,29 @@ struct Server::Impl {
       nlohmann::json out = nlohmann::json::array();
       for (size_t i = 0; i < r.texts.size(); ++i) {
         std::vector<int32_t> ids;
+        Model::TokenSpans raw;
         try {
-          ids = r.add_special_tokens ? tokenizer.tokenize(r.texts[i]).ids : model->tokenize_raw(r.texts[i]);
+          raw = model->tokenize_raw_spans(r.texts[i]);
+          ids = r.add_special_tokens ? tokenizer.tokenize(r.texts[i]).ids : raw.ids;
         } catch (const Error& e) {
           throw HttpError{422, "inputs[" + std::to_string(i) + "]: " + e.what(), "Validation"};
         }
+        // As TEI: a piece of the text has its byte span and the text it covers; [CLS]/[SEP] (and every piece of
+        // a tokenizer without spans) have their vocabulary string and null offsets. With special tokens the ids
+        // are [CLS], a prefix of the raw pieces (truncation), [SEP].
+        const std::string& text = r.texts[i];
         nlohmann::json toks = nlohmann::json::array();
         for (size_t k = 0; k < ids.size(); ++k) {
           const bool special = r.add_special_tokens && (k == 0 || k + 1 == ids.size());  // [CLS] ... [SEP]
-          toks.push_back({{"id", ids[k]}, {"text", model->token_piece(ids[k])}, {"special", special},
-                          {"start", nullptr}, {"stop", nullptr}});
+          const size_t j = r.add_special_tokens ? k - 1 : k;
+          if (!special && j < raw.spans.size() && raw.ids[j] == ids[k]) {
+            const auto [b, e] = raw.spans[j];
+            toks.push_back({{"id", ids[k]}, {"text", text.substr(b, e - b)}, {"special", false}, {"start", b},
+                            {"stop", e}});
+          } else {
+            toks.push_back({{"id", ids[k]}, {"text", model->token_piece(ids[k])}, {"special", special},
+                            {"start", nullptr}, {"stop", nullptr}});
+          }
         }
         out.push_back(toks);
       }

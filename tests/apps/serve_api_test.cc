@@ -133,27 +133,44 @@ TEST(ServeApi, OpenAiEmbeddingsFloatBase64TokenIdsAndUsage) {
   EXPECT_FALSE(j["model"].get<std::string>().empty());  // no "model" sent: the served file's path
 }
 
+// TEI's shape: [CLS]/[SEP] special with their vocabulary strings and null offsets; every other piece with its
+// byte span in the input and the text it covers (spans checked against HF tokenizers in
+// TokenizerGolden.PieceSpansEqualHuggingFaceOffsets).
 TEST(ServeApi, TokenizeReturnsIdsAndPiecesAsTeiDoes) {
   Server s({});
-  auto r = s.client.Post("/tokenize", R"({"inputs": ["a b", "c"]})", "application/json");
+  const std::string text = "a b\u00e9";  // a two-byte character: byte offsets, not character ones
+  auto r = s.client.Post("/tokenize", json({{"inputs", {text, "c"}}}).dump(), "application/json");
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200) << r->body;
   const auto j = json::parse(r->body);
   ASSERT_EQ(j.size(), 2u);
-  const auto ids = s.model->tokenize("a b").ids;
+  const auto ids = s.model->tokenize(text).ids;
+  const auto spans = s.model->tokenize_raw_spans(text);
   ASSERT_EQ(j[0].size(), ids.size());
+  ASSERT_EQ(spans.spans.size(), ids.size() - 2);
   for (size_t k = 0; k < ids.size(); ++k) {
     EXPECT_EQ(j[0][k]["id"], ids[k]);
-    EXPECT_EQ(j[0][k]["special"], k == 0 || k + 1 == ids.size());
-    EXPECT_TRUE(j[0][k]["start"].is_null());
+    const bool special = k == 0 || k + 1 == ids.size();
+    EXPECT_EQ(j[0][k]["special"], special);
+    if (special) {
+      EXPECT_TRUE(j[0][k]["start"].is_null());
+      continue;
+    }
+    const auto [b, e] = spans.spans[k - 1];
+    EXPECT_EQ(j[0][k]["start"], b);
+    EXPECT_EQ(j[0][k]["stop"], e);
+    EXPECT_EQ(j[0][k]["text"], text.substr(b, e - b));
   }
   EXPECT_EQ(j[0][0]["text"], "[CLS]");
   EXPECT_EQ(j[0].back()["text"], "[SEP]");
+  EXPECT_EQ(j[0].back()["stop"], nullptr);
+  EXPECT_EQ(j[0][ids.size() - 2]["stop"], text.size());  // the last piece ends where the text does
   r = s.client.Post("/tokenize", R"({"inputs": "a b", "add_special_tokens": false})", "application/json");
   ASSERT_EQ(r->status, 200) << r->body;
   const auto raw = s.model->tokenize_raw("a b");
   ASSERT_EQ(json::parse(r->body)[0].size(), raw.size());
   EXPECT_EQ(json::parse(r->body)[0][0]["id"], raw[0]);
+  EXPECT_EQ(json::parse(r->body)[0][0]["start"], 0);
   EXPECT_EQ(s.client.Post("/tokenize", R"({"inputs": "a", "pairs": 1})", "application/json")->status, 422);
 }
 

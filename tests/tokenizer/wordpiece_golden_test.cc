@@ -3,8 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <sstream>
+
+#include <nlohmann/json.hpp>
 
 #include "rmsmp/model.h"
 #include "util/test_env.h"
@@ -27,6 +30,27 @@ std::vector<std::string> split_tabs(const std::string& l) {
   return out;
 }
 }  // namespace
+
+// Byte spans of every piece (TEI's /tokenize start/stop) against Hugging Face tokenizers' offsets: accents, CJK,
+// emoji, control characters, unknown words, full-width forms, and 100 SST-2 dev sentences
+// (tests/data/tokenizer_offsets_golden.json, made by converters/goldens/make_offset_goldens.py).
+TEST(TokenizerGolden, PieceSpansEqualHuggingFaceOffsets) {
+  auto m = Model::load(test::converted_minilm("fp32", {"--scheme", "fp32"}));
+  std::ifstream in(test::data_dir() + "/tokenizer_offsets_golden.json");
+  ASSERT_TRUE(in);
+  const nlohmann::json g = nlohmann::json::parse(in);
+  int ok = 0;
+  for (const auto& c : g["cases"]) {
+    const std::string text = c["text"];
+    const Model::TokenSpans t = m->tokenize_raw_spans(text);
+    EXPECT_EQ(t.ids, c["ids"].get<std::vector<int32_t>>()) << text;
+    std::vector<std::pair<uint32_t, uint32_t>> want;
+    for (const auto& s : c["spans"]) want.push_back({s[0].get<uint32_t>(), s[1].get<uint32_t>()});
+    EXPECT_EQ(t.spans, want) << text;
+    ok += t.spans == want;
+  }
+  std::cout << ok << " of " << g["cases"].size() << " texts: every span equal to HF tokenizers'\n";
+}
 
 TEST(TokenizerGolden, IdsIdenticalToHuggingFaceForEverySentence) {
   auto m = Model::load(test::converted_minilm("fp32", {"--scheme", "fp32"}));

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "rmsmp/error.h"
@@ -60,6 +61,14 @@ class Model {
   Tokenized tokenize(std::string_view text, std::optional<std::string_view> pair = std::nullopt) const;
   // The tokenizer's piece ids alone: no [CLS]/[SEP], no truncation (for parity checks and debugging).
   std::vector<int32_t> tokenize_raw(std::string_view text) const;
+  // tokenize_raw's ids with each one's byte span [begin, end) in `text` (Hugging Face tokenizers' offsets, in
+  // UTF-8 bytes, as TEI's /tokenize reports them). `spans` is empty when the model's tokenizer cannot give them
+  // (SentencePiece models so far). Throws Error{InvalidText} for invalid UTF-8.
+  struct TokenSpans {
+    std::vector<int32_t> ids;
+    std::vector<std::pair<uint32_t, uint32_t>> spans;
+  };
+  TokenSpans tokenize_raw_spans(std::string_view text) const;
   // The vocabulary's string for a token id ("" outside the vocabulary), e.g. "##ing" or "[CLS]".
   std::string token_piece(int32_t id) const;
   // Pooled (and, as configured, L2-normalised) embeddings, one per input, hidden_size floats each.

@@ -73,6 +73,16 @@ Tokenized Model::tokenize(std::string_view text, std::optional<std::string_view>
 
 std::string Model::token_piece(int32_t id) const { return impl_->tokenizer->piece(id); }
 
+Model::TokenSpans Model::tokenize_raw_spans(std::string_view text) const {
+  TokenSpans t;
+  try {
+    if (!impl_->tokenizer->encode_raw_spans(text, t.ids, t.spans)) t.ids = impl_->tokenizer->encode_raw(text), t.spans.clear();
+  } catch (const tok::TokenizerError& e) {
+    throw Error(ErrorCode::InvalidText, e.what());
+  }
+  return t;
+}
+
 std::vector<int32_t> Model::tokenize_raw(std::string_view text) const {
   try {
     return impl_->tokenizer->encode_raw(text);

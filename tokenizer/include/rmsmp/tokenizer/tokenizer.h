@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace rmsmp::tok {
@@ -40,6 +41,14 @@ class Tokenizer {
     (void)limit;
     *stopped = false;
     return encode_raw(text);
+  }
+  // encode_raw's ids and, per id, the byte span [begin, end) of `text` it was made from (a word-piece's own
+  // characters; an unknown word's whole word), as Hugging Face tokenizers' offsets. false: this tokenizer
+  // cannot say (ids and spans are left empty).
+  virtual bool encode_raw_spans(std::string_view text, std::vector<int32_t>& ids,
+                                std::vector<std::pair<uint32_t, uint32_t>>& spans) const {
+    (void)text, ids.clear(), spans.clear();
+    return false;
   }
   virtual size_t vocab_size() const = 0;
   virtual int32_t token_id(const std::string& token) const = 0;  // -1 if absent
