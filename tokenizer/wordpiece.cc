@@ -118,12 +118,19 @@ bool WordPieceTokenizer::encode_raw_spans(std::string_view text, std::vector<int
 bool WordPieceTokenizer::encode_impl(std::string_view text, size_t limit, std::vector<int32_t>& out,
                                      std::vector<std::pair<uint32_t, uint32_t>>* spans) const {
   utf8_decode(text);  // invalid UTF-8 anywhere is refused, whatever the special tokens split
+  // Each special's next occurrence is searched again only once `at` has passed it, so the scan is linear in
+  // the text whatever it holds (searching every special from `at` after each match was quadratic in a text of
+  // many "[SEP]"s).
+  std::vector<size_t> next(specials_.size(), 0);
+  for (size_t k = 0; k < specials_.size(); ++k) next[k] = text.find(specials_[k].first);
   size_t at = 0;
   while (at <= text.size()) {
     size_t best = std::string_view::npos, best_len = 0;
     int32_t best_id = -1;
-    for (const auto& [tok, id] : specials_) {
-      const size_t p = text.find(tok, at);
+    for (size_t k = 0; k < specials_.size(); ++k) {
+      const auto& [tok, id] = specials_[k];
+      if (next[k] != std::string_view::npos && next[k] < at) next[k] = text.find(tok, at);
+      const size_t p = next[k];
       if (p != std::string_view::npos && (p < best || (p == best && tok.size() > best_len)))
         best = p, best_len = tok.size(), best_id = id;
     }

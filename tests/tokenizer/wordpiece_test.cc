@@ -108,6 +108,25 @@ TEST(WordPiece, LongWordsCostTheVocabularyNotTheWord) {
   EXPECT_EQ(t.encode_raw(std::string(4000, 'a') + "b"), std::vector<int32_t>{1});  // no "##b": the word is [UNK]
 }
 
+// Special tokens typed in a text are matched before normalisation, as Hugging Face's added tokens are ("[SEP]"
+// is the [SEP] id, "[sep]" is not); spans cover them. A text of 200,000 of them is linear work (searching every
+// special again after each match was quadratic: minutes for 1 MB).
+TEST(WordPiece, SpecialTokensInTheTextAreMatchedFirstInLinearTime) {
+  const std::vector<std::string> v = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "[", "]", "sep"};
+  const WordPieceTokenizer t(v, WordPieceConfig{});
+  EXPECT_EQ(t.encode_raw("a [SEP]a[sep] [MASK]"), (std::vector<int32_t>{5, 3, 5, 6, 8, 7, 4}));
+  std::vector<int32_t> ids;
+  std::vector<std::pair<uint32_t, uint32_t>> spans;
+  ASSERT_TRUE(t.encode_raw_spans("a [SEP]a", ids, spans));
+  EXPECT_EQ(spans, (std::vector<std::pair<uint32_t, uint32_t>>{{0, 1}, {2, 7}, {7, 8}}));
+  std::string many;
+  for (int i = 0; i < 200000; ++i) many += "[SEP]a";
+  const std::vector<int32_t> got = t.encode_raw(many);
+  ASSERT_EQ(got.size(), 400000u);
+  EXPECT_EQ(got[399998], 3);
+  EXPECT_EQ(got[399999], 5);
+}
+
 // A huge text is tokenized only as far as truncation can keep: 1 MB of words gives the 254 ids
 // of a 256-token input, flagged as a lower bound, and the same ids as the whole text's first ones.
 TEST(WordPiece, TruncatedTextsStopOnceTheRestCannotBeKept) {
