@@ -45,3 +45,37 @@ def embed(ds, model_path, text_column: str = "text", output_column: str = "embed
     return ds.map_batches(_Embedder, batch_size=batch_size, batch_format="numpy", concurrency=concurrency,
                           num_cpus=max(1, threads),
                           fn_constructor_args=(path, text_column, output_column, threads, normalize, min(batch_size, 64)))
+
+
+def main(argv=None):
+    """python -m rmsmp.ray IN OUT_DIR --model M: embeds a corpus (JSONL, Parquet, or plain text: one row per
+    line) into Parquet files in OUT_DIR, with the input's columns and an "embedding" column. --address joins a
+    running cluster (default: a local one)."""
+    import argparse
+    import ray
+
+    ap = argparse.ArgumentParser(prog="python -m rmsmp.ray", description=main.__doc__)
+    ap.add_argument("input", help=".jsonl/.json, .parquet, or a text file (one text per line)")
+    ap.add_argument("output", help="folder for the Parquet files")
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--column", default="text", help="the text column (plain text files have 'text')")
+    ap.add_argument("--actors", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=1, help="OpenMP threads per actor")
+    ap.add_argument("--batch-size", type=int, default=256)
+    ap.add_argument("--address", default=None, help="Ray cluster address ('auto': the running one)")
+    a = ap.parse_args(argv)
+    ray.init(address=a.address, log_to_driver=False, configure_logging=False)
+    src = a.input
+    if src.endswith((".jsonl", ".json")):
+        ds = ray.data.read_json(src)
+    elif src.endswith(".parquet"):
+        ds = ray.data.read_parquet(src)
+    else:
+        ds = ray.data.read_text(src)
+    embed(ds, a.model, text_column=a.column, concurrency=a.actors, threads=a.threads,
+          batch_size=a.batch_size).write_parquet(a.output)
+    ray.shutdown()
+
+
+if __name__ == "__main__":
+    main()
