@@ -61,44 +61,50 @@ class CheckpointWeights {
   std::unique_ptr<PthFile> pth_;
 };
 
-// DistilBERT's name for one of our canonical names (without a "distilbert." prefix): the same post-LayerNorm
-// encoder as BERT under other names, with no token-type table (the loader supplies a zero one).
-std::string hf_name_distilbert(const std::string& ours) {
-  static const std::map<std::string, std::string> kFixed = {
-      {"embeddings.word", "embeddings.word_embeddings.weight"},
-      {"embeddings.position", "embeddings.position_embeddings.weight"},
-      {"embeddings.ln.gamma", "embeddings.LayerNorm.weight"},
-      {"embeddings.ln.beta", "embeddings.LayerNorm.bias"}};
-  if (auto it = kFixed.find(ours); it != kFixed.end()) return it->second;
-  const size_t a = ours.find('.', 8), b = ours.rfind('.');
-  const std::string layer = ours.substr(8, a - 8), part = ours.substr(a + 1, b - a - 1), leaf = ours.substr(b + 1);
-  static const std::map<std::string, std::string> kPart = {
-      {"q", "attention.q_lin"},   {"k", "attention.k_lin"},      {"v", "attention.v_lin"},
-      {"attn_out", "attention.out_lin"}, {"ffn_in", "ffn.lin1"}, {"ffn_out", "ffn.lin2"},
-      {"ln_attn", "sa_layer_norm"}, {"ln_ffn", "output_layer_norm"}};
-  const std::string hleaf = leaf == "gamma" ? "weight" : leaf == "beta" ? "bias" : leaf;
-  return "transformer.layer." + layer + "." + kPart.at(part) + "." + hleaf;
+// One family's Hugging Face names for our canonical ones (without the model prefix, "bert." / "distilbert."):
+// whole names for the embeddings, and per encoder layer "<layers>.<l>.<part>.<weight|bias>".
+struct FamilyNames {
+  std::map<std::string, std::string> fixed;  // canonical embedding names -> HF names
+  std::string layers;                        // "encoder.layer" | "transformer.layer"
+  std::map<std::string, std::string> parts;  // q k v attn_out ffn_in ffn_out ln_attn ln_ffn -> HF module
+};
+
+const FamilyNames& bert_names() {
+  static const FamilyNames n{{{"embeddings.word", "embeddings.word_embeddings.weight"},
+                              {"embeddings.position", "embeddings.position_embeddings.weight"},
+                              {"embeddings.token_type", "embeddings.token_type_embeddings.weight"},
+                              {"embeddings.ln.gamma", "embeddings.LayerNorm.weight"},
+                              {"embeddings.ln.beta", "embeddings.LayerNorm.bias"}},
+                             "encoder.layer",
+                             {{"q", "attention.self.query"}, {"k", "attention.self.key"},
+                              {"v", "attention.self.value"}, {"attn_out", "attention.output.dense"},
+                              {"ffn_in", "intermediate.dense"}, {"ffn_out", "output.dense"},
+                              {"ln_attn", "attention.output.LayerNorm"}, {"ln_ffn", "output.LayerNorm"}}};
+  return n;
 }
 
-// HF weight name (without a "bert." prefix) for one of our canonical names.
-std::string hf_name(const std::string& ours) {
-  static const std::map<std::string, std::string> kFixed = {
-      {"embeddings.word", "embeddings.word_embeddings.weight"},
-      {"embeddings.position", "embeddings.position_embeddings.weight"},
-      {"embeddings.token_type", "embeddings.token_type_embeddings.weight"},
-      {"embeddings.ln.gamma", "embeddings.LayerNorm.weight"},
-      {"embeddings.ln.beta", "embeddings.LayerNorm.bias"}};
-  if (auto it = kFixed.find(ours); it != kFixed.end()) return it->second;
+// DistilBERT: the same post-LayerNorm encoder under other names, with no token-type table (the loader supplies
+// a zero one).
+const FamilyNames& distilbert_names() {
+  static const FamilyNames n{{{"embeddings.word", "embeddings.word_embeddings.weight"},
+                              {"embeddings.position", "embeddings.position_embeddings.weight"},
+                              {"embeddings.ln.gamma", "embeddings.LayerNorm.weight"},
+                              {"embeddings.ln.beta", "embeddings.LayerNorm.bias"}},
+                             "transformer.layer",
+                             {{"q", "attention.q_lin"}, {"k", "attention.k_lin"}, {"v", "attention.v_lin"},
+                              {"attn_out", "attention.out_lin"}, {"ffn_in", "ffn.lin1"}, {"ffn_out", "ffn.lin2"},
+                              {"ln_attn", "sa_layer_norm"}, {"ln_ffn", "output_layer_norm"}}};
+  return n;
+}
+
+// The family's HF weight name for one of our canonical names.
+std::string hf_name(const std::string& ours, const FamilyNames& f = bert_names()) {
+  if (auto it = f.fixed.find(ours); it != f.fixed.end()) return it->second;
   // encoder.<l>.<part>.<weight|bias|gamma|beta>
   const size_t a = ours.find('.', 8), b = ours.rfind('.');
   const std::string layer = ours.substr(8, a - 8), part = ours.substr(a + 1, b - a - 1), leaf = ours.substr(b + 1);
-  static const std::map<std::string, std::string> kPart = {
-      {"q", "attention.self.query"},        {"k", "attention.self.key"},
-      {"v", "attention.self.value"},        {"attn_out", "attention.output.dense"},
-      {"ffn_in", "intermediate.dense"},     {"ffn_out", "output.dense"},
-      {"ln_attn", "attention.output.LayerNorm"}, {"ln_ffn", "output.LayerNorm"}};
   const std::string hleaf = leaf == "gamma" ? "weight" : leaf == "beta" ? "bias" : leaf;
-  return "encoder.layer." + layer + "." + kPart.at(part) + "." + hleaf;
+  return f.layers + "." + layer + "." + f.parts.at(part) + "." + hleaf;
 }
 
 tok::WordPieceConfig hf_tokenizer_settings_unchecked(const std::string& dir_str, std::vector<std::string>& notes) {
@@ -365,9 +371,10 @@ HfBertCheckpoint load_hf_bert(const std::string& dir_str) {
       ck.tensors[ours].assign(size_t(H), 0.f);
       return;
     }
-    std::string hf = prefix + (distil ? hf_name_distilbert(ours) : hf_name(ours));
+    const std::string name = hf_name(ours, distil ? distilbert_names() : bert_names());
+    std::string hf = prefix + name;
     if (!st.has(hf) && (ours.ends_with(".gamma") || ours.ends_with(".beta")))  // pre-2019 LayerNorm names
-      hf = prefix + hf_name(ours).substr(0, hf_name(ours).rfind('.')) + (ours.ends_with(".gamma") ? ".gamma" : ".beta");
+      hf = prefix + name.substr(0, name.rfind('.')) + (ours.ends_with(".gamma") ? ".gamma" : ".beta");
     RMSMP_CHECK(st.shape(hf) == shape, ErrorCode::InvalidFile,
                 ck.weights_path << ": tensor '" << hf << "' has a shape that contradicts config.json");
     ck.tensors[ours] = st.read_f32(hf);
