@@ -1,6 +1,6 @@
 """encode() from Python beside the C++ tool on the same model, texts and threads, in one run (median of
 --repeats): `rmsmp-run embed --format f32` over the file (its time minus the same command on one line, which is
-the process start and model load), and rmsmp.Model.encode (model loaded once, before timing).
+the process start and model load), and rmsmp.Model.encode with its defaults (batch_size 32; model loaded once, before timing).
 
     PYTHONPATH=build/python python3 benchmarks/python_encode.py MODEL.rmsmp data/sst2/dev.tsv [--threads 2]
 
@@ -33,7 +33,7 @@ cli_t, py_t = [], []
 for _ in range(a.repeats):  # interleaved, so drifts of a noisy host touch both
     t0 = time.perf_counter(); run(one_f); t1 = time.perf_counter(); raw = run(all_f); t2 = time.perf_counter()
     cli_t.append((t2 - t1) - (t1 - t0))
-    t0 = time.perf_counter(); got = model.encode(texts, batch_size=256); py_t.append(time.perf_counter() - t0)
+    t0 = time.perf_counter(); got = model.encode(texts); py_t.append(time.perf_counter() - t0)
 same = np.array_equal(np.frombuffer(raw, dtype="<f4").reshape(len(texts), -1), got)
 sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True,
                      cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip()
