@@ -10,10 +10,14 @@ MODEL=$(realpath "$1")
 TSV=$(realpath "${2:-../shared/data/glue/SST-2/train.tsv}")
 export PYTHONPATH="$PWD/build/python${PYTHONPATH:+:$PYTHONPATH}"
 PORT=6391
+# A loopback-only cluster for this check: every node binds 127.0.0.1, so Ray's token authentication (on by
+# default since 2.5x) is switched off for it; a real cluster keeps it (see Ray's token-auth docs).
+export RAY_AUTH_MODE=disabled
 trap 'ray stop --force >/dev/null 2>&1 || true' EXIT
 ray stop --force >/dev/null 2>&1 || true
-ray start --head --port "$PORT" --num-cpus 1 --include-dashboard false --disable-usage-stats >/dev/null
-ray start --address "127.0.0.1:$PORT" --num-cpus 1 --disable-usage-stats >/dev/null
+ray start --head --node-ip-address 127.0.0.1 --port "$PORT" --num-cpus 1 --include-dashboard false \
+  --disable-usage-stats >/dev/null
+ray start --address "127.0.0.1:$PORT" --node-ip-address 127.0.0.1 --num-cpus 1 --disable-usage-stats >/dev/null
 python3 - "$MODEL" "$TSV" <<'PY'
 import csv, json, sys, time
 import numpy as np, ray
