@@ -45,31 +45,34 @@ thread_local bool handled_here = false;
 // (unique among live connections), remembered per connection thread, or -1. cpp-httplib gives handlers no
 // socket. The descriptor stays this connection's while its handler runs (the library closes it afterwards).
 int client_socket(const httplib::Request& q) {
-  thread_local std::string addr;
-  thread_local int rport = -1, lport = -1, found = -1;
-  if (found >= 0 && q.remote_port == rport && q.local_port == lport && q.remote_addr == addr) return found;
-  found = -1, rport = q.remote_port, lport = q.local_port, addr = q.remote_addr;
-  DIR* d = opendir("/proc/self/fd");
-  if (!d) return -1;
-  while (const dirent* e = readdir(d)) {
-    const int fd = std::atoi(e->d_name);
+  auto port = [](const sockaddr_storage& x) {
+    return x.ss_family == AF_INET    ? ntohs(reinterpret_cast<const sockaddr_in&>(x).sin_port)
+           : x.ss_family == AF_INET6 ? ntohs(reinterpret_cast<const sockaddr_in6&>(x).sin6_port)
+                                     : 0;
+  };
+  auto is_it = [&](int fd) {  // fd is a socket from q.remote_addr:remote_port to our local_port
     struct stat st;
-    if (fd <= 2 || fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
+    if (fd <= 2 || fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) return false;
     sockaddr_storage a{}, b{};
     socklen_t la = sizeof(a), lb = sizeof(b);
     if (getsockname(fd, reinterpret_cast<sockaddr*>(&a), &la) != 0 ||
         getpeername(fd, reinterpret_cast<sockaddr*>(&b), &lb) != 0)
-      continue;
-    auto port = [](const sockaddr_storage& x) {
-      return x.ss_family == AF_INET    ? ntohs(reinterpret_cast<const sockaddr_in&>(x).sin_port)
-             : x.ss_family == AF_INET6 ? ntohs(reinterpret_cast<const sockaddr_in6&>(x).sin6_port)
-                                       : 0;
-    };
+      return false;
     char host[INET6_ADDRSTRLEN] = {};
     const void* ip = b.ss_family == AF_INET ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in&>(b).sin_addr)
                                             : static_cast<const void*>(&reinterpret_cast<const sockaddr_in6&>(b).sin6_addr);
-    if (port(a) == q.local_port && port(b) == q.remote_port && inet_ntop(b.ss_family, ip, host, sizeof(host)) &&
-        q.remote_addr == host) {
+    return port(a) == q.local_port && port(b) == q.remote_port && inet_ntop(b.ss_family, ip, host, sizeof(host)) &&
+           q.remote_addr == host;
+  };
+  // The last one found on this thread, checked again (its descriptor may have been closed and reused since).
+  thread_local int found = -1;
+  if (found >= 0 && is_it(found)) return found;
+  found = -1;
+  DIR* d = opendir("/proc/self/fd");
+  if (!d) return -1;
+  while (const dirent* e = readdir(d)) {
+    const int fd = std::atoi(e->d_name);
+    if (is_it(fd)) {
       found = fd;
       break;
     }
