@@ -117,12 +117,15 @@ bool WordPieceTokenizer::encode_raw_spans(std::string_view text, std::vector<int
 // "[", "sep", "]". The text between them is normalised, pre-tokenised and split into word pieces.
 bool WordPieceTokenizer::encode_impl(std::string_view text, size_t limit, std::vector<int32_t>& out,
                                      std::vector<std::pair<uint32_t, uint32_t>>* spans) const {
-  utf8_decode(text);  // invalid UTF-8 anywhere is refused, whatever the special tokens split
   // Each special's next occurrence is searched again only once `at` has passed it, so the scan is linear in
   // the text whatever it holds (searching every special from `at` after each match was quadratic in a text of
   // many "[SEP]"s).
   std::vector<size_t> next(specials_.size(), 0);
-  for (size_t k = 0; k < specials_.size(); ++k) next[k] = text.find(specials_[k].first);
+  bool any = false;
+  for (size_t k = 0; k < specials_.size(); ++k) any |= (next[k] = text.find(specials_[k].first)) != std::string_view::npos;
+  // Without specials the one segment is the whole text, whose decoding refuses invalid UTF-8 with the offset in
+  // the text; with them, the segments' offsets would be their own, so the whole text is checked first.
+  if (any) utf8_decode(text);
   size_t at = 0;
   while (at <= text.size()) {
     size_t best = std::string_view::npos, best_len = 0;
