@@ -21,6 +21,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -525,10 +526,37 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
     // Token blocks of up to kTokenBlock tokens, fewer for wide layers: a block's outputs (tb x total_rows
     // floats) stay within 256 KiB.
     const int64_t tb_max = std::max<int64_t>(8, std::min<int64_t>(kTokenBlock, 65536 / total_rows) / 8 * 8);
-#pragma omp parallel
+    // Each thread owns an equal contiguous range of blocks (its outputs are the next layer's inputs in its own
+    // cache) and takes them in order; a thread that finishes its range then takes the blocks another has not
+    // started, from the same counters: the two vCPUs of these hosts often run at different speeds, and with
+    // fixed ranges the faster one waited at the region's end. A block computes the same operations whichever
+    // thread takes it, so the outputs do not depend on who did.
+    const int64_t n_blocks = (T + tb_max - 1) / tb_max;
+    struct alignas(64) Counter {
+      std::atomic<int64_t> next{0};
+      int64_t end = 0;
+    };
+    const int n_team = threads;
+    thread_local std::vector<Counter> counters_v;
+    if (counters_v.size() < size_t(n_team)) counters_v = std::vector<Counter>(size_t(n_team));
+    Counter* counters = counters_v.data();
+    for (int i = 0; i < n_team; ++i) {
+      counters[i].next.store(n_blocks * i / n_team, std::memory_order_relaxed);
+      counters[i].end = n_blocks * (i + 1) / n_team;
+    }
+#pragma omp parallel num_threads(n_team)
     {
       const int64_t nt = omp_get_num_threads(), id = omp_get_thread_num();
-      const int64_t t_begin = T * id / nt, t_end = T * (id + 1) / nt;
+      // The next block for this thread: its own range first, then the others' in turn; -1 when none is left.
+      auto claim = [&]() -> int64_t {
+        for (int64_t k = 0; k < n_team; ++k) {  // every range, even if the team came out smaller than asked
+          Counter& c = counters[(id + k) % n_team];
+          if (c.next.load(std::memory_order_relaxed) >= c.end) continue;
+          const int64_t b = c.next.fetch_add(1, std::memory_order_relaxed);
+          if (b < c.end) return b;
+        }
+        return -1;
+      };
       thread_local std::vector<int8_t> bq, panel;
       thread_local std::vector<uint8_t> bu;
       thread_local std::vector<float> bstep;
@@ -546,7 +574,7 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
       thread_local std::vector<int8_t> pcache;
       thread_local std::vector<int32_t> scache;
       thread_local std::vector<TileWeights> wcache;
-      const bool cached = int64_t(n_tiles) * kRowTile * Kp <= kPanelCache && t_end - t_begin > tb_max;
+      const bool cached = int64_t(n_tiles) * kRowTile * Kp <= kPanelCache && n_blocks > nt;
       if (cached) {
         pcache.resize(n_tiles * size_t(kRowTile * Kp));
         scache.resize(n_tiles * size_t(kRowTile));
@@ -555,8 +583,8 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
           wcache[i] = tile_weights(tile_list[i], pcache.data() + i * size_t(kRowTile * Kp), scache.data() + i * kRowTile);
       }
       uint32_t mx = 0;
-      for (int64_t t0 = t_begin; t0 < t_end; t0 += tb_max) {
-        const int64_t tb = std::min(tb_max, t_end - t0);
+      for (int64_t bi = claim(); bi >= 0; bi = claim()) {
+        const int64_t t0 = bi * tb_max, tb = std::min(tb_max, T - t0);
         if (in_place) {
           b.x = in.q + t0 * K;
           row_sums(b.x, K, tb, b.sum);
