@@ -48,28 +48,55 @@ void gemm_s8_avx512vnni(const GemmS8Args& a) {
   }
 }
 
+namespace {
+// A quad's 32 nibble bytes as 64 indices: the 32 bytes in both 256-bit halves (a broadcast load, no shuffle
+// port), the high half shifted right by 4 (vpsrlvq), then & 0x0F. Byte m of the result is output byte m's code.
+inline __m512i nibble_indices(const uint8_t* src) {
+  const __m512i v = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src)));
+  return _mm512_and_si512(_mm512_srlv_epi64(v, _mm512_set_epi64(4, 4, 4, 4, 0, 0, 0, 0)), _mm512_set1_epi8(0x0F));
+}
+
+// Blocks of several 4-bit schemes with AVX-512 VBMI: every table in one 64-byte vector (table e at bytes
+// 16e .. 16e + 15) and each output byte's index offset by 16 x its row's table, so one vpermb decodes every
+// byte (instead of one vpshufb plus a masked one per further table, each on the shuffle port).
+__attribute__((target("avx512f,avx512bw,avx512vbmi"))) void expand_vbmi(const uint8_t* src, int64_t n,
+                                                                       const uint8_t* const* luts,
+                                                                       const uint64_t* masks, int n_luts,
+                                                                       uint8_t* panel) {
+  alignas(64) uint8_t tab[64] = {};
+  for (int e = 0; e < n_luts; ++e) std::memcpy(tab + 16 * e, luts[e], 16);
+  const __m512i table = _mm512_load_si512(tab);
+  __m512i offs = _mm512_setzero_si512();
+  for (int e = 1; e < n_luts; ++e)  // later tables win, as the masked shuffles did
+    offs = _mm512_mask_mov_epi8(offs, __mmask64(masks[e]), _mm512_set1_epi8(static_cast<char>(16 * e)));
+  for (int64_t i = 0; i < n; ++i)
+    _mm512_storeu_si512(panel + 64 * i, _mm512_permutexvar_epi8(_mm512_or_si512(nibble_indices(src + 32 * i), offs), table));
+}
+
+bool has_vbmi() {
+  static const bool v = __builtin_cpu_supports("avx512vbmi");
+  return v;
+}
+}  // namespace
+
 void expand_panel_vnni4(const uint8_t* src, int64_t k_padded, const uint8_t* const* luts, const uint64_t* masks,
                         int n_luts, uint8_t* panel) {
-  const __m512i table = _mm512_loadu_si512(luts[0]);
-  const __m512i low = _mm512_set1_epi8(0x0F);
   const int64_t n = k_padded / 4;  // quads: 32 bytes in, 64 out
-  auto idx_of = [&](int64_t i) {
-    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + 32 * i));
-    return _mm512_and_si512(_mm512_inserti64x4(_mm512_zextsi256_si512(v), _mm256_srli_epi16(v, 4), 1), low);
-  };
-  if (n_luts == 1) {
-    for (int64_t i = 0; i < n; ++i) _mm512_storeu_si512(panel + 64 * i, _mm512_shuffle_epi8(table, idx_of(i)));
+  const int extra = n_luts - 1 < 3 ? n_luts - 1 : 3;  // kMaxBlockLuts - 1
+  if (extra > 0 && has_vbmi()) return expand_vbmi(src, n, luts, masks, extra + 1, panel);
+  const __m512i table = _mm512_loadu_si512(luts[0]);
+  if (extra == 0) {
+    for (int64_t i = 0; i < n; ++i) _mm512_storeu_si512(panel + 64 * i, _mm512_shuffle_epi8(table, nibble_indices(src + 32 * i)));
     return;
   }
   __m512i more[3];
   __mmask64 mk[3];
-  const int extra = n_luts - 1 < 3 ? n_luts - 1 : 3;  // kMaxBlockLuts - 1
   for (int e = 0; e < extra; ++e) {
     more[e] = _mm512_loadu_si512(luts[e + 1]);
     mk[e] = __mmask64(masks[e + 1]);
   }
   for (int64_t i = 0; i < n; ++i) {
-    const __m512i idx = idx_of(i);
+    const __m512i idx = nibble_indices(src + 32 * i);
     __m512i out = _mm512_shuffle_epi8(table, idx);
     for (int e = 0; e < extra; ++e) out = _mm512_mask_shuffle_epi8(out, mk[e], more[e], idx);
     _mm512_storeu_si512(panel + 64 * i, out);
