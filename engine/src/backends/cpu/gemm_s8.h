@@ -72,8 +72,13 @@ void unpack_panel_vnni(QuantKind kind, const uint8_t* codes, size_t row_bytes, i
 // One prepared 4-bit VNNI block (backends/cpu/prepared.h) -> VNNI panel of 16 rows: per 64 output bytes one
 // 32-byte load, a nibble split and one vpshufb through luts[0] (64 bytes: code -> q + 128 in each 16-byte lane),
 // then one masked vpshufb through luts[i] for the bytes of masks[i], 0 < i < n_luts.
+// With AVX-512 VBMI, blocks of several schemes decode with one vpermb over all tables; the _with form picks the
+// path (use_vbmi only where has_vbmi()), so tests check both on one machine.
 void expand_panel_vnni4(const uint8_t* src, int64_t k_padded, const uint8_t* const* luts, const uint64_t* masks,
                         int n_luts, uint8_t* panel);
+void expand_panel_vnni4_with(const uint8_t* src, int64_t k_padded, const uint8_t* const* luts, const uint64_t* masks,
+                             int n_luts, uint8_t* panel, bool use_vbmi);
+bool has_vbmi();
 
 // Depthwise convolution, one output pixel: acc[c] = sum over taps of xs[t][c] * w[t][c] for c < channels, with
 // the weights in CpuPreparedDepthwise's layout (w: its int16 array, pairs and blocks from it); xs has

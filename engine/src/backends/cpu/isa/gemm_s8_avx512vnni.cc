@@ -73,17 +73,23 @@ __attribute__((target("avx512f,avx512bw,avx512vbmi"))) void expand_vbmi(const ui
     _mm512_storeu_si512(panel + 64 * i, _mm512_permutexvar_epi8(_mm512_or_si512(nibble_indices(src + 32 * i), offs), table));
 }
 
+}  // namespace
+
 bool has_vbmi() {
   static const bool v = __builtin_cpu_supports("avx512vbmi");
   return v;
 }
-}  // namespace
 
 void expand_panel_vnni4(const uint8_t* src, int64_t k_padded, const uint8_t* const* luts, const uint64_t* masks,
                         int n_luts, uint8_t* panel) {
+  expand_panel_vnni4_with(src, k_padded, luts, masks, n_luts, panel, has_vbmi());
+}
+
+void expand_panel_vnni4_with(const uint8_t* src, int64_t k_padded, const uint8_t* const* luts, const uint64_t* masks,
+                             int n_luts, uint8_t* panel, bool use_vbmi) {
   const int64_t n = k_padded / 4;  // quads: 32 bytes in, 64 out
   const int extra = n_luts - 1 < 3 ? n_luts - 1 : 3;  // kMaxBlockLuts - 1
-  if (extra > 0 && has_vbmi()) return expand_vbmi(src, n, luts, masks, extra + 1, panel);
+  if (extra > 0 && use_vbmi) return expand_vbmi(src, n, luts, masks, extra + 1, panel);
   const __m512i table = _mm512_loadu_si512(luts[0]);
   if (extra == 0) {
     for (int64_t i = 0; i < n; ++i) _mm512_storeu_si512(panel + 64 * i, _mm512_shuffle_epi8(table, nibble_indices(src + 32 * i)));

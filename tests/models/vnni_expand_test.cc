@@ -1,0 +1,56 @@
+// The AVX-512 nibble-panel expansion (backends/cpu/prepared.h's layout) against a byte-by-byte decode of the
+// documented layout, on both paths (vpermb where the CPU has VBMI, vpshufb + masked vpshufb otherwise), so a
+// machine with VBMI still checks the path that machines without it take.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "backends/cpu/gemm_s8.h"
+#include "backends/cpu/isa.h"
+
+namespace rmsmp {
+namespace {
+
+TEST(VnniExpand, EveryPathDecodesEveryByteThroughItsRowsTable) {
+  if (!isa_supported(Isa::Avx512Vnni)) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
+  std::mt19937 rng(7);
+  const int64_t k_padded = 96;  // 24 quads
+  for (int n_luts = 1; n_luts <= 4; ++n_luts) {
+    std::vector<std::vector<uint8_t>> tables(size_t(n_luts), std::vector<uint8_t>(64));
+    for (auto& t : tables)
+      for (int c = 0; c < 16; ++c) {
+        const uint8_t v = uint8_t(rng());
+        for (int lane = 0; lane < 4; ++lane) t[size_t(16 * lane + c)] = v;  // repeated per 16-byte lane
+      }
+    int row_table[16];
+    uint64_t masks[4] = {~uint64_t(0), 0, 0, 0};
+    for (int r = 0; r < 16; ++r) {
+      row_table[r] = int(rng() % uint32_t(n_luts));
+      for (int e = 1; e < n_luts; ++e)
+        if (row_table[r] == e)
+          for (int i = 0; i < 4; ++i) masks[e] |= uint64_t(1) << (4 * r + i);  // output bytes 4r .. 4r + 3
+    }
+    std::vector<uint8_t> src(size_t(8 * k_padded));
+    for (auto& b : src) b = uint8_t(rng());
+    std::vector<uint8_t> want(size_t(16 * k_padded));
+    for (int64_t q = 0; q < k_padded / 4; ++q)
+      for (int m = 0; m < 64; ++m) {
+        const uint8_t byte = src[size_t(32 * q + (m % 32))];
+        const int code = m < 32 ? byte & 0x0F : byte >> 4;
+        want[size_t(64 * q + m)] = tables[size_t(row_table[m / 4])][size_t(code)];
+      }
+    const uint8_t* luts[4];
+    for (int e = 0; e < n_luts; ++e) luts[e] = tables[size_t(e)].data();
+    for (bool vbmi : {false, true}) {
+      if (vbmi && !has_vbmi()) continue;
+      std::vector<uint8_t> got(want.size(), 0xAA);
+      expand_panel_vnni4_with(src.data(), k_padded, luts, masks, n_luts, got.data(), vbmi);
+      EXPECT_EQ(got, want) << n_luts << " tables, " << (vbmi ? "vpermb" : "vpshufb") << " path";
+    }
+  }
+}
+
+}  // namespace
+}  // namespace rmsmp
