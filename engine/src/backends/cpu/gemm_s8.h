@@ -50,6 +50,10 @@ struct GemmS8Args {
   // VNNI layout only, n_rows <= 32: the second block of 16 rows, where it is not w + 16 * k_padded (a tile of
   // two prepared blocks, one read in place and one expanded into the panel). Null: contiguous.
   const int8_t* w_hi = nullptr;
+  // Optional: bytes to bring into the cache while this call computes (the next tile's weights, two runs). The
+  // VNNI kernel spreads the prefetches over its first token block; the others ignore them.
+  const uint8_t* prefetch[2] = {nullptr, nullptr};
+  int64_t prefetch_bytes[2] = {0, 0};
 };
 
 using GemmS8Fn = void (*)(const GemmS8Args&);

@@ -217,12 +217,61 @@ struct Tile {
 
 // Token scratch of one block: signed rows, their +128 copies (zero / 128 padded to Kp), steps and sums. x is
 // what the kernel reads: q, or the caller's quantized rows in place when they need no padding or copy.
+// Up to two runs of weight bytes (a tile's two 16-row blocks, or its packed rows).
+struct WeightBytes {
+  const uint8_t* p[2] = {nullptr, nullptr};
+  int64_t bytes[2] = {0, 0};
+};
+
 struct TokenRows {
   int8_t* q;
   uint8_t* u;
   float* step;
   int32_t* sum;
   const int8_t* x;
+};
+
+// Work items [0, n) split among a team: each member owns an equal contiguous range and takes its items in
+// order (its outputs stay in its cache, and it knows its next item, to prefetch); a member whose range is done
+// takes items another has not started, from the same counters, so a faster thread does not wait at the end of
+// the region (the two vCPUs of these hosts often run at different speeds). Set up by the calling thread before
+// the parallel region; items go to whoever claims them, so callers must give the same results for any split.
+class WorkRanges {
+ public:
+  void reset(int64_t n, int team) {
+    team_ = team;
+    if (c_.size() < size_t(team)) c_ = std::vector<Counter>(size_t(team));
+    for (int i = 0; i < team; ++i) {
+      c_[size_t(i)].next.store(n * i / team, std::memory_order_relaxed);
+      c_[size_t(i)].end = n * (i + 1) / team;
+    }
+  }
+  // The next item for member id: its own range first, then the others' in turn; -1 when none is left. Covers
+  // every range even when the team came out smaller than asked.
+  int64_t claim(int64_t id) {
+    for (int k = 0; k < team_; ++k) {
+      Counter& c = c_[size_t((id + k) % team_)];
+      if (c.next.load(std::memory_order_relaxed) >= c.end) continue;
+      const int64_t b = c.next.fetch_add(1, std::memory_order_relaxed);
+      if (b < c.end) return b;
+    }
+    return -1;
+  }
+  // The item member id would claim next from its own range (a prefetch hint; -1 when its range is done).
+  int64_t peek(int64_t id) const {
+    if (id >= team_) return -1;
+    const Counter& c = c_[size_t(id)];
+    const int64_t b = c.next.load(std::memory_order_relaxed);
+    return b < c.end ? b : -1;
+  }
+
+ private:
+  struct alignas(64) Counter {
+    std::atomic<int64_t> next{0};
+    int64_t end = 0;
+  };
+  std::vector<Counter> c_;
+  int team_ = 1;
 };
 
 }  // namespace
@@ -419,6 +468,22 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
     }
     return tw;
   };
+  // Where a tile's stored weights are (at most two runs of bytes): what the kernel prefetches for the next tile.
+  auto tile_bytes = [&](const Tile& tl) {
+    WeightBytes wb;
+    if (tl.prep) {
+      for (int64_t h = 0; h < 2 && 16 * h < tl.nj; ++h) {
+        const CpuPreparedLinear::Block& blk = tl.prep->blocks[size_t(tl.blk0 + h)];
+        wb.p[h] = tl.prep->data.get() + blk.offset;
+        wb.bytes[h] = (blk.n_luts > 0 ? 8 : 16) * Kp;
+      }
+    } else {
+      const size_t rb = quant_row_bytes(tl.g->kind, K);
+      wb.p[0] = tl.g->codes + size_t(tl.j0) * rb;
+      wb.bytes[0] = int64_t(rb) * tl.nj;
+    }
+    return wb;
+  };
   // One tile over tb tokens of a block with its weights: the kernel, the epilogue into out (tb x nj, row stride
   // out_stride) with the tile's bias, then GELU when asked. acc/bias are the calling thread's scratch.
   auto run_tile_with = [&, simd, isa](const Tile& tl, const TileWeights& tw, const TokenRows& b, int64_t tb,
@@ -446,9 +511,13 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
   };
   // The kernel alone, its sums into acc (row stride acc_stride): the fused path's tiles (gather_epilogue).
   auto run_gemm = [&](const Tile& tl, const TileWeights& tw, const TokenRows& b, int64_t tb, int32_t* acc,
-                      int64_t acc_stride) {
+                      int64_t acc_stride, WeightBytes prefetch = {}) {
     GemmS8Args ga{b.x, b.u, tb, tw.lo, tw.sum, b.sum, tl.nj, Kp, tl.max_w, acc, acc_stride};
     ga.w_hi = tw.hi;
+    for (int h = 0; h < 2; ++h) {
+      ga.prefetch[h] = prefetch.p[h];
+      ga.prefetch_bytes[h] = prefetch.bytes[h];
+    }
     gemm_(ga);
   };
   auto run_tile = [&](const Tile& tl, const TokenRows& b, int64_t tb, int8_t* panel, int32_t* w_sum, int32_t* acc,
@@ -526,37 +595,14 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
     // Token blocks of up to kTokenBlock tokens, fewer for wide layers: a block's outputs (tb x total_rows
     // floats) stay within 256 KiB.
     const int64_t tb_max = std::max<int64_t>(8, std::min<int64_t>(kTokenBlock, 65536 / total_rows) / 8 * 8);
-    // Each thread owns an equal contiguous range of blocks (its outputs are the next layer's inputs in its own
-    // cache) and takes them in order; a thread that finishes its range then takes the blocks another has not
-    // started, from the same counters: the two vCPUs of these hosts often run at different speeds, and with
-    // fixed ranges the faster one waited at the region's end. A block computes the same operations whichever
-    // thread takes it, so the outputs do not depend on who did.
+    // Blocks split by WorkRanges (each thread's own range first, then stealing).
     const int64_t n_blocks = (T + tb_max - 1) / tb_max;
-    struct alignas(64) Counter {
-      std::atomic<int64_t> next{0};
-      int64_t end = 0;
-    };
-    const int n_team = threads;
-    thread_local std::vector<Counter> counters_v;
-    if (counters_v.size() < size_t(n_team)) counters_v = std::vector<Counter>(size_t(n_team));
-    Counter* counters = counters_v.data();
-    for (int i = 0; i < n_team; ++i) {
-      counters[i].next.store(n_blocks * i / n_team, std::memory_order_relaxed);
-      counters[i].end = n_blocks * (i + 1) / n_team;
-    }
-#pragma omp parallel num_threads(n_team)
+    thread_local WorkRanges ranges_tl;
+    WorkRanges* ranges = &ranges_tl;
+    ranges->reset(n_blocks, threads);
+#pragma omp parallel num_threads(threads)
     {
       const int64_t nt = omp_get_num_threads(), id = omp_get_thread_num();
-      // The next block for this thread: its own range first, then the others' in turn; -1 when none is left.
-      auto claim = [&]() -> int64_t {
-        for (int64_t k = 0; k < n_team; ++k) {  // every range, even if the team came out smaller than asked
-          Counter& c = counters[(id + k) % n_team];
-          if (c.next.load(std::memory_order_relaxed) >= c.end) continue;
-          const int64_t b = c.next.fetch_add(1, std::memory_order_relaxed);
-          if (b < c.end) return b;
-        }
-        return -1;
-      };
       thread_local std::vector<int8_t> bq, panel;
       thread_local std::vector<uint8_t> bu;
       thread_local std::vector<float> bstep;
@@ -583,7 +629,7 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
           wcache[i] = tile_weights(tile_list[i], pcache.data() + i * size_t(kRowTile * Kp), scache.data() + i * kRowTile);
       }
       uint32_t mx = 0;
-      for (int64_t bi = claim(); bi >= 0; bi = claim()) {
+      for (int64_t bi = ranges->claim(id); bi >= 0; bi = ranges->claim(id)) {
         const int64_t t0 = bi * tb_max, tb = std::min(tb_max, T - t0);
         if (in_place) {
           b.x = in.q + t0 * K;
@@ -671,18 +717,23 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
   if (fused) asto.resize(size_t(T * total_rows));
   else ysto.resize(size_t(T * total_rows));
   const TokenRows all{xpad.data(), xu.data(), xstep.data(), xsum.data(), in_place ? in.q : xpad.data()};
+  thread_local WorkRanges tile_ranges_tl;
+  WorkRanges* tile_ranges = &tile_ranges_tl;
+  tile_ranges->reset(int64_t(n_tiles), threads);
   float* yst = ysto.data();
   int32_t* ast = asto.data();
   // Each tile writes its rows' outputs as one contiguous T x nj block (layer l's block of stored rows
   // [s0, s0 + nj) starts at ysto[T * lcol[l] + s0 * T]); then the scatter to original row order by token. Writing y
   // through perm from the tiles directly would make threads share cache lines; writing ysto token-major made
   // every tile store 128-byte pieces of T rows far apart (store misses took ~70% of the epilogue).
-#pragma omp parallel
+#pragma omp parallel num_threads(threads)
   {
 #pragma omp for schedule(static)
     for (int64_t t = 0; t < T; ++t) load_token(t, all, t);
-#pragma omp for schedule(dynamic, 1)
-    for (size_t i = 0; i < n_tiles; ++i) {
+    // Tiles split by WorkRanges: a thread knows its next tile and has its weights fetched from memory while it
+    // multiplies this one (at a few tokens the weights stream from DRAM, and their expansion stalled on it).
+    const int64_t id = omp_get_thread_num();
+    for (int64_t i = tile_ranges->claim(id); i >= 0; i = tile_ranges->claim(id)) {
       const Tile& tl = tile_list[i];
       thread_local std::vector<int8_t> panel;
       thread_local std::vector<int32_t> w_sum, acc;
@@ -691,12 +742,16 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
       w_sum.resize(size_t(kRowTile));
       acc.resize(size_t(T * kRowTile));
       bias.resize(size_t(kRowTile));
+      const int64_t next = tile_ranges->peek(id);
+      const WeightBytes pf = next >= 0 ? tile_bytes(tile_list[next]) : WeightBytes{};
       if (fused)
-        run_gemm(tl, tile_weights(tl, panel.data(), w_sum.data()), all, T, ast + T * lc[tl.layer] + tl.slot0 * T, tl.nj);
+        run_gemm(tl, tile_weights(tl, panel.data(), w_sum.data()), all, T, ast + T * lc[tl.layer] + tl.slot0 * T, tl.nj,
+                 pf);
       else
         run_tile(tl, all, T, panel.data(), w_sum.data(), acc.data(), bias.data(),
                  yst + T * lc[tl.layer] + tl.slot0 * T, tl.nj);
     }
+#pragma omp barrier
     // Per token, each layer's outputs in original order. A layer with fp32 rows (dnnl_sgemm wrote them above)
     // takes the tile-by-tile scatter instead, which leaves those rows alone; post ops never reach here.
     uint32_t mx = 0;

@@ -14,8 +14,39 @@
 
 namespace rmsmp {
 
+namespace {
+// One micro tile: 32 rows (two zmm of 16) x 8 tokens over every k quad. With Prefetch, each quad also
+// prefetches the next cache line of each run in pf (advancing the cursors), so the next tile's weights arrive
+// while this one computes.
+template <bool Prefetch>
+inline void micro_tile(const uint8_t* p0, const uint8_t* p1, const int8_t* const* x, int64_t kq, __m512i* c0,
+                       __m512i* c1, const uint8_t** pf, const uint8_t* const* pf_end) {
+  for (int i = 0; i < 8; ++i) c0[i] = c1[i] = _mm512_setzero_si512();
+  for (int64_t q = 0; q < kq; ++q) {
+    if (Prefetch) {
+      for (int h = 0; h < 2; ++h)
+        if (pf[h] < pf_end[h]) {
+          __builtin_prefetch(pf[h], 0, 2);
+          pf[h] += 64;
+        }
+    }
+    const __m512i w0 = _mm512_loadu_si512(p0 + q * 64), w1 = _mm512_loadu_si512(p1 + q * 64);
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; ++i) {
+      int32_t v;
+      std::memcpy(&v, x[i] + 4 * q, 4);
+      const __m512i xb = _mm512_set1_epi32(v);
+      c0[i] = _mm512_dpbusd_epi32(c0[i], w0, xb);
+      c1[i] = _mm512_dpbusd_epi32(c1[i], w1, xb);
+    }
+  }
+}
+}  // namespace
+
 void gemm_s8_avx512vnni(const GemmS8Args& a) {
   const int64_t K = a.k_padded, T = a.n_tokens, kq = K / 4;
+  const uint8_t* pf[2] = {a.prefetch[0], a.prefetch[1]};
+  const uint8_t* pf_end[2] = {pf[0] ? pf[0] + a.prefetch_bytes[0] : nullptr, pf[1] ? pf[1] + a.prefetch_bytes[1] : nullptr};
   for (int64_t r = 0; r < a.n_rows; r += 32) {
     const bool two = r + 16 < a.n_rows;  // a second block of 16 rows exists
     const uint8_t* p0 = reinterpret_cast<const uint8_t*>(a.w) + r * K;  // block r / 16 starts at (r / 16) * 16 * K
@@ -24,18 +55,8 @@ void gemm_s8_avx512vnni(const GemmS8Args& a) {
       const int8_t* x[8];
       for (int i = 0; i < 8; ++i) x[i] = a.x + std::min(t + i, T - 1) * K;  // token tail: repeats, discarded
       __m512i c0[8], c1[8];
-      for (int i = 0; i < 8; ++i) c0[i] = c1[i] = _mm512_setzero_si512();
-      for (int64_t q = 0; q < kq; ++q) {
-        const __m512i w0 = _mm512_loadu_si512(p0 + q * 64), w1 = _mm512_loadu_si512(p1 + q * 64);
-#pragma GCC unroll 8
-        for (int i = 0; i < 8; ++i) {
-          int32_t v;
-          std::memcpy(&v, x[i] + 4 * q, 4);
-          const __m512i xb = _mm512_set1_epi32(v);
-          c0[i] = _mm512_dpbusd_epi32(c0[i], w0, xb);
-          c1[i] = _mm512_dpbusd_epi32(c1[i], w1, xb);
-        }
-      }
+      if (pf[0] < pf_end[0] || pf[1] < pf_end[1]) micro_tile<true>(p0, p1, x, kq, c0, c1, pf, pf_end);
+      else micro_tile<false>(p0, p1, x, kq, c0, c1, pf, pf_end);
       const int64_t n0 = std::min<int64_t>(16, a.n_rows - r), n1 = two ? std::min<int64_t>(16, a.n_rows - r - 16) : 0;
       const __mmask16 m0 = __mmask16((1u << n0) - 1), m1 = __mmask16((1u << n1) - 1);
       for (int i = 0; i < 8 && t + i < T; ++i) {
