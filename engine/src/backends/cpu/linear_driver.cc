@@ -726,10 +726,17 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
   // [s0, s0 + nj) starts at ysto[T * lcol[l] + s0 * T]); then the scatter to original row order by token. Writing y
   // through perm from the tiles directly would make threads share cache lines; writing ysto token-major made
   // every tile store 128-byte pieces of T rows far apart (store misses took ~70% of the epilogue).
+  // A few tokens (an encoder at batch 1 x 16: 12 K values) quantize faster on this thread than a barrier
+  // after a shared loop costs on these hosts; more are shared.
+  const bool load_here = T * K <= 65536;
+  if (load_here)
+    for (int64_t t = 0; t < T; ++t) load_token(t, all, t);
 #pragma omp parallel num_threads(threads)
   {
+    if (!load_here) {
 #pragma omp for schedule(static)
-    for (int64_t t = 0; t < T; ++t) load_token(t, all, t);
+      for (int64_t t = 0; t < T; ++t) load_token(t, all, t);
+    }
     // Tiles split by WorkRanges: a thread knows its next tile and has its weights fetched from memory while it
     // multiplies this one (at a few tokens the weights stream from DRAM, and their expansion stalled on it).
     const int64_t id = omp_get_thread_num();
