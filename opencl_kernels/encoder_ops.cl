@@ -54,7 +54,7 @@ __kernel void attention(__global const float* q, __global const float* k, __glob
   for (int j = 0; j < len; ++j) {
     __global const float* kj = k + (size_t)j * stride + h * head_dim;
     float s = 0.f;
-    for (int d = 0; d < head_dim; ++d) s += qi[d] * kj[d];
+    for (int d = 0; d < head_dim; ++d) s = fma(qi[d], kj[d], s);  // fused, as the reference's std::fma
     p[j] = s * scale;
     mx = fmax(mx, p[j]);
   }
@@ -65,6 +65,6 @@ __kernel void attention(__global const float* q, __global const float* k, __glob
   for (int j = 0; j < len; ++j) {
     const float pj = p[j] / sum;
     __global const float* vj = v + (size_t)j * stride + h * head_dim;
-    for (int d = 0; d < head_dim; ++d) oi[d] += pj * vj[d];
+    for (int d = 0; d < head_dim; ++d) oi[d] = fma(pj, vj[d], oi[d]);
   }
 }

@@ -29,7 +29,7 @@ bool isa_supported(Isa isa) {
   __builtin_cpu_init();
   switch (isa) {
     case Isa::Generic: return true;
-    case Isa::Avx2: return __builtin_cpu_supports("avx2");
+    case Isa::Avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");  // attention fuses
     case Isa::Avx512Vnni:
       return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
              __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");

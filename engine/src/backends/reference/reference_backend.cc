@@ -77,7 +77,7 @@ void ReferenceBackend::attention_head(const float* q, const float* k, const floa
     for (int64_t j = 0; j < len; ++j) {
       const float* kj = k + j * stride;
       float s = 0.f;
-      for (int64_t d = 0; d < head_dim; ++d) s += qi[d] * kj[d];
+      for (int64_t d = 0; d < head_dim; ++d) s = std::fma(qi[d], kj[d], s);  // fused: see the header
       p[j] = s * scale;
       mx = std::fmax(mx, p[j]);
     }
@@ -88,7 +88,7 @@ void ReferenceBackend::attention_head(const float* q, const float* k, const floa
     for (int64_t j = 0; j < len; ++j) {
       const float pj = p[j] / sum;
       const float* vj = v + j * stride;
-      for (int64_t d = 0; d < head_dim; ++d) oi[d] += pj * vj[d];
+      for (int64_t d = 0; d < head_dim; ++d) oi[d] = std::fma(pj, vj[d], oi[d]);
     }
   }
 }

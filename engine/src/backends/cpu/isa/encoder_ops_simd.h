@@ -151,14 +151,14 @@ void attention_head(const float* q, const float* k, const float* v, int64_t len,
       for (int64_t d = 0; d < hd; ++d) {
         const F qd = V::load(qt + d * W);
 #pragma GCC unroll 8
-        for (int u = 0; u < 8; ++u) s[u] = V::add(s[u], V::mul(qd, V::set(kj[u * stride + d])));
+        for (int u = 0; u < 8; ++u) s[u] = V::fma(qd, V::set(kj[u * stride + d]), s[u]);
       }
       for (int u = 0; u < 8; ++u) V::store(p + (j + u) * W, V::mul(s[u], scale));
     }
     for (; j < len; ++j) {
       F s = V::zero();
       const float* kj = k + j * stride;
-      for (int64_t d = 0; d < hd; ++d) s = V::add(s, V::mul(V::load(qt + d * W), V::set(kj[d])));
+      for (int64_t d = 0; d < hd; ++d) s = V::fma(V::load(qt + d * W), V::set(kj[d]), s);
       V::store(p + j * W, V::mul(s, scale));
     }
     F mx = V::set(-INFINITY);  // max(p, m) keeps m where p is NaN, as fmax does; exact and order-free otherwise
@@ -186,13 +186,13 @@ void attention_head(const float* q, const float* k, const float* v, int64_t len,
         const F pj = V::load(p + j * W);
         const float* vj = v + j * stride + d0;
 #pragma GCC unroll 8
-        for (int u = 0; u < 8; ++u) o[u] = V::add(o[u], V::mul(pj, V::set(vj[u])));
+        for (int u = 0; u < 8; ++u) o[u] = V::fma(pj, V::set(vj[u]), o[u]);
       }
       for (int u = 0; u < 8; ++u) V::store(ot + (d0 + u) * W, o[u]);
     }
     for (; d0 < hd; ++d0) {
       F o = V::zero();
-      for (j = 0; j < len; ++j) o = V::add(o, V::mul(V::load(p + j * W), V::set(v[j * stride + d0])));
+      for (j = 0; j < len; ++j) o = V::fma(V::load(p + j * W), V::set(v[j * stride + d0]), o);
       V::store(ot + d0 * W, o);
     }
     for (int64_t i = 0; i < nq; ++i)

@@ -1,8 +1,9 @@
 // Lane-width traits for the fp32 encoder ops (encoder_ops_simd.h): the few operations those templates use, for
 // AVX2 (8 lanes, masks as all-ones float lanes) and AVX-512 (16 lanes, masks in k registers). Every operation
-// is the single IEEE instruction of its name (separate multiply and add, never FMA; correctly rounded division),
-// so a template instantiated with either computes each lane exactly as the scalar reference. Include only from
-// a TU compiled with the matching ISA flags.
+// is the single IEEE instruction of its name (correctly rounded division; fma is one fused multiply-add with a
+// single rounding, as std::fma, and the only fused operation: a plain mul and add are never contracted), so a
+// template instantiated with either computes each lane exactly as the scalar reference. Include only from a TU
+// compiled with the matching ISA flags (AVX2 with -mfma).
 #pragma once
 #include <immintrin.h>
 
@@ -25,6 +26,7 @@ struct Avx2 {
   static F add(F a, F b) { return _mm256_add_ps(a, b); }
   static F sub(F a, F b) { return _mm256_sub_ps(a, b); }
   static F mul(F a, F b) { return _mm256_mul_ps(a, b); }
+  static F fma(F a, F b, F c) { return _mm256_fmadd_ps(a, b, c); }  // a * b + c, one rounding
   static F div(F a, F b) { return _mm256_div_ps(a, b); }
   static F max(F a, F b) { return _mm256_max_ps(a, b); }  // b where either is NaN, as `a > b ? a : b`
   static F neg(F a) { return _mm256_xor_ps(a, _mm256_set1_ps(-0.f)); }
@@ -65,6 +67,7 @@ struct Avx512 {
   static F add(F a, F b) { return _mm512_add_ps(a, b); }
   static F sub(F a, F b) { return _mm512_sub_ps(a, b); }
   static F mul(F a, F b) { return _mm512_mul_ps(a, b); }
+  static F fma(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }  // a * b + c, one rounding
   static F div(F a, F b) { return _mm512_div_ps(a, b); }
   static F max(F a, F b) { return _mm512_max_ps(a, b); }  // b where either is NaN, as vmaxps ymm
   static F neg(F a) {
