@@ -11,8 +11,8 @@
 
 namespace rmsmp::simd {
 
-// pm_expf on N independent vectors in lockstep (N = 4 fills the out-of-order window: each vector is a ~25-deep
-// chain of dependent multiplies and adds).
+// pm_expf on N independent vectors in lockstep (N = 4 fills the out-of-order window: each vector is a ~20-deep
+// chain of dependent operations).
 template <class V, int N>
 inline void expf_n(const typename V::F* x, typename V::F* out) {
   using F = typename V::F;
@@ -37,7 +37,7 @@ inline void expf_n(const typename V::F* x, typename V::F* out) {
   }
   for (float c : {1.38888889e-3f, 8.33333333e-3f, 4.16666667e-2f, 1.66666667e-1f, 0.5f, 1.f, 1.f})
 #pragma GCC unroll 4
-    for (int i = 0; i < N; ++i) p[i] = V::add(V::mul(p[i], r[i]), V::set(c));
+    for (int i = 0; i < N; ++i) p[i] = V::fma(p[i], r[i], V::set(c));  // PM_FMA
   // The two rescaling steps run only when some lane needs them: computed for every lane, p * 2^-126 would
   // make subnormals (a slow microcode assist per instruction) for lanes whose result the blend then drops.
   // Lanes the final blends replace (NaN, overflow, underflow to 0: the scalar returns early) get k = 0 so
@@ -88,7 +88,7 @@ inline void erff_n(const typename V::F* x, typename V::F* out) {
   for (float c : {-0.82215223f, 1.48851587f, -1.13520398f, 0.27886807f, -0.18628806f, 0.09678418f, 0.37409196f,
                   1.00002368f, -1.26551223f})
 #pragma GCC unroll 4
-    for (int i = 0; i < N; ++i) p[i] = V::add(V::mul(p[i], t[i]), V::set(c));
+    for (int i = 0; i < N; ++i) p[i] = V::fma(p[i], t[i], V::set(c));  // PM_FMA
 #pragma GCC unroll 4
   for (int i = 0; i < N; ++i) arg[i] = V::add(arg[i], p[i]);
   F ex[N];
