@@ -92,7 +92,7 @@ TEST_P(EncoderOpsTest, LayerNormIsBitIdenticalToReference) {
     }
 }
 
-// One AVX2 implementation serves every SIMD ISA (AVX-512 machines run it too), so this is not per ISA.
+// The AVX2 quantizer (with its uint8 copy) and, where the CPU has it, the AVX-512 one (the VNNI paths').
 TEST(EncoderOps, ActivationQuantizationIsBitIdenticalToReference) {
   ASSERT_TRUE(isa_supported(Isa::Avx2)) << "the CI machines have AVX2";
   std::mt19937_64 rng(4);
@@ -101,6 +101,9 @@ TEST(EncoderOps, ActivationQuantizationIsBitIdenticalToReference) {
     std::vector<float> x(static_cast<size_t>(n));
     for (auto& v : x) v = nd(rng);
     if (n > 8) x[3] = 0.5f, x[4] = -2.5f, x[5] = std::numeric_limits<float>::quiet_NaN(), x[6] = 1e30f;
+    if (n > 32)  // values that land on half steps at clip 2.5 (8 bits: step 2.5 / 127), and infinities
+      x[20] = 2.5f / 127.f * 3.5f, x[21] = -2.5f / 127.f * 0.5f, x[22] = -std::numeric_limits<float>::infinity(),
+      x[23] = 2.5f / 7.f * 2.5f;
     for (int bits : {8, 4})
       for (bool dynamic : {true, false}) {
         ActQuant a;
@@ -113,6 +116,13 @@ TEST(EncoderOps, ActivationQuantizationIsBitIdenticalToReference) {
         for (size_t i = 0; i < x.size(); ++i) {
           ASSERT_EQ(q0[i], q1[i]) << "n " << n << " bits " << bits << " dynamic " << dynamic << " x = " << x[i];
           ASSERT_EQ(int(u[i]), int(q0[i]) + 128);
+        }
+        if (isa_supported(Isa::Avx512Vnni)) {
+          std::vector<int8_t> q2(x.size());
+          const float s2 = act_quantize_row_avx512(x.data(), n, a, q2.data());
+          ASSERT_TRUE(same_bits(s0, s2)) << "avx512, n " << n << " bits " << bits;
+          for (size_t i = 0; i < x.size(); ++i)
+            ASSERT_EQ(q0[i], q2[i]) << "avx512, n " << n << " bits " << bits << " dynamic " << dynamic << " x = " << x[i];
         }
       }
   }

@@ -211,6 +211,7 @@ float act_quantize_static(const float* x, int64_t n, const ActQuant& aq, int8_t*
 float CpuBackend::quantize_activations(const float* x, int64_t n, const ActQuant& aq, int8_t* q) const {
   if (isa_ == Isa::Generic) return act_quantize_row(x, n, aq, q);
   if (aq.dynamic) {  // the range needs the whole tensor's max first: one pass
+    if (isa_ == Isa::Avx512Vnni) return act_quantize_row_avx512(x, n, aq, q);
     thread_local std::vector<uint8_t> qu;  // the +128 copy the GEMM path uses; unused here
     if (qu.size() < size_t(n)) qu.resize(size_t(n));
     return act_quantize_row_avx2(x, n, aq, q, qu.data());

@@ -423,6 +423,12 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
       b.step[r] = in.qstep;
       return;
     }
+    if (isa == Isa::Avx512Vnni) {  // 16 lanes, and no uint8 copy: the VNNI kernel reads q and its sum only
+      b.step[r] = act_quantize_row_avx512(in.x + t * K, K, act, qrow);
+      std::memset(qrow + K, 0, size_t(Kp - K));
+      b.sum[r] = row_sum(qrow, K);
+      return;
+    }
     if (simd) {
       b.step[r] = act_quantize_row_avx2(in.x + t * K, K, act, qrow, urow);
     } else {

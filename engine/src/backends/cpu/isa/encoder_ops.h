@@ -31,6 +31,8 @@ void layer_norm_avx2(const float* x, const float* residual, const float* gamma, 
 
 // act_quantize_row (quant/row_mixed.h), bit for bit, also writing q + 128 as uint8 (qu) for the unsigned kernels.
 float act_quantize_row_avx2(const float* x, int64_t n, const ActQuant& aq, int8_t* q, uint8_t* qu);
+// The same q and step at 16 lanes, without the uint8 copy (the VNNI kernel reads q only).
+float act_quantize_row_avx512(const float* x, int64_t n, const ActQuant& aq, int8_t* q);
 // out[t * out_stride + j] = rowq_epilogue(acc[t * nj + j], xs[t], wstep[j], bias[j]) for t < T, j < nj.
 void epilogue_avx2(const int32_t* acc, int64_t T, int64_t nj, const float* xs, const float* wstep, const float* bias,
                    float* out, int64_t out_stride);
