@@ -18,6 +18,26 @@ void linear_f32_exact_avx512(const float* x, int64_t T, int64_t K, const float* 
   simd::linear_f32_exact<simd::Avx512>(x, T, K, w, N, y, y_stride, xt);
 }
 
+void quantize_scaled_avx512(const float* x, int64_t n, float inv, int max_q, int8_t* q) {
+  // act_round_sat (quant/row_mixed.h) per lane: clamp to +-(max_q + 1) (NaN -> -lim: max_ps returns its second
+  // operand for a NaN first), truncate, round half away from zero on the exact fraction, clamp to +-max_q.
+  const __m512 lim = _mm512_set1_ps(float(max_q) + 1.f), nlim = _mm512_set1_ps(-(float(max_q) + 1.f));
+  const __m512 vinv = _mm512_set1_ps(inv), half = _mm512_set1_ps(0.5f), nhalf = _mm512_set1_ps(-0.5f);
+  const __m512i qmax = _mm512_set1_epi32(max_q), qmin = _mm512_set1_epi32(-max_q), one = _mm512_set1_epi32(1);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m512 v = _mm512_mul_ps(_mm512_loadu_ps(x + i), vinv);
+    v = _mm512_min_ps(_mm512_max_ps(v, nlim), lim);
+    __m512i iv = _mm512_cvttps_epi32(v);
+    const __m512 frac = _mm512_sub_ps(v, _mm512_cvtepi32_ps(iv));
+    iv = _mm512_mask_add_epi32(iv, _mm512_cmp_ps_mask(frac, half, _CMP_GE_OQ), iv, one);
+    iv = _mm512_mask_sub_epi32(iv, _mm512_cmp_ps_mask(frac, nhalf, _CMP_LE_OQ), iv, one);
+    iv = _mm512_max_epi32(_mm512_min_epi32(iv, qmax), qmin);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + i), _mm512_cvtepi32_epi8(iv));
+  }
+  for (; i < n; ++i) q[i] = act_round_sat(x[i] * inv, max_q);
+}
+
 float act_quantize_row_avx512(const float* x, int64_t n, const ActQuant& aq, int8_t* q) {
   const int max_q = act_max_q(aq);
   float range = aq.clip;
@@ -40,22 +60,7 @@ float act_quantize_row_avx512(const float* x, int64_t n, const ActQuant& aq, int
   }
   const float step = range / float(max_q);
   const float inv = 1.f / step;
-  // act_round_sat (quant/row_mixed.h) per lane: clamp to +-(max_q + 1) (NaN -> -lim: max_ps returns its second
-  // operand for a NaN first), truncate, round half away from zero on the exact fraction, clamp to +-max_q.
-  const __m512 lim = _mm512_set1_ps(float(max_q) + 1.f), nlim = _mm512_set1_ps(-(float(max_q) + 1.f));
-  const __m512 vinv = _mm512_set1_ps(inv), half = _mm512_set1_ps(0.5f), nhalf = _mm512_set1_ps(-0.5f);
-  const __m512i qmax = _mm512_set1_epi32(max_q), qmin = _mm512_set1_epi32(-max_q), one = _mm512_set1_epi32(1);
-  for (i = 0; i + 16 <= n; i += 16) {
-    __m512 v = _mm512_mul_ps(_mm512_loadu_ps(x + i), vinv);
-    v = _mm512_min_ps(_mm512_max_ps(v, nlim), lim);
-    __m512i iv = _mm512_cvttps_epi32(v);
-    const __m512 frac = _mm512_sub_ps(v, _mm512_cvtepi32_ps(iv));
-    iv = _mm512_mask_add_epi32(iv, _mm512_cmp_ps_mask(frac, half, _CMP_GE_OQ), iv, one);
-    iv = _mm512_mask_sub_epi32(iv, _mm512_cmp_ps_mask(frac, nhalf, _CMP_LE_OQ), iv, one);
-    iv = _mm512_max_epi32(_mm512_min_epi32(iv, qmax), qmin);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + i), _mm512_cvtepi32_epi8(iv));
-  }
-  for (; i < n; ++i) q[i] = act_round_sat(x[i] * inv, max_q);
+  quantize_scaled_avx512(x, n, inv, max_q, q);
   return step;
 }
 
