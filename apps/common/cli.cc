@@ -19,13 +19,24 @@ Args::Args(int argc, char** argv, int first, const std::set<std::string>& option
     std::string a = argv[i];
     if (a.rfind("--", 0) == 0 && a.size() > 2) {
       std::string key = a.substr(2);
+      std::optional<std::string> inline_value;  // --key=value (GNU style), the same as --key value
+      if (const size_t eq = key.find('='); eq != std::string::npos) {
+        inline_value = key.substr(eq + 1);
+        key.resize(eq);
+      }
       if (flags.count(key)) {
+        RMSMP_CHECK(!inline_value, ErrorCode::InvalidArgument, "--" << key << " is a switch and takes no value");
         flags_.insert(key);
       } else if (options.count(key)) {
+        if (inline_value) {
+          RMSMP_CHECK(!inline_value->empty(), ErrorCode::InvalidArgument, "option --" << key << "= needs a value");
+          values_[key] = *inline_value;
+          continue;
+        }
         RMSMP_CHECK(i + 1 < argc, ErrorCode::InvalidArgument, "option " << a << " needs a value");
         values_[key] = argv[++i];
       } else {
-        RMSMP_FAIL(ErrorCode::InvalidArgument, "unknown option " << a << " (see --help)");
+        RMSMP_FAIL(ErrorCode::InvalidArgument, "unknown option --" << key << " (see --help)");
       }
     } else {
       positional_.push_back(a);

@@ -11,7 +11,8 @@
 
 namespace rmsmp::cli {
 
-// "--key value" options and "--flag" switches after the subcommand; anything else is positional.
+// "--key value" (or "--key=value") options and "--flag" switches after the subcommand; anything else is
+// positional. An option given twice keeps its last value (scripts append overrides to their defaults).
 class Args {
  public:
   Args(int argc, char** argv, int first, const std::set<std::string>& options, const std::set<std::string>& flags);

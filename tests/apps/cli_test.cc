@@ -100,6 +100,24 @@ TEST(Cli, TokenizeAndEmbedOutputs) {
   EXPECT_EQ(n, 2);
 }
 
+// GNU-style --key=value means --key value in every tool (one parser); a switch given a value is a usage error.
+TEST(Cli, OptionsAcceptKeyEqualsValue) {
+  int rc;
+  const std::string spaced = run("rmsmp-run tokenize --model " + tiny_fp32() + " --text 'the movie'", &rc);
+  ASSERT_EQ(rc, 0) << spaced;
+  const std::string eq = run("rmsmp-run tokenize --model=" + tiny_fp32() + " '--text=the movie'", &rc);
+  ASSERT_EQ(rc, 0) << eq;
+  EXPECT_EQ(eq, spaced);
+  EXPECT_EQ(eq, "2 5 7 3\n");
+  // The last of a repeated option wins.
+  EXPECT_EQ(run("rmsmp-run tokenize --model " + tiny_fp32() + " --text nothing --text='the movie'", &rc), spaced);
+  run("rmsmp-run tokenize --model=" + tiny_fp32() + " --text=hi --raw=yes", &rc);
+  EXPECT_EQ(rc, 2);
+  expect_fails("rmsmp-run tokenize --model=" + tiny_fp32() + " --text=hi --raw=yes", {"--raw is a switch and takes no value"});
+  expect_fails("rmsmp-run tokenize --model= --text=hi", {"--model= needs a value"});
+  expect_fails("rmsmp-run tokenize --nonsense=1", {"unknown option --nonsense"});
+}
+
 TEST(Cli, OverlongTextIsTruncatedAndReported) {
   std::string text;
   for (int i = 0; i < 60; ++i) text += "good ";  // tiny model: max_seq_length 40
