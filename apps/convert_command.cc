@@ -18,7 +18,7 @@ namespace rmsmp {
 nlohmann::json convert_command(int argc, char** argv) {
     cli::Args a(argc, argv, 1,
                 {"in", "out", "scheme", "ratios", "calib", "calib-n", "act-bits", "clip", "scheme-rule", "allocation", "seed", "report",
-                 "rounding", "max-seq-length", "device", "embeddings", "plan", "export-plan",
+                 "rounding", "max-seq-length", "fpga-part", "device", "embeddings", "plan", "export-plan",
                  "arch", "calib-images", "labels", "pin-first-last", "bias-correction"},
                 {"quiet"});
     RMSMP_CHECK(a.positional().empty(), ErrorCode::InvalidArgument, "unexpected argument '" << a.positional()[0] << "'");
@@ -27,19 +27,19 @@ nlohmann::json convert_command(int argc, char** argv) {
     o.out_path = a.require("out");
     o.scheme = a.get_or("scheme", "rmsmp");
     if (auto r = a.get("ratios"); r && *r == "auto") {
-      const auto dev = a.get("device");
+      const auto dev = cli::fpga_part(a);
       RMSMP_CHECK(dev.has_value(), ErrorCode::InvalidArgument,
-                  "--ratios auto needs --device NAME (an FPGA: see rmsmp-fpga --list-devices)");
+                  "--ratios auto needs --fpga-part NAME (an FPGA: see rmsmp-fpga --list-devices)");
       const FpgaDevice& d = fpga_device(*dev);
       const FpgaAssumptions as;
       const RatioDerivation der = derive_ratio(d, as);
       o.ratios = der.ratios;
       o.ratio_provenance = der.to_json(d, as);
     } else if (r) {
-      RMSMP_CHECK(!a.get("device"), ErrorCode::InvalidArgument, "--device is only used with --ratios auto");
+      RMSMP_CHECK(!cli::fpga_part(a), ErrorCode::InvalidArgument, "--fpga-part is only used with --ratios auto");
       o.ratios = parse_ratios(*r);
     } else {
-      RMSMP_CHECK(!a.get("device"), ErrorCode::InvalidArgument, "--device is only used with --ratios auto");
+      RMSMP_CHECK(!cli::fpga_part(a), ErrorCode::InvalidArgument, "--fpga-part is only used with --ratios auto");
     }
     const std::string clip = a.get_or("clip", "mse");
     RMSMP_CHECK(clip == "max" || clip == "mse" || clip == "hessian", ErrorCode::InvalidArgument,

@@ -24,9 +24,9 @@ usage: rmsmp-convert --in HF_DIR --out FILE [options]                 (BERT fami
                         layerwise: whole most-sensitive layers at Fixed-8 (rest Fixed-4), same 8-bit budget
                         random:    the --ratios counts per layer, rows drawn with a fixed seed
   --ratios R          pot4=0.65,fixed4=0.30,fixed8=0.05 (default; same ratio in every layer), or
-                      auto with --device NAME: the ratio that balances the PoT-4 LUT core and the Fixed DSP core
+                      auto with --fpga-part NAME: the ratio that balances the PoT-4 LUT core and the Fixed DSP core
                       on that FPGA (rmsmp-fpga's cost model; 5% Fixed-8), recorded in the file's provenance
-  --device NAME       FPGA for --ratios auto: xc7z020 | xc7z045 | xczu9eg
+  --fpga-part NAME    FPGA for --ratios auto: xc7z020 | xc7z045 | xczu9eg (--device NAME: its older name)
   --calib FILE        calibration text: one sentence per line, or a 'sentence<TAB>label' TSV. Used by rmsmp,
                       layerwise, --act-bits 4 and gptq rounding; when those need it and --calib is absent, the
                       shipped data/calib/text.txt (1,000 UCI Yelp review sentences, CC BY 4.0; or the file in

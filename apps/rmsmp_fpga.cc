@@ -16,11 +16,12 @@ namespace {
 
 const char* kHelp = R"(rmsmp-fpga: hardware-informative RMSMP ratios and latency on an FPGA (a cost model, not a measurement).
 
-usage: rmsmp-fpga --device NAME (--model FILE.rmsmp | --arch NAME) [options]
+usage: rmsmp-fpga --fpga-part NAME (--model FILE.rmsmp | --arch NAME) [options]
        rmsmp-fpga --list-devices
        rmsmp-fpga --paper-table
 
-  --device NAME       xc7z020 | xc7z045 | xczu9eg (resources, clock and DDR: --list-devices)
+  --fpga-part NAME    xc7z020 | xc7z045 | xczu9eg (resources, clock and DDR: --list-devices); --device NAME is
+                      its older name
   --model FILE        layer shapes from a converted model: a BERT's linears (attention products added) or a
                       CNN's convs at their output sizes
   --arch NAME         resnet18 | resnet50 (224x224) | minilm-l6 | bert-base (batch 1, --seq tokens)
@@ -107,7 +108,7 @@ int main(int argc, char** argv) {
     return argc < 2 ? 2 : 0;
   }
   try {
-    cli::Args a(argc, argv, 1, {"device", "model", "arch", "seq", "ratios", "fixed8", "lut-budget", "dsp-budget", "k4", "k8"},
+    cli::Args a(argc, argv, 1, {"fpga-part", "device", "model", "arch", "seq", "ratios", "fixed8", "lut-budget", "dsp-budget", "k4", "k8"},
                 {"json", "list-devices", "paper-table"});
     RMSMP_CHECK(a.positional().empty(), ErrorCode::InvalidArgument, "unexpected argument '" << a.positional()[0] << "'");
     FpgaAssumptions as;
@@ -128,7 +129,9 @@ int main(int argc, char** argv) {
       paper_table(as);
       return 0;
     }
-    const FpgaDevice& d = fpga_device(a.require("device"));
+    const auto part = cli::fpga_part(a);
+    RMSMP_CHECK(part.has_value(), ErrorCode::InvalidArgument, "missing required option --fpga-part (see --help)");
+    const FpgaDevice& d = fpga_device(*part);
     RMSMP_CHECK(a.get("model").has_value() != a.get("arch").has_value(), ErrorCode::InvalidArgument,
                 "give exactly one of --model FILE and --arch NAME");
     const int64_t seq = cli::parse_int(a.get_or("seq", "128"), "--seq");

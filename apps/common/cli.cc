@@ -88,6 +88,12 @@ LoadOptions load_options(const Args& a) {
   return lo;
 }
 
+std::optional<std::string> fpga_part(const Args& a) {
+  RMSMP_CHECK(!(a.get("fpga-part") && a.get("device")), ErrorCode::InvalidArgument,
+              "--fpga-part and --device (its older name here) are synonyms: give one");
+  return a.get("fpga-part") ? a.get("fpga-part") : a.get("device");
+}
+
 LineReader::LineReader(const std::string& path, Empty empty) : path_(path), empty_(empty) {
   if (path == "-") {
     path_ = "<stdin>";

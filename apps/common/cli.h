@@ -37,6 +37,10 @@ double parse_double(const std::string& s, const std::string& what);
 // opencl-fpga[:P:D].
 LoadOptions load_options(const Args& a);
 
+// The FPGA part of rmsmp-convert --ratios auto and rmsmp-fpga: --fpga-part NAME, or --device NAME, its older
+// name there (--device means a compute backend in the other tools); at most one of them.
+std::optional<std::string> fpga_part(const Args& a);
+
 // Lines of a UTF-8 text file (LF or CRLF). Errors name the file and line: missing file, invalid UTF-8,
 // empty lines (when !allow_empty).
 std::vector<std::string> read_lines(const std::string& path, bool allow_empty = false);

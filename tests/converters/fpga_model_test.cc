@@ -1,6 +1,6 @@
 // The FPGA cost model (converters/fpga_model.h): the derived ratio balances the two cores, layer lists match
 // the architectures' published MAC counts, predictions follow the equations, and the CLI / converter wiring
-// (rmsmp-fpga --json, rmsmp-convert --ratios auto --device) records what it used.
+// (rmsmp-fpga --json, rmsmp-convert --ratios auto --fpga-part) records what it used.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -83,7 +83,7 @@ TEST(FpgaModel, PredictionFollowsTheEquations) {
 
 TEST(FpgaModel, CliAndConverterRecordTheDerivation) {
   std::string out;
-  ASSERT_EQ(test::run_cmd(test::bin_dir() + "/rmsmp-fpga --device xc7z045 --arch resnet18 --json 2>/dev/null", &out), 0) << out;
+  ASSERT_EQ(test::run_cmd(test::bin_dir() + "/rmsmp-fpga --fpga-part xc7z045 --arch resnet18 --json 2>/dev/null", &out), 0) << out;
   const auto j = nlohmann::json::parse(out);
   for (const char* k : {"device", "ratio", "cycles", "latency_ms", "baseline_latency_ms", "speedup", "layers", "derived_ratio"})
     EXPECT_TRUE(j.contains(k)) << k;
@@ -91,13 +91,13 @@ TEST(FpgaModel, CliAndConverterRecordTheDerivation) {
   const RatioDerivation r = derive_ratio(fpga_device("xc7z045"), FpgaAssumptions{});
   EXPECT_DOUBLE_EQ(j["ratio"]["pot4"].get<double>(), r.ratios.pot4);
   EXPECT_GT(j["speedup"].get<double>(), 1.0);
-  EXPECT_NE(test::run_cmd(test::bin_dir() + "/rmsmp-fpga --device nope --arch resnet18", &out), 0);
+  EXPECT_NE(test::run_cmd(test::bin_dir() + "/rmsmp-fpga --fpga-part nope --arch resnet18", &out), 0);
   EXPECT_NE(out.find("known: xc7z020"), std::string::npos) << out;
 
-  // rmsmp-convert --ratios auto --device: the layers follow the derived ratio, the provenance says why.
+  // rmsmp-convert --ratios auto --fpga-part: the layers follow the derived ratio, the provenance says why.
   const std::string ck = test::make_tiny_checkpoint("tiny_fpga");
   const std::string model = test::temp_dir() + "/tiny_fpga.rmsmp", report = test::temp_dir() + "/tiny_fpga.json";
-  ASSERT_EQ(test::run_cmd(test::bin_dir() + "/rmsmp-convert --quiet --scheme random --ratios auto --device xc7z045 --in " +
+  ASSERT_EQ(test::run_cmd(test::bin_dir() + "/rmsmp-convert --quiet --scheme random --ratios auto --fpga-part xc7z045 --in " +
                               ck + " --out " + model + " --report " + report, &out), 0) << out;
   std::ifstream rf(report);
   const auto rep = nlohmann::json::parse(rf);
@@ -106,7 +106,7 @@ TEST(FpgaModel, CliAndConverterRecordTheDerivation) {
   ASSERT_EQ(test::run_cmd(test::bin_dir() + "/rmsmp-fpga --device xc7z045 --model " + model + " --seq 16 --json 2>/dev/null", &out), 0) << out;
   EXPECT_GT(nlohmann::json::parse(out)["layers"].size(), 0u);
   EXPECT_NE(test::run_cmd(test::bin_dir() + "/rmsmp-convert --ratios auto --in " + ck + " --out " + model, &out), 0);
-  EXPECT_NE(out.find("--ratios auto needs --device"), std::string::npos) << out;
+  EXPECT_NE(out.find("--ratios auto needs --fpga-part"), std::string::npos) << out;
 }
 
 
@@ -122,7 +122,7 @@ TEST(FpgaModel, CnnModelFileGivesItsConvLayers) {
   EXPECT_EQ(layers.front().positions, 28 * 28);
   EXPECT_EQ(layers.back().positions, 1);
   std::string out;
-  ASSERT_EQ(test::run_cmd(test::bin_dir() + "/rmsmp-fpga --device xc7z020 --json --model " + p, &out), 0) << out;
+  ASSERT_EQ(test::run_cmd(test::bin_dir() + "/rmsmp-fpga --fpga-part xc7z020 --json --model " + p, &out), 0) << out;
   EXPECT_NE(out.find("\"speedup\""), std::string::npos) << out;
   // The converter's ResNet-18 graph (random torchvision-shaped weights) and the cost model's own ResNet-18
   // table describe the same network: the same MACs and the same predicted cycles.
