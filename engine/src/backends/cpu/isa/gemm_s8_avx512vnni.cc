@@ -3,7 +3,8 @@
 // signed activations broadcast to every lane, accumulating each row's sum in its own int32 lane: no horizontal
 // reduction, and the products of unsigned <= 255 by signed |x| <= 127 cannot saturate (vpdpbusd has no int16
 // stage). sum (w + 128) x = sum w x + 128 sum x, so each token's 128 * x_sum is subtracted at the end.
-// Register tile: 32 rows (2 zmm) x 8 tokens = 16 accumulators.
+// Register tile: 32 rows (2 zmm) x 8 tokens = 16 accumulators; a lone block of 16 rows (a narrow layer, the
+// last tile of a side part) takes 16 rows x 16 tokens instead of computing a discarded second block.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -41,6 +42,20 @@ inline void micro_tile(const uint8_t* p0, const uint8_t* p1, const int8_t* const
     }
   }
 }
+
+// 16 rows (one zmm) x 16 tokens: one weight load per quad serves 16 tokens.
+inline void micro_tile16(const uint8_t* p0, const int8_t* const* x, int64_t kq, __m512i* c) {
+  for (int i = 0; i < 16; ++i) c[i] = _mm512_setzero_si512();
+  for (int64_t q = 0; q < kq; ++q) {
+    const __m512i w0 = _mm512_loadu_si512(p0 + q * 64);
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; ++i) {
+      int32_t v;
+      std::memcpy(&v, x[i] + 4 * q, 4);
+      c[i] = _mm512_dpbusd_epi32(c[i], w0, _mm512_set1_epi32(v));
+    }
+  }
+}
 }  // namespace
 
 void gemm_s8_avx512vnni(const GemmS8Args& a) {
@@ -51,6 +66,19 @@ void gemm_s8_avx512vnni(const GemmS8Args& a) {
     const bool two = r + 16 < a.n_rows;  // a second block of 16 rows exists
     const uint8_t* p0 = reinterpret_cast<const uint8_t*>(a.w) + r * K;  // block r / 16 starts at (r / 16) * 16 * K
     const uint8_t* p1 = !two ? p0 : a.w_hi ? reinterpret_cast<const uint8_t*>(a.w_hi) : p0 + 16 * K;
+    if (!two) {  // one block of at most 16 rows (no prefetch here: such calls are a layer's small last part)
+      const __mmask16 m0 = __mmask16((1u << (a.n_rows - r)) - 1);
+      for (int64_t t = 0; t < T; t += 16) {
+        const int8_t* x[16];
+        for (int i = 0; i < 16; ++i) x[i] = a.x + std::min(t + i, T - 1) * K;  // token tail: repeats, discarded
+        __m512i c[16];
+        micro_tile16(p0, x, kq, c);
+        for (int i = 0; i < 16 && t + i < T; ++i)
+          _mm512_mask_storeu_epi32(a.acc + (t + i) * a.acc_stride + r, m0,
+                                   _mm512_sub_epi32(c[i], _mm512_set1_epi32(128 * a.x_sum[t + i])));
+      }
+      continue;
+    }
     for (int64_t t = 0; t < T; t += 8) {
       const int8_t* x[8];
       for (int i = 0; i < 8; ++i) x[i] = a.x + std::min(t + i, T - 1) * K;  // token tail: repeats, discarded
