@@ -1,4 +1,4 @@
-// The AVX-512 nibble-panel expansion (backends/cpu/prepared.h's layout) against a byte-by-byte decode of the
+// The AVX-512 GEMM and nibble-panel expansion (backends/cpu/prepared.h's layout) against a byte-by-byte decode of the
 // documented layout, on both paths (vpermb where the CPU has VBMI, vpshufb + masked vpshufb otherwise), so a
 // machine with VBMI still checks the path that machines without it take.
 #include <gtest/gtest.h>
@@ -50,6 +50,43 @@ TEST(VnniExpand, EveryPathDecodesEveryByteThroughItsRowsTable) {
       EXPECT_EQ(got, want) << n_luts << " tables, " << (vbmi ? "vpermb" : "vpshufb") << " path";
     }
   }
+}
+
+}  // namespace
+}  // namespace rmsmp
+
+namespace rmsmp {
+namespace {
+
+// The VNNI panel GEMM against a scalar decode of its layout (w + 128 in blocks of 16 rows x 4 k values), for
+// every row count up to 40 (one block, a lone last block of 1-16 rows, two blocks) and token tails, with the
+// worst-case magnitudes (|x| = 127, w = -128 and 127) mixed in.
+TEST(VnniGemm, ExactForEveryRowCountAndTokenTail) {
+  if (!isa_supported(Isa::Avx512Vnni)) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
+  std::mt19937 rng(11);
+  for (int64_t K : {4, 64, 388})
+    for (int64_t T : {1, 7, 8, 16, 17, 33})
+      for (int64_t R = 1; R <= 40; R += (R < 18 ? 1 : 7)) {
+        std::vector<int8_t> x(size_t(T * K));
+        for (auto& v : x) v = int8_t(rng() % 3 == 0 ? (rng() % 2 ? 127 : -127) : int(rng() % 255) - 127);
+        const int64_t blocks = (R + 15) / 16;
+        std::vector<uint8_t> w(size_t(blocks * 16 * K));
+        for (auto& v : w) v = uint8_t(rng() % 3 == 0 ? (rng() % 2 ? 0 : 255) : rng());
+        std::vector<int32_t> xs(size_t(T), 0), acc(size_t(T * R), -1);
+        for (int64_t t = 0; t < T; ++t)
+          for (int64_t k = 0; k < K; ++k) xs[size_t(t)] += x[size_t(t * K + k)];
+        GemmS8Args a{x.data(), nullptr, T, reinterpret_cast<const int8_t*>(w.data()), nullptr, xs.data(), R, K, 127,
+                     acc.data(), R};
+        gemm_s8_avx512vnni(a);
+        for (int64_t t = 0; t < T; ++t)
+          for (int64_t r = 0; r < R; ++r) {
+            int64_t s = 0;
+            for (int64_t k = 0; k < K; ++k)
+              s += (int64_t(w[size_t((r / 16) * 16 * K + (k / 4) * 64 + (r % 16) * 4 + k % 4)]) - 128) *
+                   x[size_t(t * K + k)];
+            ASSERT_EQ(acc[size_t(t * R + r)], s) << "K " << K << " T " << T << " rows " << R << " t " << t << " r " << r;
+          }
+      }
 }
 
 }  // namespace
