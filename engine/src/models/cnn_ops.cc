@@ -28,8 +28,21 @@ void im2col_rows(const T* x, const CnnValue& in, const CnnNode& n, int64_t ow, i
       const int64_t iy = oy * n.sh - n.pt + ky;
       if (row_inside && iy >= 0 && iy < in.h) {  // the window's row is kw * C contiguous values (NHWC)
         const T* src = x + (iy * in.w + ix0) * C;
-        if (n.kw * C <= 32) {
-          for (int64_t i = 0; i < n.kw * C; ++i) dst[i] = src[i];  // a stem's 3 x 3 values: no call per tap
+        const size_t nb = size_t(n.kw * C) * sizeof(T);
+        if (nb >= 8 && nb <= 32) {
+          // A stem's window row (7 x 3 int8: 21 bytes; 3 x 3: 9): two overlapping fixed-size copies, first and
+          // last bytes, instead of a byte loop or a call. Nothing outside [dst, dst + nb) is written.
+          auto* d = reinterpret_cast<unsigned char*>(dst);
+          const auto* sp = reinterpret_cast<const unsigned char*>(src);
+          if (nb >= 16) {
+            std::memcpy(d, sp, 16);
+            std::memcpy(d + nb - 16, sp + nb - 16, 16);
+          } else {
+            std::memcpy(d, sp, 8);
+            std::memcpy(d + nb - 8, sp + nb - 8, 8);
+          }
+        } else if (n.kw * C <= 32) {
+          for (int64_t i = 0; i < n.kw * C; ++i) dst[i] = src[i];
         } else {
           std::memcpy(dst, src, size_t(n.kw * C) * sizeof(T));
         }
