@@ -43,6 +43,61 @@ namespace {
 typedef uint32_t U32x16 __attribute__((vector_size(64)));  // GCC vector extension: zmm, 2 ymm or 4 xmm per clone
 }
 
+typedef float F32x16 __attribute__((vector_size(64)));
+typedef int32_t I32x16 __attribute__((vector_size(64)));
+
+// One call per token block: for a narrow conv (32 outputs per pixel) separate epilogue, post and range passes
+// per token cost more than the arithmetic.
+RMSMP_CLONES uint32_t epilogue_rows(const int32_t* __restrict acc, int64_t acc_stride, int64_t tb, int64_t rows,
+                                    const float* __restrict xstep, const float* __restrict wstep,
+                                    const float* __restrict bias, const float* __restrict residual,
+                                    LinearPost::Act act, bool want_max, float* __restrict dst) {
+  const U32x16 mag = U32x16{} + 0x7fffffffu, inf = U32x16{} + 0x7f800000u;
+  const F32x16 zero = {}, six = F32x16{} + 6.f;
+  U32x16 r = {};
+  uint32_t m = 0;
+  for (int64_t t = 0; t < tb; ++t) {
+    const int32_t* a = acc + t * acc_stride;
+    float* y = dst + t * rows;
+    const float* res = residual ? residual + t * rows : nullptr;
+    const float xs = xstep[t];
+    int64_t i = 0;
+    for (; i + 16 <= rows; i += 16) {
+      I32x16 ai;
+      F32x16 ws, b = {};
+      std::memcpy(&ai, a + i, 64);
+      std::memcpy(&ws, wstep + i, 64);
+      if (bias) std::memcpy(&b, bias + i, 64);
+      F32x16 v = __builtin_convertvector(ai, F32x16) * (xs * ws) + b;
+      if (res) {
+        F32x16 rv;
+        std::memcpy(&rv, res + i, 64);
+        v += rv;
+      }
+      if (act == LinearPost::Act::Relu) v = v > zero ? v : zero;
+      else if (act == LinearPost::Act::Relu6) v = v > zero ? (v < six ? v : six) : zero;
+      std::memcpy(y + i, &v, 64);
+      if (want_max) {
+        U32x16 u;
+        std::memcpy(&u, &v, 64);
+        u &= mag;
+        u = u > inf ? U32x16{} : u;  // NaN -> 0
+        r = u > r ? u : r;
+      }
+    }
+    for (; i < rows; ++i) {
+      const float v = post_value(rowq_epilogue(a[i], xs, wstep[i], bias ? bias[i] : 0.f), res ? res + i : nullptr, act);
+      y[i] = v;
+      uint32_t u;
+      std::memcpy(&u, &v, 4);
+      u &= 0x7fffffffu;
+      if (u <= 0x7f800000u && u > m) m = u;
+    }
+  }
+  for (int j = 0; j < 16; ++j) m = r[j] > m ? r[j] : m;
+  return want_max ? m : 0u;
+}
+
 RMSMP_CLONES uint32_t abs_max_bits(const float* x, int64_t n) {
   // Written on vector types: GCC did not vectorise the scalar form of this reduction (select + unsigned max).
   const U32x16 mag = U32x16{} + 0x7fffffffu, inf = U32x16{} + 0x7f800000u;

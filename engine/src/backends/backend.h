@@ -43,6 +43,15 @@ inline float float_of_bits(uint32_t u) {
 // per-element branch on the sign mispredicts half the time).
 void apply_post(float* y, const float* residual, int64_t n, LinearPost::Act act);
 
+// Integer outputs of tb tokens in one pass per element: rowq_epilogue's float(acc) * (x_step * w_step) + bias,
+// then post_value (residual, activation), stored to dst, and (when want_max) the abs_max_bits reduction, which
+// is returned (0 otherwise). acc rows are acc_stride apart; dst and residual rows `rows` apart; x_step[t] per
+// token, w_step and bias (null: 0) per row. The same operations per element as the separate passes, so the same
+// bits; used by the CPU linears' fused epilogue and the depthwise convolutions.
+uint32_t epilogue_rows(const int32_t* acc, int64_t acc_stride, int64_t tb, int64_t rows, const float* x_step,
+                       const float* w_step, const float* bias, const float* residual, LinearPost::Act act,
+                       bool want_max, float* dst);
+
 // A backend's load-time layout of a depthwise convolution's integer weights (prepare_depthwise).
 struct PreparedDepthwise {
   virtual ~PreparedDepthwise() = default;

@@ -123,52 +123,6 @@ RMSMP_CLONES void dw_pixel_s8(const int8_t* const* xs, const int8_t* const* wt, 
   apply_post(y, residual, C, act);
 }
 
-// One depthwise pixel's outputs from the backend's int32 sums (depthwise_acc_s8), with the same epilogue and
-// post ops as dw_pixel_s8 (so the same bits), and abs_max_bits of the pixel, in one pass over its C outputs
-// (rowq_epilogue, post_value, the NaN-as-0 magnitude pattern per value); returns the pattern.
-typedef uint32_t U32x16 __attribute__((vector_size(64)));
-RMSMP_CLONES uint32_t dw_finish_s8_max(const int32_t* __restrict acc, int64_t C, float xstep,
-                                       const float* __restrict wstep, const float* __restrict bias,
-                                       const float* __restrict residual, LinearPost::Act act, float* __restrict y) {
-  const U32x16 mag = U32x16{} + 0x7fffffffu, inf = U32x16{} + 0x7f800000u;
-  const F32x16 zero = {}, six = F32x16{} + 6.f;
-  U32x16 r = {};
-  int64_t c = 0;
-  for (; c + 16 <= C; c += 16) {
-    I32x16 a;
-    F32x16 ws, b = {};
-    std::memcpy(&a, acc + c, 64);
-    std::memcpy(&ws, wstep + c, 64);
-    if (bias) std::memcpy(&b, bias + c, 64);
-    F32x16 v = __builtin_convertvector(a, F32x16) * (xstep * ws) + b;
-    if (residual) {
-      F32x16 rv;
-      std::memcpy(&rv, residual + c, 64);
-      v += rv;
-    }
-    if (act == LinearPost::Act::Relu) v = v > zero ? v : zero;
-    else if (act == LinearPost::Act::Relu6) v = v > zero ? (v < six ? v : six) : zero;
-    std::memcpy(y + c, &v, 64);
-    U32x16 u;
-    std::memcpy(&u, &v, 64);
-    u &= mag;
-    u = u > inf ? U32x16{} : u;  // NaN -> 0
-    r = u > r ? u : r;
-  }
-  uint32_t m = 0;
-  for (int j = 0; j < 16; ++j) m = r[j] > m ? r[j] : m;
-  for (; c < C; ++c) {
-    const float v = post_value(rowq_epilogue(acc[c], xstep, wstep[c], bias ? bias[c] : 0.f),
-                               residual ? residual + c : nullptr, act);
-    y[c] = v;
-    uint32_t u;
-    std::memcpy(&u, &v, 4);
-    u &= 0x7fffffffu;
-    if (u <= 0x7f800000u && u > m) m = u;
-  }
-  return m;
-}
-
 // The fp32 version: each channel sums its taps in (ky, kx) order, as the reference loop does.
 RMSMP_CLONES void dw_pixel_f32(const float* const* xs, const float* const* wt, int n, int64_t C, float* acc,
                                const float* bias, const float* residual, LinearPost::Act act, float* y) {
@@ -224,7 +178,9 @@ void cnn_conv_grouped(const Backend& be, const CnnGraph::Unpacked& u, const RowM
           xq[nt] = zeros.data();  // an odd tap count's last pair: its second weight is 0
           be.depthwise_acc_s8(pd, xq, acc.data());
           const float* res = post.residual ? post.residual + p * Co : nullptr;
-          mx = std::max(mx, dw_finish_s8_max(acc.data(), Co, xstep, u.step.data(), L.bias, res, post.act, y + p * Co));
+          // The same epilogue and post ops as dw_pixel_s8 (so the same bits), and the pixel's range, in one pass.
+          mx = std::max(mx, epilogue_rows(acc.data(), Co, 1, Co, &xstep, u.step.data(), L.bias, res, post.act, true,
+                                          y + p * Co));
         }
       }
 #pragma omp critical(rmsmp_dw_amax)

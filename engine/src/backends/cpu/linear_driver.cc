@@ -115,61 +115,6 @@ typedef float F32x16 __attribute__((vector_size(64)));  // GCC vector extensions
 typedef int32_t I32x16 __attribute__((vector_size(64)));
 typedef uint32_t U32x16 __attribute__((vector_size(64)));
 
-// A prepared layer's outputs need no gather: its main rows' sums are in original order (prepared.h). The
-// epilogue (rowq_epilogue's operations: float(acc) * (x_step * w_step) + bias), residual, activation and the
-// abs_max_bits reduction over a block of tb tokens in one loop (one call per token block: for a narrow conv,
-// 32 outputs per pixel, four calls per token cost more than the arithmetic). acc rows are acc_stride apart, dst and residual rows `rows` apart; act as post_value. Returns
-// the max pattern when want_max. The same operations per element as the separate passes, so the same bits.
-RMSMP_CLONES uint32_t epilogue_block(const int32_t* __restrict acc, int64_t acc_stride, int64_t tb, int64_t rows,
-                                     const float* __restrict xstep, const float* __restrict wstep,
-                                     const float* __restrict bias, const float* __restrict residual,
-                                     LinearPost::Act act, bool want_max, float* __restrict dst) {
-  const U32x16 mag = U32x16{} + 0x7fffffffu, inf = U32x16{} + 0x7f800000u;
-  const F32x16 zero = {}, six = F32x16{} + 6.f;
-  U32x16 r = {};
-  uint32_t m = 0;
-  for (int64_t t = 0; t < tb; ++t) {
-    const int32_t* a = acc + t * acc_stride;
-    float* y = dst + t * rows;
-    const float* res = residual ? residual + t * rows : nullptr;
-    const float xs = xstep[t];
-    int64_t i = 0;
-    for (; i + 16 <= rows; i += 16) {
-      I32x16 ai;
-      F32x16 ws, b;
-      std::memcpy(&ai, a + i, 64);
-      std::memcpy(&ws, wstep + i, 64);
-      std::memcpy(&b, bias + i, 64);
-      F32x16 v = __builtin_convertvector(ai, F32x16) * (xs * ws) + b;
-      if (res) {
-        F32x16 rv;
-        std::memcpy(&rv, res + i, 64);
-        v += rv;
-      }
-      if (act == LinearPost::Act::Relu) v = v > zero ? v : zero;
-      else if (act == LinearPost::Act::Relu6) v = v > zero ? (v < six ? v : six) : zero;
-      std::memcpy(y + i, &v, 64);
-      if (want_max) {
-        U32x16 u;
-        std::memcpy(&u, &v, 64);
-        u &= mag;
-        u = u > inf ? U32x16{} : u;  // NaN -> 0
-        r = u > r ? u : r;
-      }
-    }
-    for (; i < rows; ++i) {
-      const float v = post_value(float(a[i]) * (xs * wstep[i]) + bias[i], res ? res + i : nullptr, act);
-      y[i] = v;
-      uint32_t u;
-      std::memcpy(&u, &v, 4);
-      u &= 0x7fffffffu;
-      if (u <= 0x7f800000u && u > m) m = u;
-    }
-  }
-  for (int j = 0; j < 16; ++j) m = r[j] > m ? r[j] : m;
-  return want_max ? m : 0u;
-}
-
 // Sums of tb rows of K quantized values, K apart (the VNNI kernel's compensation for rows read in place).
 RMSMP_CLONES void row_sums(const int8_t* __restrict q, int64_t K, int64_t tb, int32_t* __restrict sum) {
   for (int64_t t = 0; t < tb; ++t) {
@@ -679,11 +624,11 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
               for (int64_t s = 0; s < pp->side_rows; ++s) aw[t * total_rows + so[s]] = aw[t * total_rows + rows + s];
             const float* rs = pp->row_steps.data();
             if (!gelu) {
-              mx = std::max(mx, epilogue_block(a, total_rows, tb, rows, b.step, rs, bsp + lc[l], res, post.act,
+              mx = std::max(mx, epilogue_rows(a, total_rows, tb, rows, b.step, rs, bsp + lc[l], res, post.act,
                                                want_max, dst));
               continue;
             }
-            epilogue_block(a, total_rows, tb, rows, b.step, rs, bsp + lc[l], nullptr, LinearPost::Act::None, false,
+            epilogue_rows(a, total_rows, tb, rows, b.step, rs, bsp + lc[l], nullptr, LinearPost::Act::None, false,
                            dst);
             gelu_rows(dst, tb * rows);  // post ops never come with GELU
           }
@@ -779,7 +724,7 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
               const Tile& tl = tile_list[i];
               const int32_t* a = ast + T * lc[l] + tl.slot0 * T + t * tl.nj;
               if (tl.slot0 < pp->rows)
-                epilogue_block(a, tl.nj, 1, tl.nj, &all.step[t], tl.wstep, bsp + lc[l] + tl.j0, nullptr,
+                epilogue_rows(a, tl.nj, 1, tl.nj, &all.step[t], tl.wstep, bsp + lc[l] + tl.j0, nullptr,
                                LinearPost::Act::None, false, dst + tl.j0);
               else side_epilogue(a, tl.orig, tl.nj, all.step[t], tl.wstep, bsp + lc[l], dst);
             }
