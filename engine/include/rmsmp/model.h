@@ -1,4 +1,5 @@
-// Public API: load a .rmsmp model once (mmap, read-only, shareable), tokenize, embed and classify text.
+// Public API: load a .rmsmp model once (read whole into private memory, read-only, shareable), tokenize, embed
+// and classify text.
 // A Model is immutable after load; all const methods are safe to call from many threads at once (each call
 // allocates its own scratch). For repeated calls, a per-thread rmsmp::Context (context.h) keeps the buffers
 // and carries per-caller options (threads, truncation, normalisation).
@@ -12,15 +13,9 @@
 #include <vector>
 
 #include "rmsmp/error.h"
+#include "rmsmp/load_options.h"
 
 namespace rmsmp {
-
-struct LoadOptions {
-  bool verify_checksum = true;
-  // "cpu" (best ISA, or RMSMP_CPU_ISA=generic|avx2|avx512), "cpu:generic|avx2|avx512" (pinned), or
-  // "reference" (the plain-loop oracle).
-  std::string backend = "cpu";
-};
 
 struct Tokenized {
   std::vector<int32_t> ids;       // [CLS] a [SEP] (b [SEP])

@@ -11,7 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "rmsmp/model.h"  // LoadOptions
+#include "rmsmp/error.h"
+#include "rmsmp/load_options.h"
 
 namespace rmsmp {
 
