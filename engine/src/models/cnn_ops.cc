@@ -161,7 +161,7 @@ void cnn_conv_grouped(const Backend& be, const CnnGraph::Unpacked& u, const RowM
       std::vector<int8_t> zeros(static_cast<size_t>(C), 0);
       std::vector<int32_t> acc(static_cast<size_t>(Co) + 32);
       const int8_t* xq[CnnGraph::kMaxTapMajorTaps + 1];
-      // Whole output rows per thread: the row's taps are computed once, each pixel shifts them by its stride.
+      // Whole output rows per thread: the taps' coordinates come from (oy, ox) with no division per pixel.
 #pragma omp for schedule(static)
       for (int64_t oy = 0; oy < out.h; ++oy) {
         for (int64_t ox = 0; ox < out.w; ++ox) {
@@ -179,8 +179,8 @@ void cnn_conv_grouped(const Backend& be, const CnnGraph::Unpacked& u, const RowM
           be.depthwise_acc_s8(pd, xq, acc.data());
           const float* res = post.residual ? post.residual + p * Co : nullptr;
           // The same epilogue and post ops as dw_pixel_s8 (so the same bits), and the pixel's range, in one pass.
-          mx = std::max(mx, epilogue_rows(acc.data(), Co, 1, Co, &xstep, u.step.data(), L.bias, res, post.act, true,
-                                          y + p * Co));
+          mx = std::max(mx, epilogue_rows(acc.data(), Co, 1, Co, &xstep, u.step.data(), L.bias, res, post.act,
+                                          post.abs_max != nullptr, y + p * Co));
         }
       }
 #pragma omp critical(rmsmp_dw_amax)

@@ -196,23 +196,22 @@ RMSMP_CLONES void quantize_static_clones(const float* x, int64_t n, float inv, i
   for (; i < n; ++i) q[i] = act_round_sat(x[i] * inv, max_q);  // the tail
 }
 
-// The same q: with AVX-512, the k-register version (masked adds instead of compare-to-vector arithmetic, about
-// 2/3 of the instructions of the vector-extension clone); CNNs quantize every conv input through here.
-void quantize_static(const float* x, int64_t n, float inv, int max_q, int8_t* q) {
-  static const bool avx512 = isa_supported(Isa::Avx512Vnni);
-  if (avx512) quantize_scaled_avx512(x, n, inv, max_q, q);
+// The same q: for the AVX-512 backend, the k-register version (masked adds instead of compare-to-vector
+// arithmetic, about 2/3 of the instructions of the vector-extension clone); CNNs quantize every conv input here.
+void quantize_static(const float* x, int64_t n, float inv, int max_q, int8_t* q, Isa isa) {
+  if (isa == Isa::Avx512Vnni) quantize_scaled_avx512(x, n, inv, max_q, q);
   else quantize_static_clones(x, n, inv, max_q, q);
 }
 }  // namespace
 
-float act_quantize_static(const float* x, int64_t n, const ActQuant& aq, int8_t* q) {
+float act_quantize_static(const float* x, int64_t n, const ActQuant& aq, int8_t* q, Isa isa) {
   const int max_q = act_max_q(aq);
   if (!(aq.clip > 0.f)) {
     std::memset(q, 0, size_t(n));
     return 0.f;
   }
   const float step = aq.clip / float(max_q), inv = 1.f / step;
-  quantize_static(x, n, inv, max_q, q);
+  quantize_static(x, n, inv, max_q, q, isa);
   return step;
 }
 
@@ -233,8 +232,9 @@ float CpuBackend::quantize_activations(const float* x, int64_t n, const ActQuant
   }
   const float step = aq.clip / float(max_q), inv = 1.f / step;
   constexpr int64_t kChunk = 16384;
+  const Isa isa = isa_;
 #pragma omp parallel for schedule(static) if (n > 4 * kChunk)
-  for (int64_t i0 = 0; i0 < n; i0 += kChunk) quantize_static(x + i0, std::min(kChunk, n - i0), inv, max_q, q + i0);
+  for (int64_t i0 = 0; i0 < n; i0 += kChunk) quantize_static(x + i0, std::min(kChunk, n - i0), inv, max_q, q + i0, isa);
   return step;
 }
 

@@ -13,9 +13,10 @@
 
 namespace rmsmp {
 
-// act_quantize_row(x, n, aq, q) for a static aq (aq.dynamic false: one step for all n values), vectorised per
-// ISA clone; returns the step. Serial: callers split the values.
-float act_quantize_static(const float* x, int64_t n, const ActQuant& aq, int8_t* q);
+// act_quantize_row(x, n, aq, q) for a static aq (aq.dynamic false: one step for all n values), vectorised for
+// the backend's ISA (AVX-512 k-masks, else the vector-extension clones); returns the step. Serial: callers
+// split the values.
+float act_quantize_static(const float* x, int64_t n, const ActQuant& aq, int8_t* q, Isa isa);
 
 class CpuBackend : public ReferenceBackend {
  public:

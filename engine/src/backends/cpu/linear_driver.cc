@@ -160,14 +160,14 @@ struct Tile {
   int max_w;                       // largest |q| of the tile's scheme (AVX2's unsigned path; 127 when mixed)
 };
 
-// Token scratch of one block: signed rows, their +128 copies (zero / 128 padded to Kp), steps and sums. x is
-// what the kernel reads: q, or the caller's quantized rows in place when they need no padding or copy.
 // Up to two runs of weight bytes (a tile's two 16-row blocks, or its packed rows).
 struct WeightBytes {
   const uint8_t* p[2] = {nullptr, nullptr};
   int64_t bytes[2] = {0, 0};
 };
 
+// Token scratch of one block: signed rows, their +128 copies (zero / 128 padded to Kp), steps and sums. x is
+// what the kernel reads: q, or the caller's quantized rows in place when they need no padding or copy.
 struct TokenRows {
   int8_t* q;
   uint8_t* u;
@@ -597,7 +597,7 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
           row_sums(b.q, Kp, tb, b.sum);
           std::fill(b.step, b.step + tb, in.qstep);
         } else if (block_quant) {
-          const float st = act_quantize_static(in.x + t0 * K, tb * K, act, b.q);
+          const float st = act_quantize_static(in.x + t0 * K, tb * K, act, b.q, isa);
           row_sums(b.q, K, tb, b.sum);
           std::fill(b.step, b.step + tb, st);
         } else {
