@@ -14,9 +14,10 @@ into one packed .rmsmp model file.
 usage: rmsmp-convert --in HF_DIR --out FILE [options]                 (BERT family)
        rmsmp-convert --in CHECKPOINT.pth|.safetensors --out FILE [options] [vision options]
 
-  --in DIR            checkpoint folder: config.json, model.safetensors, vocab.txt and/or tokenizer.json
-                      (sentence-transformers files, if present, set pooling, normalisation, max length).
-                      model_type bert or distilbert, each with or without a sequence-classification head;
+  --in DIR            checkpoint folder: config.json, model.safetensors, and vocab.txt, tokenizer.json,
+                      vocab.json + merges.txt or a SentencePiece .model (sentence-transformers files, if
+                      present, set pooling, normalisation, max length). model_type bert, distilbert or
+                      roberta, each with or without a sequence-classification head (cross-encoders);
                       weights from model.safetensors, or pytorch_model.bin when that is all there is
   --out FILE          output model (written to a temp file, then renamed: no partial output on failure)
   --scheme S          rmsmp (default) | fp32 | fixed8 | fixed4 | pot4 | layerwise | random

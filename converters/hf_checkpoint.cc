@@ -237,16 +237,19 @@ std::unique_ptr<tok::Tokenizer> hf_load_tokenizer(const std::string& dir_str, st
   const auto spm = sentencepiece_file(dir);
   const std::string json_type = has_json ? tokenizer_json_model_type(dir / "tokenizer.json") : "";
   if (!has_vocab && spm && json_type != "WordPiece") return sentencepiece_tokenizer(dir, *spm, notes);
-  // Unigram/BPE tokenizer.json files are exported from a SentencePiece model; HF's re-implementation differs
-  // from the library at the edges (normaliser, whitespace), so we read the .model they were made from.
+  const bool bpe_files = fs::exists(dir / "vocab.json") && fs::exists(dir / "merges.txt");
+  if (!has_vocab && (json_type == "BPE" || (!has_json && bpe_files))) return hf_load_byte_level_bpe(dir_str, notes);
+  // Unigram tokenizer.json files are exported from a SentencePiece model; HF's re-implementation differs from
+  // the library at the edges (normaliser, whitespace), so we read the .model they were made from.
   RMSMP_CHECK(has_vocab || !has_json || json_type == "WordPiece", ErrorCode::Unsupported,
               (dir / "tokenizer.json").string()
                   << ": a " << json_type
                   << " tokenizer.json is read through the SentencePiece model it was made from; put its spiece.model "
                      "/ tokenizer.model / sentencepiece.bpe.model beside it");
   RMSMP_CHECK(has_vocab || has_json, ErrorCode::InvalidFile,
-              dir_str << ": no tokenizer found (expected vocab.txt, a WordPiece tokenizer.json, or a SentencePiece "
-                         "spiece.model / tokenizer.model / sentencepiece.bpe.model)");
+              dir_str << ": no tokenizer found (expected vocab.txt, a WordPiece or byte-level BPE tokenizer.json, "
+                         "vocab.json + merges.txt, or a SentencePiece spiece.model / tokenizer.model / "
+                         "sentencepiece.bpe.model)");
   tok::WordPieceConfig tc = hf_tokenizer_settings(dir_str, notes);
   try {
     std::vector<std::string> vocab = has_vocab ? tok::WordPieceTokenizer::read_vocab_file((dir / "vocab.txt").string())
@@ -279,14 +282,26 @@ const std::vector<float>& HfBertCheckpoint::tensor(const std::string& name) cons
   return it->second;
 }
 
+namespace {
+
+// RoBERTa counts positions from pad_token_id + 1 (fairseq's convention): a text's token i has position row
+// pad_token_id + 1 + i. The rows before are dropped at conversion, so the engine's position i is row i and the
+// file needs no offset. (A <pad> typed inside a text would keep HF's position from advancing; it is not
+// reproduced.)
+int64_t roberta_position_offset(const nlohmann::json& cfg) { return cfg.value("pad_token_id", int64_t(1)) + 1; }
+
+}  // namespace
+
 BertConfig hf_read_config(const std::string& dir_str, std::vector<std::string>& notes) {
   const fs::path dir(dir_str);
   nlohmann::json cfg = read_json(dir / "config.json");
   const std::string where = (dir / "config.json").string();
   try {
     const std::string mt = cfg.value("model_type", "bert");
-    RMSMP_CHECK(mt == "bert" || mt == "distilbert", ErrorCode::Unsupported,
-                where << ": model_type '" << mt << "' is not supported (bert and distilbert)");
+    RMSMP_CHECK(mt == "bert" || mt == "distilbert" || mt == "roberta", ErrorCode::Unsupported,
+                where << ": model_type '" << mt
+                      << "' is not supported (bert, distilbert and roberta; xlm-roberta and camembert need their "
+                         "SentencePiece vocabulary with fairseq's id offset, which is not read yet)");
     RMSMP_CHECK(cfg.value("position_embedding_type", "absolute") == "absolute", ErrorCode::Unsupported,
                 where << ": only absolute position embeddings are supported");
     if (mt == "distilbert") {  // its own keys for the same shapes; one (zero) token type; LayerNorm eps 1e-12
@@ -300,6 +315,8 @@ BertConfig hf_read_config(const std::string& dir_str, std::vector<std::string>& 
       cfg["layer_norm_eps"] = 1e-12;
       cfg["hidden_act"] = "gelu";
     }
+    if (mt == "roberta")  // positions start at pad_token_id + 1: the loader drops the rows before, see below
+      cfg["max_position_embeddings"] = cfg.at("max_position_embeddings").get<int64_t>() - roberta_position_offset(cfg);
     nlohmann::json a = {{"type", "bert"},
                         {"vocab_size", cfg.at("vocab_size")},
                         {"hidden_size", cfg.at("hidden_size")},
@@ -363,10 +380,21 @@ HfBertCheckpoint load_hf_bert(const std::string& dir_str) {
   ck.weights_sha256 = sha256_file_hex(ck.weights_path);
   const BertConfig& c = ck.cfg;
   const int64_t H = c.hidden_size, F = c.intermediate_size;
-  const bool distil = read_json(dir / "config.json").value("model_type", "bert") == "distilbert";
-  const std::string prefix = distil ? (st.has("distilbert.embeddings.word_embeddings.weight") ? "distilbert." : "")
-                                    : (st.has("bert.embeddings.word_embeddings.weight") ? "bert." : "");
+  const nlohmann::json raw_cfg = read_json(dir / "config.json");
+  const std::string family = raw_cfg.value("model_type", "bert");
+  const bool distil = family == "distilbert", roberta = family == "roberta";
+  const std::string model_prefix = family + ".";
+  const std::string prefix = st.has(model_prefix + "embeddings.word_embeddings.weight") ? model_prefix : "";
   auto load = [&](const std::string& ours, std::vector<int64_t> shape) {
+    if (roberta && ours == "embeddings.position") {  // drop the rows before the first position (see above)
+      const int64_t off = roberta_position_offset(raw_cfg);
+      const std::string hf = prefix + hf_name(ours);
+      RMSMP_CHECK(st.shape(hf) == (std::vector<int64_t>{shape[0] + off, H}), ErrorCode::InvalidFile,
+                  ck.weights_path << ": tensor '" << hf << "' has a shape that contradicts config.json");
+      std::vector<float> all = st.read_f32(hf);
+      ck.tensors[ours].assign(all.begin() + off * H, all.end());
+      return;
+    }
     if (distil && ours == "embeddings.token_type") {  // DistilBERT has none: one row of zeros adds nothing
       ck.tensors[ours].assign(size_t(H), 0.f);
       return;
@@ -398,13 +426,15 @@ HfBertCheckpoint load_hf_bert(const std::string& dir_str) {
     }
   }
 
-  // A sequence-classification head, kept in fp32: BertForSequenceClassification's pooler (tanh) or
-  // DistilBertForSequenceClassification's pre_classifier (ReLU), both on the [CLS] state, then the classifier.
-  if (st.has("classifier.weight")) {
-    const std::string pooler = distil ? "pre_classifier" : prefix + "pooler.dense";
-    const std::vector<int64_t> cw = st.shape("classifier.weight");
+  // A sequence-classification head, kept in fp32, on the first token's state: BertForSequenceClassification's
+  // pooler (tanh), DistilBertForSequenceClassification's pre_classifier (ReLU) or RoBERTa's classifier.dense
+  // (tanh), then the classifier (RoBERTa: classifier.out_proj).
+  const std::string classifier = roberta ? "classifier.out_proj" : "classifier";
+  if (st.has(classifier + ".weight")) {
+    const std::string pooler = distil ? "pre_classifier" : roberta ? "classifier.dense" : prefix + "pooler.dense";
+    const std::vector<int64_t> cw = st.shape(classifier + ".weight");
     RMSMP_CHECK(cw.size() == 2 && cw[1] == H && cw[0] >= 1 && st.has(pooler + ".weight"), ErrorCode::InvalidFile,
-                ck.weights_path << ": classifier.weight must be [num_labels, " << H << "] with " << pooler
+                ck.weights_path << ": " << classifier << ".weight must be [num_labels, " << H << "] with " << pooler
                                 << ".weight beside it");
     ck.head_activation = distil ? "relu" : "tanh";
     ck.num_labels = int(cw[0]);
@@ -414,11 +444,12 @@ HfBertCheckpoint load_hf_bert(const std::string& dir_str) {
     };
     head("head.pooler.weight", pooler + ".weight", {H, H});
     head("head.pooler.bias", pooler + ".bias", {H});
-    head("head.classifier.weight", "classifier.weight", {ck.num_labels, H});
-    head("head.classifier.bias", "classifier.bias", {ck.num_labels});
+    head("head.classifier.weight", classifier + ".weight", {ck.num_labels, H});
+    head("head.classifier.bias", classifier + ".bias", {ck.num_labels});
     hf_read_labels(dir_str, ck.num_labels, ck.labels, ck.regression);
   }
   ck.tokenizer = hf_load_tokenizer(dir_str, ck.notes);
+  ck.tokenizer->set_template(roberta ? tok::Template::Roberta : tok::Template::Bert);
   RMSMP_CHECK(int64_t(ck.tokenizer->vocab_size()) == c.vocab_size, ErrorCode::InvalidFile,
               dir_str << ": vocabulary has " << ck.tokenizer->vocab_size() << " tokens but config.json says "
                       << c.vocab_size);

@@ -42,9 +42,13 @@ tok::WordPieceConfig hf_tokenizer_settings(const std::string& dir, std::vector<s
 std::vector<std::string> hf_vocab_from_tokenizer_json(const std::string& path);
 // Label names (config.json id2label, else LABEL_i) and whether the head is a regression.
 void hf_read_labels(const std::string& dir, int num_labels, std::vector<std::string>& labels, bool& regression);
-// WordPiece from vocab.txt / a WordPiece tokenizer.json, else SentencePiece from spiece.model,
-// tokenizer.model or sentencepiece.bpe.model (settings from tokenizer_config.json). Errors name the file.
+// WordPiece from vocab.txt / a WordPiece tokenizer.json, SentencePiece from spiece.model, tokenizer.model or
+// sentencepiece.bpe.model (settings from tokenizer_config.json), else byte-level BPE from a BPE tokenizer.json
+// or vocab.json + merges.txt. Errors name the file.
 std::unique_ptr<tok::Tokenizer> hf_load_tokenizer(const std::string& dir, std::vector<std::string>& notes);
+// Byte-level BPE (RoBERTa): a BPE tokenizer.json with the ByteLevel pre-tokenizer and RobertaProcessing, else
+// vocab.json + merges.txt (hf_bpe_tokenizer.cc). Errors name the file and the setting it cannot run.
+std::unique_ptr<tok::Tokenizer> hf_load_byte_level_bpe(const std::string& dir, std::vector<std::string>& notes);
 
 // Reads config.json, model.safetensors, vocab.txt / tokenizer.json, tokenizer_config.json and the
 // sentence-transformers files (sentence_bert_config.json, 1_Pooling/config.json, modules.json).

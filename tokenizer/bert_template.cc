@@ -1,12 +1,13 @@
-// BERT's [CLS] a [SEP] (b [SEP]) template and longest-first truncation, shared by every tokenizer.
+// The special-token templates (BERT's and RoBERTa's) and longest-first truncation, shared by every tokenizer.
 #include "rmsmp/tokenizer/tokenizer.h"
 
 namespace rmsmp::tok {
 
 Encoding Tokenizer::encode(std::string_view a, std::optional<std::string_view> b, size_t max_length) const {
   if (cls_id_ < 0 || sep_id_ < 0)
-    throw TokenizerError("the vocabulary has no [CLS]/[SEP] pieces for the BERT template (raw ids still work)");
-  const size_t specials = b ? 3 : 2;
+    throw TokenizerError("the vocabulary has no [CLS]/[SEP] (<s>/</s>) pieces for the template (raw ids still work)");
+  const bool roberta = template_ == Template::Roberta;
+  const size_t specials = b ? (roberta ? 4 : 3) : 2;
   if (max_length < specials + 1) throw TokenizerError("max_length " + std::to_string(max_length) + " is too small");
   // Neither sequence can keep more than max_length - specials tokens, and longest-first truncation gives the
   // same result for any length above that, so each is tokenized only until it passes it.
@@ -27,9 +28,10 @@ Encoding Tokenizer::encode(std::string_view a, std::optional<std::string_view> b
   e.ids.push_back(sep_id_);
   e.type_ids.assign(e.ids.size(), 0);
   if (b) {
+    if (roberta) e.ids.push_back(sep_id_);  // <s> a </s></s> b </s>
     e.ids.insert(e.ids.end(), tb.begin(), tb.end());
     e.ids.push_back(sep_id_);
-    e.type_ids.resize(e.ids.size(), 1);
+    e.type_ids.resize(e.ids.size(), roberta ? 0 : 1);
   }
   return e;
 }

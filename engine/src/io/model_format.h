@@ -20,6 +20,12 @@
 //                       max_input_chars_per_word, vocab: [token strings in id order]}
 //                   or {type: "sentencepiece", lowercase, strip_accents, cls_token, sep_token, vocab_size,
 //                       model_tensor: name of a u8 [bytes] tensor holding the .model file (a ModelProto)}
+//                   or {type: "bpe" (byte-level), add_prefix_space, bos_token, eos_token,
+//                       added_tokens: [{content, id, lstrip, rstrip}], vocab: [pieces in id order, bytes shown
+//                       as GPT-2's characters], merges: [[left, right] in rank order]}
+//                   each with template: "bert" ([CLS] a [SEP] b [SEP], types 0/1) | "roberta" (<s> a </s></s> b
+//                   </s>, all type 0); absent (files before it): "bert". RoBERTa's position table is stored
+//                   from its first used row (pad_token_id + 1), so position i is always row i.
 //      "head":         optional {type: "sequence_classification", num_labels, labels: [names],
 //                       problem_type: "single_label_classification"|"regression", pooler}; tensors
 //                       head.pooler.{weight [H,H], bias [H]}, head.classifier.{weight [num_labels,H], bias}

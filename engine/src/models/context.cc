@@ -52,6 +52,9 @@ Tokenized Context::tokenize(std::string_view text, std::optional<std::string_vie
   } catch (const tok::TokenizerError& err) {
     throw Error(ErrorCode::InvalidText, err.what());
   }
+  // A model with one token type (DistilBERT) reads the second text of a pair as type 0 too, as transformers
+  // does (its DistilBERT takes no token type ids).
+  if (m.weights.cfg.type_vocab_size == 1) e.type_ids.assign(e.ids.size(), 0);
   RMSMP_CHECK(!(e.truncated && opts_.truncation == Truncation::Error), ErrorCode::InvalidText,
               "input has " << (e.untruncated_exact ? "" : "at least ") << e.untruncated_length << " tokens, more than "
                             << max_len << " (truncation is off)");

@@ -65,6 +65,7 @@ std::shared_ptr<const Model> Model::load(const std::string& path, const LoadOpti
 Tokenized Model::tokenize(std::string_view text, std::optional<std::string_view> pair) const {
   try {
     tok::Encoding e = impl_->tokenizer->encode(text, pair, size_t(impl_->weights.cfg.max_seq_length));
+    if (impl_->weights.cfg.type_vocab_size == 1) e.type_ids.assign(e.ids.size(), 0);  // DistilBERT pairs
     return Tokenized{std::move(e.ids), std::move(e.type_ids), e.truncated, e.untruncated_length, e.untruncated_exact};
   } catch (const tok::TokenizerError& e) {
     throw Error(ErrorCode::InvalidText, e.what());

@@ -1,17 +1,34 @@
-// Serialises the tokenizer configuration (and WordPiece vocabulary) into the model header's "tokenizer"
-// object, and rebuilds the tokenizer from it.
+// Serialises the tokenizer configuration (and WordPiece / BPE vocabulary) into the model header's "tokenizer"
+// object, and rebuilds the tokenizer from it. "template" is "bert" or "roberta"; files written before it
+// existed have none and mean "bert".
 #include "models/tokenizer_config.h"
 
 #include <nlohmann/json.hpp>
 
 #include "io/model_format.h"
 #include "rmsmp/error.h"
+#include "rmsmp/tokenizer/bpe.h"
 #include "rmsmp/tokenizer/sentencepiece.h"
 #include "rmsmp/tokenizer/wordpiece.h"
 
 namespace rmsmp {
 
-nlohmann::json tokenizer_to_json(const tok::Tokenizer& t, ModelWriter& mw) {
+namespace {
+
+nlohmann::json tokenizer_fields(const tok::Tokenizer& t, ModelWriter& mw) {
+  if (const auto* bpe = dynamic_cast<const tok::ByteLevelBpeTokenizer*>(&t)) {
+    const tok::BpeConfig& c = bpe->config();
+    nlohmann::json added = nlohmann::json::array();
+    for (const tok::AddedToken& a : c.added)
+      added.push_back({{"content", a.content}, {"id", a.id}, {"lstrip", a.lstrip}, {"rstrip", a.rstrip}});
+    return {{"type", "bpe"},
+            {"add_prefix_space", c.add_prefix_space},
+            {"bos_token", c.bos_token},
+            {"eos_token", c.eos_token},
+            {"added_tokens", added},
+            {"vocab", bpe->vocab()},
+            {"merges", bpe->merges()}};
+  }
   if (const auto* sp = dynamic_cast<const tok::SentencePieceTokenizer*>(&t)) {
     const tok::SentencePieceConfig& c = sp->config();
     const std::string& bytes = sp->serialized();
@@ -41,7 +58,28 @@ nlohmann::json tokenizer_to_json(const tok::Tokenizer& t, ModelWriter& mw) {
   return j;
 }
 
+}  // namespace
+
+nlohmann::json tokenizer_to_json(const tok::Tokenizer& t, ModelWriter& mw) {
+  nlohmann::json j = tokenizer_fields(t, mw);
+  j["template"] = t.template_kind() == tok::Template::Roberta ? "roberta" : "bert";
+  return j;
+}
+
 namespace {
+
+std::unique_ptr<tok::Tokenizer> bpe_from(const nlohmann::json& j) {
+  tok::BpeConfig c;
+  c.add_prefix_space = j.at("add_prefix_space").get<bool>();
+  c.bos_token = j.at("bos_token").get<std::string>();
+  c.eos_token = j.at("eos_token").get<std::string>();
+  for (const auto& a : j.at("added_tokens"))
+    c.added.push_back({a.at("content").get<std::string>(), a.at("id").get<int32_t>(), a.at("lstrip").get<bool>(),
+                       a.at("rstrip").get<bool>(), false});
+  return std::make_unique<tok::ByteLevelBpeTokenizer>(
+      j.at("vocab").get<std::vector<std::string>>(),
+      j.at("merges").get<std::vector<std::pair<std::string, std::string>>>(), c);
+}
 
 std::unique_ptr<tok::Tokenizer> sentencepiece_from(const nlohmann::json& j, const std::string& where,
                                                    const ModelFile* file) {
@@ -87,9 +125,16 @@ std::unique_ptr<tok::Tokenizer> tokenizer_from_header(const nlohmann::json& head
   try {
     const nlohmann::json& j = header.at("tokenizer");
     const std::string type = j.at("type").get<std::string>();
-    if (type == "wordpiece") return wordpiece_from(j);
-    if (type == "sentencepiece") return sentencepiece_from(j, where, file);
-    RMSMP_FAIL(ErrorCode::Unsupported, where << ": tokenizer type '" << type << "' is not supported");
+    std::unique_ptr<tok::Tokenizer> t;
+    if (type == "wordpiece") t = wordpiece_from(j);
+    else if (type == "sentencepiece") t = sentencepiece_from(j, where, file);
+    else if (type == "bpe") t = bpe_from(j);
+    else RMSMP_FAIL(ErrorCode::Unsupported, where << ": tokenizer type '" << type << "' is not supported");
+    const std::string tmpl = j.value("template", "bert");
+    RMSMP_CHECK(tmpl == "bert" || tmpl == "roberta", ErrorCode::InvalidFile,
+                where << ": tokenizer template '" << tmpl << "' is not bert or roberta");
+    t->set_template(tmpl == "roberta" ? tok::Template::Roberta : tok::Template::Bert);
+    return t;
   } catch (const nlohmann::json::exception& e) {
     RMSMP_FAIL(ErrorCode::InvalidFile, where << ": tokenizer config is malformed: " << e.what());
   } catch (const tok::TokenizerError& e) {

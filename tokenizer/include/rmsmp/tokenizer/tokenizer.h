@@ -1,5 +1,5 @@
-// The tokenizer interface shared by WordPiece and SentencePiece: raw piece ids from text, plus BERT's
-// [CLS] a [SEP] (b [SEP]) template with longest-first truncation. Immutable once built; thread-safe.
+// The tokenizer interface shared by WordPiece, SentencePiece and byte-level BPE: raw piece ids from text, plus
+// the model family's special-token template with longest-first truncation. Immutable once built; thread-safe.
 // No dependency on the engine: errors are TokenizerError (the engine rethrows them as rmsmp::Error).
 #pragma once
 #include <cstddef>
@@ -18,7 +18,12 @@ class TokenizerError : public std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
-// Token ids of one model input: [CLS] a [SEP] (b [SEP]) with token type ids (0 for a, 1 for b).
+// The special tokens encode() adds: BERT's [CLS] a [SEP] (b [SEP]) with token types 0 for a and 1 for b, or
+// RoBERTa's <s> a </s> (</s> b </s>) with every type 0 (RoBERTa models have one token type). cls/sep are the
+// tokenizer's [CLS]/[SEP] or <s>/</s>.
+enum class Template { Bert, Roberta };
+
+// Token ids of one model input, with the template's special tokens and token type ids.
 struct Encoding {
   std::vector<int32_t> ids;
   std::vector<int32_t> type_ids;
@@ -52,17 +57,20 @@ class Tokenizer {
   }
   virtual size_t vocab_size() const = 0;
   virtual int32_t token_id(const std::string& token) const = 0;  // -1 if absent
-  virtual std::string type() const = 0;                           // "wordpiece" | "sentencepiece"
+  virtual std::string type() const = 0;                           // "wordpiece" | "sentencepiece" | "bpe"
   virtual std::string piece(int32_t id) const = 0;                // the vocabulary's string; "" if out of range
 
-  // With special tokens; truncates to max_length tokens (longest-first for pairs, ties trim the second
+  // With the template's special tokens; truncates to max_length tokens (longest-first for pairs, ties trim the second
   // sequence, as HF does) and reports it in the result.
   Encoding encode(std::string_view a, std::optional<std::string_view> b, size_t max_length) const;
   int32_t cls_id() const { return cls_id_; }
   int32_t sep_id() const { return sep_id_; }
+  Template template_kind() const { return template_; }
+  void set_template(Template t) { template_ = t; }  // before the tokenizer is shared (it is then immutable)
 
  protected:
   int32_t cls_id_ = -1, sep_id_ = -1;  // set by the derived constructor
+  Template template_ = Template::Bert;
 };
 
 // UTF-8 helpers (strict: overlong forms, surrogates and values > U+10FFFF are errors).

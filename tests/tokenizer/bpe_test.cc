@@ -1,0 +1,160 @@
+// Byte-level BPE (RoBERTa) against Hugging Face `tokenizers` (goldens made by
+// converters/goldens/make_tiny_roberta.py with a vocabulary trained there): every item of the shared corpora
+// (tests/data/tokenizer_golden.tsv) with the RoBERTa template, hostile edge cases with add_prefix_space off and
+// on, from tokenizer.json and from vocab.json + merges.txt; and what the reader refuses.
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <functional>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "hf_checkpoint.h"
+#include "rmsmp/error.h"
+#include "rmsmp/tokenizer/bpe.h"
+#include "util/test_env.h"
+
+namespace rmsmp {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kDir = "/tiny_roberta";
+
+std::unique_ptr<tok::Tokenizer> load(const std::string& dir) {
+  std::vector<std::string> notes;
+  return hf_load_tokenizer(dir, notes);
+}
+
+std::vector<std::string> gz_lines(const std::string& path) {
+  gzFile f = gzopen(path.c_str(), "rb");
+  EXPECT_NE(f, nullptr) << path;
+  std::string all;
+  char buf[1 << 16];
+  for (int n; f && (n = gzread(f, buf, sizeof buf)) > 0;) all.append(buf, size_t(n));
+  if (f) gzclose(f);
+  std::vector<std::string> out;
+  std::istringstream in(all);
+  for (std::string l; std::getline(in, l);) out.push_back(l);
+  return out;
+}
+
+std::vector<int32_t> parse_ids(const std::string& s) {
+  std::vector<int32_t> v;
+  std::istringstream is(s);
+  for (int32_t x; is >> x;) v.push_back(x);
+  return v;
+}
+
+// A copy of the tiny folder whose tokenizer.json is edited by `edit`, or removed (legacy files only).
+std::string variant(const std::string& name, const std::function<void(nlohmann::json&)>& edit) {
+  const std::string dir = test::temp_dir() + "/" + name;
+  fs::remove_all(dir);
+  fs::copy(test::data_dir() + kDir, dir);
+  if (!edit) {
+    fs::remove(dir + "/tokenizer.json");
+    return dir;
+  }
+  nlohmann::json t;
+  std::ifstream(dir + "/tokenizer.json") >> t;
+  edit(t);
+  std::ofstream(dir + "/tokenizer.json") << t.dump();
+  return dir;
+}
+
+void expect_refused(const std::string& dir, const std::string& words) {
+  try {
+    load(dir);
+    FAIL() << "loaded; expected a refusal mentioning: " << words;
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(words), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(dir), std::string::npos) << "the error names the folder: " << e.what();
+  }
+}
+
+}  // namespace
+
+TEST(ByteLevelBpe, EveryCorpusItemMatchesHuggingFace) {
+  std::ifstream tsv(test::data_dir() + "/tokenizer_golden.tsv");
+  std::vector<std::pair<std::string, std::string>> items;
+  std::string line;
+  std::getline(tsv, line);  // header
+  while (std::getline(tsv, line)) {
+    const size_t a = line.find('\t'), b = line.find('\t', a + 1), c = line.find('\t', b + 1);
+    items.push_back({line.substr(a + 1, b - a - 1), line.substr(b + 1, c - b - 1)});
+  }
+  const auto want = gz_lines(test::data_dir() + kDir + "/tokenizer_golden_ids.txt.gz");
+  ASSERT_EQ(want.size(), items.size());
+  ASSERT_GT(items.size(), 12000u);
+  for (const std::string dir : {test::data_dir() + kDir, variant("roberta_legacy", nullptr)}) {
+    auto t = load(dir);
+    EXPECT_EQ(t->type(), "bpe");
+    size_t bad = 0;
+    for (size_t i = 0; i < items.size(); ++i) {
+      const auto& [a, b] = items[i];
+      const tok::Encoding e = t->encode(a, b.empty() ? std::nullopt : std::optional<std::string_view>(b), 1 << 20);
+      if (e.ids != parse_ids(want[i]) && ++bad <= 5) ADD_FAILURE() << dir << " item " << i + 2 << ": " << a;
+      if (std::any_of(e.type_ids.begin(), e.type_ids.end(), [](int32_t x) { return x != 0; }) && ++bad <= 5)
+        ADD_FAILURE() << "RoBERTa's token types are all 0 (item " << i + 2 << ")";
+    }
+    EXPECT_EQ(bad, 0u) << dir << ": items differing from Hugging Face, of " << items.size();
+  }
+}
+
+TEST(ByteLevelBpe, EdgeCasesMatchHuggingFace) {
+  nlohmann::json g;
+  std::ifstream(test::data_dir() + kDir + "/tokenizer_edge_cases.json") >> g;
+  auto plain = load(test::data_dir() + kDir);
+  auto prefixed = load(variant("roberta_prefix", [](nlohmann::json& t) { t["pre_tokenizer"]["add_prefix_space"] = true; }));
+  size_t n = 0;
+  for (const auto& c : g["cases"]) {
+    const auto& t = c["add_prefix_space"].get<bool>() ? prefixed : plain;
+    const std::string text = c["text"].get<std::string>();
+    EXPECT_EQ(t->encode_raw(text), c["ids"].get<std::vector<int32_t>>())
+        << "add_prefix_space " << c["add_prefix_space"] << ": '" << text << "'";
+    ++n;
+  }
+  EXPECT_GT(n, 50u);
+}
+
+// The pre-tokenizer on its own, against GPT-2's pattern worked by hand: contractions, a space joining the run
+// after it, whitespace before a word left for it, trailing whitespace whole.
+TEST(ByteLevelBpe, SplitFollowsGpt2Pattern) {
+  auto words = [](std::string_view s) {
+    std::vector<std::string> out;
+    for (auto [b, e] : tok::ByteLevelBpeTokenizer::split_words(s)) out.emplace_back(s.substr(b, e - b));
+    return out;
+  };
+  EXPECT_EQ(words("I'm  here's 12ab!?  "), (std::vector<std::string>{"I", "'m", " ", " here", "'s", " 12", "ab", "!?", "  "}));
+  EXPECT_EQ(words("a\n\nb"), (std::vector<std::string>{"a", "\n", "\n", "b"}));
+  EXPECT_EQ(words("x  'll"), (std::vector<std::string>{"x", " ", " '", "ll"}));
+  EXPECT_EQ(words(""), std::vector<std::string>{});
+  EXPECT_THROW(tok::ByteLevelBpeTokenizer::split_words("bad \xff byte"), tok::TokenizerError);
+}
+
+TEST(ByteLevelBpe, WhatItCannotRunIsRefusedByName) {
+  expect_refused(variant("bpe_norm", [](nlohmann::json& t) { t["normalizer"] = {{"type", "NFKC"}}; }), "normalizer (NFKC)");
+  expect_refused(variant("bpe_meta", [](nlohmann::json& t) { t["pre_tokenizer"] = {{"type", "Metaspace"}}; }),
+                 "ByteLevel pre-tokenizer");
+  expect_refused(variant("bpe_drop", [](nlohmann::json& t) { t["model"]["dropout"] = 0.1; }), "dropout");
+  expect_refused(variant("bpe_post", [](nlohmann::json& t) { t["post_processor"] = nullptr; }), "post_processor null");
+  expect_refused(variant("bpe_merge", [](nlohmann::json& t) { t["model"]["merges"].push_back({"Ġzzz", "q"}); }),
+                 "'Ġzzz' is not in the vocabulary");
+  expect_refused(variant("bpe_ids", [](nlohmann::json& t) { t["model"]["vocab"]["Ġnew"] = 5000; }), "dense");
+}
+
+TEST(ByteLevelBpe, InvalidUtf8IsAnErrorWithItsOffset) {
+  auto t = load(test::data_dir() + kDir);
+  try {
+    t->encode_raw("ok <mask> then \xc3\x28");
+    FAIL() << "invalid UTF-8 was tokenized";
+  } catch (const tok::TokenizerError& e) {
+    EXPECT_NE(std::string(e.what()).find("byte 15"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace rmsmp
