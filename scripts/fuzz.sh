@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang (ASan + UBSan) and runs each for SECONDS (default 600), two at a time.
 # Seeds come from real files (tests/fuzz/seeds.sh); findings land in out/fuzz/<target>/ (crash-* files).
-# Usage: bash scripts/fuzz.sh [SECONDS] [target ...]      targets: model_file cnn_model safetensors text config tsv hf_json spm pth plan image http
+# Usage: bash scripts/fuzz.sh [SECONDS] [target ...]      targets: model_file cnn_model safetensors text bpe config tsv hf_json spm pth plan image http
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-600}; shift || true
-TARGETS=("$@"); [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(model_file cnn_model safetensors text config tsv hf_json spm pth plan image http)
+TARGETS=("$@"); [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(model_file cnn_model safetensors text bpe config tsv hf_json spm pth plan image http)
 bash scripts/setup.sh
 for p in clang libclang-rt-14-dev; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || \

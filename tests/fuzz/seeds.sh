@@ -3,7 +3,7 @@
 set -euo pipefail
 OUT=${1:-out/fuzz}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-mkdir -p "$OUT/seeds"/{model_file,cnn_model,safetensors,text,config,tsv,hf_json,spm,pth,plan,image,http}
+mkdir -p "$OUT/seeds"/{model_file,cnn_model,safetensors,text,bpe,config,tsv,hf_json,spm,pth,plan,image,http}
 # HTTP bodies: the first byte picks the route (fuzz_http.cc: 0 /embed, 1 /v1/embeddings, 2 /classify,
 # 3 /predict, 4 /rerank, 5 /tokenize), then a real client's body.
 http_seed() { printf "\\$(printf '%03o' "$1")%s" "$2" > "$OUT/seeds/http/$3"; }
@@ -48,6 +48,13 @@ json.dump({"architecture": {"type": "bert", "vocab_size": 200, "hidden_size": 32
 PY
 cut -f2 "$ROOT/tests/data/tokenizer_golden.tsv" | sed -n '2,4000p' | awk 'NR % 40 == 0' | \
   while IFS= read -r line; do printf '%s' "$line" > "$OUT/seeds/text/$(printf '%s' "$line" | md5sum | cut -c1-12)"; done
+# bpe: the same sentences, plus the hostile edge cases of the RoBERTa golden (whitespace runs, <mask>, emoji).
+cp "$OUT/seeds/text/"* "$OUT/seeds/bpe/"
+python3 - "$ROOT/tests/data/tiny_roberta/tokenizer_edge_cases.json" "$OUT/seeds/bpe" <<'PY'
+import json, sys
+for i, c in enumerate(json.load(open(sys.argv[1], encoding="utf-8"))["cases"][:31]):
+    open(f"{sys.argv[2]}/edge{i:02d}", "w", encoding="utf-8").write(c["text"])
+PY
 head -40 "$ROOT/data/sst2/dev.tsv" > "$OUT/seeds/tsv/dev_head.tsv"
 head -300 "$CK/vocab.txt" > "$OUT/seeds/tsv/vocab_head.txt"
 # hf_json: first byte selects the file (see fuzz_hf_json.cc): 0 config.json, 1 tokenizer.json, 2 special tokens,
