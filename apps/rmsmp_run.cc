@@ -32,7 +32,7 @@ commands:
   embed     --model M.rmsmp (--text S | --input FILE|-) [--format jsonl|f32] [--skip-empty] [--progress]
             [--device D]
             one JSON line per input: {"index" (0-based line number), "tokens", "truncated", "embedding":
-            [...]}; --format f32: raw little-endian float32 rows instead (hidden_size per text, input
+            [...]}; --format f32: raw little-endian float32 rows instead (embedding_size per text, input
             order; redirect stdout). Streams: 256 lines at a time are read, embedded and written, so
             memory stays one chunk whatever the input's size. --input - reads standard input.
             --skip-empty: leave out blank lines (counted on stderr) instead of refusing them.
@@ -173,7 +173,7 @@ int cmd_embed(int argc, char** argv) {
         RMSMP_CHECK(std::isfinite(v), ErrorCode::InvalidFile,
                     where << ": line " << lines[i] << ": the model computed a non-finite value (NaN or Inf weights in "
                           << a.require("model") << "?)");
-      if (binary) {  // little-endian float32 rows (x86-64), hidden_size per text, in input order
+      if (binary) {  // little-endian float32 rows (x86-64), embedding_size per text, in input order
         os.write(reinterpret_cast<const char*>(emb[i].data()), std::streamsize(emb[i].size() * sizeof(float)));
         continue;
       }

@@ -45,12 +45,12 @@ usage: rmsmp-serve --model M.rmsmp [--host 127.0.0.1] [--port 8080] [--slots N] 
                   text it covers; [CLS]/[SEP]: their vocabulary string, special, null offsets
   GET  /info      model_id, model_type, max_input_length, max_client_batch_size, max_concurrent_requests,
                   scheme, avg_weight_bits, backend, version
-  GET  /health    {"status": "ok", "model", "scheme", "hidden_size", "num_labels"}
+  GET  /health    {"status": "ok", "model", "scheme", "hidden_size", "embedding_size", "num_labels"}
   GET  /metrics   Prometheus text: requests by endpoint and status, texts, rejections, in-flight, queue depth,
                   batches; histograms of request duration, queue time, inputs and tokens per batch
 
 "dimensions" keeps the first N values and re-normalises them when the embedding is normalised (Matryoshka
-style); N outside 1..hidden_size is a 422. Errors are {"error": message, "error_type": type} (TEI's body;
+style); N outside 1..embedding_size is a 422. Errors are {"error": message, "error_type": type} (TEI's body;
 types Validation, Overloaded, Backend, Unsupported). Unknown request fields are refused, never ignored.
 
 --api-key KEY (or $RMSMP_API_KEY, which keeps the key out of the process list): every route but /health

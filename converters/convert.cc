@@ -171,6 +171,10 @@ nlohmann::json convert_checkpoint(const ConvertOptions& opt, const std::function
       put(p + ".beta", {c.hidden_size});
     }
 
+  for (size_t d = 0; d < c.dense.size(); ++d) {  // sentence-transformers Dense modules: small, kept fp32
+    put("dense." + std::to_string(d) + ".weight", {c.dense[d].out, c.dense[d].in});
+    if (c.dense[d].bias) put("dense." + std::to_string(d) + ".bias", {c.dense[d].out});
+  }
   if (ck.num_labels > 0) {  // classification head: small, kept fp32
     put("head.pooler.weight", {c.hidden_size, c.hidden_size});
     put("head.pooler.bias", {c.hidden_size});
@@ -234,6 +238,7 @@ nlohmann::json convert_checkpoint(const ConvertOptions& opt, const std::function
       out.quantized["embeddings.word"] = table_rows;
       out.rows_cols["embeddings.word"] = {c.vocab_size, c.hidden_size};
     }
+    for (size_t d = 0; d < c.dense.size(); ++d) shape("dense." + std::to_string(d) + ".weight", {c.dense[d].out, c.dense[d].in});
     if (ck.num_labels > 0) {
       shape("head.pooler.weight", {c.hidden_size, c.hidden_size});
       shape("head.classifier.weight", {ck.num_labels, c.hidden_size});

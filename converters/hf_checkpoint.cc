@@ -1,6 +1,7 @@
 // HF BERT folder -> HfBertCheckpoint: weight-name map, shape checks against config.json, tokenizer settings.
 #include "hf_checkpoint.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -197,8 +198,9 @@ std::string tokenizer_json_model_type(const fs::path& p) {
 }
 
 std::unique_ptr<tok::Tokenizer> sentencepiece_tokenizer(const fs::path& dir, const fs::path& model,
-                                                        std::vector<std::string>& notes) {
+                                                        std::vector<std::string>& notes, const std::string& family) {
   tok::SentencePieceConfig c;
+  c.fairseq_ids = family == "xlm-roberta";
   try {
     if (fs::exists(dir / "tokenizer_config.json")) {
       nlohmann::json t = read_json(dir / "tokenizer_config.json");
@@ -209,6 +211,7 @@ std::unique_ptr<tok::Tokenizer> sentencepiece_tokenizer(const fs::path& dir, con
         if (t.contains(k) && !t[k].is_null()) dst = t[k].is_string() ? t[k].get<std::string>() : t[k].value("content", dst);
       };
       tokstr("cls_token", c.cls_token), tokstr("sep_token", c.sep_token);
+      c.fairseq_ids = c.fairseq_ids || t.value("tokenizer_class", "").rfind("XLMRoberta", 0) == 0;
     } else {
       notes.push_back("no tokenizer_config.json: SentencePiece used as is (no lowercasing), [CLS]/[SEP] template");
     }
@@ -221,7 +224,8 @@ std::unique_ptr<tok::Tokenizer> sentencepiece_tokenizer(const fs::path& dir, con
     RMSMP_CHECK(t->cls_id() >= 0 && t->sep_id() >= 0, ErrorCode::Unsupported,
                 model.string() << ": has no '" << c.cls_token << "'/'" << c.sep_token
                                << "' pieces for the BERT template (set cls_token/sep_token in tokenizer_config.json)");
-    notes.push_back("tokenizer: SentencePiece model " + model.filename().string() + " embedded");
+    notes.push_back("tokenizer: SentencePiece model " + model.filename().string() + " embedded" +
+                    (c.fairseq_ids ? " (fairseq ids)" : ""));
     return t;
   } catch (const tok::TokenizerError& e) {
     RMSMP_FAIL(ErrorCode::InvalidFile, e.what());
@@ -230,13 +234,14 @@ std::unique_ptr<tok::Tokenizer> sentencepiece_tokenizer(const fs::path& dir, con
 
 }  // namespace
 
-std::unique_ptr<tok::Tokenizer> hf_load_tokenizer(const std::string& dir_str, std::vector<std::string>& notes) {
+std::unique_ptr<tok::Tokenizer> hf_load_tokenizer(const std::string& dir_str, std::vector<std::string>& notes,
+                                                  const std::string& family) {
   const fs::path dir(dir_str);
   const bool has_vocab = fs::exists(dir / "vocab.txt");
   const bool has_json = fs::exists(dir / "tokenizer.json");
   const auto spm = sentencepiece_file(dir);
   const std::string json_type = has_json ? tokenizer_json_model_type(dir / "tokenizer.json") : "";
-  if (!has_vocab && spm && json_type != "WordPiece") return sentencepiece_tokenizer(dir, *spm, notes);
+  if (!has_vocab && spm && json_type != "WordPiece") return sentencepiece_tokenizer(dir, *spm, notes, family);
   const bool bpe_files = fs::exists(dir / "vocab.json") && fs::exists(dir / "merges.txt");
   if (!has_vocab && (json_type == "BPE" || (!has_json && bpe_files))) return hf_load_byte_level_bpe(dir_str, notes);
   // Unigram tokenizer.json files are exported from a SentencePiece model; HF's re-implementation differs from
@@ -290,6 +295,37 @@ namespace {
 // reproduced.)
 int64_t roberta_position_offset(const nlohmann::json& cfg) { return cfg.value("pad_token_id", int64_t(1)) + 1; }
 
+// modules.json's modules after the Transformer: (type's last name, folder), in order. Errors name the module.
+std::vector<std::pair<std::string, std::string>> st_modules(const fs::path& dir) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (!fs::exists(dir / "modules.json")) return out;
+  for (const auto& m : read_json(dir / "modules.json")) {
+    const std::string type = m.value("type", "");
+    const std::string leaf = type.substr(type.rfind('.') + 1), path = m.value("path", "");
+    RMSMP_CHECK(leaf == "Transformer" || leaf == "Pooling" || leaf == "Dense" || leaf == "Normalize",
+                ErrorCode::Unsupported,
+                (dir / "modules.json").string() << ": module " << m.value("path", m.value("name", "?")) << " of type "
+                                                << type << " is not supported (Transformer, Pooling, Dense and Normalize are)");
+    RMSMP_CHECK(path.find("..") == std::string::npos && (path.empty() || path[0] != '/'), ErrorCode::InvalidFile,
+                (dir / "modules.json").string() << ": module path '" << path << "' leaves the folder");
+    if (leaf != "Transformer") out.push_back({leaf, path});
+  }
+  return out;
+}
+
+// A Dense module's config.json as the architecture's "dense" entry: torch activations by class name.
+nlohmann::json read_dense_config(const fs::path& dir) {
+  const fs::path p = dir / "config.json";
+  const nlohmann::json c = read_json(p);
+  const std::string fn = c.value("activation_function", "torch.nn.modules.activation.Tanh");
+  const std::string leaf = fn.substr(fn.rfind('.') + 1);
+  const std::map<std::string, std::string> acts = {{"Identity", "identity"}, {"Tanh", "tanh"}, {"ReLU", "relu"}, {"GELU", "gelu"}};
+  RMSMP_CHECK(acts.count(leaf), ErrorCode::Unsupported,
+              p.string() << ": Dense activation " << fn << " is not supported (Identity, Tanh, ReLU, GELU)");
+  return {{"in_features", c.at("in_features")}, {"out_features", c.at("out_features")},
+          {"bias", c.value("bias", true)}, {"activation", acts.at(leaf)}};
+}
+
 }  // namespace
 
 BertConfig hf_read_config(const std::string& dir_str, std::vector<std::string>& notes) {
@@ -298,10 +334,10 @@ BertConfig hf_read_config(const std::string& dir_str, std::vector<std::string>& 
   const std::string where = (dir / "config.json").string();
   try {
     const std::string mt = cfg.value("model_type", "bert");
-    RMSMP_CHECK(mt == "bert" || mt == "distilbert" || mt == "roberta", ErrorCode::Unsupported,
+    RMSMP_CHECK(mt == "bert" || mt == "distilbert" || mt == "roberta" || mt == "xlm-roberta", ErrorCode::Unsupported,
                 where << ": model_type '" << mt
-                      << "' is not supported (bert, distilbert and roberta; xlm-roberta and camembert need their "
-                         "SentencePiece vocabulary with fairseq's id offset, which is not read yet)");
+                      << "' is not supported (bert, distilbert, roberta and xlm-roberta; camembert's SentencePiece "
+                         "ids are not read yet)");
     RMSMP_CHECK(cfg.value("position_embedding_type", "absolute") == "absolute", ErrorCode::Unsupported,
                 where << ": only absolute position embeddings are supported");
     if (mt == "distilbert") {  // its own keys for the same shapes; one (zero) token type; LayerNorm eps 1e-12
@@ -315,7 +351,7 @@ BertConfig hf_read_config(const std::string& dir_str, std::vector<std::string>& 
       cfg["layer_norm_eps"] = 1e-12;
       cfg["hidden_act"] = "gelu";
     }
-    if (mt == "roberta")  // positions start at pad_token_id + 1: the loader drops the rows before, see below
+    if (mt == "roberta" || mt == "xlm-roberta")  // positions start at pad_token_id + 1: the loader drops the rows before, see below
       cfg["max_position_embeddings"] = cfg.at("max_position_embeddings").get<int64_t>() - roberta_position_offset(cfg);
     nlohmann::json a = {{"type", "bert"},
                         {"vocab_size", cfg.at("vocab_size")},
@@ -334,33 +370,45 @@ BertConfig hf_read_config(const std::string& dir_str, std::vector<std::string>& 
       a["max_seq_length"] = read_json(dir / "sentence_bert_config.json").value("max_seq_length", a["max_seq_length"].get<int64_t>());
     else
       notes.push_back("no sentence_bert_config.json: max_seq_length = max_position_embeddings");
-    if (fs::exists(dir / "1_Pooling/config.json")) {
-      // Exactly one of mean or CLS: any other mode, or several combined (their outputs concatenated), would
-      // make vectors of another size or value, so it is refused rather than run as mean.
-      nlohmann::json pc = read_json(dir / "1_Pooling/config.json");
-      std::vector<std::string> on;
-      for (const auto& [k, v] : pc.items())
-        if (k.rfind("pooling_mode_", 0) == 0 && v.is_boolean() && v.get<bool>()) on.push_back(k);
-      RMSMP_CHECK(on.size() == 1 && (on[0] == "pooling_mode_cls_token" || on[0] == "pooling_mode_mean_tokens"),
-                  ErrorCode::Unsupported,
-                  dir.string() << "/1_Pooling/config.json: only mean or CLS pooling alone is supported (this one sets "
-                               << (on.empty() ? std::string("none") : nlohmann::json(on).dump()) << ")");
-      if (on[0] == "pooling_mode_cls_token") a["pooling"] = "cls";
-    } else {
-      notes.push_back("no 1_Pooling/config.json: mean pooling");
+    // sentence-transformers' module pipeline (modules.json; without it, a Pooling folder "1_Pooling" alone).
+    // Transformer, Pooling, Dense and Normalize are what the engine runs; any other module changes the vectors,
+    // so it is refused by name, never skipped.
+    std::string pooling_dir = "1_Pooling";
+    nlohmann::json dense = nlohmann::json::array();
+    std::vector<std::string> dense_dirs;
+    for (const auto& [leaf, path] : st_modules(dir)) {
+      if (leaf == "Pooling") pooling_dir = path;
+      if (leaf == "Normalize") a["normalize"] = true;
+      if (leaf == "Dense") dense.push_back(read_dense_config(dir / path)), dense_dirs.push_back(path);
     }
-    // sentence-transformers' module pipeline: Transformer, Pooling and Normalize are what the engine runs; any
-    // other module (Dense, LayerNorm, ...) changes the vectors, so it is refused by name, never skipped (a Dense
-    // model used to convert and return the Transformer's width instead of the Dense layer's).
-    if (fs::exists(dir / "modules.json"))
-      for (const auto& m : read_json(dir / "modules.json")) {
-        const std::string type = m.value("type", "");
-        const std::string leaf = type.substr(type.rfind('.') + 1);
-        RMSMP_CHECK(leaf == "Transformer" || leaf == "Pooling" || leaf == "Normalize", ErrorCode::Unsupported,
-                    (dir / "modules.json").string() << ": module " << m.value("path", m.value("name", "?")) << " of type "
-                                                    << type << " is not supported (Transformer, Pooling and Normalize are)");
-        if (leaf == "Normalize") a["normalize"] = true;
+    if (fs::exists(dir / pooling_dir / "config.json")) {
+      const fs::path pc_path = dir / pooling_dir / "config.json";
+      const nlohmann::json pc = read_json(pc_path);
+      std::string modes;
+      for (const char* m : {"cls_token", "max_tokens", "mean_tokens", "mean_sqrt_len_tokens"})
+        if (pc.value(std::string("pooling_mode_") + m, false)) {
+          const std::string name = m == std::string("cls_token") ? "cls" : std::string(m).substr(0, std::string(m).size() - 7);
+          modes += (modes.empty() ? "" : "+") + name;
+        }
+      for (const char* m : {"pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken"})
+        RMSMP_CHECK(!pc.value(m, false), ErrorCode::Unsupported,
+                    pc_path.string() << ": " << m << " is not supported (cls, max, mean and mean_sqrt_len are)");
+      RMSMP_CHECK(!modes.empty(), ErrorCode::Unsupported, pc_path.string() << ": no pooling mode is set");
+      a["pooling"] = modes;
+    } else {
+      notes.push_back("no " + pooling_dir + "/config.json: mean pooling");
+    }
+    if (!dense.empty()) {
+      const std::string modes = a["pooling"].get<std::string>();
+      int64_t width = a["hidden_size"].get<int64_t>() * int64_t(1 + std::count(modes.begin(), modes.end(), '+'));
+      for (size_t d = 0; d < dense.size(); ++d) {
+        RMSMP_CHECK(dense[d]["in_features"].get<int64_t>() == width, ErrorCode::InvalidFile,
+                    (dir / dense_dirs[d] / "config.json").string()
+                        << ": in_features " << dense[d]["in_features"] << ", but the modules before it give " << width);
+        width = dense[d]["out_features"].get<int64_t>();
       }
+      a["dense"] = dense;
+    }
     return BertConfig::from_json(a, where);
   } catch (const nlohmann::json::exception& e) {
     RMSMP_FAIL(ErrorCode::InvalidFile, where << ": missing or malformed field: " << e.what());
@@ -382,8 +430,9 @@ HfBertCheckpoint load_hf_bert(const std::string& dir_str) {
   const int64_t H = c.hidden_size, F = c.intermediate_size;
   const nlohmann::json raw_cfg = read_json(dir / "config.json");
   const std::string family = raw_cfg.value("model_type", "bert");
-  const bool distil = family == "distilbert", roberta = family == "roberta";
-  const std::string model_prefix = family + ".";
+  // XLM-R is RoBERTa's architecture under RoBERTa's names (base_model_prefix "roberta").
+  const bool distil = family == "distilbert", roberta = family == "roberta" || family == "xlm-roberta";
+  const std::string model_prefix = roberta ? "roberta." : family + ".";
   const std::string prefix = st.has(model_prefix + "embeddings.word_embeddings.weight") ? model_prefix : "";
   auto load = [&](const std::string& ours, std::vector<int64_t> shape) {
     if (roberta && ours == "embeddings.position") {  // drop the rows before the first position (see above)
@@ -448,7 +497,22 @@ HfBertCheckpoint load_hf_bert(const std::string& dir_str) {
     head("head.classifier.bias", classifier + ".bias", {ck.num_labels});
     hf_read_labels(dir_str, ck.num_labels, ck.labels, ck.regression);
   }
-  ck.tokenizer = hf_load_tokenizer(dir_str, ck.notes);
+  // sentence-transformers Dense modules: linear.weight [out, in] and linear.bias in each module's own folder.
+  size_t d = 0;
+  for (const auto& [leaf, path] : st_modules(dir)) {
+    if (leaf != "Dense") continue;
+    const DenseSpec& spec = c.dense.at(d);
+    const CheckpointWeights dw(dir / path);
+    const std::string ours = "dense." + std::to_string(d++) + ".";
+    RMSMP_CHECK(dw.has("linear.weight") && dw.shape("linear.weight") == (std::vector<int64_t>{spec.out, spec.in}) &&
+                    (!spec.bias || (dw.has("linear.bias") && dw.shape("linear.bias") == std::vector<int64_t>{spec.out})),
+                ErrorCode::InvalidFile,
+                dw.path() << ": Dense weights must be linear.weight [" << spec.out << ", " << spec.in << "]"
+                          << (spec.bias ? " and linear.bias" : "") << " as its config.json says");
+    ck.tensors[ours + "weight"] = dw.read_f32("linear.weight");
+    if (spec.bias) ck.tensors[ours + "bias"] = dw.read_f32("linear.bias");
+  }
+  ck.tokenizer = hf_load_tokenizer(dir_str, ck.notes, family);
   ck.tokenizer->set_template(roberta ? tok::Template::Roberta : tok::Template::Bert);
   RMSMP_CHECK(int64_t(ck.tokenizer->vocab_size()) == c.vocab_size, ErrorCode::InvalidFile,
               dir_str << ": vocabulary has " << ck.tokenizer->vocab_size() << " tokens but config.json says "

@@ -45,7 +45,9 @@ void hf_read_labels(const std::string& dir, int num_labels, std::vector<std::str
 // WordPiece from vocab.txt / a WordPiece tokenizer.json, SentencePiece from spiece.model, tokenizer.model or
 // sentencepiece.bpe.model (settings from tokenizer_config.json), else byte-level BPE from a BPE tokenizer.json
 // or vocab.json + merges.txt. Errors name the file.
-std::unique_ptr<tok::Tokenizer> hf_load_tokenizer(const std::string& dir, std::vector<std::string>& notes);
+// family: config.json's model_type ("xlm-roberta" reads a SentencePiece model with fairseq's ids).
+std::unique_ptr<tok::Tokenizer> hf_load_tokenizer(const std::string& dir, std::vector<std::string>& notes,
+                                                  const std::string& family = "");
 // Byte-level BPE (RoBERTa): a BPE tokenizer.json with the ByteLevel pre-tokenizer and RobertaProcessing, else
 // vocab.json + merges.txt (hf_bpe_tokenizer.cc). Errors name the file and the setting it cannot run.
 std::unique_ptr<tok::Tokenizer> hf_load_byte_level_bpe(const std::string& dir, std::vector<std::string>& notes);

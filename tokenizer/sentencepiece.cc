@@ -47,18 +47,39 @@ std::vector<int32_t> SentencePieceTokenizer::encode_raw(std::string_view text) c
   std::vector<int> ids;
   const auto st = impl_->sp.Encode(std::string_view(text.data(), text.size()), &ids);
   if (!st.ok()) throw TokenizerError("SentencePiece failed to encode the text: " + st.ToString());
-  return std::vector<int32_t>(ids.begin(), ids.end());
+  std::vector<int32_t> out(ids.begin(), ids.end());
+  if (cfg_.fairseq_ids)
+    for (int32_t& id : out) id = id == impl_->sp.unk_id() ? kFairseqUnk : id + 1;
+  return out;
 }
 
-size_t SentencePieceTokenizer::vocab_size() const { return size_t(impl_->sp.GetPieceSize()); }
+namespace {
+constexpr const char* kFairseqSpecials[4] = {"<s>", "<pad>", "</s>", "<unk>"};
+}
+
+size_t SentencePieceTokenizer::vocab_size() const {
+  return size_t(impl_->sp.GetPieceSize()) + (cfg_.fairseq_ids ? 2 : 0);  // the id shift, and <mask>
+}
 
 int32_t SentencePieceTokenizer::token_id(const std::string& token) const {
+  if (cfg_.fairseq_ids) {
+    for (int32_t i = 0; i < 4; ++i)
+      if (token == kFairseqSpecials[i]) return i;
+    if (token == "<mask>") return int32_t(vocab_size()) - 1;
+  }
   // PieceToId answers unk_id for unknown pieces; only an exact match counts.
   const int id = impl_->sp.PieceToId(token);
-  return id >= 0 && id < impl_->sp.GetPieceSize() && impl_->sp.IdToPiece(id) == token ? int32_t(id) : -1;
+  const bool exact = id >= 0 && id < impl_->sp.GetPieceSize() && impl_->sp.IdToPiece(id) == token;
+  if (!cfg_.fairseq_ids) return exact ? int32_t(id) : -1;
+  return exact && id != impl_->sp.unk_id() ? int32_t(id) + 1 : -1;
 }
 
 std::string SentencePieceTokenizer::piece(int32_t id) const {
+  if (cfg_.fairseq_ids) {
+    if (id >= 0 && id < 4) return kFairseqSpecials[id];
+    if (id == int32_t(vocab_size()) - 1) return "<mask>";
+    --id;
+  }
   return id >= 0 && id < impl_->sp.GetPieceSize() ? impl_->sp.IdToPiece(id) : std::string();
 }
 

@@ -76,7 +76,7 @@ struct TokenizeRequest {
 TokenizeRequest parse_tokenize(const std::string& body, size_t max_inputs);
 
 // Keeps the first `dims` values of each embedding and, when `normalize`, rescales each to unit L2 norm
-// (Matryoshka-style truncation). 422 when dims is outside 1..hidden_size.
+// (Matryoshka-style truncation). 422 when dims is outside 1..embedding_size.
 void apply_dimensions(std::vector<std::vector<float>>& emb, int64_t dims, bool normalize);
 
 // The response body for each dialect. `prompt_tokens`: tokens the model read ([CLS]/[SEP] included).

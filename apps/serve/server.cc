@@ -494,6 +494,7 @@ struct Server::Impl {
                            {"auto_truncate", opts.truncate},
                            {"compute_slots", opts.compute_slots},
                            {"hidden_size", mi.hidden_size},
+                           {"embedding_size", mi.embedding_size},
                            {"normalize", mi.normalize},
                            {"scheme", mi.scheme},
                            {"avg_weight_bits", mi.avg_weight_bits},
@@ -586,7 +587,8 @@ Server::Server(std::shared_ptr<const Model> model, const Options& opts)
   s.http.Get("/health", [&s](const httplib::Request&, httplib::Response& r) {
     const ModelInfo& mi = s.model->info();
     r.set_content(nlohmann::json({{"status", "ok"}, {"model", mi.path}, {"scheme", mi.scheme},
-                                  {"hidden_size", mi.hidden_size}, {"num_labels", mi.num_labels}}).dump(),
+                                  {"hidden_size", mi.hidden_size}, {"embedding_size", mi.embedding_size},
+                                  {"num_labels", mi.num_labels}}).dump(),
                   "application/json");
   });
   s.http.Get("/metrics", [&s](const httplib::Request& q, httplib::Response& r) {

@@ -2,7 +2,7 @@
 
     import rmsmp
     model = rmsmp.Model("minilm.rmsmp")               # a file made by rmsmp-convert or rmsmp.convert()
-    vectors = model.encode(["a sentence", "another"])  # numpy float32, shape (2, hidden_size)
+    vectors = model.encode(["a sentence", "another"])  # numpy float32, shape (2, embedding_size)
 
 A Model is immutable once loaded: share one between Python threads (the engine releases the GIL while it
 computes). Errors raise rmsmp.Error (a RuntimeError) whose .code names the engine's error kind
@@ -53,11 +53,11 @@ class Model:
             raise TypeError("threads must be an int")
         self._m = _rmsmp.Model(os.fspath(path), device, threads)
         self.info = self._m.info
-        """scheme, avg_weight_bits, hidden_size, max_seq_length, pooling, normalize, num_labels, labels, ..."""
+        """scheme, avg_weight_bits, hidden_size, embedding_size, max_seq_length, pooling, normalize, num_labels, labels, ..."""
 
     def encode(self, texts: Union[str, Sequence[str]], batch_size: int = 32, normalize: Optional[bool] = None,
                show_progress_bar: bool = False, truncate: bool = True) -> np.ndarray:
-        """Embeddings as float32, shape (n, hidden_size) in input order; a single str gives (hidden_size,).
+        """Embeddings as float32, shape (n, embedding_size) in input order; a single str gives (embedding_size,).
 
         Texts are sorted by length inside (as sentence-transformers does) so each batch holds texts of
         similar length; batches are packed without padding either way. normalize: None keeps the model's
@@ -67,8 +67,7 @@ class Model:
         items, single = _check_texts(texts)
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError("batch_size must be a positive int")
-        hidden = self.info["hidden_size"]
-        out = np.empty((len(items), hidden), dtype=np.float32)
+        out = np.empty((len(items), self.info["embedding_size"]), dtype=np.float32)
         order = sorted(range(len(items)), key=lambda i: -len(items[i]))
         t0, done = time.monotonic(), 0
         for b in range(0, len(order), batch_size):
@@ -121,7 +120,7 @@ class Model:
 
     def __repr__(self):
         i = self.info
-        return f"rmsmp.Model({i['path']!r}, scheme={i['scheme']}, bits={i['avg_weight_bits']:.2f}, hidden={i['hidden_size']})"
+        return f"rmsmp.Model({i['path']!r}, scheme={i['scheme']}, bits={i['avg_weight_bits']:.2f}, dim={i['embedding_size']})"
 
 
 class VisionModel:

@@ -35,7 +35,7 @@ class _Embedder:
 
 def embed(ds, model_path, text_column: str = "text", output_column: str = "embedding", concurrency: int = 1,
           threads: int = 1, batch_size: int = 256, normalize: Optional[bool] = None):
-    """Returns `ds` with `output_column` added: each row's embedding (float32, hidden_size) of `text_column`.
+    """Returns `ds` with `output_column` added: each row's embedding (float32, embedding_size) of `text_column`.
 
     concurrency: actors (model copies); threads: OpenMP threads per actor (Ray reserves as many CPUs per actor).
     batch_size: rows per Ray batch (the engine sorts each batch by length and packs it without padding).

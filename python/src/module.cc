@@ -57,7 +57,7 @@ class PyModel {
     const ModelInfo& i = model_->info();
     py::dict d;
     d["path"] = i.path, d["scheme"] = i.scheme, d["avg_weight_bits"] = i.avg_weight_bits, d["file_bytes"] = i.file_bytes;
-    d["hidden_size"] = i.hidden_size, d["max_seq_length"] = i.max_seq_length, d["vocab_size"] = i.vocab_size;
+    d["hidden_size"] = i.hidden_size, d["embedding_size"] = i.embedding_size, d["max_seq_length"] = i.max_seq_length, d["vocab_size"] = i.vocab_size;
     d["pooling"] = i.pooling, d["normalize"] = i.normalize, d["backend"] = i.backend, d["num_labels"] = i.num_labels;
     d["labels"] = i.labels, d["regression"] = i.regression;
     return d;
@@ -73,7 +73,7 @@ class PyModel {
       eo.normalize = normalize;
       rows = ctx->embed_texts(texts, eo);
     }
-    return to_array(rows, model_->info().hidden_size);
+    return to_array(rows, model_->info().embedding_size);
   }
 
   py::array_t<float> predict(const std::vector<std::string>& texts, const std::vector<std::optional<std::string>>& pairs,

@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   if (!m) return 1;
   CHECK(strcmp(rmsmp_last_error(), "") == 0);
   CHECK(rmsmp_model_hidden_size(m) == 32);
+  CHECK(rmsmp_model_embedding_size(m) == 32);
   CHECK(rmsmp_model_num_labels(m) == 3);
   CHECK(strcmp(rmsmp_model_label(m, 2), "positive") == 0);
   CHECK(rmsmp_model_label(m, 3) == NULL);

@@ -1,4 +1,3 @@
-// Also: sentence-transformers modules and pooling modes the engine cannot run are refused.
 // DistilBERT (model_type "distilbert": its own config keys and tensor names, no token types) converts through
 // the BERT mapping and reproduces Hugging Face transformers' mean-pooled hidden states
 // (tests/data/tiny_distilbert/golden_embeddings.json, made by converters/goldens/make_tiny_distilbert.py).
@@ -132,46 +131,6 @@ TEST(DistilBert, WhatTheMappingCannotRunIsRefusedByName) {
     EXPECT_EQ(e.code(), ErrorCode::Unsupported);
     EXPECT_NE(std::string(e.what()).find("activation 'relu'"), std::string::npos) << e.what();
   }
-}
-
-// sentence-transformers' module pipeline: a module the engine does not run (Dense) or a pooling mode other than
-// mean or CLS alone is refused at conversion, naming the file and the module, instead of converting to a model
-// whose vectors differ from the library's.
-TEST(SentenceTransformers, ModulesAndPoolingModesTheEngineCannotRunAreRefused) {
-  namespace fs = std::filesystem;
-  auto variant = [](const std::string& name, const std::string& file, const nlohmann::json& content) {
-    const std::string dir = test::temp_dir() + "/st_" + name;
-    fs::remove_all(dir);
-    fs::copy(test::data_dir() + "/tiny_distilbert", dir);
-    fs::create_directories(fs::path(dir + "/" + file).parent_path());
-    std::ofstream(dir + "/" + file) << content.dump();
-    return dir;
-  };
-  const nlohmann::json modules = nlohmann::json::array(
-      {{{"idx", 0}, {"name", "0"}, {"path", ""}, {"type", "sentence_transformers.models.Transformer"}},
-       {{"idx", 1}, {"name", "1"}, {"path", "1_Pooling"}, {"type", "sentence_transformers.models.Pooling"}},
-       {{"idx", 2}, {"name", "2"}, {"path", "2_Dense"}, {"type", "sentence_transformers.models.Dense"}},
-       {{"idx", 3}, {"name", "3"}, {"path", "3_Normalize"}, {"type", "sentence_transformers.models.Normalize"}}});
-  auto refused = [](const std::string& dir, const std::string& says) {
-    try {
-      convert("fp32", dir);
-      ADD_FAILURE() << dir << " converted";
-    } catch (const Error& e) {
-      EXPECT_EQ(e.code(), ErrorCode::Unsupported);
-      EXPECT_NE(std::string(e.what()).find(says), std::string::npos) << e.what();
-    }
-  };
-  refused(variant("dense", "modules.json", modules), "module 2_Dense of type sentence_transformers.models.Dense");
-  nlohmann::json pool = {{"word_embedding_dimension", 32}, {"pooling_mode_cls_token", false},
-                         {"pooling_mode_mean_tokens", true}, {"pooling_mode_max_tokens", true}};
-  refused(variant("meanmax", "1_Pooling/config.json", pool), "pooling_mode_max_tokens");
-  pool["pooling_mode_mean_tokens"] = false, pool["pooling_mode_max_tokens"] = false;
-  refused(variant("nopool", "1_Pooling/config.json", pool), "sets none");
-  // Without the Dense module the same pipeline converts, normalised.
-  nlohmann::json ok = modules;
-  ok.erase(2);
-  auto m = Model::load(convert("fp32", variant("ok", "modules.json", ok)));
-  EXPECT_TRUE(m->info().normalize);
 }
 
 }  // namespace rmsmp

@@ -1,4 +1,4 @@
-// RoBERTa (model_type "roberta": byte-level BPE, positions from pad_token_id + 1, one token type, the
+// RoBERTa and XLM-R (model_type "roberta": byte-level BPE, positions from pad_token_id + 1, one token type, the
 // dense-tanh-out_proj head) against Hugging Face transformers: mean-pooled hidden states
 // (tests/data/tiny_roberta/golden_embeddings.json) and a cross-encoder's logits on single texts and pairs
 // (tests/data/tiny_roberta_cls/golden_logits.json), both made by converters/goldens/make_tiny_roberta.py.
@@ -11,7 +11,9 @@
 #include <nlohmann/json.hpp>
 
 #include "convert.h"
+#include "hf_checkpoint.h"
 #include "rmsmp/model.h"
+#include "tokenizer/corpus_golden.h"
 #include "util/test_env.h"
 
 namespace rmsmp {
@@ -108,16 +110,62 @@ TEST(Roberta, CrossEncoderLogitsMatchTransformers) {
   }
 }
 
-// XLM-R and CamemBERT share RoBERTa's encoder but not its tokenizer (SentencePiece with fairseq's id offset):
-// refused by name rather than converted with the wrong ids.
-TEST(Roberta, XlmRobertaIsRefusedUntilItsTokenizerIsRead) {
+// XLM-R: RoBERTa's encoder (under "roberta." names) with a SentencePiece tokenizer in fairseq's ids
+// (tests/data/tiny_xlmr, made by converters/goldens/make_tiny_xlmr.py): ids and embeddings as transformers.
+TEST(XlmRoberta, Fp32EmbeddingsMatchTransformers) {
+  const nlohmann::json g = read("tiny_xlmr/golden_embeddings.json");
+  const std::string path = convert("fp32", "tiny_xlmr");
+  for (const std::string backend : {"reference", "cpu"}) {
+    LoadOptions lo;
+    lo.backend = backend;
+    auto m = Model::load(path, lo);
+    EXPECT_EQ(m->info().vocab_size, 1002) << "1,000 pieces, the id shift and <mask>";
+    std::vector<Tokenized> batch;
+    for (const auto& c : g["cases"]) {
+      batch.push_back(m->tokenize(c["sentence"].get<std::string>()));
+      EXPECT_EQ(batch.back().ids, c["ids"].get<std::vector<int32_t>>()) << c["sentence"];
+    }
+    const auto emb = m->embed(batch);
+    for (size_t i = 0; i < emb.size(); ++i) {
+      const auto want = g["cases"][i]["embedding"].get<std::vector<float>>();
+      ASSERT_EQ(emb[i].size(), want.size());
+      for (size_t j = 0; j < want.size(); ++j) EXPECT_NEAR(emb[i][j], want[j], 1e-4) << backend << " case " << i;
+    }
+  }
+  EXPECT_EQ(Model::load(path)->token_piece(0), "<s>");
+  EXPECT_EQ(Model::load(path)->token_piece(1001), "<mask>");
+}
+
+// XLMRobertaTokenizer's ids for every item of the shared corpora (pairs with <s> a </s></s> b </s>), through
+// the converter's tokenizer (the model file's is checked above on the golden sentences). The goldens are made
+// with the SentencePiece version the engine links (see make_tiny_xlmr.py: versions order equal-score
+// segmentations differently).
+TEST(XlmRoberta, EveryCorpusItemMatchesHuggingFace) {
+  std::vector<std::string> notes;
+  auto t = hf_load_tokenizer(test::data_dir() + "/tiny_xlmr", notes, "xlm-roberta");
+  t->set_template(tok::Template::Roberta);
+  const auto items = test::corpus_items();
+  const auto want = test::gz_id_lines(test::data_dir() + "/tiny_xlmr/tokenizer_golden_ids.txt.gz");
+  ASSERT_EQ(want.size(), items.size());
+  size_t bad = 0;
+  for (size_t i = 0; i < items.size(); ++i) {
+    const auto& [a, b] = items[i];
+    const tok::Encoding e = t->encode(a, b.empty() ? std::nullopt : std::optional<std::string_view>(b), 1 << 20);
+    if (e.ids != want[i] && ++bad <= 5) ADD_FAILURE() << "item " << i + 2 << ": " << a;
+  }
+  EXPECT_EQ(bad, 0u) << "items differing from XLMRobertaTokenizer, of " << items.size();
+}
+
+// CamemBERT shares RoBERTa's encoder but numbers its SentencePiece pieces differently (offset 4, its own
+// specials): refused by name rather than converted with the wrong ids.
+TEST(XlmRoberta, CamembertIsRefusedUntilItsIdsAreRead) {
   namespace fs = std::filesystem;
-  const std::string dir = test::temp_dir() + "/xlmr";
+  const std::string dir = test::temp_dir() + "/camembert";
   fs::remove_all(dir);
-  fs::copy(test::data_dir() + "/tiny_roberta", dir);
+  fs::copy(test::data_dir() + "/tiny_xlmr", dir);
   nlohmann::json cfg;
   std::ifstream(dir + "/config.json") >> cfg;
-  cfg["model_type"] = "xlm-roberta";
+  cfg["model_type"] = "camembert";
   std::ofstream(dir + "/config.json") << cfg.dump();
   ConvertOptions o;
   o.in_dir = dir;
@@ -125,10 +173,10 @@ TEST(Roberta, XlmRobertaIsRefusedUntilItsTokenizerIsRead) {
   o.scheme = "fp32";
   try {
     convert_checkpoint(o);
-    FAIL() << "xlm-roberta converted";
+    FAIL() << "camembert converted";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::Unsupported);
-    EXPECT_NE(std::string(e.what()).find("model_type 'xlm-roberta'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("model_type 'camembert'"), std::string::npos) << e.what();
   }
   EXPECT_FALSE(fs::exists(o.out_path));
 }

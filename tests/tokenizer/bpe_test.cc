@@ -3,19 +3,18 @@
 // (tests/data/tokenizer_golden.tsv) with the RoBERTa template, hostile edge cases with add_prefix_space off and
 // on, from tokenizer.json and from vocab.json + merges.txt; and what the reader refuses.
 #include <gtest/gtest.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <functional>
 #include <fstream>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "hf_checkpoint.h"
 #include "rmsmp/error.h"
 #include "rmsmp/tokenizer/bpe.h"
+#include "tokenizer/corpus_golden.h"
 #include "util/test_env.h"
 
 namespace rmsmp {
@@ -28,26 +27,6 @@ const std::string kDir = "/tiny_roberta";
 std::unique_ptr<tok::Tokenizer> load(const std::string& dir) {
   std::vector<std::string> notes;
   return hf_load_tokenizer(dir, notes);
-}
-
-std::vector<std::string> gz_lines(const std::string& path) {
-  gzFile f = gzopen(path.c_str(), "rb");
-  EXPECT_NE(f, nullptr) << path;
-  std::string all;
-  char buf[1 << 16];
-  for (int n; f && (n = gzread(f, buf, sizeof buf)) > 0;) all.append(buf, size_t(n));
-  if (f) gzclose(f);
-  std::vector<std::string> out;
-  std::istringstream in(all);
-  for (std::string l; std::getline(in, l);) out.push_back(l);
-  return out;
-}
-
-std::vector<int32_t> parse_ids(const std::string& s) {
-  std::vector<int32_t> v;
-  std::istringstream is(s);
-  for (int32_t x; is >> x;) v.push_back(x);
-  return v;
 }
 
 // A copy of the tiny folder whose tokenizer.json is edited by `edit`, or removed (legacy files only).
@@ -79,15 +58,8 @@ void expect_refused(const std::string& dir, const std::string& words) {
 }  // namespace
 
 TEST(ByteLevelBpe, EveryCorpusItemMatchesHuggingFace) {
-  std::ifstream tsv(test::data_dir() + "/tokenizer_golden.tsv");
-  std::vector<std::pair<std::string, std::string>> items;
-  std::string line;
-  std::getline(tsv, line);  // header
-  while (std::getline(tsv, line)) {
-    const size_t a = line.find('\t'), b = line.find('\t', a + 1), c = line.find('\t', b + 1);
-    items.push_back({line.substr(a + 1, b - a - 1), line.substr(b + 1, c - b - 1)});
-  }
-  const auto want = gz_lines(test::data_dir() + kDir + "/tokenizer_golden_ids.txt.gz");
+  const auto items = test::corpus_items();
+  const auto want = test::gz_id_lines(test::data_dir() + kDir + "/tokenizer_golden_ids.txt.gz");
   ASSERT_EQ(want.size(), items.size());
   ASSERT_GT(items.size(), 12000u);
   for (const std::string dir : {test::data_dir() + kDir, variant("roberta_legacy", nullptr)}) {
@@ -97,7 +69,7 @@ TEST(ByteLevelBpe, EveryCorpusItemMatchesHuggingFace) {
     for (size_t i = 0; i < items.size(); ++i) {
       const auto& [a, b] = items[i];
       const tok::Encoding e = t->encode(a, b.empty() ? std::nullopt : std::optional<std::string_view>(b), 1 << 20);
-      if (e.ids != parse_ids(want[i]) && ++bad <= 5) ADD_FAILURE() << dir << " item " << i + 2 << ": " << a;
+      if (e.ids != want[i] && ++bad <= 5) ADD_FAILURE() << dir << " item " << i + 2 << ": " << a;
       if (std::any_of(e.type_ids.begin(), e.type_ids.end(), [](int32_t x) { return x != 0; }) && ++bad <= 5)
         ADD_FAILURE() << "RoBERTa's token types are all 0 (item " << i + 2 << ")";
     }

@@ -30,10 +30,11 @@ struct ModelInfo {
   std::string scheme;            // fp32, rmsmp, fixed8, ...
   double avg_weight_bits = 32;   // over the row-quantized linear layers
   uint64_t file_bytes = 0;
-  int64_t hidden_size = 0;
+  int64_t hidden_size = 0;         // the encoder's width
+  int64_t embedding_size = 0;      // floats per embedding: hidden_size x pooling modes, or the last Dense's out
   int64_t max_seq_length = 0;
   int64_t vocab_size = 0;
-  std::string pooling;             // "mean" or "cls"
+  std::string pooling;             // sentence-transformers' modes, '+'-joined: "mean", "cls", "cls+max+mean", ..."
   bool normalize = false;          // embeddings are L2-normalised unless EmbedOptions says otherwise
   std::string backend;
   // A sequence-classification head kept from the checkpoint (BertForSequenceClassification); 0 when absent.
@@ -66,7 +67,8 @@ class Model {
   TokenSpans tokenize_raw_spans(std::string_view text) const;
   // The vocabulary's string for a token id ("" outside the vocabulary), e.g. "##ing" or "[CLS]".
   std::string token_piece(int32_t id) const;
-  // Pooled (and, as configured, L2-normalised) embeddings, one per input, hidden_size floats each.
+  // Pooled embeddings, through the model's Dense modules and (as configured) L2-normalised, one per input,
+  // info().embedding_size floats each.
   // Inputs of different lengths are packed without padding. Throws InvalidArgument for bad ids/lengths.
   std::vector<std::vector<float>> embed(const std::vector<Tokenized>& batch) const;
 

@@ -43,7 +43,8 @@ const char* rmsmp_last_error(void);
 /* backend: NULL or "cpu" (best ISA), "cpu:generic|avx2|avx512", "reference". */
 rmsmp_status rmsmp_model_load(const char* path, const char* backend, rmsmp_model** out);
 void rmsmp_model_free(rmsmp_model* m);
-int64_t rmsmp_model_hidden_size(const rmsmp_model* m);
+int64_t rmsmp_model_hidden_size(const rmsmp_model* m);    /* the encoder's width */
+int64_t rmsmp_model_embedding_size(const rmsmp_model* m); /* floats per embedding (after Dense modules) */
 int64_t rmsmp_model_max_seq_length(const rmsmp_model* m);
 int rmsmp_model_num_labels(const rmsmp_model* m); /* 0: no classification head */
 const char* rmsmp_model_label(const rmsmp_model* m, int i); /* NULL when out of range */
@@ -59,7 +60,7 @@ void rmsmp_context_free(rmsmp_context* c);
 rmsmp_status rmsmp_tokenize(rmsmp_context* c, const char* text, const char* pair, int32_t* ids, size_t capacity,
                             size_t* n_ids, int* truncated);
 
-/* Embeds n texts (pairs may be NULL, or n texts for sentence pairs) into out[n * hidden_size].
+/* Embeds n texts (pairs may be NULL, or n texts for sentence pairs) into out[n * embedding_size].
  * normalize: -1 as the model says, 0 raw pooled vectors, 1 L2-normalised. */
 rmsmp_status rmsmp_embed(rmsmp_context* c, const char* const* texts, const char* const* pairs, size_t n,
                          int normalize, float* out, size_t out_capacity);

@@ -118,6 +118,7 @@ rmsmp_status rmsmp_model_load(const char* path, const char* backend, rmsmp_model
 
 void rmsmp_model_free(rmsmp_model* m) { delete m; }
 int64_t rmsmp_model_hidden_size(const rmsmp_model* m) { return m ? m->m->info().hidden_size : 0; }
+int64_t rmsmp_model_embedding_size(const rmsmp_model* m) { return m ? m->m->info().embedding_size : 0; }
 int64_t rmsmp_model_max_seq_length(const rmsmp_model* m) { return m ? m->m->info().max_seq_length : 0; }
 int rmsmp_model_num_labels(const rmsmp_model* m) { return m ? m->m->info().num_labels : 0; }
 const char* rmsmp_model_label(const rmsmp_model* m, int i) {
@@ -161,7 +162,7 @@ rmsmp_status rmsmp_embed(rmsmp_context* c, const char* const* texts, const char*
     const auto batch = tokenize_all(c, texts, pairs, n);
     rmsmp::EmbedOptions eo;
     if (normalize >= 0) eo.normalize = normalize == 1;
-    copy_rows(c->ctx.embed(batch, eo), size_t(c->ctx.model().info().hidden_size), out, out_capacity);
+    copy_rows(c->ctx.embed(batch, eo), size_t(c->ctx.model().info().embedding_size), out, out_capacity);
   });
 }
 

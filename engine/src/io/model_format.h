@@ -14,11 +14,15 @@
 //      "format": "rmsmp", "format_version": 1,
 //      "architecture": {type: "bert", vocab_size, hidden_size, num_layers, num_heads, intermediate_size,
 //                       max_position_embeddings, type_vocab_size, layer_norm_eps, hidden_act, pooling
-//                       ("mean"|"cls"), normalize (bool), max_seq_length}
+//                       ('+'-joined, in this order: "cls", "max", "mean", "mean_sqrt_len"), normalize (bool),
+//                       max_seq_length, dense (optional: [{in_features, out_features, bias (bool), activation:
+//                       "identity"|"tanh"|"relu"|"gelu"}], sentence-transformers' Dense modules after pooling;
+//                       tensors dense.<i>.weight [out, in] and dense.<i>.bias [out], fp32)}
 //      "tokenizer":    {type: "wordpiece", lowercase, strip_accents (bool|null), clean_text,
 //                       handle_chinese_chars, unk/cls/sep/pad/mask tokens, continuing_subword_prefix,
 //                       max_input_chars_per_word, vocab: [token strings in id order]}
-//                   or {type: "sentencepiece", lowercase, strip_accents, cls_token, sep_token, vocab_size,
+//                   or {type: "sentencepiece", lowercase, strip_accents, cls_token, sep_token, fairseq_ids
+//                       (bool, absent: false; XLM-R's ids: <s> <pad> </s> <unk>, pieces + 1, <mask>), vocab_size,
 //                       model_tensor: name of a u8 [bytes] tensor holding the .model file (a ModelProto)}
 //                   or {type: "bpe" (byte-level), add_prefix_space, bos_token, eos_token,
 //                       added_tokens: [{content, id, lstrip, rstrip}], vocab: [pieces in id order, bytes shown

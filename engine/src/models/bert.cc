@@ -1,5 +1,5 @@
 // BERT encoder forward: embeddings + LayerNorm, N x (self-attention, add&norm, FFN with erf GELU, add&norm),
-// then mean or CLS pooling and optional L2 normalisation.
+// then sentence-transformers' pooling modes (the Dense modules and normalisation: sentence_head.cc).
 #include "models/bert.h"
 
 #include <algorithm>
@@ -38,7 +38,6 @@ void bert_forward(const BertWeights& w, const Backend& be, const std::vector<Seq
       ff{ws.ff.data()};
   const LinearInputHook* hook = opt.hook;
   float* cls_out = opt.cls_out;
-  const bool normalize = opt.normalize < 0 ? c.normalize : opt.normalize > 0;
 
   // Embeddings: word + position + token type, then LayerNorm. A row-quantized word table is dequantized per
   // token into `row` (float(q) * step), on the host for every backend.
@@ -78,26 +77,33 @@ void bert_forward(const BertWeights& w, const Backend& be, const std::vector<Seq
     be.layer_norm(tmp.data(), h.data(), L.ln_ffn_g, L.ln_ffn_b, c.layer_norm_eps, T, H, h.data());
   }
 
-  // Pooling (sentence-transformers: mean over attended tokens; all packed tokens are attended).
+  // Pooling as sentence-transformers does it, each mode over the sequence's tokens (all packed tokens are
+  // attended), concatenated in PoolingMode order.
+  const int64_t P = c.pooled_size();
   int64_t off = 0;
   for (size_t b = 0; b < batch.size(); ++b) {
-    float* out = pooled + b * H;
+    float* out = pooled + int64_t(b) * P;
+    const float* x = h.p + off * H;
     const int64_t len = batch[b].len;
-    if (cls_out) std::copy(h.p + off * H, h.p + (off + 1) * H, cls_out + b * H);
-    if (c.pooling == Pooling::Cls) {
-      for (int64_t i = 0; i < H; ++i) out[i] = h[off * H + i];
-    } else {
+    if (cls_out) std::copy(x, x + H, cls_out + b * H);
+    if (c.pooling & kPoolCls) out = std::copy(x, x + H, out);
+    if (c.pooling & kPoolMax) {
+      for (int64_t i = 0; i < H; ++i) {
+        float m = x[i];
+        for (int64_t p = 1; p < len; ++p) m = std::max(m, x[p * H + i]);
+        out[i] = m;
+      }
+      out += H;
+    }
+    for (unsigned mode : {kPoolMean, kPoolMeanSqrtLen}) {
+      if (!(c.pooling & mode)) continue;
+      const double div = mode == kPoolMean ? double(len) : std::sqrt(double(len));
       for (int64_t i = 0; i < H; ++i) {
         double acc = 0;
-        for (int64_t p = 0; p < len; ++p) acc += h[(off + p) * H + i];
-        out[i] = float(acc / double(len));
+        for (int64_t p = 0; p < len; ++p) acc += x[p * H + i];
+        out[i] = float(acc / div);
       }
-    }
-    if (normalize) {
-      double n2 = 0;
-      for (int64_t i = 0; i < H; ++i) n2 += double(out[i]) * out[i];
-      const float inv = float(1.0 / std::fmax(std::sqrt(n2), 1e-12));  // torch F.normalize eps
-      for (int64_t i = 0; i < H; ++i) out[i] *= inv;
+      out += H;
     }
     off += len;
   }

@@ -15,15 +15,31 @@ namespace rmsmp {
 
 class ModelFile;
 
-enum class Pooling { Mean, Cls };
+// sentence-transformers' pooling modes, one bit each. Several are concatenated in this order, as their
+// Pooling module does: [cls | max | mean | mean / sqrt(len) ...], hidden_size floats each.
+enum PoolingMode : unsigned { kPoolCls = 1, kPoolMax = 2, kPoolMean = 4, kPoolMeanSqrtLen = 8 };
+std::string pooling_name(unsigned modes);  // "mean", "cls+max+mean", ...
+unsigned pooling_from_name(const std::string& name, const std::string& where);  // throws InvalidFile
+
+// A sentence-transformers Dense module after pooling: y = act(W x + b), fp32 (one vector per text).
+enum class DenseActivation { Identity, Tanh, Relu, Gelu };
+struct DenseSpec {
+  int64_t in = 0, out = 0;
+  bool bias = true;
+  DenseActivation act = DenseActivation::Tanh;
+};
 
 struct BertConfig {
   int64_t vocab_size = 0, hidden_size = 0, num_layers = 0, num_heads = 0, intermediate_size = 0;
   int64_t max_position_embeddings = 0, type_vocab_size = 0;
   float layer_norm_eps = 1e-12f;
-  Pooling pooling = Pooling::Mean;
+  unsigned pooling = kPoolMean;  // PoolingMode bits
+  std::vector<DenseSpec> dense;  // applied in order after pooling, before normalisation
   bool normalize = true;
   int64_t max_seq_length = 512;  // tokens incl. [CLS]/[SEP]; <= max_position_embeddings
+
+  int64_t pooled_size() const;     // hidden_size x the number of pooling modes
+  int64_t embedding_size() const;  // the last Dense module's out, else pooled_size()
 
   static BertConfig from_json(const nlohmann::json& arch, const std::string& where);  // validates
   nlohmann::json to_json() const;
@@ -46,6 +62,11 @@ struct BertWeights {
   int64_t num_labels = 0;
   bool pooler_relu = false;
   const float *pooler_w = nullptr, *pooler_b = nullptr, *cls_w = nullptr, *cls_b = nullptr;
+  // The Dense modules of cfg.dense: weight [out, in], bias [out] or null.
+  struct Dense {
+    const float *w = nullptr, *b = nullptr;
+  };
+  std::vector<Dense> dense;
 };
 
 // Canonical names of the linear layers, used in model files, reports and calibration.
@@ -75,14 +96,15 @@ struct BertRunOptions {
   const LinearInputHook* hook = nullptr;  // called with each linear layer's input (calibration)
   float* cls_out = nullptr;  // receives each sequence's final [CLS] hidden state (for a classification head)
   BertWorkspace* workspace = nullptr;     // null: a temporary one
-  int normalize = -1;                     // -1: as the config says; 0/1: override L2 normalisation
 };
 
 // Runs the encoder on all sequences at once (tokens of all sequences are packed back to back, so no padding
-// is computed; attention runs per sequence, which is what a padding mask achieves). Writes pooled (and,
-// if normalising, L2-normalised) embeddings to pooled[b * hidden + i]. Inputs must be validated.
+// is computed; attention runs per sequence, which is what a padding mask achieves). Writes the pooled states
+// to pooled[b * pooled_size() + i] (no Dense, no normalisation: see sentence_head). Inputs must be validated.
 void bert_forward(const BertWeights& w, const Backend& be, const std::vector<SequenceInput>& batch, float* pooled,
                   const BertRunOptions& opt = {});
+// The Dense modules, then (if `normalize`) L2 normalisation, on n pooled vectors: out[b * embedding_size() + i].
+void sentence_head(const BertWeights& w, const float* pooled, int64_t n, bool normalize, float* out);
 // Binds weights from a model file; checks every tensor's shape against the architecture config.
 BertWeights bert_bind(const ModelFile& file);
 

@@ -1,4 +1,5 @@
 // Binds BERT weights from a .rmsmp file: config validation, tensor shapes, row-group tables, permutations.
+#include <algorithm>
 #include <cmath>
 
 #include <nlohmann/json.hpp>
@@ -10,6 +11,44 @@
 #include "rmsmp/error.h"
 
 namespace rmsmp {
+
+namespace {
+
+constexpr std::pair<unsigned, const char*> kPoolingNames[] = {
+    {kPoolCls, "cls"}, {kPoolMax, "max"}, {kPoolMean, "mean"}, {kPoolMeanSqrtLen, "mean_sqrt_len"}};
+constexpr std::pair<DenseActivation, const char*> kDenseActivations[] = {{DenseActivation::Identity, "identity"},
+                                                                          {DenseActivation::Tanh, "tanh"},
+                                                                          {DenseActivation::Relu, "relu"},
+                                                                          {DenseActivation::Gelu, "gelu"}};
+
+}  // namespace
+
+std::string pooling_name(unsigned modes) {
+  std::string s;
+  for (const auto& [bit, name] : kPoolingNames)
+    if (modes & bit) s += (s.empty() ? "" : "+") + std::string(name);
+  return s;
+}
+
+unsigned pooling_from_name(const std::string& name, const std::string& where) {
+  unsigned modes = 0;
+  size_t at = 0;
+  while (at <= name.size()) {
+    const size_t plus = std::min(name.find('+', at), name.size());
+    const std::string part = name.substr(at, plus - at);
+    unsigned bit = 0;
+    for (const auto& [b, n] : kPoolingNames)
+      if (part == n) bit = b;
+    RMSMP_CHECK(bit != 0 && modes < bit, ErrorCode::InvalidFile,
+                where << ": pooling '" << name << "' is not a '+'-joined list of cls, max, mean, mean_sqrt_len in that order");
+    modes |= bit;
+    at = plus + 1;
+  }
+  return modes;
+}
+
+int64_t BertConfig::pooled_size() const { return hidden_size * int64_t(__builtin_popcount(pooling)); }
+int64_t BertConfig::embedding_size() const { return dense.empty() ? pooled_size() : dense.back().out; }
 
 BertConfig BertConfig::from_json(const nlohmann::json& a, const std::string& where) {
   BertConfig c;
@@ -24,10 +63,20 @@ BertConfig BertConfig::from_json(const nlohmann::json& a, const std::string& whe
     c.max_position_embeddings = a.at("max_position_embeddings").get<int64_t>();
     c.type_vocab_size = a.at("type_vocab_size").get<int64_t>();
     c.layer_norm_eps = a.at("layer_norm_eps").get<float>();
-    std::string pool = a.at("pooling").get<std::string>();
-    RMSMP_CHECK(pool == "mean" || pool == "cls", ErrorCode::InvalidFile, where << ": unknown pooling '" << pool << "'");
-    c.pooling = pool == "mean" ? Pooling::Mean : Pooling::Cls;
+    c.pooling = pooling_from_name(a.at("pooling").get<std::string>(), where);
     c.normalize = a.at("normalize").get<bool>();
+    for (const auto& d : a.value("dense", nlohmann::json::array())) {  // absent in files before Dense modules
+      DenseSpec ds;
+      ds.in = d.at("in_features").get<int64_t>();
+      ds.out = d.at("out_features").get<int64_t>();
+      ds.bias = d.at("bias").get<bool>();
+      const std::string act = d.at("activation").get<std::string>();
+      bool known = false;
+      for (const auto& [k, n] : kDenseActivations)
+        if (act == n) ds.act = k, known = true;
+      RMSMP_CHECK(known, ErrorCode::InvalidFile, where << ": Dense activation '" << act << "' is not supported");
+      c.dense.push_back(ds);
+    }
     c.max_seq_length = a.at("max_seq_length").get<int64_t>();
     std::string act = a.value("hidden_act", "gelu");
     RMSMP_CHECK(act == "gelu", ErrorCode::Unsupported, where << ": hidden_act '" << act << "' is not supported (gelu only)");
@@ -46,11 +95,18 @@ BertConfig BertConfig::from_json(const nlohmann::json& a, const std::string& whe
                     << c.max_position_embeddings);
   RMSMP_CHECK(c.layer_norm_eps > 0.f && c.layer_norm_eps < 1.f, ErrorCode::InvalidFile,
               where << ": layer_norm_eps out of range");
+  int64_t width = c.pooled_size();
+  for (size_t i = 0; i < c.dense.size(); ++i) {
+    RMSMP_CHECK(c.dense[i].in == width && in(c.dense[i].out, 1, 1 << 20), ErrorCode::InvalidFile,
+                where << ": Dense module " << i << " takes " << c.dense[i].in << " inputs, but " << width
+                      << " come to it (out_features must be 1..2^20)");
+    width = c.dense[i].out;
+  }
   return c;
 }
 
 nlohmann::json BertConfig::to_json() const {
-  return {{"type", "bert"},
+  nlohmann::json j = {{"type", "bert"},
           {"vocab_size", vocab_size},
           {"hidden_size", hidden_size},
           {"num_layers", num_layers},
@@ -60,9 +116,19 @@ nlohmann::json BertConfig::to_json() const {
           {"type_vocab_size", type_vocab_size},
           {"layer_norm_eps", layer_norm_eps},
           {"hidden_act", "gelu"},
-          {"pooling", pooling == Pooling::Mean ? "mean" : "cls"},
+          {"pooling", pooling_name(pooling)},
           {"normalize", normalize},
           {"max_seq_length", max_seq_length}};
+  if (!dense.empty()) {
+    nlohmann::json& d = j["dense"] = nlohmann::json::array();
+    for (const DenseSpec& s : dense) {
+      const char* act = "";
+      for (const auto& [k, n] : kDenseActivations)
+        if (s.act == k) act = n;
+      d.push_back({{"in_features", s.in}, {"out_features", s.out}, {"bias", s.bias}, {"activation", act}});
+    }
+  }
+  return j;
 }
 
 BertWeights bert_bind(const ModelFile& f) {
@@ -97,6 +163,11 @@ BertWeights bert_bind(const ModelFile& f) {
     L.ln_ffn_g = f.f32(p + "ln_ffn.gamma", {H});
     L.ln_ffn_b = f.f32(p + "ln_ffn.beta", {H});
     w.layers.push_back(std::move(L));
+  }
+  for (size_t i = 0; i < c.dense.size(); ++i) {
+    const std::string p = "dense." + std::to_string(i) + ".";
+    w.dense.push_back({f.f32(p + "weight", {c.dense[i].out, c.dense[i].in}),
+                       c.dense[i].bias ? f.f32(p + "bias", {c.dense[i].out}) : nullptr});
   }
   if (f.header().contains("head")) {
     const nlohmann::json& hd = f.header()["head"];

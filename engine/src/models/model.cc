@@ -47,7 +47,8 @@ std::shared_ptr<const Model> Model::load(const std::string& path, const LoadOpti
   mi.hidden_size = impl->weights.cfg.hidden_size;
   mi.max_seq_length = impl->weights.cfg.max_seq_length;
   mi.vocab_size = impl->weights.cfg.vocab_size;
-  mi.pooling = impl->weights.cfg.pooling == Pooling::Mean ? "mean" : "cls";
+  mi.pooling = pooling_name(impl->weights.cfg.pooling);
+  mi.embedding_size = impl->weights.cfg.embedding_size();
   mi.normalize = impl->weights.cfg.normalize;
   mi.backend = impl->backend->name();
   if (h.contains("quantization")) {
@@ -122,7 +123,7 @@ constexpr int64_t kMaxPassTokens = 4096;
 
 void forward_in_passes(const BertWeights& w, const Backend& be, const std::vector<SequenceInput>& seqs, float* pooled,
                        BertRunOptions ro) {
-  const int64_t H = w.cfg.hidden_size;
+  const int64_t H = w.cfg.hidden_size, P = w.cfg.pooled_size();
   float* const cls = ro.cls_out;
   for (size_t b0 = 0; b0 < seqs.size();) {
     size_t b1 = b0;
@@ -130,7 +131,7 @@ void forward_in_passes(const BertWeights& w, const Backend& be, const std::vecto
     while (b1 < seqs.size() && (b1 == b0 || tokens + seqs[b1].len <= kMaxPassTokens)) tokens += seqs[b1++].len;
     const std::vector<SequenceInput> pass(seqs.begin() + std::ptrdiff_t(b0), seqs.begin() + std::ptrdiff_t(b1));
     ro.cls_out = cls ? cls + int64_t(b0) * H : nullptr;
-    bert_forward(w, be, pass, pooled + int64_t(b0) * H, ro);
+    bert_forward(w, be, pass, pooled + int64_t(b0) * P, ro);
     b0 = b1;
   }
 }
@@ -140,14 +141,15 @@ std::vector<std::vector<float>> run_embed(const Model::Impl& m, const std::vecto
                                           BertWorkspace* ws) {
   const BertConfig& c = m.weights.cfg;
   const std::vector<SequenceInput> seqs = checked_inputs(c, batch);
-  std::vector<float> pooled(batch.size() * size_t(c.hidden_size));
+  std::vector<float> pooled(batch.size() * size_t(c.pooled_size()));
   BertRunOptions ro;
   ro.workspace = ws;
-  ro.normalize = normalize;
   forward_in_passes(m.weights, *m.backend, seqs, pooled.data(), ro);
+  const size_t E = size_t(c.embedding_size());
+  std::vector<float> emb(batch.size() * E);
+  sentence_head(m.weights, pooled.data(), int64_t(batch.size()), normalize < 0 ? c.normalize : normalize > 0, emb.data());
   std::vector<std::vector<float>> out(batch.size());
-  for (size_t b = 0; b < batch.size(); ++b)
-    out[b].assign(pooled.begin() + b * c.hidden_size, pooled.begin() + (b + 1) * c.hidden_size);
+  for (size_t b = 0; b < batch.size(); ++b) out[b].assign(emb.begin() + b * E, emb.begin() + (b + 1) * E);
   return out;
 }
 
@@ -157,7 +159,7 @@ std::vector<std::vector<float>> run_classify(const Model::Impl& m, const std::ve
   const int64_t H = w.cfg.hidden_size, L = w.num_labels;
   RMSMP_CHECK(L > 0, ErrorCode::Unsupported, m.info.path << ": the model has no classification head");
   const std::vector<SequenceInput> seqs = checked_inputs(w.cfg, batch);
-  std::vector<float> pooled(batch.size() * size_t(H)), cls(pooled.size());
+  std::vector<float> pooled(batch.size() * size_t(w.cfg.pooled_size())), cls(batch.size() * size_t(H));
   BertRunOptions ro;
   ro.workspace = ws;
   ro.cls_out = cls.data();

@@ -15,6 +15,9 @@ struct SentencePieceConfig {
   bool lowercase = false;
   bool strip_accents = false;
   std::string cls_token = "[CLS]", sep_token = "[SEP]";  // absent pieces: encode() with the template fails
+  // fairseq's ids (XLM-R): <s>=0 <pad>=1 </s>=2 <unk>=3, every other piece at its SentencePiece id + 1, and
+  // <mask> after the last piece (HF's XLMRobertaTokenizer). The model's own unknown piece becomes <unk>.
+  bool fairseq_ids = false;
 };
 
 class SentencePieceTokenizer : public Tokenizer {
@@ -34,6 +37,7 @@ class SentencePieceTokenizer : public Tokenizer {
   std::string piece(int32_t id) const override;  // "" for an id outside the vocabulary
   const std::string& serialized() const { return serialized_; }
   const SentencePieceConfig& config() const { return cfg_; }
+  static constexpr int32_t kFairseqUnk = 3;  // <unk> among fairseq's ids
 
  private:
   struct Impl;

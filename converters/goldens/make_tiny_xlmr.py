@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""Writes tests/data/tiny_xlmr/: XLM-R's tokenizer files (sentencepiece.bpe.model, a unigram SentencePiece model
+trained here on data/calib/text.txt, 1,000 pieces, one thread; XLMRobertaTokenizer's tokenizer_config.json and
+special_tokens_map.json), a tiny random XLMRobertaModel (torch seed 19; weights N(0, 0.2), LayerNorm gains
+1 + N(0, 0.2)) and goldens from Hugging Face:
+- golden_embeddings.json: transformers' mean-pooled last hidden states, ids from XLMRobertaTokenizer;
+- tokenizer_golden_ids.txt.gz: XLMRobertaTokenizer's ids (fairseq's: <s>=0 <pad>=1 </s>=2 <unk>=3, pieces at
+  their SentencePiece id + 1, <mask> last; template <s> a </s></s> b </s>) for every item of
+  tests/data/tokenizer_golden.tsv, one line per item in that file's order.
+The Python sentencepiece must be the version the engine links (Debian bookworm's libsentencepiece 0.1.97):
+versions break ties between equal-score segmentations differently (0.2.3 gives other ids for 11 of the 12,269
+items with this model), and the goldens pin the library the engine uses.
+Usage: pip install sentencepiece==0.1.97; /usr/bin/python3 converters/goldens/make_tiny_xlmr.py
+(needs torch, transformers)."""
+import gzip, io, json, os, tempfile
+import sentencepiece as spm, torch, transformers
+from transformers import XLMRobertaConfig, XLMRobertaModel, XLMRobertaTokenizer
+
+here = os.path.dirname(os.path.abspath(__file__))
+root = os.path.normpath(os.path.join(here, "..", ".."))
+out = os.path.join(root, "tests", "data", "tiny_xlmr")
+import subprocess
+linked = subprocess.run(["pkg-config", "--modversion", "sentencepiece"], capture_output=True, text=True).stdout.strip()
+assert spm.__version__ == linked, f"Python sentencepiece {spm.__version__} is not the linked library's {linked}"
+MADE_WITH = f"transformers {transformers.__version__}, sentencepiece {spm.__version__}, torch {torch.__version__}"
+
+calib = [l for l in open(os.path.join(root, "data", "calib", "text.txt"), encoding="utf-8").read().split("\n") if l]
+buf = io.BytesIO()
+spm.SentencePieceTrainer.train(sentence_iterator=iter(calib), model_writer=buf, vocab_size=1000, model_type="unigram",
+                               character_coverage=1.0, num_threads=1, minloglevel=2)
+with tempfile.TemporaryDirectory() as tmp:
+    path = os.path.join(tmp, "sentencepiece.bpe.model")
+    open(path, "wb").write(buf.getvalue())
+    tok = XLMRobertaTokenizer(vocab_file=path, model_max_length=40)
+    os.makedirs(out, exist_ok=True)
+    tok.save_pretrained(out)
+for f in ("added_tokens.json",):  # nothing is added; keep the folder to what XLM-R ships
+    if os.path.exists(os.path.join(out, f)):
+        os.remove(os.path.join(out, f))
+V = len(tok)
+
+H, L, NH, F, P = 32, 2, 4, 48, 40
+cfg = XLMRobertaConfig(vocab_size=V, hidden_size=H, num_hidden_layers=L, num_attention_heads=NH, intermediate_size=F,
+                       max_position_embeddings=P + 2, type_vocab_size=1, pad_token_id=1, bos_token_id=0,
+                       eos_token_id=2, layer_norm_eps=1e-5, hidden_act="gelu")
+torch.manual_seed(19)
+model = XLMRobertaModel(cfg, add_pooling_layer=False).eval()
+with torch.no_grad():
+    for name, p in model.named_parameters():
+        p.copy_((1.0 if "LayerNorm.weight" in name else 0.0) + 0.2 * torch.randn_like(p))
+model.save_pretrained(out, safe_serialization=True)
+
+sentences = ["The movie was good!", "Not fun, the plot was dull.", "great", "Café naïve – «quoted»",
+             "Das Essen war ausgezeichnet.", "日本語のテキスト", "zzzq ☃ unknown"]
+golden = []
+with torch.no_grad():
+    for s in sentences:
+        enc = tok(s, return_tensors="pt")
+        h = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state[0]
+        golden.append({"sentence": s, "ids": enc["input_ids"][0].tolist(), "embedding": h.mean(0).tolist()})
+json.dump({"made_with": MADE_WITH, "pooling": "mean", "cases": golden},
+          open(os.path.join(out, "golden_embeddings.json"), "w"), indent=1, ensure_ascii=False)
+
+lines = open(os.path.join(root, "tests", "data", "tokenizer_golden.tsv"), encoding="utf-8", newline="\n").read().split("\n")
+rows = [l.split("\t") for l in lines[1:] if l]
+with gzip.GzipFile(os.path.join(out, "tokenizer_golden_ids.txt.gz"), "wb", mtime=0) as f:
+    for r in rows:
+        ids = tok(r[1], r[2] if r[2] else None)["input_ids"]
+        f.write((" ".join(map(str, ids)) + "\n").encode())
+print("wrote", out, "vocab", V, "items", len(rows))

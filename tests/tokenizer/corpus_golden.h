@@ -1,0 +1,47 @@
+// The shared corpora's items (tests/data/tokenizer_golden.tsv: source, text_a, text_b, ...) and gzipped golden id
+// files with one line of ids per item (made by converters/goldens/make_tiny_roberta.py, make_tiny_xlmr.py).
+#pragma once
+#include <zlib.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "util/test_env.h"
+
+namespace rmsmp::test {
+
+inline std::vector<std::pair<std::string, std::string>> corpus_items() {
+  std::ifstream tsv(data_dir() + "/tokenizer_golden.tsv");
+  std::vector<std::pair<std::string, std::string>> items;
+  std::string line;
+  std::getline(tsv, line);  // header
+  while (std::getline(tsv, line)) {
+    const size_t a = line.find('\t'), b = line.find('\t', a + 1), c = line.find('\t', b + 1);
+    items.push_back({line.substr(a + 1, b - a - 1), line.substr(b + 1, c - b - 1)});
+  }
+  return items;
+}
+
+// One vector of ids per line; empty when the file cannot be read.
+inline std::vector<std::vector<int32_t>> gz_id_lines(const std::string& path) {
+  std::vector<std::vector<int32_t>> out;
+  gzFile f = gzopen(path.c_str(), "rb");
+  if (!f) return out;
+  std::string all;
+  char buf[1 << 16];
+  for (int n; (n = gzread(f, buf, sizeof buf)) > 0;) all.append(buf, size_t(n));
+  gzclose(f);
+  std::istringstream in(all);
+  for (std::string l; std::getline(in, l);) {
+    std::vector<int32_t> v;
+    std::istringstream is(l);
+    for (int32_t x; is >> x;) v.push_back(x);
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+}  // namespace rmsmp::test
