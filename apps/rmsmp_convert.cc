@@ -17,7 +17,7 @@ usage: rmsmp-convert --in HF_DIR --out FILE [options]                 (BERT fami
   --in DIR            checkpoint folder: config.json, model.safetensors, and vocab.txt, tokenizer.json,
                       vocab.json + merges.txt or a SentencePiece .model (sentence-transformers files, if
                       present, set pooling modes, Dense modules, normalisation, max length). model_type
-                      bert, distilbert, roberta or xlm-roberta, each with or without a sequence-
+                      bert, distilbert, roberta, xlm-roberta or mpnet, each with or without a sequence-
                       classification head (cross-encoders);
                       weights from model.safetensors, or pytorch_model.bin when that is all there is
   --out FILE          output model (written to a temp file, then renamed: no partial output on failure)

@@ -147,6 +147,7 @@ nlohmann::json convert_checkpoint(const ConvertOptions& opt, const std::function
   put("embeddings.token_type", {c.type_vocab_size, c.hidden_size});
   put("embeddings.ln.gamma", {c.hidden_size});
   put("embeddings.ln.beta", {c.hidden_size});
+  if (c.rel_buckets > 0) put("encoder.relative_bias", {c.rel_buckets, c.num_heads});
   nlohmann::json linears = nlohmann::json::object(), rep_layers = nlohmann::json::array();
   double code_bits = 0, n_weights = 0;
   for (size_t i = 0; i < plans.size(); ++i) {
@@ -238,6 +239,7 @@ nlohmann::json convert_checkpoint(const ConvertOptions& opt, const std::function
       out.quantized["embeddings.word"] = table_rows;
       out.rows_cols["embeddings.word"] = {c.vocab_size, c.hidden_size};
     }
+    if (c.rel_buckets > 0) shape("encoder.relative_bias", {c.rel_buckets, c.num_heads});
     for (size_t d = 0; d < c.dense.size(); ++d) shape("dense." + std::to_string(d) + ".weight", {c.dense[d].out, c.dense[d].in});
     if (ck.num_labels > 0) {
       shape("head.pooler.weight", {c.hidden_size, c.hidden_size});

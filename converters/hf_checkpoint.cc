@@ -98,6 +98,21 @@ const FamilyNames& distilbert_names() {
   return n;
 }
 
+// MPNet: the same post-LayerNorm encoder under its names, no token types, plus the relative position bias.
+const FamilyNames& mpnet_names() {
+  static const FamilyNames n{{{"embeddings.word", "embeddings.word_embeddings.weight"},
+                              {"embeddings.position", "embeddings.position_embeddings.weight"},
+                              {"embeddings.ln.gamma", "embeddings.LayerNorm.weight"},
+                              {"embeddings.ln.beta", "embeddings.LayerNorm.bias"},
+                              {"encoder.relative_bias", "encoder.relative_attention_bias.weight"}},
+                             "encoder.layer",
+                             {{"q", "attention.attn.q"}, {"k", "attention.attn.k"}, {"v", "attention.attn.v"},
+                              {"attn_out", "attention.attn.o"}, {"ffn_in", "intermediate.dense"},
+                              {"ffn_out", "output.dense"}, {"ln_attn", "attention.LayerNorm"},
+                              {"ln_ffn", "output.LayerNorm"}}};
+  return n;
+}
+
 // The family's HF weight name for one of our canonical names.
 std::string hf_name(const std::string& ours, const FamilyNames& f = bert_names()) {
   if (auto it = f.fixed.find(ours); it != f.fixed.end()) return it->second;
@@ -334,10 +349,11 @@ BertConfig hf_read_config(const std::string& dir_str, std::vector<std::string>& 
   const std::string where = (dir / "config.json").string();
   try {
     const std::string mt = cfg.value("model_type", "bert");
-    RMSMP_CHECK(mt == "bert" || mt == "distilbert" || mt == "roberta" || mt == "xlm-roberta", ErrorCode::Unsupported,
+    RMSMP_CHECK(mt == "bert" || mt == "distilbert" || mt == "roberta" || mt == "xlm-roberta" || mt == "mpnet",
+                ErrorCode::Unsupported,
                 where << ": model_type '" << mt
-                      << "' is not supported (bert, distilbert, roberta and xlm-roberta; camembert's SentencePiece "
-                         "ids are not read yet)");
+                      << "' is not supported (bert, distilbert, roberta, xlm-roberta and mpnet; camembert's "
+                         "SentencePiece ids are not read yet)");
     RMSMP_CHECK(cfg.value("position_embedding_type", "absolute") == "absolute", ErrorCode::Unsupported,
                 where << ": only absolute position embeddings are supported");
     if (mt == "distilbert") {  // its own keys for the same shapes; one (zero) token type; LayerNorm eps 1e-12
@@ -351,7 +367,11 @@ BertConfig hf_read_config(const std::string& dir_str, std::vector<std::string>& 
       cfg["layer_norm_eps"] = 1e-12;
       cfg["hidden_act"] = "gelu";
     }
-    if (mt == "roberta" || mt == "xlm-roberta")  // positions start at pad_token_id + 1: the loader drops the rows before, see below
+    if (mt == "mpnet") {  // no token types (one zero row); RoBERTa's positions; a relative position bias
+      cfg["type_vocab_size"] = 1;
+      cfg["hidden_act"] = cfg.value("hidden_act", "gelu");
+    }
+    if (mt == "roberta" || mt == "xlm-roberta" || mt == "mpnet")  // positions from pad_token_id + 1: see below
       cfg["max_position_embeddings"] = cfg.at("max_position_embeddings").get<int64_t>() - roberta_position_offset(cfg);
     nlohmann::json a = {{"type", "bert"},
                         {"vocab_size", cfg.at("vocab_size")},
@@ -366,6 +386,8 @@ BertConfig hf_read_config(const std::string& dir_str, std::vector<std::string>& 
                         {"pooling", "mean"},
                         {"normalize", false},
                         {"max_seq_length", cfg.at("max_position_embeddings")}};
+    if (mt == "mpnet")  // transformers' MPNet: max_distance 128, fixed in relative_position_bucket
+      a["relative_attention"] = {{"num_buckets", cfg.value("relative_attention_num_buckets", 32)}, {"max_distance", 128}};
     if (fs::exists(dir / "sentence_bert_config.json"))
       a["max_seq_length"] = read_json(dir / "sentence_bert_config.json").value("max_seq_length", a["max_seq_length"].get<int64_t>());
     else
@@ -430,25 +452,28 @@ HfBertCheckpoint load_hf_bert(const std::string& dir_str) {
   const int64_t H = c.hidden_size, F = c.intermediate_size;
   const nlohmann::json raw_cfg = read_json(dir / "config.json");
   const std::string family = raw_cfg.value("model_type", "bert");
-  // XLM-R is RoBERTa's architecture under RoBERTa's names (base_model_prefix "roberta").
-  const bool distil = family == "distilbert", roberta = family == "roberta" || family == "xlm-roberta";
-  const std::string model_prefix = roberta ? "roberta." : family + ".";
+  // XLM-R is RoBERTa's architecture under RoBERTa's names (base_model_prefix "roberta"). MPNet shares RoBERTa's
+  // positions, template and head.
+  const bool distil = family == "distilbert", mpnet = family == "mpnet";
+  const bool roberta = family == "roberta" || family == "xlm-roberta" || mpnet;
+  const std::string model_prefix = roberta && !mpnet ? "roberta." : family + ".";
+  const FamilyNames& names = distil ? distilbert_names() : mpnet ? mpnet_names() : bert_names();
   const std::string prefix = st.has(model_prefix + "embeddings.word_embeddings.weight") ? model_prefix : "";
   auto load = [&](const std::string& ours, std::vector<int64_t> shape) {
     if (roberta && ours == "embeddings.position") {  // drop the rows before the first position (see above)
       const int64_t off = roberta_position_offset(raw_cfg);
-      const std::string hf = prefix + hf_name(ours);
+      const std::string hf = prefix + hf_name(ours, names);
       RMSMP_CHECK(st.shape(hf) == (std::vector<int64_t>{shape[0] + off, H}), ErrorCode::InvalidFile,
                   ck.weights_path << ": tensor '" << hf << "' has a shape that contradicts config.json");
       std::vector<float> all = st.read_f32(hf);
       ck.tensors[ours].assign(all.begin() + off * H, all.end());
       return;
     }
-    if (distil && ours == "embeddings.token_type") {  // DistilBERT has none: one row of zeros adds nothing
+    if ((distil || mpnet) && ours == "embeddings.token_type") {  // none: one row of zeros adds nothing
       ck.tensors[ours].assign(size_t(H), 0.f);
       return;
     }
-    const std::string name = hf_name(ours, distil ? distilbert_names() : bert_names());
+    const std::string name = hf_name(ours, names);
     std::string hf = prefix + name;
     if (!st.has(hf) && (ours.ends_with(".gamma") || ours.ends_with(".beta")))  // pre-2019 LayerNorm names
       hf = prefix + name.substr(0, name.rfind('.')) + (ours.ends_with(".gamma") ? ".gamma" : ".beta");
@@ -461,6 +486,7 @@ HfBertCheckpoint load_hf_bert(const std::string& dir_str) {
   load("embeddings.token_type", {c.type_vocab_size, H});
   load("embeddings.ln.gamma", {H});
   load("embeddings.ln.beta", {H});
+  if (c.rel_buckets > 0) load("encoder.relative_bias", {c.rel_buckets, c.num_heads});
   for (int64_t l = 0; l < c.num_layers; ++l) {
     const std::string p = "encoder." + std::to_string(l) + ".";
     for (const char* k : kBertLinearKinds) {
@@ -530,6 +556,7 @@ BertWeights HfBertCheckpoint::fp32_weights() const {
   w.type_emb = tensor("embeddings.token_type").data();
   w.emb_ln_g = tensor("embeddings.ln.gamma").data();
   w.emb_ln_b = tensor("embeddings.ln.beta").data();
+  if (cfg.rel_buckets > 0) w.rel_table = tensor("encoder.relative_bias").data();
   for (int64_t l = 0; l < cfg.num_layers; ++l) {
     BertLayerWeights L;
     const std::string p = "encoder." + std::to_string(l) + ".";

@@ -42,9 +42,11 @@ __kernel void gelu(__global float* x) {
 }
 
 // Self-attention of one sequence: work-item (i, h) computes query i of head h. q/k/v/out rows have stride
-// n_heads * head_dim; p is scratch of len floats per work-item.
+// n_heads * head_dim; p is scratch of len floats per work-item. rel_stride > 0: rel_bias holds per head
+// rel_stride floats, element (i - j) + len - 1 added to the scaled score (MPNet's relative position bias).
 __kernel void attention(__global const float* q, __global const float* k, __global const float* v, int len,
-                        int n_heads, int head_dim, __global float* p_scratch, __global float* out) {
+                        int n_heads, int head_dim, __global float* p_scratch, __global const float* rel_bias,
+                        int rel_stride, __global float* out) {
   const int i = get_global_id(0), h = get_global_id(1);
   const int stride = n_heads * head_dim;
   const float scale = 1.f / sqrt((float)head_dim);
@@ -56,6 +58,7 @@ __kernel void attention(__global const float* q, __global const float* k, __glob
     float s = 0.f;
     for (int d = 0; d < head_dim; ++d) s = fma(qi[d], kj[d], s);  // fused, as the reference's std::fma
     p[j] = s * scale;
+    if (rel_stride > 0) p[j] += rel_bias[(size_t)h * rel_stride + i - j + len - 1];
     mx = fmax(mx, p[j]);
   }
   float sum = 0.f;

@@ -58,11 +58,22 @@ TEST_P(EncoderOpsTest, AttentionIsBitIdenticalToReference) {
       for (auto* t : {&q, &k, &v})
         for (auto& x : *t) x = nd(rng);
       if (len > 2) q[0] = 40.f, k[size_t(stride)] = 40.f;  // one dominant score: exp underflow in that row
-      std::vector<float> a(q.size()), b(q.size());
-      ref.attention(q.data(), k.data(), v.data(), len, heads, hd, a.data());
-      be->attention(q.data(), k.data(), v.data(), len, heads, hd, b.data());
-      for (size_t i = 0; i < a.size(); ++i)
-        ASSERT_TRUE(same_bits(a[i], b[i])) << "len " << len << " head_dim " << hd << " element " << i;
+      // With and without a relative position bias (MPNet): distinct values per head and distance.
+      std::vector<float> bias(size_t(heads * rel_bias_stride(len)));
+      for (auto& x : bias) x = nd(rng);
+      for (const float* rb : {static_cast<const float*>(nullptr), static_cast<const float*>(bias.data())}) {
+        std::vector<float> a(q.size()), b(q.size());
+        ref.attention(q.data(), k.data(), v.data(), len, heads, hd, a.data(), rb);
+        be->attention(q.data(), k.data(), v.data(), len, heads, hd, b.data(), rb);
+        for (size_t i = 0; i < a.size(); ++i)
+          ASSERT_TRUE(same_bits(a[i], b[i])) << "len " << len << " head_dim " << hd << " element " << i
+                                             << (rb ? " with bias" : "");
+        if (rb) {  // the bias is used: without it the output differs
+          std::vector<float> c(q.size());
+          ref.attention(q.data(), k.data(), v.data(), len, heads, hd, c.data());
+          if (len > 1) ASSERT_NE(a, c);
+        }
+      }
     }
 }
 

@@ -65,6 +65,12 @@ TEST(OpenCl, EncoderOpsAreBitIdenticalToReference) {
   ref->attention(q.data(), k.data(), v.data(), T, nh, hd, oa.data());
   ocl->attention(q.data(), k.data(), v.data(), T, nh, hd, oc.data());
   EXPECT_EQ(oa, oc);
+  const auto bias = randn(size_t(nh * rel_bias_stride(T)), 9);  // MPNet's relative position bias
+  std::vector<float> ba(q.size()), bc(q.size());
+  ref->attention(q.data(), k.data(), v.data(), T, nh, hd, ba.data(), bias.data());
+  ocl->attention(q.data(), k.data(), v.data(), T, nh, hd, bc.data(), bias.data());
+  EXPECT_EQ(ba, bc);
+  EXPECT_NE(ba, oa);
 }
 
 // fp32 classifier through every op on the device: transformers' logits within 1e-4.

@@ -142,9 +142,14 @@ class Backend {
   // In place, exact erf GELU: 0.5 x (1 + erf(x / sqrt 2)).
   virtual void gelu(float* x, int64_t n) const = 0;
   // Self-attention over one sequence of `len` tokens: q/k/v/out rows have stride n_heads*head_dim.
+  // rel_bias (MPNet's relative position bias; null: none): per head rel_bias_stride(len) floats, element
+  // (i - j) + len - 1 added to the score of query i and key j after its scaling: s = (q.k) * scale + b.
   virtual void attention(const float* q, const float* k, const float* v, int64_t len, int64_t n_heads,
-                         int64_t head_dim, float* out) const = 0;
+                         int64_t head_dim, float* out, const float* rel_bias = nullptr) const = 0;
 };
+
+// Floats per head of an attention rel_bias: the 2 len - 1 distances and room for 16-lane loads past them.
+inline int64_t rel_bias_stride(int64_t len) { return 2 * len + 16; }
 
 // "reference" (plain loops), "cpu" (best ISA here, or RMSMP_CPU_ISA) or "cpu:generic|avx2|avx512" (pinned;
 // Unsupported if this CPU lacks it). Throws InvalidArgument for an unknown name.

@@ -17,7 +17,9 @@
 //                       ('+'-joined, in this order: "cls", "max", "mean", "mean_sqrt_len"), normalize (bool),
 //                       max_seq_length, dense (optional: [{in_features, out_features, bias (bool), activation:
 //                       "identity"|"tanh"|"relu"|"gelu"}], sentence-transformers' Dense modules after pooling;
-//                       tensors dense.<i>.weight [out, in] and dense.<i>.bias [out], fp32)}
+//                       tensors dense.<i>.weight [out, in] and dense.<i>.bias [out], fp32), relative_attention
+//                       (optional, MPNet: {num_buckets, max_distance}; tensor encoder.relative_bias [num_buckets,
+//                       num_heads], the bias of bucket(key - query) added to every layer's scaled scores)}
 //      "tokenizer":    {type: "wordpiece", lowercase, strip_accents (bool|null), clean_text,
 //                       handle_chinese_chars, unk/cls/sep/pad/mask tokens, continuing_subword_prefix,
 //                       max_input_chars_per_word, vocab: [token strings in id order]}

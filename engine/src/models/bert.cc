@@ -12,6 +12,16 @@ std::string bert_linear_name(int64_t layer, const char* which) {
   return "encoder." + std::to_string(layer) + "." + which;
 }
 
+int64_t relative_position_bucket(int64_t relative_position, int64_t num_buckets, int64_t max_distance) {
+  const int64_t half = num_buckets / 2, max_exact = half / 2;
+  int64_t n = -relative_position, ret = n < 0 ? half : 0;
+  n = n < 0 ? -n : n;
+  if (n < max_exact) return ret + n;
+  const float v = std::log(float(n) / float(max_exact)) / float(std::log(double(max_distance) / double(max_exact))) *
+                  float(half - max_exact);
+  return ret + std::min(max_exact + int64_t(v), half - 1);
+}
+
 void BertWorkspace::reserve(int64_t tokens, int64_t hidden, int64_t ffn) {
   const size_t n = size_t(tokens * hidden);
   for (auto* b : {&h, &q, &k, &v, &ctx, &tmp})
@@ -58,6 +68,21 @@ void bert_forward(const BertWeights& w, const Backend& be, const std::vector<Seq
     if (hook) (*hook)(lin, x, T);
     be.linear(lin, x, T, y);
   };
+  // MPNet: the relative position bias every layer adds, per sequence: head h, distance i - j at (i - j) + len - 1.
+  std::vector<int64_t> rb_off;
+  if (c.rel_buckets > 0) {
+    int64_t need = 0;
+    for (const auto& s : batch) rb_off.push_back(need), need += nh * rel_bias_stride(s.len);
+    if (ws.rel_bias.size() < size_t(need)) ws.rel_bias.resize(size_t(need));
+    for (size_t b = 0; b < batch.size(); ++b) {
+      const int64_t len = batch[b].len, st = rel_bias_stride(len);
+      float* dst = ws.rel_bias.data() + rb_off[b];
+      for (int64_t m = 0; m < st; ++m) {
+        const int64_t bucket = relative_position_bucket(len - 1 - m, c.rel_buckets, c.rel_max_distance);
+        for (int64_t hh = 0; hh < nh; ++hh) dst[hh * st + m] = m < 2 * len - 1 ? w.rel_table[bucket * nh + hh] : 0.f;
+      }
+    }
+  }
   for (const BertLayerWeights& L : w.layers) {
     if (hook)
       for (const RowMixedLinear* lin : {&L.q, &L.k, &L.v}) (*hook)(*lin, h.data(), T);
@@ -65,8 +90,10 @@ void bert_forward(const BertWeights& w, const Backend& be, const std::vector<Seq
     float* qkv_out[3] = {q.data(), k.data(), v.data()};
     be.linear_multi(qkv, 3, h.data(), T, qkv_out);
     int64_t off = 0;
-    for (const auto& s : batch) {
-      be.attention(q.data() + off * H, k.data() + off * H, v.data() + off * H, s.len, nh, hd, ctx.data() + off * H);
+    for (size_t b = 0; b < batch.size(); ++b) {
+      const auto& s = batch[b];
+      be.attention(q.data() + off * H, k.data() + off * H, v.data() + off * H, s.len, nh, hd, ctx.data() + off * H,
+                   rb_off.empty() ? nullptr : ws.rel_bias.data() + rb_off[b]);
       off += s.len;
     }
     run(L.attn_out, ctx.data(), tmp.data());

@@ -35,6 +35,8 @@ struct BertConfig {
   float layer_norm_eps = 1e-12f;
   unsigned pooling = kPoolMean;  // PoolingMode bits
   std::vector<DenseSpec> dense;  // applied in order after pooling, before normalisation
+  // MPNet's relative position bias (0 buckets: none): T5-style buckets of j - i, one table for every layer.
+  int64_t rel_buckets = 0, rel_max_distance = 128;
   bool normalize = true;
   int64_t max_seq_length = 512;  // tokens incl. [CLS]/[SEP]; <= max_position_embeddings
 
@@ -67,7 +69,13 @@ struct BertWeights {
     const float *w = nullptr, *b = nullptr;
   };
   std::vector<Dense> dense;
+  const float* rel_table = nullptr;  // [rel_buckets, num_heads] ("encoder.relative_bias"), when rel_buckets > 0
 };
+
+// MPNet's bucket of a relative position (key j - query i), as transformers' relative_position_bucket computes
+// it: half the buckets per direction, exact below a quarter of them, then logarithmic up to max_distance, in
+// float32 as torch does.
+int64_t relative_position_bucket(int64_t relative_position, int64_t num_buckets, int64_t max_distance);
 
 // Canonical names of the linear layers, used in model files, reports and calibration.
 std::string bert_linear_name(int64_t layer, const char* which);  // which: q k v attn_out ffn_in ffn_out
@@ -87,6 +95,7 @@ using LinearInputHook = std::function<void(const RowMixedLinear& layer, const fl
 // batches no larger than before allocate nothing here. Grown on demand, never shrunk.
 struct BertWorkspace {
   std::vector<float> h, q, k, v, ctx, tmp, ff;
+  std::vector<float> rel_bias;  // per sequence, the attention's rel_bias (MPNet)
   std::vector<float> emb_row;   // one dequantized word-table row
   std::vector<int8_t> emb_q;    // its codes
   void reserve(int64_t tokens, int64_t hidden, int64_t ffn);

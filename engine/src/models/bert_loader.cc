@@ -77,6 +77,10 @@ BertConfig BertConfig::from_json(const nlohmann::json& a, const std::string& whe
       RMSMP_CHECK(known, ErrorCode::InvalidFile, where << ": Dense activation '" << act << "' is not supported");
       c.dense.push_back(ds);
     }
+    if (a.contains("relative_attention")) {  // MPNet
+      c.rel_buckets = a["relative_attention"].at("num_buckets").get<int64_t>();
+      c.rel_max_distance = a["relative_attention"].at("max_distance").get<int64_t>();
+    }
     c.max_seq_length = a.at("max_seq_length").get<int64_t>();
     std::string act = a.value("hidden_act", "gelu");
     RMSMP_CHECK(act == "gelu", ErrorCode::Unsupported, where << ": hidden_act '" << act << "' is not supported (gelu only)");
@@ -95,6 +99,9 @@ BertConfig BertConfig::from_json(const nlohmann::json& a, const std::string& whe
                     << c.max_position_embeddings);
   RMSMP_CHECK(c.layer_norm_eps > 0.f && c.layer_norm_eps < 1.f, ErrorCode::InvalidFile,
               where << ": layer_norm_eps out of range");
+  RMSMP_CHECK(c.rel_buckets == 0 || (in(c.rel_buckets, 4, 4096) && c.rel_buckets % 4 == 0 &&
+                                      in(c.rel_max_distance, c.rel_buckets / 4 + 1, 1 << 20)),
+              ErrorCode::InvalidFile, where << ": relative_attention buckets/max_distance out of range");
   int64_t width = c.pooled_size();
   for (size_t i = 0; i < c.dense.size(); ++i) {
     RMSMP_CHECK(c.dense[i].in == width && in(c.dense[i].out, 1, 1 << 20), ErrorCode::InvalidFile,
@@ -119,6 +126,7 @@ nlohmann::json BertConfig::to_json() const {
           {"pooling", pooling_name(pooling)},
           {"normalize", normalize},
           {"max_seq_length", max_seq_length}};
+  if (rel_buckets > 0) j["relative_attention"] = {{"num_buckets", rel_buckets}, {"max_distance", rel_max_distance}};
   if (!dense.empty()) {
     nlohmann::json& d = j["dense"] = nlohmann::json::array();
     for (const DenseSpec& s : dense) {
@@ -164,6 +172,7 @@ BertWeights bert_bind(const ModelFile& f) {
     L.ln_ffn_b = f.f32(p + "ln_ffn.beta", {H});
     w.layers.push_back(std::move(L));
   }
+  if (c.rel_buckets > 0) w.rel_table = f.f32("encoder.relative_bias", {c.rel_buckets, c.num_heads});
   for (size_t i = 0; i < c.dense.size(); ++i) {
     const std::string p = "dense." + std::to_string(i) + ".";
     w.dense.push_back({f.f32(p + "weight", {c.dense[i].out, c.dense[i].in}),

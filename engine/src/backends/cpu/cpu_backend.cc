@@ -78,20 +78,22 @@ void CpuBackend::gelu(float* x, int64_t n) const {
 }
 
 void CpuBackend::attention(const float* q, const float* k, const float* v, int64_t len, int64_t n_heads,
-                           int64_t head_dim, float* out) const {
+                           int64_t head_dim, float* out, const float* rel_bias) const {
   const int64_t stride = n_heads * head_dim;
   const bool simd = isa_ != Isa::Generic;
 #pragma omp parallel for schedule(static) if (len > 8)
   for (int64_t h = 0; h < n_heads; ++h) {
+    const float* rb = rel_bias ? rel_bias + h * rel_bias_stride(len) : nullptr;
     if (!simd) {
-      attention_head(q + h * head_dim, k + h * head_dim, v + h * head_dim, len, stride, head_dim, out + h * head_dim);
+      attention_head(q + h * head_dim, k + h * head_dim, v + h * head_dim, len, stride, head_dim, out + h * head_dim, rb);
       continue;
     }
     thread_local std::vector<float> scratch;  // grows to the longest sequence seen, then stays
     const size_t need = size_t(attention_scratch_floats(len, head_dim));
     if (scratch.size() < need) scratch.resize(need);
     (isa_ == Isa::Avx512Vnni ? attention_head_avx512 : attention_head_avx2)(
-        q + h * head_dim, k + h * head_dim, v + h * head_dim, len, stride, head_dim, out + h * head_dim, scratch.data());
+        q + h * head_dim, k + h * head_dim, v + h * head_dim, len, stride, head_dim, out + h * head_dim, scratch.data(),
+        rb);
   }
 }
 

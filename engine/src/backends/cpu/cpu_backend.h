@@ -53,7 +53,7 @@ class CpuBackend : public ReferenceBackend {
   void gelu(float* x, int64_t n) const override;
   float quantize_activations(const float* x, int64_t n, const ActQuant& aq, int8_t* q) const override;
   void attention(const float* q, const float* k, const float* v, int64_t len, int64_t n_heads, int64_t head_dim,
-                 float* out) const override;
+                 float* out, const float* rel_bias = nullptr) const override;
 
  private:
   // The input of run_linears: float rows (quantized here, per token, with the layers' act) or int8 rows

@@ -9,7 +9,7 @@
 namespace rmsmp {
 
 namespace {
-enum Slot { kX, kXq, kXstep, kY, kRes, kQ, kK, kV, kP, kAcc0 };
+enum Slot { kX, kXq, kXstep, kY, kRes, kQ, kK, kV, kP, kRelBias, kAcc0 };
 }
 
 OpenClBackend::OpenClBackend(int platform, int device, bool fpga_style)
@@ -116,7 +116,7 @@ void OpenClBackend::gelu(float* x, int64_t n) const {
 }
 
 void OpenClBackend::attention(const float* q, const float* k, const float* v, int64_t len, int64_t n_heads,
-                              int64_t head_dim, float* out) const {
+                              int64_t head_dim, float* out, const float* rel_bias) const {
   std::lock_guard<std::mutex> lock(mu_);
   const size_t bytes = size_t(len * n_heads * head_dim) * sizeof(float);
   const auto& qb = scratch(kQ, bytes);
@@ -127,7 +127,12 @@ void OpenClBackend::attention(const float* q, const float* k, const float* v, in
   rt_.write(vb, v, bytes);
   const auto& pb = scratch(kP, size_t(n_heads * len * len) * sizeof(float));
   const auto& ob = scratch(kY, bytes);
-  rt_.run(nullptr, "attention", size_t(len), size_t(n_heads), qb, kb, vb, int(len), int(n_heads), int(head_dim), pb, ob);
+  // Without a bias the kernel reads none; the buffer is still an argument (OpenCL has no null buffers).
+  const size_t rb_bytes = rel_bias ? size_t(n_heads * rel_bias_stride(len)) * sizeof(float) : sizeof(float);
+  const auto& rb = scratch(kRelBias, rb_bytes);
+  if (rel_bias) rt_.write(rb, rel_bias, rb_bytes);
+  rt_.run(nullptr, "attention", size_t(len), size_t(n_heads), qb, kb, vb, int(len), int(n_heads), int(head_dim), pb,
+          rb, int(rel_bias ? rel_bias_stride(len) : 0), ob);
   rt_.read(ob, out, bytes);
 }
 

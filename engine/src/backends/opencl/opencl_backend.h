@@ -29,7 +29,7 @@ class OpenClBackend : public Backend {
                   int64_t n_tokens, int64_t dim, float* y) const override;
   void gelu(float* x, int64_t n) const override;
   void attention(const float* q, const float* k, const float* v, int64_t len, int64_t n_heads, int64_t head_dim,
-                 float* out) const override;
+                 float* out, const float* rel_bias = nullptr) const override;
 
  private:
   // A constant host array mirrored on the device once.

@@ -61,14 +61,14 @@ void ReferenceBackend::gelu(float* x, int64_t n) const {
 }
 
 void ReferenceBackend::attention(const float* q, const float* k, const float* v, int64_t len, int64_t n_heads,
-                                 int64_t head_dim, float* out) const {
+                                 int64_t head_dim, float* out, const float* rel_bias) const {
   for (int64_t h = 0; h < n_heads; ++h)
     attention_head(q + h * head_dim, k + h * head_dim, v + h * head_dim, len, n_heads * head_dim, head_dim,
-                   out + h * head_dim);
+                   out + h * head_dim, rel_bias ? rel_bias + h * rel_bias_stride(len) : nullptr);
 }
 
 void ReferenceBackend::attention_head(const float* q, const float* k, const float* v, int64_t len, int64_t stride,
-                                      int64_t head_dim, float* out) {
+                                      int64_t head_dim, float* out, const float* rel_bias) {
   const float scale = 1.f / std::sqrt(float(head_dim));
   std::vector<float> p(static_cast<size_t>(len));
   for (int64_t i = 0; i < len; ++i) {
@@ -79,6 +79,7 @@ void ReferenceBackend::attention_head(const float* q, const float* k, const floa
       float s = 0.f;
       for (int64_t d = 0; d < head_dim; ++d) s = std::fma(qi[d], kj[d], s);  // fused: see the header
       p[j] = s * scale;
+      if (rel_bias) p[j] += rel_bias[i - j + len - 1];
       mx = std::fmax(mx, p[j]);
     }
     float sum = 0.f;

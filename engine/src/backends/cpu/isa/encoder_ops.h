@@ -15,9 +15,9 @@ void gelu_avx512(float* x, int64_t n);
 // floats (any alignment; enough for either width).
 inline int64_t attention_scratch_floats(int64_t len, int64_t head_dim) { return 16 * (2 * head_dim + len) + 16; }
 void attention_head_avx2(const float* q, const float* k, const float* v, int64_t len, int64_t stride,
-                         int64_t head_dim, float* out, float* scratch);
+                         int64_t head_dim, float* out, float* scratch, const float* rel_bias);
 void attention_head_avx512(const float* q, const float* k, const float* v, int64_t len, int64_t stride,
-                           int64_t head_dim, float* out, float* scratch);
+                           int64_t head_dim, float* out, float* scratch, const float* rel_bias);
 
 // fp32 rows with the reference's summation (encoder_ops_simd.h: linear_f32_exact); xt: K * 16 + 16 floats.
 void linear_f32_exact_avx2(const float* x, int64_t T, int64_t K, const float* w, int64_t N, float* y,

@@ -28,8 +28,8 @@ void linear_f32_exact_avx2(const float* x, int64_t T, int64_t K, const float* w,
 }
 
 void attention_head_avx2(const float* q, const float* k, const float* v, int64_t len, int64_t stride,
-                         int64_t head_dim, float* out, float* scratch) {
-  simd::attention_head<simd::Avx2>(q, k, v, len, stride, head_dim, out, scratch);
+                         int64_t head_dim, float* out, float* scratch, const float* rel_bias) {
+  simd::attention_head<simd::Avx2>(q, k, v, len, stride, head_dim, out, scratch, rel_bias);
 }
 
 namespace {

@@ -65,8 +65,8 @@ float act_quantize_row_avx512(const float* x, int64_t n, const ActQuant& aq, int
 }
 
 void attention_head_avx512(const float* q, const float* k, const float* v, int64_t len, int64_t stride,
-                           int64_t head_dim, float* out, float* scratch) {
-  simd::attention_head<simd::Avx512>(q, k, v, len, stride, head_dim, out, scratch);
+                           int64_t head_dim, float* out, float* scratch, const float* rel_bias) {
+  simd::attention_head<simd::Avx512>(q, k, v, len, stride, head_dim, out, scratch, rel_bias);
 }
 
 }  // namespace rmsmp

@@ -128,9 +128,11 @@ void gelu(float* x, int64_t n) {
 //   output  o[d] = sum_j p_j v_j[d], j in order              8 dims' chains side by side
 // Lanes past the last query compute on zero queries and are never stored. Working per lane makes the serial
 // softmax sum (one add chain per query) run W queries at once. scratch: attention_scratch_floats (encoder_ops.h).
+// rel_bias (or null): the head's distances; lane i of key j reads element i0 + i - j + len - 1, so a block's
+// lanes are one unaligned load (rel_bias_stride leaves room for lanes past the last query).
 template <class V>
 void attention_head(const float* q, const float* k, const float* v, int64_t len, int64_t stride, int64_t hd,
-                    float* out, float* scratch) {
+                    float* out, float* scratch, const float* rel_bias) {
   using F = typename V::F;
   constexpr int W = V::W;
   const F scale = V::set(1.f / std::sqrt(float(hd)));
@@ -161,6 +163,8 @@ void attention_head(const float* q, const float* k, const float* v, int64_t len,
       for (int64_t d = 0; d < hd; ++d) s = V::fma(V::load(qt + d * W), V::set(kj[d]), s);
       V::store(p + j * W, V::mul(s, scale));
     }
+    if (rel_bias)  // after the scaling, rounded separately, as the reference adds it
+      for (j = 0; j < len; ++j) V::store(p + j * W, V::add(V::load(p + j * W), V::load(rel_bias + i0 - j + len - 1)));
     F mx = V::set(-INFINITY);  // max(p, m) keeps m where p is NaN, as fmax does; exact and order-free otherwise
     for (j = 0; j < len; ++j) mx = V::max(V::load(p + j * W), mx);
     j = 0;
