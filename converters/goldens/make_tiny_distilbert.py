@@ -70,10 +70,11 @@ ct["classifier.weight"], ct["classifier.bias"] = r(len(LABELS), H), r(len(LABELS
 save_file(ct, os.path.join(cls_out, "model.safetensors"), metadata={"format": "pt"})
 cmodel = DistilBertForSequenceClassification.from_pretrained(cls_out).eval()
 cases = []
+# Single texts, then pairs (cross-encoder use): DistilBERT takes no token types, so the second text's are unused.
 with torch.no_grad():
-    for s in sentences:
-        enc = tok(s, return_tensors="pt")
-        cases.append({"a": s, "b": None, "ids": enc["input_ids"][0].tolist(),
+    for a, b in [(s, None) for s in sentences] + [("the movie was good !", "it is a very bad play"), ("great", "great")]:
+        enc = tok(a, b, return_tensors="pt")
+        cases.append({"a": a, "b": b, "ids": enc["input_ids"][0].tolist(),
                       "logits": cmodel(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).logits[0].tolist()})
 json.dump({"made_with": f"transformers {transformers.__version__}, torch {torch.__version__}", "labels": LABELS,
            "cases": cases}, open(os.path.join(cls_out, "golden_logits.json"), "w"), indent=1)

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <fstream>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -384,6 +385,53 @@ TEST(ServeApi, RerankScoresEachTextAgainstTheQuery) {
   r = s.client.Post("/rerank", R"({"query": "q", "texts": ["a"], "top_n": 1})", "application/json");
   EXPECT_EQ(r->status, 422);
   EXPECT_NE(r->body.find("top_n"), std::string::npos);
+}
+
+// Every family converts and serves through the same endpoints, with no code of its own, and answers what
+// transformers / sentence-transformers compute: /predict's raw scores are the golden logits (RoBERTa and MPNet
+// cross-encoders, DistilBERT), /embed's vectors the golden embeddings (XLM-R, mean pooling).
+TEST(ServeApi, EveryFamilyServesWithoutCodeOfItsOwn) {
+  auto convert_dir = [](const std::string& name) {
+    ConvertOptions o;
+    o.in_dir = test::data_dir() + "/" + name;
+    o.out_path = test::temp_dir() + "/serve_family_" + name + ".rmsmp";
+    o.scheme = "fp32";
+    convert_checkpoint(o);
+    return o.out_path;
+  };
+  for (const char* name : {"tiny_roberta_cls", "tiny_mpnet_cls", "tiny_distilbert_cls"}) {
+    json g;
+    std::ifstream(test::data_dir() + "/" + name + "/golden_logits.json") >> g;
+    HeadServer s(convert_dir(name));
+    for (const auto& c : g["cases"]) {
+      const json input = c["b"].is_null() ? json::array({c["a"]}) : json::array({c["a"], c["b"]});
+      auto r = s.client.Post("/predict", json({{"inputs", json::array({input})}, {"raw_scores", true}}).dump(),
+                             "application/json");
+      ASSERT_TRUE(r);
+      ASSERT_EQ(r->status, 200) << name << ": " << r->body;
+      const auto want = c["logits"].get<std::vector<float>>();
+      const auto& labels = s.model->info().labels;
+      const json got = json::parse(r->body);
+      ASSERT_TRUE(got.is_array() && got.size() == 1 && got[0].is_array()) << r->body;
+      for (const auto& e : got[0]) {
+        const size_t k = size_t(std::find(labels.begin(), labels.end(), e["label"].get<std::string>()) - labels.begin());
+        ASSERT_LT(k, want.size()) << name;
+        EXPECT_NEAR(e["score"].get<double>(), want[k], 1e-4) << name << ": " << c["a"];
+      }
+    }
+  }
+  json g;
+  std::ifstream(test::data_dir() + "/tiny_xlmr/golden_embeddings.json") >> g;
+  HeadServer s(convert_dir("tiny_xlmr"));
+  for (const auto& c : g["cases"]) {
+    auto r = s.client.Post("/embed", json({{"inputs", c["sentence"]}, {"normalize", false}}).dump(), "application/json");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    const auto got = json::parse(r->body)[0].get<std::vector<float>>();
+    const auto want = c["embedding"].get<std::vector<float>>();
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t j = 0; j < want.size(); ++j) EXPECT_NEAR(got[j], want[j], 1e-4) << c["sentence"];
+  }
 }
 
 }  // namespace

@@ -95,7 +95,8 @@ TEST(DistilBert, PytorchModelBinGivesTheSameModelAsSafetensors) {
 }
 
 // DistilBertForSequenceClassification: pre_classifier + ReLU + classifier on the [CLS] state, as transformers
-// computes it (tests/data/tiny_distilbert_cls/golden_logits.json).
+// computes it, for single texts and pairs (tests/data/tiny_distilbert_cls/golden_logits.json; pairs used to fail
+// with "token type id 1 out of range").
 TEST(DistilBert, ClassifierLogitsMatchTransformers) {
   std::ifstream in(test::data_dir() + "/tiny_distilbert_cls/golden_logits.json");
   const nlohmann::json g = nlohmann::json::parse(in);
@@ -105,7 +106,11 @@ TEST(DistilBert, ClassifierLogitsMatchTransformers) {
     auto m = Model::load(convert("fp32", test::data_dir() + "/tiny_distilbert_cls"), lo);
     EXPECT_EQ(m->info().labels, (std::vector<std::string>{"negative", "neutral", "positive"}));
     std::vector<Tokenized> batch;
-    for (const auto& c : g["cases"]) batch.push_back(m->tokenize(c["a"].get<std::string>()));
+    for (const auto& c : g["cases"]) {  // single texts and pairs (DistilBERT reads the second text as type 0)
+      batch.push_back(c["b"].is_null() ? m->tokenize(c["a"].get<std::string>())
+                                       : m->tokenize(c["a"].get<std::string>(), c["b"].get<std::string>()));
+      EXPECT_EQ(batch.back().ids, c["ids"].get<std::vector<int32_t>>());
+    }
     const auto logits = m->classify(batch);
     for (size_t i = 0; i < logits.size(); ++i) {
       const auto want = g["cases"][i]["logits"].get<std::vector<float>>();
