@@ -125,18 +125,19 @@ std::vector<std::pair<size_t, size_t>> ByteLevelBpeTokenizer::split_words(std::s
   return out;
 }
 
-void ByteLevelBpeTokenizer::bpe_word(std::string_view bytes, std::vector<int32_t>& out) const {
+void ByteLevelBpeTokenizer::bpe_word(std::string_view bytes, std::vector<int32_t>& out, Spans* bounds) const {
   struct Sym {
     int32_t id, prev, next;
     bool alive;
+    uint32_t begin, end;  // its bytes in the word
   };
   std::vector<Sym> s;
   s.reserve(bytes.size());
-  for (unsigned char b : bytes) {
-    const int32_t id = byte_id_[b];
+  for (size_t k = 0; k < bytes.size(); ++k) {
+    const int32_t id = byte_id_[static_cast<unsigned char>(bytes[k])];
     if (id < 0) continue;  // a byte the vocabulary lacks is dropped, as BPE without an unknown token does
     const int32_t i = int32_t(s.size());
-    s.push_back({id, i - 1, i + 1, true});
+    s.push_back({id, i - 1, i + 1, true, uint32_t(k), uint32_t(k + 1)});
   }
   if (s.empty()) return;
   s.back().next = -1;
@@ -160,24 +161,56 @@ void ByteLevelBpeTokenizer::bpe_word(std::string_view bytes, std::vector<int32_t
     const auto it = merge_of_.find(pair_key(left.id, right.id));
     if (it == merge_of_.end() || it->second.id != top.id) continue;
     left.id = top.id;
+    left.end = right.end;
     right.alive = false;
     left.next = right.next;
     if (left.next >= 0) s[size_t(left.next)].prev = top.pos;
     if (left.prev >= 0) offer(left.prev);
     if (left.next >= 0) offer(top.pos);
   }
-  for (int32_t i = 0; i >= 0; i = s[size_t(i)].next) out.push_back(s[size_t(i)].id);
+  for (int32_t i = 0; i >= 0; i = s[size_t(i)].next) {
+    out.push_back(s[size_t(i)].id);
+    if (bounds) bounds->push_back({s[size_t(i)].begin, s[size_t(i)].end});
+  }
 }
 
-bool ByteLevelBpeTokenizer::encode_segment(std::string_view text, size_t limit, std::vector<int32_t>& out) const {
+bool ByteLevelBpeTokenizer::encode_segment(std::string_view text, uint32_t base, size_t limit,
+                                           std::vector<int32_t>& out, Spans* spans) const {
   std::string prefixed;
-  if (cfg_.add_prefix_space && text[0] != ' ') {
+  const bool prefix = cfg_.add_prefix_space && text[0] != ' ';
+  const std::string_view orig = text;
+  if (prefix) {
     prefixed = " " + std::string(text);
     text = prefixed;
   }
+  Spans bounds;
   for (const auto& [b, e] : split_words(text)) {
     if (out.size() > limit) return true;
-    bpe_word(text.substr(b, e - b), out);
+    bounds.clear();
+    const size_t first_index = out.size();
+    bpe_word(text.substr(b, e - b), out, spans ? &bounds : nullptr);
+    if (!spans) continue;
+    for (size_t t = 0; t < bounds.size(); ++t) {
+      const std::string_view piece = text.substr(b + bounds[t].first, bounds[t].second - bounds[t].first);
+      uint32_t lo = uint32_t(b) + bounds[t].first, hi = uint32_t(b) + bounds[t].second;
+      // In the original's bytes: the added prefix is an empty span at 0 (as tokenizers aligns a prepended
+      // character); the other bytes move back by one.
+      uint32_t olo = prefix ? (lo == 0 ? 0 : lo - 1) : lo, ohi = prefix ? hi - 1 : hi;
+      // tokenizers' ByteLevel offsets trimming (process_offsets): leading and trailing spaces (Ġ) leave the span,
+      // except one leading space of the encoding's first piece (index 0 or starting at the text's start) when
+      // add_prefix_space is set.
+      size_t lead = 0, trail = 0;
+      while (lead < piece.size() && piece[lead] == ' ') ++lead;
+      while (trail < piece.size() && piece[piece.size() - 1 - trail] == ' ') ++trail;
+      const bool is_first = first_index + t == 0 || base + olo == 0;
+      if (lead == 1 && is_first && cfg_.add_prefix_space) lead = 0;
+      olo = std::min<uint32_t>(olo + uint32_t(lead), ohi);
+      if (trail > 0 && ohi >= trail) ohi = std::max<uint32_t>(ohi - uint32_t(trail), olo);
+      // Whole characters: a piece holding part of a character's bytes spans the character.
+      while (olo > 0 && olo < orig.size() && (static_cast<unsigned char>(orig[olo]) & 0xC0) == 0x80) --olo;
+      while (ohi < orig.size() && (static_cast<unsigned char>(orig[ohi]) & 0xC0) == 0x80) ++ohi;
+      spans->push_back({base + olo, base + ohi});
+    }
   }
   return false;
 }
@@ -187,21 +220,34 @@ std::vector<int32_t> ByteLevelBpeTokenizer::encode_raw(std::string_view text) co
   return encode_raw_limited(text, SIZE_MAX, &stopped);
 }
 
-// Added tokens are found in the raw text first, the longest at the leftmost position (as Hugging Face's
-// AddedVocabulary does), each extended over the whitespace on the sides it strips; the stretches between them
-// are pre-tokenised and merged. Each token's next occurrence is searched again only once the scan has passed
-// it, so the scan is linear in the text.
 std::vector<int32_t> ByteLevelBpeTokenizer::encode_raw_limited(std::string_view text, size_t limit,
                                                                bool* stopped) const {
   std::vector<int32_t> out;
-  *stopped = false;
+  *stopped = encode_impl(text, limit, out, nullptr);
+  return out;
+}
+
+bool ByteLevelBpeTokenizer::encode_raw_spans(std::string_view text, std::vector<int32_t>& ids,
+                                             std::vector<std::pair<uint32_t, uint32_t>>& spans) const {
+  if (text.size() >= UINT32_MAX) throw TokenizerError("text of 4 GiB or more: spans are 32-bit");
+  ids.clear(), spans.clear();
+  encode_impl(text, SIZE_MAX, ids, &spans);
+  return true;
+}
+
+// Added tokens are found in the raw text first, the longest at the leftmost position (as Hugging Face's
+// AddedVocabulary does), each extended over the whitespace on the sides it strips; the stretches between them
+// are pre-tokenised and merged. Each token's next occurrence is searched again only once the scan has passed
+// it, so the scan is linear in the text. True when it stopped past `limit` ids.
+bool ByteLevelBpeTokenizer::encode_impl(std::string_view text, size_t limit, std::vector<int32_t>& out,
+                                        Spans* spans) const {
   const auto& added = cfg_.added;
   std::vector<size_t> next(added.size());
   bool any = false;
   for (size_t k = 0; k < added.size(); ++k) any |= (next[k] = text.find(added[k].content)) != std::string_view::npos;
   // With added tokens, segment offsets in errors would be the segment's own, so the whole text is checked.
   if (any) utf8_decode(text);
-  size_t at = 0;  // end of the previous added token, whitespace it stripped included
+  size_t at = 0;    // end of the previous added token, whitespace it stripped included
   size_t from = 0;  // where the next added token may start (after the previous one's content)
   while (true) {
     size_t best = std::string_view::npos, best_k = 0;
@@ -233,16 +279,14 @@ std::vector<int32_t> ByteLevelBpeTokenizer::encode_raw_limited(std::string_view 
         }
       }
     }
-    if (start > at && encode_segment(text.substr(at, start - at), limit, out)) {
-      *stopped = true;
-      return out;
-    }
+    if (start > at && encode_segment(text.substr(at, start - at), uint32_t(at), limit, out, spans)) return true;
     if (best == std::string_view::npos) break;
     out.push_back(added[best_k].id);
+    if (spans) spans->push_back({uint32_t(best), uint32_t(best + added[best_k].content.size())});  // not the strip
     at = stop;
     from = std::max(from, stop);
   }
-  return out;
+  return false;
 }
 
 }  // namespace rmsmp::tok

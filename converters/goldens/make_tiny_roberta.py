@@ -8,7 +8,8 @@
 - tokenizer_golden_ids.txt.gz: HF tokenizers' ids (template included, no truncation) for every item of
   tests/data/tokenizer_golden.tsv (the shared corpora: Yelp, SST-2, RTE, STS-B, the SentencePiece sentences),
   one line per item in that file's order;
-- tokenizer_edge_cases.json: raw ids (no template) for hostile edge cases, with add_prefix_space off and on.
+- tokenizer_edge_cases.json: raw ids (no template) and their offsets (as UTF-8 byte spans) for hostile edge
+  cases and 50 corpus sentences, with add_prefix_space off and on.
 The vocabulary: tokenizers' ByteLevelBPETokenizer trained on data/calib/text.txt (1,000 Yelp sentences),
 1,000 entries, RoBERTa's special tokens first (<s>=0 <pad>=1 </s>=2 <unk>=3 <mask>=4).
 Usage: /usr/bin/python3 converters/goldens/make_tiny_roberta.py  (needs torch, transformers, tokenizers)."""
@@ -101,11 +102,16 @@ edges = ["", " ", "  ", "hello", " hello", "  hello", "hello  ", "a\n\nb", "a \n
          "she'll we've they're I'm he'd", "'s", " 's", "'''s", "x<mask>y", "x <mask> y", "x  <mask>  y", "<mask>",
          "<s>hi</s>", "< s >", "12345 1.5 ٣٤", "naïve café", "日本語のテキスト", "emoji 😀👍🏽 ok", "\u00a0nbsp\u3000ideo",
          "ctrl\u0001\u007f", "a" * 300, "$$$ ... !!! ???", "e-mail: x@y.z"]
+def byte_offsets(s, offsets):  # tokenizers' character offsets as UTF-8 byte offsets (TEI's /tokenize unit)
+    at = [len(s[:i].encode()) for i in range(len(s) + 1)]
+    return [[at[a], at[b]] for a, b in offsets]
 edge_cases = []
 for aps in (False, True):
     t = RobertaTokenizerFast.from_pretrained(out, add_prefix_space=aps)
-    for s in edges:
-        edge_cases.append({"add_prefix_space": aps, "text": s, "ids": t(s, add_special_tokens=False)["input_ids"]})
+    for s in edges + [r[1] for r in rows[::250]]:  # and 50 corpus sentences
+        enc = t(s, add_special_tokens=False, return_offsets_mapping=True)
+        edge_cases.append({"add_prefix_space": aps, "text": s, "ids": enc["input_ids"],
+                           "spans": byte_offsets(s, enc["offset_mapping"])})
 json.dump({"made_with": MADE_WITH, "cases": edge_cases}, open(os.path.join(out, "tokenizer_edge_cases.json"), "w"),
           indent=1, ensure_ascii=False)
 print("wrote", out, "and", cls_out, "vocab", V, "items", len(rows))

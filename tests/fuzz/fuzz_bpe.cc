@@ -1,5 +1,5 @@
 // Fuzzes free text through the byte-level BPE tokenizer (added tokens with lstrip, GPT-2's split pattern,
-// the merge heap, UTF-8 decoding, the RoBERTa template's pair truncation) with the committed tiny RoBERTa
+// the merge heap, UTF-8 decoding, the RoBERTa template's pair truncation, offsets) with the committed tiny RoBERTa
 // vocabulary.
 #include "hf_checkpoint.h"
 #include "rmsmp/tokenizer/tokenizer.h"
@@ -13,7 +13,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     const size_t cut = size ? data[0] % (size + 1) : 0;
     tk->encode(s.substr(0, cut), s.substr(cut), 5 + size % 40);
-    tk->encode_raw(s);
+    std::vector<int32_t> ids;
+    std::vector<std::pair<uint32_t, uint32_t>> spans;
+    tk->encode_raw_spans(s, ids, spans);
+    // Every span lies in the text, in order of its start, one per id.
+    if (spans.size() != ids.size()) __builtin_trap();
+    for (size_t i = 0; i < spans.size(); ++i)
+      if (spans[i].first > spans[i].second || spans[i].second > size || (i && spans[i].first < spans[i - 1].first))
+        __builtin_trap();
   } catch (const rmsmp::tok::TokenizerError&) {
   }
   return 0;

@@ -90,7 +90,35 @@ TEST(ByteLevelBpe, EdgeCasesMatchHuggingFace) {
         << "add_prefix_space " << c["add_prefix_space"] << ": '" << text << "'";
     ++n;
   }
-  EXPECT_GT(n, 50u);
+  EXPECT_GT(n, 150u);
+}
+
+// Byte spans (rmsmp-serve's /tokenize offsets) against tokenizers' offsets with RoBERTa's trim_offsets:
+// leading spaces trimmed, the added prefix space kept for the first piece, partial UTF-8 characters widened,
+// <mask> spanning the space it strips.
+TEST(ByteLevelBpe, SpansMatchHuggingFaceOffsets) {
+  nlohmann::json g;
+  std::ifstream(test::data_dir() + kDir + "/tokenizer_edge_cases.json") >> g;
+  auto plain = load(test::data_dir() + kDir);
+  auto prefixed = load(variant("roberta_prefix_spans", [](nlohmann::json& t) { t["pre_tokenizer"]["add_prefix_space"] = true; }));
+  size_t bad = 0;
+  for (const auto& c : g["cases"]) {
+    const auto& t = c["add_prefix_space"].get<bool>() ? prefixed : plain;
+    const std::string text = c["text"].get<std::string>();
+    std::vector<int32_t> ids;
+    std::vector<std::pair<uint32_t, uint32_t>> spans;
+    ASSERT_TRUE(t->encode_raw_spans(text, ids, spans));
+    EXPECT_EQ(ids, c["ids"].get<std::vector<int32_t>>()) << text;
+    std::vector<std::pair<uint32_t, uint32_t>> want;
+    for (const auto& sp : c["spans"]) want.push_back({sp[0].get<uint32_t>(), sp[1].get<uint32_t>()});
+    if (spans != want && ++bad <= 5) {
+      std::string got, exp;
+      for (auto [a, b] : spans) got += "(" + std::to_string(a) + "," + std::to_string(b) + ")";
+      for (auto [a, b] : want) exp += "(" + std::to_string(a) + "," + std::to_string(b) + ")";
+      ADD_FAILURE() << "add_prefix_space " << c["add_prefix_space"] << " '" << text << "': " << got << " want " << exp;
+    }
+  }
+  EXPECT_EQ(bad, 0u);
 }
 
 // The pre-tokenizer on its own, against GPT-2's pattern worked by hand: contractions, a space joining the run

@@ -38,6 +38,11 @@ class ByteLevelBpeTokenizer : public Tokenizer {
   std::vector<int32_t> encode_raw(std::string_view text) const override;
   // Stops after the pre-token that takes it past `limit` ids (the ones before are exact).
   std::vector<int32_t> encode_raw_limited(std::string_view text, size_t limit, bool* stopped) const override;
+  // Byte spans as `tokenizers` reports offsets with RoBERTa's trim_offsets: a piece's bytes in the text,
+  // widened to whole characters, without its leading/trailing spaces (except the space add_prefix_space
+  // added, which stands for the text's first character); an added token spans the whitespace it strips.
+  bool encode_raw_spans(std::string_view text, std::vector<int32_t>& ids,
+                        std::vector<std::pair<uint32_t, uint32_t>>& spans) const override;
   size_t vocab_size() const override { return vocab_.size(); }
   int32_t token_id(const std::string& token) const override;
   std::string type() const override { return "bpe"; }
@@ -57,9 +62,13 @@ class ByteLevelBpeTokenizer : public Tokenizer {
   struct Merge {
     int32_t rank, id;
   };
-  // Appends the BPE pieces of one pre-token's bytes.
-  void bpe_word(std::string_view bytes, std::vector<int32_t>& out) const;
-  bool encode_segment(std::string_view text, size_t limit, std::vector<int32_t>& out) const;
+  using Spans = std::vector<std::pair<uint32_t, uint32_t>>;
+  // Appends the BPE pieces of one pre-token's bytes; bounds (optional) gets each piece's [begin, end) in it.
+  void bpe_word(std::string_view bytes, std::vector<int32_t>& out, Spans* bounds) const;
+  // One stretch without added tokens, at byte `base` of the text; spans (optional) in the text's bytes.
+  bool encode_segment(std::string_view text, uint32_t base, size_t limit, std::vector<int32_t>& out,
+                      Spans* spans) const;
+  bool encode_impl(std::string_view text, size_t limit, std::vector<int32_t>& out, Spans* spans) const;
 
   std::vector<std::string> vocab_;
   std::vector<std::pair<std::string, std::string>> merges_;
