@@ -212,8 +212,10 @@ std::string tokenizer_json_model_type(const fs::path& p) {
   }
 }
 
+// model: a .model file, or a Unigram tokenizer.json rebuilt into one (its ids are final: no fairseq shift).
 std::unique_ptr<tok::Tokenizer> sentencepiece_tokenizer(const fs::path& dir, const fs::path& model,
                                                         std::vector<std::string>& notes, const std::string& family) {
+  const bool from_json = model.extension() == ".json";
   tok::SentencePieceConfig c;
   c.fairseq_ids = family == "xlm-roberta";
   try {
@@ -233,13 +235,17 @@ std::unique_ptr<tok::Tokenizer> sentencepiece_tokenizer(const fs::path& dir, con
   } catch (const nlohmann::json::exception& e) {
     RMSMP_FAIL(ErrorCode::InvalidFile, (dir / "tokenizer_config.json").string() << ": unexpected structure: " << e.what());
   }
+  c.fairseq_ids = c.fairseq_ids && !from_json;
   try {
-    auto t = std::make_unique<tok::SentencePieceTokenizer>(tok::SentencePieceTokenizer::read_model_file(model.string()),
-                                                           c, model.string());
+    auto t = std::make_unique<tok::SentencePieceTokenizer>(
+        from_json ? hf_unigram_model_from_tokenizer_json(model.string())
+                  : tok::SentencePieceTokenizer::read_model_file(model.string()),
+        c, model.string());
     RMSMP_CHECK(t->cls_id() >= 0 && t->sep_id() >= 0, ErrorCode::Unsupported,
                 model.string() << ": has no '" << c.cls_token << "'/'" << c.sep_token
                                << "' pieces for the BERT template (set cls_token/sep_token in tokenizer_config.json)");
-    notes.push_back("tokenizer: SentencePiece model " + model.filename().string() + " embedded" +
+    notes.push_back("tokenizer: SentencePiece model " +
+                    (from_json ? "rebuilt from the Unigram tokenizer.json" : model.filename().string()) + " embedded" +
                     (c.fairseq_ids ? " (fairseq ids)" : ""));
     return t;
   } catch (const tok::TokenizerError& e) {
@@ -257,10 +263,11 @@ std::unique_ptr<tok::Tokenizer> hf_load_tokenizer(const std::string& dir_str, st
   const auto spm = sentencepiece_file(dir);
   const std::string json_type = has_json ? tokenizer_json_model_type(dir / "tokenizer.json") : "";
   if (!has_vocab && spm && json_type != "WordPiece") return sentencepiece_tokenizer(dir, *spm, notes, family);
+  if (!has_vocab && json_type == "Unigram") return sentencepiece_tokenizer(dir, dir / "tokenizer.json", notes, family);
   const bool bpe_files = fs::exists(dir / "vocab.json") && fs::exists(dir / "merges.txt");
   if (!has_vocab && (json_type == "BPE" || (!has_json && bpe_files))) return hf_load_byte_level_bpe(dir_str, notes);
-  // Unigram tokenizer.json files are exported from a SentencePiece model; HF's re-implementation differs from
-  // the library at the edges (normaliser, whitespace), so we read the .model they were made from.
+  // Other tokenizer.json models (SentencePiece-style BPE) are exported from a SentencePiece model; HF's
+  // re-implementation differs from the library at the edges, so we read the .model they were made from.
   RMSMP_CHECK(has_vocab || !has_json || json_type == "WordPiece", ErrorCode::Unsupported,
               (dir / "tokenizer.json").string()
                   << ": a " << json_type

@@ -50,6 +50,9 @@ std::unique_ptr<tok::Tokenizer> hf_load_tokenizer(const std::string& dir, std::v
                                                   const std::string& family = "");
 // Byte-level BPE (RoBERTa): a BPE tokenizer.json with the ByteLevel pre-tokenizer and RobertaProcessing, else
 // vocab.json + merges.txt (hf_bpe_tokenizer.cc). Errors name the file and the setting it cannot run.
+// The SentencePiece ModelProto a Unigram tokenizer.json was exported from, rebuilt (hf_unigram.cc): its pieces,
+// scores and ids, the Precompiled charsmap, whitespace collapsing and the Metaspace dummy prefix.
+std::string hf_unigram_model_from_tokenizer_json(const std::string& path);
 std::unique_ptr<tok::Tokenizer> hf_load_byte_level_bpe(const std::string& dir, std::vector<std::string>& notes);
 
 // Reads config.json, model.safetensors, vocab.txt / tokenizer.json, tokenizer_config.json and the

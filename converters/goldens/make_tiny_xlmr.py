@@ -6,15 +6,17 @@ special_tokens_map.json), a tiny random XLMRobertaModel (torch seed 19; weights 
 - golden_embeddings.json: transformers' mean-pooled last hidden states, ids from XLMRobertaTokenizer;
 - tokenizer_golden_ids.txt.gz: XLMRobertaTokenizer's ids (fairseq's: <s>=0 <pad>=1 </s>=2 <unk>=3, pieces at
   their SentencePiece id + 1, <mask> last; template <s> a </s></s> b </s>) for every item of
-  tests/data/tokenizer_golden.tsv, one line per item in that file's order.
+  tests/data/tokenizer_golden.tsv, one line per item in that file's order;
+- tests/data/tiny_xlmr_json/tokenizer.json: the same tokenizer as a fast tokenizer.json alone.
 The Python sentencepiece must be the version the engine links (Debian bookworm's libsentencepiece 0.1.97):
 versions break ties between equal-score segmentations differently (0.2.3 gives other ids for 11 of the 12,269
 items with this model), and the goldens pin the library the engine uses.
 Usage: pip install sentencepiece==0.1.97; /usr/bin/python3 converters/goldens/make_tiny_xlmr.py
 (needs torch, transformers)."""
 import gzip, io, json, os, tempfile
+os.environ.setdefault("PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION", "python")  # transformers' spm converter, any protobuf
 import sentencepiece as spm, torch, transformers
-from transformers import XLMRobertaConfig, XLMRobertaModel, XLMRobertaTokenizer
+from transformers import XLMRobertaConfig, XLMRobertaModel, XLMRobertaTokenizer, XLMRobertaTokenizerFast
 
 here = os.path.dirname(os.path.abspath(__file__))
 root = os.path.normpath(os.path.join(here, "..", ".."))
@@ -67,4 +69,12 @@ with gzip.GzipFile(os.path.join(out, "tokenizer_golden_ids.txt.gz"), "wb", mtime
     for r in rows:
         ids = tok(r[1], r[2] if r[2] else None)["input_ids"]
         f.write((" ".join(map(str, ids)) + "\n").encode())
-print("wrote", out, "vocab", V, "items", len(rows))
+# tests/data/tiny_xlmr_json/tokenizer.json: the fast tokenizer's file alone (Unigram, Precompiled charsmap,
+# Metaspace), converted by transformers from the model above; the test puts it in a copy of tiny_xlmr without the
+# .model and expects the same ids as XLMRobertaTokenizer's goldens.
+json_out = os.path.join(root, "tests", "data", "tiny_xlmr_json")
+os.makedirs(json_out, exist_ok=True)
+fast = XLMRobertaTokenizerFast.from_pretrained(out)
+fast.backend_tokenizer.save(os.path.join(json_out, "tokenizer.json"))
+agree = sum(fast(r[1], r[2] if r[2] else None)["input_ids"] == tok(r[1], r[2] if r[2] else None)["input_ids"] for r in rows)
+print("wrote", out, "vocab", V, "items", len(rows), "; HF's fast tokenizer agrees with the slow one on", agree)
