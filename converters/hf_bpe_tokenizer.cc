@@ -17,15 +17,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-nlohmann::json read_json_file(const fs::path& p) {
-  std::ifstream in(p);
-  RMSMP_CHECK(in, ErrorCode::NotFound, p.string() << ": cannot open");
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    RMSMP_FAIL(ErrorCode::InvalidFile, p.string() << ": not valid JSON: " << e.what());
-  }
-}
+nlohmann::json read_json_file(const fs::path& p) { return hf_read_json(p.string()); }
 
 // vocab.json / tokenizer.json's model.vocab: piece -> id, ids a dense 0..N-1 range.
 std::vector<std::string> dense_vocab(const nlohmann::json& v, const fs::path& where) {

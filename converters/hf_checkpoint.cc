@@ -18,17 +18,19 @@ namespace rmsmp {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-nlohmann::json read_json(const fs::path& p) {
-  std::ifstream in(p);
-  RMSMP_CHECK(in, ErrorCode::NotFound, p.string() << ": cannot open");
+nlohmann::json hf_read_json(const std::string& path) {
+  std::ifstream in(path);
+  RMSMP_CHECK(in, ErrorCode::NotFound, path << ": cannot open");
   try {
     return nlohmann::json::parse(in);
   } catch (const nlohmann::json::exception& e) {
-    RMSMP_FAIL(ErrorCode::InvalidFile, p.string() << ": not valid JSON: " << e.what());
+    RMSMP_FAIL(ErrorCode::InvalidFile, path << ": not valid JSON: " << e.what());
   }
 }
+
+namespace {
+
+nlohmann::json read_json(const fs::path& p) { return hf_read_json(p.string()); }
 
 // A checkpoint folder's weights: model.safetensors, or else pytorch_model.bin (torch.save's zip or legacy
 // container) through the restricted pickle reader, which runs no code from the file. Names are the state

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "models/bert.h"
 #include "rmsmp/tokenizer/tokenizer.h"
 #include "rmsmp/tokenizer/wordpiece.h"
@@ -35,6 +37,9 @@ struct HfBertCheckpoint {
   std::vector<int32_t> identity_perm_;  // shared perm for the fp32 views; filled on load
   friend HfBertCheckpoint load_hf_bert(const std::string& dir);
 };
+
+// A JSON file of the checkpoint folder; NotFound / InvalidFile errors name the file.
+nlohmann::json hf_read_json(const std::string& path);
 
 // The parts of load_hf_bert that read JSON, exposed for tests and fuzzing. Errors name the file.
 BertConfig hf_read_config(const std::string& dir, std::vector<std::string>& notes);  // config.json + s-t files

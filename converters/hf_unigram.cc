@@ -73,14 +73,7 @@ enum PieceType { kNormal = 1, kUnknown = 2, kControl = 3 };
 }  // namespace
 
 std::string hf_unigram_model_from_tokenizer_json(const std::string& path) {
-  std::ifstream in(path);
-  RMSMP_CHECK(in, ErrorCode::NotFound, path << ": cannot open");
-  nlohmann::json t;
-  try {
-    t = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    RMSMP_FAIL(ErrorCode::InvalidFile, path << ": not valid JSON: " << e.what());
-  }
+  nlohmann::json t = hf_read_json(path);
   try {
     const nlohmann::json& m = t.at("model");
     RMSMP_CHECK(m.value("type", "") == "Unigram", ErrorCode::Unsupported, path << ": model type is not Unigram");

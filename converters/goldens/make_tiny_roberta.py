@@ -17,6 +17,7 @@ import gzip, json, os, tempfile
 import torch, tokenizers, transformers
 from tokenizers import ByteLevelBPETokenizer
 from transformers import RobertaConfig, RobertaForSequenceClassification, RobertaModel, RobertaTokenizerFast
+from tiny_common import calib_sentences, corpus_rows, mean_pooled_goldens, randomize_, write_corpus_ids
 
 here = os.path.dirname(os.path.abspath(__file__))
 root = os.path.normpath(os.path.join(here, "..", ".."))
@@ -26,7 +27,7 @@ MADE_WITH = f"transformers {transformers.__version__}, tokenizers {tokenizers.__
 
 # 1. The vocabulary, and the tokenizer files as RobertaTokenizerFast saves them (tokenizer.json with its
 # added tokens, <mask> lstrip; vocab.json + merges.txt; tokenizer_config.json; special_tokens_map.json).
-calib = [l for l in open(os.path.join(root, "data", "calib", "text.txt"), encoding="utf-8").read().split("\n") if l]
+calib = calib_sentences()
 bpe = ByteLevelBPETokenizer()
 bpe.train_from_iterator(calib, vocab_size=1000, min_frequency=2, show_progress=False,
                         special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
@@ -44,21 +45,14 @@ H, L, NH, F, P = 32, 2, 4, 48, 40
 cfg = RobertaConfig(vocab_size=V, hidden_size=H, num_hidden_layers=L, num_attention_heads=NH, intermediate_size=F,
                     max_position_embeddings=P + 2, type_vocab_size=1, pad_token_id=1, bos_token_id=0, eos_token_id=2,
                     layer_norm_eps=1e-5, hidden_act="gelu")
-torch.manual_seed(13)
 model = RobertaModel(cfg, add_pooling_layer=False).eval()
-with torch.no_grad():
-    for name, p in model.named_parameters():
-        p.copy_((1.0 if "LayerNorm.weight" in name else 0.0) + 0.2 * torch.randn_like(p))
+randomize_(model, 13)
 model.save_pretrained(out, safe_serialization=True)
 
 sentences = ["The movie was good!", "Not fun, the plot was dull.", "great", "It's a very bad play.",
              "I don't think they'll come back in 2024 :(", "  spaces\tand\nlines  ", "Café naïve – «quoted»"]
-golden = []
+golden = mean_pooled_goldens(model, tok, sentences)
 with torch.no_grad():
-    for s in sentences:
-        enc = tok(s, return_tensors="pt")
-        h = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state[0]
-        golden.append({"sentence": s, "ids": enc["input_ids"][0].tolist(), "embedding": h.mean(0).tolist()})
     # Padded as one batch, transformers gives the same vectors: the position ids count only real tokens.
     enc = tok(sentences, return_tensors="pt", padding=True)
     h = model(**enc).last_hidden_state
@@ -89,12 +83,8 @@ json.dump({"made_with": MADE_WITH, "labels": LABELS, "cases": cases},
           open(os.path.join(cls_out, "golden_logits.json"), "w"), indent=1)
 
 # 4. Tokenizer parity on the shared corpora: the same items as the WordPiece golden, in its order.
-lines = open(os.path.join(root, "tests", "data", "tokenizer_golden.tsv"), encoding="utf-8", newline="\n").read().split("\n")
-rows = [l.split("\t") for l in lines[1:] if l]
-with gzip.GzipFile(os.path.join(out, "tokenizer_golden_ids.txt.gz"), "wb", mtime=0) as f:
-    for r in rows:
-        ids = tok(r[1], r[2] if r[2] else None)["input_ids"]
-        f.write((" ".join(map(str, ids)) + "\n").encode())
+rows = corpus_rows()
+write_corpus_ids(os.path.join(out, "tokenizer_golden_ids.txt.gz"), tok, rows)
 
 # 5. Edge cases, raw ids: whitespace runs, contractions, added tokens with <mask>'s lstrip, non-Latin scripts,
 # emoji (multi-byte pieces), control characters, numbers.

@@ -17,6 +17,7 @@ import gzip, io, json, os, tempfile
 os.environ.setdefault("PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION", "python")  # transformers' spm converter, any protobuf
 import sentencepiece as spm, torch, transformers
 from transformers import XLMRobertaConfig, XLMRobertaModel, XLMRobertaTokenizer, XLMRobertaTokenizerFast
+from tiny_common import calib_sentences, corpus_rows, mean_pooled_goldens, randomize_, write_corpus_ids
 
 here = os.path.dirname(os.path.abspath(__file__))
 root = os.path.normpath(os.path.join(here, "..", ".."))
@@ -26,7 +27,7 @@ linked = subprocess.run(["pkg-config", "--modversion", "sentencepiece"], capture
 assert spm.__version__ == linked, f"Python sentencepiece {spm.__version__} is not the linked library's {linked}"
 MADE_WITH = f"transformers {transformers.__version__}, sentencepiece {spm.__version__}, torch {torch.__version__}"
 
-calib = [l for l in open(os.path.join(root, "data", "calib", "text.txt"), encoding="utf-8").read().split("\n") if l]
+calib = calib_sentences()
 buf = io.BytesIO()
 spm.SentencePieceTrainer.train(sentence_iterator=iter(calib), model_writer=buf, vocab_size=1000, model_type="unigram",
                                character_coverage=1.0, num_threads=1, minloglevel=2)
@@ -45,30 +46,18 @@ H, L, NH, F, P = 32, 2, 4, 48, 40
 cfg = XLMRobertaConfig(vocab_size=V, hidden_size=H, num_hidden_layers=L, num_attention_heads=NH, intermediate_size=F,
                        max_position_embeddings=P + 2, type_vocab_size=1, pad_token_id=1, bos_token_id=0,
                        eos_token_id=2, layer_norm_eps=1e-5, hidden_act="gelu")
-torch.manual_seed(19)
 model = XLMRobertaModel(cfg, add_pooling_layer=False).eval()
-with torch.no_grad():
-    for name, p in model.named_parameters():
-        p.copy_((1.0 if "LayerNorm.weight" in name else 0.0) + 0.2 * torch.randn_like(p))
+randomize_(model, 19)
 model.save_pretrained(out, safe_serialization=True)
 
 sentences = ["The movie was good!", "Not fun, the plot was dull.", "great", "Café naïve – «quoted»",
              "Das Essen war ausgezeichnet.", "日本語のテキスト", "zzzq ☃ unknown"]
-golden = []
-with torch.no_grad():
-    for s in sentences:
-        enc = tok(s, return_tensors="pt")
-        h = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state[0]
-        golden.append({"sentence": s, "ids": enc["input_ids"][0].tolist(), "embedding": h.mean(0).tolist()})
+golden = mean_pooled_goldens(model, tok, sentences)
 json.dump({"made_with": MADE_WITH, "pooling": "mean", "cases": golden},
           open(os.path.join(out, "golden_embeddings.json"), "w"), indent=1, ensure_ascii=False)
 
-lines = open(os.path.join(root, "tests", "data", "tokenizer_golden.tsv"), encoding="utf-8", newline="\n").read().split("\n")
-rows = [l.split("\t") for l in lines[1:] if l]
-with gzip.GzipFile(os.path.join(out, "tokenizer_golden_ids.txt.gz"), "wb", mtime=0) as f:
-    for r in rows:
-        ids = tok(r[1], r[2] if r[2] else None)["input_ids"]
-        f.write((" ".join(map(str, ids)) + "\n").encode())
+rows = corpus_rows()
+write_corpus_ids(os.path.join(out, "tokenizer_golden_ids.txt.gz"), tok, rows)
 # tests/data/tiny_xlmr_json/tokenizer.json: the fast tokenizer's file alone (Unigram, Precompiled charsmap,
 # Metaspace), converted by transformers from the model above; the test puts it in a copy of tiny_xlmr without the
 # .model and expects the same ids as XLMRobertaTokenizer's goldens.

@@ -58,22 +58,14 @@ void expect_refused(const std::string& dir, const std::string& words) {
 }  // namespace
 
 TEST(ByteLevelBpe, EveryCorpusItemMatchesHuggingFace) {
-  const auto items = test::corpus_items();
-  const auto want = test::gz_id_lines(test::data_dir() + kDir + "/tokenizer_golden_ids.txt.gz");
-  ASSERT_EQ(want.size(), items.size());
-  ASSERT_GT(items.size(), 12000u);
+  ASSERT_GT(test::corpus_items().size(), 12000u);
   for (const std::string dir : {test::data_dir() + kDir, variant("roberta_legacy", nullptr)}) {
     auto t = load(dir);
     EXPECT_EQ(t->type(), "bpe");
-    size_t bad = 0;
-    for (size_t i = 0; i < items.size(); ++i) {
-      const auto& [a, b] = items[i];
-      const tok::Encoding e = t->encode(a, b.empty() ? std::nullopt : std::optional<std::string_view>(b), 1 << 20);
-      if (e.ids != want[i] && ++bad <= 5) ADD_FAILURE() << dir << " item " << i + 2 << ": " << a;
-      if (std::any_of(e.type_ids.begin(), e.type_ids.end(), [](int32_t x) { return x != 0; }) && ++bad <= 5)
-        ADD_FAILURE() << "RoBERTa's token types are all 0 (item " << i + 2 << ")";
-    }
-    EXPECT_EQ(bad, 0u) << dir << ": items differing from Hugging Face, of " << items.size();
+    EXPECT_EQ(test::corpus_mismatches(*t, test::data_dir() + kDir + "/tokenizer_golden_ids.txt.gz", dir), 0u);
+    // RoBERTa's token types are all 0, pairs included.
+    const tok::Encoding e = t->encode("a first text", std::string_view("and a second"), 64);
+    EXPECT_EQ(e.type_ids, std::vector<int32_t>(e.ids.size(), 0));
   }
 }
 

@@ -1,6 +1,7 @@
 // The shared corpora's items (tests/data/tokenizer_golden.tsv: source, text_a, text_b, ...) and gzipped golden id
 // files with one line of ids per item (made by converters/goldens/make_tiny_roberta.py, make_tiny_xlmr.py).
 #pragma once
+#include <gtest/gtest.h>
 #include <zlib.h>
 
 #include <fstream>
@@ -9,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "rmsmp/tokenizer/tokenizer.h"
 #include "util/test_env.h"
 
 namespace rmsmp::test {
@@ -42,6 +44,24 @@ inline std::vector<std::vector<int32_t>> gz_id_lines(const std::string& path) {
     out.push_back(std::move(v));
   }
   return out;
+}
+
+// How many corpus items `t` encodes (its template, no truncation) otherwise than the golden file says; the first
+// five are reported as test failures naming `what`, the item's line and text.
+inline size_t corpus_mismatches(const tok::Tokenizer& t, const std::string& golden_gz, const std::string& what) {
+  const auto items = corpus_items();
+  const auto want = gz_id_lines(golden_gz);
+  if (want.size() != items.size()) {
+    ADD_FAILURE() << golden_gz << ": " << want.size() << " lines for " << items.size() << " corpus items";
+    return items.size();
+  }
+  size_t bad = 0;
+  for (size_t i = 0; i < items.size(); ++i) {
+    const auto& [a, b] = items[i];
+    const tok::Encoding e = t.encode(a, b.empty() ? std::nullopt : std::optional<std::string_view>(b), 1 << 20);
+    if (e.ids != want[i] && ++bad <= 5) ADD_FAILURE() << what << " item " << i + 2 << ": " << a;
+  }
+  return bad;
 }
 
 }  // namespace rmsmp::test
