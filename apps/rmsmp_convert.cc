@@ -17,8 +17,8 @@ usage: rmsmp-convert --in HF_DIR --out FILE [options]                 (BERT fami
   --in DIR            checkpoint folder: config.json, model.safetensors, and vocab.txt, tokenizer.json,
                       vocab.json + merges.txt or a SentencePiece .model (sentence-transformers files, if
                       present, set pooling modes, Dense modules, normalisation, max length). model_type
-                      bert, distilbert, roberta, xlm-roberta or mpnet, each with or without a sequence-
-                      classification head (cross-encoders);
+                      bert, distilbert, roberta, xlm-roberta, camembert or mpnet, each with or without a
+                      sequence-classification head (cross-encoders);
                       weights from model.safetensors, or pytorch_model.bin when that is all there is
   --out FILE          output model (written to a temp file, then renamed: no partial output on failure)
   --scheme S          rmsmp (default) | fp32 | fixed8 | fixed4 | pot4 | layerwise | random

@@ -219,7 +219,8 @@ std::unique_ptr<tok::Tokenizer> sentencepiece_tokenizer(const fs::path& dir, con
                                                         std::vector<std::string>& notes, const std::string& family) {
   const bool from_json = model.extension() == ".json";
   tok::SentencePieceConfig c;
-  c.fairseq_ids = family == "xlm-roberta";
+  using Fairseq = tok::SentencePieceConfig::Fairseq;
+  c.fairseq = family == "xlm-roberta" ? Fairseq::XlmRoberta : family == "camembert" ? Fairseq::Camembert : Fairseq::None;
   try {
     if (fs::exists(dir / "tokenizer_config.json")) {
       nlohmann::json t = read_json(dir / "tokenizer_config.json");
@@ -230,14 +231,16 @@ std::unique_ptr<tok::Tokenizer> sentencepiece_tokenizer(const fs::path& dir, con
         if (t.contains(k) && !t[k].is_null()) dst = t[k].is_string() ? t[k].get<std::string>() : t[k].value("content", dst);
       };
       tokstr("cls_token", c.cls_token), tokstr("sep_token", c.sep_token);
-      c.fairseq_ids = c.fairseq_ids || t.value("tokenizer_class", "").rfind("XLMRoberta", 0) == 0;
+      const std::string cls = t.value("tokenizer_class", "");
+      if (cls.rfind("XLMRoberta", 0) == 0) c.fairseq = Fairseq::XlmRoberta;
+      if (cls.rfind("Camembert", 0) == 0) c.fairseq = Fairseq::Camembert;
     } else {
       notes.push_back("no tokenizer_config.json: SentencePiece used as is (no lowercasing), [CLS]/[SEP] template");
     }
   } catch (const nlohmann::json::exception& e) {
     RMSMP_FAIL(ErrorCode::InvalidFile, (dir / "tokenizer_config.json").string() << ": unexpected structure: " << e.what());
   }
-  c.fairseq_ids = c.fairseq_ids && !from_json;
+  if (from_json) c.fairseq = Fairseq::None;
   try {
     auto t = std::make_unique<tok::SentencePieceTokenizer>(
         from_json ? hf_unigram_model_from_tokenizer_json(model.string())
@@ -248,7 +251,7 @@ std::unique_ptr<tok::Tokenizer> sentencepiece_tokenizer(const fs::path& dir, con
                                << "' pieces for the BERT template (set cls_token/sep_token in tokenizer_config.json)");
     notes.push_back("tokenizer: SentencePiece model " +
                     (from_json ? "rebuilt from the Unigram tokenizer.json" : model.filename().string()) + " embedded" +
-                    (c.fairseq_ids ? " (fairseq ids)" : ""));
+                    (c.fairseq != Fairseq::None ? " (fairseq ids)" : ""));
     return t;
   } catch (const tok::TokenizerError& e) {
     RMSMP_FAIL(ErrorCode::InvalidFile, e.what());
@@ -358,11 +361,11 @@ BertConfig hf_read_config(const std::string& dir_str, std::vector<std::string>& 
   const std::string where = (dir / "config.json").string();
   try {
     const std::string mt = cfg.value("model_type", "bert");
-    RMSMP_CHECK(mt == "bert" || mt == "distilbert" || mt == "roberta" || mt == "xlm-roberta" || mt == "mpnet",
+    RMSMP_CHECK(mt == "bert" || mt == "distilbert" || mt == "roberta" || mt == "xlm-roberta" || mt == "camembert" ||
+                    mt == "mpnet",
                 ErrorCode::Unsupported,
                 where << ": model_type '" << mt
-                      << "' is not supported (bert, distilbert, roberta, xlm-roberta and mpnet; camembert's "
-                         "SentencePiece ids are not read yet)");
+                      << "' is not supported (bert, distilbert, roberta, xlm-roberta, camembert and mpnet)");
     RMSMP_CHECK(cfg.value("position_embedding_type", "absolute") == "absolute", ErrorCode::Unsupported,
                 where << ": only absolute position embeddings are supported");
     if (mt == "distilbert") {  // its own keys for the same shapes; one (zero) token type; LayerNorm eps 1e-12
@@ -380,7 +383,7 @@ BertConfig hf_read_config(const std::string& dir_str, std::vector<std::string>& 
       cfg["type_vocab_size"] = 1;
       cfg["hidden_act"] = cfg.value("hidden_act", "gelu");
     }
-    if (mt == "roberta" || mt == "xlm-roberta" || mt == "mpnet")  // positions from pad_token_id + 1: see below
+    if (mt == "roberta" || mt == "xlm-roberta" || mt == "camembert" || mt == "mpnet")  // positions: see below
       cfg["max_position_embeddings"] = cfg.at("max_position_embeddings").get<int64_t>() - roberta_position_offset(cfg);
     nlohmann::json a = {{"type", "bert"},
                         {"vocab_size", cfg.at("vocab_size")},
@@ -461,10 +464,10 @@ HfBertCheckpoint load_hf_bert(const std::string& dir_str) {
   const int64_t H = c.hidden_size, F = c.intermediate_size;
   const nlohmann::json raw_cfg = read_json(dir / "config.json");
   const std::string family = raw_cfg.value("model_type", "bert");
-  // XLM-R is RoBERTa's architecture under RoBERTa's names (base_model_prefix "roberta"). MPNet shares RoBERTa's
+  // XLM-R and CamemBERT are RoBERTa's architecture under RoBERTa's names (base_model_prefix "roberta"). MPNet shares RoBERTa's
   // positions, template and head.
   const bool distil = family == "distilbert", mpnet = family == "mpnet";
-  const bool roberta = family == "roberta" || family == "xlm-roberta" || mpnet;
+  const bool roberta = family == "roberta" || family == "xlm-roberta" || family == "camembert" || mpnet;
   const std::string model_prefix = roberta && !mpnet ? "roberta." : family + ".";
   const FamilyNames& names = distil ? distilbert_names() : mpnet ? mpnet_names() : bert_names();
   const std::string prefix = st.has(model_prefix + "embeddings.word_embeddings.weight") ? model_prefix : "";

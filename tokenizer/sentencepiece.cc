@@ -48,37 +48,49 @@ std::vector<int32_t> SentencePieceTokenizer::encode_raw(std::string_view text) c
   const auto st = impl_->sp.Encode(std::string_view(text.data(), text.size()), &ids);
   if (!st.ok()) throw TokenizerError("SentencePiece failed to encode the text: " + st.ToString());
   std::vector<int32_t> out(ids.begin(), ids.end());
-  if (cfg_.fairseq_ids)
-    for (int32_t& id : out) id = id == impl_->sp.unk_id() ? kFairseqUnk : id + 1;
+  if (cfg_.fairseq != SentencePieceConfig::Fairseq::None)
+    for (int32_t& id : out) id = id == impl_->sp.unk_id() ? kFairseqUnk : id + fairseq_offset();
   return out;
 }
 
 namespace {
-constexpr const char* kFairseqSpecials[4] = {"<s>", "<pad>", "</s>", "<unk>"};
+const std::vector<std::string>& fairseq_specials(SentencePieceConfig::Fairseq f) {
+  static const std::vector<std::string> none, xlmr = {"<s>", "<pad>", "</s>", "<unk>"},
+                                              camembert = {"<s>NOTUSED", "<pad>", "</s>NOTUSED", "<unk>", "<unk>NOTUSED"};
+  return f == SentencePieceConfig::Fairseq::XlmRoberta ? xlmr : f == SentencePieceConfig::Fairseq::Camembert ? camembert : none;
+}
+}  // namespace
+
+int32_t SentencePieceTokenizer::fairseq_offset() const {
+  return cfg_.fairseq == SentencePieceConfig::Fairseq::XlmRoberta ? 1
+         : cfg_.fairseq == SentencePieceConfig::Fairseq::Camembert ? 4
+                                                                   : 0;
 }
 
 size_t SentencePieceTokenizer::vocab_size() const {
-  return size_t(impl_->sp.GetPieceSize()) + (cfg_.fairseq_ids ? 2 : 0);  // the id shift, and <mask>
+  const bool fs = cfg_.fairseq != SentencePieceConfig::Fairseq::None;
+  return size_t(impl_->sp.GetPieceSize() + fairseq_offset() + (fs ? 1 : 0));  // the shift, and <mask>
 }
 
 int32_t SentencePieceTokenizer::token_id(const std::string& token) const {
-  if (cfg_.fairseq_ids) {
-    for (int32_t i = 0; i < 4; ++i)
-      if (token == kFairseqSpecials[i]) return i;
-    if (token == "<mask>") return int32_t(vocab_size()) - 1;
-  }
+  const bool fs = cfg_.fairseq != SentencePieceConfig::Fairseq::None;
+  const auto& specials = fairseq_specials(cfg_.fairseq);
+  for (size_t i = 0; i < specials.size(); ++i)
+    if (token == specials[i]) return int32_t(i);
+  if (fs && token == "<mask>") return int32_t(vocab_size()) - 1;
   // PieceToId answers unk_id for unknown pieces; only an exact match counts.
   const int id = impl_->sp.PieceToId(token);
   const bool exact = id >= 0 && id < impl_->sp.GetPieceSize() && impl_->sp.IdToPiece(id) == token;
-  if (!cfg_.fairseq_ids) return exact ? int32_t(id) : -1;
-  return exact && id != impl_->sp.unk_id() ? int32_t(id) + 1 : -1;
+  if (!fs) return exact ? int32_t(id) : -1;
+  return exact && id != impl_->sp.unk_id() ? int32_t(id) + fairseq_offset() : -1;
 }
 
 std::string SentencePieceTokenizer::piece(int32_t id) const {
-  if (cfg_.fairseq_ids) {
-    if (id >= 0 && id < 4) return kFairseqSpecials[id];
+  if (cfg_.fairseq != SentencePieceConfig::Fairseq::None) {
+    const auto& specials = fairseq_specials(cfg_.fairseq);
+    if (id >= 0 && size_t(id) < specials.size()) return specials[size_t(id)];
     if (id == int32_t(vocab_size()) - 1) return "<mask>";
-    --id;
+    id -= fairseq_offset();
   }
   return id >= 0 && id < impl_->sp.GetPieceSize() ? impl_->sp.IdToPiece(id) : std::string();
 }

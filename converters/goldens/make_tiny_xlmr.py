@@ -16,7 +16,8 @@ Usage: pip install sentencepiece==0.1.97; /usr/bin/python3 converters/goldens/ma
 import gzip, io, json, os, tempfile
 os.environ.setdefault("PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION", "python")  # transformers' spm converter, any protobuf
 import sentencepiece as spm, torch, transformers
-from transformers import XLMRobertaConfig, XLMRobertaModel, XLMRobertaTokenizer, XLMRobertaTokenizerFast
+from transformers import (CamembertConfig, CamembertModel, CamembertTokenizer, XLMRobertaConfig, XLMRobertaModel,
+                          XLMRobertaTokenizer, XLMRobertaTokenizerFast)
 from tiny_common import calib_sentences, corpus_rows, mean_pooled_goldens, randomize_, write_corpus_ids
 
 here = os.path.dirname(os.path.abspath(__file__))
@@ -66,4 +67,22 @@ os.makedirs(json_out, exist_ok=True)
 fast = XLMRobertaTokenizerFast.from_pretrained(out)
 fast.backend_tokenizer.save(os.path.join(json_out, "tokenizer.json"))
 agree = sum(fast(r[1], r[2] if r[2] else None)["input_ids"] == tok(r[1], r[2] if r[2] else None)["input_ids"] for r in rows)
+# tests/data/tiny_camembert/: the same SentencePiece model in CamemBERT's numbering (CamembertTokenizer: five
+# specials, pieces at id + 4, <mask> last), a tiny random CamembertModel (torch seed 29), golden embeddings and
+# the ids of pairs.
+cam_out = os.path.join(root, "tests", "data", "tiny_camembert")
+os.makedirs(cam_out, exist_ok=True)
+cam_tok = CamembertTokenizer(vocab_file=os.path.join(out, "sentencepiece.bpe.model"), model_max_length=40)
+cam_tok.save_pretrained(cam_out)
+for f in ("added_tokens.json",):
+    if os.path.exists(os.path.join(cam_out, f)):
+        os.remove(os.path.join(cam_out, f))
+ccfg = CamembertConfig(**{**cfg.to_dict(), "vocab_size": len(cam_tok), "model_type": "camembert"})
+cam = CamembertModel(ccfg, add_pooling_layer=False).eval()
+randomize_(cam, 29)
+cam.save_pretrained(cam_out, safe_serialization=True)
+pairs = [[a, b] for a, b in zip(sentences[:3], sentences[3:6])]
+json.dump({"made_with": MADE_WITH, "pooling": "mean", "cases": mean_pooled_goldens(cam, cam_tok, sentences),
+           "pairs": [{"a": a, "b": b, "ids": cam_tok(a, b)["input_ids"]} for a, b in pairs]},
+          open(os.path.join(cam_out, "golden_embeddings.json"), "w"), indent=1, ensure_ascii=False)
 print("wrote", out, "vocab", V, "items", len(rows), "; HF's fast tokenizer agrees with the slow one on", agree)

@@ -1,4 +1,4 @@
-// RoBERTa and XLM-R (model_type "roberta": byte-level BPE, positions from pad_token_id + 1, one token type, the
+// RoBERTa, XLM-R and CamemBERT (model_type "roberta": byte-level BPE, positions from pad_token_id + 1, one token type, the
 // dense-tanh-out_proj head) against Hugging Face transformers: mean-pooled hidden states
 // (tests/data/tiny_roberta/golden_embeddings.json) and a cross-encoder's logits on single texts and pairs
 // (tests/data/tiny_roberta_cls/golden_logits.json), both made by converters/goldens/make_tiny_roberta.py.
@@ -91,29 +91,19 @@ TEST(XlmRoberta, TokenizerJsonAloneGivesTheSentencePieceIds) {
     EXPECT_EQ(m->tokenize(c["sentence"].get<std::string>()).ids, c["ids"].get<std::vector<int32_t>>()) << c["sentence"];
 }
 
-// CamemBERT shares RoBERTa's encoder but numbers its SentencePiece pieces differently (offset 4, its own
-// specials): refused by name rather than converted with the wrong ids.
-TEST(XlmRoberta, CamembertIsRefusedUntilItsIdsAreRead) {
-  namespace fs = std::filesystem;
-  const std::string dir = test::temp_dir() + "/camembert";
-  fs::remove_all(dir);
-  fs::copy(test::data_dir() + "/tiny_xlmr", dir);
-  nlohmann::json cfg;
-  std::ifstream(dir + "/config.json") >> cfg;
-  cfg["model_type"] = "camembert";
-  std::ofstream(dir + "/config.json") << cfg.dump();
-  ConvertOptions o;
-  o.in_dir = dir;
-  o.out_path = dir + ".rmsmp";
-  o.scheme = "fp32";
-  try {
-    convert_checkpoint(o);
-    FAIL() << "camembert converted";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ErrorCode::Unsupported);
-    EXPECT_NE(std::string(e.what()).find("model_type 'camembert'"), std::string::npos) << e.what();
-  }
-  EXPECT_FALSE(fs::exists(o.out_path));
+// CamemBERT: RoBERTa's graph with the SentencePiece model in CamembertTokenizer's numbering (five specials,
+// pieces at id + 4, so <s> and </s> are the model's own pieces 5 and 6): ids of texts and pairs, embeddings.
+TEST(Camembert, Fp32EmbeddingsAndIdsMatchTransformers) {
+  const nlohmann::json g = read_golden("tiny_camembert/golden_embeddings.json");
+  const std::string path = convert_family("tiny_camembert", "fp32");
+  for (const std::string backend : {"reference", "cpu"}) test::expect_golden_embeddings(path, g, backend, 1e-4);
+  auto m = Model::load(path);
+  EXPECT_EQ(m->info().vocab_size, 1005);
+  for (const auto& c : g["pairs"])
+    EXPECT_EQ(m->tokenize(c["a"].get<std::string>(), c["b"].get<std::string>()).ids, c["ids"].get<std::vector<int32_t>>());
+  EXPECT_EQ(m->token_piece(0), "<s>NOTUSED");
+  EXPECT_EQ(m->token_piece(5), "<s>");
+  EXPECT_EQ(m->token_piece(1004), "<mask>");
 }
 
 }  // namespace rmsmp

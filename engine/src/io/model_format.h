@@ -23,8 +23,9 @@
 //      "tokenizer":    {type: "wordpiece", lowercase, strip_accents (bool|null), clean_text,
 //                       handle_chinese_chars, unk/cls/sep/pad/mask tokens, continuing_subword_prefix,
 //                       max_input_chars_per_word, vocab: [token strings in id order]}
-//                   or {type: "sentencepiece", lowercase, strip_accents, cls_token, sep_token, fairseq_ids
-//                       (bool, absent: false; XLM-R's ids: <s> <pad> </s> <unk>, pieces + 1, <mask>), vocab_size,
+//                   or {type: "sentencepiece", lowercase, strip_accents, cls_token, sep_token, fairseq
+//                       ("" or absent; "xlm-roberta": <s> <pad> </s> <unk>, pieces + 1, <mask>; "camembert": 5
+//                       specials, pieces + 4, <mask>), vocab_size,
 //                       model_tensor: name of a u8 [bytes] tensor holding the .model file (a ModelProto)}
 //                   or {type: "bpe" (byte-level), add_prefix_space, bos_token, eos_token,
 //                       added_tokens: [{content, id, lstrip, rstrip}], vocab: [pieces in id order, bytes shown

@@ -37,7 +37,9 @@ nlohmann::json tokenizer_fields(const tok::Tokenizer& t, ModelWriter& mw) {
             {"strip_accents", c.strip_accents},
             {"cls_token", c.cls_token},
             {"sep_token", c.sep_token},
-            {"fairseq_ids", c.fairseq_ids},
+            {"fairseq", c.fairseq == tok::SentencePieceConfig::Fairseq::XlmRoberta  ? "xlm-roberta"
+                        : c.fairseq == tok::SentencePieceConfig::Fairseq::Camembert ? "camembert"
+                                                                                    : ""},
             {"vocab_size", sp->vocab_size()},
             {"model_tensor", mw.add_tensor(kSentencePieceTensor, DType::U8, {int64_t(bytes.size())}, bytes.data())}};
   }
@@ -91,7 +93,12 @@ std::unique_ptr<tok::Tokenizer> sentencepiece_from(const nlohmann::json& j, cons
   c.strip_accents = j.at("strip_accents").get<bool>();
   c.cls_token = j.at("cls_token").get<std::string>();
   c.sep_token = j.at("sep_token").get<std::string>();
-  c.fairseq_ids = j.value("fairseq_ids", false);  // absent in files before XLM-R
+  const std::string fs = j.value("fairseq", std::string());  // absent in files before XLM-R
+  RMSMP_CHECK(fs.empty() || fs == "xlm-roberta" || fs == "camembert", ErrorCode::InvalidFile,
+              where << ": SentencePiece fairseq numbering '" << fs << "' is not xlm-roberta or camembert");
+  c.fairseq = fs == "xlm-roberta" ? tok::SentencePieceConfig::Fairseq::XlmRoberta
+              : fs == "camembert" ? tok::SentencePieceConfig::Fairseq::Camembert
+                                  : tok::SentencePieceConfig::Fairseq::None;
   const std::string name = j.at("model_tensor").get<std::string>();
   const TensorInfo& ti = file->tensor_info(name);
   RMSMP_CHECK(ti.dtype == DType::U8 && ti.shape.size() == 1, ErrorCode::InvalidFile,

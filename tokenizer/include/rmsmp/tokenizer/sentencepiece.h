@@ -15,9 +15,12 @@ struct SentencePieceConfig {
   bool lowercase = false;
   bool strip_accents = false;
   std::string cls_token = "[CLS]", sep_token = "[SEP]";  // absent pieces: encode() with the template fails
-  // fairseq's ids (XLM-R): <s>=0 <pad>=1 </s>=2 <unk>=3, every other piece at its SentencePiece id + 1, and
-  // <mask> after the last piece (HF's XLMRobertaTokenizer). The model's own unknown piece becomes <unk>.
-  bool fairseq_ids = false;
+  // fairseq's numbering, as Hugging Face's tokenizers for these models give it. The model's own unknown piece
+  // becomes <unk> (3), every other piece moves up by an offset, and <mask> follows the last piece:
+  //   XlmRoberta: <s>=0 <pad>=1 </s>=2 <unk>=3, pieces at id + 1 (XLMRobertaTokenizer);
+  //   Camembert:  <s>NOTUSED=0 <pad>=1 </s>NOTUSED=2 <unk>=3 <unk>NOTUSED=4, pieces at id + 4, so <s> and </s>
+  //               are the model's own pieces at 5 and 6 (CamembertTokenizer).
+  enum class Fairseq { None, XlmRoberta, Camembert } fairseq = Fairseq::None;
 };
 
 class SentencePieceTokenizer : public Tokenizer {
@@ -38,6 +41,7 @@ class SentencePieceTokenizer : public Tokenizer {
   const std::string& serialized() const { return serialized_; }
   const SentencePieceConfig& config() const { return cfg_; }
   static constexpr int32_t kFairseqUnk = 3;  // <unk> among fairseq's ids
+  int32_t fairseq_offset() const;  // 0 without fairseq ids
 
  private:
   struct Impl;
