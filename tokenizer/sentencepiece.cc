@@ -54,6 +54,55 @@ std::vector<int32_t> SentencePieceTokenizer::encode_raw(std::string_view text) c
 }
 
 namespace {
+
+// One character's UTF-8 length from its first byte.
+size_t utf8_len(unsigned char c) { return c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4; }
+
+bool is_ws(std::string_view text, size_t at, size_t* len) {
+  const std::u32string c = utf8_decode(text.substr(at, utf8_len(static_cast<unsigned char>(text[at]))));
+  *len = utf8_len(static_cast<unsigned char>(text[at]));
+  const char32_t x = c.empty() ? 0 : c[0];
+  return (x >= 0x09 && x <= 0x0D) || x == 0x20 || x == 0x85 || x == 0xA0 || x == 0x1680 || (x >= 0x2000 && x <= 0x200A) ||
+         x == 0x2028 || x == 0x2029 || x == 0x202F || x == 0x205F || x == 0x3000;
+}
+
+}  // namespace
+
+bool SentencePieceTokenizer::encode_raw_spans(std::string_view text, std::vector<int32_t>& ids,
+                                              std::vector<std::pair<uint32_t, uint32_t>>& spans) const {
+  if (text.size() >= UINT32_MAX) throw TokenizerError("text of 4 GiB or more: spans are 32-bit");
+  ids.clear(), spans.clear();
+  if (cfg_.lowercase || cfg_.strip_accents) return false;
+  utf8_decode(text);  // the library replaces invalid UTF-8 silently; we refuse it
+  const auto spt = impl_->sp.EncodeAsImmutableProto(std::string_view(text.data(), text.size()));
+  const std::string meta = "\xe2\x96\x81";  // U+2581
+  for (const auto& p : spt.pieces()) {
+    int32_t id = int32_t(p.id());
+    if (cfg_.fairseq != SentencePieceConfig::Fairseq::None) id = id == impl_->sp.unk_id() ? kFairseqUnk : id + fairseq_offset();
+    ids.push_back(id);
+    size_t b = p.begin(), e = p.end(), n = 0;
+    if (p.piece().rfind(meta, 0) == 0) {
+      size_t s = b;  // the whitespace character before the piece, which the library's collapsing left out
+      if (b > 0) {
+        s = b - 1;
+        while (s > 0 && (static_cast<unsigned char>(text[s]) & 0xC0) == 0x80) --s;
+      }
+      if (b < e && is_ws(text, b, &n)) {
+        size_t last = b;  // a surface led by a whitespace run: its last character stands for the "▁"
+        while (b < e && is_ws(text, b, &n)) last = b, b += n;
+        b = last;
+      } else if (b > 0 && is_ws(text, s, &n)) {
+        b = s;
+      } else if (e == b && b < text.size()) {
+        e = b + utf8_len(static_cast<unsigned char>(text[b]));  // a lone "▁" at the start: the next character
+      }
+    }
+    spans.push_back({uint32_t(b), uint32_t(e)});
+  }
+  return true;
+}
+
+namespace {
 const std::vector<std::string>& fairseq_specials(SentencePieceConfig::Fairseq f) {
   static const std::vector<std::string> none, xlmr = {"<s>", "<pad>", "</s>", "<unk>"},
                                               camembert = {"<s>NOTUSED", "<pad>", "</s>NOTUSED", "<unk>", "<unk>NOTUSED"};

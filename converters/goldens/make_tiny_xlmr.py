@@ -7,6 +7,7 @@ special_tokens_map.json), a tiny random XLMRobertaModel (torch seed 19; weights 
 - tokenizer_golden_ids.txt.gz: XLMRobertaTokenizer's ids (fairseq's: <s>=0 <pad>=1 </s>=2 <unk>=3, pieces at
   their SentencePiece id + 1, <mask> last; template <s> a </s></s> b </s>) for every item of
   tests/data/tokenizer_golden.tsv, one line per item in that file's order;
+- tokenizer_offsets.json: XLMRobertaTokenizerFast's offsets as byte spans (edge texts, every 40th corpus item);
 - tests/data/tiny_xlmr_json/tokenizer.json: the same tokenizer as a fast tokenizer.json alone.
 The Python sentencepiece must be the version the engine links (Debian bookworm's libsentencepiece 0.1.97):
 versions break ties between equal-score segmentations differently (0.2.3 gives other ids for 11 of the 12,269
@@ -59,6 +60,22 @@ json.dump({"made_with": MADE_WITH, "pooling": "mean", "cases": golden},
 
 rows = corpus_rows()
 write_corpus_ids(os.path.join(out, "tokenizer_golden_ids.txt.gz"), tok, rows)
+# tests/data/tiny_xlmr/tokenizer_offsets.json: XLMRobertaTokenizerFast's offsets (as UTF-8 byte spans) for edge
+# texts and every 40th corpus sentence, where its ids equal the SentencePiece library's (the engine's spans follow
+# the library's alignment; HF's ids differ on a few items, see above).
+def byte_offsets(s, offsets):
+    at = [len(s[:i].encode()) for i in range(len(s) + 1)]
+    return [[at[a], at[b]] for a, b in offsets]
+fast_for_offsets = XLMRobertaTokenizerFast.from_pretrained(out)
+offset_cases = []
+for s in ["", " ", "The movie  was good!", "  lead", "trail  ", "Café naïve", "x\tTab\nnl", "日本語", "a  b   c",
+          "\u00a0nbsp", "emoji 😀 ok", "l'été", "1,234.5", "ÅNGSTRÖM", "q\u3000ideo"] + [r[1] for r in rows[::40]]:
+    e = fast_for_offsets(s, add_special_tokens=False, return_offsets_mapping=True)
+    if e["input_ids"] == tok(s, add_special_tokens=False)["input_ids"]:
+        offset_cases.append({"text": s, "ids": e["input_ids"], "spans": byte_offsets(s, e["offset_mapping"])})
+json.dump({"made_with": MADE_WITH, "cases": offset_cases}, open(os.path.join(out, "tokenizer_offsets.json"), "w"),
+          ensure_ascii=False)
+
 # tests/data/tiny_xlmr_json/tokenizer.json: the fast tokenizer's file alone (Unigram, Precompiled charsmap,
 # Metaspace), converted by transformers from the model above; the test puts it in a copy of tiny_xlmr without the
 # .model and expects the same ids as XLMRobertaTokenizer's goldens.

@@ -64,6 +64,33 @@ TEST(XlmRoberta, EveryCorpusItemMatchesHuggingFace) {
   EXPECT_EQ(test::corpus_mismatches(*t, test::data_dir() + "/tiny_xlmr/tokenizer_golden_ids.txt.gz", "xlm-r"), 0u);
 }
 
+// Byte spans (rmsmp-serve's /tokenize offsets) against XLMRobertaTokenizerFast's offsets, in bytes, on edge texts
+// (whitespace runs, leading/trailing spaces, tabs, accents, CJK, emoji, NBSP) and corpus sentences where the fast
+// tokenizer's ids equal the library's (tests/data/tiny_xlmr/tokenizer_offsets.json).
+TEST(XlmRoberta, SpansMatchHuggingFaceOffsets) {
+  std::vector<std::string> notes;
+  auto t = hf_load_tokenizer(test::data_dir() + "/tiny_xlmr", notes, "xlm-roberta");
+  const nlohmann::json g = read_golden("tiny_xlmr/tokenizer_offsets.json");
+  size_t bad = 0;
+  for (const auto& c : g["cases"]) {
+    const std::string text = c["text"].get<std::string>();
+    std::vector<int32_t> ids;
+    std::vector<std::pair<uint32_t, uint32_t>> spans;
+    ASSERT_TRUE(t->encode_raw_spans(text, ids, spans));
+    EXPECT_EQ(ids, c["ids"].get<std::vector<int32_t>>()) << text;
+    std::vector<std::pair<uint32_t, uint32_t>> want;
+    for (const auto& sp : c["spans"]) want.push_back({sp[0].get<uint32_t>(), sp[1].get<uint32_t>()});
+    if (spans != want && ++bad <= 8) {
+      std::string got, exp;
+      for (auto [a, b] : spans) got += "(" + std::to_string(a) + "," + std::to_string(b) + ")";
+      for (auto [a, b] : want) exp += "(" + std::to_string(a) + "," + std::to_string(b) + ")";
+      ADD_FAILURE() << "'" << text << "': " << got << " want " << exp;
+    }
+  }
+  EXPECT_EQ(bad, 0u) << "of " << g["cases"].size();
+  EXPECT_GT(g["cases"].size(), 100u);
+}
+
 // A folder with only the fast tokenizer.json (Unigram, no sentencepiece.bpe.model): the SentencePiece model is
 // rebuilt from it (pieces, scores, the Precompiled charsmap, Metaspace's prefix), so the library gives
 // XLMRobertaTokenizer's ids on every corpus item. (HF's own Unigram re-implementation agrees with them on 12,263

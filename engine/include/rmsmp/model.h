@@ -59,7 +59,7 @@ class Model {
   std::vector<int32_t> tokenize_raw(std::string_view text) const;
   // tokenize_raw's ids with each one's byte span [begin, end) in `text` (Hugging Face tokenizers' offsets, in
   // UTF-8 bytes, as TEI's /tokenize reports them). `spans` is empty when the model's tokenizer cannot give them
-  // (SentencePiece models so far; WordPiece and byte-level BPE give them). Throws Error{InvalidText} for invalid UTF-8.
+  // (SentencePiece models that fold case or accents; the others give them). Throws Error{InvalidText} for invalid UTF-8.
   struct TokenSpans {
     std::vector<int32_t> ids;
     std::vector<std::pair<uint32_t, uint32_t>> spans;

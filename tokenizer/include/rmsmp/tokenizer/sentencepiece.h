@@ -33,6 +33,13 @@ class SentencePieceTokenizer : public Tokenizer {
   static std::string read_model_file(const std::string& path);
 
   std::vector<int32_t> encode_raw(std::string_view text) const override;
+  // Byte spans as Hugging Face's fast tokenizers report offsets for these models: the library's alignment of
+  // each piece, except that a piece's "▁" spans one whitespace character (the last of a run, or the one
+  // before a word the library's whitespace collapsing left out) and a lone "▁" the first character after it.
+  // false (no spans) when the text is case- or accent-folded first: the library's offsets would be the
+  // folded text's.
+  bool encode_raw_spans(std::string_view text, std::vector<int32_t>& ids,
+                        std::vector<std::pair<uint32_t, uint32_t>>& spans) const override;
   size_t vocab_size() const override;
   int32_t token_id(const std::string& token) const override;
   std::string type() const override { return "sentencepiece"; }
