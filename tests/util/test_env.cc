@@ -27,13 +27,24 @@ std::string bin_dir() {
   return e && *e ? e : RMSMP_BIN_DIR;
 }
 
+// Removed when the test process exits normally (every test binary run leaves nothing behind: a CI host that ran
+// the suites many times had filled its disk with these), unless RMSMP_KEEP_TEST_TMP is set to look inside. Only
+// the creating process removes it (a forked child exiting would otherwise take its parent's files).
 std::string temp_dir() {
-  static std::string dir = [] {
-    std::string d = (fs::temp_directory_path() / ("rmsmp_test_" + std::to_string(::getpid()))).string();
-    fs::create_directories(d);
-    return d;
-  }();
-  return dir;
+  struct Dir {
+    std::string path;
+    pid_t owner = ::getpid();
+    Dir() : path((fs::temp_directory_path() / ("rmsmp_test_" + std::to_string(::getpid()))).string()) {
+      fs::create_directories(path);
+    }
+    ~Dir() {
+      const char* keep = std::getenv("RMSMP_KEEP_TEST_TMP");
+      std::error_code ec;
+      if (::getpid() == owner && !(keep && *keep)) fs::remove_all(path, ec);
+    }
+  };
+  static const Dir dir;
+  return dir.path;
 }
 
 std::string checkpoint_dir() {
