@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "rmsmp/tokenizer/tokenizer.h"
 #include "util/test_env.h"
 
@@ -62,6 +64,28 @@ inline size_t corpus_mismatches(const tok::Tokenizer& t, const std::string& gold
     if (e.ids != want[i] && ++bad <= 5) ADD_FAILURE() << what << " item " << i + 2 << ": " << a;
   }
   return bad;
+}
+
+// One golden case {"text", "ids", "spans": [[begin, end], ...]} (Hugging Face offsets as UTF-8 byte spans):
+// `t`'s encode_raw_spans must give those ids; returns whether it gives those spans, reporting a difference as a
+// test failure when `report` (so a caller can cap the reports).
+inline bool spans_match(const tok::Tokenizer& t, const nlohmann::json& c, bool report) {
+  const std::string text = c["text"].get<std::string>();
+  std::vector<int32_t> ids;
+  std::vector<std::pair<uint32_t, uint32_t>> spans, want;
+  EXPECT_TRUE(t.encode_raw_spans(text, ids, spans)) << text;
+  EXPECT_EQ(ids, c["ids"].get<std::vector<int32_t>>()) << text;
+  for (const auto& sp : c["spans"]) want.push_back({sp[0].get<uint32_t>(), sp[1].get<uint32_t>()});
+  if (spans == want) return true;
+  if (report) {
+    auto str = [](const std::vector<std::pair<uint32_t, uint32_t>>& v) {
+      std::string s;
+      for (auto [a, b] : v) s += "(" + std::to_string(a) + "," + std::to_string(b) + ")";
+      return s;
+    };
+    ADD_FAILURE() << "'" << text << "': " << str(spans) << " want " << str(want);
+  }
+  return false;
 }
 
 }  // namespace rmsmp::test
