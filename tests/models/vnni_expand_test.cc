@@ -91,3 +91,74 @@ TEST(VnniGemm, ExactForEveryRowCountAndTokenTail) {
 
 }  // namespace
 }  // namespace rmsmp
+
+namespace rmsmp {
+namespace {
+
+// The fused kernel (nibble halves decoded in registers, gemm_s8.h) against a scalar decode of the nibble layout
+// and a scalar dot product: every mix of byte and nibble halves (one table, where vpermb reads the other
+// nibble's bits as index bits 4-5, and two to four tables), every row count of one tile, and token counts up to
+// kNibbleFusedTokens with tails, worst-case magnitudes mixed in.
+TEST(VnniGemm, FusedNibbleDecodeIsExactForEveryHalfKind) {
+  if (!isa_supported(Isa::Avx512Vnni) || !has_vbmi()) GTEST_SKIP() << "no AVX-512 VBMI on this CPU";
+  std::mt19937 rng(23);
+  for (int64_t K : {4, 64, 388})
+    for (int64_t T : {1, 5, 8, 9, 16})
+      for (int64_t R : {1, 7, 16, 17, 25, 32})
+        for (int kinds = 0; kinds < 25; kinds += (R > 16 ? 1 : 5)) {  // half h: 0 bytes, n > 0 nibbles of n tables
+          const int kind[2] = {kinds % 5, kinds / 5};
+          std::vector<int8_t> x(size_t(T * K));
+          for (auto& v : x) v = int8_t(rng() % 3 == 0 ? (rng() % 2 ? 127 : -127) : int(rng() % 255) - 127);
+          std::vector<int32_t> xs(size_t(T), 0), acc(size_t(T * R), -1);
+          for (int64_t t = 0; t < T; ++t)
+            for (int64_t k = 0; k < K; ++k) xs[size_t(t)] += x[size_t(t * K + k)];
+          std::vector<uint8_t> panel(size_t(32 * K));  // the expected VNNI bytes of both halves
+          std::vector<std::vector<uint8_t>> src(2), tables(8, std::vector<uint8_t>(64));
+          GemmS8Args a{x.data(), nullptr, T, nullptr, nullptr, xs.data(), R, K, 127, acc.data(), R};
+          for (int h = 0; h < 2; ++h) {
+            uint8_t* want = panel.data() + h * 16 * K;
+            if (kind[h] == 0) {
+              for (int64_t i = 0; i < 16 * K; ++i) want[i] = uint8_t(rng() % 3 == 0 ? (rng() % 2 ? 0 : 255) : rng());
+              continue;
+            }
+            const int n = kind[h];
+            for (int e = 0; e < n; ++e) {
+              std::vector<uint8_t>& t = tables[size_t(4 * h + e)];
+              for (int c = 0; c < 16; ++c) {
+                const uint8_t v = uint8_t(c == 0 ? 0 : c == 1 ? 255 : rng());
+                for (int lane = 0; lane < 4; ++lane) t[size_t(16 * lane + c)] = v;
+              }
+              a.nib_luts[h][e] = t.data();
+            }
+            int row_table[16];
+            for (int r = 0; r < 16; ++r) {
+              row_table[r] = int(rng() % uint32_t(n));
+              for (int i = 0; i < 4; ++i) a.nib_mask[h][row_table[r]] |= uint64_t(1) << (4 * r + i);
+            }
+            src[size_t(h)].resize(size_t(8 * K));
+            for (auto& b : src[size_t(h)]) b = uint8_t(rng());
+            for (int64_t q = 0; q < K / 4; ++q)
+              for (int m = 0; m < 64; ++m) {
+                const uint8_t byte = src[size_t(h)][size_t(32 * q + (m % 32))];
+                want[64 * q + m] = tables[size_t(4 * h + row_table[m / 4])][size_t(m < 32 ? byte & 0x0F : byte >> 4)];
+              }
+            a.nib[h] = src[size_t(h)].data();
+            a.nib_n[h] = n;
+          }
+          a.w = reinterpret_cast<const int8_t*>(panel.data());
+          a.w_hi = reinterpret_cast<const int8_t*>(panel.data() + 16 * K);
+          gemm_s8_avx512vbmi_nib(a);
+          for (int64_t t = 0; t < T; ++t)
+            for (int64_t r = 0; r < R; ++r) {
+              int64_t s = 0;
+              for (int64_t k = 0; k < K; ++k)
+                s += (int64_t(panel[size_t((r / 16) * 16 * K + (k / 4) * 64 + (r % 16) * 4 + k % 4)]) - 128) *
+                     x[size_t(t * K + k)];
+              ASSERT_EQ(acc[size_t(t * R + r)], s) << "K " << K << " T " << T << " rows " << R << " halves "
+                                                   << kind[0] << "/" << kind[1] << " t " << t << " r " << r;
+            }
+        }
+}
+
+}  // namespace
+}  // namespace rmsmp

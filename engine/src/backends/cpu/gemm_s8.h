@@ -54,6 +54,14 @@ struct GemmS8Args {
   // VNNI kernel spreads the prefetches over its first token block; the others ignore them.
   const uint8_t* prefetch[2] = {nullptr, nullptr};
   int64_t prefetch_bytes[2] = {0, 0};
+  // VNNI layout with AVX-512 VBMI only (has_vbmi()): half h (rows 16 h .. 16 h + 15) given as a prepared 4-bit
+  // block (prepared.h's nibbles) and decoded in registers, with no panel: nib[h] its quads (32 bytes each), then
+  // as expand_panel_vnni4 takes them: nib_n[h] tables nib_luts[h][i] (64 bytes, code -> q + 128 per 16-byte
+  // lane) and their row masks nib_mask[h][i]. Null nib[h]: that half is bytes (w or w_hi above).
+  const uint8_t* nib[2] = {nullptr, nullptr};
+  const uint8_t* nib_luts[2][4] = {};
+  uint64_t nib_mask[2][4] = {};
+  int nib_n[2] = {0, 0};
 };
 
 using GemmS8Fn = void (*)(const GemmS8Args&);
@@ -61,6 +69,12 @@ using GemmS8Fn = void (*)(const GemmS8Args&);
 void gemm_s8_generic(const GemmS8Args& a);
 void gemm_s8_avx2(const GemmS8Args& a);        // 2 rows x 4 tokens; vpmaddubsw on xu, or on |x| and sign(w, x)
 void gemm_s8_avx512vnni(const GemmS8Args& a);  // 32 rows x 8 tokens, outer products: vpdpbusd(w + 128, x)
+// The same with nibble halves (GemmS8Args::nib) decoded in registers: per quad one 32-byte broadcast load, a
+// shift, (several tables: an and-or of the table offsets) and one vpermb, instead of a panel written and read
+// back. Pays where a tile runs over few tokens (each block of 16 tokens decodes the weights again): at most
+// kNibbleFusedTokens tokens. Needs AVX-512 VBMI.
+inline constexpr int64_t kNibbleFusedTokens = 16;
+void gemm_s8_avx512vbmi_nib(const GemmS8Args& a);
 
 // Unpacks `rows` packed rows (row_bytes apart) of `kind` into panel rows of k_padded int8 (zero padded) and
 // their sums. The AVX2 version expands 4-bit codes with a 16-entry vpshufb table.

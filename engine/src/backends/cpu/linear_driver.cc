@@ -64,6 +64,16 @@ int schedule_override() {
   return v;
 }
 
+// The most tokens for which nibble blocks are decoded in the kernel: kNibbleFusedTokens, or RMSMP_NIBBLE_FUSED
+// (0: never; A/B timing, same results).
+int64_t nibble_fused_tokens() {
+  static const int64_t v = [] {
+    const char* e = std::getenv("RMSMP_NIBBLE_FUSED");
+    return e ? std::max<int64_t>(0, std::atoll(e)) : kNibbleFusedTokens;
+  }();
+  return v;
+}
+
 // A caller-quantized row into the kernels' two forms: q (zero padded to Kp), q + 128 (padded with 128); returns
 // sum q. Local restrict pointers so the loop vectorises (through the captured references it was a byte loop).
 RMSMP_CLONES int32_t load_s8_row(const int8_t* __restrict src, int64_t K, int64_t Kp, int8_t* __restrict q,
@@ -388,11 +398,17 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
   // out_stride) with the tile's bias, then GELU when asked. panel/w_sum/acc/bias are the calling thread's scratch.
   // A tile's weights as the kernel reads them: its two 16-row VNNI halves (w_hi null: contiguous) and, for the
   // row-major panels of AVX2/generic, their row sums. panel/w_sum: scratch of kRowTile * Kp bytes / kRowTile.
+  // nib: halves left as nibbles for the fused kernel to decode in registers (null: bytes, lo/hi).
   struct TileWeights {
     const int8_t* lo;
     const int8_t* hi;
     const int32_t* sum;
+    const CpuPreparedLinear::Block* nib[2] = {nullptr, nullptr};
   };
+  // Few tokens with AVX-512 VBMI: nibble blocks are decoded inside the kernel (gemm_s8_avx512vbmi_nib) rather
+  // than expanded into a panel that the kernel reads back (at BERT-base 1 x 16 the expansion was 15% of the
+  // samples).
+  const bool nib_fused = isa == Isa::Avx512Vnni && T <= nibble_fused_tokens() && has_vbmi();
   auto tile_weights = [&](const Tile& tl, int8_t* panel, int32_t* w_sum) {
     TileWeights tw{panel, nullptr, w_sum};
     if (tl.prep) {  // prepared at load (VNNI layout): byte blocks are read in place, nibble ones expand by vpshufb
@@ -400,7 +416,9 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
       for (int64_t h = 0; h < 2 && 16 * h < tl.nj; ++h) {
         const CpuPreparedLinear::Block& blk = tl.prep->blocks[size_t(tl.blk0 + h)];
         const uint8_t* src = tl.prep->data.get() + blk.offset;
-        if (blk.n_luts > 0) {
+        if (blk.n_luts > 0 && nib_fused) {
+          tw.nib[h] = &blk;
+        } else if (blk.n_luts > 0) {
           uint8_t* dst = reinterpret_cast<uint8_t*>(panel) + h * 16 * Kp;
           const uint8_t* luts[CpuPreparedLinear::kMaxBlockLuts];
           for (int i = 0; i < blk.n_luts; ++i) luts[i] = tl.prep->luts[size_t(blk.lut[i])].data();
@@ -437,12 +455,27 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
   };
   // One tile over tb tokens of a block with its weights: the kernel, the epilogue into out (tb x nj, row stride
   // out_stride) with the tile's bias, then GELU when asked. acc/bias are the calling thread's scratch.
+  // The kernel for a tile's weights: the fused nibble kernel where tile_weights left nibbles.
+  auto gemm_tile = [&](const Tile& tl, const TileWeights& tw, GemmS8Args& ga) {
+    if (!tw.nib[0] && !tw.nib[1]) return gemm_(ga);
+    for (int h = 0; h < 2; ++h) {
+      const CpuPreparedLinear::Block* blk = tw.nib[h];
+      if (!blk) continue;
+      ga.nib[h] = tl.prep->data.get() + blk->offset;
+      ga.nib_n[h] = blk->n_luts;
+      for (int i = 0; i < blk->n_luts; ++i) {
+        ga.nib_luts[h][i] = tl.prep->luts[size_t(blk->lut[i])].data();
+        ga.nib_mask[h][i] = blk->mask[i];
+      }
+    }
+    gemm_s8_avx512vbmi_nib(ga);
+  };
   auto run_tile_with = [&, simd, isa](const Tile& tl, const TileWeights& tw, const TokenRows& b, int64_t tb,
                                       int32_t* acc, float* bias, float* out, int64_t out_stride) {
     const RowMixedLinear& w = *ws[tl.layer];
     GemmS8Args ga{b.x, b.u, tb, tw.lo, tw.sum, b.sum, tl.nj, Kp, tl.max_w, acc, tl.nj};
     ga.w_hi = tw.hi;
-    gemm_(ga);
+    gemm_tile(tl, tw, ga);
     for (int64_t j = 0; j < tl.nj; ++j) bias[j] = w.bias && tl.orig[j] >= 0 ? w.bias[tl.orig[j]] : 0.f;  // holes: 0
     if (simd) {
       epilogue_avx2(acc, tb, tl.nj, b.step, tl.wstep, bias, out, out_stride);
@@ -469,7 +502,7 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
       ga.prefetch[h] = prefetch.p[h];
       ga.prefetch_bytes[h] = prefetch.bytes[h];
     }
-    gemm_(ga);
+    gemm_tile(tl, tw, ga);
   };
   auto run_tile = [&](const Tile& tl, const TokenRows& b, int64_t tb, int8_t* panel, int32_t* w_sum, int32_t* acc,
                       float* bias, float* out, int64_t out_stride) {

@@ -124,6 +124,152 @@ __attribute__((target("avx512f,avx512bw,avx512vbmi"))) void expand_vbmi(const ui
 
 }  // namespace
 
+namespace {
+#define RMSMP_VBMI __attribute__((target("avx512f,avx512bw,avx512vnni,avx512vbmi")))
+
+// One half of a tile as the fused kernel reads it: bytes (64 per quad, read as they are) or nibbles (32 per
+// quad) decoded through table with per-byte index offsets offs (several tables only).
+struct HalfW {
+  const uint8_t* p;
+  __m512i table, offs;
+};
+enum : int { kBytes = 0, kNibOne = 1, kNibMany = 2 };
+
+// Quad q of a half as 64 VNNI bytes. One table: its 16 entries repeat in all four 16-byte lanes, so vpermb's
+// index bits 4-5 (the other nibble's bits, left there without the and) select a copy of the same entry.
+template <int Kind>
+RMSMP_VBMI inline __m512i half_quad(const HalfW& h, int64_t q) {
+  if constexpr (Kind == kBytes) {
+    return _mm512_loadu_si512(h.p + q * 64);
+  } else {
+    const __m512i v = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h.p + q * 32)));
+    __m512i idx = _mm512_srlv_epi64(v, _mm512_set_epi64(4, 4, 4, 4, 0, 0, 0, 0));
+    if constexpr (Kind == kNibMany) idx = _mm512_ternarylogic_epi32(idx, _mm512_set1_epi8(0x0F), h.offs, 0xEA);  // (a & b) | c
+    return _mm512_permutexvar_epi8(idx, h.table);
+  }
+}
+
+RMSMP_VBMI inline void prefetch_step(const uint8_t** pf, const uint8_t* const* pf_end) {
+  for (int h = 0; h < 2; ++h)
+    if (pf[h] < pf_end[h]) {
+      __builtin_prefetch(pf[h], 0, 2);
+      pf[h] += 64;
+    }
+}
+
+RMSMP_VBMI inline void store_sums(const GemmS8Args& a, int64_t r, int64_t t, int nt, const __m512i* c, int64_t rows) {
+  const __mmask16 m = __mmask16((1u << std::min<int64_t>(16, rows)) - 1);
+  for (int i = 0; i < nt && t + i < a.n_tokens; ++i)
+    _mm512_mask_storeu_epi32(a.acc + (t + i) * a.acc_stride + r, m,
+                             _mm512_sub_epi32(c[i], _mm512_set1_epi32(128 * a.x_sum[t + i])));
+}
+
+// 32 rows x 8 tokens, each half decoded once per quad.
+template <int K0, int K1>
+RMSMP_VBMI void tile32x8(const GemmS8Args& a, const HalfW& h0, const HalfW& h1, const uint8_t** pf,
+                         const uint8_t* const* pf_end) {
+  const int64_t K = a.k_padded, kq = K / 4;
+  const int8_t* x[8];
+  for (int i = 0; i < 8; ++i) x[i] = a.x + std::min<int64_t>(i, a.n_tokens - 1) * K;  // tail: repeats, discarded
+  __m512i c0[8], c1[8];
+  for (int i = 0; i < 8; ++i) c0[i] = c1[i] = _mm512_setzero_si512();
+  for (int64_t q = 0; q < kq; ++q) {
+    prefetch_step(pf, pf_end);
+    const __m512i w0 = half_quad<K0>(h0, q), w1 = half_quad<K1>(h1, q);
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; ++i) {
+      int32_t v;
+      std::memcpy(&v, x[i] + 4 * q, 4);
+      const __m512i xb = _mm512_set1_epi32(v);
+      c0[i] = _mm512_dpbusd_epi32(c0[i], w0, xb);
+      c1[i] = _mm512_dpbusd_epi32(c1[i], w1, xb);
+    }
+  }
+  store_sums(a, 0, 0, 8, c0, a.n_rows);
+  store_sums(a, 16, 0, 8, c1, a.n_rows - 16);
+}
+
+// 16 rows (half h) x NT tokens from token t: the half decoded once per quad for NT tokens.
+template <int Kind, int NT>
+RMSMP_VBMI void tile16(const GemmS8Args& a, const HalfW& hw, int64_t r, int64_t t, const uint8_t** pf,
+                       const uint8_t* const* pf_end) {
+  const int64_t K = a.k_padded, kq = K / 4;
+  const int8_t* x[NT];
+  for (int i = 0; i < NT; ++i) x[i] = a.x + std::min<int64_t>(t + i, a.n_tokens - 1) * K;
+  __m512i c[NT];
+  for (int i = 0; i < NT; ++i) c[i] = _mm512_setzero_si512();
+  for (int64_t q = 0; q < kq; ++q) {
+    prefetch_step(pf, pf_end);
+    const __m512i w = half_quad<Kind>(hw, q);
+#pragma GCC unroll 16
+    for (int i = 0; i < NT; ++i) {
+      int32_t v;
+      std::memcpy(&v, x[i] + 4 * q, 4);
+      c[i] = _mm512_dpbusd_epi32(c[i], w, _mm512_set1_epi32(v));
+    }
+  }
+  store_sums(a, r, t, NT, c, a.n_rows - r);
+}
+
+template <int Kind>
+RMSMP_VBMI void half_tiles(const GemmS8Args& a, const HalfW& hw, int64_t r, const uint8_t** pf,
+                           const uint8_t* const* pf_end) {
+  for (int64_t t = 0; t < a.n_tokens; t += 16) {
+    if (a.n_tokens - t > 8) tile16<Kind, 16>(a, hw, r, t, pf, pf_end);
+    else tile16<Kind, 8>(a, hw, r, t, pf, pf_end);
+  }
+}
+
+template <int K0>
+RMSMP_VBMI void tile32x8_k1(int k1, const GemmS8Args& a, const HalfW& h0, const HalfW& h1, const uint8_t** pf,
+                            const uint8_t* const* pf_end) {
+  if (k1 == kBytes) tile32x8<K0, kBytes>(a, h0, h1, pf, pf_end);
+  else if (k1 == kNibOne) tile32x8<K0, kNibOne>(a, h0, h1, pf, pf_end);
+  else tile32x8<K0, kNibMany>(a, h0, h1, pf, pf_end);
+}
+}  // namespace
+
+RMSMP_VBMI void gemm_s8_avx512vbmi_nib(const GemmS8Args& a) {
+  const int64_t K = a.k_padded;
+  HalfW h[2];
+  int kind[2];
+  for (int hh = 0; hh < 2; ++hh) {
+    if (!a.nib[hh]) {
+      kind[hh] = kBytes;
+      h[hh].p = reinterpret_cast<const uint8_t*>(hh == 0 ? a.w : a.w_hi ? a.w_hi : a.w + 16 * K);
+      continue;
+    }
+    h[hh].p = a.nib[hh];
+    const int n = std::min(a.nib_n[hh], 4);
+    kind[hh] = n > 1 ? kNibMany : kNibOne;
+    if (n == 1) {
+      h[hh].table = _mm512_loadu_si512(a.nib_luts[hh][0]);
+      continue;
+    }
+    alignas(64) uint8_t tab[64] = {};
+    for (int e = 0; e < n; ++e) std::memcpy(tab + 16 * e, a.nib_luts[hh][e], 16);
+    h[hh].table = _mm512_load_si512(tab);
+    __m512i offs = _mm512_setzero_si512();
+    for (int e = 1; e < n; ++e)  // later tables win, as in expand_panel_vnni4
+      offs = _mm512_mask_mov_epi8(offs, __mmask64(a.nib_mask[hh][e]), _mm512_set1_epi8(static_cast<char>(16 * e)));
+    h[hh].offs = offs;
+  }
+  const uint8_t* pf[2] = {a.prefetch[0], a.prefetch[1]};
+  const uint8_t* pf_end[2] = {pf[0] ? pf[0] + a.prefetch_bytes[0] : nullptr, pf[1] ? pf[1] + a.prefetch_bytes[1] : nullptr};
+  const bool two = a.n_rows > 16;
+  if (two && a.n_tokens <= 8) {  // each half decoded once: a 32 x 8 tile
+    if (kind[0] == kBytes) tile32x8_k1<kBytes>(kind[1], a, h[0], h[1], pf, pf_end);
+    else if (kind[0] == kNibOne) tile32x8_k1<kNibOne>(kind[1], a, h[0], h[1], pf, pf_end);
+    else tile32x8_k1<kNibMany>(kind[1], a, h[0], h[1], pf, pf_end);
+    return;
+  }
+  for (int hh = 0; hh < (two ? 2 : 1); ++hh) {  // up to 16 tokens: 16 x 16 tiles, each half decoded once
+    if (kind[hh] == kBytes) half_tiles<kBytes>(a, h[hh], 16 * hh, pf, pf_end);
+    else if (kind[hh] == kNibOne) half_tiles<kNibOne>(a, h[hh], 16 * hh, pf, pf_end);
+    else half_tiles<kNibMany>(a, h[hh], 16 * hh, pf, pf_end);
+  }
+}
+
 bool has_vbmi() {
   static const bool v = __builtin_cpu_supports("avx512vbmi");
   return v;
