@@ -315,7 +315,8 @@ TEST(CnnOps, GroupedConvMatchesDirectConvolution) {
 }
 
 // Depthwise (groups = channels): the vectorised tap-major kernel and the backends' prepared kernels (AVX-512
-// VNNI's int16 tap pairs), with a residual and ReLU6 fused, against direct loops. 40 channels: one 32-channel
+// VNNI's int16 tap pairs, whose rows run with the epilogue fused), with a residual and ReLU6 fused (then the
+// other post ops), against direct loops. 40 channels: one 32-channel
 // block and a tail; 9 taps: an odd pair; stride 2 with asymmetric padding hits every border.
 TEST(CnnOps, DepthwiseConvMatchesDirectConvolution) {
   std::mt19937 rng(11);
@@ -413,6 +414,21 @@ TEST(CnnOps, DepthwiseConvMatchesDirectConvolution) {
       m = std::max(m, std::fabs(v));
     }
     EXPECT_EQ(float_of_bits(amax), m) << be << ": the reported max |y|";
+    // The other post ops (none, ReLU; with and without residual and bias) on the same kernel, and no max.
+    for (const LinearPost::Act act : {LinearPost::Act::None, LinearPost::Act::Relu})
+      for (const bool with_res : {false, true}) {
+        RowMixedLinear Lb = L;
+        Lb.bias = with_res ? bias.data() : nullptr;
+        const LinearPost pa{with_res ? res.data() : nullptr, act};
+        std::fill(y.begin(), y.end(), -1.f);
+        cnn_conv_grouped(*b, up, Lb, aq, x.data(), in, n, out, pa, y.data());
+        for (size_t i = 0; i < y.size(); ++i) {
+          const size_t c = i % size_t(C);
+          const float v = post_value(rowq_epilogue(int32_t(acc[i]), xs, ui.step[c], with_res ? bias[c] : 0.f),
+                                     with_res ? &res[i] : nullptr, act);
+          ASSERT_EQ(y[i], v) << be << " act " << int(act) << (with_res ? " with" : " without") << " residual, " << i;
+        }
+      }
   }
 }
 

@@ -58,6 +58,28 @@ struct PreparedDepthwise {
   int64_t taps = 0, channels = 0;
 };
 
+// The most taps a depthwise window may have on the prepared path (CnnGraph::kMaxTapMajorTaps).
+inline constexpr int64_t kMaxDepthwiseTaps = 64;
+
+// One output row of a depthwise convolution (Backend::depthwise_row_s8). x: the quantized NHWC input
+// (in_h x in_w x channels); window kh x kw, strides sh/sw, top/left padding pt/pl; output row oy of width ow.
+// zeros: `channels` zero bytes (the taps outside the input). wstep/bias (null: 0) per channel; residual (null:
+// none) and y: the row's ow x channels floats.
+struct DepthwiseRow {
+  const int8_t* x;
+  int64_t in_h, in_w;
+  int64_t kh, kw, sh, sw, pt, pl;
+  int64_t oy, ow;
+  const int8_t* zeros;
+  float xstep;
+  const float* wstep;
+  const float* bias;
+  const float* residual;
+  LinearPost::Act act;
+  bool want_max;
+  float* y;
+};
+
 // A linear's quantized input rows made on demand instead of stored: a convolution's patches (im2col) from its
 // int8 input, so a backend can build each block of rows where it multiplies it. rows(t0, n, dst, stride) writes
 // rows t0 .. t0 + n - 1, `cols` values each, row i at dst + i * stride; dst's bytes past cols are left alone.
@@ -96,6 +118,12 @@ class Backend {
   virtual void depthwise_acc_s8(const PreparedDepthwise& w, const int8_t* const* xs, int32_t* acc) const {
     (void)w, (void)xs, (void)acc;
   }
+  // One output row of a depthwise convolution with its epilogue: for every pixel ox < r.ow, the sums of
+  // depthwise_acc_s8 over its window, then y = post(float(acc) * (r.xstep * r.wstep[c]) + bias[c]) exactly as
+  // epilogue_rows computes it (so the same bits), written to r.y; returns abs_max_bits over the row when
+  // r.want_max (else 0). The default runs depthwise_acc_s8 and epilogue_rows pixel by pixel; a backend may fuse
+  // them (its sums never leave registers). Called only with a layout this backend's prepare_depthwise made.
+  virtual uint32_t depthwise_row_s8(const PreparedDepthwise& w, const DepthwiseRow& r) const;
 
   // y[t, r] = sum_k x[t, k] * W[r, k] + bias[r] for t < n_tokens, r < w.rows (row-major, original order).
   // Integer groups quantize x per w.act and accumulate in int32 (see rowq_epilogue).

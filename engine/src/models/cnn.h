@@ -80,7 +80,7 @@ struct CnnGraph {
     // model that owns the backend); null: the shared kernel in cnn_ops reads q.
     std::shared_ptr<const PreparedDepthwise> prepared;
   };
-  static constexpr int64_t kMaxTapMajorTaps = 64;  // larger depthwise windows keep [c][tap] (the generic loop)
+  static constexpr int64_t kMaxTapMajorTaps = kMaxDepthwiseTaps;  // larger depthwise windows keep [c][tap] (the generic loop)
   std::vector<Unpacked> unpacked;  // per layer; empty for groups == 1 layers
   int output = 0;
   std::vector<int> last_use;  // per value: index of the last node reading it (buffers freed after)

@@ -159,29 +159,16 @@ void cnn_conv_grouped(const Backend& be, const CnnGraph::Unpacked& u, const RowM
     {
       uint32_t mx = 0;
       std::vector<int8_t> zeros(static_cast<size_t>(C), 0);
-      std::vector<int32_t> acc(static_cast<size_t>(Co) + 32);
-      const int8_t* xq[CnnGraph::kMaxTapMajorTaps + 1];
-      // Whole output rows per thread: the taps' coordinates come from (oy, ox) with no division per pixel.
+      DepthwiseRow r{qd,    in.h,  in.w,  n.kh,     n.kw,          n.sh,          n.sw,
+                     n.pt,  n.pl,  0,     out.w,    zeros.data(),  xstep,         u.step.data(),
+                     L.bias, nullptr, post.act, post.abs_max != nullptr, nullptr};
+      // Whole output rows per thread: the backend runs a row's pixels and their epilogue in one call.
 #pragma omp for schedule(static)
       for (int64_t oy = 0; oy < out.h; ++oy) {
-        for (int64_t ox = 0; ox < out.w; ++ox) {
-          const int64_t p = oy * out.w + ox;
-          int nt = 0;
-          for (int64_t ky = 0; ky < n.kh; ++ky) {
-            const int64_t iy = oy * n.sh - n.pt + ky;
-            const bool row_in = iy >= 0 && iy < in.h;
-            for (int64_t kx = 0; kx < n.kw; ++kx) {
-              const int64_t ix = ox * n.sw - n.pl + kx;
-              xq[nt++] = !row_in || ix < 0 || ix >= in.w ? zeros.data() : qd + (iy * in.w + ix) * C;
-            }
-          }
-          xq[nt] = zeros.data();  // an odd tap count's last pair: its second weight is 0
-          be.depthwise_acc_s8(pd, xq, acc.data());
-          const float* res = post.residual ? post.residual + p * Co : nullptr;
-          // The same epilogue and post ops as dw_pixel_s8 (so the same bits), and the pixel's range, in one pass.
-          mx = std::max(mx, epilogue_rows(acc.data(), Co, 1, Co, &xstep, u.step.data(), L.bias, res, post.act,
-                                          post.abs_max != nullptr, y + p * Co));
-        }
+        r.oy = oy;
+        r.residual = post.residual ? post.residual + oy * out.w * Co : nullptr;
+        r.y = y + oy * out.w * Co;
+        mx = std::max(mx, be.depthwise_row_s8(pd, r));
       }
 #pragma omp critical(rmsmp_dw_amax)
       amax = std::max(amax, mx);

@@ -118,6 +118,17 @@ void CpuBackend::depthwise_acc_s8(const PreparedDepthwise& w, const int8_t* cons
   depthwise_acc_s8_vnni(p.w.data(), p.pairs, p.blocks, p.channels, xs, acc);
 }
 
+uint32_t CpuBackend::depthwise_row_s8(const PreparedDepthwise& w, const DepthwiseRow& r) const {
+  // RMSMP_CPU_DW_ROW=0: the per-pixel default (A/B timing; same results).
+  static const bool off = [] {
+    const char* e = std::getenv("RMSMP_CPU_DW_ROW");
+    return e && std::string(e) == "0";
+  }();
+  if (off) return Backend::depthwise_row_s8(w, r);
+  const auto& p = static_cast<const CpuPreparedDepthwise&>(w);  // only ours reach here (backend.h)
+  return depthwise_row_vnni(p.w.data(), p.pairs, p.blocks, p.channels, r);
+}
+
 void CpuBackend::linear(const RowMixedLinear& w, const float* x, int64_t n_tokens, float* y) const {
   const RowMixedLinear* ws[1] = {&w};
   float* ys[1] = {y};

@@ -103,5 +103,8 @@ bool has_vbmi();
 // 2 * pairs pointers (the odd last one may repeat any row: its weights are 0). vpdpwssd on int16 pairs, exact.
 void depthwise_acc_s8_vnni(const int16_t* w, int64_t pairs, int64_t blocks, int64_t channels,
                            const int8_t* const* xs, int32_t* acc);
+// Backend::depthwise_row_s8 on that layout, the epilogue fused (the sums never leave registers).
+struct DepthwiseRow;
+uint32_t depthwise_row_vnni(const int16_t* w, int64_t pairs, int64_t blocks, int64_t channels, const DepthwiseRow& r);
 
 }  // namespace rmsmp
