@@ -19,21 +19,24 @@ void linear_f32_exact_avx512(const float* x, int64_t T, int64_t K, const float* 
 }
 
 void quantize_scaled_avx512(const float* x, int64_t n, float inv, int max_q, int8_t* q) {
-  // act_round_sat (quant/row_mixed.h) per lane: clamp to +-(max_q + 1) (NaN -> -lim: max_ps returns its second
-  // operand for a NaN first), truncate, round half away from zero on the exact fraction, clamp to +-max_q.
-  const __m512 lim = _mm512_set1_ps(float(max_q) + 1.f), nlim = _mm512_set1_ps(-(float(max_q) + 1.f));
-  const __m512 vinv = _mm512_set1_ps(inv), half = _mm512_set1_ps(0.5f), nhalf = _mm512_set1_ps(-0.5f);
-  const __m512i qmax = _mm512_set1_epi32(max_q), qmin = _mm512_set1_epi32(-max_q), one = _mm512_set1_epi32(1);
+  // act_round_sat (quant/row_mixed.h) per lane, in 9 operations per 16 values instead of 15:
+  //  - clamp to +-max_q first (NaN -> -max_q: max_ps returns its second operand for a NaN first). act_round_sat
+  //    clamps to +-(max_q + 1), rounds, then clamps to +-max_q; every v beyond +-(max_q - 0.5) ends at +-max_q
+  //    either way, and no v within is changed, so no integer clamp is needed after the rounding;
+  //  - round half away from zero as trunc(v + copysign(c, v)), c = 0.5 - 2^-25 (the float below 0.5). Exact
+  //    for every float: when v's fraction is >= 0.5 the exact sum is at least the next integer minus 2^-25,
+  //    which rounds up to it (2^-25 is under half an ulp there, and a tie goes to the integer's even
+  //    mantissa), and when it is below 0.5 the sum stays at least an ulp of v minus 2^-25 below (for
+  //    0.25 <= v < 0.5 it is at most 1 - 2^-24, representable). Test CpuQuantize.* checks every half-way
+  //    neighbourhood against act_round_sat.
+  const __m512 lim = _mm512_set1_ps(float(max_q)), nlim = _mm512_set1_ps(-float(max_q)), vinv = _mm512_set1_ps(inv);
+  const __m512i sign = _mm512_set1_epi32(int32_t(0x80000000u)), c = _mm512_set1_epi32(0x3effffff);  // 0.5 - 2^-25
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
     __m512 v = _mm512_mul_ps(_mm512_loadu_ps(x + i), vinv);
     v = _mm512_min_ps(_mm512_max_ps(v, nlim), lim);
-    __m512i iv = _mm512_cvttps_epi32(v);
-    const __m512 frac = _mm512_sub_ps(v, _mm512_cvtepi32_ps(iv));
-    iv = _mm512_mask_add_epi32(iv, _mm512_cmp_ps_mask(frac, half, _CMP_GE_OQ), iv, one);
-    iv = _mm512_mask_sub_epi32(iv, _mm512_cmp_ps_mask(frac, nhalf, _CMP_LE_OQ), iv, one);
-    iv = _mm512_max_epi32(_mm512_min_epi32(iv, qmax), qmin);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + i), _mm512_cvtepi32_epi8(iv));
+    const __m512 half = _mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_castps_si512(v), sign, c, 0xEA));  // (v & sign) | c
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + i), _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(_mm512_add_ps(v, half))));
   }
   for (; i < n; ++i) q[i] = act_round_sat(x[i] * inv, max_q);
 }
