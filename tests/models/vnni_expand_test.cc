@@ -162,3 +162,28 @@ TEST(VnniGemm, FusedNibbleDecodeIsExactForEveryHalfKind) {
 
 }  // namespace
 }  // namespace rmsmp
+
+namespace rmsmp {
+namespace {
+
+// The VNNI kernel's compensation sums against a scalar loop: every length up to 200 (the masked tail at each
+// offset, one and several 64-byte steps), extreme values included.
+TEST(VnniGemm, RowSumsMatchAScalarLoop) {
+  if (!isa_supported(Isa::Avx512Vnni)) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
+  std::mt19937 rng(31);
+  for (int64_t K = 1; K <= 200; ++K) {
+    const int64_t tb = 3;
+    std::vector<int8_t> q(size_t(tb * K));
+    for (auto& v : q) v = int8_t(rng() % 4 == 0 ? (rng() % 2 ? 127 : -128) : int(rng() % 256) - 128);
+    std::vector<int32_t> got(size_t(tb), 12345);
+    row_sums_vnni(q.data(), K, tb, got.data());
+    for (int64_t t = 0; t < tb; ++t) {
+      int32_t s = 0;
+      for (int64_t k = 0; k < K; ++k) s += q[size_t(t * K + k)];
+      ASSERT_EQ(got[size_t(t)], s) << "K " << K << " row " << t;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace rmsmp

@@ -97,6 +97,9 @@ void expand_panel_vnni4(const uint8_t* src, int64_t k_padded, const uint8_t* con
 void expand_panel_vnni4_with(const uint8_t* src, int64_t k_padded, const uint8_t* const* luts, const uint64_t* masks,
                              int n_luts, uint8_t* panel, bool use_vbmi);
 bool has_vbmi();
+// sum[t] = sum of the K int8 values of row t (rows K apart), t < tb: the VNNI kernel's x_sum, 64 bytes per
+// vpdpbusd with a vector of ones (exact in int32 for K < 2^24).
+void row_sums_vnni(const int8_t* q, int64_t K, int64_t tb, int32_t* sum);
 
 // Depthwise convolution, one output pixel: acc[c] = sum over taps of xs[t][c] * w[t][c] for c < channels, with
 // the weights in CpuPreparedDepthwise's layout (w: its int16 array, pairs and blocks from it); xs has

@@ -88,10 +88,11 @@ RMSMP_CLONES int32_t load_s8_row(const int8_t* __restrict src, int64_t K, int64_
   return sum;
 }
 
-RMSMP_CLONES int32_t row_sum(const int8_t* __restrict q, int64_t K) {
-  int32_t sum = 0;
-  for (int64_t k = 0; k < K; ++k) sum += q[k];
-  return sum;
+// The VNNI kernel's compensation sums (only that kernel reads them, so every caller runs on AVX-512 VNNI).
+inline int32_t row_sum(const int8_t* q, int64_t K) {
+  int32_t s;
+  row_sums_vnni(q, K, 1, &s);
+  return s;
 }
 
 // One token's outputs of one layer in original row order: dst[i] = src[off[i] (+ t * step[i])] for i < n, then
@@ -126,13 +127,7 @@ typedef int32_t I32x16 __attribute__((vector_size(64)));
 typedef uint32_t U32x16 __attribute__((vector_size(64)));
 
 // Sums of tb rows of K quantized values, K apart (the VNNI kernel's compensation for rows read in place).
-RMSMP_CLONES void row_sums(const int8_t* __restrict q, int64_t K, int64_t tb, int32_t* __restrict sum) {
-  for (int64_t t = 0; t < tb; ++t) {
-    int32_t s = 0;
-    for (int64_t k = 0; k < K; ++k) s += q[t * K + k];
-    sum[t] = s;
-  }
-}
+inline void row_sums(const int8_t* q, int64_t K, int64_t tb, int32_t* sum) { row_sums_vnni(q, K, tb, sum); }
 
 // tb rows of K values, K apart, into rows Kp apart, zero padded (the VNNI kernel's x; it reads no +128 copy).
 RMSMP_CLONES void pad_rows(const int8_t* __restrict src, int64_t K, int64_t tb, int64_t Kp, int8_t* __restrict dst) {

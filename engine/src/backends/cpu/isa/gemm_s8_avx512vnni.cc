@@ -270,6 +270,19 @@ RMSMP_VBMI void gemm_s8_avx512vbmi_nib(const GemmS8Args& a) {
   }
 }
 
+void row_sums_vnni(const int8_t* q, int64_t K, int64_t tb, int32_t* sum) {
+  const __m512i ones = _mm512_set1_epi8(1);
+  const __mmask64 tail = K % 64 ? __mmask64((uint64_t(1) << (K % 64)) - 1) : 0;
+  for (int64_t t = 0; t < tb; ++t) {
+    const int8_t* r = q + t * K;
+    __m512i acc = _mm512_setzero_si512();
+    int64_t k = 0;
+    for (; k + 64 <= K; k += 64) acc = _mm512_dpbusd_epi32(acc, ones, _mm512_loadu_si512(r + k));
+    if (tail) acc = _mm512_dpbusd_epi32(acc, ones, _mm512_maskz_loadu_epi8(tail, r + k));
+    sum[t] = _mm512_reduce_add_epi32(acc);
+  }
+}
+
 bool has_vbmi() {
   static const bool v = __builtin_cpu_supports("avx512vbmi");
   return v;
