@@ -105,21 +105,34 @@ inline __m512i nibble_indices(const uint8_t* src) {
   return _mm512_and_si512(_mm512_srlv_epi64(v, _mm512_set_epi64(4, 4, 4, 4, 0, 0, 0, 0)), _mm512_set1_epi8(0x0F));
 }
 
-// Blocks of several 4-bit schemes with AVX-512 VBMI: every table in one 64-byte vector (table e at bytes
-// 16e .. 16e + 15) and each output byte's index offset by 16 x its row's table, so one vpermb decodes every
-// byte (instead of one vpshufb plus a masked one per further table, each on the shuffle port).
+// Nibble blocks with AVX-512 VBMI: every table in one 64-byte vector (table e at bytes 16e .. 16e + 15) and each
+// output byte's index offset by 16 x its row's table, so one vpermb decodes every byte (instead of one vpshufb
+// plus a masked one per further table, each on the shuffle port); the and with 0x0F and the or of the offsets
+// are one vpternlogd. A block of one table needs neither: its 16 entries repeat in all four 16-byte lanes of
+// luts[0], so vpermb's index bits 4-5 (the other nibble's bits) pick a copy of the same entry.
 __attribute__((target("avx512f,avx512bw,avx512vbmi"))) void expand_vbmi(const uint8_t* src, int64_t n,
                                                                        const uint8_t* const* luts,
                                                                        const uint64_t* masks, int n_luts,
                                                                        uint8_t* panel) {
+  const __m512i shift = _mm512_set_epi64(4, 4, 4, 4, 0, 0, 0, 0);
+  auto indices = [&](int64_t i) {  // nibble_indices without the and
+    const __m512i v = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + 32 * i)));
+    return _mm512_srlv_epi64(v, shift);
+  };
+  if (n_luts == 1) {
+    const __m512i table = _mm512_loadu_si512(luts[0]);
+    for (int64_t i = 0; i < n; ++i) _mm512_storeu_si512(panel + 64 * i, _mm512_permutexvar_epi8(indices(i), table));
+    return;
+  }
   alignas(64) uint8_t tab[64] = {};
   for (int e = 0; e < n_luts; ++e) std::memcpy(tab + 16 * e, luts[e], 16);
-  const __m512i table = _mm512_load_si512(tab);
+  const __m512i table = _mm512_load_si512(tab), low = _mm512_set1_epi8(0x0F);
   __m512i offs = _mm512_setzero_si512();
   for (int e = 1; e < n_luts; ++e)  // later tables win, as the masked shuffles did
     offs = _mm512_mask_mov_epi8(offs, __mmask64(masks[e]), _mm512_set1_epi8(static_cast<char>(16 * e)));
   for (int64_t i = 0; i < n; ++i)
-    _mm512_storeu_si512(panel + 64 * i, _mm512_permutexvar_epi8(_mm512_or_si512(nibble_indices(src + 32 * i), offs), table));
+    _mm512_storeu_si512(panel + 64 * i,
+                        _mm512_permutexvar_epi8(_mm512_ternarylogic_epi32(indices(i), low, offs, 0xEA), table));  // (a & b) | c
 }
 
 }  // namespace
@@ -297,7 +310,7 @@ void expand_panel_vnni4_with(const uint8_t* src, int64_t k_padded, const uint8_t
                              int n_luts, uint8_t* panel, bool use_vbmi) {
   const int64_t n = k_padded / 4;  // quads: 32 bytes in, 64 out
   const int extra = n_luts - 1 < 3 ? n_luts - 1 : 3;  // kMaxBlockLuts - 1
-  if (extra > 0 && use_vbmi) return expand_vbmi(src, n, luts, masks, extra + 1, panel);
+  if (use_vbmi) return expand_vbmi(src, n, luts, masks, extra + 1, panel);
   const __m512i table = _mm512_loadu_si512(luts[0]);
   if (extra == 0) {
     for (int64_t i = 0; i < n; ++i) _mm512_storeu_si512(panel + 64 * i, _mm512_shuffle_epi8(table, nibble_indices(src + 32 * i)));
