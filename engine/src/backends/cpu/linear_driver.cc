@@ -329,14 +329,39 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
                   tp[t * g.rows + r] = acc;
                 }
           }
-        } else {
-          dnnl_status_t st = dnnl_sgemm('N', 'T', T, g.rows, K, 1.f, x, K, wf, K, 0.f, tmp.data(), g.rows);
-          RMSMP_CHECK(st == dnnl_success, ErrorCode::Internal, "dnnl_sgemm failed with status " << int(st));
+          const int32_t* perm = w.perm + stored0;
+          for (int64_t t = 0; t < T; ++t)
+            for (int64_t j = 0; j < g.rows; ++j)
+              ys[l][t * w.rows + perm[j]] = tmp[size_t(t * g.rows + j)] + (w.bias ? w.bias[perm[j]] : 0.f);
+          continue;
         }
+        // dnnl_sgemm on a slice of rows per thread, in our parallel region (inside one, oneDNN runs
+        // sequentially), each thread then adding the bias and scattering its own rows: at a few tokens,
+        // oneDNN's own threading of these small GEMMs and the serial scatter left the threads waiting for
+        // most of the fp32 engine's time.
         const int32_t* perm = w.perm + stored0;
-        for (int64_t t = 0; t < T; ++t)
-          for (int64_t j = 0; j < g.rows; ++j)
-            ys[l][t * w.rows + perm[j]] = tmp[size_t(t * g.rows + j)] + (w.bias ? w.bias[perm[j]] : 0.f);
+        const int nth = omp_in_parallel() ? 1 : omp_get_max_threads();
+        const int64_t rows_g = g.rows;
+        float* tp = tmp.data();
+        float* yl = ys[l];
+        const float* bias = w.bias;
+        const int64_t wrows = w.rows;
+        std::atomic<int> failed{0};
+#pragma omp parallel num_threads(nth)
+        {
+          const int64_t nt = omp_get_num_threads(), id = omp_get_thread_num();
+          const int64_t per = (rows_g + nt - 1) / nt;
+          const int64_t r0 = std::min(rows_g, (per * id + 15) / 16 * 16);
+          const int64_t r1 = id + 1 == nt ? rows_g : std::min(rows_g, (per * (id + 1) + 15) / 16 * 16);
+          if (r1 > r0) {
+            if (dnnl_sgemm('N', 'T', T, r1 - r0, K, 1.f, x, K, wf + r0 * K, K, 0.f, tp + r0, rows_g) != dnnl_success)
+              failed = 1;
+            for (int64_t t = 0; t < T; ++t)
+              for (int64_t j = r0; j < r1; ++j)
+                yl[t * wrows + perm[j]] = tp[t * rows_g + j] + (bias ? bias[perm[j]] : 0.f);
+          }
+        }
+        RMSMP_CHECK(!failed, ErrorCode::Internal, "dnnl_sgemm failed on " << w.name);
         continue;
       }
       if (verbose_dispatch()) {
