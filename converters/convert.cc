@@ -15,6 +15,7 @@
 #include "io/model_format.h"
 #include "layer_plan.h"
 #include "qat_plan.h"
+#include "models/encoder_tensors.h"
 #include "models/tokenizer_config.h"
 #include "rmsmp/error.h"
 
@@ -116,14 +117,14 @@ nlohmann::json convert_checkpoint(const ConvertOptions& opt, const std::function
   ModelWriter mw;
   auto put = [&](const std::string& n, std::vector<int64_t> shape) { mw.add_tensor(n, DType::F32, shape, ck.tensor(n).data()); };
   std::string emb = opt.embeddings.empty() ? default_embeddings(opt.scheme) : opt.embeddings;
-  const auto plan_table = plan.quantized.find("embeddings.word");
+  const auto plan_table = plan.quantized.find(enc::kWord);
   if (from_plan) {  // the plan's table, or its fp32 one
     emb = "fp32";
     if (plan_table != plan.quantized.end()) {
       emb = quant_scheme(plan_table->second.kinds.at(0)).name;
       for (QuantKind k : plan_table->second.kinds)
         RMSMP_CHECK(k == plan_table->second.kinds[0] && quant_is_integer(k), ErrorCode::InvalidFile,
-                    opt.plan_path << ": embeddings.word rows must share one integer scheme");
+                    opt.plan_path << ": " << enc::kWord << " rows must share one integer scheme");
     }
   }
   RMSMP_CHECK(emb == "fp32" || emb == "fixed8" || emb == "fixed4", ErrorCode::InvalidArgument,
@@ -133,21 +134,17 @@ nlohmann::json convert_checkpoint(const ConvertOptions& opt, const std::function
   nlohmann::json tables = nlohmann::json::object(), emb_report;
   QuantizedRows table_rows;
   if (emb == "fp32") {
-    put("embeddings.word", {c.vocab_size, c.hidden_size});
+    put(enc::kWord, {c.vocab_size, c.hidden_size});
   } else {
     say("packing the word embeddings as " + emb + " rows");
     table_rows = from_plan ? plan_table->second
-                           : quantize_table(ck.tensor("embeddings.word"), c.vocab_size, c.hidden_size,
+                           : quantize_table(ck.tensor(enc::kWord), c.vocab_size, c.hidden_size,
                                             emb == "fixed8" ? QuantKind::Fixed8 : QuantKind::Fixed4, opt.clip);
     RMSMP_CHECK(table_rows.kinds.size() == size_t(c.vocab_size) && table_rows.w.size() == size_t(c.vocab_size * c.hidden_size),
-                ErrorCode::InvalidFile, opt.plan_path << ": embeddings.word has another shape than the checkpoint's");
-    pack_table_rows(mw, "embeddings.word", table_rows, c.vocab_size, c.hidden_size, tables, emb_report);
+                ErrorCode::InvalidFile, opt.plan_path << ": " << enc::kWord << " has another shape than the checkpoint's");
+    pack_table_rows(mw, enc::kWord, table_rows, c.vocab_size, c.hidden_size, tables, emb_report);
   }
-  put("embeddings.position", {c.max_position_embeddings, c.hidden_size});
-  put("embeddings.token_type", {c.type_vocab_size, c.hidden_size});
-  put("embeddings.ln.gamma", {c.hidden_size});
-  put("embeddings.ln.beta", {c.hidden_size});
-  if (c.rel_buckets > 0) put("encoder.relative_bias", {c.rel_buckets, c.num_heads});
+  for (const enc::Tensor& t : enc::fp32_tensors_before_linears(c)) put(t.name, t.shape);
   nlohmann::json linears = nlohmann::json::object(), rep_layers = nlohmann::json::array();
   double code_bits = 0, n_weights = 0;
   for (size_t i = 0; i < plans.size(); ++i) {
@@ -165,22 +162,9 @@ nlohmann::json convert_checkpoint(const ConvertOptions& opt, const std::function
     n_weights += double(p.rows * p.cols);
     rep_layers.push_back(rl);
   }
-  for (int64_t l = 0; l < c.num_layers; ++l)
-    for (const char* ln : {"ln_attn", "ln_ffn"}) {
-      const std::string p = "encoder." + std::to_string(l) + "." + ln;
-      put(p + ".gamma", {c.hidden_size});
-      put(p + ".beta", {c.hidden_size});
-    }
-
-  for (size_t d = 0; d < c.dense.size(); ++d) {  // sentence-transformers Dense modules: small, kept fp32
-    put("dense." + std::to_string(d) + ".weight", {c.dense[d].out, c.dense[d].in});
-    if (c.dense[d].bias) put("dense." + std::to_string(d) + ".bias", {c.dense[d].out});
-  }
-  if (ck.num_labels > 0) {  // classification head: small, kept fp32
-    put("head.pooler.weight", {c.hidden_size, c.hidden_size});
-    put("head.pooler.bias", {c.hidden_size});
-    put("head.classifier.weight", {ck.num_labels, c.hidden_size});
-    put("head.classifier.bias", {ck.num_labels});
+  // The layer norms, the Dense modules and the classification head: small, kept fp32.
+  for (const enc::Tensor& t : enc::fp32_tensors_after_linears(c, ck.num_labels)) put(t.name, t.shape);
+  if (ck.num_labels > 0) {
     mw.header()["head"] = {{"type", "sequence_classification"},
                            {"num_labels", ck.num_labels},
                            {"labels", ck.labels},
@@ -226,9 +210,9 @@ nlohmann::json convert_checkpoint(const ConvertOptions& opt, const std::function
     QatPlan out;
     for (const auto& [name, v] : ck.tensors) out.fp32[name] = {{int64_t(v.size())}, v};
     auto shape = [&](const std::string& name, std::vector<int64_t> s) { out.fp32.at(name).first = std::move(s); };
-    shape("embeddings.word", {c.vocab_size, c.hidden_size});
-    shape("embeddings.position", {c.max_position_embeddings, c.hidden_size});
-    shape("embeddings.token_type", {c.type_vocab_size, c.hidden_size});
+    shape(enc::kWord, {c.vocab_size, c.hidden_size});
+    for (const auto& list : {enc::fp32_tensors_before_linears(c), enc::fp32_tensors_after_linears(c, ck.num_labels)})
+      for (const enc::Tensor& t : list) shape(t.name, t.shape);
     for (size_t i = 0; i < plans.size(); ++i) {
       const std::string w = plans[i].name + ".weight";
       shape(w, {plans[i].rows, plans[i].cols});
@@ -236,14 +220,8 @@ nlohmann::json convert_checkpoint(const ConvertOptions& opt, const std::function
       out.rows_cols[w] = {plans[i].rows, plans[i].cols};
     }
     if (!table_rows.kinds.empty()) {
-      out.quantized["embeddings.word"] = table_rows;
-      out.rows_cols["embeddings.word"] = {c.vocab_size, c.hidden_size};
-    }
-    if (c.rel_buckets > 0) shape("encoder.relative_bias", {c.rel_buckets, c.num_heads});
-    for (size_t d = 0; d < c.dense.size(); ++d) shape("dense." + std::to_string(d) + ".weight", {c.dense[d].out, c.dense[d].in});
-    if (ck.num_labels > 0) {
-      shape("head.pooler.weight", {c.hidden_size, c.hidden_size});
-      shape("head.classifier.weight", {ck.num_labels, c.hidden_size});
+      out.quantized[enc::kWord] = table_rows;
+      out.rows_cols[enc::kWord] = {c.vocab_size, c.hidden_size};
     }
     out.metadata = {{"architecture", c.to_json().dump()},
                     {"act", is_fp32 ? "fp32" : opt.act_bits == 8 ? "dynamic per-token int8" : "static per-layer int4"},

@@ -1,4 +1,5 @@
-// HF BERT folder -> HfBertCheckpoint: weight-name map, shape checks against config.json, tokenizer settings.
+// HF encoder folder -> HfBertCheckpoint: the family's names (hf_family.h) for the canonical tensors
+// (models/encoder_tensors.h), shape checks against config.json, tokenizer settings.
 #include "hf_checkpoint.h"
 
 #include <algorithm>
@@ -9,6 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/hash.h"
+#include "hf_family.h"
+#include "models/encoder_tensors.h"
 #include "rmsmp/error.h"
 #include "rmsmp/tokenizer/sentencepiece.h"
 #include "pth_reader.h"
@@ -64,61 +67,10 @@ class CheckpointWeights {
   std::unique_ptr<PthFile> pth_;
 };
 
-// One family's Hugging Face names for our canonical ones (without the model prefix, "bert." / "distilbert."):
-// whole names for the embeddings, and per encoder layer "<layers>.<l>.<part>.<weight|bias>".
-struct FamilyNames {
-  std::map<std::string, std::string> fixed;  // canonical embedding names -> HF names
-  std::string layers;                        // "encoder.layer" | "transformer.layer"
-  std::map<std::string, std::string> parts;  // q k v attn_out ffn_in ffn_out ln_attn ln_ffn -> HF module
-};
-
-const FamilyNames& bert_names() {
-  static const FamilyNames n{{{"embeddings.word", "embeddings.word_embeddings.weight"},
-                              {"embeddings.position", "embeddings.position_embeddings.weight"},
-                              {"embeddings.token_type", "embeddings.token_type_embeddings.weight"},
-                              {"embeddings.ln.gamma", "embeddings.LayerNorm.weight"},
-                              {"embeddings.ln.beta", "embeddings.LayerNorm.bias"}},
-                             "encoder.layer",
-                             {{"q", "attention.self.query"}, {"k", "attention.self.key"},
-                              {"v", "attention.self.value"}, {"attn_out", "attention.output.dense"},
-                              {"ffn_in", "intermediate.dense"}, {"ffn_out", "output.dense"},
-                              {"ln_attn", "attention.output.LayerNorm"}, {"ln_ffn", "output.LayerNorm"}}};
-  return n;
-}
-
-// DistilBERT: the same post-LayerNorm encoder under other names, with no token-type table (the loader supplies
-// a zero one).
-const FamilyNames& distilbert_names() {
-  static const FamilyNames n{{{"embeddings.word", "embeddings.word_embeddings.weight"},
-                              {"embeddings.position", "embeddings.position_embeddings.weight"},
-                              {"embeddings.ln.gamma", "embeddings.LayerNorm.weight"},
-                              {"embeddings.ln.beta", "embeddings.LayerNorm.bias"}},
-                             "transformer.layer",
-                             {{"q", "attention.q_lin"}, {"k", "attention.k_lin"}, {"v", "attention.v_lin"},
-                              {"attn_out", "attention.out_lin"}, {"ffn_in", "ffn.lin1"}, {"ffn_out", "ffn.lin2"},
-                              {"ln_attn", "sa_layer_norm"}, {"ln_ffn", "output_layer_norm"}}};
-  return n;
-}
-
-// MPNet: the same post-LayerNorm encoder under its names, no token types, plus the relative position bias.
-const FamilyNames& mpnet_names() {
-  static const FamilyNames n{{{"embeddings.word", "embeddings.word_embeddings.weight"},
-                              {"embeddings.position", "embeddings.position_embeddings.weight"},
-                              {"embeddings.ln.gamma", "embeddings.LayerNorm.weight"},
-                              {"embeddings.ln.beta", "embeddings.LayerNorm.bias"},
-                              {"encoder.relative_bias", "encoder.relative_attention_bias.weight"}},
-                             "encoder.layer",
-                             {{"q", "attention.attn.q"}, {"k", "attention.attn.k"}, {"v", "attention.attn.v"},
-                              {"attn_out", "attention.attn.o"}, {"ffn_in", "intermediate.dense"},
-                              {"ffn_out", "output.dense"}, {"ln_attn", "attention.LayerNorm"},
-                              {"ln_ffn", "output.LayerNorm"}}};
-  return n;
-}
-
-// The family's HF weight name for one of our canonical names.
-std::string hf_name(const std::string& ours, const FamilyNames& f = bert_names()) {
+// The family's HF weight name (without the model prefix) for one of our canonical names
+// (models/encoder_tensors.h): the family's table for the embeddings, else encoder.<l>.<part>.<leaf>.
+std::string hf_name(const std::string& ours, const HfFamily& f) {
   if (auto it = f.fixed.find(ours); it != f.fixed.end()) return it->second;
-  // encoder.<l>.<part>.<weight|bias|gamma|beta>
   const size_t a = ours.find('.', 8), b = ours.rfind('.');
   const std::string layer = ours.substr(8, a - 8), part = ours.substr(a + 1, b - a - 1), leaf = ours.substr(b + 1);
   const std::string hleaf = leaf == "gamma" ? "weight" : leaf == "beta" ? "bias" : leaf;
@@ -320,7 +272,6 @@ namespace {
 // pad_token_id + 1 + i. The rows before are dropped at conversion, so the engine's position i is row i and the
 // file needs no offset. (A <pad> typed inside a text would keep HF's position from advancing; it is not
 // reproduced.)
-int64_t roberta_position_offset(const nlohmann::json& cfg) { return cfg.value("pad_token_id", int64_t(1)) + 1; }
 
 // modules.json's modules after the Transformer: (type's last name, folder), in order. Errors name the module.
 std::vector<std::pair<std::string, std::string>> st_modules(const fs::path& dir) {
@@ -360,31 +311,12 @@ BertConfig hf_read_config(const std::string& dir_str, std::vector<std::string>& 
   nlohmann::json cfg = read_json(dir / "config.json");
   const std::string where = (dir / "config.json").string();
   try {
-    const std::string mt = cfg.value("model_type", "bert");
-    RMSMP_CHECK(mt == "bert" || mt == "distilbert" || mt == "roberta" || mt == "xlm-roberta" || mt == "camembert" ||
-                    mt == "mpnet",
-                ErrorCode::Unsupported,
-                where << ": model_type '" << mt
-                      << "' is not supported (bert, distilbert, roberta, xlm-roberta, camembert and mpnet)");
+    const HfFamily& fam = hf_family(cfg.value("model_type", "bert"), where);
     RMSMP_CHECK(cfg.value("position_embedding_type", "absolute") == "absolute", ErrorCode::Unsupported,
                 where << ": only absolute position embeddings are supported");
-    if (mt == "distilbert") {  // its own keys for the same shapes; one (zero) token type; LayerNorm eps 1e-12
-      RMSMP_CHECK(cfg.value("activation", "gelu") == "gelu", ErrorCode::Unsupported,
-                  where << ": DistilBERT activation '" << cfg.value("activation", "") << "' (only gelu)");
-      cfg["hidden_size"] = cfg.at("dim");
-      cfg["num_hidden_layers"] = cfg.at("n_layers");
-      cfg["num_attention_heads"] = cfg.at("n_heads");
-      cfg["intermediate_size"] = cfg.at("hidden_dim");
-      cfg["type_vocab_size"] = 1;
-      cfg["layer_norm_eps"] = 1e-12;
-      cfg["hidden_act"] = "gelu";
-    }
-    if (mt == "mpnet") {  // no token types (one zero row); RoBERTa's positions; a relative position bias
-      cfg["type_vocab_size"] = 1;
-      cfg["hidden_act"] = cfg.value("hidden_act", "gelu");
-    }
-    if (mt == "roberta" || mt == "xlm-roberta" || mt == "camembert" || mt == "mpnet")  // positions: see below
-      cfg["max_position_embeddings"] = cfg.at("max_position_embeddings").get<int64_t>() - roberta_position_offset(cfg);
+    if (fam.normalize_config) fam.normalize_config(cfg, where);
+    if (fam.position_offset)  // positions: see hf_position_offset
+      cfg["max_position_embeddings"] = cfg.at("max_position_embeddings").get<int64_t>() - hf_position_offset(cfg);
     nlohmann::json a = {{"type", "bert"},
                         {"vocab_size", cfg.at("vocab_size")},
                         {"hidden_size", cfg.at("hidden_size")},
@@ -398,8 +330,7 @@ BertConfig hf_read_config(const std::string& dir_str, std::vector<std::string>& 
                         {"pooling", "mean"},
                         {"normalize", false},
                         {"max_seq_length", cfg.at("max_position_embeddings")}};
-    if (mt == "mpnet")  // transformers' MPNet: max_distance 128, fixed in relative_position_bucket
-      a["relative_attention"] = {{"num_buckets", cfg.value("relative_attention_num_buckets", 32)}, {"max_distance", 128}};
+    if (fam.architecture_extras) fam.architecture_extras(cfg, a);
     if (fs::exists(dir / "sentence_bert_config.json"))
       a["max_seq_length"] = read_json(dir / "sentence_bert_config.json").value("max_seq_length", a["max_seq_length"].get<int64_t>());
     else
@@ -464,28 +395,23 @@ HfBertCheckpoint load_hf_bert(const std::string& dir_str) {
   const int64_t H = c.hidden_size, F = c.intermediate_size;
   const nlohmann::json raw_cfg = read_json(dir / "config.json");
   const std::string family = raw_cfg.value("model_type", "bert");
-  // XLM-R and CamemBERT are RoBERTa's architecture under RoBERTa's names (base_model_prefix "roberta"). MPNet shares RoBERTa's
-  // positions, template and head.
-  const bool distil = family == "distilbert", mpnet = family == "mpnet";
-  const bool roberta = family == "roberta" || family == "xlm-roberta" || family == "camembert" || mpnet;
-  const std::string model_prefix = roberta && !mpnet ? "roberta." : family + ".";
-  const FamilyNames& names = distil ? distilbert_names() : mpnet ? mpnet_names() : bert_names();
-  const std::string prefix = st.has(model_prefix + "embeddings.word_embeddings.weight") ? model_prefix : "";
+  const HfFamily& fam = hf_family(family, (dir / "config.json").string());
+  const std::string prefix = st.has(fam.model_prefix + hf_name(enc::kWord, fam)) ? fam.model_prefix : "";
   auto load = [&](const std::string& ours, std::vector<int64_t> shape) {
-    if (roberta && ours == "embeddings.position") {  // drop the rows before the first position (see above)
-      const int64_t off = roberta_position_offset(raw_cfg);
-      const std::string hf = prefix + hf_name(ours, names);
+    if (fam.position_offset && ours == enc::kPosition) {  // drop the rows before the first position
+      const int64_t off = hf_position_offset(raw_cfg);
+      const std::string hf = prefix + hf_name(ours, fam);
       RMSMP_CHECK(st.shape(hf) == (std::vector<int64_t>{shape[0] + off, H}), ErrorCode::InvalidFile,
                   ck.weights_path << ": tensor '" << hf << "' has a shape that contradicts config.json");
       std::vector<float> all = st.read_f32(hf);
       ck.tensors[ours].assign(all.begin() + off * H, all.end());
       return;
     }
-    if ((distil || mpnet) && ours == "embeddings.token_type") {  // none: one row of zeros adds nothing
+    if (!fam.token_types && ours == enc::kTokenType) {  // none: one row of zeros adds nothing
       ck.tensors[ours].assign(size_t(H), 0.f);
       return;
     }
-    const std::string name = hf_name(ours, names);
+    const std::string name = hf_name(ours, fam);
     std::string hf = prefix + name;
     if (!st.has(hf) && (ours.ends_with(".gamma") || ours.ends_with(".beta")))  // pre-2019 LayerNorm names
       hf = prefix + name.substr(0, name.rfind('.')) + (ours.ends_with(".gamma") ? ".gamma" : ".beta");
@@ -493,46 +419,43 @@ HfBertCheckpoint load_hf_bert(const std::string& dir_str) {
                 ck.weights_path << ": tensor '" << hf << "' has a shape that contradicts config.json");
     ck.tensors[ours] = st.read_f32(hf);
   };
-  load("embeddings.word", {c.vocab_size, H});
-  load("embeddings.position", {c.max_position_embeddings, H});
-  load("embeddings.token_type", {c.type_vocab_size, H});
-  load("embeddings.ln.gamma", {H});
-  load("embeddings.ln.beta", {H});
-  if (c.rel_buckets > 0) load("encoder.relative_bias", {c.rel_buckets, c.num_heads});
+  load(enc::kWord, {c.vocab_size, H});
+  for (const enc::Tensor& t : enc::fp32_tensors_before_linears(c)) load(t.name, t.shape);
   for (int64_t l = 0; l < c.num_layers; ++l) {
-    const std::string p = "encoder." + std::to_string(l) + ".";
     for (const char* k : kBertLinearKinds) {
-      const std::string kind = k;
+      const std::string kind = k, name = enc::linear(l, k);
       const int64_t rows = kind == "ffn_in" ? F : H, cols = kind == "ffn_out" ? F : H;
-      load(p + kind + ".weight", {rows, cols});
-      load(p + kind + ".bias", {rows});
-    }
-    for (const char* ln : {"ln_attn", "ln_ffn"}) {
-      load(p + ln + ".gamma", {H});
-      load(p + ln + ".beta", {H});
+      load(name + ".weight", {rows, cols});
+      load(name + ".bias", {rows});
     }
   }
+  // The layer norms (the rest of fp32_tensors_after_linears comes from the head and the Dense modules below).
+  for (int64_t l = 0; l < c.num_layers; ++l)
+    for (const char* ln : enc::kLayerNorms) {
+      load(enc::layer_norm(l, ln, "gamma"), {H});
+      load(enc::layer_norm(l, ln, "beta"), {H});
+    }
 
   // A sequence-classification head, kept in fp32, on the first token's state: BertForSequenceClassification's
   // pooler (tanh), DistilBertForSequenceClassification's pre_classifier (ReLU) or RoBERTa's classifier.dense
   // (tanh), then the classifier (RoBERTa: classifier.out_proj).
-  const std::string classifier = roberta ? "classifier.out_proj" : "classifier";
+  const std::string classifier = fam.head_classifier;
   if (st.has(classifier + ".weight")) {
-    const std::string pooler = distil ? "pre_classifier" : roberta ? "classifier.dense" : prefix + "pooler.dense";
+    const std::string pooler = (fam.pooler_prefixed ? prefix : std::string()) + fam.head_pooler;
     const std::vector<int64_t> cw = st.shape(classifier + ".weight");
     RMSMP_CHECK(cw.size() == 2 && cw[1] == H && cw[0] >= 1 && st.has(pooler + ".weight"), ErrorCode::InvalidFile,
                 ck.weights_path << ": " << classifier << ".weight must be [num_labels, " << H << "] with " << pooler
                                 << ".weight beside it");
-    ck.head_activation = distil ? "relu" : "tanh";
+    ck.head_activation = fam.head_activation;
     ck.num_labels = int(cw[0]);
     auto head = [&](const std::string& ours, const std::string& hf, std::vector<int64_t> shape) {
       RMSMP_CHECK(st.shape(hf) == shape, ErrorCode::InvalidFile, ck.weights_path << ": tensor '" << hf << "' has the wrong shape");
       ck.tensors[ours] = st.read_f32(hf);
     };
-    head("head.pooler.weight", pooler + ".weight", {H, H});
-    head("head.pooler.bias", pooler + ".bias", {H});
-    head("head.classifier.weight", classifier + ".weight", {ck.num_labels, H});
-    head("head.classifier.bias", classifier + ".bias", {ck.num_labels});
+    head(enc::kHeadPoolerWeight, pooler + ".weight", {H, H});
+    head(enc::kHeadPoolerBias, pooler + ".bias", {H});
+    head(enc::kHeadClassifierWeight, classifier + ".weight", {ck.num_labels, H});
+    head(enc::kHeadClassifierBias, classifier + ".bias", {ck.num_labels});
     hf_read_labels(dir_str, ck.num_labels, ck.labels, ck.regression);
   }
   // sentence-transformers Dense modules: linear.weight [out, in] and linear.bias in each module's own folder.
@@ -541,17 +464,17 @@ HfBertCheckpoint load_hf_bert(const std::string& dir_str) {
     if (leaf != "Dense") continue;
     const DenseSpec& spec = c.dense.at(d);
     const CheckpointWeights dw(dir / path);
-    const std::string ours = "dense." + std::to_string(d++) + ".";
+    const size_t di = d++;
     RMSMP_CHECK(dw.has("linear.weight") && dw.shape("linear.weight") == (std::vector<int64_t>{spec.out, spec.in}) &&
                     (!spec.bias || (dw.has("linear.bias") && dw.shape("linear.bias") == std::vector<int64_t>{spec.out})),
                 ErrorCode::InvalidFile,
                 dw.path() << ": Dense weights must be linear.weight [" << spec.out << ", " << spec.in << "]"
                           << (spec.bias ? " and linear.bias" : "") << " as its config.json says");
-    ck.tensors[ours + "weight"] = dw.read_f32("linear.weight");
-    if (spec.bias) ck.tensors[ours + "bias"] = dw.read_f32("linear.bias");
+    ck.tensors[enc::dense(di, "weight")] = dw.read_f32("linear.weight");
+    if (spec.bias) ck.tensors[enc::dense(di, "bias")] = dw.read_f32("linear.bias");
   }
   ck.tokenizer = hf_load_tokenizer(dir_str, ck.notes, family);
-  ck.tokenizer->set_template(roberta ? tok::Template::Roberta : tok::Template::Bert);
+  ck.tokenizer->set_template(fam.tmpl);
   RMSMP_CHECK(int64_t(ck.tokenizer->vocab_size()) == c.vocab_size, ErrorCode::InvalidFile,
               dir_str << ": vocabulary has " << ck.tokenizer->vocab_size() << " tokens but config.json says "
                       << c.vocab_size);
@@ -563,15 +486,14 @@ HfBertCheckpoint load_hf_bert(const std::string& dir_str) {
 BertWeights HfBertCheckpoint::fp32_weights() const {
   BertWeights w;
   w.cfg = cfg;
-  w.word_emb = tensor("embeddings.word").data();
-  w.pos_emb = tensor("embeddings.position").data();
-  w.type_emb = tensor("embeddings.token_type").data();
-  w.emb_ln_g = tensor("embeddings.ln.gamma").data();
-  w.emb_ln_b = tensor("embeddings.ln.beta").data();
-  if (cfg.rel_buckets > 0) w.rel_table = tensor("encoder.relative_bias").data();
+  w.word_emb = tensor(enc::kWord).data();
+  w.pos_emb = tensor(enc::kPosition).data();
+  w.type_emb = tensor(enc::kTokenType).data();
+  w.emb_ln_g = tensor(enc::kEmbLnGamma).data();
+  w.emb_ln_b = tensor(enc::kEmbLnBeta).data();
+  if (cfg.rel_buckets > 0) w.rel_table = tensor(enc::kRelativeBias).data();
   for (int64_t l = 0; l < cfg.num_layers; ++l) {
     BertLayerWeights L;
-    const std::string p = "encoder." + std::to_string(l) + ".";
     auto lin = [&](const char* kind, int64_t rows, int64_t cols) {
       RowMixedLinear r;
       r.name = bert_linear_name(l, kind);
@@ -584,8 +506,10 @@ BertWeights HfBertCheckpoint::fp32_weights() const {
     const int64_t H = cfg.hidden_size, F = cfg.intermediate_size;
     L.q = lin("q", H, H), L.k = lin("k", H, H), L.v = lin("v", H, H), L.attn_out = lin("attn_out", H, H);
     L.ffn_in = lin("ffn_in", F, H), L.ffn_out = lin("ffn_out", H, F);
-    L.ln_attn_g = tensor(p + "ln_attn.gamma").data(), L.ln_attn_b = tensor(p + "ln_attn.beta").data();
-    L.ln_ffn_g = tensor(p + "ln_ffn.gamma").data(), L.ln_ffn_b = tensor(p + "ln_ffn.beta").data();
+    L.ln_attn_g = tensor(enc::layer_norm(l, "ln_attn", "gamma")).data();
+    L.ln_attn_b = tensor(enc::layer_norm(l, "ln_attn", "beta")).data();
+    L.ln_ffn_g = tensor(enc::layer_norm(l, "ln_ffn", "gamma")).data();
+    L.ln_ffn_b = tensor(enc::layer_norm(l, "ln_ffn", "beta")).data();
     w.layers.push_back(std::move(L));
   }
   return w;

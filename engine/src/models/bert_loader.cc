@@ -1,12 +1,15 @@
 // Binds BERT weights from a .rmsmp file: config validation, tensor shapes, row-group tables, permutations.
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <string>
 
 #include <nlohmann/json.hpp>
 #include <vector>
 
 #include "io/model_format.h"
 #include "models/bert.h"
+#include "models/encoder_tensors.h"
 #include "models/row_mixed_binding.h"
 #include "rmsmp/error.h"
 
@@ -146,38 +149,10 @@ BertWeights bert_bind(const ModelFile& f) {
   const BertConfig& c = w.cfg;
   const int64_t H = c.hidden_size, F = c.intermediate_size;
   // Word embeddings: an fp32 tensor, or a row-quantized table (rmsmp-convert --embeddings fixed8|fixed4).
-  if (f.header().contains("tables") && f.header()["tables"].contains("embeddings.word"))
-    w.word_table = bind_row_mixed_table(f, "embeddings.word", c.vocab_size, H);
+  if (f.header().contains("tables") && f.header()["tables"].contains(enc::kWord))
+    w.word_table = bind_row_mixed_table(f, enc::kWord, c.vocab_size, H);
   else
-    w.word_emb = f.f32("embeddings.word", {c.vocab_size, H});
-  w.pos_emb = f.f32("embeddings.position", {c.max_position_embeddings, H});
-  w.type_emb = f.f32("embeddings.token_type", {c.type_vocab_size, H});
-  w.emb_ln_g = f.f32("embeddings.ln.gamma", {H});
-  w.emb_ln_b = f.f32("embeddings.ln.beta", {H});
-  for (int64_t l = 0; l < c.num_layers; ++l) {
-    BertLayerWeights L;
-    auto lin = [&](const char* which, int64_t rows, int64_t cols) {
-      return bind_row_mixed_linear(f, bert_linear_name(l, which), rows, cols);
-    };
-    L.q = lin("q", H, H);
-    L.k = lin("k", H, H);
-    L.v = lin("v", H, H);
-    L.attn_out = lin("attn_out", H, H);
-    L.ffn_in = lin("ffn_in", F, H);
-    L.ffn_out = lin("ffn_out", H, F);
-    const std::string p = "encoder." + std::to_string(l) + ".";
-    L.ln_attn_g = f.f32(p + "ln_attn.gamma", {H});
-    L.ln_attn_b = f.f32(p + "ln_attn.beta", {H});
-    L.ln_ffn_g = f.f32(p + "ln_ffn.gamma", {H});
-    L.ln_ffn_b = f.f32(p + "ln_ffn.beta", {H});
-    w.layers.push_back(std::move(L));
-  }
-  if (c.rel_buckets > 0) w.rel_table = f.f32("encoder.relative_bias", {c.rel_buckets, c.num_heads});
-  for (size_t i = 0; i < c.dense.size(); ++i) {
-    const std::string p = "dense." + std::to_string(i) + ".";
-    w.dense.push_back({f.f32(p + "weight", {c.dense[i].out, c.dense[i].in}),
-                       c.dense[i].bias ? f.f32(p + "bias", {c.dense[i].out}) : nullptr});
-  }
+    w.word_emb = f.f32(enc::kWord, {c.vocab_size, H});
   if (f.header().contains("head")) {
     const nlohmann::json& hd = f.header()["head"];
     RMSMP_CHECK(hd.is_object() && hd.value("type", "") == "sequence_classification" && hd.contains("num_labels") &&
@@ -190,11 +165,41 @@ BertWeights bert_bind(const ModelFile& f) {
     RMSMP_CHECK(act == "tanh" || act == "relu", ErrorCode::InvalidFile,
                 f.path() << ": head pooler_activation '" << act << "' (tanh or relu)");
     w.pooler_relu = act == "relu";
-    w.pooler_w = f.f32("head.pooler.weight", {H, H});
-    w.pooler_b = f.f32("head.pooler.bias", {H});
-    w.cls_w = f.f32("head.classifier.weight", {w.num_labels, H});
-    w.cls_b = f.f32("head.classifier.bias", {w.num_labels});
   }
+  // Every other fp32 tensor by the schema's list (names and shapes, encoder_tensors.h).
+  std::map<std::string, const float*> t;
+  for (const auto& list : {enc::fp32_tensors_before_linears(c), enc::fp32_tensors_after_linears(c, w.num_labels)})
+    for (const enc::Tensor& e : list) t[e.name] = f.f32(e.name, e.shape);
+  if (w.num_labels > 0) {
+    w.pooler_w = t.at(enc::kHeadPoolerWeight);
+    w.pooler_b = t.at(enc::kHeadPoolerBias);
+    w.cls_w = t.at(enc::kHeadClassifierWeight);
+    w.cls_b = t.at(enc::kHeadClassifierBias);
+  }
+  w.pos_emb = t.at(enc::kPosition);
+  w.type_emb = t.at(enc::kTokenType);
+  w.emb_ln_g = t.at(enc::kEmbLnGamma);
+  w.emb_ln_b = t.at(enc::kEmbLnBeta);
+  for (int64_t l = 0; l < c.num_layers; ++l) {
+    BertLayerWeights L;
+    auto lin = [&](const char* which, int64_t rows, int64_t cols) {
+      return bind_row_mixed_linear(f, enc::linear(l, which), rows, cols);
+    };
+    L.q = lin("q", H, H);
+    L.k = lin("k", H, H);
+    L.v = lin("v", H, H);
+    L.attn_out = lin("attn_out", H, H);
+    L.ffn_in = lin("ffn_in", F, H);
+    L.ffn_out = lin("ffn_out", H, F);
+    L.ln_attn_g = t.at(enc::layer_norm(l, "ln_attn", "gamma"));
+    L.ln_attn_b = t.at(enc::layer_norm(l, "ln_attn", "beta"));
+    L.ln_ffn_g = t.at(enc::layer_norm(l, "ln_ffn", "gamma"));
+    L.ln_ffn_b = t.at(enc::layer_norm(l, "ln_ffn", "beta"));
+    w.layers.push_back(std::move(L));
+  }
+  if (c.rel_buckets > 0) w.rel_table = t.at(enc::kRelativeBias);
+  for (size_t i = 0; i < c.dense.size(); ++i)
+    w.dense.push_back({t.at(enc::dense(i, "weight")), c.dense[i].bias ? t.at(enc::dense(i, "bias")) : nullptr});
   return w;
 }
 
