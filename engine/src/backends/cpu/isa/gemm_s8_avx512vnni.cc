@@ -16,6 +16,28 @@
 namespace rmsmp {
 
 namespace {
+// One k quad of N tokens (4 bytes each at x[i] + 4 q, broadcast) against one or two 16-row weight vectors: the
+// inner step of every tile below.
+template <int N>
+inline void dp_quad(const int8_t* const* x, int64_t q, __m512i w, __m512i* c) {
+#pragma GCC unroll 16
+  for (int i = 0; i < N; ++i) {
+    int32_t v;
+    std::memcpy(&v, x[i] + 4 * q, 4);
+    c[i] = _mm512_dpbusd_epi32(c[i], w, _mm512_set1_epi32(v));
+  }
+}
+inline void dp_quad2(const int8_t* const* x, int64_t q, __m512i w0, __m512i w1, __m512i* c0, __m512i* c1) {
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; ++i) {
+    int32_t v;
+    std::memcpy(&v, x[i] + 4 * q, 4);
+    const __m512i xb = _mm512_set1_epi32(v);
+    c0[i] = _mm512_dpbusd_epi32(c0[i], w0, xb);
+    c1[i] = _mm512_dpbusd_epi32(c1[i], w1, xb);
+  }
+}
+
 // One micro tile: 32 rows (two zmm of 16) x 8 tokens over every k quad. With Prefetch, each quad also
 // prefetches the next cache line of each run in pf (advancing the cursors), so the next tile's weights arrive
 // while this one computes.
@@ -31,15 +53,7 @@ inline void micro_tile(const uint8_t* p0, const uint8_t* p1, const int8_t* const
           pf[h] += 64;
         }
     }
-    const __m512i w0 = _mm512_loadu_si512(p0 + q * 64), w1 = _mm512_loadu_si512(p1 + q * 64);
-#pragma GCC unroll 8
-    for (int i = 0; i < 8; ++i) {
-      int32_t v;
-      std::memcpy(&v, x[i] + 4 * q, 4);
-      const __m512i xb = _mm512_set1_epi32(v);
-      c0[i] = _mm512_dpbusd_epi32(c0[i], w0, xb);
-      c1[i] = _mm512_dpbusd_epi32(c1[i], w1, xb);
-    }
+    dp_quad2(x, q, _mm512_loadu_si512(p0 + q * 64), _mm512_loadu_si512(p1 + q * 64), c0, c1);
   }
 }
 
@@ -47,13 +61,7 @@ inline void micro_tile(const uint8_t* p0, const uint8_t* p1, const int8_t* const
 inline void micro_tile16(const uint8_t* p0, const int8_t* const* x, int64_t kq, __m512i* c) {
   for (int i = 0; i < 16; ++i) c[i] = _mm512_setzero_si512();
   for (int64_t q = 0; q < kq; ++q) {
-    const __m512i w0 = _mm512_loadu_si512(p0 + q * 64);
-#pragma GCC unroll 16
-    for (int i = 0; i < 16; ++i) {
-      int32_t v;
-      std::memcpy(&v, x[i] + 4 * q, 4);
-      c[i] = _mm512_dpbusd_epi32(c[i], w0, _mm512_set1_epi32(v));
-    }
+    dp_quad<16>(x, q, _mm512_loadu_si512(p0 + q * 64), c);
   }
 }
 }  // namespace
@@ -188,15 +196,7 @@ RMSMP_VBMI void tile32x8(const GemmS8Args& a, const HalfW& h0, const HalfW& h1, 
   for (int i = 0; i < 8; ++i) c0[i] = c1[i] = _mm512_setzero_si512();
   for (int64_t q = 0; q < kq; ++q) {
     prefetch_step(pf, pf_end);
-    const __m512i w0 = half_quad<K0>(h0, q), w1 = half_quad<K1>(h1, q);
-#pragma GCC unroll 8
-    for (int i = 0; i < 8; ++i) {
-      int32_t v;
-      std::memcpy(&v, x[i] + 4 * q, 4);
-      const __m512i xb = _mm512_set1_epi32(v);
-      c0[i] = _mm512_dpbusd_epi32(c0[i], w0, xb);
-      c1[i] = _mm512_dpbusd_epi32(c1[i], w1, xb);
-    }
+    dp_quad2(x, q, half_quad<K0>(h0, q), half_quad<K1>(h1, q), c0, c1);
   }
   store_sums(a, 0, 0, 8, c0, a.n_rows);
   store_sums(a, 16, 0, 8, c1, a.n_rows - 16);
@@ -213,13 +213,7 @@ RMSMP_VBMI void tile16(const GemmS8Args& a, const HalfW& hw, int64_t r, int64_t 
   for (int i = 0; i < NT; ++i) c[i] = _mm512_setzero_si512();
   for (int64_t q = 0; q < kq; ++q) {
     prefetch_step(pf, pf_end);
-    const __m512i w = half_quad<Kind>(hw, q);
-#pragma GCC unroll 16
-    for (int i = 0; i < NT; ++i) {
-      int32_t v;
-      std::memcpy(&v, x[i] + 4 * q, 4);
-      c[i] = _mm512_dpbusd_epi32(c[i], w, _mm512_set1_epi32(v));
-    }
+    dp_quad<NT>(x, q, half_quad<Kind>(hw, q), c);
   }
   store_sums(a, r, t, NT, c, a.n_rows - r);
 }
