@@ -5,6 +5,9 @@
 
 namespace rmsmp {
 
+const HfFamily& hf_distilbert_family();  // hf_distilbert.cc
+const HfFamily& hf_mpnet_family();       // hf_mpnet.cc
+
 const std::vector<const HfFamily*>& hf_families() {
   static const std::vector<const HfFamily*> all = {&hf_bert_family(), &hf_distilbert_family(), &hf_roberta_family(),
                                                    &hf_mpnet_family()};

@@ -2,7 +2,8 @@
 // (models/encoder_tensors.h), what its config.json says in its own keys, and the few ways it differs from BERT
 // (position offset, token types, relative position bias, template, classification head). Each family is one
 // file, converters/hf_<family>.cc; hf_checkpoint.cc reads any family through this description only. A new
-// family of the same shape is one such file, its entry in hf_families(), and tests.
+// family of the same shape touches three files: its hf_<family>.cc, its line in hf_families() (hf_family.cc)
+// and the source list of converters/CMakeLists.txt; then a golden script and a test.
 #pragma once
 #include <map>
 #include <string>
@@ -41,11 +42,9 @@ struct HfFamily {
 const std::vector<const HfFamily*>& hf_families();
 const HfFamily& hf_family(const std::string& model_type, const std::string& where);
 
-// The families (hf_<family>.cc).
+// Families that others start from (hf_<family>.cc; the registry in hf_family.cc declares the rest itself).
 const HfFamily& hf_bert_family();
 const HfFamily& hf_roberta_family();  // RoBERTa, XLM-R, CamemBERT
-const HfFamily& hf_distilbert_family();
-const HfFamily& hf_mpnet_family();
 
 // HF position ids of a position-offset family start here (RoBERTa: pad_token_id + 1).
 inline int64_t hf_position_offset(const nlohmann::json& cfg) { return cfg.value("pad_token_id", int64_t(1)) + 1; }

@@ -8,6 +8,7 @@
 
 #include "clip_search.h"
 #include "gptq.h"
+#include "models/row_mixed_writer.h"
 #include "rmsmp/error.h"
 
 namespace rmsmp {
@@ -174,37 +175,31 @@ namespace {
 
 // Writes rows grouped by scheme (kGroupOrder): each group's codes and steps, appending its rows to perm (stored
 // position -> original row) and its entry to groups; returns the summed code bits of all rows.
-double write_row_groups(ModelWriter& mw, const std::string& name, const std::vector<float>& w, int64_t rows,
-                        int64_t cols, const std::vector<QuantKind>& assign, const std::vector<float>& row_step,
-                        const RowScores* scores, nlohmann::json& groups, std::vector<int32_t>& perm,
-                        nlohmann::json& rep_groups) {
+// The rows of each scheme (kGroupOrder: the file's group order) packed, for write_row_mixed, with the report's
+// per-group statistics; returns the code bits of all rows.
+double pack_row_groups(const std::vector<float>& w, int64_t rows, int64_t cols, const std::vector<QuantKind>& assign,
+                       const std::vector<float>& row_step, const RowScores* scores, std::vector<PackedRowGroup>& groups,
+                       nlohmann::json& rep_groups) {
   double bits = 0;
   for (QuantKind kind : kGroupOrder) {
-    std::vector<int32_t> rws;
+    PackedRowGroup g{kind, {}, {}, {}};
     for (int64_t r = 0; r < rows; ++r)
-      if (assign[size_t(r)] == kind) rws.push_back(int32_t(r));
-    if (rws.empty()) continue;
+      if (assign[size_t(r)] == kind) g.rows.push_back(int32_t(r));
+    if (g.rows.empty()) continue;
     const QuantScheme& s = quant_scheme(kind);
     const size_t rb = quant_row_bytes(kind, cols);
-    std::vector<uint8_t> codes(rws.size() * rb);
-    std::vector<float> steps(rws.size());
-    for (size_t j = 0; j < rws.size(); ++j) {
-      steps[j] = row_step[size_t(rws[j])];
-      quant_quantize_pack_row_with_step_ref(kind, w.data() + int64_t(rws[j]) * cols, cols, steps[j], codes.data() + j * rb);
+    g.codes.resize(g.rows.size() * rb);
+    g.steps.resize(g.rows.size());
+    for (size_t j = 0; j < g.rows.size(); ++j) {
+      g.steps[j] = row_step[size_t(g.rows[j])];
+      quant_quantize_pack_row_with_step_ref(kind, w.data() + int64_t(g.rows[j]) * cols, cols, g.steps[j],
+                                            g.codes.data() + j * rb);
     }
-    const std::string gname = name + ".g_" + s.name;
-    nlohmann::json g = {{"scheme", s.name},
-                        {"rows", rws.size()},
-                        {"codes", mw.add_tensor(gname + ".codes", DType::U8, {int64_t(rws.size()), int64_t(rb)}, codes.data())}};
-    g["steps"] = quant_is_integer(kind) ? nlohmann::json(mw.add_tensor(gname + ".steps", DType::F32, {int64_t(rws.size())}, steps.data()))
-                                        : nlohmann::json(nullptr);
-    groups.push_back(g);
-    perm.insert(perm.end(), rws.begin(), rws.end());
-    bits += double(s.bits) * double(rws.size());
-    nlohmann::json rg = {{"rows", rws.size()}};
+    bits += double(s.bits) * double(g.rows.size());
+    nlohmann::json rg = {{"rows", g.rows.size()}};
     if (scores) {
       std::vector<double> sens, var;
-      for (int32_t r : rws) {
+      for (int32_t r : g.rows) {
         sens.push_back(std::min(scores->sens_fixed4[size_t(r)], scores->sens_pot4[size_t(r)]));
         var.push_back(scores->variance[size_t(r)]);
       }
@@ -212,6 +207,7 @@ double write_row_groups(ModelWriter& mw, const std::string& name, const std::vec
       rg["normalized_variance"] = stats(var);
     }
     rep_groups[s.name] = rg;
+    groups.push_back(std::move(g));
   }
   return bits;
 }
@@ -251,21 +247,12 @@ QuantizedRows quantize_rows(const std::vector<float>& w_in, int64_t rows, int64_
 void pack_linear_rows(ModelWriter& mw, const std::string& name, const QuantizedRows& qr, const std::vector<float>& bias,
                       int64_t rows, int64_t cols, const ActQuant& act, const RowScores* scores,
                       nlohmann::json& linears, nlohmann::json& report_layer) {
-  std::vector<int32_t> perm;
-  nlohmann::json groups = nlohmann::json::array(), rep_groups = nlohmann::json::object();
-  const double bits = write_row_groups(mw, name, qr.w, rows, cols, qr.kinds, qr.steps, scores, groups, perm, rep_groups);
-  nlohmann::json entry = {{"rows", rows},
-                          {"cols", cols},
-                          {"perm", mw.add_tensor(name + ".perm", DType::I32, {rows}, perm.data())},
-                          {"bias", mw.add_tensor(name + ".bias", DType::F32, {rows}, bias.data())},
-                          {"groups", groups}};
-  entry["act"] = {{"bits", act.bits},
-                  {"mode", act.per_tensor ? "dynamic_tensor" : act.dynamic ? "dynamic" : "static"},
-                  {"clip", act.clip}};
-  if (act.nonneg) entry["act"]["signed"] = false;
-  linears[name] = entry;
+  std::vector<PackedRowGroup> groups;
+  nlohmann::json rep_groups = nlohmann::json::object();
+  const double bits = pack_row_groups(qr.w, rows, cols, qr.kinds, qr.steps, scores, groups, rep_groups);
+  linears[name] = write_row_mixed(mw, name, rows, cols, groups, bias.data(), act);
   report_layer = {{"name", name}, {"rows", rows}, {"cols", cols}, {"bits_per_weight", bits / double(rows)},
-                  {"groups", rep_groups}, {"act", entry["act"]}};
+                  {"groups", rep_groups}, {"act", act_to_json(act)}};
 }
 
 void pack_linear(ModelWriter& mw, const std::string& name, const std::vector<float>& w_in, const std::vector<float>& bias,
@@ -283,13 +270,10 @@ QuantizedRows quantize_table(const std::vector<float>& w, int64_t rows, int64_t 
 
 void pack_table_rows(ModelWriter& mw, const std::string& name, const QuantizedRows& qr, int64_t rows, int64_t cols,
                      nlohmann::json& tables, nlohmann::json& report) {
-  std::vector<int32_t> perm;
-  nlohmann::json groups = nlohmann::json::array(), rep_groups = nlohmann::json::object();
-  const double bits = write_row_groups(mw, name, qr.w, rows, cols, qr.kinds, qr.steps, nullptr, groups, perm, rep_groups);
-  tables[name] = {{"rows", rows},
-                  {"cols", cols},
-                  {"perm", mw.add_tensor(name + ".perm", DType::I32, {rows}, perm.data())},
-                  {"groups", groups}};
+  std::vector<PackedRowGroup> groups;
+  nlohmann::json rep_groups = nlohmann::json::object();
+  const double bits = pack_row_groups(qr.w, rows, cols, qr.kinds, qr.steps, nullptr, groups, rep_groups);
+  tables[name] = write_row_mixed(mw, name, rows, cols, groups, nullptr, ActQuant{});
   report = {{"name", name}, {"rows", rows}, {"cols", cols}, {"bits_per_weight", bits / double(rows)}, {"groups", rep_groups}};
 }
 

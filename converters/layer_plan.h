@@ -66,7 +66,7 @@ QuantizedRows quantize_rows(const std::vector<float>& w, int64_t rows, int64_t c
                             bool clip_hessian = false);
 
 // Packs one layer's rows grouped by scheme into the writer; adds its "linears" entry and fills its report
-// entry. act.per_tensor is written as mode "dynamic_tensor", act.nonneg as "signed": false.
+// entry (the entry as models/row_mixed_writer.h writes it).
 void pack_linear_rows(ModelWriter& mw, const std::string& name, const QuantizedRows& qr, const std::vector<float>& bias,
                       int64_t rows, int64_t cols, const ActQuant& act, const RowScores* scores,
                       nlohmann::json& linears, nlohmann::json& report_layer);
