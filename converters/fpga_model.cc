@@ -5,6 +5,7 @@
 #include <array>
 #include <cmath>
 
+#include "models/encoder_tensors.h"
 #include "rmsmp/error.h"
 
 namespace rmsmp {
@@ -159,7 +160,7 @@ std::vector<FpgaLayer> fpga_model_layers(const nlohmann::json& h, int64_t seq) {
   const int64_t H = arch.at("hidden_size").get<int64_t>(), layers = arch.at("num_layers").get<int64_t>();
   for (int64_t l = 0; l < layers; ++l)
     for (const char* n : {"q", "k", "v", "attention", "attn_out", "ffn_in", "ffn_out"}) {
-      const std::string name = "encoder." + std::to_string(l) + "." + n;
+      const std::string name = enc::linear(l, n);
       if (std::string(n) == "attention") {
         L.push_back({name + " (QK^T, PV)", 0, 0, 2 * seq * seq * H, true, 3 * H * seq, H * seq});
         continue;
