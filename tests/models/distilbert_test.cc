@@ -138,4 +138,27 @@ TEST(DistilBert, WhatTheMappingCannotRunIsRefusedByName) {
   }
 }
 
+// A model_type no family mapping reads (converters/hf_<family>.cc) is refused naming config.json and every
+// model_type that is read, from the one registry (hf_families()).
+TEST(HfFamilies, AnUnknownModelTypeIsRefusedListingEveryFamily) {
+  namespace fs = std::filesystem;
+  const std::string dir = test::temp_dir() + "/deberta";
+  fs::remove_all(dir);
+  fs::copy(test::data_dir() + "/tiny_distilbert", dir);
+  nlohmann::json cfg;
+  std::ifstream(dir + "/config.json") >> cfg;
+  cfg["model_type"] = "deberta-v2";
+  std::ofstream(dir + "/config.json") << cfg.dump();
+  try {
+    convert("fp32", dir);
+    FAIL() << "a deberta-v2 config converted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::Unsupported);
+    const std::string m = e.what();
+    EXPECT_NE(m.find("config.json: model_type 'deberta-v2' is not supported"), std::string::npos) << m;
+    for (const char* t : {"bert", "distilbert", "roberta", "xlm-roberta", "camembert", "mpnet"})
+      EXPECT_NE(m.find(std::string(t)), std::string::npos) << t << " missing from: " << m;
+  }
+}
+
 }  // namespace rmsmp
