@@ -13,17 +13,43 @@
 namespace rmsmp {
 namespace {
 
+// A 4-bit decode table as prepared.h stores it: 16 entries repeated in all four 16-byte lanes. extremes: codes
+// 0 and 1 decode to the worst-case bytes 0 and 255.
+std::vector<uint8_t> lane_table(std::mt19937& rng, bool extremes = false) {
+  std::vector<uint8_t> t(64);
+  for (int c = 0; c < 16; ++c) {
+    const uint8_t v = extremes && c < 2 ? uint8_t(c == 0 ? 0 : 255) : uint8_t(rng());
+    for (int lane = 0; lane < 4; ++lane) t[size_t(16 * lane + c)] = v;
+  }
+  return t;
+}
+
+// The documented nibble layout decoded byte by byte: quad q's output byte m is the low (m < 32) or high nibble
+// of source byte 32 q + m % 32, through the table of its row (m / 4).
+void scalar_nibble_decode(const uint8_t* src, int64_t k_padded, const std::vector<uint8_t>* const* row_tables,
+                          uint8_t* out) {
+  for (int64_t q = 0; q < k_padded / 4; ++q)
+    for (int m = 0; m < 64; ++m) {
+      const uint8_t byte = src[32 * q + (m % 32)];
+      out[64 * q + m] = (*row_tables[m / 4])[size_t(m < 32 ? byte & 0x0F : byte >> 4)];
+    }
+}
+
+// sum over k of (panel byte of row r - 128) * x[t][k], the panel in VNNI blocks of 16 rows x 4 k values.
+int64_t scalar_vnni_dot(const uint8_t* panel, int64_t K, const std::vector<int8_t>& x, int64_t t, int64_t r) {
+  int64_t s = 0;
+  for (int64_t k = 0; k < K; ++k)
+    s += (int64_t(panel[(r / 16) * 16 * K + (k / 4) * 64 + (r % 16) * 4 + k % 4]) - 128) * x[size_t(t * K + k)];
+  return s;
+}
+
 TEST(VnniExpand, EveryPathDecodesEveryByteThroughItsRowsTable) {
   if (!isa_supported(Isa::Avx512Vnni)) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
   std::mt19937 rng(7);
   const int64_t k_padded = 96;  // 24 quads
   for (int n_luts = 1; n_luts <= 4; ++n_luts) {
-    std::vector<std::vector<uint8_t>> tables(size_t(n_luts), std::vector<uint8_t>(64));
-    for (auto& t : tables)
-      for (int c = 0; c < 16; ++c) {
-        const uint8_t v = uint8_t(rng());
-        for (int lane = 0; lane < 4; ++lane) t[size_t(16 * lane + c)] = v;  // repeated per 16-byte lane
-      }
+    std::vector<std::vector<uint8_t>> tables;
+    for (int e = 0; e < n_luts; ++e) tables.push_back(lane_table(rng));
     int row_table[16];
     uint64_t masks[4] = {~uint64_t(0), 0, 0, 0};
     for (int r = 0; r < 16; ++r) {
@@ -35,12 +61,9 @@ TEST(VnniExpand, EveryPathDecodesEveryByteThroughItsRowsTable) {
     std::vector<uint8_t> src(size_t(8 * k_padded));
     for (auto& b : src) b = uint8_t(rng());
     std::vector<uint8_t> want(size_t(16 * k_padded));
-    for (int64_t q = 0; q < k_padded / 4; ++q)
-      for (int m = 0; m < 64; ++m) {
-        const uint8_t byte = src[size_t(32 * q + (m % 32))];
-        const int code = m < 32 ? byte & 0x0F : byte >> 4;
-        want[size_t(64 * q + m)] = tables[size_t(row_table[m / 4])][size_t(code)];
-      }
+    const std::vector<uint8_t>* row_tables[16];
+    for (int r = 0; r < 16; ++r) row_tables[r] = &tables[size_t(row_table[r])];
+    scalar_nibble_decode(src.data(), k_padded, row_tables, want.data());
     const uint8_t* luts[4];
     for (int e = 0; e < n_luts; ++e) luts[e] = tables[size_t(e)].data();
     for (bool vbmi : {false, true}) {
@@ -79,13 +102,9 @@ TEST(VnniGemm, ExactForEveryRowCountAndTokenTail) {
                      acc.data(), R};
         gemm_s8_avx512vnni(a);
         for (int64_t t = 0; t < T; ++t)
-          for (int64_t r = 0; r < R; ++r) {
-            int64_t s = 0;
-            for (int64_t k = 0; k < K; ++k)
-              s += (int64_t(w[size_t((r / 16) * 16 * K + (k / 4) * 64 + (r % 16) * 4 + k % 4)]) - 128) *
-                   x[size_t(t * K + k)];
-            ASSERT_EQ(acc[size_t(t * R + r)], s) << "K " << K << " T " << T << " rows " << R << " t " << t << " r " << r;
-          }
+          for (int64_t r = 0; r < R; ++r)
+            ASSERT_EQ(acc[size_t(t * R + r)], scalar_vnni_dot(w.data(), K, x, t, r))
+                << "K " << K << " T " << T << " rows " << R << " t " << t << " r " << r;
       }
 }
 
@@ -123,12 +142,8 @@ TEST(VnniGemm, FusedNibbleDecodeIsExactForEveryHalfKind) {
             }
             const int n = kind[h];
             for (int e = 0; e < n; ++e) {
-              std::vector<uint8_t>& t = tables[size_t(4 * h + e)];
-              for (int c = 0; c < 16; ++c) {
-                const uint8_t v = uint8_t(c == 0 ? 0 : c == 1 ? 255 : rng());
-                for (int lane = 0; lane < 4; ++lane) t[size_t(16 * lane + c)] = v;
-              }
-              a.nib_luts[h][e] = t.data();
+              tables[size_t(4 * h + e)] = lane_table(rng, true);
+              a.nib_luts[h][e] = tables[size_t(4 * h + e)].data();
             }
             int row_table[16];
             for (int r = 0; r < 16; ++r) {
@@ -137,11 +152,9 @@ TEST(VnniGemm, FusedNibbleDecodeIsExactForEveryHalfKind) {
             }
             src[size_t(h)].resize(size_t(8 * K));
             for (auto& b : src[size_t(h)]) b = uint8_t(rng());
-            for (int64_t q = 0; q < K / 4; ++q)
-              for (int m = 0; m < 64; ++m) {
-                const uint8_t byte = src[size_t(h)][size_t(32 * q + (m % 32))];
-                want[64 * q + m] = tables[size_t(4 * h + row_table[m / 4])][size_t(m < 32 ? byte & 0x0F : byte >> 4)];
-              }
+            const std::vector<uint8_t>* row_tables[16];
+            for (int r = 0; r < 16; ++r) row_tables[r] = &tables[size_t(4 * h + row_table[r])];
+            scalar_nibble_decode(src[size_t(h)].data(), K, row_tables, want);
             a.nib[h] = src[size_t(h)].data();
             a.nib_n[h] = n;
           }
@@ -149,14 +162,10 @@ TEST(VnniGemm, FusedNibbleDecodeIsExactForEveryHalfKind) {
           a.w_hi = reinterpret_cast<const int8_t*>(panel.data() + 16 * K);
           gemm_s8_avx512vbmi_nib(a);
           for (int64_t t = 0; t < T; ++t)
-            for (int64_t r = 0; r < R; ++r) {
-              int64_t s = 0;
-              for (int64_t k = 0; k < K; ++k)
-                s += (int64_t(panel[size_t((r / 16) * 16 * K + (k / 4) * 64 + (r % 16) * 4 + k % 4)]) - 128) *
-                     x[size_t(t * K + k)];
-              ASSERT_EQ(acc[size_t(t * R + r)], s) << "K " << K << " T " << T << " rows " << R << " halves "
-                                                   << kind[0] << "/" << kind[1] << " t " << t << " r " << r;
-            }
+            for (int64_t r = 0; r < R; ++r)
+              ASSERT_EQ(acc[size_t(t * R + r)], scalar_vnni_dot(panel.data(), K, x, t, r))
+                  << "K " << K << " T " << T << " rows " << R << " halves " << kind[0] << "/" << kind[1] << " t " << t
+                  << " r " << r;
         }
 }
 

@@ -153,19 +153,12 @@ uint32_t Backend::depthwise_row_s8(const PreparedDepthwise& w, const DepthwiseRo
   const int64_t C = w.channels;
   thread_local std::vector<int32_t> acc;
   acc.resize(size_t(C) + 32);
+  const int8_t* rowp[kMaxDepthwiseTaps];
   const int8_t* xs[kMaxDepthwiseTaps + 1];
+  depthwise_window_rows(r, C, rowp);
   uint32_t mx = 0;
   for (int64_t ox = 0; ox < r.ow; ++ox) {
-    int nt = 0;
-    for (int64_t ky = 0; ky < r.kh; ++ky) {
-      const int64_t iy = r.oy * r.sh - r.pt + ky;
-      const bool row_in = iy >= 0 && iy < r.in_h;
-      for (int64_t kx = 0; kx < r.kw; ++kx) {
-        const int64_t ix = ox * r.sw - r.pl + kx;
-        xs[nt++] = !row_in || ix < 0 || ix >= r.in_w ? r.zeros : r.x + (iy * r.in_w + ix) * C;
-      }
-    }
-    xs[nt] = r.zeros;  // an odd tap count's last pair: its second weight is 0
+    depthwise_window(r, C, rowp, ox, xs);
     depthwise_acc_s8(w, xs, acc.data());
     mx = std::max(mx, epilogue_rows(acc.data(), C, 1, C, &r.xstep, r.wstep, r.bias,
                                     r.residual ? r.residual + ox * C : nullptr, r.act, r.want_max, r.y + ox * C));

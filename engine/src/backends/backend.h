@@ -80,6 +80,34 @@ struct DepthwiseRow {
   float* y;
 };
 
+// The window of row r's output pixels: rowp[ky] = input row ky of the window (null outside the input), found
+// once per row; then per pixel ox, xs[t] = the tap's input pixel (r.zeros outside) for every tap in (ky, kx)
+// order, plus one more r.zeros (an odd tap count's last pair has a zero weight).
+inline void depthwise_window_rows(const DepthwiseRow& r, int64_t C, const int8_t** rowp) {
+  for (int64_t ky = 0; ky < r.kh; ++ky) {
+    const int64_t iy = r.oy * r.sh - r.pt + ky;
+    rowp[ky] = iy >= 0 && iy < r.in_h ? r.x + iy * r.in_w * C : nullptr;
+  }
+}
+inline void depthwise_window(const DepthwiseRow& r, int64_t C, const int8_t* const* rowp, int64_t ox,
+                             const int8_t** xs) {
+  int nt = 0;
+  const int64_t ix0 = ox * r.sw - r.pl;
+  if (ix0 >= 0 && ix0 + r.kw <= r.in_w) {  // inside the input's width: no test per tap
+    for (int64_t ky = 0; ky < r.kh; ++ky) {
+      const int8_t* p = rowp[ky] ? rowp[ky] + ix0 * C : nullptr;
+      for (int64_t kx = 0; kx < r.kw; ++kx) xs[nt++] = p ? p + kx * C : r.zeros;
+    }
+  } else {
+    for (int64_t ky = 0; ky < r.kh; ++ky)
+      for (int64_t kx = 0; kx < r.kw; ++kx) {
+        const int64_t ix = ix0 + kx;
+        xs[nt++] = rowp[ky] && ix >= 0 && ix < r.in_w ? rowp[ky] + ix * C : r.zeros;
+      }
+  }
+  xs[nt] = r.zeros;
+}
+
 // A linear's quantized input rows made on demand instead of stored: a convolution's patches (im2col) from its
 // int8 input, so a backend can build each block of rows where it multiplies it. rows(t0, n, dst, stride) writes
 // rows t0 .. t0 + n - 1, `cols` values each, row i at dst + i * stride; dst's bytes past cols are left alone.

@@ -29,7 +29,7 @@ constexpr std::pair<DenseActivation, const char*> kDenseActivations[] = {{DenseA
 std::string pooling_name(unsigned modes) {
   std::string s;
   for (const auto& [bit, name] : kPoolingNames)
-    if (modes & bit) s += (s.empty() ? "" : "+") + std::string(name);
+    if (modes & bit) s.append(s.empty() ? "" : "+").append(name);
   return s;
 }
 

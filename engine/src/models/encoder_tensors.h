@@ -37,11 +37,18 @@ inline constexpr const char* kLayerNorms[2] = {"ln_attn", "ln_ffn"};
 // encoder.<l>.<linear> (bert_linear_name), and its fp32 .weight / .bias in a checkpoint.
 inline std::string linear(int64_t l, const char* which) { return bert_linear_name(l, which); }
 // encoder.<l>.<ln>.<leaf>, leaf gamma or beta.
+// (Appended piece by piece: GCC 12 warns, wrongly, about literal + std::string inlined here, -Wrestrict.)
 inline std::string layer_norm(int64_t l, const char* ln, const char* leaf) {
-  return "encoder." + std::to_string(l) + "." + ln + "." + leaf;
+  std::string s = "encoder.";
+  s.append(std::to_string(l)).append(".").append(ln).append(".").append(leaf);
+  return s;
 }
 // dense.<i>.<leaf>, leaf weight or bias.
-inline std::string dense(size_t i, const char* leaf) { return "dense." + std::to_string(i) + "." + leaf; }
+inline std::string dense(size_t i, const char* leaf) {
+  std::string s = "dense.";
+  s.append(std::to_string(i)).append(".").append(leaf);
+  return s;
+}
 
 struct Tensor {
   std::string name;

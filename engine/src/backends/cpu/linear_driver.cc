@@ -317,8 +317,17 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
         tmp.resize(size_t(T * g.rows));
         const float* wf = reinterpret_cast<const float*>(g.codes);
         const float* x = in.x;
+        float* tp = tmp.data();
+        const int32_t* perm = w.perm + stored0;
+        const int64_t rows_g = g.rows, wrows = w.rows;
+        float* yl = ys[l];
+        const float* bias = w.bias;
+        // Stored rows [r0, r1) of the scratch into y in original order, with their biases.
+        auto scatter = [=](int64_t r0, int64_t r1) {
+          for (int64_t t = 0; t < T; ++t)
+            for (int64_t j = r0; j < r1; ++j) yl[t * wrows + perm[j]] = tp[t * rows_g + j] + (bias ? bias[perm[j]] : 0.f);
+        };
         if (exact_fp32_) {
-          float* tp = tmp.data();
           const Isa isa = isa_;
           // Blocks of 64 rows over the threads; each output is one lane's chain, so any split gives the same bits.
 #pragma omp parallel for schedule(static)
@@ -335,23 +344,14 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
                   tp[t * g.rows + r] = acc;
                 }
           }
-          const int32_t* perm = w.perm + stored0;
-          for (int64_t t = 0; t < T; ++t)
-            for (int64_t j = 0; j < g.rows; ++j)
-              ys[l][t * w.rows + perm[j]] = tmp[size_t(t * g.rows + j)] + (w.bias ? w.bias[perm[j]] : 0.f);
+          scatter(0, rows_g);
           continue;
         }
         // dnnl_sgemm on a slice of rows per thread, in our parallel region (inside one, oneDNN runs
         // sequentially), each thread then adding the bias and scattering its own rows: at a few tokens,
         // oneDNN's own threading of these small GEMMs and the serial scatter left the threads waiting for
         // most of the fp32 engine's time.
-        const int32_t* perm = w.perm + stored0;
         const int nth = omp_in_parallel() ? 1 : omp_get_max_threads();
-        const int64_t rows_g = g.rows;
-        float* tp = tmp.data();
-        float* yl = ys[l];
-        const float* bias = w.bias;
-        const int64_t wrows = w.rows;
         std::atomic<int> failed{0};
 #pragma omp parallel num_threads(nth)
         {
@@ -362,9 +362,7 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
           if (r1 > r0) {
             if (dnnl_sgemm('N', 'T', T, r1 - r0, K, 1.f, x, K, wf + r0 * K, K, 0.f, tp + r0, rows_g) != dnnl_success)
               failed = 1;
-            for (int64_t t = 0; t < T; ++t)
-              for (int64_t j = r0; j < r1; ++j)
-                yl[t * wrows + perm[j]] = tp[t * rows_g + j] + (bias ? bias[perm[j]] : 0.f);
+            scatter(r0, r1);
           }
         }
         RMSMP_CHECK(!failed, ErrorCode::Internal, "dnnl_sgemm failed on " << w.name);

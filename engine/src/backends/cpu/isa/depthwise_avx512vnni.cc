@@ -60,34 +60,17 @@ void depthwise_acc_s8_vnni(const int16_t* w, int64_t pairs, int64_t blocks, int6
 
 // Backend::depthwise_row_s8 with the sums kept in registers: per 16 channels the epilogue_rows operations in
 // its order (float(acc) * (xstep * wstep) + bias, + residual, ReLU / ReLU6 as compares that send NaN to 0),
-// lane by lane, so the same bits; the window's tap pointers come from the kh input rows found once per row.
+// lane by lane, so the same bits; the window's tap pointers as depthwise_window (backend.h) gives them.
 uint32_t depthwise_row_vnni(const int16_t* w, int64_t pairs, int64_t blocks, int64_t channels, const DepthwiseRow& r) {
   const int64_t C = channels;
   const int8_t* rowp[kMaxDepthwiseTaps];
-  for (int64_t ky = 0; ky < r.kh; ++ky) {
-    const int64_t iy = r.oy * r.sh - r.pt + ky;
-    rowp[ky] = iy >= 0 && iy < r.in_h ? r.x + iy * r.in_w * C : nullptr;
-  }
+  depthwise_window_rows(r, C, rowp);
   const __m512 xstep = _mm512_set1_ps(r.xstep), zero = _mm512_setzero_ps(), six = _mm512_set1_ps(6.f);
   const __m512i mag = _mm512_set1_epi32(0x7fffffff), inf = _mm512_set1_epi32(0x7f800000);
   __m512i rmax = _mm512_setzero_si512();
   const int8_t* xs[kMaxDepthwiseTaps + 1];
   for (int64_t ox = 0; ox < r.ow; ++ox) {
-    int nt = 0;
-    const int64_t ix0 = ox * r.sw - r.pl;
-    if (ix0 >= 0 && ix0 + r.kw <= r.in_w) {  // the window inside the input's width: no test per tap
-      for (int64_t ky = 0; ky < r.kh; ++ky) {
-        const int8_t* p = rowp[ky] ? rowp[ky] + ix0 * C : nullptr;
-        for (int64_t kx = 0; kx < r.kw; ++kx) xs[nt++] = p ? p + kx * C : r.zeros;
-      }
-    } else {
-      for (int64_t ky = 0; ky < r.kh; ++ky)
-        for (int64_t kx = 0; kx < r.kw; ++kx) {
-          const int64_t ix = ix0 + kx;
-          xs[nt++] = rowp[ky] && ix >= 0 && ix < r.in_w ? rowp[ky] + ix * C : r.zeros;
-        }
-    }
-    xs[nt] = r.zeros;  // an odd tap count's last pair: its second weight is 0
+    depthwise_window(r, C, rowp, ox, xs);
     float* y = r.y + ox * C;
     const float* res = r.residual ? r.residual + ox * C : nullptr;
     for (int64_t b = 0; b < blocks; ++b) {
