@@ -56,7 +56,29 @@ void BM_Linear(benchmark::State& st, const char* backend, QuantKind kind) {
                                              benchmark::Counter::kIs1000);
 }
 
+// One sequence's self-attention (every head), as the encoder calls it: q, k, v rows of the whole hidden state.
+void BM_Attention(benchmark::State& st, const char* backend) {
+  const int64_t len = st.range(0), heads = st.range(1), hd = st.range(2), H = heads * hd;
+  std::mt19937_64 rng(2);
+  std::normal_distribution<float> nd;
+  std::vector<float> q(size_t(len * H)), k(q.size()), v(q.size()), out(q.size());
+  for (auto* t : {&q, &k, &v})
+    for (auto& x : *t) x = nd(rng);
+  auto be = make_backend(backend);
+  for (auto _ : st) {
+    be->attention(q.data(), k.data(), v.data(), len, heads, hd, out.data());
+    benchmark::DoNotOptimize(out.data());
+  }
+  st.counters["GFLOP/s"] = benchmark::Counter(double(4 * len * len * H), benchmark::Counter::kIsIterationInvariantRate,
+                                              benchmark::Counter::kIs1000);
+}
+
 void register_all() {
+  for (const char* be : {"cpu", "reference"}) {  // BERT-base and MiniLM heads at 128 and 384 tokens
+    auto* b = benchmark::RegisterBenchmark((std::string("attention/") + be).c_str(), BM_Attention, be);
+    b->Args({128, 12, 64})->Args({128, 12, 32})->Args({384, 12, 64})->Unit(benchmark::kMicrosecond);
+  }
+
   // opencl / opencl-fpga: the first OpenCL device (PoCL on CPU hosts; a GPU where one is installed). They
   // include the per-call activation upload and output download of the host-pointer Backend interface.
   for (const char* be : {"cpu", "reference", "opencl", "opencl-fpga"})

@@ -81,7 +81,9 @@ inline void expect_golden_logits(const std::string& path, const nlohmann::json& 
     batch.push_back(c["b"].is_null() ? m->tokenize(c["a"].get<std::string>())
                                      : m->tokenize(c["a"].get<std::string>(), c["b"].get<std::string>()));
     EXPECT_EQ(batch.back().ids, c["ids"].get<std::vector<int32_t>>()) << c["a"];
-    if (zero_types) EXPECT_EQ(batch.back().type_ids, std::vector<int32_t>(batch.back().ids.size(), 0));
+    if (zero_types) {
+      EXPECT_EQ(batch.back().type_ids, std::vector<int32_t>(batch.back().ids.size(), 0));
+    }
   }
   const auto logits = m->classify(batch);
   for (size_t i = 0; i < logits.size(); ++i) {

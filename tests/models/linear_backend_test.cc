@@ -27,8 +27,10 @@ struct Case {
 // 4-row tile's tail of 2), and the longest K of BERT-base.
 // {300, 70, 200}: enough tokens for the cpu driver's tokens schedule on 2+ threads (token blocks, gathered
 // outputs), with a partial block at each thread's end.
+// {196, 40, 96}: ResNet-50's 14 x 14 stage, whose token blocks are sized to balance the threads.
 const Case kCases[] = {{1, 1, 1},      {1, 3, 7},      {5, 33, 65},     {7, 64, 384},
-                       {3, 100, 1537}, {16, 96, 129},  {2, 1536, 384},  {33, 42, 3072}, {300, 70, 200}};
+                       {3, 100, 1537}, {16, 96, 129},  {2, 1536, 384},  {33, 42, 3072}, {300, 70, 200},
+                       {196, 40, 96}};
 
 struct Packed {
   std::vector<std::vector<uint8_t>> codes;

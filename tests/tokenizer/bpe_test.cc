@@ -59,7 +59,7 @@ void expect_refused(const std::string& dir, const std::string& words) {
 
 TEST(ByteLevelBpe, EveryCorpusItemMatchesHuggingFace) {
   ASSERT_GT(test::corpus_items().size(), 12000u);
-  for (const std::string dir : {test::data_dir() + kDir, variant("roberta_legacy", nullptr)}) {
+  for (const std::string& dir : {test::data_dir() + kDir, variant("roberta_legacy", nullptr)}) {
     auto t = load(dir);
     EXPECT_EQ(t->type(), "bpe");
     EXPECT_EQ(test::corpus_mismatches(*t, test::data_dir() + kDir + "/tokenizer_golden_ids.txt.gz", dir), 0u);
