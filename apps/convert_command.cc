@@ -19,7 +19,7 @@ nlohmann::json convert_command(int argc, char** argv) {
     cli::Args a(argc, argv, 1,
                 {"in", "out", "scheme", "ratios", "calib", "calib-n", "act-bits", "clip", "scheme-rule", "allocation", "seed", "report",
                  "rounding", "max-seq-length", "fpga-part", "device", "embeddings", "plan", "export-plan",
-                 "arch", "calib-images", "labels", "pin-first-last", "bias-correction"},
+                 "arch", "calib-images", "labels", "pin-first-last", "bias-correction", "act-range"},
                 {"quiet"});
     RMSMP_CHECK(a.positional().empty(), ErrorCode::InvalidArgument, "unexpected argument '" << a.positional()[0] << "'");
     ConvertOptions o;
@@ -142,12 +142,16 @@ nlohmann::json convert_command(int argc, char** argv) {
       const std::string bc = a.get_or("bias-correction", "on");
       RMSMP_CHECK(bc == "on" || bc == "off", ErrorCode::InvalidArgument, "--bias-correction must be on or off");
       v.bias_correction = bc == "on";
+      v.act_range = a.get_or("act-range", "");
+      RMSMP_CHECK(v.act_range.empty() || v.act_range == "dynamic" || v.act_range == "static", ErrorCode::InvalidArgument,
+                  "--act-range must be dynamic or static");
       rep = convert_vision_checkpoint(v, log);
     } else {
-      RMSMP_CHECK(!a.get("calib-images") && !a.get("labels") && !a.get("pin-first-last") && !a.get("bias-correction"),
+      RMSMP_CHECK(!a.get("calib-images") && !a.get("labels") && !a.get("pin-first-last") && !a.get("bias-correction") &&
+                      !a.get("act-range"),
                   ErrorCode::InvalidArgument,
-                  "--calib-images, --labels, --pin-first-last and --bias-correction are for vision checkpoints "
-                  "(.pth/.safetensors files)");
+                  "--calib-images, --labels, --pin-first-last, --bias-correction and --act-range are for vision "
+                  "checkpoints (.pth/.safetensors files)");
       rep = convert_checkpoint(o, log);
     }
     if (auto r = a.get("report")) cli::write_file_atomic(*r, rep.dump(2) + "\n");

@@ -43,6 +43,10 @@ usage: rmsmp-bench [options]
   --vision-models L   resnet18,resnet50,efficientnet-lite0 (default); the ResNets use random weights of
                       torchvision's shapes (timing only), EfficientNet-Lite0 the real weights from --effnet
   --effnet PTH        EfficientNet-Lite0 .pth (default: $RMSMP_EFFNET_PTH)
+  --act-range R       CNN conversions' 8-bit activations, as rmsmp-convert's option: by default static for
+                      rmsmp-mix (it calibrates: int8 handed from conv to conv) and dynamic for rmsmp-fixed8;
+                      static: both (fixed8 then calibrates on the photos too); dynamic: neither. Static
+                      conversions' files end in -static.rmsmp and their records say "act_range": "static"
   --calib-images DIR  calibration photos for the rmsmp-mix CNN conversions (default: $RMSMP_CALIB_IMAGES;
                       scripts/calib_images.sh)
   --batch LIST        batch sizes (default 1,8)
@@ -131,9 +135,12 @@ std::string ensure_model(const std::string& work, const std::string& model, cons
 }
 
 // Converted CNN for (model, scheme), cached in work/models.
+// act_range: rmsmp-convert's --act-range. Empty: its default, static where the conversion calibrates (rmsmp),
+// dynamic otherwise (fixed8 gets no photos); "static" calibrates fixed8 on the same photos too.
 std::string ensure_vision_model(const std::string& work, const std::string& model, const std::string& scheme,
-                                const std::string& ckpt, const std::string& calib) {
-  const std::string path = work + "/models/" + model + "-" + scheme + ".rmsmp";
+                                const std::string& ckpt, const std::string& calib, const std::string& act_range) {
+  const bool st = scheme != "fp32" && (act_range == "static" || (act_range.empty() && scheme == "rmsmp"));
+  const std::string path = work + "/models/" + model + "-" + scheme + (st ? "-static" : "") + ".rmsmp";
   if (fs::exists(path)) return path;
   fs::create_directories(work + "/models");
   VisionConvertOptions o;
@@ -141,11 +148,13 @@ std::string ensure_vision_model(const std::string& work, const std::string& mode
   o.base.out_path = path;
   o.base.scheme = scheme;
   o.base.command_line = "rmsmp-bench";
-  if (scheme == "rmsmp") {
+  if (scheme == "rmsmp" || st) {
     RMSMP_CHECK(!calib.empty(), ErrorCode::InvalidArgument,
-                "the rmsmp-mix CNN conversion needs calibration photos: --calib-images DIR (scripts/calib_images.sh)");
+                "the rmsmp-mix CNN conversion and --act-range static need calibration photos: --calib-images DIR "
+                "(scripts/calib_images.sh)");
     o.calib_images = calib;
     o.calib_n = 8;
+    o.act_range = st ? "static" : "dynamic";
   }
   std::cerr << "[bench] converting " << model << " (" << scheme << ") -> " << path << "\n";
   convert_vision_checkpoint(o);
@@ -158,6 +167,7 @@ struct Opts {
   std::vector<bench::GemmShape> shapes;
   int threads = 2, repeats = 10, processes = 3;
   std::string work = "out/bench", checkpoint, effnet, calib_images;
+  std::string act_range;  // empty: rmsmp-convert's default
 };
 
 std::vector<bench::GemmShape> parse_shapes(const std::string& s) {
@@ -228,7 +238,7 @@ int main(int argc, char** argv) {
     cli::Args a(argc, argv, 1,
                 {"suite", "engines", "engine", "models", "model", "model-path", "weights", "checkpoint", "batch", "seq",
                  "gemm-shapes", "threads", "repeats", "processes", "device", "work", "out", "int8-peak", "fp32-peak",
-                 "merge", "vision-models", "effnet", "calib-images"},
+                 "merge", "vision-models", "effnet", "calib-images", "act-range"},
                 {"json", "child"});
     RMSMP_CHECK(a.positional().empty(), ErrorCode::InvalidArgument, "unexpected argument '" << a.positional()[0] << "'");
     if (a.flag("child")) return child_main(a);
@@ -259,6 +269,9 @@ int main(int argc, char** argv) {
     const char* env_cal = std::getenv("RMSMP_CALIB_IMAGES");
     o.effnet = a.get_or("effnet", env_eff ? env_eff : "");
     o.calib_images = a.get_or("calib-images", env_cal ? env_cal : "");
+    o.act_range = a.get_or("act-range", "");
+    RMSMP_CHECK(o.act_range.empty() || o.act_range == "dynamic" || o.act_range == "static", ErrorCode::InvalidArgument,
+                "--act-range must be dynamic or static");
     o.engines = split(a.get_or("engines", "rmsmp-fp32,rmsmp-fixed8,rmsmp-mix,onednn-fp32,onednn-int8"));
     static const std::vector<std::string> known = {"rmsmp-fp32", "rmsmp-fixed8", "rmsmp-mix", "onednn-fp32", "onednn-int8",
                                                    "onnxruntime-fp32", "onnxruntime-int8", "onnxruntime-q4"};
@@ -369,7 +382,7 @@ int main(int argc, char** argv) {
           for (const auto& e : o.engines) {
             if (e.rfind("onnxruntime", 0) == 0) {
               if (e == "onnxruntime-q4") continue;  // MatMulNBits has no conv form
-              const std::string fp32 = ensure_vision_model(o.work, m, "fp32", vckpt[m].first, o.calib_images);
+              const std::string fp32 = ensure_vision_model(o.work, m, "fp32", vckpt[m].first, o.calib_images, "");
               add(run_child("python3 " + quote(bench::source_dir() + "/benchmarks/ort_cnn_bench.py") + " --engine " + e +
                             " --model " + m + " --rmsmp " + quote(fp32) + " --weights " + vckpt[m].second + " --work " +
                             quote(o.work) + " --threads " + std::to_string(o.threads) + " --repeats " +
@@ -377,7 +390,7 @@ int main(int argc, char** argv) {
               continue;
             }
             if (!scheme_of.count(e)) continue;
-            const std::string path = ensure_vision_model(o.work, m, scheme_of[e], vckpt[m].first, o.calib_images);
+            const std::string path = ensure_vision_model(o.work, m, scheme_of[e], vckpt[m].first, o.calib_images, o.act_range);
             for (const auto& dev : o.devices)
               add(run_child(self + " --suite vision --engine " + e + " --device " + quote(dev) + " --model " + m +
                             " --model-path " + quote(path) + " --weights " + vckpt[m].second + common));

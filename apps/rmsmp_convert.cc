@@ -84,6 +84,10 @@ vision options (when --in is a .pth/.pt/.safetensors file):
                       images (EfficientNet-Lite0, 109 photos: top-1 agreement with fp32 40% -> 57%); off
   --act-bits 8|4      8: per-tensor dynamic int8 activations (default); 4: static per-layer clip (MSE) from the
                       calibration images; both use the unsigned grid where the input follows a ReLU
+  --act-range R       vision, 8-bit: static (the default when the conversion calibrates on images: one clip
+                      per layer, the largest |x| over the calibration images; the engine then hands int8 from
+                      conv to conv instead of re-quantizing each output) or dynamic (each tensor's own max at
+                      run time; the default without calibration images)
 )";
 
 

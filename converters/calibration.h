@@ -17,6 +17,7 @@ struct LayerCalibration {
   Eigen::MatrixXf H;             // cols x cols, symmetric, sum over tokens (not averaged)
   int64_t n_tokens = 0;
   std::vector<float> abs_sample; // strided sample of |x| (bounded size), for the 4-bit activation clip
+  float abs_max = 0.f;            // max |x| over every input seen (vision: the static 8-bit clip)
   // Sum of each input column over the calibration, per group of a grouped conv (groups x cols; a group's rows
   // are n_tokens / groups). Vision only (bias correction); empty where not collected.
   std::vector<double> x_sum;

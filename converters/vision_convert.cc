@@ -5,10 +5,12 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <map>
 
 #include <Eigen/Core>
 
@@ -96,6 +98,12 @@ ActQuant act_of(const ConvLayerSpec& c, const LayerPlan* p, const VisionConvertO
     act.per_tensor = false;
     act.dynamic = false;
     act.clip = activation_clip_mse((*cal)[i].abs_sample, 4, act.nonneg);
+  } else if (p && opt.static_act8 && opt.base.scheme != "fp32" && (*cal)[i].abs_max > 0.f) {
+    // --act-range static: one step per layer from the largest input seen in calibration, so a producer can
+    // hand its output over already quantized (cnn.cc's int8 handoff) instead of each reader finding the max.
+    act.per_tensor = false;
+    act.dynamic = false;
+    act.clip = (*cal)[i].abs_max;
   }
   if (!p || opt.base.scheme == "fp32") act.bits = 8;
   return act;
@@ -244,7 +252,11 @@ nlohmann::json convert_vision_checkpoint(const VisionConvertOptions& opt_in,
 
   // Bias correction calibrates whenever images are given (also for schemes that would not need them).
   const bool correct = opt.bias_correction && !needs.is_fp32 && !opt.calib_images.empty();
-  const bool need_calib = needs.need_calib || correct;
+  opt.static_act8 = !needs.is_fp32 && o.act_bits == 8 &&
+                    (opt.act_range == "static" || (opt.act_range.empty() && !opt.calib_images.empty()));
+  const bool need_calib = needs.need_calib || correct || opt.static_act8;
+  RMSMP_CHECK(!opt.static_act8 || needs.is_fp32 || !opt.calib_images.empty(), ErrorCode::InvalidArgument,
+              "--act-range static needs calibration images: pass --calib-images DIR|IDX_FILE");
   RMSMP_CHECK(opt.labels.empty() || int64_t(opt.labels.size()) == spec.num_classes, ErrorCode::InvalidArgument,
               opt.labels_source << ": " << opt.labels.size() << " labels, the model has " << spec.num_classes
                                 << " classes");
@@ -298,6 +310,7 @@ nlohmann::json convert_vision_checkpoint(const VisionConvertOptions& opt_in,
         lc.group_H[size_t(g)].selfadjointView<Eigen::Lower>().rankUpdate(Pg.transpose());
       }
       const int64_t total = n * K, stride = std::max<int64_t>(1, total / 4096);
+      for (int64_t j = 0; j < total; ++j) lc.abs_max = std::max(lc.abs_max, std::fabs(x[j]));  // NaN never wins
       for (int64_t j = 0; j < total && lc.abs_sample.size() < kMaxAbsSample; j += stride)
         lc.abs_sample.push_back(std::fabs(x[j]));
     };
@@ -309,6 +322,19 @@ nlohmann::json convert_vision_checkpoint(const VisionConvertOptions& opt_in,
       lc.H.triangularView<Eigen::StrictlyUpper>() = lc.H.transpose();
       for (auto& h : lc.group_H) h.triangularView<Eigen::StrictlyUpper>() = h.transpose();
     }
+    // Convs that read the same value share one static clip (the largest |x| any of them saw: a stride-2 1x1
+    // sees only some pixels), so that its producer can hand it over as int8 to all of them (cnn.cc).
+    // The k-th conv node is spec.convs[k] (both in graph order).
+    std::map<int64_t, float> value_max;
+    size_t k = 0;
+    for (const auto& nd : spec.nodes)
+      if (nd.value("op", "") == "conv") {
+        float& m = value_max[nd["in"].get<int64_t>()];
+        m = std::max(m, cal[k++].abs_max);
+      }
+    k = 0;
+    for (const auto& nd : spec.nodes)
+      if (nd.value("op", "") == "conv") cal[k++].abs_max = value_max[nd["in"].get<int64_t>()];
     prov["calibration"] = {{"source", opt.calib_images}, {"images", imgs.size()}};
   }
 
@@ -331,7 +357,9 @@ nlohmann::json convert_vision_checkpoint(const VisionConvertOptions& opt_in,
       [&](const LayerPlan& p) -> const Eigen::MatrixXf& { return cal[size_t(&p - plans.data())].H; });
 
   nlohmann::json q = quantization_json(o, needs, " over the conv's input patches",
-                                       "dynamic per-tensor int8 (unsigned grid after ReLU)",
+                                       opt.static_act8 ? "static per-layer int8 (max |x| over the calibration images; "
+                                                         "unsigned grid after ReLU)"
+                                                       : "dynamic per-tensor int8 (unsigned grid after ReLU)",
                                        "static per-layer int4 (MSE clip; 0..15 after ReLU)", layerwise_info);
   q["pinned_layers"] = opt.pin_first_last ? "first conv and classifier: Fixed-8 weights, 8-bit activations" : "none";
   q["avg_weight_bits_note"] = "code bits of all conv/fc rows; per-row fp32 steps not counted";

@@ -30,6 +30,11 @@ struct VisionConvertOptions {
   // mean of its input patches over the calibration images (per group for grouped convs). Applied when the
   // conversion calibrates; false leaves the biases as folded.
   bool bias_correction = true;
+  // 8-bit activations: "static" (one clip per layer, the largest |x| its input reached over the calibration
+  // images: the engine then hands int8 from conv to conv), "dynamic" (each tensor's own max at run time), or
+  // empty: static whenever the conversion calibrates on images (given or the default photos), else dynamic.
+  std::string act_range;
+  bool static_act8 = false;  // set by convert_vision_checkpoint from act_range
   // Used as calib_images for RGB models when that is empty and the scheme is quantized (rmsmp-convert passes
   // $RMSMP_DEFAULT_CALIB_IMAGES, else scripts/photos.sh's calib/ folder when it exists). Grayscale models get no
   // default. rounding_explicit: --rounding was given (else a default calibration also turns GPTQ on).

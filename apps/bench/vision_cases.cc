@@ -27,6 +27,11 @@ std::vector<nlohmann::json> run_vision(const std::string& engine, const std::str
                       {"gmacs", vi.gmacs}, {"model_bytes", vi.file_bytes}, {"avg_weight_bits", vi.avg_weight_bits}};
   put_timings(r, ms);
   r["images_per_s"] = 1e3 / r["median_ms"].get<double>();
+  const std::string suffix = "-static.rmsmp";  // rmsmp-bench --act-range static names its conversions so
+  const std::string& p = c.model_path;
+  r["act_range"] = p.size() >= suffix.size() && p.compare(p.size() - suffix.size(), suffix.size(), suffix) == 0
+                       ? "static"
+                       : "dynamic";
   return {r};
 }
 

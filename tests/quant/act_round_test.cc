@@ -82,5 +82,31 @@ TEST(CpuQuantize, EveryCpuBackendsStaticQuantizationEqualsActRoundSat) {
   }
 }
 
+// LinearPost::q_out's definition (quantize_scaled, the target_clones version) and its fused form in
+// epilogue_rows (bias = x, sums 0: the outputs are exactly x), with and without the float stores.
+TEST(CpuQuantize, HandoffQuantizationEqualsActRoundSat) {
+  const std::vector<float> x = dangerous_values();
+  const int64_t n = int64_t(x.size());
+  const std::vector<int32_t> acc(x.size(), 0);
+  const std::vector<float> ones(x.size(), 1.f);
+  const float xstep = 1.f;
+  for (const float inv : {1.f, 0.5f, 1.f / 0.0123f})
+    for (const int max_q : {127, 15}) {
+      std::vector<int8_t> a(x.size(), 99), b(x.size(), 99), c(x.size(), 99);
+      std::vector<float> y(x.size());
+      quantize_scaled(x.data(), n, inv, max_q, a.data());
+      epilogue_rows(acc.data(), n, 1, n, &xstep, ones.data(), x.data(), nullptr, LinearPost::Act::None, false,
+                    y.data(), b.data(), inv, max_q);
+      epilogue_rows(acc.data(), n, 1, n, &xstep, ones.data(), x.data(), nullptr, LinearPost::Act::None, false,
+                    nullptr, c.data(), inv, max_q);
+      for (size_t i = 0; i < x.size(); ++i) {
+        const int want = act_round_sat(x[i] * inv, max_q);
+        ASSERT_EQ(int(a[i]), want) << "quantize_scaled x " << x[i] << " inv " << inv << " max_q " << max_q;
+        ASSERT_EQ(int(b[i]), want) << "epilogue_rows x " << x[i] << " inv " << inv << " max_q " << max_q;
+        ASSERT_EQ(int(c[i]), want) << "epilogue_rows (q only) x " << x[i];
+      }
+    }
+}
+
 }  // namespace
 }  // namespace rmsmp

@@ -14,7 +14,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "backends/backend.h"
 #include "backends/cpu/isa.h"
+#include "io/model_format.h"
 #include "models/cnn.h"
 #include "models/cnn_ops.h"
 #include "pth_reader.h"
@@ -165,6 +167,32 @@ TEST(CnnEffNet, EveryCpuIsaIsBitIdenticalToReference) {
   const std::string p = effnet("rmsmp", {"--calib-images", test::calib_images_dir()});
   auto m = VisionModel::load(p);
   expect_isas_match_reference(p, vision::model_input(m->info(), vision::load_image(photo("coffee.png"))));
+}
+
+// --act-range static: one clip per layer, so producers hand their outputs over as int8 (cnn.cc) and their
+// readers skip the quantization pass. The handoff only moves work: the logits equal those of a forward pass
+// without it (a calibration hook turns it off) bit for bit, on the fused CPU paths and on the reference
+// backend's generic ones, and every ISA equals the reference. Static is the default when the conversion
+// calibrates; --act-range dynamic hands nothing over.
+TEST(CnnEffNet, StaticActivationRangesHandInt8OverWithTheSameLogits) {
+  const std::string p = effnet("rmsmp", {"--calib-images", test::calib_images_dir()});
+  auto m = VisionModel::load(p);
+  EXPECT_NE(m->header_json().find("static per-layer int8"), std::string::npos);
+  const auto x = vision::model_input(m->info(), vision::load_image(photo("coffee.png")));
+  expect_isas_match_reference(p, x);
+  const auto file = ModelFile::open(p);
+  for (const std::string be_name : {"cpu", "reference"}) {
+    CnnGraph g = cnn_bind(*file);
+    const auto be = make_backend(be_name);
+    cnn_prepare(g, *be, *file);
+    EXPECT_GE(cnn_int8_handoffs(g), 30) << "every MBConv block's expansion and depthwise outputs";
+    const CnnLayerHook none = [](int, const float*, int64_t) {};
+    const std::vector<float> handed = cnn_forward(g, *be, x.data()), plain = cnn_forward(g, *be, x.data(), &none);
+    ASSERT_EQ(handed.size(), plain.size());
+    for (size_t i = 0; i < handed.size(); ++i) ASSERT_EQ(handed[i], plain[i]) << be_name << " logit " << i;
+  }
+  const auto dyn = ModelFile::open(effnet("rmsmp-dynamic", {"--calib-images", test::calib_images_dir(), "--act-range dynamic"}));
+  EXPECT_EQ(cnn_int8_handoffs(cnn_bind(*dyn)), 0);
 }
 
 std::vector<float> fmnist_image(const VisionInfo& info, int64_t i) {

@@ -49,35 +49,70 @@ typedef int32_t I32x16 __attribute__((vector_size(64)));
 
 // One call per token block: for a narrow conv (32 outputs per pixel) separate epilogue, post and range passes
 // per token cost more than the arithmetic.
+namespace {
+// act_round_sat(v * inv, max_q) on 16 lanes into q, as quantize_scaled_avx512 computes it: clamp to +-max_q
+// first (NaN -> -max_q, as act_round_sat), then round half away from zero as trunc(v + copysign(0.5 - 2^-25, v)),
+// exact for every float (see quantize_scaled_avx512). Inlined into the clones (vectors by reference: no ABI).
+typedef int8_t I8x16 __attribute__((vector_size(16)));
+__attribute__((always_inline)) inline void round_sat16(const F32x16& x, float inv, int max_q, int8_t* q) {
+  const F32x16 lim = F32x16{} + float(max_q), nlim = -lim;
+  F32x16 v = x * inv;
+  v = v > nlim ? v : nlim;
+  v = v < lim ? v : lim;
+  U32x16 u;
+  std::memcpy(&u, &v, 64);
+  const U32x16 h = (u & 0x80000000u) | 0x3effffffu;  // copysign(0.5 - 2^-25, v)
+  F32x16 half;
+  std::memcpy(&half, &h, 64);
+  const I8x16 b = __builtin_convertvector(__builtin_convertvector(v + half, I32x16), I8x16);  // |.| <= 127
+  std::memcpy(q, &b, 16);
+}
+}  // namespace
+
+RMSMP_CLONES void quantize_scaled(const float* __restrict y, int64_t n, float inv, int max_q, int8_t* __restrict q) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    F32x16 v;
+    std::memcpy(&v, y + i, 64);
+    round_sat16(v, inv, max_q, q + i);
+  }
+  for (; i < n; ++i) q[i] = act_round_sat(y[i] * inv, max_q);
+}
+
 RMSMP_CLONES uint32_t epilogue_rows(const int32_t* __restrict acc, int64_t acc_stride, int64_t tb, int64_t rows,
                                     const float* __restrict xstep, const float* __restrict wstep,
                                     const float* __restrict bias, const float* __restrict residual,
-                                    LinearPost::Act act, bool want_max, float* __restrict dst) {
+                                    LinearPost::Act act, bool want_max, float* __restrict dst,
+                                    int8_t* __restrict q, float q_inv, int q_max) {
   const U32x16 mag = U32x16{} + 0x7fffffffu, inf = U32x16{} + 0x7f800000u;
   const F32x16 zero = {}, six = F32x16{} + 6.f;
   U32x16 r = {};
   uint32_t m = 0;
   for (int64_t t = 0; t < tb; ++t) {
     const int32_t* a = acc + t * acc_stride;
-    float* y = dst + t * rows;
+    float* y = dst ? dst + t * rows : nullptr;
     const float* res = residual ? residual + t * rows : nullptr;
     const float xs = xstep[t];
-    int64_t i = 0;
-    for (; i + 16 <= rows; i += 16) {
+    // 16 outputs from src pointers (full blocks read in place; the last partial block from zero-padded copies,
+    // whose extra lanes compute 0 and are not stored: the same operations per lane as a scalar loop, which cost
+    // more than the full blocks for 24- or 40-channel convs).
+    auto block = [&](const int32_t* ap, const float* wp, const float* bp, const float* rp, float* yp,
+                     int8_t* qp) __attribute__((always_inline)) {  // inlined: compiled for each clone
       I32x16 ai;
       F32x16 ws, b = {};
-      std::memcpy(&ai, a + i, 64);
-      std::memcpy(&ws, wstep + i, 64);
-      if (bias) std::memcpy(&b, bias + i, 64);
+      std::memcpy(&ai, ap, 64);
+      std::memcpy(&ws, wp, 64);
+      if (bp) std::memcpy(&b, bp, 64);
       F32x16 v = __builtin_convertvector(ai, F32x16) * (xs * ws) + b;
-      if (res) {
+      if (rp) {
         F32x16 rv;
-        std::memcpy(&rv, res + i, 64);
+        std::memcpy(&rv, rp, 64);
         v += rv;
       }
       if (act == LinearPost::Act::Relu) v = v > zero ? v : zero;
       else if (act == LinearPost::Act::Relu6) v = v > zero ? (v < six ? v : six) : zero;
-      std::memcpy(y + i, &v, 64);
+      if (yp) std::memcpy(yp, &v, 64);
+      if (qp) round_sat16(v, q_inv, q_max, qp);
       if (want_max) {
         U32x16 u;
         std::memcpy(&u, &v, 64);
@@ -85,14 +120,26 @@ RMSMP_CLONES uint32_t epilogue_rows(const int32_t* __restrict acc, int64_t acc_s
         u = u > inf ? U32x16{} : u;  // NaN -> 0
         r = u > r ? u : r;
       }
-    }
-    for (; i < rows; ++i) {
-      const float v = post_value(rowq_epilogue(a[i], xs, wstep[i], bias ? bias[i] : 0.f), res ? res + i : nullptr, act);
-      y[i] = v;
-      uint32_t u;
-      std::memcpy(&u, &v, 4);
-      u &= 0x7fffffffu;
-      if (u <= 0x7f800000u && u > m) m = u;
+    };
+    int64_t i = 0;
+    for (; i + 16 <= rows; i += 16)
+      block(a + i, wstep + i, bias ? bias + i : nullptr, res ? res + i : nullptr, y ? y + i : nullptr,
+            q ? q + t * rows + i : nullptr);
+    if (i < rows) {
+      const size_t n = size_t(rows - i);
+      alignas(64) int32_t ta[16] = {};
+      alignas(64) float tw[16] = {}, tbias[16] = {}, tr[16] = {}, ty[16];
+      alignas(16) int8_t tq[16];
+      for (size_t j = 0; j < n; ++j) {  // loops, not memcpy calls: a few values per token
+        ta[j] = a[i + int64_t(j)], tw[j] = wstep[i + int64_t(j)];
+        if (bias) tbias[j] = bias[i + int64_t(j)];
+        if (res) tr[j] = res[i + int64_t(j)];
+      }
+      block(ta, tw, bias ? tbias : nullptr, res ? tr : nullptr, ty, tq);
+      for (size_t j = 0; j < n; ++j) {
+        if (y) y[i + int64_t(j)] = ty[j];
+        if (q) q[t * rows + i + int64_t(j)] = tq[j];
+      }
     }
   }
   for (int j = 0; j < 16; ++j) m = r[j] > m ? r[j] : m;
@@ -133,6 +180,7 @@ void Backend::linear_s8(const RowMixedLinear& w, const ActQuant& act, const int8
   linear(lq, x.data(), n_tokens, y);
   apply_post(y, post.residual, n_tokens * w.rows, post.act);
   if (post.abs_max) *post.abs_max = abs_max_bits(y, n_tokens * w.rows);
+  store_q_out(post, y, n_tokens * w.rows, 0);
 }
 
 void Backend::linear_static(const RowMixedLinear& w, const ActQuant& act, const float* x, int64_t n_tokens,
@@ -161,7 +209,9 @@ uint32_t Backend::depthwise_row_s8(const PreparedDepthwise& w, const DepthwiseRo
     depthwise_window(r, C, rowp, ox, xs);
     depthwise_acc_s8(w, xs, acc.data());
     mx = std::max(mx, epilogue_rows(acc.data(), C, 1, C, &r.xstep, r.wstep, r.bias,
-                                    r.residual ? r.residual + ox * C : nullptr, r.act, r.want_max, r.y + ox * C));
+                                    r.residual ? r.residual + ox * C : nullptr, r.act, r.want_max,
+                                    r.y ? r.y + ox * C : nullptr,
+                                    r.q ? r.q + ox * C : nullptr, r.q_inv, r.q_max));
   }
   return mx;
 }

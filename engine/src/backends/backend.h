@@ -20,6 +20,16 @@ struct LinearPost {
   // When set, the backend also stores here abs_max_bits over all its outputs (after the post ops): the next
   // layer's per-tensor activation range, found while the outputs are in cache instead of by another pass.
   uint32_t* abs_max = nullptr;
+  // When set, the backend also stores every output (after the post ops) quantized for the next layer's static
+  // clip: q_out[i] = act_round_sat(y[i] * q_inv, q_max), row-major like y. These are exactly the values
+  // quantize_activations(y, that static act) returns, made while the outputs are in cache (a CNN's int8
+  // handoff: the consumer then skips its own quantization pass). store_q_out is the definition.
+  int8_t* q_out = nullptr;
+  float q_inv = 0.f;
+  int q_max = 127;
+  // With q_out: the caller reads q_out only, so a backend may leave y unwritten (paths that fuse the
+  // quantization skip the float stores; the others still write y, which must be a whole buffer).
+  bool q_only = false;
 };
 
 inline float post_value(float v, const float* residual, LinearPost::Act act) {
@@ -43,14 +53,23 @@ inline float float_of_bits(uint32_t u) {
 // per-element branch on the sign mispredicts half the time).
 void apply_post(float* y, const float* residual, int64_t n, LinearPost::Act act);
 
+// q[i] = act_round_sat(y[i] * inv, max_q) for i < n (post.q_out's definition), vectorised with the same bits.
+void quantize_scaled(const float* y, int64_t n, float inv, int max_q, int8_t* q);
+// The post's q_out for n outputs y that start at output index `at` (nothing when post.q_out is null).
+inline void store_q_out(const LinearPost& post, const float* y, int64_t n, int64_t at) {
+  if (post.q_out) quantize_scaled(y, n, post.q_inv, post.q_max, post.q_out + at);
+}
+
 // Integer outputs of tb tokens in one pass per element: rowq_epilogue's float(acc) * (x_step * w_step) + bias,
 // then post_value (residual, activation), stored to dst, and (when want_max) the abs_max_bits reduction, which
 // is returned (0 otherwise). acc rows are acc_stride apart; dst and residual rows `rows` apart; x_step[t] per
 // token, w_step and bias (null: 0) per row. The same operations per element as the separate passes, so the same
-// bits; used by the CPU linears' fused epilogue and the depthwise convolutions.
+// bits; used by the CPU linears' fused epilogue and the depthwise convolutions. q (null: none): the outputs also
+// as quantize_scaled(dst, q_inv, q_max) gives them, rows `rows` apart (LinearPost::q_out); dst may then be null
+// (LinearPost::q_only: the floats are not stored).
 uint32_t epilogue_rows(const int32_t* acc, int64_t acc_stride, int64_t tb, int64_t rows, const float* x_step,
                        const float* w_step, const float* bias, const float* residual, LinearPost::Act act,
-                       bool want_max, float* dst);
+                       bool want_max, float* dst, int8_t* q = nullptr, float q_inv = 0.f, int q_max = 127);
 
 // A backend's load-time layout of a depthwise convolution's integer weights (prepare_depthwise).
 struct PreparedDepthwise {
@@ -77,7 +96,10 @@ struct DepthwiseRow {
   const float* residual;
   LinearPost::Act act;
   bool want_max;
-  float* y;
+  float* y;             // may be null when q is set (LinearPost::q_only)
+  int8_t* q = nullptr;  // null, or the row's outputs quantized as LinearPost::q_out (q_inv, q_max)
+  float q_inv = 0.f;
+  int q_max = 127;
 };
 
 // The window of row r's output pixels: rowp[ky] = input row ky of the window (null outside the input), found

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <iostream>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "models/cnn_ops.h"
@@ -16,10 +17,83 @@ namespace rmsmp {
 
 namespace {
 
-struct FloatBuf {
-  std::unique_ptr<float[]> p;  // uninitialised: every value is written before it is read
+template <class T>
+struct Buf {
+  std::unique_ptr<T[]> p;  // uninitialised: every value is written before it is read
   size_t cap = 0;
 };
+using FloatBuf = Buf<float>;
+
+// Value buffers from a per-thread pool of uninitialised arrays, returned after their last use: fresh vectors
+// cost a zeroing pass and, at these sizes, mmap page faults on every forward pass.
+template <class T>
+Buf<T> take_buf(std::vector<Buf<T>>& pool, int64_t n) {
+  size_t best = pool.size();
+  for (size_t i = 0; i < pool.size(); ++i)  // the smallest spare that fits
+    if (pool[i].cap >= size_t(n) && (best == pool.size() || pool[i].cap < pool[best].cap)) best = i;
+  Buf<T> b;
+  if (best == pool.size()) {
+    b.p.reset(new T[size_t(n)]);
+    b.cap = size_t(n);
+  } else {
+    b = std::move(pool[best]);
+    pool.erase(pool.begin() + std::ptrdiff_t(best));
+  }
+  return b;
+}
+
+// The int8 handoff: a conv output that every reader takes as the input of an integer conv with one and the same
+// static clip is also written quantized by its producer (LinearPost::q_out, while in cache), and the readers
+// skip their own quantization pass over it. The values are the ones quantize_activations would give, so the
+// results are the same with it on or off (RMSMP_CNN_INT8_HANDOFF=0, for A/B runs). Dynamic clips (per-tensor
+// max, the 8-bit default) cannot be handed off: the step is known only once the whole output is written.
+// q_only: nothing reads the float output (no residual use), so the producer may skip storing it.
+struct Handoff {
+  bool on = false;
+  bool q_only = false;
+  float step = 0.f, inv = 0.f;
+  int max_q = 127;
+};
+
+std::vector<Handoff> plan_handoff(const CnnGraph& g) {
+  static const bool off = [] {
+    const char* e = std::getenv("RMSMP_CNN_INT8_HANDOFF");
+    return e && std::string(e) == "0";
+  }();
+  std::vector<Handoff> h(g.values.size());
+  if (off) return h;
+  std::vector<char> produced(g.values.size(), 0), ok(g.values.size(), 1), seen(g.values.size(), 0),
+      residual(g.values.size(), 0);
+  std::vector<ActQuant> act(g.values.size());
+  for (const CnnNode& n : g.nodes) {
+    if (n.op == CnnNode::Op::Conv) produced[size_t(n.out)] = 1;
+    if (n.residual >= 0) residual[size_t(n.residual)] = 1;
+    const size_t v = size_t(n.in);
+    if (n.op != CnnNode::Op::Conv) {
+      ok[v] = 0;
+      continue;
+    }
+    const RowMixedLinear& L = g.layers[size_t(n.layer)];
+    const ActQuant& a = L.act;
+    const bool integer = L.all_integer_groups() && (n.groups == 1 || g.unpacked[size_t(n.layer)].integer);
+    if (!integer || a.dynamic || a.per_tensor || !(a.clip > 0.f)) {
+      ok[v] = 0;
+      continue;
+    }
+    if (seen[v] && (a.bits != act[v].bits || a.nonneg != act[v].nonneg || a.clip != act[v].clip)) ok[v] = 0;
+    seen[v] = 1;
+    act[v] = a;
+  }
+  for (size_t v = 0; v < h.size(); ++v) {
+    if (!produced[v] || !seen[v] || !ok[v] || int(v) == g.output) continue;
+    h[v].on = true;
+    h[v].q_only = !residual[v];
+    h[v].max_q = act_max_q(act[v]);
+    h[v].step = act[v].clip / float(h[v].max_q);  // as act_quantize_row computes them
+    h[v].inv = 1.f / h[v].step;
+  }
+  return h;
+}
 
 // RMSMP_VERBOSE=profile: one line per node and forward pass on stderr (op, shapes, microseconds), to find
 // where a CNN's time goes without a profiler.
@@ -48,13 +122,20 @@ ActQuant resolve_act(const RowMixedLinear& L, const float* x, int64_t n, uint32_
 
 // Runs conv node n. y_max: where to store the output's abs_max_bits, which the integer paths report as they
 // write (left at kMaxUnknown by the others).
+// xq (null: none): the input already quantized by its producer with step xq_step (the int8 handoff). q_out:
+// where to store the output quantized for its readers (null: none; yq its step's inverse and max_q).
 void run_conv(const CnnGraph& g, const Backend& be, const CnnNode& n, const float* x, uint32_t x_max,
-              const float* residual, float* y, uint32_t* y_max, const CnnLayerHook* hook) {
+              const float* residual, float* y, uint32_t* y_max, const CnnLayerHook* hook, const int8_t* xq,
+              float xq_step, int8_t* q_out, const Handoff& yq) {
   const CnnValue &in = g.values[size_t(n.in)], &out = g.values[size_t(n.out)];
   const RowMixedLinear& L = g.layers[size_t(n.layer)];
   const ActQuant act = resolve_act(L, x, in.size(), x_max);
   LinearPost post{residual, cnn_post_act(n.act)};
   post.abs_max = y_max;
+  post.q_out = q_out;
+  post.q_inv = yq.inv;
+  post.q_max = yq.max_q;
+  post.q_only = q_out && yq.q_only;
   const int64_t P = out.h * out.w;
   if (n.groups > 1) {
     if (hook) {  // each group's patch as its own row: pixels * groups rows of cols values
@@ -69,13 +150,14 @@ void run_conv(const CnnGraph& g, const Backend& be, const CnnNode& n, const floa
                   cols[size_t((p * n.kh * n.kw + t) * in.c + gi * cin_g + ci)];
       (*hook)(n.layer, gp.data(), P * n.groups);
     }
-    cnn_conv_grouped(be, g.unpacked[size_t(n.layer)], L, act, x, in, n, out, post, y);
+    cnn_conv_grouped(be, g.unpacked[size_t(n.layer)], L, act, x, in, n, out, post, y, xq, xq_step);
     return;
   }
   const bool direct = n.kh == 1 && n.kw == 1 && n.sh == 1 && n.sw == 1 && n.pt == 0 && n.pl == 0 && n.pb == 0 &&
                       n.pr == 0;
   if (!hook && !act.dynamic && L.all_integer_groups() && direct) {  // 1x1: the backend quantizes as it goes
-    be.linear_static(L, act, x, P, post, y);
+    if (xq) be.linear_s8(L, act, xq, xq_step, P, post, y);
+    else be.linear_static(L, act, x, P, post, y);
     return;
   }
   if (!hook && !act.dynamic && L.all_integer_groups()) {
@@ -83,8 +165,11 @@ void run_conv(const CnnGraph& g, const Backend& be, const CnnNode& n, const floa
     // fp32 patches' bytes and 1 / (kh * kw) of the quantization work. The residual and the activation run in
     // the GEMM's epilogue. Same q as quantizing each fp32 patch (padding quantizes to 0).
     thread_local std::vector<int8_t> q;  // grows to the largest seen, then stays
-    if (q.size() < size_t(in.size())) q.resize(size_t(in.size()));
-    const float xstep = be.quantize_activations(x, in.size(), act, q.data());
+    float xstep = xq_step;
+    if (!xq) {
+      if (q.size() < size_t(in.size())) q.resize(size_t(in.size()));
+      xstep = be.quantize_activations(x, in.size(), act, q.data());
+    }
     // The backend asks for blocks of patches as it multiplies them (no stored im2col matrix).
     struct Im2col : PatchSource {
       const int8_t* q;
@@ -95,7 +180,7 @@ void run_conv(const CnnGraph& g, const Backend& be, const CnnNode& n, const floa
         cnn_im2col_rows(q, *in, *n, ow, t0, np, dst, stride);
       }
     } src;
-    src.cols = L.cols, src.q = q.data(), src.in = &in, src.n = &n, src.ow = out.w;
+    src.cols = L.cols, src.q = xq ? xq : q.data(), src.in = &in, src.n = &n, src.ow = out.w;
     be.linear_patches(L, act, src, xstep, P, post, y);
     return;
   }
@@ -112,31 +197,37 @@ void run_conv(const CnnGraph& g, const Backend& be, const CnnNode& n, const floa
   Lq.act = act;
   be.linear(Lq, patches, P, y);
   cnn_residual_act(y, residual, out.size(), n.act);
+  store_q_out(post, y, out.size(), 0);
 }
 
 }  // namespace
 
+void cnn_prepare(CnnGraph& g, const Backend& be, const ModelFile& f) {
+  for (size_t i = 0; i < g.layers.size(); ++i) {
+    CnnGraph::Unpacked& u = g.unpacked[i];
+    const RowMixedLinear& L = g.layers[i];
+    if (u.q.empty() && u.f.empty())  // groups == 1 convs run on backend linears
+      prepare_linear(be, f, g.layers[i]);
+    else if (u.tap_major && u.integer)  // depthwise: [tap][c], L.cols taps of L.rows channels
+      u.prepared = be.prepare_depthwise(u.q.data(), L.cols, L.rows);
+  }
+}
+
+int cnn_int8_handoffs(const CnnGraph& g) {
+  int n = 0;
+  for (const Handoff& h : plan_handoff(g)) n += h.on;
+  return n;
+}
+
 std::vector<float> cnn_forward(const CnnGraph& g, const Backend& be, const float* image_nhwc,
                                const CnnLayerHook* hook) {
-  // Value buffers come from a per-thread pool of uninitialised arrays and go back to it after their last use:
-  // fresh vectors cost a zeroing pass and, at these sizes, mmap page faults on every forward pass.
   thread_local std::vector<FloatBuf> pool;
+  thread_local std::vector<Buf<int8_t>> qpool;
   std::vector<FloatBuf> buf(g.values.size());
+  std::vector<Buf<int8_t>> qbuf(g.values.size());  // the handed-off values' int8 copies
   std::vector<uint32_t> vmax(g.values.size(), kMaxUnknown);  // abs_max_bits of each value, where reported
-  auto take = [&](int64_t n) {
-    size_t best = pool.size();
-    for (size_t i = 0; i < pool.size(); ++i)  // the smallest spare that fits
-      if (pool[i].cap >= size_t(n) && (best == pool.size() || pool[i].cap < pool[best].cap)) best = i;
-    FloatBuf b;
-    if (best == pool.size()) {
-      b.p.reset(new float[size_t(n)]);
-      b.cap = size_t(n);
-    } else {
-      b = std::move(pool[best]);
-      pool.erase(pool.begin() + std::ptrdiff_t(best));
-    }
-    return b;
-  };
+  const std::vector<Handoff> handoff = hook ? std::vector<Handoff>(g.values.size()) : plan_handoff(g);
+  auto take = [&](int64_t n) { return take_buf(pool, n); };
   buf[0] = take(g.values[0].size());
   std::copy(image_nhwc, image_nhwc + g.values[0].size(), buf[0].p.get());
   for (size_t i = 0; i < g.nodes.size(); ++i) {
@@ -147,10 +238,15 @@ std::vector<float> cnn_forward(const CnnGraph& g, const Backend& be, const float
     float* y = buf[size_t(n.out)].p.get();
     const auto t0 = std::chrono::steady_clock::now();
     switch (n.op) {
-      case CnnNode::Op::Conv:
+      case CnnNode::Op::Conv: {
+        const Handoff& hi = handoff[size_t(n.in)];
+        const Handoff& ho = handoff[size_t(n.out)];
+        if (ho.on) qbuf[size_t(n.out)] = take_buf(qpool, out.size());
         run_conv(g, be, n, x, vmax[size_t(n.in)], n.residual >= 0 ? buf[size_t(n.residual)].p.get() : nullptr, y,
-                 &vmax[size_t(n.out)], hook);
+                 &vmax[size_t(n.out)], hook, hi.on ? qbuf[size_t(n.in)].p.get() : nullptr, hi.step,
+                 ho.on ? qbuf[size_t(n.out)].p.get() : nullptr, ho);
         break;
+      }
       case CnnNode::Op::MaxPool:
         cnn_maxpool(x, g.values[size_t(n.in)], n, out, y);
         break;
@@ -171,13 +267,18 @@ std::vector<float> cnn_forward(const CnnGraph& g, const Backend& be, const float
                 << std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count()
                 << " us\n";
     }
-    for (size_t v = 0; v < buf.size(); ++v)  // return what no later node reads
-      if (g.last_use[v] == int(i) && int(v) != g.output && buf[v].p) pool.push_back(std::move(buf[v]));
+    for (size_t v = 0; v < buf.size(); ++v) {  // return what no later node reads
+      if (g.last_use[v] != int(i) || int(v) == g.output) continue;
+      if (buf[v].p) pool.push_back(std::move(buf[v]));
+      if (qbuf[v].p) qpool.push_back(std::move(qbuf[v]));
+    }
   }
   const float* o = buf[size_t(g.output)].p.get();
   std::vector<float> result(o, o + g.values[size_t(g.output)].size());
   for (auto& b : buf)
     if (b.p) pool.push_back(std::move(b));
+  for (auto& b : qbuf)
+    if (b.p) qpool.push_back(std::move(b));
   return result;
 }
 

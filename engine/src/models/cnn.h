@@ -88,6 +88,11 @@ struct CnnGraph {
 
 // Parses and validates the graph in f's header (architecture.type == "cnn") and binds its layers.
 CnnGraph cnn_bind(const ModelFile& f);
+// Load time: the backend's layouts of every conv's weights (prepare_linear, prepare_depthwise).
+void cnn_prepare(CnnGraph& g, const Backend& be, const ModelFile& f);
+// How many values the forward pass hands over as int8 (cnn.cc's int8 handoff: outputs whose every reader is an
+// integer conv with one and the same static clip); 0 with RMSMP_CNN_INT8_HANDOFF=0.
+int cnn_int8_handoffs(const CnnGraph& g);
 // True when the header's architecture is a CNN graph.
 bool is_cnn_header(const nlohmann::json& header);
 

@@ -139,17 +139,19 @@ RMSMP_CLONES void dw_pixel_f32(const float* const* xs, const float* const* wt, i
 
 void cnn_conv_grouped(const Backend& be, const CnnGraph::Unpacked& u, const RowMixedLinear& L, const ActQuant& act,
                       const float* x, const CnnValue& in, const CnnNode& n, const CnnValue& out,
-                      const LinearPost& post, float* y) {
+                      const LinearPost& post, float* y, const int8_t* xq, float xq_step) {
   const int64_t C = in.c, Co = out.c, cin_g = C / n.groups, cout_g = Co / n.groups, K = L.cols;
-  // Integer path: the whole input quantized once with the layer's (static) step.
+  // Integer path: the whole input quantized once with the layer's (static) step, unless the producer handed
+  // it over already quantized (xq, xq_step: the same values, cnn.cc).
   thread_local std::vector<int8_t> q;  // grows to the largest input seen, then stays (no zeroing per call)
   float xstep = 0.f;
-  if (u.integer) {
+  if (u.integer && !xq) {
     if (q.size() < size_t(in.size())) q.resize(size_t(in.size()));
     xstep = be.quantize_activations(x, in.size(), act, q.data());
   }
+  if (u.integer && xq) xstep = xq_step;
   // NB: inside the parallel region below, `q` would name each worker's own (empty) thread_local; use qd.
-  const int8_t* qd = q.data();
+  const int8_t* qd = xq ? xq : q.data();
   if (u.tap_major && u.integer && u.prepared) {  // depthwise on the backend's kernel: every tap, zeros outside
     const PreparedDepthwise& pd = *u.prepared;
     RMSMP_CHECK(pd.channels == Co && pd.taps == n.kh * n.kw, ErrorCode::Internal,
@@ -161,13 +163,14 @@ void cnn_conv_grouped(const Backend& be, const CnnGraph::Unpacked& u, const RowM
       std::vector<int8_t> zeros(static_cast<size_t>(C), 0);
       DepthwiseRow r{qd,    in.h,  in.w,  n.kh,     n.kw,          n.sh,          n.sw,
                      n.pt,  n.pl,  0,     out.w,    zeros.data(),  xstep,         u.step.data(),
-                     L.bias, nullptr, post.act, post.abs_max != nullptr, nullptr};
+                     L.bias, nullptr, post.act, post.abs_max != nullptr, nullptr, nullptr, post.q_inv, post.q_max};
       // Whole output rows per thread: the backend runs a row's pixels and their epilogue in one call.
 #pragma omp for schedule(static)
       for (int64_t oy = 0; oy < out.h; ++oy) {
         r.oy = oy;
         r.residual = post.residual ? post.residual + oy * out.w * Co : nullptr;
-        r.y = y + oy * out.w * Co;
+        r.y = post.q_only && post.q_out ? nullptr : y + oy * out.w * Co;
+        r.q = post.q_out ? post.q_out + oy * out.w * Co : nullptr;
         mx = std::max(mx, be.depthwise_row_s8(pd, r));
       }
 #pragma omp critical(rmsmp_dw_amax)
@@ -208,6 +211,7 @@ void cnn_conv_grouped(const Backend& be, const CnnGraph::Unpacked& u, const RowM
         else
           dw_pixel_f32(xf, wf, nt, Co, facc.data(), L.bias, res, post.act, y + p * Co);
         if (post.abs_max) mx = std::max(mx, abs_max_bits(y + p * Co, Co));  // the pixel is in L1
+        store_q_out(post, y + p * Co, Co, p * Co);
       }
 #pragma omp critical(rmsmp_dw_amax)
       amax = std::max(amax, mx);
@@ -252,6 +256,7 @@ void cnn_conv_grouped(const Backend& be, const CnnGraph::Unpacked& u, const RowM
         const float v = u.integer ? rowq_epilogue(acc[size_t(co)], xstep, u.step[size_t(co)], b) : facc[size_t(co)] + b;
         yp[co] = post_value(v, res ? res + co : nullptr, post.act);
       }
+      store_q_out(post, yp, Co, p * Co);
     }
   }
   if (post.abs_max) *post.abs_max = abs_max_bits(y, out.size());

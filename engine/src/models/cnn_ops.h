@@ -24,7 +24,7 @@ void cnn_im2col_rows(const int8_t* x, const CnnValue& in, const CnnNode& n, int6
 // be.quantize_activations (same q on every backend). Depthwise layers (u.tap_major) run a vectorised kernel.
 void cnn_conv_grouped(const Backend& be, const CnnGraph::Unpacked& u, const RowMixedLinear& L, const ActQuant& act,
                       const float* x, const CnnValue& in, const CnnNode& n, const CnnValue& out,
-                      const LinearPost& post, float* y);
+                      const LinearPost& post, float* y, const int8_t* xq = nullptr, float xq_step = 0.f);
 
 inline LinearPost::Act cnn_post_act(CnnAct a) {
   return a == CnnAct::Relu ? LinearPost::Act::Relu : a == CnnAct::Relu6 ? LinearPost::Act::Relu6 : LinearPost::Act::None;

@@ -33,14 +33,7 @@ std::shared_ptr<const VisionModel> VisionModel::load(const std::string& path, co
                    << "'); text models load with rmsmp::Model");
   impl->graph = cnn_bind(*impl->file);
   impl->backend = make_backend(opts.backend);
-  for (size_t i = 0; i < impl->graph.layers.size(); ++i) {
-    CnnGraph::Unpacked& u = impl->graph.unpacked[i];
-    const RowMixedLinear& L = impl->graph.layers[i];
-    if (u.q.empty() && u.f.empty())  // groups == 1 convs run on backend linears
-      prepare_linear(*impl->backend, *impl->file, impl->graph.layers[i]);
-    else if (u.tap_major && u.integer)  // depthwise: [tap][c], L.cols taps of L.rows channels
-      u.prepared = impl->backend->prepare_depthwise(u.q.data(), L.cols, L.rows);
-  }
+  cnn_prepare(impl->graph, *impl->backend, *impl->file);
   const CnnGraph& g = impl->graph;
   VisionInfo& vi = impl->info;
   vi.path = path;

@@ -719,7 +719,9 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
             const float* rs = pp->row_steps.data();
             if (!gelu) {
               mx = std::max(mx, epilogue_rows(a, total_rows, tb, rows, b.step, rs, bsp + lc[l], res, post.act,
-                                               want_max, dst));
+                                               want_max, post.q_only && post.q_out ? nullptr : dst,
+                                               post.q_out ? post.q_out + t0 * rows : nullptr,
+                                               post.q_inv, post.q_max));
               continue;
             }
             epilogue_rows(a, total_rows, tb, rows, b.step, rs, bsp + lc[l], nullptr, LinearPost::Act::None, false,
@@ -739,6 +741,7 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
               if (gelu) gelu_rows(dst, rows);
               apply_post(dst, post.residual ? post.residual + (t0 + t) * rows : nullptr, rows, post.act);
               if (want_max) mx = std::max(mx, abs_max_bits(dst, rows));
+              store_q_out(post, dst, rows, (t0 + t) * rows);
             }
         }
       }
@@ -836,12 +839,14 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
           if (gelu) gelu_rows(dst, w.rows);
           apply_post(dst, post.residual ? post.residual + t * w.rows : nullptr, w.rows, post.act);
           if (want_max) mx = std::max(mx, abs_max_bits(dst, w.rows));
+          store_q_out(post, dst, w.rows, t * w.rows);
           continue;
         }
         if (all_int[l]) {
           mx = std::max(mx, gather_post(yst + T * lc[l], gof + lc[l], gst + lc[l], int32_t(t), w.rows,
                                         post.residual ? post.residual + t * w.rows : nullptr, post.act, want_max,
                                         ys[l] + t * w.rows));
+          store_q_out(post, ys[l] + t * w.rows, w.rows, t * w.rows);
           continue;
         }
         for (size_t i = 0; i < n_tiles; ++i) {

@@ -60,18 +60,22 @@ void depthwise_acc_s8_vnni(const int16_t* w, int64_t pairs, int64_t blocks, int6
 
 // Backend::depthwise_row_s8 with the sums kept in registers: per 16 channels the epilogue_rows operations in
 // its order (float(acc) * (xstep * wstep) + bias, + residual, ReLU / ReLU6 as compares that send NaN to 0),
-// lane by lane, so the same bits; the window's tap pointers as depthwise_window (backend.h) gives them.
+// lane by lane, so the same bits; the window's tap pointers as depthwise_window (backend.h) gives them. r.q: also
+// the outputs quantized as quantize_scaled_avx512 quantizes them (r.y null: only those).
 uint32_t depthwise_row_vnni(const int16_t* w, int64_t pairs, int64_t blocks, int64_t channels, const DepthwiseRow& r) {
   const int64_t C = channels;
   const int8_t* rowp[kMaxDepthwiseTaps];
   depthwise_window_rows(r, C, rowp);
   const __m512 xstep = _mm512_set1_ps(r.xstep), zero = _mm512_setzero_ps(), six = _mm512_set1_ps(6.f);
   const __m512i mag = _mm512_set1_epi32(0x7fffffff), inf = _mm512_set1_epi32(0x7f800000);
+  const __m512 qinv = _mm512_set1_ps(r.q_inv), qlim = _mm512_set1_ps(float(r.q_max)), nqlim = _mm512_set1_ps(-float(r.q_max));
+  const __m512i sign = _mm512_set1_epi32(int32_t(0x80000000u)), half_c = _mm512_set1_epi32(0x3effffff);  // 0.5 - 2^-25
   __m512i rmax = _mm512_setzero_si512();
   const int8_t* xs[kMaxDepthwiseTaps + 1];
   for (int64_t ox = 0; ox < r.ow; ++ox) {
     depthwise_window(r, C, rowp, ox, xs);
-    float* y = r.y + ox * C;
+    float* y = r.y ? r.y + ox * C : nullptr;
+    int8_t* q = r.q ? r.q + ox * C : nullptr;
     const float* res = r.residual ? r.residual + ox * C : nullptr;
     for (int64_t b = 0; b < blocks; ++b) {
       const __mmask32 m = block_mask(C, b);
@@ -91,7 +95,12 @@ uint32_t depthwise_row_vnni(const int16_t* w, int64_t pairs, int64_t blocks, int
           const __m512 lo6 = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, six, _CMP_LT_OQ), six, v);
           v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, zero, _CMP_GT_OQ), lo6);
         }
-        _mm512_mask_storeu_ps(y + c, mh, v);
+        if (y) _mm512_mask_storeu_ps(y + c, mh, v);
+        if (q) {  // quantize_scaled_avx512's operations: clamp (NaN -> -max_q), then trunc(t + copysign(c, t))
+          __m512 t = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(v, qinv), nqlim), qlim);
+          const __m512 h2 = _mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_castps_si512(t), sign, half_c, 0xEA));
+          _mm512_mask_cvtepi32_storeu_epi8(q + c, mh, _mm512_cvttps_epi32(_mm512_add_ps(t, h2)));
+        }
         if (r.want_max) {
           __m512i u = _mm512_and_si512(_mm512_castps_si512(v), mag);
           u = _mm512_maskz_mov_epi32(_mm512_cmple_epu32_mask(u, inf) & mh, u);  // NaN and lanes past C: 0
