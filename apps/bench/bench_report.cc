@@ -84,8 +84,13 @@ std::vector<nlohmann::json> merge_processes(const std::vector<nlohmann::json>& r
   std::vector<std::string> order;
   for (const auto& r : recs) {
     nlohmann::json k = nlohmann::json::object();
-    for (auto it = r.begin(); it != r.end(); ++it)
-      if (!measured.count(it.key())) k[it.key()] = it.value();
+    // Rates ("images_per_s", "tokens_per_s", ...) are measurements too: a vision record's images_per_s kept
+    // every process's record apart, so its tables showed the last process instead of the lowest median.
+    for (auto it = r.begin(); it != r.end(); ++it) {
+      const std::string& name = it.key();
+      const bool rate = name.size() > 6 && name.compare(name.size() - 6, 6, "_per_s") == 0;
+      if (!measured.count(name) && !rate) k[name] = it.value();
+    }
     const std::string key = k.dump();
     if (!by_key.count(key)) order.push_back(key);
     by_key[key].push_back(r);
