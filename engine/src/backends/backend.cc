@@ -47,8 +47,6 @@ typedef uint32_t U32x16 __attribute__((vector_size(64)));  // GCC vector extensi
 typedef float F32x16 __attribute__((vector_size(64)));
 typedef int32_t I32x16 __attribute__((vector_size(64)));
 
-// One call per token block: for a narrow conv (32 outputs per pixel) separate epilogue, post and range passes
-// per token cost more than the arithmetic.
 namespace {
 // act_round_sat(v * inv, max_q) on 16 lanes into q, as quantize_scaled_avx512 computes it: clamp to +-max_q
 // first (NaN -> -max_q, as act_round_sat), then round half away from zero as trunc(v + copysign(0.5 - 2^-25, v)),
@@ -79,6 +77,8 @@ RMSMP_CLONES void quantize_scaled(const float* __restrict y, int64_t n, float in
   for (; i < n; ++i) q[i] = act_round_sat(y[i] * inv, max_q);
 }
 
+// One call per token block: for a narrow conv (32 outputs per pixel) separate epilogue, post and range passes
+// per token cost more than the arithmetic.
 RMSMP_CLONES uint32_t epilogue_rows(const int32_t* __restrict acc, int64_t acc_stride, int64_t tb, int64_t rows,
                                     const float* __restrict xstep, const float* __restrict wstep,
                                     const float* __restrict bias, const float* __restrict residual,

@@ -131,7 +131,7 @@ void run_conv(const CnnGraph& g, const Backend& be, const CnnNode& n, const floa
   const RowMixedLinear& L = g.layers[size_t(n.layer)];
   const ActQuant act = resolve_act(L, x, in.size(), x_max);
   LinearPost post{residual, cnn_post_act(n.act)};
-  post.abs_max = y_max;
+  post.abs_max = yq.on ? nullptr : y_max;  // handed off: every reader has a static clip and needs no max
   post.q_out = q_out;
   post.q_inv = yq.inv;
   post.q_max = yq.max_q;

@@ -179,42 +179,11 @@ void CpuBackend::linear_multi(const RowMixedLinear* const* ws, size_t n, const f
 }
 
 namespace {
-typedef float F32x16 __attribute__((vector_size(64)));  // GCC vector extensions: one zmm per op on AVX-512
-typedef int32_t I32x16 __attribute__((vector_size(64)));
-typedef int8_t I8x16 __attribute__((vector_size(16)));
-typedef uint32_t U32x16 __attribute__((vector_size(64)));
-
-// act_quantize_row's rounding (act_round_sat) with a known inverse step, 16 lanes at a time, as
-// quantize_scaled_avx512 does it: clamp to +-max_q (NaN -> the low limit), then trunc(v + copysign(0.5 - 2^-25,
-// v)), which is exact round-half-away-from-zero for every float (see there). The same q; only q, no +128 copy.
-RMSMP_CLONES void quantize_static_clones(const float* x, int64_t n, float inv, int max_q, int8_t* q) {
-  const float lim = float(max_q);
-  const F32x16 vlim = F32x16{} + lim, vnlim = F32x16{} - lim;
-  const U32x16 sign = U32x16{} + 0x80000000u, c = U32x16{} + 0x3effffffu;  // 0.5 - 2^-25
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    F32x16 v;
-    std::memcpy(&v, x + i, 64);
-    v = v * inv;
-    v = v >= vnlim ? v : vnlim;  // NaN compares false: the low limit, as act_round_sat
-    v = v > vlim ? vlim : v;
-    U32x16 bits;
-    std::memcpy(&bits, &v, 64);
-    bits = (bits & sign) | c;
-    F32x16 half;
-    std::memcpy(&half, &bits, 64);
-    const I32x16 k = __builtin_convertvector(v + half, I32x16);  // truncates toward zero
-    const I8x16 b = __builtin_convertvector(k, I8x16);
-    std::memcpy(q + i, &b, 16);
-  }
-  for (; i < n; ++i) q[i] = act_round_sat(x[i] * inv, max_q);  // the tail
-}
-
 // The same q: for the AVX-512 backend, the k-register version (masked adds instead of compare-to-vector
 // arithmetic, about 2/3 of the instructions of the vector-extension clone); CNNs quantize every conv input here.
 void quantize_static(const float* x, int64_t n, float inv, int max_q, int8_t* q, Isa isa) {
   if (isa == Isa::Avx512Vnni) quantize_scaled_avx512(x, n, inv, max_q, q);
-  else quantize_static_clones(x, n, inv, max_q, q);
+  else quantize_scaled(x, n, inv, max_q, q);  // the target_clones version (backend.h)
 }
 }  // namespace
 
