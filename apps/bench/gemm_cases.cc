@@ -1,5 +1,5 @@
-// GEMM suite: one linear layer at M tokens x K -> N, our row-group layer (activation quantization, every
-// row group's integer GEMM and the epilogue included) beside oneDNN's fp32 and u8s8s32 GEMMs on the same shape.
+// GEMM suite: one linear layer at M tokens x K -> N, our row-group layer (prepared at load as a model's are;
+// activation quantization, every row group's integer GEMM and the epilogue included) beside oneDNN's fp32 and u8s8s32 GEMMs on the same shape.
 #include <dnnl.h>
 #include <omp.h>
 
@@ -82,6 +82,7 @@ std::vector<nlohmann::json> run_gemm(const std::string& engine, const std::strin
       else RMSMP_FAIL(ErrorCode::InvalidArgument, "unknown gemm engine '" << engine << "'");
       Layer L = make_layer(groups, s.k, 11);
       auto be = make_backend(device);
+      L.lin.prepared = be->prepare(L.lin);  // as a model's load does: the layout its kernels stream
       ms = time_calls([&] { be->linear(L.lin, x.data(), s.m, y.data()); }, repeats, 2);
     } else if (engine == "onednn-fp32") {
       is_int8 = false;
