@@ -319,6 +319,29 @@ TEST_P(BackendLinearTest, LinearS8StaticAndPatchesEqualLinearThenPost) {
       EXPECT_EQ(float_of_bits(amax), m) << backend() << " " << label(c);
       for (size_t i = want.size(); i < y.size(); ++i) ASSERT_EQ(y[i], 12345.f) << "wrote past the output";
     }
+    // The CNN's int8 handoff (LinearPost::q_out, with and without the floats) and no range to report: on the
+    // AVX-512 VNNI backend, prepared layers without side rows then finish their sums in the kernel's registers
+    // (GemmEpilogue); {150, 300, 27} has side rows (an 8-bit row beside 4-bit ones in 300 rows).
+    const float q_inv = 1.f / 0.05f;
+    const int q_max = act.bits == 4 ? 7 : 127;
+    for (int run = 0; run < 4; ++run) {
+      const bool q_only = run % 2, from_patches = run / 2;
+      p.lin.prepared = be->prepare(p.lin);
+      std::vector<float> y(want.size() + 8, 12345.f);
+      std::vector<int8_t> qo(want.size() + 8, 99);
+      LinearPost post{res.data(), post_act};
+      post.q_out = qo.data(), post.q_inv = q_inv, post.q_max = q_max, post.q_only = q_only;
+      if (from_patches) be->linear_patches(p.lin, act, src, step, c.tokens, post, y.data());
+      else be->linear_s8(p.lin, act, q.data(), step, c.tokens, post, y.data());
+      for (size_t i = 0; i < want.size(); ++i) {
+        if (!q_only) {
+          ASSERT_EQ(y[i], want[i]) << backend() << " q_out " << label(c) << " element " << i;
+        }
+        ASSERT_EQ(qo[i], act_round_sat(want[i] * q_inv, q_max)) << backend() << (q_only ? " q_only " : " q_out ")
+                                                                << label(c) << " element " << i;
+      }
+      for (size_t i = want.size(); i < y.size(); ++i) ASSERT_EQ(qo[i], 99) << "wrote past the output";
+    }
   }
 }
 

@@ -21,6 +21,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "backends/backend.h"
 #include "rmsmp/quant.h"
 
 namespace rmsmp {
@@ -34,6 +35,23 @@ inline int64_t gemm_k_padded(int64_t k, bool vnni) {
   const int64_t a = vnni ? kGemmKAlignVnni : kGemmKAlign;
   return (k + a - 1) / a * a;
 }
+
+// The VNNI kernels' optional in-register epilogue (GemmS8Args::epi): instead of storing token t's sum of row j
+// (t < n_tokens, j < n_rows of the call), they finish it as epilogue_rows does (isa/epilogue_avx512.h, the same
+// bits) into dst[t * stride + j] (null: not stored) and q[t * stride + j] (null: none). For a layer whose rows
+// the call covers in original order (prepared, no side rows): a narrow conv's int32 sums never reach memory.
+struct GemmEpilogue {
+  const float* x_step;    // per token of the call
+  const float* w_step;    // per row of the call
+  const float* bias;      // per row (null: 0)
+  const float* residual;  // [t * stride + j] (null: none)
+  int64_t stride;
+  LinearPost::Act act;
+  float* dst;
+  int8_t* q;
+  float q_inv;
+  int q_max;
+};
 
 struct GemmS8Args {
   const int8_t* x;
@@ -62,6 +80,8 @@ struct GemmS8Args {
   const uint8_t* nib_luts[2][4] = {};
   uint64_t nib_mask[2][4] = {};
   int nib_n[2] = {0, 0};
+  // AVX-512 VNNI kernels only: finish the sums in registers instead of storing them to acc (null: store).
+  const GemmEpilogue* epi = nullptr;
 };
 
 using GemmS8Fn = void (*)(const GemmS8Args&);

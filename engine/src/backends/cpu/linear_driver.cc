@@ -76,6 +76,16 @@ int64_t nibble_fused_tokens() {
   return v;
 }
 
+// RMSMP_CPU_KERNEL_EPILOGUE=0 keeps every layer's sums in memory for the epilogue pass (A/B timing of the VNNI
+// kernels' in-register epilogue, GemmEpilogue; same results).
+bool kernel_epilogue_enabled() {
+  static const bool v = [] {
+    const char* e = std::getenv("RMSMP_CPU_KERNEL_EPILOGUE");
+    return !(e && std::string(e) == "0");
+  }();
+  return v;
+}
+
 // A caller-quantized row into the kernels' two forms: q (zero padded to Kp), q + 128 (padded with 128); returns
 // sum q. Local restrict pointers so the loop vectorises (through the captured references it was a byte loop).
 RMSMP_CLONES int32_t load_s8_row(const int8_t* __restrict src, int64_t K, int64_t Kp, int8_t* __restrict q,
@@ -555,9 +565,10 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
   };
   // The kernel alone, its sums into acc (row stride acc_stride): the fused path's tiles (gather_epilogue).
   auto run_gemm = [&](const Tile& tl, const TileWeights& tw, const TokenRows& b, int64_t tb, int32_t* acc,
-                      int64_t acc_stride, WeightBytes prefetch = {}) {
+                      int64_t acc_stride, WeightBytes prefetch = {}, const GemmEpilogue* epi = nullptr) {
     GemmS8Args ga{b.x, b.u, tb, tw.lo, tw.sum, b.sum, tl.nj, Kp, tl.max_w, acc, acc_stride};
     ga.w_hi = tw.hi;
+    ga.epi = epi;
     for (int h = 0; h < 2; ++h) {
       ga.prefetch[h] = prefetch.p[h];
       ga.prefetch_bytes[h] = prefetch.bytes[h];
@@ -635,6 +646,18 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
 
   const bool want_max = post.abs_max != nullptr;
   uint32_t amax = 0;  // max over the threads' maxima (post.abs_max)
+  // Layers whose tiles finish their sums in the VNNI kernel's registers (GemmEpilogue): prepared, so the rows
+  // are in original order, with no GELU pass and no range to reduce. A narrow conv's epilogue pass over int32
+  // sums in memory cost as much as its GEMM (EfficientNet-Lite0's 1x1 convs at 112 x 112: 16 or 32 input
+  // channels per output): 7-45% less per conv. Not with side rows (prepared.h: 8-bit rows of a layer of more
+  // than 256 rows with 4-bit ones): writing their outputs over the holes' element by element afterwards made
+  // EfficientNet-Lite0's 480- and 672-row convs 40% slower.
+  thread_local std::vector<char> in_kernel_v;
+  in_kernel_v.assign(n, 0);
+  for (size_t l = 0; l < n; ++l)
+    in_kernel_v[l] = kernel_epilogue_enabled() && isa == Isa::Avx512Vnni && preps[l] && preps[l]->side_rows == 0 &&
+                     !gelu && !want_max;
+  const char* in_kernel = in_kernel_v.data();
   if (by_tokens) {
     // Token blocks of up to kTokenBlock tokens, fewer for wide layers: a block's outputs (tb x total_rows
     // floats) stay within 256 KiB.
@@ -701,11 +724,21 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
           for (size_t i = 0; i < n_tiles; ++i) {
             const Tile& tl = tile_list[i];
             const TileWeights tw = cached ? wcache[i] : tile_weights(tl, panel.data(), w_sum.data());
-            run_gemm(tl, tw, b, tb, bacc.data() + lc[tl.layer] + tl.slot0, total_rows);
+            if (!in_kernel[tl.layer]) {
+              run_gemm(tl, tw, b, tb, bacc.data() + lc[tl.layer] + tl.slot0, total_rows);
+              continue;
+            }
+            const RowMixedLinear& w = *ws[tl.layer];
+            const int64_t rows = w.rows, o = t0 * rows + tl.j0;  // main tiles: j0 is the original row
+            const GemmEpilogue epi{b.step, tl.wstep, w.bias ? w.bias + tl.j0 : nullptr,
+                                   post.residual ? post.residual + o : nullptr, rows, post.act,
+                                   post.q_only && post.q_out ? nullptr : ys[tl.layer] + o,
+                                   post.q_out ? post.q_out + o : nullptr, post.q_inv, post.q_max};
+            run_gemm(tl, tw, b, tb, nullptr, 0, {}, &epi);
           }
           for (size_t l = 0; l < n; ++l) {
             const CpuPreparedLinear* pp = pr[l];
-            if (!pp) continue;
+            if (!pp || in_kernel[l]) continue;
             // Prepared: the whole block at once, its sums already in original order.
             const int64_t rows = ws[l]->rows;
             float* dst = ys[l] + t0 * rows;

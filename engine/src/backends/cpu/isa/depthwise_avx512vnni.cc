@@ -8,6 +8,7 @@
 
 #include "backends/backend.h"
 #include "backends/cpu/gemm_s8.h"
+#include "backends/cpu/isa/epilogue_avx512.h"
 
 namespace rmsmp {
 
@@ -58,18 +59,16 @@ void depthwise_acc_s8_vnni(const int16_t* w, int64_t pairs, int64_t blocks, int6
   }
 }
 
-// Backend::depthwise_row_s8 with the sums kept in registers: per 16 channels the epilogue_rows operations in
-// its order (float(acc) * (xstep * wstep) + bias, + residual, ReLU / ReLU6 as compares that send NaN to 0),
-// lane by lane, so the same bits; the window's tap pointers as depthwise_window (backend.h) gives them. r.q: also
-// the outputs quantized as quantize_scaled_avx512 quantizes them (r.y null: only those).
+// Backend::depthwise_row_s8 with the sums kept in registers: per 16 channels finish16 (epilogue_avx512.h: the
+// epilogue_rows operations, the same bits); the window's tap pointers as depthwise_window (backend.h) gives
+// them. r.q: also the outputs quantized as quantize_scaled quantizes them (r.y null: only those).
 uint32_t depthwise_row_vnni(const int16_t* w, int64_t pairs, int64_t blocks, int64_t channels, const DepthwiseRow& r) {
   const int64_t C = channels;
   const int8_t* rowp[kMaxDepthwiseTaps];
   depthwise_window_rows(r, C, rowp);
-  const __m512 xstep = _mm512_set1_ps(r.xstep), zero = _mm512_setzero_ps(), six = _mm512_set1_ps(6.f);
+  const __m512 xstep = _mm512_set1_ps(r.xstep);
+  const Epi16Consts k(r.q_inv, r.q_max);
   const __m512i mag = _mm512_set1_epi32(0x7fffffff), inf = _mm512_set1_epi32(0x7f800000);
-  const __m512 qinv = _mm512_set1_ps(r.q_inv), qlim = _mm512_set1_ps(float(r.q_max)), nqlim = _mm512_set1_ps(-float(r.q_max));
-  const __m512i sign = _mm512_set1_epi32(int32_t(0x80000000u)), half_c = _mm512_set1_epi32(0x3effffff);  // 0.5 - 2^-25
   __m512i rmax = _mm512_setzero_si512();
   const int8_t* xs[kMaxDepthwiseTaps + 1];
   for (int64_t ox = 0; ox < r.ow; ++ox) {
@@ -85,22 +84,8 @@ uint32_t depthwise_row_vnni(const int16_t* w, int64_t pairs, int64_t blocks, int
         const __mmask16 mh = __mmask16(m >> (16 * h));
         if (!mh) break;
         const int64_t c = 32 * b + 16 * h;
-        const __m512 scale = _mm512_mul_ps(xstep, _mm512_maskz_loadu_ps(mh, r.wstep + c));
-        const __m512 bias = r.bias ? _mm512_maskz_loadu_ps(mh, r.bias + c) : zero;
-        __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(sums[h]), scale), bias);
-        if (res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mh, res + c));
-        if (r.act == LinearPost::Act::Relu) {
-          v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, zero, _CMP_GT_OQ), v);
-        } else if (r.act == LinearPost::Act::Relu6) {
-          const __m512 lo6 = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, six, _CMP_LT_OQ), six, v);
-          v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, zero, _CMP_GT_OQ), lo6);
-        }
-        if (y) _mm512_mask_storeu_ps(y + c, mh, v);
-        if (q) {  // quantize_scaled_avx512's operations: clamp (NaN -> -max_q), then trunc(t + copysign(c, t))
-          __m512 t = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(v, qinv), nqlim), qlim);
-          const __m512 h2 = _mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_castps_si512(t), sign, half_c, 0xEA));
-          _mm512_mask_cvtepi32_storeu_epi8(q + c, mh, _mm512_cvttps_epi32(_mm512_add_ps(t, h2)));
-        }
+        const __m512 v = finish16(k, sums[h], xstep, r.wstep + c, r.bias ? r.bias + c : nullptr,
+                                  res ? res + c : nullptr, r.act, mh, y ? y + c : nullptr, q ? q + c : nullptr);
         if (r.want_max) {
           __m512i u = _mm512_and_si512(_mm512_castps_si512(v), mag);
           u = _mm512_maskz_mov_epi32(_mm512_cmple_epu32_mask(u, inf) & mh, u);  // NaN and lanes past C: 0

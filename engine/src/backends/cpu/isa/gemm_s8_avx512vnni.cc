@@ -12,10 +12,25 @@
 #include <vector>
 
 #include "backends/cpu/gemm_s8.h"
+#include "backends/cpu/isa/epilogue_avx512.h"
 
 namespace rmsmp {
 
 namespace {
+// Token t's sums of rows r .. r + 15 of the call (lanes outside m: past the rows): the compensation for the
+// unsigned weights, then stored to acc, or finished by a.epi (gemm_s8.h) without reaching memory.
+inline void emit16(const GemmS8Args& a, int64_t r, int64_t t, __m512i c, __mmask16 m) {
+  const __m512i s = _mm512_sub_epi32(c, _mm512_set1_epi32(128 * a.x_sum[t]));
+  if (!a.epi) {
+    _mm512_mask_storeu_epi32(a.acc + t * a.acc_stride + r, m, s);
+    return;
+  }
+  const GemmEpilogue& e = *a.epi;
+  const int64_t o = t * e.stride + r;
+  finish16(Epi16Consts(e.q_inv, e.q_max), s, _mm512_set1_ps(e.x_step[t]), e.w_step + r, e.bias ? e.bias + r : nullptr,
+           e.residual ? e.residual + o : nullptr, e.act, m, e.dst ? e.dst + o : nullptr, e.q ? e.q + o : nullptr);
+}
+
 // One k quad of N tokens (4 bytes each at x[i] + 4 q, broadcast) against one or two 16-row weight vectors: the
 // inner step of every tile below.
 template <int N>
@@ -81,9 +96,7 @@ void gemm_s8_avx512vnni(const GemmS8Args& a) {
         for (int i = 0; i < 16; ++i) x[i] = a.x + std::min(t + i, T - 1) * K;  // token tail: repeats, discarded
         __m512i c[16];
         micro_tile16(p0, x, kq, c);
-        for (int i = 0; i < 16 && t + i < T; ++i)
-          _mm512_mask_storeu_epi32(a.acc + (t + i) * a.acc_stride + r, m0,
-                                   _mm512_sub_epi32(c[i], _mm512_set1_epi32(128 * a.x_sum[t + i])));
+        for (int i = 0; i < 16 && t + i < T; ++i) emit16(a, r, t + i, c[i], m0);
       }
       continue;
     }
@@ -96,10 +109,8 @@ void gemm_s8_avx512vnni(const GemmS8Args& a) {
       const int64_t n0 = std::min<int64_t>(16, a.n_rows - r), n1 = two ? std::min<int64_t>(16, a.n_rows - r - 16) : 0;
       const __mmask16 m0 = __mmask16((1u << n0) - 1), m1 = __mmask16((1u << n1) - 1);
       for (int i = 0; i < 8 && t + i < T; ++i) {
-        const __m512i comp = _mm512_set1_epi32(128 * a.x_sum[t + i]);
-        int32_t* o = a.acc + (t + i) * a.acc_stride + r;
-        _mm512_mask_storeu_epi32(o, m0, _mm512_sub_epi32(c0[i], comp));
-        if (two) _mm512_mask_storeu_epi32(o + 16, m1, _mm512_sub_epi32(c1[i], comp));
+        emit16(a, r, t + i, c0[i], m0);
+        if (two) emit16(a, r + 16, t + i, c1[i], m1);
       }
     }
   }
@@ -180,9 +191,7 @@ RMSMP_VBMI inline void prefetch_step(const uint8_t** pf, const uint8_t* const* p
 
 RMSMP_VBMI inline void store_sums(const GemmS8Args& a, int64_t r, int64_t t, int nt, const __m512i* c, int64_t rows) {
   const __mmask16 m = __mmask16((1u << std::min<int64_t>(16, rows)) - 1);
-  for (int i = 0; i < nt && t + i < a.n_tokens; ++i)
-    _mm512_mask_storeu_epi32(a.acc + (t + i) * a.acc_stride + r, m,
-                             _mm512_sub_epi32(c[i], _mm512_set1_epi32(128 * a.x_sum[t + i])));
+  for (int i = 0; i < nt && t + i < a.n_tokens; ++i) emit16(a, r, t + i, c[i], m);
 }
 
 // 32 rows x 8 tokens, each half decoded once per quad.

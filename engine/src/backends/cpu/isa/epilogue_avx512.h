@@ -1,0 +1,47 @@
+// The integer epilogue of 16 outputs in AVX-512 registers, for the kernels that finish their sums without
+// storing them (the depthwise row kernel, the VNNI GEMMs with a GemmEpilogue): epilogue_rows' operations in its
+// order, lane by lane, so the same bits (the project builds with -ffp-contract=off: no fused multiply-add here):
+//   v = float(sum) * (xstep * wstep) + bias   (bias 0 where there is none: -0 + 0 = +0 as there)
+//   v += residual;  ReLU / ReLU6 with NaN sent to 0
+//   y = v;  q = quantize_scaled's trunc(t + copysign(0.5 - 2^-25, t)), t = clamp(v * q_inv) (NaN -> -q_max)
+// Only for translation units compiled with AVX-512 F/BW.
+#pragma once
+#include <immintrin.h>
+
+#include "backends/backend.h"
+
+namespace rmsmp {
+
+struct Epi16Consts {
+  __m512 zero, six, qinv, qlim, nqlim;
+  __m512i sign, half;
+  explicit Epi16Consts(float q_inv = 0.f, int q_max = 127)
+      : zero(_mm512_setzero_ps()), six(_mm512_set1_ps(6.f)), qinv(_mm512_set1_ps(q_inv)),
+        qlim(_mm512_set1_ps(float(q_max))), nqlim(_mm512_set1_ps(-float(q_max))),
+        sign(_mm512_set1_epi32(int32_t(0x80000000u))), half(_mm512_set1_epi32(0x3effffff)) {}
+};
+
+// Lanes outside m load 0 and are not stored. wstep, bias, residual, y and q point at the first of the 16 outputs
+// (bias, residual, y, q may be null). Returns v (the want_max reduction is the caller's).
+inline __m512 finish16(const Epi16Consts& k, __m512i sums, __m512 xstep, const float* wstep, const float* bias,
+                       const float* residual, LinearPost::Act act, __mmask16 m, float* y, int8_t* q) {
+  const __m512 scale = _mm512_mul_ps(xstep, _mm512_maskz_loadu_ps(m, wstep));
+  const __m512 b = bias ? _mm512_maskz_loadu_ps(m, bias) : k.zero;
+  __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(sums), scale), b);
+  if (residual) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, residual));
+  // vmaxps returns its second operand when either is NaN and when both are zeros, so max(v, +0) is
+  // "v > 0 ? v : +0" exactly (NaN and -0 -> +0); then min(., 6) sees no NaN.
+  if (act == LinearPost::Act::Relu) v = _mm512_max_ps(v, k.zero);
+  else if (act == LinearPost::Act::Relu6) v = _mm512_min_ps(_mm512_max_ps(v, k.zero), k.six);
+  if (y) _mm512_mask_storeu_ps(y, m, v);
+  if (q) {
+    const __m512 t = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(v, k.qinv), k.nqlim), k.qlim);
+    const __m512 h = _mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_castps_si512(t), k.sign, k.half, 0xEA));
+    const __m128i b8 = _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(_mm512_add_ps(t, h)));  // |.| <= 127
+    if (m == 0xFFFF) _mm_storeu_si128(reinterpret_cast<__m128i*>(q), b8);
+    else _mm_mask_storeu_epi8(q, m, b8);
+  }
+  return v;
+}
+
+}  // namespace rmsmp
