@@ -13,7 +13,7 @@ void gelu_avx2(float* x, int64_t n);
 void gelu_avx512(float* x, int64_t n);
 // One head (ReferenceBackend::attention_head's contract). scratch: at least attention_scratch_floats(len, head_dim)
 // floats (any alignment; enough for either width).
-inline int64_t attention_scratch_floats(int64_t len, int64_t head_dim) { return 16 * (2 * head_dim + len) + 16; }
+inline int64_t attention_scratch_floats(int64_t len, int64_t head_dim) { return 32 * (2 * head_dim + len) + 16; }
 void attention_head_avx2(const float* q, const float* k, const float* v, int64_t len, int64_t stride,
                          int64_t head_dim, float* out, float* scratch, const float* rel_bias);
 void attention_head_avx512(const float* q, const float* k, const float* v, int64_t len, int64_t stride,

@@ -127,81 +127,116 @@ void gelu(float* x, int64_t n) {
 //   softmax mx = max_j s_j; p_j = exp(s_j - mx); sum = sum_j p_j in order; p_j /= sum
 //   output  o[d] = sum_j p_j v_j[d], j in order              8 dims' chains side by side
 // Lanes past the last query compute on zero queries and are never stored. Working per lane makes the serial
-// softmax sum (one add chain per query) run W queries at once. scratch: attention_scratch_floats (encoder_ops.h).
+// softmax sum (one add chain per query) run W queries at once. Two blocks of W queries go together where there
+// are that many (NB = 2): each broadcast key or value element then feeds two FMAs, 16 per 10 loads instead of
+// 8 per 9 (the loop was load-bound). scratch: attention_scratch_floats (encoder_ops.h).
 // rel_bias (or null): the head's distances; lane i of key j reads element i0 + i - j + len - 1, so a block's
 // lanes are one unaligned load (rel_bias_stride leaves room for lanes past the last query).
-template <class V>
-void attention_head(const float* q, const float* k, const float* v, int64_t len, int64_t stride, int64_t hd,
-                    float* out, float* scratch, const float* rel_bias) {
+template <class V, int NB>
+void attention_queries(const float* q, const float* k, const float* v, int64_t len, int64_t stride, int64_t hd,
+                       float* out, float* qt, float* p, float* ot, const float* rel_bias, int64_t i0) {
   using F = typename V::F;
   constexpr int W = V::W;
   const F scale = V::set(1.f / std::sqrt(float(hd)));
-  // 64-byte aligned (the scratch's W spare floats): every row below is whole vectors that never split a line.
-  const uintptr_t mis = reinterpret_cast<uintptr_t>(scratch) / 4 % 16;
-  float* qt = scratch + (mis ? 16 - mis : 0);  // hd x W: the block's queries transposed
-  float* p = qt + hd * W;    // len x W: scores, then probabilities
-  float* ot = p + len * W;   // hd x W: outputs, transposed
-  for (int64_t i0 = 0; i0 < len; i0 += W) {
-    const int64_t nq = std::min<int64_t>(W, len - i0);
+  // Block b's queries transposed at qt + b * hd * W, its scores at p + b * len * W, outputs at ot + b * hd * W.
+  for (int bq = 0; bq < NB; ++bq) {
+    const int64_t q0 = i0 + bq * W, nq = std::min<int64_t>(W, len - q0);
+    float* qb = qt + bq * hd * W;
     for (int64_t d = 0; d < hd; ++d)
-      for (int64_t i = 0; i < W; ++i) qt[d * W + i] = i < nq ? q[(i0 + i) * stride + d] : 0.f;
-    int64_t j = 0;
-    for (; j + 8 <= len; j += 8) {
-      F s[8];
-      for (auto& x : s) x = V::zero();
-      const float* kj = k + j * stride;
-      for (int64_t d = 0; d < hd; ++d) {
-        const F qd = V::load(qt + d * W);
+      for (int64_t i = 0; i < W; ++i) qb[d * W + i] = i < nq ? q[(q0 + i) * stride + d] : 0.f;
+  }
+  int64_t j = 0;
+  for (; j + 8 <= len; j += 8) {
+    F s[NB][8];
+    for (auto& sb : s)
+      for (auto& x : sb) x = V::zero();
+    const float* kj = k + j * stride;
+    for (int64_t d = 0; d < hd; ++d) {
+      F qd[NB];
+      for (int bq = 0; bq < NB; ++bq) qd[bq] = V::load(qt + bq * hd * W + d * W);
 #pragma GCC unroll 8
-        for (int u = 0; u < 8; ++u) s[u] = V::fma(qd, V::set(kj[u * stride + d]), s[u]);
+      for (int u = 0; u < 8; ++u) {
+        const F kb = V::set(kj[u * stride + d]);
+        for (int bq = 0; bq < NB; ++bq) s[bq][u] = V::fma(qd[bq], kb, s[bq][u]);
       }
-      for (int u = 0; u < 8; ++u) V::store(p + (j + u) * W, V::mul(s[u], scale));
     }
-    for (; j < len; ++j) {
+    for (int bq = 0; bq < NB; ++bq)
+      for (int u = 0; u < 8; ++u) V::store(p + bq * len * W + (j + u) * W, V::mul(s[bq][u], scale));
+  }
+  for (; j < len; ++j) {
+    const float* kj = k + j * stride;
+    for (int bq = 0; bq < NB; ++bq) {
       F s = V::zero();
-      const float* kj = k + j * stride;
-      for (int64_t d = 0; d < hd; ++d) s = V::fma(V::load(qt + d * W), V::set(kj[d]), s);
-      V::store(p + j * W, V::mul(s, scale));
+      for (int64_t d = 0; d < hd; ++d) s = V::fma(V::load(qt + bq * hd * W + d * W), V::set(kj[d]), s);
+      V::store(p + bq * len * W + j * W, V::mul(s, scale));
     }
+  }
+  for (int bq = 0; bq < NB; ++bq) {
+    float* pb = p + bq * len * W;
+    const int64_t q0 = i0 + bq * W;
     if (rel_bias)  // after the scaling, rounded separately, as the reference adds it
-      for (j = 0; j < len; ++j) V::store(p + j * W, V::add(V::load(p + j * W), V::load(rel_bias + i0 - j + len - 1)));
+      for (j = 0; j < len; ++j) V::store(pb + j * W, V::add(V::load(pb + j * W), V::load(rel_bias + q0 - j + len - 1)));
     F mx = V::set(-INFINITY);  // max(p, m) keeps m where p is NaN, as fmax does; exact and order-free otherwise
-    for (j = 0; j < len; ++j) mx = V::max(V::load(p + j * W), mx);
+    for (j = 0; j < len; ++j) mx = V::max(V::load(pb + j * W), mx);
     j = 0;
     for (; j + 4 <= len; j += 4) {
       F a[4], e[4];
-      for (int u = 0; u < 4; ++u) a[u] = V::sub(V::load(p + (j + u) * W), mx);
+      for (int u = 0; u < 4; ++u) a[u] = V::sub(V::load(pb + (j + u) * W), mx);
       expf_n<V, 4>(a, e);
-      for (int u = 0; u < 4; ++u) V::store(p + (j + u) * W, e[u]);
+      for (int u = 0; u < 4; ++u) V::store(pb + (j + u) * W, e[u]);
     }
     for (; j < len; ++j) {
-      F a = V::sub(V::load(p + j * W), mx), e;
+      F a = V::sub(V::load(pb + j * W), mx), e;
       expf_n<V, 1>(&a, &e);
-      V::store(p + j * W, e);
+      V::store(pb + j * W, e);
     }
     F sum = V::zero();
-    for (j = 0; j < len; ++j) sum = V::add(sum, V::load(p + j * W));
-    for (j = 0; j < len; ++j) V::store(p + j * W, V::div(V::load(p + j * W), sum));
-    int64_t d0 = 0;
-    for (; d0 + 8 <= hd; d0 += 8) {
-      F o[8];
-      for (auto& x : o) x = V::zero();
-      for (j = 0; j < len; ++j) {
-        const F pj = V::load(p + j * W);
-        const float* vj = v + j * stride + d0;
-#pragma GCC unroll 8
-        for (int u = 0; u < 8; ++u) o[u] = V::fma(pj, V::set(vj[u]), o[u]);
-      }
-      for (int u = 0; u < 8; ++u) V::store(ot + (d0 + u) * W, o[u]);
-    }
-    for (; d0 < hd; ++d0) {
-      F o = V::zero();
-      for (j = 0; j < len; ++j) o = V::fma(V::load(p + j * W), V::set(v[j * stride + d0]), o);
-      V::store(ot + d0 * W, o);
-    }
-    for (int64_t i = 0; i < nq; ++i)
-      for (int64_t d = 0; d < hd; ++d) out[(i0 + i) * stride + d] = ot[d * W + i];
+    for (j = 0; j < len; ++j) sum = V::add(sum, V::load(pb + j * W));
+    for (j = 0; j < len; ++j) V::store(pb + j * W, V::div(V::load(pb + j * W), sum));
   }
+  int64_t d0 = 0;
+  for (; d0 + 8 <= hd; d0 += 8) {
+    F o[NB][8];
+    for (auto& ob : o)
+      for (auto& x : ob) x = V::zero();
+    for (j = 0; j < len; ++j) {
+      F pj[NB];
+      for (int bq = 0; bq < NB; ++bq) pj[bq] = V::load(p + bq * len * W + j * W);
+      const float* vj = v + j * stride + d0;
+#pragma GCC unroll 8
+      for (int u = 0; u < 8; ++u) {
+        const F vb = V::set(vj[u]);
+        for (int bq = 0; bq < NB; ++bq) o[bq][u] = V::fma(pj[bq], vb, o[bq][u]);
+      }
+    }
+    for (int bq = 0; bq < NB; ++bq)
+      for (int u = 0; u < 8; ++u) V::store(ot + bq * hd * W + (d0 + u) * W, o[bq][u]);
+  }
+  for (; d0 < hd; ++d0)
+    for (int bq = 0; bq < NB; ++bq) {
+      F o = V::zero();
+      for (j = 0; j < len; ++j) o = V::fma(V::load(p + bq * len * W + j * W), V::set(v[j * stride + d0]), o);
+      V::store(ot + bq * hd * W + d0 * W, o);
+    }
+  for (int bq = 0; bq < NB; ++bq) {
+    const int64_t q0 = i0 + bq * W, nq = std::min<int64_t>(W, len - q0);
+    for (int64_t i = 0; i < nq; ++i)
+      for (int64_t d = 0; d < hd; ++d) out[(q0 + i) * stride + d] = ot[bq * hd * W + d * W + i];
+  }
+}
+
+template <class V>
+void attention_head(const float* q, const float* k, const float* v, int64_t len, int64_t stride, int64_t hd,
+                    float* out, float* scratch, const float* rel_bias) {
+  constexpr int W = V::W;
+  // 64-byte aligned (the scratch's W spare floats): every row below is whole vectors that never split a line.
+  const uintptr_t mis = reinterpret_cast<uintptr_t>(scratch) / 4 % 16;
+  float* qt = scratch + (mis ? 16 - mis : 0);  // 2 x hd x W: two blocks' queries transposed
+  float* p = qt + 2 * hd * W;                  // 2 x len x W: scores, then probabilities
+  float* ot = p + 2 * len * W;                 // 2 x hd x W: outputs, transposed
+  int64_t i0 = 0;
+  for (; i0 + W < len; i0 += 2 * W) attention_queries<V, 2>(q, k, v, len, stride, hd, out, qt, p, ot, rel_bias, i0);
+  if (i0 < len) attention_queries<V, 1>(q, k, v, len, stride, hd, out, qt, p, ot, rel_bias, i0);
 }
 
 // y[t * y_stride + r] = sum_k x[t][k] * w[r][k] for t < T, r < N, as the reference's fp32 rows: one chain per
