@@ -810,6 +810,18 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
   // A few tokens (an encoder at batch 1 x 16: 12 K values) quantize faster on this thread than a barrier
   // after a shared loop costs on these hosts; more are shared.
   const bool load_here = T * K <= 65536;
+  // Prepared plain layers (no GELU, post ops, handoff or range) finish their main tiles in the kernel's
+  // registers (GemmEpilogue) straight into y; only their side rows wait for the pass after the barrier, which
+  // is skipped when no layer needs it. At BERT-base 1 x 16 the separate pass was 4% of the time.
+  thread_local std::vector<char> rows_in_kernel_v;
+  rows_in_kernel_v.assign(n, 0);
+  bool need_pass = false;
+  for (size_t l = 0; l < n; ++l) {
+    rows_in_kernel_v[l] = kernel_epilogue_enabled() && isa == Isa::Avx512Vnni && fused && pr[l] && !gelu &&
+                          post.empty() && !post.q_out && !want_max;
+    need_pass = need_pass || !rows_in_kernel_v[l] || pr[l]->side_rows > 0;
+  }
+  const char* rows_in_kernel = rows_in_kernel_v.data();
   if (load_here)
     for (int64_t t = 0; t < T; ++t) load_token(t, all, t);
 #pragma omp parallel num_threads(threads)
@@ -832,13 +844,19 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
       bias.resize(size_t(kRowTile));
       const int64_t next = tile_ranges->peek(id);
       const WeightBytes pf = next >= 0 ? tile_bytes(tile_list[next]) : WeightBytes{};
-      if (fused)
+      if (fused && rows_in_kernel[tl.layer] && tl.slot0 < pr[tl.layer]->rows) {  // a main tile: rows j0 + i
+        const RowMixedLinear& w = *ws[tl.layer];
+        const GemmEpilogue epi{all.step, tl.wstep, w.bias ? w.bias + tl.j0 : nullptr, nullptr, w.rows,
+                               LinearPost::Act::None, ys[tl.layer] + tl.j0, nullptr, 0.f, 127};
+        run_gemm(tl, tile_weights(tl, panel.data(), w_sum.data()), all, T, nullptr, 0, pf, &epi);
+      } else if (fused)
         run_gemm(tl, tile_weights(tl, panel.data(), w_sum.data()), all, T, ast + T * lc[tl.layer] + tl.slot0 * T, tl.nj,
                  pf);
       else
         run_tile(tl, all, T, panel.data(), w_sum.data(), acc.data(), bias.data(),
                  yst + T * lc[tl.layer] + tl.slot0 * T, tl.nj);
     }
+    if (need_pass) {
 #pragma omp barrier
     // Per token, each layer's outputs in original order. A layer with fp32 rows (dnnl_sgemm wrote them above)
     // takes the tile-by-tile scatter instead, which leaves those rows alone; post ops never reach here.
@@ -851,7 +869,7 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
     for (int64_t t0 = 0; t0 < T; t0 += eb)
     for (size_t l = 0; l < n; ++l) {
       const int64_t t1 = std::min(T, t0 + eb);
-      if (fused && pr[l])
+      if (fused && pr[l] && !rows_in_kernel[l])  // in-kernel layers: main rows written by their tiles
         epilogue_main_tiles(ast + T * lc[l], T, t0, t1, pr[l]->rows, all.step, pr[l]->steps.data(),
                             bsp + lc[l], ys[l]);
       for (int64_t t = t0; t < t1; ++t) {
@@ -893,6 +911,7 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
     }
 #pragma omp critical(rmsmp_linear_amax)
     amax = std::max(amax, mx);
+    }
   }
   if (want_max) *post.abs_max = amax;
 }
