@@ -23,11 +23,10 @@ struct Epi16Consts {
 
 // Lanes outside m load 0 and are not stored. wstep, bias, residual, y and q point at the first of the 16 outputs
 // (bias, residual, y, q may be null). Returns v (the want_max reduction is the caller's).
-inline __m512 finish16(const Epi16Consts& k, __m512i sums, __m512 xstep, const float* wstep, const float* bias,
-                       const float* residual, LinearPost::Act act, __mmask16 m, float* y, int8_t* q) {
-  const __m512 scale = _mm512_mul_ps(xstep, _mm512_maskz_loadu_ps(m, wstep));
-  const __m512 b = bias ? _mm512_maskz_loadu_ps(m, bias) : k.zero;
-  __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(sums), scale), b);
+// finish16 with the row vectors already loaded: ws (w_step) and b (bias, or zero).
+inline __m512 finish16v(const Epi16Consts& k, __m512i sums, __m512 xstep, __m512 ws, __m512 b, const float* residual,
+                        LinearPost::Act act, __mmask16 m, float* y, int8_t* q) {
+  __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(sums), _mm512_mul_ps(xstep, ws)), b);
   if (residual) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, residual));
   // vmaxps returns its second operand when either is NaN and when both are zeros, so max(v, +0) is
   // "v > 0 ? v : +0" exactly (NaN and -0 -> +0); then min(., 6) sees no NaN.
@@ -42,6 +41,12 @@ inline __m512 finish16(const Epi16Consts& k, __m512i sums, __m512 xstep, const f
     else _mm_mask_storeu_epi8(q, m, b8);
   }
   return v;
+}
+
+inline __m512 finish16(const Epi16Consts& k, __m512i sums, __m512 xstep, const float* wstep, const float* bias,
+                       const float* residual, LinearPost::Act act, __mmask16 m, float* y, int8_t* q) {
+  return finish16v(k, sums, xstep, _mm512_maskz_loadu_ps(m, wstep), bias ? _mm512_maskz_loadu_ps(m, bias) : k.zero,
+                   residual, act, m, y, q);
 }
 
 }  // namespace rmsmp

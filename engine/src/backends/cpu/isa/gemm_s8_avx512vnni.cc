@@ -17,18 +17,27 @@
 namespace rmsmp {
 
 namespace {
-// Token t's sums of rows r .. r + 15 of the call (lanes outside m: past the rows): the compensation for the
-// unsigned weights, then stored to acc, or finished by a.epi (gemm_s8.h) without reaching memory.
-inline void emit16(const GemmS8Args& a, int64_t r, int64_t t, __m512i c, __mmask16 m) {
-  const __m512i s = _mm512_sub_epi32(c, _mm512_set1_epi32(128 * a.x_sum[t]));
+// Tokens t .. t + nt - 1's sums of rows r .. r + 15 of the call (c[i]: token t + i; lanes outside m: past the
+// rows): the compensation for the unsigned weights, then stored to acc, or finished by a.epi (gemm_s8.h)
+// without reaching memory. Everything a.epi holds is read into locals first: the int8 stores may alias any
+// object, so fields read through a.epi were reloaded after each of them.
+inline void emit_half(const GemmS8Args& a, int64_t r, int64_t t, int nt, const __m512i* c, __mmask16 m) {
   if (!a.epi) {
-    _mm512_mask_storeu_epi32(a.acc + t * a.acc_stride + r, m, s);
+    for (int i = 0; i < nt; ++i)
+      _mm512_mask_storeu_epi32(a.acc + (t + i) * a.acc_stride + r, m,
+                               _mm512_sub_epi32(c[i], _mm512_set1_epi32(128 * a.x_sum[t + i])));
     return;
   }
-  const GemmEpilogue& e = *a.epi;
-  const int64_t o = t * e.stride + r;
-  finish16(Epi16Consts(e.q_inv, e.q_max), s, _mm512_set1_ps(e.x_step[t]), e.w_step + r, e.bias ? e.bias + r : nullptr,
-           e.residual ? e.residual + o : nullptr, e.act, m, e.dst ? e.dst + o : nullptr, e.q ? e.q + o : nullptr);
+  const GemmEpilogue e = *a.epi;
+  const int32_t* xsum = a.x_sum;
+  const Epi16Consts k(e.q_inv, e.q_max);
+  const __m512 ws = _mm512_maskz_loadu_ps(m, e.w_step + r), b = e.bias ? _mm512_maskz_loadu_ps(m, e.bias + r) : k.zero;
+  for (int i = 0; i < nt; ++i) {
+    const int64_t o = (t + i) * e.stride + r;
+    const __m512i s = _mm512_sub_epi32(c[i], _mm512_set1_epi32(128 * xsum[t + i]));
+    finish16v(k, s, _mm512_set1_ps(e.x_step[t + i]), ws, b, e.residual ? e.residual + o : nullptr, e.act, m,
+              e.dst ? e.dst + o : nullptr, e.q ? e.q + o : nullptr);
+  }
 }
 
 // One k quad of N tokens (4 bytes each at x[i] + 4 q, broadcast) against one or two 16-row weight vectors: the
@@ -96,7 +105,7 @@ void gemm_s8_avx512vnni(const GemmS8Args& a) {
         for (int i = 0; i < 16; ++i) x[i] = a.x + std::min(t + i, T - 1) * K;  // token tail: repeats, discarded
         __m512i c[16];
         micro_tile16(p0, x, kq, c);
-        for (int i = 0; i < 16 && t + i < T; ++i) emit16(a, r, t + i, c[i], m0);
+        emit_half(a, r, t, int(std::min<int64_t>(16, T - t)), c, m0);
       }
       continue;
     }
@@ -108,10 +117,9 @@ void gemm_s8_avx512vnni(const GemmS8Args& a) {
       else micro_tile<false>(p0, p1, x, kq, c0, c1, pf, pf_end);
       const int64_t n0 = std::min<int64_t>(16, a.n_rows - r), n1 = two ? std::min<int64_t>(16, a.n_rows - r - 16) : 0;
       const __mmask16 m0 = __mmask16((1u << n0) - 1), m1 = __mmask16((1u << n1) - 1);
-      for (int i = 0; i < 8 && t + i < T; ++i) {
-        emit16(a, r, t + i, c0[i], m0);
-        if (two) emit16(a, r + 16, t + i, c1[i], m1);
-      }
+      const int nt = int(std::min<int64_t>(8, T - t));
+      emit_half(a, r, t, nt, c0, m0);
+      if (two) emit_half(a, r + 16, t, nt, c1, m1);
     }
   }
 }
@@ -191,7 +199,7 @@ RMSMP_VBMI inline void prefetch_step(const uint8_t** pf, const uint8_t* const* p
 
 RMSMP_VBMI inline void store_sums(const GemmS8Args& a, int64_t r, int64_t t, int nt, const __m512i* c, int64_t rows) {
   const __mmask16 m = __mmask16((1u << std::min<int64_t>(16, rows)) - 1);
-  for (int i = 0; i < nt && t + i < a.n_tokens; ++i) emit16(a, r, t + i, c[i], m);
+  emit_half(a, r, t, int(std::min<int64_t>(nt, a.n_tokens - t)), c, m);
 }
 
 // 32 rows x 8 tokens, each half decoded once per quad.
