@@ -13,6 +13,7 @@
 #include <cstdlib>
 
 #include "backends/backend.h"
+#include "backends/cpu/gemm_s8.h"
 #include "backends/cpu/isa.h"
 #include "rmsmp/error.h"
 #include "quant/row_mixed.h"
@@ -129,6 +130,10 @@ class BackendLinearTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     if (GetParam().rfind("cpu:", 0) != 0) return;
+    if (GetParam() == "cpu:amx") {
+      if (!isa_supported(Isa::Avx512Vnni) || !amx_usable()) GTEST_SKIP() << "this CPU lacks AMX-INT8";
+      return;
+    }
     Isa isa;
     ASSERT_TRUE(isa_parse(GetParam().substr(4), &isa));
     if (!isa_supported(isa)) GTEST_SKIP() << "this CPU lacks " << GetParam();
@@ -346,7 +351,7 @@ TEST_P(BackendLinearTest, LinearS8StaticAndPatchesEqualLinearThenPost) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, BackendLinearTest,
-                         ::testing::Values("cpu:generic", "cpu:avx2", "cpu:avx512", "opencl", "opencl-fpga"),
+                         ::testing::Values("cpu:generic", "cpu:avx2", "cpu:avx512", "cpu:amx", "opencl", "opencl-fpga"),
                          [](const auto& info) {
                            std::string n = info.param;
                            for (char& ch : n)

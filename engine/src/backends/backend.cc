@@ -2,6 +2,7 @@
 #include "backends/backend.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -17,8 +18,16 @@ namespace rmsmp {
 
 std::unique_ptr<Backend> make_backend(const std::string& name) {
   if (name == "reference") return std::make_unique<ReferenceBackend>();
-  if (name == "cpu") return std::make_unique<CpuBackend>(isa_selected());
-  if (name == "cpu-exact") return std::make_unique<CpuBackend>(isa_selected(), true);
+  // "cpu": the best ISA here, with AMX tiles where usable, unless RMSMP_CPU_ISA pins an ISA's own kernels.
+  const char* pinned = std::getenv("RMSMP_CPU_ISA");
+  const auto with_amx = [&](Isa isa) { return isa == Isa::Avx512Vnni && !(pinned && *pinned) && amx_usable(); };
+  if (name == "cpu") return std::make_unique<CpuBackend>(isa_selected(), false, with_amx(isa_selected()));
+  if (name == "cpu-exact") return std::make_unique<CpuBackend>(isa_selected(), true, with_amx(isa_selected()));
+  if (name == "cpu:amx") {
+    RMSMP_CHECK(isa_supported(Isa::Avx512Vnni) && amx_usable(), ErrorCode::Unsupported,
+                "backend cpu:amx: this CPU (or this process) has no AMX-INT8 tiles");
+    return std::make_unique<CpuBackend>(Isa::Avx512Vnni, false, true);
+  }
   Isa isa;
   if (name.rfind("cpu:", 0) == 0 && isa_parse(name.substr(4), &isa)) {
     RMSMP_CHECK(isa_supported(isa), ErrorCode::Unsupported,
@@ -27,7 +36,7 @@ std::unique_ptr<Backend> make_backend(const std::string& name) {
   }
   if (auto ocl = make_opencl_backend(name)) return ocl;
   RMSMP_FAIL(ErrorCode::InvalidArgument,
-             "unknown backend '" << name << "' (known: cpu, cpu-exact, cpu:generic, cpu:avx2, cpu:avx512, reference, opencl[:P:D], opencl-fpga[:P:D])");
+             "unknown backend '" << name << "' (known: cpu, cpu-exact, cpu:generic, cpu:avx2, cpu:avx512, cpu:amx, reference, opencl[:P:D], opencl-fpga[:P:D])");
 }
 
 RMSMP_CLONES void apply_post(float* __restrict y, const float* __restrict residual, int64_t n, LinearPost::Act act) {

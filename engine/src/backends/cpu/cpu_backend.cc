@@ -41,12 +41,13 @@ UnpackPanelFn unpack_for(Isa isa) {
 }  // namespace
 
 
-CpuBackend::CpuBackend(Isa isa, bool exact_fp32)
+CpuBackend::CpuBackend(Isa isa, bool exact_fp32, bool amx)
     : isa_(isa),
       exact_fp32_(exact_fp32),
-      gemm_(gemm_for(isa)),
+      amx_(amx && isa == Isa::Avx512Vnni),
+      gemm_(amx_ ? gemm_s8_amx : gemm_for(isa)),
       unpack_(unpack_for(isa)),
-      name_(std::string("cpu:") + isa_name(isa) + (exact_fp32 ? "-exact" : "")) {}
+      name_(std::string("cpu:") + (amx_ ? "amx" : isa_name(isa)) + (exact_fp32 ? "-exact" : "")) {}
 
 void CpuBackend::layer_norm(const float* x, const float* residual, const float* gamma, const float* beta, float eps,
                             int64_t n_tokens, int64_t dim, float* y) const {

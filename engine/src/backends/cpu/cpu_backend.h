@@ -23,7 +23,10 @@ class CpuBackend : public ReferenceBackend {
   // exact_fp32: fp32 rows sum as the reference does (one chain per output, k in order; SIMD across tokens)
   // instead of oneDNN's sgemm, so an fp32 forward has the same bits on every ISA: the converters' calibration
   // uses it ("cpu-exact"), which makes a conversion byte-identical on every CPU. About 4x slower fp32 GEMMs.
-  explicit CpuBackend(Isa isa, bool exact_fp32 = false);
+  // amx (Avx512Vnni only): byte panels of 16 or more tokens go through AMX tiles (gemm_s8_amx); its name is then
+  // "cpu:amx". The results are the same bits either way.
+  explicit CpuBackend(Isa isa, bool exact_fp32 = false, bool amx = false);
+  bool amx() const { return amx_; }
   const char* name() const override { return name_.c_str(); }
   Isa isa() const { return isa_; }
   // AVX-512 VNNI: every integer group in the kernel's panel order (prepared.h); other ISAs read the file's rows.
@@ -70,6 +73,7 @@ class CpuBackend : public ReferenceBackend {
                    float* const* ys, bool gelu, const LinearPost& post) const;
   Isa isa_;
   bool exact_fp32_;
+  bool amx_ = false;
   GemmS8Fn gemm_;
   UnpackPanelFn unpack_;
   std::string name_;

@@ -95,6 +95,12 @@ void gemm_s8_avx512vnni(const GemmS8Args& a);  // 32 rows x 8 tokens, outer prod
 // kNibbleFusedTokens tokens. Needs AVX-512 VBMI.
 inline constexpr int64_t kNibbleFusedTokens = 16;
 void gemm_s8_avx512vbmi_nib(const GemmS8Args& a);
+// The same sums with AMX tiles (isa/gemm_s8_amx.cc): the VNNI byte panels are AMX's B-tile format, 16 tokens x
+// 16 rows x 64 k per TDPBSUD. Calls with fewer than 16 tokens, K under 64 or nibble halves go to
+// gemm_s8_avx512vnni. Only where amx_usable(): the CPU has AMX-TILE and AMX-INT8 and the kernel granted this
+// process the tile state (RMSMP_CPU_AMX=0: never).
+bool amx_usable();
+void gemm_s8_amx(const GemmS8Args& a);
 
 // Unpacks `rows` packed rows (row_bytes apart) of `kind` into panel rows of k_padded int8 (zero padded) and
 // their sums. The AVX2 version expands 4-bit codes with a 16-entry vpshufb table.

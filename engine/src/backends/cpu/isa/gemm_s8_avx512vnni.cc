@@ -17,29 +17,6 @@
 namespace rmsmp {
 
 namespace {
-// Tokens t .. t + nt - 1's sums of rows r .. r + 15 of the call (c[i]: token t + i; lanes outside m: past the
-// rows): the compensation for the unsigned weights, then stored to acc, or finished by a.epi (gemm_s8.h)
-// without reaching memory. Everything a.epi holds is read into locals first: the int8 stores may alias any
-// object, so fields read through a.epi were reloaded after each of them.
-inline void emit_half(const GemmS8Args& a, int64_t r, int64_t t, int nt, const __m512i* c, __mmask16 m) {
-  if (!a.epi) {
-    for (int i = 0; i < nt; ++i)
-      _mm512_mask_storeu_epi32(a.acc + (t + i) * a.acc_stride + r, m,
-                               _mm512_sub_epi32(c[i], _mm512_set1_epi32(128 * a.x_sum[t + i])));
-    return;
-  }
-  const GemmEpilogue e = *a.epi;
-  const int32_t* xsum = a.x_sum;
-  const Epi16Consts k(e.q_inv, e.q_max);
-  const __m512 ws = _mm512_maskz_loadu_ps(m, e.w_step + r), b = e.bias ? _mm512_maskz_loadu_ps(m, e.bias + r) : k.zero;
-  for (int i = 0; i < nt; ++i) {
-    const int64_t o = (t + i) * e.stride + r;
-    const __m512i s = _mm512_sub_epi32(c[i], _mm512_set1_epi32(128 * xsum[t + i]));
-    finish16v(k, s, _mm512_set1_ps(e.x_step[t + i]), ws, b, e.residual ? e.residual + o : nullptr, e.act, m,
-              e.dst ? e.dst + o : nullptr, e.q ? e.q + o : nullptr);
-  }
-}
-
 // One k quad of N tokens (4 bytes each at x[i] + 4 q, broadcast) against one or two 16-row weight vectors: the
 // inner step of every tile below.
 template <int N>
