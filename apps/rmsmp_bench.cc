@@ -55,7 +55,7 @@ usage: rmsmp-bench [options]
   --threads N         threads for every engine (default 2)
   --repeats N         timed calls per case after one warm-up (default 10)
   --processes N       separate processes per engine; the lowest median is kept, spread = max/min (default 3)
-  --device LIST       our engines' backends: cpu (default), cpu:generic|avx2|avx512, reference, opencl[:P:D],
+  --device LIST       our engines' backends: cpu (default), cpu:generic|avx2|avx512|amx, reference, opencl[:P:D],
                       opencl-fpga[:P:D]; several are measured one after another
   --work DIR          converted models and synthetic checkpoints are cached here (default out/bench)
   --out PREFIX        also write PREFIX.jsonl (records), PREFIX.md (tables) and PREFIX.json (machine stamp)

@@ -98,7 +98,7 @@ commands:
             evaluates on SST-2 dev, prints the table and writes it as JSON and Markdown
 
 --device D (or --backend D) on every command that runs a model: cpu (default: the best ISA here),
-cpu:generic|avx2|avx512, reference (plain loops), opencl[:P:D] (OpenCL device D of platform P, default
+cpu:generic|avx2|avx512|amx, reference (plain loops), opencl[:P:D] (OpenCL device D of platform P, default
 0:0), opencl-fpga[:P:D] (the FPGA-style LUT/DSP row-group kernels on that device).
 
 Inputs: --input files hold one text per line (UTF-8; empty lines are errors unless --skip-empty). Texts longer than the model's
