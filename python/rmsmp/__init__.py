@@ -44,7 +44,7 @@ def _check_texts(texts, what="texts"):
 class Model:
     """A text encoder (.rmsmp file): embeddings, tokenization and, with a head, predictions.
 
-    device: "cpu" (best instruction set here), "cpu:generic|avx2|avx512", or "reference" (the plain-loop
+    device: "cpu" (best instruction set here), "cpu:generic|avx2|avx512|amx", or "reference" (the plain-loop
     oracle). threads: OpenMP threads per call (0: the process default).
     """
 

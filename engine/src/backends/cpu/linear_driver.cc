@@ -478,7 +478,9 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
   // Few tokens with AVX-512 VBMI: nibble blocks are decoded inside the kernel (gemm_s8_avx512vbmi_nib) rather
   // than expanded into a panel that the kernel reads back (at BERT-base 1 x 16 the expansion was 15% of the
   // samples).
-  const bool nib_fused = isa == Isa::Avx512Vnni && T <= nibble_fused_tokens() && has_vbmi();
+  // With AMX, 16 tokens fill a tile: expanding the block for the tiles costs less than decoding it per quad
+  // (gemm suite, 16 x 768 x 3072 and 16 x 3072 x 768: 0.15-0.18 against 0.16-0.27 ms).
+  const bool nib_fused = isa == Isa::Avx512Vnni && T <= nibble_fused_tokens() && has_vbmi() && !(amx_ && T >= 16);
   auto tile_weights = [&](const Tile& tl, int8_t* panel, int32_t* w_sum) {
     TileWeights tw{panel, nullptr, w_sum};
     if (tl.prep) {  // prepared at load (VNNI layout): byte blocks are read in place, nibble ones expand by vpshufb
@@ -654,14 +656,17 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
   // Layers whose tiles finish their sums in the VNNI kernel's registers (GemmEpilogue): prepared, so the rows
   // are in original order, with no GELU pass and no range to reduce. A narrow conv's epilogue pass over int32
   // sums in memory cost as much as its GEMM (EfficientNet-Lite0's 1x1 convs at 112 x 112: 16 or 32 input
-  // channels per output): 7-45% less per conv. Not with side rows (prepared.h: 8-bit rows of a layer of more
-  // than 256 rows with 4-bit ones): writing their outputs over the holes' element by element afterwards made
-  // EfficientNet-Lite0's 480- and 672-row convs 40% slower.
+  // channels per output): 7-45% less per conv. Side rows (prepared.h: 8-bit rows of a layer of more than 256
+  // rows with 4-bit ones) keep their sums in memory and overwrite their holes' outputs after the block's tiles
+  // (side_rows_finish_avx512: gathers and scatters; an element-by-element version of it had made
+  // EfficientNet-Lite0's 480- and 672-row convs 40% slower, this one makes them 4-7% faster). Not for such
+  // layers with a residual: ResNet-50's 512-row 1x1 convs with one got 1.5x slower in the kernel (its
+  // 16-token tiles read the residual and write y 2 KiB apart per token, against one stream per token).
   thread_local std::vector<char> in_kernel_v;
   in_kernel_v.assign(n, 0);
   for (size_t l = 0; l < n; ++l)
-    in_kernel_v[l] = kernel_epilogue_enabled() && isa == Isa::Avx512Vnni && preps[l] && preps[l]->side_rows == 0 &&
-                     !gelu && !want_max;
+    in_kernel_v[l] = kernel_epilogue_enabled() && isa == Isa::Avx512Vnni && preps[l] && !gelu && !want_max &&
+                     (preps[l]->side_rows == 0 || !post.residual);
   const char* in_kernel = in_kernel_v.data();
   if (by_tokens) {
     // Token blocks of up to kTokenBlock tokens, fewer for wide layers: a block's outputs (tb x total_rows
@@ -735,11 +740,25 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
             }
             const RowMixedLinear& w = *ws[tl.layer];
             const int64_t rows = w.rows, o = t0 * rows + tl.j0;  // main tiles: j0 is the original row
+            if (tl.slot0 >= rows) {  // a side tile: its sums to memory, finished below
+              run_gemm(tl, tw, b, tb, bacc.data() + lc[tl.layer] + tl.slot0, total_rows);
+              continue;
+            }
             const GemmEpilogue epi{b.step, tl.wstep, w.bias ? w.bias + tl.j0 : nullptr,
                                    post.residual ? post.residual + o : nullptr, rows, post.act,
                                    post.q_only && post.q_out ? nullptr : ys[tl.layer] + o,
                                    post.q_out ? post.q_out + o : nullptr, post.q_inv, post.q_max};
             run_gemm(tl, tw, b, tb, nullptr, 0, {}, &epi);
+          }
+          for (size_t l = 0; l < n; ++l) {
+            const CpuPreparedLinear* pp = pr[l];
+            if (!in_kernel[l] || pp->side_rows == 0) continue;
+            const RowMixedLinear& w = *ws[l];
+            const int64_t rows = w.rows, o = t0 * rows;
+            side_rows_finish_avx512(bacc.data() + lc[l] + rows, total_rows, tb, pp->side_rows, pp->orig.data() + rows,
+                                    pp->steps.data() + rows, w.bias, post.residual ? post.residual + o : nullptr,
+                                    post.act, post.q_only && post.q_out ? nullptr : ys[l] + o,
+                                    post.q_out ? post.q_out + o : nullptr, post.q_inv, post.q_max, rows, b.step);
           }
           for (size_t l = 0; l < n; ++l) {
             const CpuPreparedLinear* pp = pr[l];

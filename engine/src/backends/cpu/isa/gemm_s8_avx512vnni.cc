@@ -271,6 +271,36 @@ RMSMP_VBMI void gemm_s8_avx512vbmi_nib(const GemmS8Args& a) {
   }
 }
 
+void side_rows_finish_avx512(const int32_t* acc, int64_t acc_stride, int64_t tb, int64_t n_side, const int32_t* orig,
+                             const float* w_step, const float* bias, const float* residual, LinearPost::Act act,
+                             float* y, int8_t* q, float q_inv, int q_max, int64_t rows, const float* x_step) {
+  const Epi16Consts k(q_inv, q_max);
+  alignas(64) int32_t qv[16];
+  for (int64_t t = 0; t < tb; ++t) {
+    const int64_t o = t * rows;
+    const __m512 xs = _mm512_set1_ps(x_step[t]);
+    for (int64_t s = 0; s < n_side; s += 16) {
+      const __mmask16 m = n_side - s >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n_side - s)) - 1);
+      const __m512i idx = _mm512_maskz_loadu_epi32(m, orig + s);
+      const __m512i a = _mm512_maskz_loadu_epi32(m, acc + t * acc_stride + s);
+      const __m512 ws = _mm512_maskz_loadu_ps(m, w_step + s);
+      const __m512 b = bias ? _mm512_mask_i32gather_ps(k.zero, m, idx, bias, 4) : k.zero;
+      __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(a), _mm512_mul_ps(xs, ws)), b);
+      if (residual) v = _mm512_add_ps(v, _mm512_mask_i32gather_ps(k.zero, m, idx, residual + o, 4));
+      if (act == LinearPost::Act::Relu) v = _mm512_max_ps(v, k.zero);
+      else if (act == LinearPost::Act::Relu6) v = _mm512_min_ps(_mm512_max_ps(v, k.zero), k.six);
+      if (y) _mm512_mask_i32scatter_ps(y + o, m, idx, v, 4);
+      if (q) {  // finish16v's rounding; bytes stored one by one (no byte scatter)
+        const __m512 tq = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(v, k.qinv), k.nqlim), k.qlim);
+        const __m512 h = _mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_castps_si512(tq), k.sign, k.half, 0xEA));
+        _mm512_store_si512(qv, _mm512_cvttps_epi32(_mm512_add_ps(tq, h)));
+        const int64_t n = std::min<int64_t>(16, n_side - s);
+        for (int64_t j = 0; j < n; ++j) q[o + orig[s + j]] = int8_t(qv[j]);
+      }
+    }
+  }
+}
+
 void row_sums_vnni(const int8_t* q, int64_t K, int64_t tb, int32_t* sum) {
   const __m512i ones = _mm512_set1_epi8(1);
   const __mmask64 tail = K % 64 ? __mmask64((uint64_t(1) << (K % 64)) - 1) : 0;
