@@ -116,7 +116,7 @@ std::shared_ptr<const PreparedDepthwise> CpuBackend::prepare_depthwise(const int
 
 void CpuBackend::depthwise_acc_s8(const PreparedDepthwise& w, const int8_t* const* xs, int32_t* acc) const {
   const auto& p = static_cast<const CpuPreparedDepthwise&>(w);  // only ours reach here (backend.h)
-  depthwise_acc_s8_vnni(p.w.data(), p.pairs, p.blocks, p.channels, xs, acc);
+  depthwise_acc_s8_vnni(p, xs, acc);
 }
 
 uint32_t CpuBackend::depthwise_row_s8(const PreparedDepthwise& w, const DepthwiseRow& r) const {
@@ -127,7 +127,7 @@ uint32_t CpuBackend::depthwise_row_s8(const PreparedDepthwise& w, const Depthwis
   }();
   if (off) return Backend::depthwise_row_s8(w, r);
   const auto& p = static_cast<const CpuPreparedDepthwise&>(w);  // only ours reach here (backend.h)
-  return depthwise_row_vnni(p.w.data(), p.pairs, p.blocks, p.channels, r);
+  return depthwise_row_vnni(p, r);
 }
 
 void CpuBackend::linear(const RowMixedLinear& w, const float* x, int64_t n_tokens, float* y) const {

@@ -136,12 +136,12 @@ void side_rows_finish_avx512(const int32_t* acc, int64_t acc_stride, int64_t tb,
                              float* y, int8_t* q, float q_inv, int q_max, int64_t rows, const float* x_step);
 
 // Depthwise convolution, one output pixel: acc[c] = sum over taps of xs[t][c] * w[t][c] for c < channels, with
-// the weights in CpuPreparedDepthwise's layout (w: its int16 array, pairs and blocks from it); xs has
-// 2 * pairs pointers (the odd last one may repeat any row: its weights are 0). vpdpwssd on int16 pairs, exact.
-void depthwise_acc_s8_vnni(const int16_t* w, int64_t pairs, int64_t blocks, int64_t channels,
-                           const int8_t* const* xs, int32_t* acc);
+// the weights in CpuPreparedDepthwise's layout (prepared.h); xs has p.taps pointers. vpdpbusd on four taps'
+// bytes at a time (x + 128 against the signed weights, compensated), exact.
+struct CpuPreparedDepthwise;
+void depthwise_acc_s8_vnni(const CpuPreparedDepthwise& p, const int8_t* const* xs, int32_t* acc);
 // Backend::depthwise_row_s8 on that layout, the epilogue fused (the sums never leave registers).
 struct DepthwiseRow;
-uint32_t depthwise_row_vnni(const int16_t* w, int64_t pairs, int64_t blocks, int64_t channels, const DepthwiseRow& r);
+uint32_t depthwise_row_vnni(const CpuPreparedDepthwise& p, const DepthwiseRow& r);
 
 }  // namespace rmsmp

@@ -190,20 +190,25 @@ std::shared_ptr<const CpuPreparedDepthwise> cpu_prepare_depthwise_vnni(const int
   auto p = std::make_shared<CpuPreparedDepthwise>();
   p->taps = taps;
   p->channels = channels;
-  p->pairs = (taps + 1) / 2;
-  p->blocks = (channels + 31) / 32;
-  p->w.assign(size_t(p->blocks * p->pairs * 64), 0);
-  auto at = [&](int64_t t, int64_t c) -> int16_t { return t < taps && c < channels ? w[t * channels + c] : 0; };
+  p->quads = (taps + 3) / 4;
+  p->blocks = (channels + 63) / 64;
+  p->w.assign(size_t(p->blocks * p->quads * 256), 0);
+  p->comp.assign(size_t(p->blocks * 64), 0);
+  auto at = [&](int64_t t, int64_t c) -> int8_t { return t < taps && c < channels ? w[t * channels + c] : 0; };
   for (int64_t b = 0; b < p->blocks; ++b)
-    for (int64_t q = 0; q < p->pairs; ++q) {
-      int16_t* dst = p->w.data() + (b * p->pairs + q) * 64;
-      for (int half = 0; half < 2; ++half)
-        for (int64_t i = 0; i < 16; ++i) {
-          const int64_t c = b * 32 + (i < 8 ? i : i + 8) + 8 * half;
-          dst[32 * half + 2 * i] = at(2 * q, c);
-          dst[32 * half + 2 * i + 1] = at(2 * q + 1, c);
+    for (int64_t k = 0; k < 4; ++k)
+      for (int64_t l = 0; l < 4; ++l)
+        for (int64_t j = 0; j < 4; ++j) {
+          const int64_t c = 64 * b + 16 * l + 4 * k + j, lane = 16 * k + 4 * l + j;  // dword index in the block
+          int32_t sum = 0;
+          for (int64_t q = 0; q < p->quads; ++q)
+            for (int64_t i = 0; i < 4; ++i) {
+              const int8_t v = at(4 * q + i, c);
+              p->w[size_t((b * p->quads + q) * 256 + 4 * lane + i)] = v;
+              sum += v;
+            }
+          p->comp[size_t(b * 64 + lane)] = -128 * sum;
         }
-    }
   return p;
 }
 

@@ -62,16 +62,18 @@ struct CpuPreparedLinear : PreparedLinear {
 // The layout above for the integer groups of w (null when w has none).
 std::shared_ptr<const CpuPreparedLinear> cpu_prepare_vnni(const RowMixedLinear& w);
 
-// Depthwise weights for the AVX-512 VNNI kernel (depthwise_acc_s8_vnni, gemm_s8.h): taps in pairs (2p, 2p + 1;
-// an odd last tap pairs with a zero weight), channels in blocks of 32 (the last block zero padded). Per pair and
-// block, 64 int16 = two zmm, "lo" then "hi"; dword lane i of lo holds (w[2p][c], w[2p + 1][c]) for channel
-// c = c0 + i (i < 8) or c0 + 8 + i (i >= 8), of hi c = c0 + 8 + i (i < 8) or c0 + 16 + i (i >= 8): the order in
-// which vpunpck{l,h}bw + vpmovsxbw interleave two taps' 32 input bytes, so the kernel shuffles activations only
-// within 128-bit lanes and puts the channels back in order once per pixel. Offset of (pair p, block b):
-// (b * pairs + p) * 64 int16.
+// Depthwise weights for the AVX-512 VNNI kernel (depthwise_acc_s8_vnni, gemm_s8.h): taps in quads (4p .. 4p + 3;
+// taps past the last have weight 0), channels in blocks of 64 (the last block zero padded). Per quad and block,
+// 256 int8 = four zmm k = 0..3; dword j of 128-bit lane L of zmm k holds (w[4p][c], .., w[4p + 3][c]) for channel
+// c = 64 b + 16 L + 4 k + j: the order in which two rounds of vpunpck{l,h} (bytes, then words) interleave four
+// taps' 64 input bytes, so the kernel shuffles activations only within lanes and puts channels back in order
+// once per pixel. Offset of (quad p, block b): (b * quads + p) * 256. The kernel feeds x + 128 (unsigned) to
+// vpdpbusd; comp holds -128 * sum_t w[t][c] in the same dword order (per block, four zmm of 16 int32), the
+// accumulators' starting values, so the sums come out as sum x w exactly.
 struct CpuPreparedDepthwise : PreparedDepthwise {
-  int64_t pairs = 0, blocks = 0;
-  std::vector<int16_t> w;
+  int64_t quads = 0, blocks = 0;
+  std::vector<int8_t> w;
+  std::vector<int32_t> comp;
 };
 std::shared_ptr<const CpuPreparedDepthwise> cpu_prepare_depthwise_vnni(const int8_t* w, int64_t taps, int64_t channels);
 
