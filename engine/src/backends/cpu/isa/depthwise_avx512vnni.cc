@@ -45,6 +45,40 @@ inline void block_sums(const int8_t* w, const int32_t* comp, int64_t quads, int6
   out[3] = _mm512_shuffle_i32x4(t2, t3, 0xDD);
 }
 
+// The same for a last block of at most 32 channels (ymm: half the work; EfficientNet-Lite0's 32- and
+// 96-channel depthwise convs): out[0], out[1] as above, out[2], out[3] zero.
+inline void block_sums32(const int8_t* w, const int32_t* comp, int64_t quads, int64_t b, __mmask32 m,
+                         const int8_t* const* xs, __m512i* out) {
+  const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
+  const int64_t c0 = 64 * b;
+  const uint8_t* wb = reinterpret_cast<const uint8_t*>(w + b * quads * 256);
+  const int32_t* cb = comp + b * 64;
+  __m256i acc[4];
+  for (int k = 0; k < 4; ++k) acc[k] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(cb + 16 * k));
+  for (int64_t q = 0; q < quads; ++q) {
+    __m256i x[4];
+    for (int i = 0; i < 4; ++i) x[i] = _mm256_xor_si256(_mm256_maskz_loadu_epi8(m, xs[4 * q + i] + c0), flip);
+    const __m256i lo01 = _mm256_unpacklo_epi8(x[0], x[1]), hi01 = _mm256_unpackhi_epi8(x[0], x[1]);
+    const __m256i lo23 = _mm256_unpacklo_epi8(x[2], x[3]), hi23 = _mm256_unpackhi_epi8(x[2], x[3]);
+    const __m256i a[4] = {_mm256_unpacklo_epi16(lo01, lo23), _mm256_unpackhi_epi16(lo01, lo23),
+                          _mm256_unpacklo_epi16(hi01, hi23), _mm256_unpackhi_epi16(hi01, hi23)};
+    for (int k = 0; k < 4; ++k)  // the first two lanes of each zmm k of the quad's weights
+      acc[k] = _mm256_dpbusd_epi32(acc[k], a[k], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb + 256 * q + 64 * k)));
+  }
+  const __m256i l0a = _mm256_permute2x128_si256(acc[0], acc[1], 0x20), l0b = _mm256_permute2x128_si256(acc[2], acc[3], 0x20);
+  const __m256i l1a = _mm256_permute2x128_si256(acc[0], acc[1], 0x31), l1b = _mm256_permute2x128_si256(acc[2], acc[3], 0x31);
+  out[0] = _mm512_inserti64x4(_mm512_castsi256_si512(l0a), l0b, 1);
+  out[1] = _mm512_inserti64x4(_mm512_castsi256_si512(l1a), l1b, 1);
+  out[2] = out[3] = _mm512_setzero_si512();
+}
+
+// block_sums or block_sums32, by how many channels block b has.
+inline void any_block_sums(const CpuPreparedDepthwise& p, int64_t b, __mmask64 m, const int8_t* const* xs,
+                           __m512i* out) {
+  if (p.channels - 64 * b <= 32) block_sums32(p.w.data(), p.comp.data(), p.quads, b, __mmask32(m), xs, out);
+  else block_sums(p.w.data(), p.comp.data(), p.quads, b, m, xs, out);
+}
+
 inline __mmask64 block_mask(int64_t channels, int64_t b) {
   const int64_t n = channels - 64 * b < 64 ? channels - 64 * b : 64;
   return n == 64 ? ~__mmask64(0) : __mmask64((uint64_t(1) << n) - 1);
@@ -63,7 +97,7 @@ void depthwise_acc_s8_vnni(const CpuPreparedDepthwise& p, const int8_t* const* x
   for (int64_t b = 0; b < p.blocks; ++b) {
     const __mmask64 m = block_mask(p.channels, b);
     __m512i out[4];
-    block_sums(p.w.data(), p.comp.data(), p.quads, b, m, xs, out);
+    any_block_sums(p, b, m, xs, out);
     for (int l = 0; l < 4; ++l) _mm512_mask_storeu_epi32(acc + 64 * b + 16 * l, __mmask16(m >> (16 * l)), out[l]);
   }
 }
@@ -89,7 +123,7 @@ uint32_t depthwise_row_vnni(const CpuPreparedDepthwise& p, const DepthwiseRow& r
     for (int64_t b = 0; b < p.blocks; ++b) {
       const __mmask64 m = block_mask(C, b);
       __m512i sums[4];
-      block_sums(p.w.data(), p.comp.data(), p.quads, b, m, xs, sums);
+      any_block_sums(p, b, m, xs, sums);
       for (int h = 0; h < 4; ++h) {
         const __mmask16 mh = __mmask16(m >> (16 * h));
         if (!mh) break;
