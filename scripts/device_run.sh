@@ -60,5 +60,8 @@ for t in 2 "$N"; do  # the first pass converts and quantizes (cached in /tmp/rb)
     --vision-models resnet18,resnet50,efficientnet-lite0 --threads "$t" $common --out "$R/vision-$t-threads" 2>&1 |
     grep -v WARNING | tail -6; pack
 done
+# Our VNNI kernels alone (no AMX tiles) at 2 threads, beside the AMX run above (ORT picks AMX by itself).
+RMSMP_CPU_AMX=0 timeout "${E2E_LIMIT:-120}" pkg/rmsmp-bench --suite e2e --models minilm-l6 --engines rmsmp-mix \
+  --batch 1,8 --seq 16,128 --threads 2 $common --out "$R/e2e-2-threads-no-amx" 2>&1 | grep -v WARNING | tail -6; pack
 timeout 40 pkg/rmsmp-bench --suite peak --threads 2 --processes 1 --repeats 5 --work /tmp/rb --out "$R/peak" 2>&1 | tail -4
 pack; ls -la "$OUT"
