@@ -64,8 +64,9 @@ usage: rmsmp-bench [options]
                       of the same cases; lowest median kept) and print / --out them
 
 Times are wall-clock medians in ms. e2e is the public API (tokens to pooled embeddings; tokenization not
-included). gemm is one linear layer: ours includes per-token activation quantization and the epilogue;
-oneDNN int8 is the bare u8s8s32 GEMM. fraction_of_peak is against the register-only loops of --suite peak.
+included). gemm is one linear layer (prepared as a model's load prepares it): ours includes per-token activation
+quantization and the epilogue; oneDNN int8 is the bare u8s8s32 GEMM (AMX where the CPU has it, as is ours on
+--device cpu or cpu:amx). fraction_of_peak is against the register-only vpdpbusd/vpmaddubsw loops of --suite peak.
 )";
 
 std::vector<std::string> split(const std::string& s) {
