@@ -287,11 +287,12 @@ TEST_P(BackendLinearTest, LinearS8StaticAndPatchesEqualLinearThenPost) {
     for (auto& v : res) v = 4.f * nd(rng);
     std::vector<float> want(res.size());
     ref->linear(p.lin, x.data(), c.tokens, want.data());
+    std::vector<float> want_nores(want.size());  // the activation alone (a conv whose output no block adds to)
     for (size_t i = 0; i < want.size(); ++i) {  // the post ops written out: + residual, then the activation
-      float v = want[i] + res[i];
-      if (post_act == LinearPost::Act::Relu) v = v > 0.f ? v : 0.f;
-      if (post_act == LinearPost::Act::Relu6) v = v > 0.f ? (v < 6.f ? v : 6.f) : 0.f;
-      want[i] = v;
+      float v = want[i] + res[i], u = want[i];
+      if (post_act == LinearPost::Act::Relu) v = v > 0.f ? v : 0.f, u = u > 0.f ? u : 0.f;
+      if (post_act == LinearPost::Act::Relu6) v = v > 0.f ? (v < 6.f ? v : 6.f) : 0.f, u = u > 0.f ? (u < 6.f ? u : 6.f) : 0.f;
+      want[i] = v, want_nores[i] = u;
     }
     std::vector<int8_t> q(x.size());
     const float step = act_quantize_row(x.data(), int64_t(x.size()), act, q.data());
@@ -326,24 +327,26 @@ TEST_P(BackendLinearTest, LinearS8StaticAndPatchesEqualLinearThenPost) {
     }
     // The CNN's int8 handoff (LinearPost::q_out, with and without the floats) and no range to report: on the
     // AVX-512 VNNI backend, prepared layers without side rows then finish their sums in the kernel's registers
-    // (GemmEpilogue); {150, 300, 27} has side rows (an 8-bit row beside 4-bit ones in 300 rows).
+    // (GemmEpilogue); {150, 300, 27} has side rows (an 8-bit row beside 4-bit ones in 300 rows), finished after
+    // the tiles when there is no residual (side_rows_finish_avx512).
     const float q_inv = 1.f / 0.05f;
     const int q_max = act.bits == 4 ? 7 : 127;
-    for (int run = 0; run < 4; ++run) {
-      const bool q_only = run % 2, from_patches = run / 2;
+    for (int run = 0; run < 8; ++run) {
+      const bool q_only = run % 2, from_patches = run / 2 % 2, with_res = run < 4;
+      const std::vector<float>& want_r = with_res ? want : want_nores;
       p.lin.prepared = be->prepare(p.lin);
       std::vector<float> y(want.size() + 8, 12345.f);
       std::vector<int8_t> qo(want.size() + 8, 99);
-      LinearPost post{res.data(), post_act};
+      LinearPost post{with_res ? res.data() : nullptr, post_act};
       post.q_out = qo.data(), post.q_inv = q_inv, post.q_max = q_max, post.q_only = q_only;
       if (from_patches) be->linear_patches(p.lin, act, src, step, c.tokens, post, y.data());
       else be->linear_s8(p.lin, act, q.data(), step, c.tokens, post, y.data());
       for (size_t i = 0; i < want.size(); ++i) {
         if (!q_only) {
-          ASSERT_EQ(y[i], want[i]) << backend() << " q_out " << label(c) << " element " << i;
+          ASSERT_EQ(y[i], want_r[i]) << backend() << " q_out " << label(c) << " residual " << with_res << " element " << i;
         }
-        ASSERT_EQ(qo[i], act_round_sat(want[i] * q_inv, q_max)) << backend() << (q_only ? " q_only " : " q_out ")
-                                                                << label(c) << " element " << i;
+        ASSERT_EQ(qo[i], act_round_sat(want_r[i] * q_inv, q_max))
+            << backend() << (q_only ? " q_only " : " q_out ") << label(c) << " residual " << with_res << " element " << i;
       }
       for (size_t i = want.size(); i < y.size(); ++i) ASSERT_EQ(qo[i], 99) << "wrote past the output";
     }

@@ -129,11 +129,11 @@ void row_sums_vnni(const int8_t* q, int64_t K, int64_t tb, int32_t* sum);
 
 // The side rows (prepared.h) of a layer whose main tiles finished in registers (GemmEpilogue) over tb tokens:
 // token t's n_side sums at acc + t * acc_stride, their original rows orig[s] and steps w_step[s]; each output
-// finished as emit_half does (the same bits) and written over its hole at y/q + t * rows + orig[s] (y, q,
-// bias, residual may be null; residual rows `rows` apart).
+// finished as emit_half does (the same bits; no residual: such layers keep the pass, linear_driver.cc) and
+// written over its hole at y/q + t * rows + orig[s] (y, q, bias may be null).
 void side_rows_finish_avx512(const int32_t* acc, int64_t acc_stride, int64_t tb, int64_t n_side, const int32_t* orig,
-                             const float* w_step, const float* bias, const float* residual, LinearPost::Act act,
-                             float* y, int8_t* q, float q_inv, int q_max, int64_t rows, const float* x_step);
+                             const float* w_step, const float* bias, LinearPost::Act act, float* y, int8_t* q,
+                             float q_inv, int q_max, int64_t rows, const float* x_step);
 
 // Depthwise convolution, one output pixel: acc[c] = sum over taps of xs[t][c] * w[t][c] for c < channels, with
 // the weights in CpuPreparedDepthwise's layout (prepared.h); xs has p.taps pointers. vpdpbusd on four taps'

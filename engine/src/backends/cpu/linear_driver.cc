@@ -756,8 +756,8 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
             const RowMixedLinear& w = *ws[l];
             const int64_t rows = w.rows, o = t0 * rows;
             side_rows_finish_avx512(bacc.data() + lc[l] + rows, total_rows, tb, pp->side_rows, pp->orig.data() + rows,
-                                    pp->steps.data() + rows, w.bias, post.residual ? post.residual + o : nullptr,
-                                    post.act, post.q_only && post.q_out ? nullptr : ys[l] + o,
+                                    pp->steps.data() + rows, w.bias, post.act,
+                                    post.q_only && post.q_out ? nullptr : ys[l] + o,
                                     post.q_out ? post.q_out + o : nullptr, post.q_inv, post.q_max, rows, b.step);
           }
           for (size_t l = 0; l < n; ++l) {

@@ -24,20 +24,34 @@ struct Epi16Consts {
 
 // Lanes outside m load 0 and are not stored. wstep, bias, residual, y and q point at the first of the 16 outputs
 // (bias, residual, y, q may be null). Returns v (the want_max reduction is the caller's).
-// finish16 with the row vectors already loaded: ws (w_step) and b (bias, or zero).
-inline __m512 finish16v(const Epi16Consts& k, __m512i sums, __m512 xstep, __m512 ws, __m512 b, const float* residual,
-                        LinearPost::Act act, __mmask16 m, float* y, int8_t* q) {
+// The float outputs before any store: float(sums) * (xstep * ws) + b, + r (the residual, or zero when there is
+// none: callers pass k.zero only where the reference adds nothing, see finish16v), then the activation.
+inline __m512 value16(const Epi16Consts& k, __m512i sums, __m512 xstep, __m512 ws, __m512 b, const __m512* r,
+                      LinearPost::Act act) {
   __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(sums), _mm512_mul_ps(xstep, ws)), b);
-  if (residual) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, residual));
+  if (r) v = _mm512_add_ps(v, *r);
   // vmaxps returns its second operand when either is NaN and when both are zeros, so max(v, +0) is
   // "v > 0 ? v : +0" exactly (NaN and -0 -> +0); then min(., 6) sees no NaN.
   if (act == LinearPost::Act::Relu) v = _mm512_max_ps(v, k.zero);
   else if (act == LinearPost::Act::Relu6) v = _mm512_min_ps(_mm512_max_ps(v, k.zero), k.six);
+  return v;
+}
+
+// quantize_scaled's rounding of v as int32 lanes (|.| <= q_max).
+inline __m512i round16(const Epi16Consts& k, __m512 v) {
+  const __m512 t = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(v, k.qinv), k.nqlim), k.qlim);
+  const __m512 h = _mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_castps_si512(t), k.sign, k.half, 0xEA));
+  return _mm512_cvttps_epi32(_mm512_add_ps(t, h));
+}
+
+// finish16 with the row vectors already loaded: ws (w_step) and b (bias, or zero).
+inline __m512 finish16v(const Epi16Consts& k, __m512i sums, __m512 xstep, __m512 ws, __m512 b, const float* residual,
+                        LinearPost::Act act, __mmask16 m, float* y, int8_t* q) {
+  const __m512 r = residual ? _mm512_maskz_loadu_ps(m, residual) : k.zero;
+  const __m512 v = value16(k, sums, xstep, ws, b, residual ? &r : nullptr, act);
   if (y) _mm512_mask_storeu_ps(y, m, v);
   if (q) {
-    const __m512 t = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(v, k.qinv), k.nqlim), k.qlim);
-    const __m512 h = _mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_castps_si512(t), k.sign, k.half, 0xEA));
-    const __m128i b8 = _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(_mm512_add_ps(t, h)));  // |.| <= 127
+    const __m128i b8 = _mm512_cvtepi32_epi8(round16(k, v));
     if (m == 0xFFFF) _mm_storeu_si128(reinterpret_cast<__m128i*>(q), b8);
     else _mm_mask_storeu_epi8(q, m, b8);
   }

@@ -272,8 +272,8 @@ RMSMP_VBMI void gemm_s8_avx512vbmi_nib(const GemmS8Args& a) {
 }
 
 void side_rows_finish_avx512(const int32_t* acc, int64_t acc_stride, int64_t tb, int64_t n_side, const int32_t* orig,
-                             const float* w_step, const float* bias, const float* residual, LinearPost::Act act,
-                             float* y, int8_t* q, float q_inv, int q_max, int64_t rows, const float* x_step) {
+                             const float* w_step, const float* bias, LinearPost::Act act, float* y, int8_t* q,
+                             float q_inv, int q_max, int64_t rows, const float* x_step) {
   const Epi16Consts k(q_inv, q_max);
   alignas(64) int32_t qv[16];
   for (int64_t t = 0; t < tb; ++t) {
@@ -285,15 +285,10 @@ void side_rows_finish_avx512(const int32_t* acc, int64_t acc_stride, int64_t tb,
       const __m512i a = _mm512_maskz_loadu_epi32(m, acc + t * acc_stride + s);
       const __m512 ws = _mm512_maskz_loadu_ps(m, w_step + s);
       const __m512 b = bias ? _mm512_mask_i32gather_ps(k.zero, m, idx, bias, 4) : k.zero;
-      __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(a), _mm512_mul_ps(xs, ws)), b);
-      if (residual) v = _mm512_add_ps(v, _mm512_mask_i32gather_ps(k.zero, m, idx, residual + o, 4));
-      if (act == LinearPost::Act::Relu) v = _mm512_max_ps(v, k.zero);
-      else if (act == LinearPost::Act::Relu6) v = _mm512_min_ps(_mm512_max_ps(v, k.zero), k.six);
+      const __m512 v = value16(k, a, xs, ws, b, nullptr, act);
       if (y) _mm512_mask_i32scatter_ps(y + o, m, idx, v, 4);
-      if (q) {  // finish16v's rounding; bytes stored one by one (no byte scatter)
-        const __m512 tq = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(v, k.qinv), k.nqlim), k.qlim);
-        const __m512 h = _mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_castps_si512(tq), k.sign, k.half, 0xEA));
-        _mm512_store_si512(qv, _mm512_cvttps_epi32(_mm512_add_ps(tq, h)));
+      if (q) {  // bytes stored one by one (no byte scatter)
+        _mm512_store_si512(qv, round16(k, v));
         const int64_t n = std::min<int64_t>(16, n_side - s);
         for (int64_t j = 0; j < n; ++j) q[o + orig[s + j]] = int8_t(qv[j]);
       }
