@@ -13,6 +13,7 @@
 #include <cstdlib>
 
 #include "backends/backend.h"
+#include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/gemm_s8.h"
 #include "backends/cpu/isa.h"
 #include "rmsmp/error.h"
@@ -75,6 +76,18 @@ Packed pack(const Case& c, const std::vector<QuantKind>& kinds, uint64_t seed, A
   return p;
 }
 
+// A backend by name; "/bytes" or "/nibbles" after cpu:avx512 or cpu:amx picks the prepared layout's form for
+// 4-bit rows (CpuBackend's expand: decoded to bytes at load, or kept as nibbles), so both forms run against the
+// reference on any AVX-512 VNNI host whatever each backend's default.
+std::unique_ptr<Backend> test_backend(const std::string& name) {
+  const size_t slash = name.find('/');
+  if (slash == std::string::npos) return make_backend(name);
+  const std::string base = name.substr(0, slash), form = name.substr(slash + 1);
+  EXPECT_TRUE((base == "cpu:avx512" || base == "cpu:amx") && (form == "bytes" || form == "nibbles")) << name;
+  make_backend(base);  // its support checks
+  return std::make_unique<CpuBackend>(Isa::Avx512Vnni, false, base == "cpu:amx", form == "bytes" ? 1 : 0);
+}
+
 void compare(const std::string& backend, const Case& c, const std::vector<QuantKind>& kinds, ActQuant act,
              const std::string& what) {
   // Backends keep device/prepared copies keyed by the weights' host address (stable for a model's lifetime),
@@ -96,7 +109,7 @@ void compare(const std::string& backend, const Case& c, const std::vector<QuantK
     // One instance per backend name: an OpenCL backend compiles its program when created.
     static std::map<std::string, std::unique_ptr<Backend>> cache;
     auto& be = cache[name];
-    if (!be) be = make_backend(name);
+    if (!be) be = test_backend(name);
     // Twice: reading the file's groups as they are, then with the backend's load-time layout (Backend::prepare,
     // as Model::load does; a null one repeats the first run).
     for (int prepared = 0; prepared < 2; ++prepared) {
@@ -130,12 +143,12 @@ class BackendLinearTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     if (GetParam().rfind("cpu:", 0) != 0) return;
-    if (GetParam() == "cpu:amx") {
+    if (GetParam().rfind("cpu:amx", 0) == 0) {
       if (!isa_supported(Isa::Avx512Vnni) || !amx_usable()) GTEST_SKIP() << "this CPU lacks AMX-INT8";
       return;
     }
     Isa isa;
-    ASSERT_TRUE(isa_parse(GetParam().substr(4), &isa));
+    ASSERT_TRUE(isa_parse(GetParam().substr(4, GetParam().find('/') - 4), &isa));
     if (!isa_supported(isa)) GTEST_SKIP() << "this CPU lacks " << GetParam();
   }
   std::string backend() const { return GetParam(); }
@@ -183,7 +196,7 @@ TEST_P(BackendLinearTest, Fp32RowsGeluAndMultiMatchReference) {
     ref->linear_gelu(a.lin, x.data(), c.tokens, ga.data());
     ref->linear(a.lin, x.data(), c.tokens, ra.data());
     ref->linear(b.lin, x.data(), c.tokens, rb.data());
-    const auto be = make_backend(backend());
+    const auto be = test_backend(backend());
     for (int prepared = 0; prepared < 2; ++prepared) {
       a.lin.prepared = prepared ? be->prepare(a.lin) : nullptr;
       b.lin.prepared = prepared ? be->prepare(b.lin) : nullptr;
@@ -217,7 +230,7 @@ TEST_P(BackendLinearTest, ExtremeValuesDoNotSaturate) {
   lin.perm = perm.data();
   std::vector<float> a(size_t(T * N)), b(a.size());
   make_backend("reference")->linear(lin, x.data(), T, a.data());
-  auto be = make_backend(backend());
+  auto be = test_backend(backend());
   be->linear(lin, x.data(), T, b.data());
   EXPECT_EQ(a, b);
   lin.prepared = be->prepare(lin);
@@ -251,7 +264,7 @@ TEST_P(BackendLinearTest, ExtremeFourBitValuesDoNotSaturate) {
     lin.perm = perm.data();
     std::vector<float> a(size_t(T * N)), b(a.size());
     make_backend("reference")->linear(lin, x.data(), T, a.data());
-    auto be = make_backend(backend());
+    auto be = test_backend(backend());
     be->linear(lin, x.data(), T, b.data());
     EXPECT_EQ(a, b) << quant_scheme(kind).name << " pattern " << pattern;
     lin.prepared = be->prepare(lin);
@@ -263,7 +276,7 @@ TEST_P(BackendLinearTest, ExtremeFourBitValuesDoNotSaturate) {
 // linear_s8 (the CNN path: activations quantized once per tensor by the caller, residual and activation fused)
 // against the reference's linear on the float input followed by the post ops in a plain loop.
 TEST_P(BackendLinearTest, LinearS8StaticAndPatchesEqualLinearThenPost) {
-  auto be = make_backend(backend());
+  auto be = test_backend(backend());
   const auto ref = make_backend("reference");
   int variant = 0;
   for (const Case& c : {Case{1, 3, 7}, Case{5, 33, 65}, Case{33, 42, 576}, Case{300, 70, 200}, Case{150, 300, 27}}) {
@@ -354,11 +367,12 @@ TEST_P(BackendLinearTest, LinearS8StaticAndPatchesEqualLinearThenPost) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, BackendLinearTest,
-                         ::testing::Values("cpu:generic", "cpu:avx2", "cpu:avx512", "cpu:amx", "opencl", "opencl-fpga"),
+                         ::testing::Values("cpu:generic", "cpu:avx2", "cpu:avx512", "cpu:avx512/bytes", "cpu:amx",
+                                           "cpu:amx/nibbles", "opencl", "opencl-fpga"),
                          [](const auto& info) {
                            std::string n = info.param;
                            for (char& ch : n)
-                             if (ch == ':' || ch == '-') ch = '_';
+                             if (ch == ':' || ch == '-' || ch == '/') ch = '_';
                            return n;
                          });
 

@@ -41,10 +41,18 @@ UnpackPanelFn unpack_for(Isa isa) {
 }  // namespace
 
 
-CpuBackend::CpuBackend(Isa isa, bool exact_fp32, bool amx)
+namespace {
+int expand_env() {  // RMSMP_CPU_EXPAND: -1 unset, else 0 or 1
+  const char* e = std::getenv("RMSMP_CPU_EXPAND");
+  return e && *e ? (std::string(e) == "0" ? 0 : 1) : -1;
+}
+}  // namespace
+
+CpuBackend::CpuBackend(Isa isa, bool exact_fp32, bool amx, int expand)
     : isa_(isa),
       exact_fp32_(exact_fp32),
       amx_(amx && isa == Isa::Avx512Vnni),
+      expand_(expand >= 0 ? expand == 1 : (expand_env() >= 0 ? expand_env() == 1 : amx_)),
       gemm_(amx_ ? gemm_s8_amx : gemm_for(isa)),
       unpack_(unpack_for(isa)),
       name_(std::string("cpu:") + (amx_ ? "amx" : isa_name(isa)) + (exact_fp32 ? "-exact" : "")) {}
@@ -105,8 +113,10 @@ std::shared_ptr<const PreparedLinear> CpuBackend::prepare(const RowMixedLinear& 
     return e && std::string(e) == "0";
   }();
   if (off || isa_ != Isa::Avx512Vnni || !w.has_integer_groups()) return nullptr;
-  return cpu_prepare_vnni(w);
+  return cpu_prepare_vnni(w, !expand_4bit());
 }
+
+bool CpuBackend::expand_4bit() const { return expand_; }
 
 std::shared_ptr<const PreparedDepthwise> CpuBackend::prepare_depthwise(const int8_t* w, int64_t taps,
                                                                        int64_t channels) const {

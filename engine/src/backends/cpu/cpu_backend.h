@@ -3,7 +3,8 @@
 // vectorised per ISA (isa/encoder_ops.h). Results are bit-identical to the reference backend on every ISA.
 // No unpacked copy of the weights is kept: AVX2/generic read the packed codes in place from the model file, and
 // AVX-512 VNNI reads its load-time layout (prepared.h), still 4-bit for 4-bit rows, after which the model drops
-// the file's pages of those codes; resident weight memory is the packed size (0.5 byte per 4-bit weight).
+// the file's pages of those codes; resident weight memory is the packed size (0.5 byte per 4-bit weight). With
+// AMX the 4-bit rows are decoded to bytes at load instead (expand_4bit below).
 #pragma once
 #include <string>
 
@@ -25,12 +26,20 @@ class CpuBackend : public ReferenceBackend {
   // uses it ("cpu-exact"), which makes a conversion byte-identical on every CPU. About 4x slower fp32 GEMMs.
   // amx (Avx512Vnni only): byte panels of 16 or more tokens go through AMX tiles (gemm_s8_amx); its name is then
   // "cpu:amx". The results are the same bits either way.
-  explicit CpuBackend(Isa isa, bool exact_fp32 = false, bool amx = false);
+  // expand: whether prepare() decodes 4-bit rows to bytes at load (expand_4bit); -1: RMSMP_CPU_EXPAND, else
+  // with AMX.
+  explicit CpuBackend(Isa isa, bool exact_fp32 = false, bool amx = false, int expand = -1);
   bool amx() const { return amx_; }
   const char* name() const override { return name_.c_str(); }
   Isa isa() const { return isa_; }
   // AVX-512 VNNI: every integer group in the kernel's panel order (prepared.h); other ISAs read the file's rows.
   std::shared_ptr<const PreparedLinear> prepare(const RowMixedLinear& w) const override;
+  // Whether prepare() decodes 4-bit rows to bytes at load (prepared.h, keep_nibbles false): by default with AMX.
+  // A tile multiplies 16 tokens by a 1 KiB B tile in 16 cycles; decoding that tile from nibbles takes longer
+  // (about 5 vector ops per 64 bytes), so at 16-128 tokens the per-call decode made the mix 15-30% slower than
+  // Fixed-8 (MiniLM, 2 threads). Expanded, the mix runs as Fixed-8 does, at twice the resident bytes of its
+  // 4-bit rows (a byte per weight, as ONNX Runtime's int8). RMSMP_CPU_EXPAND=0|1 overrides.
+  bool expand_4bit() const;
   // AVX-512 VNNI: depthwise weights as int16 tap pairs for vpdpwssd (prepared.h); other ISAs keep the shared kernel.
   std::shared_ptr<const PreparedDepthwise> prepare_depthwise(const int8_t* w, int64_t taps,
                                                              int64_t channels) const override;
@@ -74,6 +83,7 @@ class CpuBackend : public ReferenceBackend {
   Isa isa_;
   bool exact_fp32_;
   bool amx_ = false;
+  bool expand_ = false;
   GemmS8Fn gemm_;
   UnpackPanelFn unpack_;
   std::string name_;

@@ -27,7 +27,7 @@ struct RowRef {
 
 }  // namespace
 
-std::shared_ptr<const CpuPreparedLinear> cpu_prepare_vnni(const RowMixedLinear& w) {
+std::shared_ptr<const CpuPreparedLinear> cpu_prepare_vnni(const RowMixedLinear& w, bool keep_nibbles) {
   auto p = std::make_shared<CpuPreparedLinear>();
   p->isa = Isa::Avx512Vnni;
   const int64_t K = w.cols, Kp = gemm_k_padded(K, true), kq = Kp / 4;
@@ -50,7 +50,8 @@ std::shared_ptr<const CpuPreparedLinear> cpu_prepare_vnni(const RowMixedLinear& 
   // Side rows pay a 16-row block of their own per layer: a quarter more work for a 64-row conv, double for a
   // 16-row one. Small layers (which are small in memory too) keep their 8-bit rows in place instead, in byte
   // blocks (any block holding one); large ones (every encoder layer) keep the half-byte layout.
-  const bool use_side = has4 && w.rows > CpuPreparedLinear::kSideMinRows;
+  // Expanded at load (keep_nibbles false), every block is bytes: 8-bit rows stay in place, no side rows.
+  const bool use_side = keep_nibbles && has4 && w.rows > CpuPreparedLinear::kSideMinRows;
   int64_t stored = 0;
   for (const RowGroup& g : w.groups) {
     const bool four = quant_is_integer(g.kind) && quant_scheme(g.kind).values_per_byte == 2;
@@ -105,7 +106,7 @@ std::shared_ptr<const CpuPreparedLinear> cpu_prepare_vnni(const RowMixedLinear& 
   for (int64_t b = 0; b < nb_main + nb_side; ++b) {
     CpuPreparedLinear::Block& blk = p->blocks[size_t(b)];
     blk.offset = int64_t(bytes);
-    bool nibbles = b < nb_main && has4;  // unless a main row of the block is 8-bit (small layers)
+    bool nibbles = keep_nibbles && b < nb_main && has4;  // unless a main row of the block is 8-bit (small layers)
     for (int64_t r = b * 16; nibbles && r < std::min(p->rows, b * 16 + 16); ++r)
       nibbles = !in_main(by_orig[size_t(r)]) || four_bit(by_orig[size_t(r)]);
     if (nibbles) {

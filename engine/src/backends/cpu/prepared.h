@@ -21,7 +21,8 @@
 // block of its own would cost up to as much work as the layer). fp32 rows stay holes and are computed by the
 // fp32 path. Rows past the end of either part are w = 0.
 // Resident memory stays near the packed size: 4-bit rows at half a byte (holes included), 8-bit rows at a
-// byte, and the file's pages of the codes are released after preparation.
+// byte, and the file's pages of the codes are released after preparation. Unless expanded at load
+// (cpu_prepare_vnni's keep_nibbles false): then every block is bytes, a byte per weight.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -59,8 +60,10 @@ struct CpuPreparedLinear : PreparedLinear {
   int64_t main_blocks() const { return (rows + 15) / 16; }
 };
 
-// The layout above for the integer groups of w (null when w has none).
-std::shared_ptr<const CpuPreparedLinear> cpu_prepare_vnni(const RowMixedLinear& w);
+// The layout above for the integer groups of w (null when w has none). keep_nibbles false: every block in the
+// bytes form, 4-bit rows decoded at load and 8-bit rows in place (no side rows): twice the resident bytes of the
+// 4-bit rows, for kernels that would otherwise expand nibbles on every call (AMX: cpu_backend.h).
+std::shared_ptr<const CpuPreparedLinear> cpu_prepare_vnni(const RowMixedLinear& w, bool keep_nibbles = true);
 
 // Depthwise weights for the AVX-512 VNNI kernel (depthwise_acc_s8_vnni, gemm_s8.h): taps in quads (4p .. 4p + 3;
 // taps past the last have weight 0), channels in blocks of 64 (the last block zero padded). Per quad and block,
