@@ -8,6 +8,8 @@
 #pragma once
 #include <immintrin.h>
 
+#include <type_traits>
+
 #include "backends/backend.h"
 #include "backends/cpu/gemm_s8.h"
 
@@ -64,6 +66,60 @@ inline __m512 finish16(const Epi16Consts& k, __m512i sums, __m512 xstep, const f
                    residual, act, m, y, q);
 }
 
+// emit_half's finishing with what varies per call (residual, float and int8 outputs, activation) as template
+// arguments: with them as run-time tests the loop kept a branch per test and token and spilled the constants
+// (perf on EfficientNet-Lite0's narrow 1x1 convs, where this loop is most of the time). Same operations.
+template <bool kRes, bool kDst, bool kQ, LinearPost::Act kAct>
+inline void emit_epi(const GemmEpilogue& e, const int32_t* xsum, int64_t r, int64_t t, int nt, const __m512i* c,
+                     __mmask16 m) {
+  const Epi16Consts k(e.q_inv, e.q_max);
+  const __m512 ws = _mm512_maskz_loadu_ps(m, e.w_step + r), b = e.bias ? _mm512_maskz_loadu_ps(m, e.bias + r) : k.zero;
+  const float* xs = e.x_step;
+  const float* res = e.residual;
+  float* dst = e.dst;
+  int8_t* q = e.q;
+  const int64_t stride = e.stride;
+  auto one = [&](int i, auto full) {
+    const int64_t o = (t + i) * stride + r;
+    const __m512i s = _mm512_sub_epi32(c[i], _mm512_set1_epi32(128 * xsum[t + i]));
+    __m512 rv = k.zero;
+    if (kRes) rv = full ? _mm512_loadu_ps(res + o) : _mm512_maskz_loadu_ps(m, res + o);
+    const __m512 v = value16(k, s, _mm512_set1_ps(xs[t + i]), ws, b, kRes ? &rv : nullptr, kAct);
+    if (kDst) {
+      if (full) _mm512_storeu_ps(dst + o, v);
+      else _mm512_mask_storeu_ps(dst + o, m, v);
+    }
+    if (kQ) {
+      const __m128i b8 = _mm512_cvtepi32_epi8(round16(k, v));
+      if (full) _mm_storeu_si128(reinterpret_cast<__m128i*>(q + o), b8);
+      else _mm_mask_storeu_epi8(q + o, m, b8);
+    }
+  };
+  if (m == 0xFFFF) {
+    for (int i = 0; i < nt; ++i) one(i, std::true_type{});
+  } else {
+    for (int i = 0; i < nt; ++i) one(i, std::false_type{});
+  }
+}
+
+template <bool kRes, bool kDst, bool kQ>
+inline void emit_epi_act(const GemmEpilogue& e, const int32_t* xsum, int64_t r, int64_t t, int nt, const __m512i* c,
+                         __mmask16 m) {
+  switch (e.act) {
+    case LinearPost::Act::Relu: return emit_epi<kRes, kDst, kQ, LinearPost::Act::Relu>(e, xsum, r, t, nt, c, m);
+    case LinearPost::Act::Relu6: return emit_epi<kRes, kDst, kQ, LinearPost::Act::Relu6>(e, xsum, r, t, nt, c, m);
+    default: return emit_epi<kRes, kDst, kQ, LinearPost::Act::None>(e, xsum, r, t, nt, c, m);
+  }
+}
+
+template <bool kRes>
+inline void emit_epi_out(const GemmEpilogue& e, const int32_t* xsum, int64_t r, int64_t t, int nt, const __m512i* c,
+                         __mmask16 m) {
+  if (e.dst && e.q) return emit_epi_act<kRes, true, true>(e, xsum, r, t, nt, c, m);
+  if (e.q) return emit_epi_act<kRes, false, true>(e, xsum, r, t, nt, c, m);
+  if (e.dst) return emit_epi_act<kRes, true, false>(e, xsum, r, t, nt, c, m);
+}
+
 // Tokens t .. t + nt - 1's sums of rows r .. r + 15 of the call (c[i]: token t + i; lanes outside m: past the
 // rows): the compensation for the unsigned weights, then stored to acc, or finished by a.epi (gemm_s8.h)
 // without reaching memory. Everything a.epi holds is read into locals first: the int8 stores may alias any
@@ -76,15 +132,8 @@ inline void emit_half(const GemmS8Args& a, int64_t r, int64_t t, int nt, const _
     return;
   }
   const GemmEpilogue e = *a.epi;
-  const int32_t* xsum = a.x_sum;
-  const Epi16Consts k(e.q_inv, e.q_max);
-  const __m512 ws = _mm512_maskz_loadu_ps(m, e.w_step + r), b = e.bias ? _mm512_maskz_loadu_ps(m, e.bias + r) : k.zero;
-  for (int i = 0; i < nt; ++i) {
-    const int64_t o = (t + i) * e.stride + r;
-    const __m512i s = _mm512_sub_epi32(c[i], _mm512_set1_epi32(128 * xsum[t + i]));
-    finish16v(k, s, _mm512_set1_ps(e.x_step[t + i]), ws, b, e.residual ? e.residual + o : nullptr, e.act, m,
-              e.dst ? e.dst + o : nullptr, e.q ? e.q + o : nullptr);
-  }
+  if (e.residual) emit_epi_out<true>(e, a.x_sum, r, t, nt, c, m);
+  else emit_epi_out<false>(e, a.x_sum, r, t, nt, c, m);
 }
 
 }  // namespace rmsmp
