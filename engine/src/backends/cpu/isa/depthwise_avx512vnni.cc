@@ -102,10 +102,14 @@ void depthwise_acc_s8_vnni(const CpuPreparedDepthwise& p, const int8_t* const* x
   }
 }
 
-// Backend::depthwise_row_s8 with the sums kept in registers: per 16 channels finish16 (epilogue_avx512.h: the
-// epilogue_rows operations, the same bits); the window's tap pointers as depthwise_window (backend.h) gives
-// them. r.q: also the outputs quantized as quantize_scaled quantizes them (r.y null: only those).
-uint32_t depthwise_row_vnni(const CpuPreparedDepthwise& p, const DepthwiseRow& r) {
+namespace {
+// One row of outputs. kAct >= 0: the handoff's common case, specialised (int8 outputs only, no residual, no float
+// output, no range; activation kAct): its finishing then has no tests per 16 channels and keeps its constants
+// in registers. kAct < 0: anything, tested at run time. The same operations either way.
+template <int kAct>
+uint32_t depthwise_row_impl(const CpuPreparedDepthwise& p, const DepthwiseRow& r) {
+  constexpr bool kFast = kAct >= 0;
+  const LinearPost::Act act = kFast ? LinearPost::Act(kAct) : r.act;
   const int64_t C = p.channels;
   const int8_t* rowp[kMaxDepthwiseTaps];
   depthwise_window_rows(r, C, rowp);
@@ -117,9 +121,9 @@ uint32_t depthwise_row_vnni(const CpuPreparedDepthwise& p, const DepthwiseRow& r
   for (int64_t ox = 0; ox < r.ow; ++ox) {
     depthwise_window(r, C, rowp, ox, xs);
     pad_taps(xs, p.taps, p.quads);
-    float* y = r.y ? r.y + ox * C : nullptr;
+    float* y = !kFast && r.y ? r.y + ox * C : nullptr;
     int8_t* q = r.q ? r.q + ox * C : nullptr;
-    const float* res = r.residual ? r.residual + ox * C : nullptr;
+    const float* res = !kFast && r.residual ? r.residual + ox * C : nullptr;
     for (int64_t b = 0; b < p.blocks; ++b) {
       const __mmask64 m = block_mask(C, b);
       __m512i sums[4];
@@ -129,8 +133,8 @@ uint32_t depthwise_row_vnni(const CpuPreparedDepthwise& p, const DepthwiseRow& r
         if (!mh) break;
         const int64_t c = 64 * b + 16 * h;
         const __m512 v = finish16(k, sums[h], xstep, r.wstep + c, r.bias ? r.bias + c : nullptr,
-                                  res ? res + c : nullptr, r.act, mh, y ? y + c : nullptr, q ? q + c : nullptr);
-        if (r.want_max) {
+                                  res ? res + c : nullptr, act, mh, y ? y + c : nullptr, q ? q + c : nullptr);
+        if (!kFast && r.want_max) {
           __m512i u = _mm512_and_si512(_mm512_castps_si512(v), mag);
           u = _mm512_maskz_mov_epi32(_mm512_cmple_epu32_mask(u, inf) & mh, u);  // NaN and lanes past C: 0
           rmax = _mm512_max_epu32(rmax, u);
@@ -138,7 +142,22 @@ uint32_t depthwise_row_vnni(const CpuPreparedDepthwise& p, const DepthwiseRow& r
       }
     }
   }
-  return r.want_max ? uint32_t(_mm512_reduce_max_epu32(rmax)) : 0u;
+  return !kFast && r.want_max ? uint32_t(_mm512_reduce_max_epu32(rmax)) : 0u;
+}
+}  // namespace
+
+// Backend::depthwise_row_s8 with the sums kept in registers: per 16 channels finish16 (epilogue_avx512.h: the
+// epilogue_rows operations, the same bits); the window's tap pointers as depthwise_window (backend.h) gives
+// them. r.q: also the outputs quantized as quantize_scaled quantizes them (r.y null: only those).
+uint32_t depthwise_row_vnni(const CpuPreparedDepthwise& p, const DepthwiseRow& r) {
+  if (r.q && !r.y && !r.residual && !r.want_max) {
+    switch (r.act) {
+      case LinearPost::Act::Relu6: return depthwise_row_impl<int(LinearPost::Act::Relu6)>(p, r);
+      case LinearPost::Act::Relu: return depthwise_row_impl<int(LinearPost::Act::Relu)>(p, r);
+      default: return depthwise_row_impl<int(LinearPost::Act::None)>(p, r);
+    }
+  }
+  return depthwise_row_impl<-1>(p, r);
 }
 
 }  // namespace rmsmp
