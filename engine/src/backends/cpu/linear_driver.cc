@@ -44,6 +44,11 @@ constexpr int64_t kRowTile = 32;
 constexpr int64_t kEpilogueTokens = 16;  // the rows schedule's epilogue: tokens per block
 constexpr int64_t kTokenBlock = 64;
 constexpr int64_t kTokensMaxRows = 1024;
+// Layers with a residual and at least this many rows finish their sums in the pass, not in the kernel: with
+// the mix decoded at load (no side rows) ResNet-50's 256-row 1x1 convs with a residual took 749 against 539 us
+// in the kernel (per-node minima, 2 threads), its 512-row ones 398 against 295 (a 16-token tile reads the
+// residual and writes y a row's width apart per token, against one stream per token in the pass).
+constexpr int64_t kKernelResidualMaxRows = 256;
 constexpr int64_t kPanelCache = int64_t(1) << 20;  // bytes of expanded panels a thread keeps for one call
 
 bool verbose_dispatch() {
@@ -659,14 +664,14 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
   // channels per output): 7-45% less per conv. Side rows (prepared.h: 8-bit rows of a layer of more than 256
   // rows with 4-bit ones) keep their sums in memory and overwrite their holes' outputs after the block's tiles
   // (side_rows_finish_avx512: gathers and scatters; an element-by-element version of it had made
-  // EfficientNet-Lite0's 480- and 672-row convs 40% slower, this one makes them 4-7% faster). Not for such
-  // layers with a residual: ResNet-50's 512-row 1x1 convs with one got 1.5x slower in the kernel (its
-  // 16-token tiles read the residual and write y 2 KiB apart per token, against one stream per token).
+  // EfficientNet-Lite0's 480- and 672-row convs 40% slower, this one makes them 4-7% faster). Not for layers
+  // with a residual and side rows or kKernelResidualMaxRows rows or more (ResNet-50's 256-1024-row 1x1 convs
+  // with one were 1.3-1.7x slower in the kernel).
   thread_local std::vector<char> in_kernel_v;
   in_kernel_v.assign(n, 0);
   for (size_t l = 0; l < n; ++l)
     in_kernel_v[l] = kernel_epilogue_enabled() && isa == Isa::Avx512Vnni && preps[l] && !gelu && !want_max &&
-                     (preps[l]->side_rows == 0 || !post.residual);
+                     (!post.residual || (preps[l]->side_rows == 0 && ws[l]->rows < kKernelResidualMaxRows));
   const char* in_kernel = in_kernel_v.data();
   if (by_tokens) {
     // Token blocks of up to kTokenBlock tokens, fewer for wide layers: a block's outputs (tb x total_rows
