@@ -113,7 +113,7 @@ std::shared_ptr<const PreparedLinear> CpuBackend::prepare(const RowMixedLinear& 
     return e && std::string(e) == "0";
   }();
   if (off || isa_ != Isa::Avx512Vnni || !w.has_integer_groups()) return nullptr;
-  return cpu_prepare_vnni(w, !expand_4bit());
+  return cpu_prepare_vnni(w, !expand_4bit(), amx_);
 }
 
 bool CpuBackend::expand_4bit() const { return expand_; }

@@ -31,8 +31,12 @@ namespace rmsmp {
 // 24 input channels padded to 64 did 2.7-4x the MACs it needed).
 inline constexpr int64_t kGemmKAlign = 64;
 inline constexpr int64_t kGemmKAlignVnni = 4;
-inline int64_t gemm_k_padded(int64_t k, bool vnni) {
-  const int64_t a = vnni ? kGemmKAlignVnni : kGemmKAlign;
+// amx (with vnni): K of 64 or more is padded to a multiple of 64, the tiles' K step, so that no rest of K is
+// left for vpdpbusd: that rest ran one broadcast and one vpdpbusd per token and quad, up to 12 quads x 16 tokens
+// per 16 x 16 block where a tile step takes 16 cycles (EfficientNet-Lite0's 1x1 convs have K = 80 .. 672, most
+// with a rest of 16-48). Narrower K stays on vpdpbusd (gemm_s8_amx).
+inline int64_t gemm_k_padded(int64_t k, bool vnni, bool amx = false) {
+  const int64_t a = vnni ? (amx && k >= 64 ? 64 : kGemmKAlignVnni) : kGemmKAlign;
   return (k + a - 1) / a * a;
 }
 

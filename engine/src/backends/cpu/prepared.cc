@@ -27,10 +27,10 @@ struct RowRef {
 
 }  // namespace
 
-std::shared_ptr<const CpuPreparedLinear> cpu_prepare_vnni(const RowMixedLinear& w, bool keep_nibbles) {
+std::shared_ptr<const CpuPreparedLinear> cpu_prepare_vnni(const RowMixedLinear& w, bool keep_nibbles, bool amx) {
   auto p = std::make_shared<CpuPreparedLinear>();
   p->isa = Isa::Avx512Vnni;
-  const int64_t K = w.cols, Kp = gemm_k_padded(K, true), kq = Kp / 4;
+  const int64_t K = w.cols, Kp = gemm_k_padded(K, true, amx), kq = Kp / 4;
   p->k_padded = Kp;
   // Every original row's group and index in it (null group: fp32).
   std::vector<RowRef> by_orig(size_t(w.rows), RowRef{nullptr, 0, -1});

@@ -62,8 +62,10 @@ struct CpuPreparedLinear : PreparedLinear {
 
 // The layout above for the integer groups of w (null when w has none). keep_nibbles false: every block in the
 // bytes form, 4-bit rows decoded at load and 8-bit rows in place (no side rows): twice the resident bytes of the
-// 4-bit rows, for kernels that would otherwise expand nibbles on every call (AMX: cpu_backend.h).
-std::shared_ptr<const CpuPreparedLinear> cpu_prepare_vnni(const RowMixedLinear& w, bool keep_nibbles = true);
+// 4-bit rows, for kernels that would otherwise expand nibbles on every call (AMX: cpu_backend.h). amx: K padded
+// as the AMX driver pads it (gemm_k_padded).
+std::shared_ptr<const CpuPreparedLinear> cpu_prepare_vnni(const RowMixedLinear& w, bool keep_nibbles = true,
+                                                          bool amx = false);
 
 // Depthwise weights for the AVX-512 VNNI kernel (depthwise_acc_s8_vnni, gemm_s8.h): taps in quads (4p .. 4p + 3;
 // taps past the last have weight 0), channels in blocks of 64 (the last block zero padded). Per quad and block,

@@ -7,7 +7,8 @@
 // integer that int32 holds (|x| <= 127, w + 128 <= 255, K < 2^16).
 //
 // Per call (one tile of up to 32 rows, every token): tokens in pairs of 16-token blocks (a last partial block
-// from a zero-padded copy), K in steps of 64 on the tiles, the rest of K (a multiple of 4) with vpdpbusd.
+// from a zero-padded copy), K in steps of 64 on the tiles. K must be a multiple of 64 (the driver pads it so,
+// gemm_k_padded with amx); other calls go to the VNNI kernel.
 #include <immintrin.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -51,13 +52,12 @@ bool amx_usable() {
 }
 
 namespace {
-// Blocks of NB x 16 tokens (NB = 1 or 2) over the full 64-byte k steps: tiles 0..3 are C[block][half], 4 and 5
-// A of each block, 6 and 7 B of each half, so each B tile loaded serves NB blocks. Then the sums of the rest of
-// K (under 64, a multiple of 4) with vpdpbusd in registers, and emit_half.
+// Blocks of NB x 16 tokens (NB = 1 or 2) over the 64-byte k steps: tiles 0..3 are C[block][half], 4 and 5 A of
+// each block, 6 and 7 B of each half, so each B tile loaded serves NB blocks. Then emit_half.
 template <int NB>
 void token_blocks(const GemmS8Args& a, const int8_t* const* xp, const int64_t* nt, int64_t t, bool two,
                   const uint8_t* w0, const uint8_t* w1, __mmask16 m0, __mmask16 m1) {
-  const int64_t Kp = a.k_padded, full = Kp / 64, kq = Kp / 4, rest0 = full * 16;
+  const int64_t Kp = a.k_padded, full = Kp / 64;
   _tile_zero(0);
   _tile_zero(1);
   if (NB == 2) {
@@ -87,16 +87,8 @@ void token_blocks(const GemmS8Args& a, const int8_t* const* xp, const int64_t* n
   }
   for (int b = 0; b < NB; ++b)
     for (int h = 0; h < (two ? 2 : 1); ++h) {
-      const uint8_t* w = h ? w1 : w0;
       __m512i c[16];
-      for (int i = 0; i < nt[b]; ++i) {
-        c[i] = _mm512_load_si512(cbuf[b][h][i]);
-        for (int64_t q = rest0; q < kq; ++q) {
-          int32_t v;
-          std::memcpy(&v, xp[b] + i * Kp + 4 * q, 4);
-          c[i] = _mm512_dpbusd_epi32(c[i], _mm512_loadu_si512(w + q * 64), _mm512_set1_epi32(v));
-        }
-      }
+      for (int i = 0; i < nt[b]; ++i) c[i] = _mm512_load_si512(cbuf[b][h][i]);
       emit_half(a, 16 * h, t + 16 * b, int(nt[b]), c, h ? m1 : m0);
     }
 }
@@ -106,7 +98,7 @@ void gemm_s8_amx(const GemmS8Args& a) {
   const int64_t Kp = a.k_padded, T = a.n_tokens;
   // K under 64 stays on vpdpbusd: tiles configured K bytes wide made EfficientNet-Lite0's 16-40-channel 1x1
   // convs and its stem 10-27% slower (per-node minima, one thread).
-  if (T < 16 || Kp < 64 || a.nib[0] || a.nib[1]) return gemm_s8_avx512vnni(a);
+  if (T < 16 || Kp % 64 != 0 || a.nib[0] || a.nib[1]) return gemm_s8_avx512vnni(a);
   const bool two = a.n_rows > 16;
   const uint8_t* w0 = reinterpret_cast<const uint8_t*>(a.w);
   const uint8_t* w1 = two ? (a.w_hi ? reinterpret_cast<const uint8_t*>(a.w_hi) : w0 + 16 * Kp) : w0;
