@@ -125,6 +125,12 @@ std::u32string strip_accents_lower(std::u32string s, bool strip_accents, bool lo
   return strip_lower_tracked(std::move(s), strip_accents, lowercase, nullptr);
 }
 
+std::u32string strip_accents_lower(std::u32string s, bool strip_accents, bool lowercase, std::vector<uint32_t>& origins) {
+  origins.resize(s.size());
+  for (size_t i = 0; i < s.size(); ++i) origins[i] = uint32_t(i);
+  return strip_lower_tracked(std::move(s), strip_accents, lowercase, &origins);
+}
+
 std::u32string WordPieceTokenizer::normalize(std::string_view utf8) const { return normalize_tracked(utf8, nullptr); }
 
 std::u32string WordPieceTokenizer::normalize_tracked(std::string_view utf8, std::vector<uint32_t>* origins) const {

@@ -1,6 +1,7 @@
 // SentencePieceTokenizer: strict UTF-8 check, optional case/accent folding, then the library's Encode.
 #include "rmsmp/tokenizer/sentencepiece.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -72,8 +73,26 @@ bool SentencePieceTokenizer::encode_raw_spans(std::string_view text, std::vector
                                               std::vector<std::pair<uint32_t, uint32_t>>& spans) const {
   if (text.size() >= UINT32_MAX) throw TokenizerError("text of 4 GiB or more: spans are 32-bit");
   ids.clear(), spans.clear();
-  if (cfg_.lowercase || cfg_.strip_accents) return false;
-  utf8_decode(text);  // the library replaces invalid UTF-8 silently; we refuse it
+  std::u32string u = utf8_decode(text);  // the library replaces invalid UTF-8 silently; we refuse it
+  // Case/accent folding (ALBERT): the library sees the folded text, and each span is mapped back through the
+  // character each folded character came from (a span covers its first and last characters' sources whole).
+  std::string folded;
+  std::vector<uint32_t> origin;       // folded character -> original character
+  std::vector<uint32_t> at_orig, at_fold;  // character index -> byte offset (one past the end included)
+  const bool fold = cfg_.lowercase || cfg_.strip_accents;
+  if (fold) {
+    const std::u32string f = strip_accents_lower(u, cfg_.strip_accents, cfg_.lowercase, origin);
+    folded = utf8_encode(f);
+    auto offsets = [](std::string_view s, std::vector<uint32_t>& at) {
+      for (size_t b = 0; b < s.size(); b += utf8_len(static_cast<unsigned char>(s[b]))) at.push_back(uint32_t(b));
+      at.push_back(uint32_t(s.size()));
+    };
+    offsets(text, at_orig);
+    offsets(folded, at_fold);
+    text = folded;
+  }
+  // A folded byte offset (a character boundary) -> its character's index.
+  auto char_at = [&](size_t b) { return size_t(std::lower_bound(at_fold.begin(), at_fold.end(), uint32_t(b)) - at_fold.begin()); };
   const auto spt = impl_->sp.EncodeAsImmutableProto(std::string_view(text.data(), text.size()));
   const std::string meta = "\xe2\x96\x81";  // U+2581
   for (const auto& p : spt.pieces()) {
@@ -96,6 +115,12 @@ bool SentencePieceTokenizer::encode_raw_spans(std::string_view text, std::vector
       } else if (e == b && b < text.size()) {
         e = b + utf8_len(static_cast<unsigned char>(text[b]));  // a lone "▁" at the start: the next character
       }
+    }
+    if (fold) {
+      const size_t cb = char_at(b), ce = e > b ? char_at(e) : cb;  // folded characters [cb, ce)
+      const uint32_t ob = cb < origin.size() ? at_orig[origin[cb]] : at_orig.back();
+      b = ob;
+      e = ce > cb ? at_orig[origin[ce - 1] + 1] : ob;
     }
     spans.push_back({uint32_t(b), uint32_t(e)});
   }

@@ -36,8 +36,8 @@ class SentencePieceTokenizer : public Tokenizer {
   // Byte spans as Hugging Face's fast tokenizers report offsets for these models: the library's alignment of
   // each piece, except that a piece's "▁" spans one whitespace character (the last of a run, or the one
   // before a word the library's whitespace collapsing left out) and a lone "▁" the first character after it.
-  // false (no spans) when the text is case- or accent-folded first: the library's offsets would be the
-  // folded text's.
+  // Case- or accent-folded text (ALBERT): spans of the folded text mapped back to the original bytes, each
+  // covering its first and last characters' sources whole (a folded "ß"'s or "ﬁ"'s parts share one source).
   bool encode_raw_spans(std::string_view text, std::vector<int32_t>& ids,
                         std::vector<std::pair<uint32_t, uint32_t>>& spans) const override;
   size_t vocab_size() const override;

@@ -79,5 +79,7 @@ std::string utf8_encode(std::u32string_view s);
 // NFD + drop combining marks (Mn), then Rust-style lowercase; either step optional (HF's BertNormalizer
 // order). Throws TokenizerError on invalid UTF-8.
 std::u32string strip_accents_lower(std::u32string s, bool strip_accents, bool lowercase);
+// The same, with origins[j] = the index in s of the character that output character j came from.
+std::u32string strip_accents_lower(std::u32string s, bool strip_accents, bool lowercase, std::vector<uint32_t>& origins);
 
 }  // namespace rmsmp::tok

@@ -1,0 +1,33 @@
+// ALBERT's SentencePiece model folds case and accents before the library (SentencePieceConfig lowercase +
+// strip_accents): the byte spans /tokenize reports are mapped back to the original text and must equal
+// AlbertTokenizerFast's offsets (tests/data/sentencepiece/albert_offsets.json, made by
+// converters/goldens/make_albert_offsets.py).
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "corpus_golden.h"
+#include "rmsmp/tokenizer/sentencepiece.h"
+#include "util/test_env.h"
+
+namespace rmsmp {
+namespace {
+
+TEST(SentencePiece, FoldedSpansMatchAlbertTokenizerFast) {
+  tok::SentencePieceConfig c;
+  c.lowercase = true;
+  c.strip_accents = true;
+  const std::string dir = test::data_dir() + "/sentencepiece/";
+  const tok::SentencePieceTokenizer t(tok::SentencePieceTokenizer::read_model_file(dir + "albert_30k_clean.model"), c,
+                                      "albert_30k_clean.model");
+  std::ifstream in(dir + "albert_offsets.json");
+  const nlohmann::json g = nlohmann::json::parse(in);
+  size_t bad = 0;
+  for (const auto& k : g["cases"])
+    if (!test::spans_match(t, k, bad < 8)) ++bad;
+  EXPECT_EQ(bad, 0u) << "of " << g["cases"].size();
+  EXPECT_GT(g["cases"].size(), 200u);
+}
+
+}  // namespace
+}  // namespace rmsmp
