@@ -186,6 +186,8 @@ std::unique_ptr<tok::Tokenizer> sentencepiece_tokenizer(const fs::path& dir, con
       const std::string cls = t.value("tokenizer_class", "");
       if (cls.rfind("XLMRoberta", 0) == 0) c.fairseq = Fairseq::XlmRoberta;
       if (cls.rfind("Camembert", 0) == 0) c.fairseq = Fairseq::Camembert;
+      // AlbertTokenizer and XLNetTokenizer (the tokenizers with keep_accents) turn `` and '' into " first.
+      if (t.contains("keep_accents") || cls.rfind("Albert", 0) == 0 || cls.rfind("XLNet", 0) == 0) c.latex_quotes = true;
     } else {
       notes.push_back("no tokenizer_config.json: SentencePiece used as is (no lowercasing), [CLS]/[SEP] template");
     }

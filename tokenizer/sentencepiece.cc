@@ -37,11 +37,32 @@ std::string SentencePieceTokenizer::read_model_file(const std::string& path) {
   return bytes;
 }
 
+namespace {
+// "``" and then "''" -> '"' (AlbertTokenizer's order), origins carried along as strip_accents_lower carries them.
+std::u32string latex_quotes(std::u32string s, std::vector<uint32_t>* origins) {
+  std::u32string t;
+  std::vector<uint32_t> o;
+  for (const char32_t q : {U'`', U'\''}) {
+    t.clear(), o.clear();
+    for (size_t i = 0; i < s.size(); ++i) {
+      const bool pair = s[i] == q && i + 1 < s.size() && s[i + 1] == q;
+      if (origins) o.push_back((*origins)[i + pair]);  // the pair's second: where HF's offsets put the '"'
+      t.push_back(pair ? U'"' : s[i]);
+      i += pair;
+    }
+    s.swap(t);
+    if (origins) origins->swap(o);
+  }
+  return s;
+}
+}  // namespace
+
 std::vector<int32_t> SentencePieceTokenizer::encode_raw(std::string_view text) const {
   // The library replaces invalid UTF-8 silently; we refuse it, as for WordPiece.
   std::u32string u = utf8_decode(text);
   std::string folded;
-  if (cfg_.lowercase || cfg_.strip_accents) {
+  if (cfg_.latex_quotes) u = latex_quotes(std::move(u), nullptr);
+  if (cfg_.lowercase || cfg_.strip_accents || cfg_.latex_quotes) {
     folded = utf8_encode(strip_accents_lower(std::move(u), cfg_.strip_accents, cfg_.lowercase));
     text = folded;
   }
@@ -79,9 +100,10 @@ bool SentencePieceTokenizer::encode_raw_spans(std::string_view text, std::vector
   std::string folded;
   std::vector<uint32_t> origin;       // folded character -> original character
   std::vector<uint32_t> at_orig, at_fold;  // character index -> byte offset (one past the end included)
-  const bool fold = cfg_.lowercase || cfg_.strip_accents;
+  const bool fold = cfg_.lowercase || cfg_.strip_accents || cfg_.latex_quotes;
   if (fold) {
-    const std::u32string f = strip_accents_lower(u, cfg_.strip_accents, cfg_.lowercase, origin);
+    std::u32string f = strip_accents_lower(u, cfg_.strip_accents, cfg_.lowercase, origin);
+    if (cfg_.latex_quotes) f = latex_quotes(std::move(f), &origin);
     folded = utf8_encode(f);
     auto offsets = [](std::string_view s, std::vector<uint32_t>& at) {
       for (size_t b = 0; b < s.size(); b += utf8_len(static_cast<unsigned char>(s[b]))) at.push_back(uint32_t(b));

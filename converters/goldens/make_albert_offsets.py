@@ -3,7 +3,7 @@
 from Python character offsets to UTF-8 byte offsets, as rmsmp-serve's /tokenize reports them) for the ALBERT
 SentencePiece model in tests/data/sentencepiece (lowercasing and accent stripping, ALBERT's defaults), on edge
 texts (case, accents, ligatures, whitespace runs) and the first 300 SST-2 dev sentences, each kept where the fast
-tokenizer's ids equal the slow AlbertTokenizer's (texts with `` or '' left out: see below).
+tokenizer's ids equal the slow AlbertTokenizer's.
 Usage: python3 converters/goldens/make_albert_offsets.py  (needs transformers, tokenizers, sentencepiece, protobuf)."""
 import csv, json, os
 import tokenizers, transformers
@@ -18,9 +18,8 @@ texts = ["The MOVIE  was Good!", "Café naïve", "  Lead", "trail  ", "ÅNGSTRÖ
 with open(os.path.join(root, "data", "sst2", "dev.tsv"), encoding="utf-8") as f:
     rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
 texts += [r[0].strip() for r in rows[1:301]]  # SST-2 ends each with a space: slow and fast differ there
-# AlbertTokenizer replaces `` and '' with " before folding; rmsmp's SentencePiece tokenizer does not (its ids
-# differ on such texts: a known gap, README "Not yet here"), so they are left out here.
-texts = [t for t in texts if "``" not in t and "''" not in t]
+# AlbertTokenizer replaces `` and '' with " before folding (SentencePieceConfig::latex_quotes).
+texts += ["`` Quoted '' text", "it ''s a `` test ''", "no``space''here"]
 cases = []
 for t in texts:
     e = fast(t, add_special_tokens=False, return_offsets_mapping=True)

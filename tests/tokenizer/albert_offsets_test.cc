@@ -1,5 +1,5 @@
-// ALBERT's SentencePiece model folds case and accents before the library (SentencePieceConfig lowercase +
-// strip_accents): the byte spans /tokenize reports are mapped back to the original text and must equal
+// ALBERT's SentencePiece model folds case and accents and turns `` and '' into " before the library
+// (SentencePieceConfig lowercase, strip_accents, latex_quotes): its ids and the byte spans /tokenize reports are mapped back to the original text and must equal
 // AlbertTokenizerFast's offsets (tests/data/sentencepiece/albert_offsets.json, made by
 // converters/goldens/make_albert_offsets.py).
 #include <gtest/gtest.h>
@@ -17,6 +17,7 @@ TEST(SentencePiece, FoldedSpansMatchAlbertTokenizerFast) {
   tok::SentencePieceConfig c;
   c.lowercase = true;
   c.strip_accents = true;
+  c.latex_quotes = true;  // as the converter sets it for ALBERT
   const std::string dir = test::data_dir() + "/sentencepiece/";
   const tok::SentencePieceTokenizer t(tok::SentencePieceTokenizer::read_model_file(dir + "albert_30k_clean.model"), c,
                                       "albert_30k_clean.model");

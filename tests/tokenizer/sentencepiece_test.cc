@@ -131,6 +131,8 @@ TEST(SentencePiece, ConverterEmbedsTheModelAndTheEngineUsesIt) {
   auto m = Model::load(o.out_path);
   const Tokenized t = m->tokenize("The Movie was SURPRISINGLY good!");
   EXPECT_EQ(t.ids, (std::vector<int32_t>{2, 14, 1308, 23, 11701, 254, 187, 3}));
+  // AlbertTokenizer's `` and '' -> " (ids from transformers 4.46.3's AlbertTokenizer), kept in the file.
+  EXPECT_EQ(m->tokenize("`` The Movie '' was good!").ids, (std::vector<int32_t>{2, 13, 7, 14, 1308, 13, 7, 23, 254, 187, 3}));
   const Tokenized p = m->tokenize("the movie", std::string_view("was good!"));
   EXPECT_EQ(p.type_ids, (std::vector<int32_t>{0, 0, 0, 0, 1, 1, 1, 1}));
   const auto emb = m->embed({t, p});

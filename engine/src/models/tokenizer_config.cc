@@ -35,6 +35,7 @@ nlohmann::json tokenizer_fields(const tok::Tokenizer& t, ModelWriter& mw) {
     return {{"type", "sentencepiece"},
             {"lowercase", c.lowercase},
             {"strip_accents", c.strip_accents},
+            {"latex_quotes", c.latex_quotes},
             {"cls_token", c.cls_token},
             {"sep_token", c.sep_token},
             {"fairseq", c.fairseq == tok::SentencePieceConfig::Fairseq::XlmRoberta  ? "xlm-roberta"
@@ -91,6 +92,7 @@ std::unique_ptr<tok::Tokenizer> sentencepiece_from(const nlohmann::json& j, cons
   tok::SentencePieceConfig c;
   c.lowercase = j.at("lowercase").get<bool>();
   c.strip_accents = j.at("strip_accents").get<bool>();
+  c.latex_quotes = j.value("latex_quotes", false);  // absent in files before 2026-11-30
   c.cls_token = j.at("cls_token").get<std::string>();
   c.sep_token = j.at("sep_token").get<std::string>();
   const std::string fs = j.value("fairseq", std::string());  // absent in files before XLM-R

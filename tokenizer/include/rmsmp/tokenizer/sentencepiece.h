@@ -14,6 +14,9 @@ namespace rmsmp::tok {
 struct SentencePieceConfig {
   bool lowercase = false;
   bool strip_accents = false;
+  // AlbertTokenizer's preprocess_text: `` and '' become " before folding (PTB-tokenized text such as SST-2 has
+  // them; the ALBERT SentencePiece models have no piece for them).
+  bool latex_quotes = false;
   std::string cls_token = "[CLS]", sep_token = "[SEP]";  // absent pieces: encode() with the template fails
   // fairseq's numbering, as Hugging Face's tokenizers for these models give it. The model's own unknown piece
   // becomes <unk> (3), every other piece moves up by an offset, and <mask> follows the last piece:
