@@ -119,7 +119,10 @@ namespace {
 // (256 texts of 256 tokens in one pass: 3 GB RSS kept, and 21-30 s on 2 cores from cache misses). GEMM
 // efficiency is flat well below it. Quantized models give the same bits per sequence in any split (their
 // activations are quantized per token); fp32 GEMM sums may differ in the last bits with the pass's size.
-constexpr int64_t kMaxPassTokens = 4096;
+// 2048 rather than 4096: rmsmp-serve with 32 clients of 126-token texts (MiniLM, batches of about 4,000 tokens)
+// peaked at 92-94 MB RSS against 131-140 MB, at the same or higher throughput (benchmarks/serve_load.py, two
+// interleaved runs: 134 / 123 against 129 / 98 inputs/s).
+constexpr int64_t kMaxPassTokens = 2048;
 
 void forward_in_passes(const BertWeights& w, const Backend& be, const std::vector<SequenceInput>& seqs, float* pooled,
                        BertRunOptions ro) {
