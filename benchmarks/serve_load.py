@@ -6,7 +6,8 @@ sentences joined to about 128 tokens). Per case: inputs/s, tokens/s, p50/p99 lat
 peak RSS (VmHWM) and the ratio of its tokens/s to the bare engine's on the same texts in the same run
 (`rmsmp-run embed --format f32` over the same texts, as one input file, same threads).
 
-No peer server runs here: TEI is a Rust binary (not on PyPI) and infinity-emb needs PyTorch; the records say so.
+No peer server runs in it yet: TEI is a Rust binary (not on PyPI); infinity-emb's ONNX Runtime engine comes
+through optimum, which requires torch (see the README); the records say so.
 Stdlib only. Output: OUT/serve_load.jsonl (one record per case) and OUT/serve_load.md.
 
 usage: python3 benchmarks/serve_load.py BIN_DIR MODEL.rmsmp [--seconds 8] [--out out/serve-load]
@@ -115,7 +116,7 @@ os.makedirs(args.out, exist_ok=True)
 records = []
 meta = {"git_sha": git_sha(), "cpu": cpu_name(), "cores": os.cpu_count(), "model": os.path.basename(args.model),
         "seconds": args.seconds, "serve_options": " ".join(extra) or "defaults",
-        "peer": "none: TEI is not on PyPI (a Rust binary), infinity-emb requires PyTorch"}
+        "peer": "none: TEI is not on PyPI (a Rust binary); infinity-emb's ONNX Runtime engine needs optimum, which requires torch"}
 for name, texts in sets.items():
     bare_ips, bare_tps = bare_engine(texts)
     for c in [int(x) for x in args.clients.split(",")]:
