@@ -57,13 +57,23 @@ std::u32string latex_quotes(std::u32string s, std::vector<uint32_t>* origins) {
 }
 }  // namespace
 
+bool SentencePieceTokenizer::folds() const { return cfg_.lowercase || cfg_.strip_accents || cfg_.latex_quotes; }
+
+// Accents and case, then the quotes (AlbertTokenizer replaces the quotes first; folding leaves ASCII quotes
+// alone and makes none, so the order does not matter, and this one lets origins start as strip_accents_lower's).
+std::string SentencePieceTokenizer::fold(std::u32string u, std::vector<uint32_t>* origins) const {
+  u = origins ? strip_accents_lower(std::move(u), cfg_.strip_accents, cfg_.lowercase, *origins)
+              : strip_accents_lower(std::move(u), cfg_.strip_accents, cfg_.lowercase);
+  if (cfg_.latex_quotes) u = latex_quotes(std::move(u), origins);
+  return utf8_encode(u);
+}
+
 std::vector<int32_t> SentencePieceTokenizer::encode_raw(std::string_view text) const {
   // The library replaces invalid UTF-8 silently; we refuse it, as for WordPiece.
   std::u32string u = utf8_decode(text);
   std::string folded;
-  if (cfg_.latex_quotes) u = latex_quotes(std::move(u), nullptr);
-  if (cfg_.lowercase || cfg_.strip_accents || cfg_.latex_quotes) {
-    folded = utf8_encode(strip_accents_lower(std::move(u), cfg_.strip_accents, cfg_.lowercase));
+  if (folds()) {
+    folded = fold(std::move(u), nullptr);
     text = folded;
   }
   std::vector<int> ids;
@@ -100,11 +110,9 @@ bool SentencePieceTokenizer::encode_raw_spans(std::string_view text, std::vector
   std::string folded;
   std::vector<uint32_t> origin;       // folded character -> original character
   std::vector<uint32_t> at_orig, at_fold;  // character index -> byte offset (one past the end included)
-  const bool fold = cfg_.lowercase || cfg_.strip_accents || cfg_.latex_quotes;
-  if (fold) {
-    std::u32string f = strip_accents_lower(u, cfg_.strip_accents, cfg_.lowercase, origin);
-    if (cfg_.latex_quotes) f = latex_quotes(std::move(f), &origin);
-    folded = utf8_encode(f);
+  const bool folded_text = folds();
+  if (folded_text) {
+    folded = fold(std::move(u), &origin);
     auto offsets = [](std::string_view s, std::vector<uint32_t>& at) {
       for (size_t b = 0; b < s.size(); b += utf8_len(static_cast<unsigned char>(s[b]))) at.push_back(uint32_t(b));
       at.push_back(uint32_t(s.size()));
@@ -138,7 +146,7 @@ bool SentencePieceTokenizer::encode_raw_spans(std::string_view text, std::vector
         e = b + utf8_len(static_cast<unsigned char>(text[b]));  // a lone "▁" at the start: the next character
       }
     }
-    if (fold) {
+    if (folded_text) {
       const size_t cb = char_at(b), ce = e > b ? char_at(e) : cb;  // folded characters [cb, ce)
       const uint32_t ob = cb < origin.size() ? at_orig[origin[cb]] : at_orig.back();
       b = ob;

@@ -18,10 +18,9 @@ TEST(SentencePiece, FoldedSpansMatchAlbertTokenizerFast) {
   c.lowercase = true;
   c.strip_accents = true;
   c.latex_quotes = true;  // as the converter sets it for ALBERT
-  const std::string dir = test::data_dir() + "/sentencepiece/";
-  const tok::SentencePieceTokenizer t(tok::SentencePieceTokenizer::read_model_file(dir + "albert_30k_clean.model"), c,
-                                      "albert_30k_clean.model");
-  std::ifstream in(dir + "albert_offsets.json");
+  const std::string model = test::data_dir() + "/sentencepiece/albert_30k_clean.model";
+  const tok::SentencePieceTokenizer t(tok::SentencePieceTokenizer::read_model_file(model), c, model);
+  std::ifstream in(test::data_dir() + "/sentencepiece/albert_offsets.json");
   const nlohmann::json g = nlohmann::json::parse(in);
   size_t bad = 0;
   for (const auto& k : g["cases"])

@@ -52,7 +52,10 @@ CpuBackend::CpuBackend(Isa isa, bool exact_fp32, bool amx, int expand)
     : isa_(isa),
       exact_fp32_(exact_fp32),
       amx_(amx && isa == Isa::Avx512Vnni),
-      expand_(expand >= 0 ? expand == 1 : (expand_env() >= 0 ? expand_env() == 1 : amx_)),
+      expand_([&] {  // the argument, else RMSMP_CPU_EXPAND, else with AMX (amx_ is set before)
+        const int e = expand >= 0 ? expand : expand_env();
+        return e >= 0 ? e == 1 : amx_;
+      }()),
       gemm_(amx_ ? gemm_s8_amx : gemm_for(isa)),
       unpack_(unpack_for(isa)),
       name_(std::string("cpu:") + (amx_ ? "amx" : isa_name(isa)) + (exact_fp32 ? "-exact" : "")) {}

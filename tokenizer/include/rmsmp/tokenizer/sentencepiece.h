@@ -54,6 +54,9 @@ class SentencePieceTokenizer : public Tokenizer {
   int32_t fairseq_offset() const;  // 0 without fairseq ids
 
  private:
+  bool folds() const;  // whether the text is changed before the library sees it (lowercase, accents, quotes)
+  // The text the library sees; origins (when given): folded character -> index of its source character.
+  std::string fold(std::u32string u, std::vector<uint32_t>* origins) const;
   struct Impl;
   std::unique_ptr<Impl> impl_;
   std::string serialized_;
