@@ -55,8 +55,8 @@ usage: rmsmp-bench [options]
   --threads N         threads for every engine (default 2)
   --repeats N         timed calls per case after one warm-up (default 10)
   --processes N       separate processes per engine; the lowest median is kept, spread = max/min (default 3)
-  --device LIST       our engines' backends: cpu (default), cpu:generic|avx2|avx512|amx, reference, opencl[:P:D],
-                      opencl-fpga[:P:D]; several are measured one after another
+  --device LIST       our engines' backends, measured one after another: cpu (default) or any of
+                      {BACKENDS}
   --work DIR          converted models and synthetic checkpoints are cached here (default out/bench)
   --out PREFIX        also write PREFIX.jsonl (records), PREFIX.md (tables) and PREFIX.json (machine stamp)
   --json              print one JSON object per line (one per case) instead of the Markdown tables
@@ -232,7 +232,7 @@ int child_main(const cli::Args& a) {
 int main(int argc, char** argv) {
   if (rmsmp::cli::version_requested(argc, argv, "rmsmp-bench")) return 0;
   if (argc >= 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
-    std::cout << kHelp;
+    std::cout << cli::with_table_names(kHelp);
     return 0;
   }
   try {
@@ -283,11 +283,10 @@ int main(int argc, char** argv) {
     o.batches = split_ints(a.get_or("batch", "1,8"), "--batch");
     o.seqs = split_ints(a.get_or("seq", "16,128,384"), "--seq");
     for (int s : o.seqs) RMSMP_CHECK(s >= 3 && s <= 512, ErrorCode::InvalidArgument, "--seq " << s << " outside [3, 512]");
-    std::string shapes = a.get_or("gemm-shapes", "");
-    if (shapes.empty())
-      for (int k : {384, 768, 1536, 3072})
-        for (int n : {384, 768, 1536, 3072}) shapes += (shapes.empty() ? "" : ",") + ("128x" + std::to_string(k)) + "x" + std::to_string(n);
-    o.shapes = parse_shapes(shapes);
+    o.shapes = a.get("gemm-shapes") ? parse_shapes(*a.get("gemm-shapes")) : cases::default_gemm_shapes();
+    std::string shapes;  // for the child processes
+    for (const auto& g : o.shapes)
+      shapes += (shapes.empty() ? "" : ",") + std::to_string(g.m) + "x" + std::to_string(g.k) + "x" + std::to_string(g.n);
     o.threads = int(cli::parse_int(a.get_or("threads", "2"), "--threads"));
     o.repeats = int(cli::parse_int(a.get_or("repeats", "10"), "--repeats"));
     o.processes = int(cli::parse_int(a.get_or("processes", "3"), "--processes"));

@@ -21,7 +21,8 @@ usage: rmsmp-convert --in HF_DIR --out FILE [options]                 (BERT fami
                       sequence-classification head (cross-encoders);
                       weights from model.safetensors, or pytorch_model.bin when that is all there is
   --out FILE          output model (written to a temp file, then renamed: no partial output on failure)
-  --scheme S          rmsmp (default) | fp32 | fixed8 | fixed4 | pot4 | layerwise | random
+  --scheme S          rmsmp (default) | layerwise | random | a scheme of the table for every row:
+                      {SCHEMES}
                         rmsmp:     per-row Fixed-8 by Hessian score, Fixed-4 vs PoT-4 by --scheme-rule
                         layerwise: whole most-sensitive layers at Fixed-8 (rest Fixed-4), same 8-bit budget
                         random:    the --ratios counts per layer, rows drawn with a fixed seed
@@ -49,8 +50,9 @@ usage: rmsmp-convert --in HF_DIR --out FILE [options]                 (BERT fami
                       nearest: each weight to its nearest level.
                       Default: gptq when --calib is given, nearest otherwise (the header records which)
   --seed N            seed of the random baseline (default 20211011)
-  --embeddings E      word-embedding table: fixed4 | fixed8 | fp32. Rows are quantized per row with --clip
-                      (one step each) and dequantized per token on lookup. Default: fixed4, fixed8 for
+  --embeddings E      word-embedding table, a scheme of the table: {SCHEMES}.
+                      Rows are quantized per row with --clip (one step each) and dequantized per token on
+                      lookup. Default: fixed4, fixed8 for
                       --scheme fixed8, fp32 for --scheme fp32 (which allows only fp32). MiniLM-L6's fp32 table
                       is 47 of its 90 MB; with fixed4 the default model is 13.1 MB.
   --max-seq-length N  longest input the model accepts, [CLS]/[SEP] included (default: the sentence-transformers
@@ -97,7 +99,7 @@ int main(int argc, char** argv) {
   if (rmsmp::cli::version_requested(argc, argv, "rmsmp-convert")) return 0;
   using namespace rmsmp;
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
-    std::cout << kHelp;
+    std::cout << cli::with_table_names(kHelp);
     return argc < 2 ? 2 : 0;
   }
   try {

@@ -44,7 +44,8 @@ at 8 bits in both designs.
 
 std::string pct(const Ratios& r) {
   char b[64];
-  std::snprintf(b, sizeof b, "%.0f:%.0f:%.0f", r.pot4 * 100, r.fixed4 * 100, r.fixed8 * 100);
+  std::snprintf(b, sizeof b, "%.0f:%.0f:%.0f", r[QuantKind::Pow2x4] * 100, r[QuantKind::Fixed4] * 100,
+                r[QuantKind::Fixed8] * 100);
   return b;
 }
 
@@ -58,7 +59,7 @@ json prediction_json(const FpgaDevice& d, const FpgaAssumptions& a, const RatioD
                       {"cycles", l.cycles}, {"baseline_cycles", l.baseline_cycles}});
   return {{"device", d.name},
           {"model", model},
-          {"ratio", {{"pot4", r.pot4}, {"fixed4", r.fixed4}, {"fixed8", r.fixed8}}},
+          {"ratio", ratios_json(r)},
           {"derived_ratio", der.to_json(d, a)},
           {"clock_mhz", d.clock_mhz},
           {"macs", p.macs},
@@ -147,8 +148,7 @@ int main(int argc, char** argv) {
     }
     const RatioDerivation der = derive_ratio(d, as);
     const Ratios r = a.get("ratios") ? parse_ratios(*a.get("ratios")) : der.ratios;
-    RMSMP_CHECK(r.pot4 >= 0 && r.fixed4 >= 0 && r.fixed8 >= 0 && std::abs(r.pot4 + r.fixed4 + r.fixed8 - 1) < 1e-6,
-                ErrorCode::InvalidArgument, "--ratios must be non-negative and sum to 1");
+    check_ratios(r, "--ratios");
     const FpgaPrediction p = fpga_predict(d, as, r, layers);
     const json j = prediction_json(d, as, der, r, p, model);
     if (a.flag("json")) {

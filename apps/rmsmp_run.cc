@@ -69,7 +69,7 @@ commands:
             lowercase task names; default: the repo's data/) for every .rmsmp in DIR against DIR/fp32.rmsmp:
             K-fold (default 5) heads fitted once per task on the fp32 features and reused for every model;
             pairs default to bi. Writes OUT/results.json and OUT/results.md (default out/glue)
-  devices   lists the OpenCL platforms and devices (as --device names)
+  devices   lists the backends of this build (which run here) and the OpenCL devices (as --device names)
   classify  --model M.rmsmp [--top K] [--labels NAMES] [--json] IMAGE...
             vision models: the top-K classes of each image (.jpg/.png; the model's own eval transform) with
             softmax probabilities and names (stored in the model by rmsmp-convert --labels, or --labels
@@ -97,9 +97,9 @@ commands:
             converts all-MiniLM-L6-v2 to fp32, rmsmp and every baseline, fits a head on SST-2 train,
             evaluates on SST-2 dev, prints the table and writes it as JSON and Markdown
 
---device D (or --backend D) on every command that runs a model: cpu (default: the best ISA here),
-cpu:generic|avx2|avx512|amx, reference (plain loops), opencl[:P:D] (OpenCL device D of platform P, default
-0:0), opencl-fpga[:P:D] (the FPGA-style LUT/DSP row-group kernels on that device).
+--device D (or --backend D) on every command that runs a model: cpu (default: the best ISA here) or another
+backend of this build (`rmsmp-run devices` says what each is and which run here):
+  {BACKENDS}.
 
 Inputs: --input files hold one text per line (UTF-8; empty lines are errors unless --skip-empty). Texts longer than the model's
 max_seq_length are truncated and reported on stderr and in the output.
@@ -210,8 +210,13 @@ int cmd_devices(int argc, char** argv) {
   cli::Args a(argc, argv, 2, {}, {});
   const auto devs = list_opencl_devices();
   std::ostringstream os;
-  os << cpu_backends_description() << "\n";
-  if (devs.empty()) os << "(no OpenCL platform found: install an OpenCL driver, e.g. Debian's pocl-opencl-icd)\n";
+  os << cpu_backends_description() << "\n\nbackends of this build:\n";
+  for (const auto& b : list_backends())
+    os << "  " << b.name << std::string(b.name.size() < 18 ? 18 - b.name.size() : 1, ' ')
+       << (b.available ? "yes  " : "no   ") << b.summary << "\n";
+  os << "\n";
+  if (!opencl_built()) os << "(built without OpenCL: -DRMSMP_WITH_OPENCL=OFF)\n";
+  else if (devs.empty()) os << "(no OpenCL platform found: install an OpenCL driver, e.g. Debian's pocl-opencl-icd)\n";
   for (const auto& d : devs)
     os << d.backend << "   " << d.platform << " / " << d.name << " (" << d.type << ", " << d.version << ", "
        << std::fixed << std::setprecision(1) << double(d.memory_bytes) / double(1ull << 30) << " GiB"
@@ -266,14 +271,14 @@ int main(int argc, char** argv) {
   if (rmsmp::cli::version_requested(argc, argv, "rmsmp-run")) return 0;
   using namespace rmsmp;
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
-    std::cout << run::kHelp;
+    std::cout << cli::with_table_names(run::kHelp);
     return argc < 2 ? 2 : 0;
   }
   const std::string cmd = argv[1];
   try {
     for (int i = 2; i < argc; ++i)
       if (!std::strcmp(argv[i], "--help")) {
-        std::cout << run::kHelp;
+        std::cout << cli::with_table_names(run::kHelp);
         return 0;
       }
     if (cmd == "embed") return run::cmd_embed(argc, argv);

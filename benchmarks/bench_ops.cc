@@ -7,39 +7,28 @@
 #include <vector>
 
 #include "backends/backend.h"
+#include "backends/registry.h"
 #include "quant/row_mixed.h"
+#include "synthetic_linear.h"
 
 namespace rmsmp {
 namespace {
 
+// One layer of a single scheme from the shared builder (benchmarks/cases), with its input and output.
 struct Layer {
-  std::vector<uint8_t> codes;
-  std::vector<float> steps, bias, x, y;
-  std::vector<int32_t> perm;
-  RowMixedLinear lin;
+  cases::SyntheticLinear w;
+  std::vector<float> x, y;
 };
 
 Layer make_layer(QuantKind kind, int64_t tokens, int64_t rows, int64_t cols) {
-  Layer L;
-  std::mt19937_64 rng(1);
+  cases::SyntheticOptions so;
+  so.permute = false, so.bias = 0.1f;
+  Layer L{cases::make_synthetic_linear({{kind, rows}}, cols, so), {}, {}};
+  std::mt19937_64 rng(2);
   std::normal_distribution<float> nd;
-  std::vector<float> w(static_cast<size_t>(rows * cols));
-  for (auto& v : w) v = nd(rng);
-  const size_t rb = quant_row_bytes(kind, cols);
-  L.codes.resize(size_t(rows) * rb);
-  L.steps.resize(size_t(rows));
-  for (int64_t r = 0; r < rows; ++r)
-    L.steps[size_t(r)] = quant_quantize_pack_row_ref(kind, w.data() + r * cols, cols, ClipMode::MaxAbs, L.codes.data() + size_t(r) * rb);
-  L.perm.resize(size_t(rows));
-  for (int64_t r = 0; r < rows; ++r) L.perm[size_t(r)] = int32_t(r);
-  L.bias.assign(size_t(rows), 0.1f);
   L.x.resize(size_t(tokens * cols));
   for (auto& v : L.x) v = nd(rng);
   L.y.resize(size_t(tokens * rows));
-  L.lin.rows = rows, L.lin.cols = cols;
-  L.lin.groups = {{kind, rows, L.codes.data(), L.steps.data()}};
-  L.lin.perm = L.perm.data();
-  L.lin.bias = L.bias.data();
   return L;
 }
 
@@ -47,9 +36,9 @@ void BM_Linear(benchmark::State& st, const char* backend, QuantKind kind) {
   const int64_t tokens = st.range(0), rows = st.range(1), cols = st.range(2);
   Layer L = make_layer(kind, tokens, rows, cols);
   auto be = make_backend(backend);
-  be->linear(L.lin, L.x.data(), tokens, L.y.data());  // warm-up: prepares / uploads the weights once
+  be->linear(L.w.lin, L.x.data(), tokens, L.y.data());  // warm-up: prepares / uploads the weights once
   for (auto _ : st) {
-    be->linear(L.lin, L.x.data(), tokens, L.y.data());
+    be->linear(L.w.lin, L.x.data(), tokens, L.y.data());
     benchmark::DoNotOptimize(L.y.data());
   }
   st.counters["GMAC/s"] = benchmark::Counter(double(tokens * rows * cols), benchmark::Counter::kIsIterationInvariantRate,
@@ -79,11 +68,15 @@ void register_all() {
     b->Args({128, 12, 64})->Args({128, 12, 32})->Args({384, 12, 64})->Unit(benchmark::kMicrosecond);
   }
 
-  // opencl / opencl-fpga: the first OpenCL device (PoCL on CPU hosts; a GPU where one is installed). They
-  // include the per-call activation upload and output download of the host-pointer Backend interface.
-  for (const char* be : {"cpu", "reference", "opencl", "opencl-fpga"})
+  // "cpu" and every other backend of the table that runs here (registry.h). opencl / opencl-fpga: the first
+  // OpenCL device (PoCL on CPU hosts; a GPU where one is installed); they include the per-call activation
+  // upload and output download of the host-pointer Backend interface.
+  static std::vector<std::string> names = {"cpu"};
+  for (const BackendKind& k : backend_kinds())
+    if (!k.alias && k.available()) names.push_back(k.name);
+  for (const std::string& bn : names)
     for (const auto& s : kQuantSchemes) {
-      const std::string bn = be;
+      const char* be = bn.c_str();
       if (bn == "opencl-fpga" && s.kind == QuantKind::F32) continue;  // fp32 rows use the NDRange kernel there
       auto* b = benchmark::RegisterBenchmark((std::string("linear/") + be + "/" + s.name).c_str(), BM_Linear, be, s.kind);
       b->Args({16, 384, 384})->Args({128, 1536, 384})->Args({128, 384, 1536})->Unit(benchmark::kMicrosecond);

@@ -22,7 +22,15 @@
 namespace rmsmp {
 
 const std::vector<std::string>& convert_scheme_names() {
-  static const std::vector<std::string> k = {"rmsmp", "fp32", "fixed8", "fixed4", "pot4", "layerwise", "random"};
+  // RMSMP, every scheme of the table as a uniform baseline (fp32, fixed8, fixed4, pot4, ...), and the two
+  // assignment baselines.
+  static const std::vector<std::string> k = [] {
+    std::vector<std::string> v = {"rmsmp"};
+    for (const QuantScheme& s : kQuantSchemes) v.push_back(s.name);
+    v.push_back("layerwise");
+    v.push_back("random");
+    return v;
+  }();
   return k;
 }
 
@@ -127,8 +135,12 @@ nlohmann::json convert_checkpoint(const ConvertOptions& opt, const std::function
                     opt.plan_path << ": " << enc::kWord << " rows must share one integer scheme");
     }
   }
-  RMSMP_CHECK(emb == "fp32" || emb == "fixed8" || emb == "fixed4", ErrorCode::InvalidArgument,
-              "--embeddings must be fp32, fixed8 or fixed4 (got '" << emb << "')");
+  const std::optional<QuantKind> emb_kind = quant_kind_from_name(emb);
+  if (!emb_kind) {
+    std::string names;
+    for (const QuantScheme& q : kQuantSchemes) names += (names.empty() ? "" : ", ") + std::string(q.name);
+    RMSMP_FAIL(ErrorCode::InvalidArgument, "--embeddings must be a scheme of the table: " << names << " (got '" << emb << "')");
+  }
   RMSMP_CHECK(!is_fp32 || emb == "fp32", ErrorCode::InvalidArgument,
               "--scheme fp32 keeps fp32 embeddings (got --embeddings " << emb << ")");
   nlohmann::json tables = nlohmann::json::object(), emb_report;
@@ -139,7 +151,7 @@ nlohmann::json convert_checkpoint(const ConvertOptions& opt, const std::function
     say("packing the word embeddings as " + emb + " rows");
     table_rows = from_plan ? plan_table->second
                            : quantize_table(ck.tensor(enc::kWord), c.vocab_size, c.hidden_size,
-                                            emb == "fixed8" ? QuantKind::Fixed8 : QuantKind::Fixed4, opt.clip);
+                                            *emb_kind, opt.clip);
     RMSMP_CHECK(table_rows.kinds.size() == size_t(c.vocab_size) && table_rows.w.size() == size_t(c.vocab_size * c.hidden_size),
                 ErrorCode::InvalidFile, opt.plan_path << ": " << enc::kWord << " has another shape than the checkpoint's");
     pack_table_rows(mw, enc::kWord, table_rows, c.vocab_size, c.hidden_size, tables, emb_report);

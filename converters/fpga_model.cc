@@ -59,13 +59,13 @@ RatioDerivation derive_ratio(const FpgaDevice& d, const FpgaAssumptions& a) {
   r.pot4_exact = std::clamp(p, 0.0, 1.0 - f8);
   // Whole percents (what a user would type, and what the paper reports); Fixed-4 takes the remainder.
   const double p_pct = std::round(r.pot4_exact * 100) / 100, f8_pct = std::round(f8 * 100) / 100;
-  r.ratios = {p_pct, std::max(0.0, 1.0 - p_pct - f8_pct), f8_pct};
+  r.ratios = Ratios(p_pct, std::max(0.0, 1.0 - p_pct - f8_pct), f8_pct);
   return r;
 }
 
 nlohmann::json RatioDerivation::to_json(const FpgaDevice& d, const FpgaAssumptions& a) const {
   return {{"device", d.name},
-          {"ratio", {{"pot4", ratios.pot4}, {"fixed4", ratios.fixed4}, {"fixed8", ratios.fixed8}}},
+          {"ratio", ratios_json(ratios)},
           {"pot4_exact", pot4_exact},
           {"cores", {{"pot4_lanes", cores.pot4_lanes}, {"dsps", cores.dsps}, {"fixed4_macs_per_cycle", cores.f4_rate},
                      {"fixed8_macs_per_cycle", cores.f8_rate}}},

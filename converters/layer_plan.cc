@@ -31,9 +31,7 @@ ConvertNeeds check_convert_options(const ConvertOptions& opt) {
   RMSMP_CHECK(std::find(names.begin(), names.end(), opt.scheme) != names.end(), ErrorCode::InvalidArgument,
               "unknown --scheme '" << opt.scheme << "'");
   RMSMP_CHECK(opt.act_bits == 8 || opt.act_bits == 4, ErrorCode::InvalidArgument, "--act-bits must be 8 or 4");
-  const double rsum = opt.ratios.pot4 + opt.ratios.fixed4 + opt.ratios.fixed8;
-  RMSMP_CHECK(opt.ratios.pot4 >= 0 && opt.ratios.fixed4 >= 0 && opt.ratios.fixed8 >= 0 && std::fabs(rsum - 1.0) < 1e-6,
-              ErrorCode::InvalidArgument, "--ratios must be non-negative and sum to 1 (they sum to " << rsum << ")");
+  check_ratios(opt.ratios, "--ratios");
   ConvertNeeds n;
   n.is_fp32 = opt.scheme == "fp32";
   const bool from_plan = !opt.plan_path.empty();
@@ -50,7 +48,7 @@ nlohmann::json quantization_json(const ConvertOptions& opt, const ConvertNeeds& 
                                  const std::string& act_mode8, const std::string& act_mode4,
                                  const nlohmann::json& layerwise_info) {
   nlohmann::json q = {{"scheme", opt.scheme},
-                      {"ratios", {{"pot4", opt.ratios.pot4}, {"fixed4", opt.ratios.fixed4}, {"fixed8", opt.ratios.fixed8}}},
+                      {"ratios", ratios_json(opt.ratios)},
                       {"clip", opt.clip == ClipMode::Mse ? (opt.clip_hessian && n.use_gptq ? "mse, then e^T H e over 0.8-1.2x" : "mse") : "max"},
                       {"scheme_rule", scheme_rule_name(opt.rule)},
                       {"rounding", n.use_gptq ? "gptq (error compensation through H^-1, act-order, damp 0.01)" : "nearest"},
@@ -98,7 +96,7 @@ void assign_global(std::vector<LayerPlan>& plans, const ConvertOptions& opt) {
   }
   // Ties (exact zeros included) keep layer and row order: deterministic.
   std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.density > b.density; });
-  int64_t budget = std::llround(opt.ratios.fixed8 * double(total));
+  int64_t budget = std::llround(opt.ratios[QuantKind::Fixed8] * double(total));
   std::vector<std::vector<bool>> is8(plans.size());
   for (size_t i = 0; i < plans.size(); ++i) is8[i].assign(size_t(plans[i].rows), false);
   for (const Row& r : rows) {
@@ -137,9 +135,8 @@ nlohmann::json plan_layers(std::vector<LayerPlan>& plans, const ConvertOptions& 
       p.assign = assign_random(p.rows, opt.ratios, layer_seed++);
       continue;
     }
-    if (opt.scheme == "fp32") uniform = QuantKind::F32;
-    if (opt.scheme == "fixed4" || opt.scheme == "layerwise") uniform = QuantKind::Fixed4;
-    if (opt.scheme == "pot4") uniform = QuantKind::Pow2x4;
+    if (opt.scheme == "layerwise") uniform = QuantKind::Fixed4;  // Fixed-8 layers are chosen below
+    else if (auto k = quant_kind_from_name(opt.scheme)) uniform = *k;  // a uniform baseline: any table scheme
     p.assign.assign(size_t(p.rows), uniform);
   }
   if (opt.scheme == "rmsmp" && opt.global_allocation) assign_global(plans, opt);
@@ -150,7 +147,7 @@ nlohmann::json plan_layers(std::vector<LayerPlan>& plans, const ConvertOptions& 
     int64_t total = 0;
     for (const auto& p : plans)
       if (!p.pinned) total += p.rows * p.cols;
-    int64_t budget = std::llround(opt.ratios.fixed8 * double(total));
+    int64_t budget = std::llround(opt.ratios[QuantKind::Fixed8] * double(total));
     std::vector<size_t> order;
     for (size_t i = 0; i < plans.size(); ++i)
       if (!plans[i].pinned) order.push_back(i);

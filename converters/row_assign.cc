@@ -21,8 +21,8 @@ std::string scheme_rule_name(SchemeRule r) {
 }
 
 void ratio_counts(const Ratios& r, int64_t n, int64_t& n8, int64_t& nf4, int64_t& np4) {
-  n8 = std::llround(r.fixed8 * double(n));
-  nf4 = std::llround(r.fixed4 * double(n));
+  n8 = std::llround(r[QuantKind::Fixed8] * double(n));
+  nf4 = std::llround(r[QuantKind::Fixed4] * double(n));
   n8 = std::min(n8, n);
   nf4 = std::min(nf4, n - n8);
   np4 = n - n8 - nf4;
@@ -115,7 +115,8 @@ std::vector<QuantKind> assign_rmsmp_given_fixed8(const RowScores& s, const std::
     if (fixed8[size_t(i)]) out[size_t(i)] = QuantKind::Fixed8;
     else rest.push_back(i);
   }
-  const double share = r.fixed4 + r.pot4 > 0 ? r.fixed4 / (r.fixed4 + r.pot4) : 0.0;
+  const double f4 = r[QuantKind::Fixed4], p4 = r[QuantKind::Pow2x4];
+  const double share = f4 + p4 > 0 ? f4 / (f4 + p4) : 0.0;
   split_4bit(s, rest, std::llround(share * double(rest.size())), rule, out);
   return out;
 }
@@ -133,7 +134,10 @@ std::vector<QuantKind> assign_random(int64_t rows, const Ratios& r, uint64_t see
 }
 
 Ratios parse_ratios(const std::string& s) {
-  Ratios r{0, 0, 0};
+  Ratios r(0, 0, 0);
+  std::string names;
+  for (const QuantScheme& q : kQuantSchemes)
+    if (quant_is_integer(q.kind)) names += (names.empty() ? "" : ", ") + std::string(q.name);
   std::stringstream ss(s);
   std::string item;
   while (std::getline(ss, item, ',')) {
@@ -148,12 +152,34 @@ Ratios parse_ratios(const std::string& s) {
     } catch (const std::exception&) {
       RMSMP_FAIL(ErrorCode::InvalidArgument, "--ratios: '" << item << "' has no valid number");
     }
-    if (k == "pot4") r.pot4 = v;
-    else if (k == "fixed4") r.fixed4 = v;
-    else if (k == "fixed8") r.fixed8 = v;
-    else RMSMP_FAIL(ErrorCode::InvalidArgument, "--ratios: unknown scheme '" << k << "' (pot4, fixed4, fixed8)");
+    const auto kind = quant_kind_from_name(k);
+    RMSMP_CHECK(kind && quant_is_integer(*kind), ErrorCode::InvalidArgument,
+                "--ratios: unknown scheme '" << k << "' (" << names << ")");
+    r[*kind] = v;
   }
   return r;
+}
+
+nlohmann::json ratios_json(const Ratios& r) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const QuantScheme& q : kQuantSchemes)
+    if (quant_is_integer(q.kind)) j[q.name] = r[q.kind];
+  return j;
+}
+
+void check_ratios(const Ratios& r, const std::string& what) {
+  double sum = 0;
+  bool negative = false;
+  for (const QuantScheme& q : kQuantSchemes) {
+    sum += r[q.kind];
+    negative |= r[q.kind] < 0;
+    RMSMP_CHECK(r[q.kind] == 0 || q.kind == QuantKind::Fixed8 || q.kind == QuantKind::Fixed4 ||
+                    q.kind == QuantKind::Pow2x4,
+                ErrorCode::InvalidArgument,
+                what << ": RMSMP assigns rows to pot4, fixed4 and fixed8 only (got " << q.name << "=" << r[q.kind] << ")");
+  }
+  RMSMP_CHECK(!negative && std::fabs(sum - 1.0) < 1e-6, ErrorCode::InvalidArgument,
+              what << " must be non-negative and sum to 1 (they sum to " << sum << ")");
 }
 
 }  // namespace rmsmp

@@ -35,7 +35,7 @@ __kernel void fpga_pot4_core(__global const uchar* restrict codes, int row_bytes
   }
 }
 
-// kind: 1 = fixed8 (one byte per value), 2 = fixed4 (nibbles).
+// kind: the row's QuantKind value (rmsmp/quant.h): 1 = fixed8 (one byte per value), 2 = fixed4 (nibbles).
 __attribute__((reqd_work_group_size(1, 1, 1)))
 __kernel void fpga_fixed_core(__global const uchar* restrict codes, int row_bytes, int rows, int kind,
                               __global const char* restrict xq, int K, int T, __global int* restrict acc_out) {

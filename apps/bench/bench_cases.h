@@ -6,13 +6,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "synthetic_linear.h"
+
 namespace rmsmp::bench {
 
-struct GemmShape {
-  int64_t m, k, n;  // tokens x in-features -> out-features
-};
+using GemmShape = cases::GemmShape;  // tokens x in-features -> out-features (benchmarks/cases)
 
-// Engines: rmsmp-fp32 | rmsmp-fixed8 | rmsmp-mix (65/30/5 row groups) on `device` (a backend name),
+// Engines: rmsmp-fp32 | rmsmp-fixed8 | rmsmp-mix (65/30/5 row groups, counted as the converter does: cases::mix_groups) on `device` (a backend name),
 // onednn-fp32 (dnnl_sgemm) | onednn-int8 (dnnl_gemm_u8s8s32; no activation quantization in its time).
 // int8 engines' fraction_of_peak is against int8_peak_gmacs, fp32 against fp32_peak_gmacs (0: omitted).
 std::vector<nlohmann::json> run_gemm(const std::string& engine, const std::string& device,

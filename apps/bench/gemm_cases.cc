@@ -11,56 +11,9 @@
 #include "bench/peak.h"
 #include "quant/row_mixed.h"
 #include "rmsmp/error.h"
+#include "synthetic_linear.h"
 
 namespace rmsmp::bench {
-
-namespace {
-
-// A layer with the given (kind, rows) groups, rows permuted as a converter would store them.
-struct Layer {
-  std::vector<std::vector<uint8_t>> codes;
-  std::vector<std::vector<float>> steps;
-  std::vector<float> bias;
-  std::vector<int32_t> perm;
-  RowMixedLinear lin;
-};
-
-Layer make_layer(const std::vector<std::pair<QuantKind, int64_t>>& groups, int64_t k, uint64_t seed) {
-  Layer L;
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> nd(0.f, 0.02f);
-  int64_t rows = 0;
-  for (const auto& g : groups) rows += g.second;
-  std::vector<float> w(static_cast<size_t>(k));
-  for (const auto& [kind, n] : groups) {
-    const size_t rb = quant_row_bytes(kind, k);
-    L.codes.emplace_back(size_t(n) * rb);
-    L.steps.emplace_back(size_t(n));
-    for (int64_t r = 0; r < n; ++r) {
-      for (auto& v : w) v = nd(rng);
-      L.steps.back()[size_t(r)] = quant_quantize_pack_row_ref(kind, w.data(), k, ClipMode::MaxAbs, L.codes.back().data() + size_t(r) * rb);
-    }
-  }
-  L.perm.resize(size_t(rows));
-  for (int64_t r = 0; r < rows; ++r) L.perm[size_t(r)] = int32_t(r);
-  std::shuffle(L.perm.begin(), L.perm.end(), rng);
-  L.bias.assign(size_t(rows), 0.01f);
-  L.lin.name = "bench";
-  L.lin.rows = rows, L.lin.cols = k;
-  for (size_t i = 0; i < groups.size(); ++i)
-    L.lin.groups.push_back({groups[i].first, groups[i].second, L.codes[i].data(), L.steps[i].data()});
-  L.lin.perm = L.perm.data();
-  L.lin.bias = L.bias.data();
-  return L;
-}
-
-// Row counts of the default mix: 5% Fixed-8 and 30% Fixed-4 rounded, PoT-4 the rest.
-std::vector<std::pair<QuantKind, int64_t>> mix_groups(int64_t n) {
-  const int64_t n8 = std::max<int64_t>(1, (n * 5 + 50) / 100), n4 = (n * 30 + 50) / 100;
-  return {{QuantKind::Pow2x4, n - n8 - n4}, {QuantKind::Fixed4, n4}, {QuantKind::Fixed8, n8}};
-}
-
-}  // namespace
 
 std::vector<nlohmann::json> run_gemm(const std::string& engine, const std::string& device,
                                      const std::vector<GemmShape>& shapes, int threads, int repeats,
@@ -78,9 +31,11 @@ std::vector<nlohmann::json> run_gemm(const std::string& engine, const std::strin
       std::vector<std::pair<QuantKind, int64_t>> groups;
       if (engine == "rmsmp-fp32") groups = {{QuantKind::F32, s.n}}, is_int8 = false;
       else if (engine == "rmsmp-fixed8") groups = {{QuantKind::Fixed8, s.n}};
-      else if (engine == "rmsmp-mix") groups = mix_groups(s.n);
+      else if (engine == "rmsmp-mix") groups = cases::mix_groups(s.n);
       else RMSMP_FAIL(ErrorCode::InvalidArgument, "unknown gemm engine '" << engine << "'");
-      Layer L = make_layer(groups, s.k, 11);
+      cases::SyntheticOptions so;
+      so.seed = 11, so.sigma = 0.02f, so.bias = 0.01f, so.name = "bench";
+      cases::SyntheticLinear L = cases::make_synthetic_linear(groups, s.k, so);
       auto be = make_backend(device);
       L.lin.prepared = be->prepare(L.lin);  // as a model's load does: the layout its kernels stream
       ms = time_calls([&] { be->linear(L.lin, x.data(), s.m, y.data()); }, repeats, 2);

@@ -10,6 +10,8 @@
 #include <fstream>
 #include <iostream>
 
+#include "rmsmp/devices.h"
+#include "rmsmp/quant.h"
 #include "rmsmp/tokenizer/wordpiece.h"
 
 namespace rmsmp::cli {
@@ -86,6 +88,41 @@ LoadOptions load_options(const Args& a) {
   LoadOptions lo;
   lo.backend = a.get("device") ? *a.get("device") : a.get_or("backend", "cpu");
   return lo;
+}
+
+namespace {
+// Each `key` in `text` replaced by `names` (items separated by `sep`), wrapped at 110 columns with continuation
+// lines indented as the placeholder's line.
+std::string replace_wrapped(const std::string& text, const std::string& key, const std::string& names,
+                            const std::string& sep) {
+  std::string out = text;
+  for (size_t at; (at = out.find(key)) != std::string::npos;) {
+    const size_t nl = out.rfind('\n', at), line_start = nl == std::string::npos ? 0 : nl + 1;
+    size_t col = at - line_start, indent = 0;
+    while (line_start + indent < at && out[line_start + indent] == ' ') ++indent;
+    std::string wrapped;
+    for (size_t i = 0; i < names.size();) {  // break lines after a separator
+      const size_t e = names.find(sep, i);
+      const std::string word = names.substr(i, e == std::string::npos ? std::string::npos : e - i + sep.size());
+      if (col + word.size() > 110) {
+        while (!wrapped.empty() && wrapped.back() == ' ') wrapped.pop_back();
+        wrapped.push_back('\n');
+        wrapped.append(indent, ' ');
+        col = indent;
+      }
+      wrapped += word, col += word.size();
+      i = e == std::string::npos ? names.size() : e + sep.size();
+    }
+    out.replace(at, key.size(), wrapped);
+  }
+  return out;
+}
+}  // namespace
+
+std::string with_table_names(const std::string& help) {
+  std::string schemes;
+  for (const QuantScheme& s : kQuantSchemes) schemes += (schemes.empty() ? "" : " | ") + std::string(s.name);
+  return replace_wrapped(replace_wrapped(help, "{BACKENDS}", backend_names(), ", "), "{SCHEMES}", schemes, " | ");
 }
 
 std::optional<std::string> fpga_part(const Args& a) {

@@ -33,8 +33,8 @@ int64_t parse_int(const std::string& s, const std::string& what);
 // A whole decimal number, likewise.
 double parse_double(const std::string& s, const std::string& what);
 
-// --device / --backend (synonyms; give at most one): cpu (default), cpu:ISA, reference, opencl[:P:D],
-// opencl-fpga[:P:D].
+// --device / --backend (synonyms; give at most one): a name of the backend table (devices.h list_backends),
+// default cpu.
 LoadOptions load_options(const Args& a);
 
 // The FPGA part of rmsmp-convert --ratios auto and rmsmp-fpga: --fpga-part NAME, or --device NAME, its older
@@ -110,6 +110,11 @@ std::vector<std::vector<float>> embed_pairs(const Model& m, const std::vector<st
                                             size_t* truncated_out = nullptr);
 
 void progress(const std::string& label, size_t done, size_t total);
+
+// `help` with each "{BACKENDS}" replaced by the backend table's names (backend_names()) and each "{SCHEMES}" by
+// the scheme table's (fp32 | fixed8 | ...), wrapped at 110 columns with continuation lines indented as the
+// placeholder's line.
+std::string with_table_names(const std::string& help);
 
 // --version as any argument: prints "TOOL VERSION" (the project's version) and returns true.
 bool version_requested(int argc, char** argv, const char* tool);

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "rmsmp/devices.h"
 #include "util/test_env.h"
 
 namespace rmsmp {
@@ -20,6 +21,12 @@ namespace fs = std::filesystem;
 std::string run(const std::string& args, int* rc) {
   std::string out;
   *rc = test::run_cmd(test::bin_dir() + "/" + args, &out);
+  return out;
+}
+// With environment assignments ("A=1 B=2") before the tool.
+std::string run_env(const std::string& env, const std::string& args, int* rc) {
+  std::string out;
+  *rc = test::run_cmd(env + " " + test::bin_dir() + "/" + args, &out);
   return out;
 }
 // stdout only (progress and warnings go to stderr).
@@ -361,14 +368,20 @@ TEST(Cli, GlueWithTheCheckpointsOwnHead) {
 
 namespace rmsmp {
 
-// `devices` lists the OpenCL device CI has (PoCL); `--device opencl` runs a subcommand end to end with the
+// `devices` lists the backend table and the OpenCL device CI has (PoCL); `--device opencl` runs a subcommand end to end with the
 // same output as the reference backend for an fp32 model (within float rounding); bad devices are named.
 TEST(Cli, DevicesAndOpenClDevice) {
   int rc;
   std::string out = run_stdout("rmsmp-run devices", &rc);
   ASSERT_EQ(rc, 0) << out;
-  EXPECT_NE(out.find("opencl:0:0"), std::string::npos) << out;
   EXPECT_NE(out.find("cpu = cpu:"), std::string::npos) << out;
+  // Every backend of the table, with whether it runs here.
+  for (const auto& b : list_backends()) EXPECT_NE(out.find(b.name + " "), std::string::npos) << b.name << "\n" << out;
+  if (!opencl_built()) {  // a CPU-only build (RMSMP_WITH_OPENCL=OFF) names the reason for the OpenCL backends
+    expect_fails("rmsmp-run embed --model " + tiny_fp32() + " --text hi --device opencl", {"no OpenCL", "RMSMP_WITH_OPENCL=OFF"});
+    return;
+  }
+  EXPECT_NE(out.find("opencl:0:0"), std::string::npos) << out;
   const std::string ocl = run_stdout("rmsmp-run embed --model " + tiny_fp32() + " --text 'the movie' --device opencl", &rc);
   ASSERT_EQ(rc, 0) << ocl;
   const std::string ref = run_stdout("rmsmp-run embed --model " + tiny_fp32() + " --text 'the movie' --device reference", &rc);
@@ -379,6 +392,37 @@ TEST(Cli, DevicesAndOpenClDevice) {
   for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-5f);
   expect_fails("rmsmp-run embed --model " + tiny_fp32() + " --text hi --device opencl:5:0", {"platform 5 does not exist"});
   expect_fails("rmsmp-run embed --model " + tiny_fp32() + " --text hi --device opencl --backend cpu", {"synonyms"});
+}
+
+}  // namespace rmsmp
+
+namespace rmsmp {
+
+// RMSMP_VERBOSE=dispatch: at load, every backend says which kernel runs each layer's rows (one line per layer
+// and scheme), from its own kernel table.
+TEST(Cli, VerboseDispatchNamesEachLayersKernelOnEveryBackend) {
+  const std::string dir = test::make_tiny_checkpoint("tiny_dispatch"), m = test::temp_dir() + "/tiny_dispatch.rmsmp";
+  int rc;
+  const std::string log = run("rmsmp-convert --quiet --scheme pot4 --in " + dir + " --out " + m, &rc);
+  ASSERT_EQ(rc, 0) << log;
+  std::vector<std::pair<std::string, std::string>> want = {{"reference", "-> reference loops (pot4 dot_row)"},
+                                                           {"cpu", "-> gemm_s8_"}};
+  if (opencl_built()) {
+    want.push_back({"opencl", "-> gemm_pot4 (NDRange)"});
+    want.push_back({"opencl-fpga", "-> fpga_pot4_core (queue 1) + fpga_scale"});
+  }
+  for (const auto& [be, kernel] : want) {
+    const std::string out = run_env("RMSMP_VERBOSE=dispatch", "rmsmp-run embed --model " + m + " --text hi --device " + be, &rc);
+    ASSERT_EQ(rc, 0) << out;
+    size_t lines = 0;
+    for (size_t at = 0; (at = out.find("[rmsmp] dispatch " + be, at)) != std::string::npos; ++at) {
+      ++lines;
+      const std::string line = out.substr(at, out.find('\n', at) - at);
+      EXPECT_NE(line.find("pot4 x "), std::string::npos) << line;
+      EXPECT_NE(line.find(kernel), std::string::npos) << kernel << " not in: " << line;
+    }
+    EXPECT_EQ(lines, 12u) << be << ": one line per linear layer (2 layers x 6)\n" << out;
+  }
 }
 
 }  // namespace rmsmp

@@ -96,5 +96,33 @@ TEST(Allocation, GlobalIsOnlyForRmsmp) {
   EXPECT_THROW(check_convert_options(o), Error);
 }
 
+// Ratios go through the scheme table's names both ways, and only the row kinds RMSMP assigns may have a share.
+TEST(Ratios, ParsedAndPrintedThroughTheSchemeTable) {
+  const Ratios r = parse_ratios("fixed8=0.1,pot4=0.6,fixed4=0.3");
+  EXPECT_DOUBLE_EQ(r[QuantKind::Fixed8], 0.1);
+  EXPECT_DOUBLE_EQ(r[QuantKind::Pow2x4], 0.6);
+  EXPECT_DOUBLE_EQ(r[QuantKind::Fixed4], 0.3);
+  EXPECT_NO_THROW(check_ratios(r, "--ratios"));
+  const nlohmann::json j = ratios_json(r);
+  for (const QuantScheme& q : kQuantSchemes)  // every integer scheme, none other
+    EXPECT_EQ(j.contains(q.name), quant_is_integer(q.kind)) << q.name;
+  EXPECT_DOUBLE_EQ(j["pot4"].get<double>(), 0.6);
+  const Ratios d;  // the paper's default
+  EXPECT_DOUBLE_EQ(d[QuantKind::Pow2x4], 0.65);
+  EXPECT_DOUBLE_EQ(d[QuantKind::Fixed4], 0.30);
+  EXPECT_DOUBLE_EQ(d[QuantKind::Fixed8], 0.05);
+  try {
+    parse_ratios("pot4=0.5,int2=0.5");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    for (const char* want : {"int2", "fixed8", "fixed4", "pot4"})
+      EXPECT_NE(std::string(e.what()).find(want), std::string::npos) << e.what();
+    EXPECT_EQ(std::string(e.what()).find("fp32"), std::string::npos) << "fp32 rows get no share: " << e.what();
+  }
+  EXPECT_THROW(parse_ratios("fp32=1"), Error);
+  EXPECT_THROW(check_ratios(parse_ratios("pot4=0.5,fixed4=0.4"), "--ratios"), Error);   // sums to 0.9
+  EXPECT_THROW(check_ratios(parse_ratios("pot4=1.1,fixed4=-0.1"), "--ratios"), Error);  // negative
+}
+
 }  // namespace
 }  // namespace rmsmp

@@ -31,9 +31,9 @@ TEST(FpgaModel, DerivedRatioMakesBothCoresFinishTogether) {
     const double p = r.pot4_exact, f8 = a.fixed8_share, f4 = 1 - p - f8;
     const double lut_time = p / double(r.cores.pot4_lanes), dsp_time = f4 / r.cores.f4_rate + f8 / r.cores.f8_rate;
     EXPECT_NEAR(lut_time, dsp_time, 1e-12 * lut_time) << d.name;
-    EXPECT_NEAR(r.ratios.pot4 + r.ratios.fixed4 + r.ratios.fixed8, 1.0, 1e-12);
-    EXPECT_DOUBLE_EQ(r.ratios.fixed8, 0.05);
-    EXPECT_NEAR(r.ratios.pot4, p, 0.005 + 1e-12);
+    EXPECT_NEAR(r.ratios[QuantKind::Pow2x4] + r.ratios[QuantKind::Fixed4] + r.ratios[QuantKind::Fixed8], 1.0, 1e-12);
+    EXPECT_DOUBLE_EQ(r.ratios[QuantKind::Fixed8], 0.05);
+    EXPECT_NEAR(r.ratios[QuantKind::Pow2x4], p, 0.005 + 1e-12);
     // More LUTs for the PoT core -> more PoT rows.
     a.lut_budget = 0.8;
     EXPECT_GT(derive_ratio(d, a).pot4_exact, p) << d.name;
@@ -63,7 +63,7 @@ TEST(FpgaModel, PredictionFollowsTheEquations) {
   const FpgaCores c = fpga_cores(d, a);
   // One compute-bound layer that fits on chip: 100 rows x 1000 cols at 50 positions.
   const std::vector<FpgaLayer> L = {{"l", 100, 1000, 50, false, 1000 * 50, 100 * 50}};
-  const Ratios r{0.6, 0.35, 0.05};
+  const Ratios r(0.6, 0.35, 0.05);
   const FpgaPrediction p = fpga_predict(d, a, r, L);
   ASSERT_EQ(p.layers.size(), 1u);
   const auto& l = p.layers[0];
@@ -78,7 +78,7 @@ TEST(FpgaModel, PredictionFollowsTheEquations) {
   EXPECT_NEAR(p.latency_ms, double(p.cycles) / (d.clock_mhz * 1e3), 1e-12);
   EXPECT_NEAR(p.speedup, double(p.baseline_cycles) / double(p.cycles), 1e-12);
   // Everything on the DSP core (no PoT rows) cannot beat the DSP-only baseline.
-  EXPECT_LE(fpga_predict(d, a, Ratios{0, 0.95, 0.05}, L).speedup, 1.0);
+  EXPECT_LE(fpga_predict(d, a, Ratios(0, 0.95, 0.05), L).speedup, 1.0);
 }
 
 TEST(FpgaModel, CliAndConverterRecordTheDerivation) {
@@ -89,7 +89,7 @@ TEST(FpgaModel, CliAndConverterRecordTheDerivation) {
     EXPECT_TRUE(j.contains(k)) << k;
   EXPECT_EQ(j["device"], "xc7z045");
   const RatioDerivation r = derive_ratio(fpga_device("xc7z045"), FpgaAssumptions{});
-  EXPECT_DOUBLE_EQ(j["ratio"]["pot4"].get<double>(), r.ratios.pot4);
+  EXPECT_DOUBLE_EQ(j["ratio"]["pot4"].get<double>(), r.ratios[QuantKind::Pow2x4]);
   EXPECT_GT(j["speedup"].get<double>(), 1.0);
   EXPECT_NE(test::run_cmd(test::bin_dir() + "/rmsmp-fpga --fpga-part nope --arch resnet18", &out), 0);
   EXPECT_NE(out.find("known: xc7z020"), std::string::npos) << out;
@@ -102,7 +102,7 @@ TEST(FpgaModel, CliAndConverterRecordTheDerivation) {
   std::ifstream rf(report);
   const auto rep = nlohmann::json::parse(rf);
   EXPECT_EQ(rep["provenance"]["ratio_derivation"]["device"], "xc7z045");
-  EXPECT_DOUBLE_EQ(rep["quantization"]["ratios"]["pot4"].get<double>(), r.ratios.pot4);
+  EXPECT_DOUBLE_EQ(rep["quantization"]["ratios"]["pot4"].get<double>(), r.ratios[QuantKind::Pow2x4]);
   ASSERT_EQ(test::run_cmd(test::bin_dir() + "/rmsmp-fpga --device xc7z045 --model " + model + " --seq 16 --json 2>/dev/null", &out), 0) << out;
   EXPECT_GT(nlohmann::json::parse(out)["layers"].size(), 0u);
   EXPECT_NE(test::run_cmd(test::bin_dir() + "/rmsmp-convert --ratios auto --in " + ck + " --out " + model, &out), 0);

@@ -16,8 +16,11 @@
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/gemm_s8.h"
 #include "backends/cpu/isa.h"
+#include "backends/registry.h"
 #include "rmsmp/error.h"
 #include "quant/row_mixed.h"
+#include "synthetic_linear.h"
+#include "util/test_env.h"
 
 namespace rmsmp {
 namespace {
@@ -34,46 +37,23 @@ const Case kCases[] = {{1, 1, 1},      {1, 3, 7},      {5, 33, 65},     {7, 64, 
                        {3, 100, 1537}, {16, 96, 129},  {2, 1536, 384},  {33, 42, 3072}, {300, 70, 200},
                        {196, 40, 96}};
 
-struct Packed {
-  std::vector<std::vector<uint8_t>> codes;
-  std::vector<std::vector<float>> steps;
-  std::vector<int32_t> perm;
-  std::vector<float> bias;
-  RowMixedLinear lin;
-};
+// Layers from the shared builder (benchmarks/cases: the one bench_ops and rmsmp-bench time).
+using Packed = cases::SyntheticLinear;
 
-// Rows are split over the given kinds round-robin-ish (with a one-row group when possible), permuted.
+// Rows split over the given kinds (the first group one row when there are several, the rest evenly), permuted;
+// weights ~ N(0, 0.1), biases ~ N(0, 1).
 Packed pack(const Case& c, const std::vector<QuantKind>& kinds, uint64_t seed, ActQuant act) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> nd;
-  Packed p;
-  std::vector<float> w(size_t(c.rows * c.cols));
-  for (auto& v : w) v = nd(rng) * 0.1f;
-  std::vector<int32_t> order(size_t(c.rows));
-  for (int64_t i = 0; i < c.rows; ++i) order[size_t(i)] = int32_t(i);
-  std::shuffle(order.begin(), order.end(), rng);
-  p.bias.resize(size_t(c.rows));
-  for (auto& b : p.bias) b = nd(rng);
-  p.lin.rows = c.rows, p.lin.cols = c.cols, p.lin.act = act;
-  // Group sizes: first group gets 1 row (if several kinds), the rest split evenly.
+  std::vector<std::pair<QuantKind, int64_t>> groups;
   int64_t off = 0;
   for (size_t g = 0; g < kinds.size(); ++g) {
     int64_t n = g + 1 == kinds.size() ? c.rows - off : (g == 0 && kinds.size() > 1 ? 1 : (c.rows - off) / int64_t(kinds.size() - g));
     n = std::min(n, c.rows - off);
-    const size_t rb = quant_row_bytes(kinds[g], c.cols);
-    p.codes.emplace_back(size_t(n) * rb);
-    p.steps.emplace_back(size_t(n));
-    for (int64_t j = 0; j < n; ++j)
-      p.steps.back()[size_t(j)] = quant_quantize_pack_row_ref(kinds[g], w.data() + int64_t(order[size_t(off + j)]) * c.cols,
-                                                              c.cols, ClipMode::MaxAbs, p.codes.back().data() + size_t(j) * rb);
+    groups.push_back({kinds[g], n});
     off += n;
   }
-  p.perm = order;
-  for (size_t g = 0; g < kinds.size(); ++g)
-    p.lin.groups.push_back({kinds[g], int64_t(p.steps[g].size()), p.codes[g].data(), p.steps[g].data()});
-  p.lin.perm = p.perm.data();
-  p.lin.bias = p.bias.data();
-  return p;
+  cases::SyntheticOptions so;
+  so.seed = seed, so.sigma = 0.1f, so.random_bias = true, so.act = act;
+  return cases::make_synthetic_linear(groups, c.cols, so);
 }
 
 // A backend by name; "/bytes" or "/nibbles" after cpu:avx512 or cpu:amx picks the prepared layout's form for
@@ -135,21 +115,18 @@ std::string label(const Case& c) {
 
 }  // namespace
 
-// One instance per fast backend: each CPU kernel ISA, and the OpenCL backend in both kernel styles (NDRange and
-// the FPGA-style LUT/DSP cores) on the first OpenCL device. A CPU ISA this machine lacks is reported as skipped
-// (never as passed); CI machines here have AVX2, and the AVX-512 VNNI path is run on a machine that has it (see
-// README). OpenCL never skips: CI has PoCL (scripts/setup.sh), and a missing platform fails.
+// One instance per fast backend of the backend table (test::backend_sweep): each CPU kernel ISA, and the OpenCL
+// backend in both kernel styles (NDRange and the FPGA-style LUT/DSP cores) on the first OpenCL device when the
+// build has them. A CPU ISA this machine lacks is reported as skipped (never as passed); CI machines here have
+// AVX2, and the AVX-512 VNNI path is run on a machine that has it (see README). Other backends never skip: CI
+// has PoCL (scripts/setup.sh), and a missing OpenCL platform fails.
 class BackendLinearTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    if (GetParam().rfind("cpu:", 0) != 0) return;
-    if (GetParam().rfind("cpu:amx", 0) == 0) {
-      if (!isa_supported(Isa::Avx512Vnni) || !amx_usable()) GTEST_SKIP() << "this CPU lacks AMX-INT8";
-      return;
-    }
-    Isa isa;
-    ASSERT_TRUE(isa_parse(GetParam().substr(4, GetParam().find('/') - 4), &isa));
-    if (!isa_supported(isa)) GTEST_SKIP() << "this CPU lacks " << GetParam();
+    const std::string base = GetParam().substr(0, GetParam().find('/'));
+    const BackendKind* k = find_backend_kind(base);
+    ASSERT_NE(k, nullptr) << base;
+    if (base.rfind("cpu:", 0) == 0 && !k->available()) GTEST_SKIP() << "this CPU lacks " << base;
   }
   std::string backend() const { return GetParam(); }
 };
@@ -367,8 +344,7 @@ TEST_P(BackendLinearTest, LinearS8StaticAndPatchesEqualLinearThenPost) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, BackendLinearTest,
-                         ::testing::Values("cpu:generic", "cpu:avx2", "cpu:avx512", "cpu:avx512/bytes", "cpu:amx",
-                                           "cpu:amx/nibbles", "opencl", "opencl-fpga"),
+                         ::testing::ValuesIn(test::backend_sweep()),
                          [](const auto& info) {
                            std::string n = info.param;
                            for (char& ch : n)
@@ -455,6 +431,28 @@ TEST(CpuExactFp32, BitIdenticalToReferenceOnEveryIsa) {
       for (size_t i = 0; i < a.size(); ++i)
         ASSERT_EQ(a[i], b[i]) << be->name() << " " << label(c) << " element " << i;
     }
+  }
+}
+
+// The layers rmsmp-bench's GEMM suite times (its default shapes, the mix counted as the converter counts it,
+// prepared at load as a model's are) give the reference backend's bits on the cpu backend.
+TEST(BenchCases, EveryDefaultGemmShapeMatchesTheReference) {
+  const auto ref = make_backend("reference"), cpu = make_backend("cpu");
+  for (const cases::GemmShape& g : cases::default_gemm_shapes()) {
+    cases::SyntheticOptions so;
+    so.seed = 11, so.sigma = 0.02f, so.bias = 0.01f;
+    cases::SyntheticLinear L = cases::make_synthetic_linear(cases::mix_groups(g.n), g.k, so);
+    int64_t n8 = 0;
+    for (const RowGroup& grp : L.lin.groups) n8 += grp.kind == QuantKind::Fixed8 ? grp.rows : 0;
+    EXPECT_EQ(n8, std::llround(0.05 * double(g.n))) << "the converter's rounding";
+    std::vector<float> x(size_t(g.m * g.k)), want(size_t(g.m * g.n)), got(want.size());
+    std::mt19937_64 rng(7);
+    std::normal_distribution<float> nd;
+    for (auto& v : x) v = nd(rng);
+    ref->linear(L.lin, x.data(), g.m, want.data());
+    L.lin.prepared = cpu->prepare(L.lin);
+    cpu->linear(L.lin, x.data(), g.m, got.data());
+    ASSERT_EQ(got, want) << g.m << "x" << g.k << "x" << g.n;
   }
 }
 

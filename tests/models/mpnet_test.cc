@@ -24,7 +24,7 @@ TEST(MpNet, Fp32EmbeddingsMatchTransformersOnEveryBackend) {
   const nlohmann::json g = read_golden("tiny_mpnet/golden_embeddings.json");
   const std::string path = convert_family("tiny_mpnet", "fp32");
   EXPECT_EQ(Model::load(path)->info().max_seq_length, 160);
-  for (const std::string backend : {"reference", "cpu", "opencl"}) test::expect_golden_embeddings(path, g, backend, 1e-4);
+  for (const std::string& backend : test::golden_backends()) test::expect_golden_embeddings(path, g, backend, 1e-4);
 }
 
 // Quantized conversions: the CPU and OpenCL backends give the reference's bits, and the vectors stay close.
@@ -33,7 +33,7 @@ TEST(MpNet, QuantizedModelsAreBitIdenticalAcrossBackendsAndClose) {
   for (const std::string scheme : {"fixed8", "rmsmp"}) {
     const std::string path = convert_family("tiny_mpnet", scheme);
     std::vector<std::vector<float>> ref;
-    for (const std::string backend : {"reference", "cpu", "opencl"}) {
+    for (const std::string& backend : test::golden_backends()) {
       const auto emb = test::expect_golden_embeddings(path, g, backend, 0, scheme == "fixed8" ? 0.999 : 0.95);
       if (ref.empty()) ref = emb;
       EXPECT_EQ(emb, ref) << scheme << " on " << backend;

@@ -22,7 +22,7 @@ TEST(Roberta, Fp32EmbeddingsMatchTransformers) {
   const nlohmann::json g = read_golden("tiny_roberta/golden_embeddings.json");
   const std::string path = convert_family("tiny_roberta", "fp32");
   EXPECT_EQ(Model::load(path)->info().max_seq_length, 40) << "514-style tables lose RoBERTa's two offset rows";
-  for (const std::string backend : {"reference", "cpu", "opencl"}) test::expect_golden_embeddings(path, g, backend, 1e-4);
+  for (const std::string& backend : test::golden_backends()) test::expect_golden_embeddings(path, g, backend, 1e-4);
 }
 
 // Every quantized scheme converts and stays close to transformers on every backend.
@@ -30,7 +30,7 @@ TEST(Roberta, QuantizedModelsStayCloseToTransformersOnEveryBackend) {
   const nlohmann::json g = read_golden("tiny_roberta/golden_embeddings.json");
   for (const std::string scheme : {"fixed8", "rmsmp"}) {
     const std::string path = convert_family("tiny_roberta", scheme);
-    for (const std::string backend : {"reference", "cpu", "opencl"})
+    for (const std::string& backend : test::golden_backends())
       test::expect_golden_embeddings(path, g, backend, 0, scheme == "fixed8" ? 0.999 : 0.95);
   }
 }

@@ -190,8 +190,10 @@ TEST(TinyBert, WordEmbeddingTablesAreQuantizedPerRow) {
   HfBertCheckpoint ck = load_hf_bert(test::make_tiny_checkpoint("tiny_bert"));
   const std::vector<float>& src = ck.tensor("embeddings.word");
   const int64_t V = ck.cfg.vocab_size, H = ck.cfg.hidden_size;
-  for (const auto& [name, kind] : std::vector<std::pair<std::string, QuantKind>>{{"fixed4", QuantKind::Fixed4},
-                                                                                 {"fixed8", QuantKind::Fixed8}}) {
+  for (const QuantScheme& table_scheme : kQuantSchemes) {  // every integer scheme of the table can pack a table
+    if (!quant_is_integer(table_scheme.kind)) continue;
+    const std::string name = table_scheme.name;
+    const QuantKind kind = table_scheme.kind;
     ConvertOptions o;
     o.scheme = "fixed8";
     o.embeddings = name;

@@ -15,6 +15,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "backends/registry.h"
+#include "rmsmp/devices.h"
 #include "safetensors.h"
 
 namespace rmsmp::test {
@@ -168,6 +170,24 @@ std::string make_tiny_checkpoint(const std::string& name, uint64_t seed, const T
   }
   write_safetensors_f32(dir + "/model.safetensors", t);
   return dir;
+}
+
+std::vector<std::string> backend_sweep() {
+  std::vector<std::string> out;
+  for (const BackendKind& k : backend_kinds()) {
+    const std::string n = k.name;
+    if (k.alias || n == "reference") continue;
+    out.push_back(n);
+    if (n == "cpu:avx512") out.push_back(n + "/bytes");
+    if (n == "cpu:amx") out.push_back(n + "/nibbles");
+  }
+  return out;
+}
+
+std::vector<std::string> golden_backends() {
+  std::vector<std::string> out = {"reference", "cpu"};
+  if (opencl_built()) out.push_back("opencl");
+  return out;
 }
 
 }  // namespace rmsmp::test

@@ -35,6 +35,14 @@ struct TinyOptions {
 // Sizes: vocab 64, hidden 32, 2 layers, 4 heads, FFN 48 (odd-ish shapes on purpose), max positions 40.
 std::string make_tiny_checkpoint(const std::string& name, uint64_t seed = 1, const TinyOptions& opt = {});
 
+// Backends to sweep, from the backend table (registry.h): every entry of this build that is not an alias and
+// not the reference (the oracle they are compared with), plus, for cpu:avx512 and cpu:amx, their other 4-bit
+// form ("cpu:avx512/bytes", "cpu:amx/nibbles": see linear_backend_test's test_backend). Whether each runs here
+// is the test's business (BackendKind::available).
+std::vector<std::string> backend_sweep();
+// The backends a model-level golden test compares: "reference", "cpu", and "opencl" when the build has it.
+std::vector<std::string> golden_backends();
+
 // Runs a shell command; returns its exit status and captures stdout+stderr.
 int run_cmd(const std::string& cmd, std::string* output);
 

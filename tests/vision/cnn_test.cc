@@ -20,6 +20,7 @@
 #include "models/cnn.h"
 #include "models/cnn_ops.h"
 #include "pth_reader.h"
+#include "rmsmp/devices.h"
 #include "rmsmp/error.h"
 #include "rmsmp/model.h"
 #include "rmsmp/vision.h"
@@ -244,6 +245,7 @@ TEST(CnnFmnist, EveryCpuIsaIsBitIdenticalToReferenceAt8And4BitActivations) {
 
 // The OpenCL backend (PoCL in CI) runs the same graph: its GEMM kernels take the unsigned 4-bit grid too.
 TEST(CnnFmnist, OpenClIsBitIdenticalToReference) {
+  if (!opencl_built()) GTEST_SKIP() << "this build has no OpenCL (RMSMP_WITH_OPENCL=OFF)";
   const std::string p = fmnist("rmsmp-a4", {"--calib-images", test::fmnist_dir() + "/train-images-idx3-ubyte.gz",
                                             "--calib-n 32", "--act-bits", "4"});
   LoadOptions ref, ocl;

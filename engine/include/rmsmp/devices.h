@@ -16,10 +16,24 @@ struct DeviceDescription {
   bool fp64 = false;
 };
 
+// One compute backend of this build (LoadOptions::backend names), in the order help texts list them.
+struct BackendDescription {
+  std::string name;     // e.g. "cpu:avx2", "opencl[:P:D]"
+  std::string summary;  // one line
+  bool alias = false;   // picks another entry's backend (cpu = the best cpu:ISA here)
+  bool available = false;  // this machine can run it (CPU features, an OpenCL device)
+};
+std::vector<BackendDescription> list_backends();
+// Every accepted name, comma-separated ("cpu, cpu-exact, cpu:generic, ..."), for help and error messages.
+std::string backend_names();
+// Whether this build has the OpenCL backends (CMake option RMSMP_WITH_OPENCL).
+bool opencl_built();
+
 // The CPU backends this machine supports, e.g. "cpu = cpu:avx2 (supported: cpu:generic cpu:avx2), reference".
 std::string cpu_backends_description();
 
-// Every OpenCL device of every installed platform; empty when no OpenCL driver (ICD) is installed.
+// Every OpenCL device of every installed platform; empty when no OpenCL driver (ICD) is installed or the build
+// has no OpenCL.
 std::vector<DeviceDescription> list_opencl_devices();
 
 }  // namespace rmsmp

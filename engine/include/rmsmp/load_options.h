@@ -6,8 +6,9 @@ namespace rmsmp {
 
 struct LoadOptions {
   bool verify_checksum = true;
-  // "cpu" (best ISA, or RMSMP_CPU_ISA=generic|avx2|avx512), "cpu:generic|avx2|avx512" (pinned), "cpu-exact",
-  // "reference" (the plain-loop oracle), or "opencl[:P:D]" / "opencl-fpga[:P:D]" (devices.h lists them).
+  // A name of the backend table (devices.h list_backends(); `rmsmp-run devices` prints it): "cpu" (the best
+  // ISA here, or RMSMP_CPU_ISA=generic|avx2|avx512), "cpu:generic|avx2|avx512|amx" (pinned), "cpu-exact",
+  // "reference" (the plain-loop oracle), "opencl[:P:D]" / "opencl-fpga[:P:D]" (builds with OpenCL).
   std::string backend = "cpu";
 };
 

@@ -40,7 +40,8 @@ const char* rmsmp_status_name(rmsmp_status s);
 /* Message of the calling thread's last failure ("" if none). */
 const char* rmsmp_last_error(void);
 
-/* backend: NULL or "cpu" (best ISA), "cpu:generic|avx2|avx512", "reference". */
+/* backend: NULL or "cpu" (best ISA), or any name of the backend table (rmsmp/devices.h list_backends()):
+   "cpu:generic|avx2|avx512|amx", "reference", "opencl[:P:D]", ... */
 rmsmp_status rmsmp_model_load(const char* path, const char* backend, rmsmp_model** out);
 void rmsmp_model_free(rmsmp_model* m);
 int64_t rmsmp_model_hidden_size(const rmsmp_model* m);    /* the encoder's width */

@@ -1,43 +1,20 @@
-// make_backend: backend names -> instances (the only place that knows every backend).
+// The Backend interface's shared definitions: the post ops, the fused epilogue, and the default (unfused) forms of
+// the CNN entry points. make_backend lives with the backend table (registry.cc).
 #include "backends/backend.h"
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <iostream>
+#include <sstream>
 #include <vector>
 
-#include "backends/cpu/cpu_backend.h"
-#include "backends/cpu/isa.h"
 #include "core/target_clones.h"
-#include "backends/opencl/opencl_backend.h"
 #include "backends/reference/reference_backend.h"
 #include "io/model_format.h"
 #include "rmsmp/error.h"
 
 namespace rmsmp {
-
-std::unique_ptr<Backend> make_backend(const std::string& name) {
-  if (name == "reference") return std::make_unique<ReferenceBackend>();
-  // "cpu": the best ISA here, with AMX tiles where usable, unless RMSMP_CPU_ISA pins an ISA's own kernels.
-  const char* pinned = std::getenv("RMSMP_CPU_ISA");
-  const auto with_amx = [&](Isa isa) { return isa == Isa::Avx512Vnni && !(pinned && *pinned) && amx_usable(); };
-  if (name == "cpu") return std::make_unique<CpuBackend>(isa_selected(), false, with_amx(isa_selected()));
-  if (name == "cpu-exact") return std::make_unique<CpuBackend>(isa_selected(), true, with_amx(isa_selected()));
-  if (name == "cpu:amx") {
-    RMSMP_CHECK(isa_supported(Isa::Avx512Vnni) && amx_usable(), ErrorCode::Unsupported,
-                "backend cpu:amx: this CPU (or this process) has no AMX-INT8 tiles");
-    return std::make_unique<CpuBackend>(Isa::Avx512Vnni, false, true);
-  }
-  Isa isa;
-  if (name.rfind("cpu:", 0) == 0 && isa_parse(name.substr(4), &isa)) {
-    RMSMP_CHECK(isa_supported(isa), ErrorCode::Unsupported,
-                "backend " << name << ": this CPU does not support " << isa_name(isa));
-    return std::make_unique<CpuBackend>(isa);
-  }
-  if (auto ocl = make_opencl_backend(name)) return ocl;
-  RMSMP_FAIL(ErrorCode::InvalidArgument,
-             "unknown backend '" << name << "' (known: cpu, cpu-exact, cpu:generic, cpu:avx2, cpu:avx512, cpu:amx, reference, opencl[:P:D], opencl-fpga[:P:D])");
-}
 
 RMSMP_CLONES void apply_post(float* __restrict y, const float* __restrict residual, int64_t n, LinearPost::Act act) {
   if (residual)
@@ -223,6 +200,38 @@ uint32_t Backend::depthwise_row_s8(const PreparedDepthwise& w, const DepthwiseRo
                                     r.q ? r.q + ox * C : nullptr, r.q_inv, r.q_max));
   }
   return mx;
+}
+
+std::string Backend::kernel_name(const RowMixedLinear& w, const RowGroup& g) const {
+  (void)w;
+  return std::string("reference loops (") + quant_scheme(g.kind).name + " dot_row)";
+}
+
+void check_layers(const Backend& be, const std::vector<const RowMixedLinear*>& layers, const std::string& model) {
+  static const bool verbose = [] {
+    const char* e = std::getenv("RMSMP_VERBOSE");
+    return e && std::strstr(e, "dispatch") != nullptr;
+  }();
+  std::ostringstream gaps;
+  size_t n_gaps = 0;
+  for (const RowMixedLinear* w : layers) {
+    const std::string why = be.unsupported(*w);
+    if (!why.empty()) {
+      if (n_gaps++ < 20) gaps << "\n  " << w->name << ": " << why;
+      continue;
+    }
+    if (!verbose) continue;
+    std::ostringstream os;  // one write per layer: lines of concurrent loads do not interleave
+    for (const RowGroup& g : w->groups)
+      if (g.rows > 0)
+        os << "[rmsmp] dispatch " << be.name() << " " << w->name << ": " << quant_scheme(g.kind).name << " x "
+           << g.rows << " rows, K " << w->cols << " -> " << be.kernel_name(*w, g) << "\n";
+    std::cerr << os.str();
+  }
+  if (n_gaps > 20) gaps << "\n  ... and " << (n_gaps - 20) << " more";
+  RMSMP_CHECK(n_gaps == 0, ErrorCode::Unsupported,
+              model << ": backend " << be.name() << " cannot run " << n_gaps << " of its " << layers.size()
+                    << " layers:" << gaps.str());
 }
 
 void prepare_linear(const Backend& be, const ModelFile& file, RowMixedLinear& w) {

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "quant/row_mixed.h"
 
@@ -154,6 +155,16 @@ class Backend {
     return nullptr;
   }
 
+  // Load time, asked for every layer a model will run on this backend before any forward (check_layers): empty
+  // if this backend runs w, else why not, naming the scheme ("opencl-fpga has no kernel for scheme 'x' rows").
+  // The default runs every scheme of the table (the reference's dot_row).
+  virtual std::string unsupported(const RowMixedLinear& w) const {
+    (void)w;
+    return {};
+  }
+  // What runs w's rows of group g, for RMSMP_VERBOSE=dispatch at load (e.g. "gemm_s8_avx2 panels").
+  virtual std::string kernel_name(const RowMixedLinear& w, const RowGroup& g) const;
+
   // Depthwise convolutions (one input and one output channel per group), integer weights w = [tap][c] int8
   // (cnn_loader's tap-major form): the backend may keep them in the layout its depthwise_acc_s8 reads, made once
   // at load. Null (the default): the CNN runner's shared kernel (cnn_ops) runs them.
@@ -229,11 +240,15 @@ class Backend {
 // Floats per head of an attention rel_bias: the 2 len - 1 distances and room for 16-lane loads past them.
 inline int64_t rel_bias_stride(int64_t len) { return 2 * len + 16; }
 
-// "reference" (plain loops), "cpu" (best ISA here, or RMSMP_CPU_ISA) or "cpu:generic|avx2|avx512" (pinned;
-// Unsupported if this CPU lacks it). Throws InvalidArgument for an unknown name.
+// A backend by name: any entry of the backend table (registry.h), e.g. "cpu", "cpu:avx2", "reference",
+// "opencl:0:0". Unsupported when this machine or build lacks it; InvalidArgument (listing the names) if unknown.
 std::unique_ptr<Backend> make_backend(const std::string& name);
 
 class ModelFile;
+// Load time, before any forward: every layer's unsupported() on `be`, all gaps reported at once (Unsupported,
+// naming `model`, the backend, and each layer with its reason); with RMSMP_VERBOSE=dispatch, one line per layer
+// and scheme on stderr saying which kernel runs it.
+void check_layers(const Backend& be, const std::vector<const RowMixedLinear*>& layers, const std::string& model);
 // Load time: w.prepared = be.prepare(w); where a layout was made, the file pages of w's integer codes are
 // dropped from the resident set (ModelFile::release), so resident weight memory stays the packed size.
 void prepare_linear(const Backend& be, const ModelFile& file, RowMixedLinear& w);

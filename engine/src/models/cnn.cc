@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "io/model_format.h"
 #include "models/cnn_ops.h"
 #include "rmsmp/error.h"
 
@@ -203,6 +204,10 @@ void run_conv(const CnnGraph& g, const Backend& be, const CnnNode& n, const floa
 }  // namespace
 
 void cnn_prepare(CnnGraph& g, const Backend& be, const ModelFile& f) {
+  std::vector<const RowMixedLinear*> on_backend;  // groups == 1 convs run on backend linears (the rest: cnn_ops)
+  for (size_t i = 0; i < g.layers.size(); ++i)
+    if (g.unpacked[i].q.empty() && g.unpacked[i].f.empty()) on_backend.push_back(&g.layers[i]);
+  check_layers(be, on_backend, f.path());
   for (size_t i = 0; i < g.layers.size(); ++i) {
     CnnGraph::Unpacked& u = g.unpacked[i];
     const RowMixedLinear& L = g.layers[i];

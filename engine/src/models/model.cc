@@ -37,9 +37,12 @@ std::shared_ptr<const Model> Model::load(const std::string& path, const LoadOpti
               path << ": tokenizer has " << impl->tokenizer->vocab_size() << " tokens but vocab_size is "
                    << impl->weights.cfg.vocab_size);
   impl->backend = make_backend(opts.backend);
-  for (BertLayerWeights& L : impl->weights.layers)  // backend-specific weight layouts, once (Backend::prepare)
-    for (RowMixedLinear* lin : {&L.q, &L.k, &L.v, &L.attn_out, &L.ffn_in, &L.ffn_out})
-      prepare_linear(*impl->backend, *impl->file, *lin);
+  std::vector<RowMixedLinear*> linears;
+  for (BertLayerWeights& L : impl->weights.layers)
+    for (RowMixedLinear* lin : {&L.q, &L.k, &L.v, &L.attn_out, &L.ffn_in, &L.ffn_out}) linears.push_back(lin);
+  // Every gap reported now, none mid-forward; then the backend-specific weight layouts, once.
+  check_layers(*impl->backend, {linears.begin(), linears.end()}, path);
+  for (RowMixedLinear* lin : linears) prepare_linear(*impl->backend, *impl->file, *lin);
   const auto& h = impl->file->header();
   ModelInfo& mi = impl->info;
   mi.path = path;

@@ -143,6 +143,20 @@ uint32_t CpuBackend::depthwise_row_s8(const PreparedDepthwise& w, const Depthwis
   return depthwise_row_vnni(p, r);
 }
 
+std::string CpuBackend::kernel_name(const RowMixedLinear& w, const RowGroup& g) const {
+  (void)w;
+  if (g.kind == QuantKind::F32) return exact_fp32_ ? "exact fp32 rows (the reference's order)" : "dnnl_sgemm";
+  std::string s = std::string("gemm_s8_") + isa_name(isa_);
+  if (isa_ == Isa::Avx512Vnni) {
+    const bool nibbles = quant_scheme(g.kind).values_per_byte == 2 && !expand_;
+    s += nibbles ? " (prepared at load, 4-bit kept as nibbles)" : " (prepared at load as bytes)";
+    if (amx_) s += ", AMX tiles from 16 tokens";
+  } else {
+    s += " (file rows unpacked per panel)";
+  }
+  return s;
+}
+
 void CpuBackend::linear(const RowMixedLinear& w, const float* x, int64_t n_tokens, float* y) const {
   const RowMixedLinear* ws[1] = {&w};
   float* ys[1] = {y};

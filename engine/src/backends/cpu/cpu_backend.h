@@ -45,6 +45,7 @@ class CpuBackend : public ReferenceBackend {
                                                              int64_t channels) const override;
   void depthwise_acc_s8(const PreparedDepthwise& w, const int8_t* const* xs, int32_t* acc) const override;
   uint32_t depthwise_row_s8(const PreparedDepthwise& w, const DepthwiseRow& r) const override;
+  std::string kernel_name(const RowMixedLinear& w, const RowGroup& g) const override;
   void linear(const RowMixedLinear& w, const float* x, int64_t n_tokens, float* y) const override;
   // q/k/v: one activation quantization and one parallel loop over all three layers' row panels.
   void linear_multi(const RowMixedLinear* const* ws, size_t n, const float* x, int64_t n_tokens,

@@ -1,19 +1,10 @@
-// list_opencl_devices: the public view of ocl::list_devices.
+// list_opencl_devices: the public view of ocl::list_devices (built with RMSMP_WITH_OPENCL; registry.cc has the
+// empty one otherwise).
 #include "rmsmp/devices.h"
 
-#include "backends/cpu/gemm_s8.h"
-#include "backends/cpu/isa.h"
 #include "backends/opencl/cl_runtime.h"
 
 namespace rmsmp {
-
-std::string cpu_backends_description() {
-  const bool amx = isa_supported(Isa::Avx512Vnni) && amx_usable();
-  std::string s = std::string("cpu = cpu:") + (amx ? "amx" : isa_name(isa_best())) + " here (supported:";
-  for (Isa i : {Isa::Generic, Isa::Avx2, Isa::Avx512Vnni})
-    if (isa_supported(i)) s += std::string(" cpu:") + isa_name(i);
-  return s + (amx ? " cpu:amx" : "") + "), reference";
-}
 
 std::vector<DeviceDescription> list_opencl_devices() {
   std::vector<DeviceDescription> out;

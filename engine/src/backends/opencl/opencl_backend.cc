@@ -10,6 +10,47 @@ namespace rmsmp {
 
 namespace {
 enum Slot { kX, kXq, kXstep, kY, kRes, kQ, kK, kV, kP, kRelBias, kAcc0 };
+
+// The kernels of each scheme's rows (opencl_kernels/): the NDRange kernel, and in the FPGA style the core that
+// accumulates them, its queue (the LUT core on queue 1 beside the DSP core on queue 0) and whether it takes the
+// row's QuantKind value as its `kind` argument (fpga_fixed_core decodes fixed8 and fixed4 by it). fp32 rows run the NDRange kernel in both styles. A
+// scheme of the table that is missing here is refused at load (unsupported), never run by another's kernel.
+struct ClKernels {
+  QuantKind kind;
+  const char* ndrange;
+  const char* fpga_core;  // null: the NDRange kernel in the FPGA style too
+  int fpga_queue;
+  bool fpga_kind_arg;
+};
+constexpr ClKernels kClKernels[] = {
+    {QuantKind::F32, "gemm_f32", nullptr, 0, false},
+    {QuantKind::Fixed8, "gemm_fixed8", "fpga_fixed_core", 0, true},
+    {QuantKind::Fixed4, "gemm_fixed4", "fpga_fixed_core", 0, true},
+    {QuantKind::Pow2x4, "gemm_pot4", "fpga_pot4_core", 1, false},
+};
+const ClKernels* cl_kernels(QuantKind kind) {
+  for (const ClKernels& k : kClKernels)
+    if (k.kind == kind) return &k;
+  return nullptr;
+}
+}  // namespace
+
+std::string OpenClBackend::unsupported(const RowMixedLinear& w) const {
+  for (const RowGroup& g : w.groups)
+    if (g.rows > 0 && !cl_kernels(g.kind))
+      return name_ + " has no kernel for " + (size_t(g.kind) < size_t(QuantKind::Count)
+                                                   ? "scheme '" + std::string(quant_scheme(g.kind).name) + "'"
+                                                   : "scheme number " + std::to_string(int(g.kind))) +
+             " rows";
+  return {};
+}
+
+std::string OpenClBackend::kernel_name(const RowMixedLinear& w, const RowGroup& g) const {
+  (void)w;
+  const ClKernels* k = cl_kernels(g.kind);
+  if (!k) return "none";
+  return fpga_ && k->fpga_core ? std::string(k->fpga_core) + " (queue " + std::to_string(k->fpga_queue) + ") + fpga_scale"
+                               : std::string(k->ndrange) + " (NDRange)";
 }
 
 OpenClBackend::OpenClBackend(int platform, int device, bool fpga_style)
@@ -52,14 +93,15 @@ void OpenClBackend::linear(const RowMixedLinear& w, const float* x, int64_t n_to
     const int rb = int(quant_row_bytes(g.kind, K));
     const auto& codes = constant(g.codes, size_t(g.rows) * size_t(rb));
     const auto& perm = constant(w.perm + off, size_t(g.rows) * sizeof(int32_t));
+    const ClKernels* kern = cl_kernels(g.kind);
+    RMSMP_CHECK(kern, ErrorCode::Internal, w.name << ": " << unsupported(w));  // refused at load (check_layers)
     if (g.kind == QuantKind::F32) {
-      rt_.run(nullptr, "gemm_f32", size_t(g.rows), size_t(T), codes, rb, perm, xb, K, N, bias, has_bias ? 1 : 0, yb);
-    } else if (fpga_) {
+      rt_.run(nullptr, kern->ndrange, size_t(g.rows), size_t(T), codes, rb, perm, xb, K, N, bias, has_bias ? 1 : 0, yb);
+    } else if (fpga_ && kern->fpga_core) {
       fpga_groups.emplace_back(&g, off);
     } else {
       const auto& steps = constant(g.steps, size_t(g.rows) * sizeof(float));
-      const char* kern = g.kind == QuantKind::Fixed8 ? "gemm_fixed8" : g.kind == QuantKind::Fixed4 ? "gemm_fixed4" : "gemm_pot4";
-      rt_.run(nullptr, kern, size_t(g.rows), size_t(T), codes, rb, steps, perm, *xq, *xstep, K, N, bias,
+      rt_.run(nullptr, kern->ndrange, size_t(g.rows), size_t(T), codes, rb, steps, perm, *xq, *xstep, K, N, bias,
               has_bias ? 1 : 0, yb);
     }
     off += g.rows;
@@ -75,11 +117,12 @@ void OpenClBackend::linear(const RowMixedLinear& w, const float* x, int64_t n_to
       const auto& codes = constant(g->codes, size_t(g->rows) * size_t(rb));
       const auto& acc = scratch(slot++, size_t(g->rows) * size_t(T) * sizeof(int32_t));
       accs.push_back(&acc);
-      if (g->kind == QuantKind::Pow2x4)
-        rt_.run_task(rt_.queue(1), "fpga_pot4_core", codes, rb, int(g->rows), *xq, K, T, acc);
+      const ClKernels* kern = cl_kernels(g->kind);
+      if (!kern->fpga_kind_arg)
+        rt_.run_task(rt_.queue(kern->fpga_queue), kern->fpga_core, codes, rb, int(g->rows), *xq, K, T, acc);
       else
-        rt_.run_task(rt_.queue(0), "fpga_fixed_core", codes, rb, int(g->rows), g->kind == QuantKind::Fixed8 ? 1 : 2,
-                *xq, K, T, acc);
+        rt_.run_task(rt_.queue(kern->fpga_queue), kern->fpga_core, codes, rb, int(g->rows), int(g->kind), *xq, K, T,
+                     acc);
     }
     ocl::check(clFinish(rt_.queue(1)), "clFinish");
     for (size_t i = 0; i < fpga_groups.size(); ++i) {

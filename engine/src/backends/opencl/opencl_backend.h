@@ -24,6 +24,9 @@ class OpenClBackend : public Backend {
   const char* name() const override { return name_.c_str(); }
   const ocl::DeviceInfo& device() const { return rt_.info(); }
 
+  // Schemes without a kernel here (the kernel table in opencl_backend.cc) are refused at load, by name.
+  std::string unsupported(const RowMixedLinear& w) const override;
+  std::string kernel_name(const RowMixedLinear& w, const RowGroup& g) const override;
   void linear(const RowMixedLinear& w, const float* x, int64_t n_tokens, float* y) const override;
   void layer_norm(const float* x, const float* residual, const float* gamma, const float* beta, float eps,
                   int64_t n_tokens, int64_t dim, float* y) const override;

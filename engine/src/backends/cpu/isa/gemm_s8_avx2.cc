@@ -147,17 +147,29 @@ void gemm_s8_avx2(const GemmS8Args& a) {
 
 void unpack_panel_avx2(QuantKind kind, const uint8_t* codes, size_t row_bytes, int64_t rows, int64_t k,
                        int64_t k_padded, int8_t* panel, int32_t* w_sum) {
-  if (kind != QuantKind::Pow2x4 && kind != QuantKind::Fixed4) {
+  const QuantScheme& s = quant_scheme(kind);
+  if (s.values_per_byte != 2) {
     unpack_panel_generic(kind, codes, row_bytes, rows, k, k_padded, panel, w_sum);
     return;
   }
-  // nibble -> q. PoT-4: s<<3 | e -> (s ? -1 : 1) * 2^(e-1), e == 0 -> 0. Fixed-4: 4-bit two's complement.
-  const __m128i lut = kind == QuantKind::Pow2x4
-                          ? _mm_setr_epi8(0, 1, 2, 4, 8, 16, 32, 64, 0, -1, -2, -4, -8, -16, -32, -64)
-                          : _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1);
+  // nibble -> q for any 4-bit scheme of the table, from its own decoder: entry v is unpack_row of a byte whose
+  // low nibble is v (PoT-4: s<<3 | e -> (s ? -1 : 1) * 2^(e-1); Fixed-4: 4-bit two's complement), made once.
+  struct Luts {
+    alignas(16) int8_t v[size_t(QuantKind::Count)][16] = {};
+  };
+  static const Luts luts = [] {
+    Luts t;
+    for (const QuantScheme& q : kQuantSchemes)
+      if (q.values_per_byte == 2)
+        for (int v = 0; v < 16; ++v) {
+          const uint8_t b = uint8_t(v);
+          q.unpack_row(&b, 1, &t.v[size_t(q.kind)][v]);
+        }
+    return t;
+  }();
+  const __m128i lut = _mm_load_si128(reinterpret_cast<const __m128i*>(luts.v[size_t(kind)]));
   const __m256i lut2 = _mm256_broadcastsi128_si256(lut), low = _mm256_set1_epi8(0x0F);
   const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
-  const QuantScheme& s = quant_scheme(kind);
   for (int64_t j = 0; j < rows; ++j) {
     const uint8_t* src = codes + size_t(j) * row_bytes;
     int8_t* row = panel + j * k_padded;
