@@ -6,7 +6,7 @@ set -euo pipefail
 
 APT_PACKAGES=(cmake g++ make ccache pkg-config python3 python3-pip
               nlohmann-json3-dev libeigen3-dev libutf8proc-dev libgtest-dev libgmock-dev libbenchmark-dev libdnnl-dev
-              libsentencepiece-dev libcpp-httplib-dev libpng-dev libjpeg-dev zlib1g-dev dataset-fashion-mnist
+              libsentencepiece-dev libcpp-httplib-dev libcli11-dev libpng-dev libjpeg-dev zlib1g-dev dataset-fashion-mnist
               opencl-headers ocl-icd-opencl-dev pocl-opencl-icd clinfo iverilog
               python3-torch libopenblas0-pthread)
 # python3-torch (Debian's CPU-only PyTorch, for /usr/bin/python3) runs converters/train/qat_encoder.py and its

@@ -9,6 +9,9 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
+
+#include <CLI/CLI.hpp>
 
 #include "rmsmp/devices.h"
 #include "rmsmp/quant.h"
@@ -16,34 +19,49 @@
 
 namespace rmsmp::cli {
 
+// Parsed by CLI11 (Debian libcli11-dev): every tool's options are declared here from the sets its command
+// gives, so CLI11 checks names, values and switches; its exceptions become InvalidArgument (exit status 2,
+// "see --help"), naming the option.
 Args::Args(int argc, char** argv, int first, const std::set<std::string>& options, const std::set<std::string>& flags) {
-  for (int i = first; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a.rfind("--", 0) == 0 && a.size() > 2) {
-      std::string key = a.substr(2);
-      std::optional<std::string> inline_value;  // --key=value (GNU style), the same as --key value
-      if (const size_t eq = key.find('='); eq != std::string::npos) {
-        inline_value = key.substr(eq + 1);
-        key.resize(eq);
-      }
-      if (flags.count(key)) {
-        RMSMP_CHECK(!inline_value, ErrorCode::InvalidArgument, "--" << key << " is a switch and takes no value");
-        flags_.insert(key);
-      } else if (options.count(key)) {
-        if (inline_value) {
-          RMSMP_CHECK(!inline_value->empty(), ErrorCode::InvalidArgument, "option --" << key << "= needs a value");
-          values_[key] = *inline_value;
-          continue;
-        }
-        RMSMP_CHECK(i + 1 < argc, ErrorCode::InvalidArgument, "option " << a << " needs a value");
-        values_[key] = argv[++i];
-      } else {
-        RMSMP_FAIL(ErrorCode::InvalidArgument, "unknown option --" << key << " (see --help)");
-      }
-    } else {
-      positional_.push_back(a);
-    }
+  CLI::App app;
+  app.set_help_flag();  // each tool prints its own help text
+  app.allow_windows_style_options(false);
+  std::map<std::string, std::string> got;
+  std::map<std::string, bool> on;
+  for (const std::string& o : options)
+    app.add_option("--" + o, got[o])->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  for (const std::string& f : flags) {
+    on[f] = false;
+    app.add_flag("--" + f, on[f])->disable_flag_override()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   }
+  app.add_option("positional", positional_);
+  std::vector<std::string> args;
+  for (int i = argc - 1; i >= first; --i) {  // CLI11 takes them reversed
+    const std::string a = argv[i];
+    // "--key=" (CLI11 would take the next argument as its value); "--key ''" stays an empty value.
+    RMSMP_CHECK(!(a.rfind("--", 0) == 0 && a.size() > 3 && a.back() == '=' && a.find('=') == a.size() - 1),
+                ErrorCode::InvalidArgument, "option " << a << " needs a value");
+    args.push_back(a);
+  }
+  try {
+    app.parse(args);
+  } catch (const CLI::ExtrasError& e) {
+    std::string unknown;
+    for (const std::string& x : app.remaining())
+      if (x.rfind("--", 0) == 0) unknown += (unknown.empty() ? "" : ", ") + x.substr(0, x.find('='));
+    RMSMP_FAIL(ErrorCode::InvalidArgument, (unknown.empty() ? std::string(e.what()) : "unknown option " + unknown)
+                                               << " (see --help)");
+  } catch (const CLI::ParseError& e) {
+    std::string what = e.what();
+    for (const std::string& f : flags)  // CLI11: "raw was given a disallowed flag override": say it plainly
+      if (what.rfind(f + " was given a disallowed flag override", 0) == 0)
+        RMSMP_FAIL(ErrorCode::InvalidArgument, "--" << f << " is a switch and takes no value");
+    RMSMP_FAIL(ErrorCode::InvalidArgument, what << " (see --help)");
+  }
+  for (const std::string& o : options)
+    if (app.count("--" + o) > 0) values_[o] = got[o];
+  for (const std::string& f : flags)
+    if (on[f]) flags_.insert(f);
 }
 
 std::optional<std::string> Args::get(const std::string& key) const {
