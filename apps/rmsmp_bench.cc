@@ -1,7 +1,7 @@
 // rmsmp-bench: end-to-end and GEMM timings of our engines beside oneDNN and ONNX Runtime, measured in one run
 // with the same thread count. Every (engine, model) is measured in --processes separate child processes,
 // interleaved round-robin, and the lowest per-process median is kept (shared VMs switch between fast and slow
-// phases for minutes; one process can sit in a slow one). Records: bench/bench_report.h.
+// phases for minutes; one process can sit in a slow one). Records: benchmarks/harness/bench_report.h.
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,8 +11,8 @@
 #include <iostream>
 #include <sstream>
 
-#include "bench/bench_cases.h"
-#include "bench/bench_report.h"
+#include "harness/bench_cases.h"
+#include "harness/bench_report.h"
 #include "common/cli.h"
 #include "convert.h"
 #include "rmsmp/error.h"

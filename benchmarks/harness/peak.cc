@@ -1,6 +1,6 @@
 // Peak measurement driver (see peak.h): every thread runs the same register-only loop; wall time of the
 // parallel region, median over repeats.
-#include "bench/peak.h"
+#include "harness/peak.h"
 
 #include <omp.h>
 

@@ -3,8 +3,8 @@
 #include <fstream>
 #include <random>
 
-#include "bench/bench_cases.h"
-#include "bench/bench_report.h"
+#include "harness/bench_cases.h"
+#include "harness/bench_report.h"
 #include "rmsmp/context.h"
 #include "rmsmp/model.h"
 

@@ -4,8 +4,8 @@
 
 #include <random>
 
-#include "bench/bench_cases.h"
-#include "bench/bench_report.h"
+#include "harness/bench_cases.h"
+#include "harness/bench_report.h"
 #include "rmsmp/vision.h"
 
 namespace rmsmp::bench {

@@ -6,9 +6,9 @@
 #include <random>
 
 #include "backends/backend.h"
-#include "bench/bench_cases.h"
-#include "bench/bench_report.h"
-#include "bench/peak.h"
+#include "harness/bench_cases.h"
+#include "harness/bench_report.h"
+#include "harness/peak.h"
 #include "quant/row_mixed.h"
 #include "rmsmp/error.h"
 #include "synthetic_linear.h"

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "bench/peak.h"
+#include "harness/peak.h"
 
 namespace rmsmp::bench {
 

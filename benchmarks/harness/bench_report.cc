@@ -1,5 +1,5 @@
 // Timing, merging and Markdown for rmsmp-bench (see bench_report.h).
-#include "bench/bench_report.h"
+#include "harness/bench_report.h"
 
 #include <unistd.h>
 

@@ -1,7 +1,7 @@
 // AVX2 register-only loops (compiled with -mavx2 -mfma only; called after run-time detection).
 #include <immintrin.h>
 
-#include "bench/peak.h"
+#include "harness/peak.h"
 
 namespace rmsmp::bench {
 
