@@ -7,7 +7,6 @@
 #include "common/cli.h"
 #include "fpga_model.h"
 #include "rmsmp/error.h"
-#include "io/model_format.h"
 
 using namespace rmsmp;
 using nlohmann::json;
@@ -140,7 +139,7 @@ int main(int argc, char** argv) {
     std::string model;
     if (auto m = a.get("model")) {
       // Only the header is read (BERT or CNN); no weights are bound and no kernels run.
-      layers = fpga_model_layers(ModelFile::open(*m)->header(), seq);
+      layers = fpga_model_file_layers(*m, seq);
       model = *m;
     } else {
       layers = fpga_arch_layers(*a.get("arch"), seq);

@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/cli.h"
-#include "common/head.h"
+#include "heads/head.h"
 #include "convert.h"
 #include "run_commands.h"
 #include "run_eval.h"

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/cli.h"
-#include "common/head.h"
+#include "heads/head.h"
 #include "rmsmp/model.h"
 
 namespace rmsmp::run {

@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/cli.h"
-#include "common/head.h"
+#include "heads/head.h"
 #include "glue/metrics.h"
 #include "glue/tasks.h"
 #include "run_commands.h"

@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common/head.h"
+#include "heads/head.h"
 #include "glue/tasks.h"
 #include "rmsmp/model.h"
 

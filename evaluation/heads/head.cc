@@ -1,5 +1,5 @@
 // Logistic-regression head: Newton iterations with an LDLT solve (Eigen), fixed iteration cap: deterministic.
-#include "common/head.h"
+#include "heads/head.h"
 
 #include <Eigen/Dense>
 #include <cmath>
