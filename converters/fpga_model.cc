@@ -5,6 +5,7 @@
 #include <array>
 #include <cmath>
 
+#include "io/model_format.h"
 #include "models/encoder_tensors.h"
 #include "rmsmp/error.h"
 
@@ -136,6 +137,10 @@ std::vector<FpgaLayer> fpga_arch_layers(const std::string& arch, int64_t seq) {
   if (arch == "bert-base") return bert(12, 768, 3072, seq);
   RMSMP_FAIL(ErrorCode::InvalidArgument, "unknown architecture '" << arch << "' (known: resnet18, resnet50, minilm-l6, bert-base)");
   return {};
+}
+
+std::vector<FpgaLayer> fpga_model_file_layers(const std::string& path, int64_t seq) {
+  return fpga_model_layers(ModelFile::open(path)->header(), seq);
 }
 
 std::vector<FpgaLayer> fpga_model_layers(const nlohmann::json& h, int64_t seq) {

@@ -78,6 +78,8 @@ const std::vector<std::string>& fpga_arch_names();
 // The linear layers of a .rmsmp header ("linears", "architecture") at seq tokens, plus its attention products;
 // for a CNN header (architecture.type "cnn"), every conv node at its output size (seq unused).
 std::vector<FpgaLayer> fpga_model_layers(const nlohmann::json& header, int64_t seq);
+// The same for a .rmsmp file: only its header is read (no weights bound, no kernels run).
+std::vector<FpgaLayer> fpga_model_file_layers(const std::string& path, int64_t seq);
 
 struct FpgaLayerPrediction {
   std::string name;

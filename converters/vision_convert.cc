@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -163,11 +162,13 @@ std::vector<QuantizedRows> quantize_layers(const CnnModelSpec& spec, const Visio
   return out;
 }
 
-// Writes the model: every conv's rows `qrs[i]` with bias `biases[i]`, the graph, quantization and provenance.
+// Writes the model: every conv's rows `qrs[i]` with bias `biases[i]`, the graph, quantization and provenance;
+// to `path`, or (bytes non-null) into *bytes: the file's bytes for ModelFile::from_bytes, no file written.
 nlohmann::json write_model(const std::string& path, const CnnModelSpec& spec, const VisionConvertOptions& opt,
                            const std::vector<LayerPlan>* plans, const std::vector<LayerCalibration>* cal,
                            const std::vector<QuantizedRows>& qrs, const std::vector<std::vector<float>>& biases,
-                           const nlohmann::json& q, const nlohmann::json& prov, double* avg_bits) {
+                           const nlohmann::json& q, const nlohmann::json& prov, double* avg_bits,
+                           std::vector<uint8_t>* bytes = nullptr) {
   ModelWriter mw;
   nlohmann::json linears = nlohmann::json::object(), rep = nlohmann::json::array();
   double code_bits = 0, n_weights = 0;
@@ -191,28 +192,16 @@ nlohmann::json write_model(const std::string& path, const CnnModelSpec& spec, co
   h["quantization"] = qq;
   h["provenance"] = prov;
   h["linears"] = linears;
-  mw.write(path);
+  if (bytes) *bytes = mw.bytes();
+  else mw.write(path);
   return rep;
 }
 
-// A temporary model file for the calibration forwards, unique per conversion (also for conversions running side
-// by side), removed with this object.
-struct TempModel {
-  fs::path path;
-  TempModel() {
-    static std::atomic<int> serial{0};
-    path = fs::temp_directory_path() /
-           ("rmsmp-calib-" + std::to_string(::getpid()) + "-" + std::to_string(serial++) + ".rmsmp");
-  }
-  ~TempModel() { std::error_code ec; fs::remove(path, ec); }
-};
-
-// The engine's forward over the images on the model at `path`, on cpu-exact (the same statistics on every
+// The engine's forward over the images on the model in `file`, on cpu-exact (the same statistics on every
 // CPU, see calibration.cc), calling `hook` with every conv's input patches.
-void forward_images(const std::string& path, const std::vector<std::vector<float>>& imgs, const CnnLayerHook& hook,
+void forward_images(const ModelFile& file, const std::vector<std::vector<float>>& imgs, const CnnLayerHook& hook,
                     const std::function<void(size_t)>& progress) {
-  const auto file = ModelFile::open(path);
-  const CnnGraph g = cnn_bind(*file);
+  const CnnGraph g = cnn_bind(file);
   const auto be = make_backend("cpu-exact");
   for (size_t i = 0; i < imgs.size(); ++i) {
     cnn_forward(g, *be, imgs[i].data(), &hook);
@@ -279,10 +268,13 @@ nlohmann::json convert_vision_checkpoint(const VisionConvertOptions& opt_in,
   if (need_calib) {
     imgs = calibration_images(spec, opt.calib_images, opt.calib_n);
     say("calibrating on " + std::to_string(imgs.size()) + " images from " + opt.calib_images);
-    const TempModel tmp;
+    // The fp32 model the calibration forwards run on, in memory (no temporary file).
     double unused;
-    write_model(tmp.path.string(), spec, opt, nullptr, nullptr, quantize_layers(spec, opt, nullptr, nullptr),
-                folded_biases, {{"scheme", "fp32"}}, prov, &unused);
+    std::vector<uint8_t> fp32_bytes;
+    write_model("", spec, opt, nullptr, nullptr, quantize_layers(spec, opt, nullptr, nullptr), folded_biases,
+                {{"scheme", "fp32"}}, prov, &unused, &fp32_bytes);
+    const auto fp32_model = ModelFile::from_bytes(o.in_dir + " (fp32, for calibration)", fp32_bytes);
+    fp32_bytes = {};
     for (size_t i = 0; i < cal.size(); ++i) {
       RMSMP_CHECK(spec.convs[i].cols() <= 32768, ErrorCode::Unsupported,
                   o.in_dir << ": layer " << spec.convs[i].name << " has " << spec.convs[i].cols()
@@ -314,7 +306,7 @@ nlohmann::json convert_vision_checkpoint(const VisionConvertOptions& opt_in,
       for (int64_t j = 0; j < total && lc.abs_sample.size() < kMaxAbsSample; j += stride)
         lc.abs_sample.push_back(std::fabs(x[j]));
     };
-    forward_images(tmp.path.string(), imgs, hook, [&](size_t done) {
+    forward_images(*fp32_model, imgs, hook, [&](size_t done) {
       if (done % 16 == 0 || done == imgs.size())
         say("calibration " + std::to_string(done) + "/" + std::to_string(imgs.size()) + " images");
     });

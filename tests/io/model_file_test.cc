@@ -100,6 +100,37 @@ TEST(ModelFile, ValidFileLoadsAndTensorsAre64ByteAligned) {
   EXPECT_EQ(m->info().hidden_size, 32);
 }
 
+// ModelWriter::bytes is the file write() writes, and ModelFile::from_bytes reads it with open()'s checks (the
+// CNN calibration's fp32 model stays in memory this way).
+TEST(ModelFile, BytesInMemoryAreTheFileAndLoadWithTheSameChecks) {
+  ModelWriter mw;
+  const std::vector<float> a = {1.f, -2.f, 3.5f};
+  const std::vector<int32_t> b = {7, 8};
+  mw.add_tensor("a", DType::F32, {3}, a.data());
+  mw.add_tensor("b", DType::I32, {2}, b.data());
+  mw.header()["note"] = "in memory";
+  const std::vector<uint8_t> bytes = mw.bytes();
+  const std::string p = test::temp_dir() + "/bytes.rmsmp";
+  mw.write(p);
+  std::ifstream f(p, std::ios::binary);
+  const std::string on_disk((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  ASSERT_EQ(on_disk, std::string(bytes.begin(), bytes.end()));
+  const auto m = ModelFile::from_bytes("calibration model", bytes);
+  EXPECT_EQ(m->path(), "calibration model");
+  EXPECT_EQ(m->header()["note"], "in memory");
+  EXPECT_EQ(std::vector<float>(m->f32("a", {3}), m->f32("a", {3}) + 3), a);
+  std::vector<uint8_t> bad = bytes;
+  bad.back() ^= 1;  // a tensor byte: the checksum no longer matches
+  try {
+    ModelFile::from_bytes("calibration model", bad);
+    FAIL() << "a corrupt byte must be refused";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::InvalidFile);
+    EXPECT_NE(std::string(e.what()).find("calibration model"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(ModelFile::from_bytes("empty", {}), Error);
+}
+
 TEST(ModelFile, RejectsBadMagic) {
   std::string b = read_all(tiny_model());
   b[0] = 'X';

@@ -84,6 +84,16 @@ MappedFile::MappedFile(const std::string& path, Mode mode) : path_(path) {
   ::mprotect(p, size_, PROT_READ);  // read-only from here, as a mapping would be
 }
 
+MappedFile::MappedFile(const std::string& name, const uint8_t* bytes, size_t n) : path_(name), size_(n) {
+  if (n == 0) return;
+  void* p = ::mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED)
+    throw Error(ErrorCode::IoError, name + ": cannot allocate " + std::to_string(n) + " bytes: " + std::strerror(errno));
+  std::memcpy(p, bytes, n);
+  ::mprotect(p, n, PROT_READ);
+  data_ = static_cast<const uint8_t*>(p);
+}
+
 void MappedFile::release(const void* p, size_t n) const {
   const auto* b = static_cast<const uint8_t*>(p);
   if (!data_ || b < data_ || n > size_ || b - data_ > std::ptrdiff_t(size_ - n)) return;

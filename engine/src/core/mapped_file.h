@@ -20,6 +20,8 @@ class MappedFile {
   //   truncation, deletion) cannot reach the view. A file that changes size while it is read is refused.
   enum class Mode { Mapped, Copy };
   explicit MappedFile(const std::string& path, Mode mode = Mode::Mapped);  // throws Error{NotFound|IoError}
+  // Copy of n bytes from memory (no file: `name` stands for the path), in anonymous pages as Mode::Copy.
+  MappedFile(const std::string& name, const uint8_t* bytes, size_t n);
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;

@@ -51,12 +51,21 @@ uint64_t ModelFile::file_bytes() const { return map_->size(); }
 void ModelFile::release(const void* p, size_t n) const { map_->release(p, n); }
 
 std::shared_ptr<const ModelFile> ModelFile::open(const std::string& path, const Options& opts) {
-  std::shared_ptr<ModelFile> mf(new ModelFile());
   // Copied, not mapped: a served model file replaced or truncated on disk (cp over it, a deploy) must not
   // reach the loaded model (with a mapping, the next request read the new bytes through offsets validated
   // for the old ones, or died of SIGBUS past a truncation). Resident memory is the same as a fully read
   // mapping, and a backend's prepared layout still releases the copied codes.
-  mf->map_ = std::make_unique<MappedFile>(path, MappedFile::Mode::Copy);
+  return validate(std::make_unique<MappedFile>(path, MappedFile::Mode::Copy), opts);
+}
+
+std::shared_ptr<const ModelFile> ModelFile::from_bytes(const std::string& name, const std::vector<uint8_t>& bytes) {
+  return validate(std::make_unique<MappedFile>(name, bytes.data(), bytes.size()), Options{});
+}
+
+std::shared_ptr<const ModelFile> ModelFile::validate(std::unique_ptr<MappedFile> map, const Options& opts) {
+  std::shared_ptr<ModelFile> mf(new ModelFile());
+  mf->map_ = std::move(map);
+  const std::string& path = mf->map_->path();
   const uint8_t* p = mf->map_->data();
   const uint64_t size = mf->map_->size();
 

@@ -93,6 +93,9 @@ class ModelFile {
   // Validates the preamble, the checksum, the JSON header and every tensor's offset, size and shape.
   static std::shared_ptr<const ModelFile> open(const std::string& path, const Options& opts);
   static std::shared_ptr<const ModelFile> open(const std::string& path) { return open(path, Options{}); }
+  // The same validation on a file's bytes held in memory (ModelWriter::bytes); `name` stands for the path in
+  // errors and path().
+  static std::shared_ptr<const ModelFile> from_bytes(const std::string& name, const std::vector<uint8_t>& bytes);
   ~ModelFile();
 
   const std::string& path() const;
@@ -110,6 +113,8 @@ class ModelFile {
 
  private:
   ModelFile() = default;
+  // The checks of open() on the bytes of `map` (its path names them in errors).
+  static std::shared_ptr<const ModelFile> validate(std::unique_ptr<MappedFile> map, const Options& opts);
   std::unique_ptr<MappedFile> map_;
   std::unique_ptr<nlohmann::json> header_;
   std::vector<TensorInfo> tensors_;  // sorted by name
@@ -126,6 +131,9 @@ class ModelWriter {
   // The JSON header minus "tensors", "format" and "format_version", which the writer fills in.
   nlohmann::json& header();
   void write(const std::string& path) const;  // throws Error{IoError} naming the path
+  // The whole file as write() would write it (preamble, header, tensors, checksum): ModelFile::from_bytes
+  // reads it back without a file (the CNN calibration's fp32 model).
+  std::vector<uint8_t> bytes() const;
 
  private:
   struct Pending {

@@ -40,7 +40,7 @@ void put_u64(uint8_t* p, uint64_t v) { for (int i = 0; i < 8; ++i) p[i] = uint8_
 uint64_t align_up(uint64_t v) { return (v + kTensorAlign - 1) / kTensorAlign * kTensorAlign; }
 }  // namespace
 
-void ModelWriter::write(const std::string& path) const {
+std::vector<uint8_t> ModelWriter::bytes() const {
   nlohmann::json h = *header_;
   h["format"] = "rmsmp";
   h["format_version"] = kFormatVersion;
@@ -57,26 +57,31 @@ void ModelWriter::write(const std::string& path) const {
   const std::string js = h.dump();
   const uint64_t data_offset = align_up(kPreambleBytes + js.size());
 
-  // Body = everything after the preamble, assembled once so the checksum and the write see the same bytes.
-  std::vector<uint8_t> body(data_offset - kPreambleBytes + data_bytes, 0);
-  std::memcpy(body.data(), js.data(), js.size());
+  // Preamble, then the body (everything after it) assembled once, so the checksum and the write see the same
+  // bytes.
+  std::vector<uint8_t> out(data_offset + data_bytes, 0);
+  uint8_t* body = out.data() + kPreambleBytes;
+  std::memcpy(body, js.data(), js.size());
   for (size_t i = 0; i < tensors_.size(); ++i)
-    std::memcpy(body.data() + (data_offset - kPreambleBytes) + offsets[i], tensors_[i].data.data(), tensors_[i].data.size());
-
-  uint8_t pre[kPreambleBytes] = {};
+    std::memcpy(out.data() + data_offset + offsets[i], tensors_[i].data.data(), tensors_[i].data.size());
+  uint8_t* pre = out.data();
   std::memcpy(pre, kModelMagic, 8);
   put_u32(pre + 8, kFormatVersion);
   put_u32(pre + 12, kPreambleBytes);
   put_u64(pre + 16, js.size());
   put_u64(pre + 24, data_offset);
   put_u64(pre + 32, data_bytes);
-  put_u64(pre + 40, fnv1a64(body.data(), body.size()));
+  put_u64(pre + 40, fnv1a64(body, out.size() - kPreambleBytes));
+  return out;
+}
 
+void ModelWriter::write(const std::string& path) const {
+  const std::vector<uint8_t> all = bytes();
   // Temp file beside the target so rename() is atomic; a failed write leaves no partial output.
   std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(std::random_device{}() % 100000);
   FILE* f = std::fopen(tmp.c_str(), "wb");
   RMSMP_CHECK(f, ErrorCode::IoError, path << ": cannot write: " << std::strerror(errno));
-  bool ok = std::fwrite(pre, 1, sizeof pre, f) == sizeof pre && std::fwrite(body.data(), 1, body.size(), f) == body.size();
+  bool ok = std::fwrite(all.data(), 1, all.size(), f) == all.size();
   ok = (std::fflush(f) == 0) && ok;
   ok = (std::fclose(f) == 0) && ok;
   if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
