@@ -33,7 +33,39 @@ const ClKernels* cl_kernels(QuantKind kind) {
     if (k.kind == kind) return &k;
   return nullptr;
 }
+// A layer's arrays on the device (OpenClBackend::prepare), in the order of its groups.
+struct OpenClPreparedLinear : PreparedLinear {
+  const void* owner = nullptr;  // the backend whose context holds the buffers (another's layout is ignored)
+  ocl::Buffer bias;             // empty when the layer has none
+  struct Group {
+    ocl::Buffer codes, steps, perm;  // steps empty for fp32 rows
+  };
+  std::vector<Group> groups;
+};
 }  // namespace
+
+std::shared_ptr<const PreparedLinear> OpenClBackend::prepare(const RowMixedLinear& w) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto p = std::make_shared<OpenClPreparedLinear>();
+  p->owner = this;
+  auto upload = [&](const void* host, size_t bytes) {
+    ocl::Buffer b(rt_.context(), bytes < 4 ? 4 : bytes);
+    if (bytes > 0) rt_.write(b, host, bytes);
+    return b;
+  };
+  if (w.bias) p->bias = upload(w.bias, size_t(w.rows) * sizeof(float));
+  int64_t off = 0;
+  for (const RowGroup& g : w.groups) {
+    OpenClPreparedLinear::Group d;
+    d.codes = upload(g.codes, size_t(g.rows) * quant_row_bytes(g.kind, w.cols));
+    if (quant_is_integer(g.kind)) d.steps = upload(g.steps, size_t(g.rows) * sizeof(float));
+    d.perm = upload(w.perm + off, size_t(g.rows) * sizeof(int32_t));
+    p->groups.push_back(std::move(d));
+    off += g.rows;
+  }
+  ocl::check(clFinish(rt_.queue(0)), "clFinish");  // the host arrays may be released after this returns
+  return p;
+}
 
 std::string OpenClBackend::unsupported(const RowMixedLinear& w) const {
   for (const RowGroup& g : w.groups)
@@ -77,8 +109,21 @@ void OpenClBackend::linear(const RowMixedLinear& w, const float* x, int64_t n_to
   const auto& xb = scratch(kX, size_t(n_tokens * K) * sizeof(float));
   rt_.write(xb, x, size_t(n_tokens * K) * sizeof(float));
   const auto& yb = scratch(kY, size_t(n_tokens * N) * sizeof(float));
+  const auto* prep = dynamic_cast<const OpenClPreparedLinear*>(w.prepared.get());
+  if (prep && prep->owner != this) prep = nullptr;
   const bool has_bias = w.bias != nullptr;
-  const ocl::Buffer& bias = has_bias ? constant(w.bias, size_t(N) * sizeof(float)) : xb;  // unused when no bias
+  const ocl::Buffer& bias = !has_bias ? xb  // unused when no bias
+                                      : prep ? prep->bias : constant(w.bias, size_t(N) * sizeof(float));
+  // Group i's arrays: the layout made at load, else uploaded once on first use.
+  auto codes_of = [&](size_t i, const RowGroup& g) -> const ocl::Buffer& {
+    return prep ? prep->groups[i].codes : constant(g.codes, size_t(g.rows) * quant_row_bytes(g.kind, K));
+  };
+  auto steps_of = [&](size_t i, const RowGroup& g) -> const ocl::Buffer& {
+    return prep ? prep->groups[i].steps : constant(g.steps, size_t(g.rows) * sizeof(float));
+  };
+  auto perm_of = [&](size_t i, const RowGroup& g, int64_t goff) -> const ocl::Buffer& {
+    return prep ? prep->groups[i].perm : constant(w.perm + goff, size_t(g.rows) * sizeof(int32_t));
+  };
   const ocl::Buffer* xq = nullptr;
   const ocl::Buffer* xstep = nullptr;
   if (w.has_integer_groups()) {
@@ -88,21 +133,25 @@ void OpenClBackend::linear(const RowMixedLinear& w, const float* x, int64_t n_to
             w.act.clip, *xq, *xstep);
   }
   int64_t off = 0;
-  std::vector<std::pair<const RowGroup*, int64_t>> fpga_groups;  // integer groups for the two FPGA cores
-  for (const RowGroup& g : w.groups) {
+  struct FpgaGroup {
+    size_t i;  // index in w.groups
+    const RowGroup* g;
+    int64_t off;
+  };
+  std::vector<FpgaGroup> fpga_groups;  // integer groups for the two FPGA cores
+  for (size_t gi = 0; gi < w.groups.size(); ++gi) {
+    const RowGroup& g = w.groups[gi];
     const int rb = int(quant_row_bytes(g.kind, K));
-    const auto& codes = constant(g.codes, size_t(g.rows) * size_t(rb));
-    const auto& perm = constant(w.perm + off, size_t(g.rows) * sizeof(int32_t));
     const ClKernels* kern = cl_kernels(g.kind);
     RMSMP_CHECK(kern, ErrorCode::Internal, w.name << ": " << unsupported(w));  // refused at load (check_layers)
     if (g.kind == QuantKind::F32) {
-      rt_.run(nullptr, kern->ndrange, size_t(g.rows), size_t(T), codes, rb, perm, xb, K, N, bias, has_bias ? 1 : 0, yb);
+      rt_.run(nullptr, kern->ndrange, size_t(g.rows), size_t(T), codes_of(gi, g), rb, perm_of(gi, g, off), xb, K, N,
+              bias, has_bias ? 1 : 0, yb);
     } else if (fpga_ && kern->fpga_core) {
-      fpga_groups.emplace_back(&g, off);
+      fpga_groups.push_back({gi, &g, off});
     } else {
-      const auto& steps = constant(g.steps, size_t(g.rows) * sizeof(float));
-      rt_.run(nullptr, kern->ndrange, size_t(g.rows), size_t(T), codes, rb, steps, perm, *xq, *xstep, K, N, bias,
-              has_bias ? 1 : 0, yb);
+      rt_.run(nullptr, kern->ndrange, size_t(g.rows), size_t(T), codes_of(gi, g), rb, steps_of(gi, g),
+              perm_of(gi, g, off), *xq, *xstep, K, N, bias, has_bias ? 1 : 0, yb);
     }
     off += g.rows;
   }
@@ -112,25 +161,23 @@ void OpenClBackend::linear(const RowMixedLinear& w, const float* x, int64_t n_to
     ocl::check(clFinish(rt_.queue(0)), "clFinish");
     int slot = kAcc0;
     std::vector<const ocl::Buffer*> accs;
-    for (const auto& [g, goff] : fpga_groups) {
-      const int rb = int(quant_row_bytes(g->kind, K));
-      const auto& codes = constant(g->codes, size_t(g->rows) * size_t(rb));
-      const auto& acc = scratch(slot++, size_t(g->rows) * size_t(T) * sizeof(int32_t));
+    for (const FpgaGroup& f : fpga_groups) {
+      const RowGroup& g = *f.g;
+      const int rb = int(quant_row_bytes(g.kind, K));
+      const auto& acc = scratch(slot++, size_t(g.rows) * size_t(T) * sizeof(int32_t));
       accs.push_back(&acc);
-      const ClKernels* kern = cl_kernels(g->kind);
+      const ClKernels* kern = cl_kernels(g.kind);
       if (!kern->fpga_kind_arg)
-        rt_.run_task(rt_.queue(kern->fpga_queue), kern->fpga_core, codes, rb, int(g->rows), *xq, K, T, acc);
+        rt_.run_task(rt_.queue(kern->fpga_queue), kern->fpga_core, codes_of(f.i, g), rb, int(g.rows), *xq, K, T, acc);
       else
-        rt_.run_task(rt_.queue(kern->fpga_queue), kern->fpga_core, codes, rb, int(g->rows), int(g->kind), *xq, K, T,
-                     acc);
+        rt_.run_task(rt_.queue(kern->fpga_queue), kern->fpga_core, codes_of(f.i, g), rb, int(g.rows), int(g.kind),
+                     *xq, K, T, acc);
     }
     ocl::check(clFinish(rt_.queue(1)), "clFinish");
-    for (size_t i = 0; i < fpga_groups.size(); ++i) {
-      const auto& [g, goff] = fpga_groups[i];
-      const auto& steps = constant(g->steps, size_t(g->rows) * sizeof(float));
-      const auto& perm = constant(w.perm + goff, size_t(g->rows) * sizeof(int32_t));
-      rt_.run(nullptr, "fpga_scale", size_t(g->rows), size_t(T), *accs[i], int(g->rows), steps, perm, *xstep, N, bias,
-              has_bias ? 1 : 0, yb);
+    for (size_t j = 0; j < fpga_groups.size(); ++j) {
+      const FpgaGroup& f = fpga_groups[j];
+      rt_.run(nullptr, "fpga_scale", size_t(f.g->rows), size_t(T), *accs[j], int(f.g->rows), steps_of(f.i, *f.g),
+              perm_of(f.i, *f.g, f.off), *xstep, N, bias, has_bias ? 1 : 0, yb);
     }
   }
   rt_.read(yb, y, size_t(n_tokens * N) * sizeof(float));

@@ -3,8 +3,9 @@
 //   "opencl-fpga[:P:D]"  the FPGA-style row-group kernels: PoT-4 rows on the shift-and-add "LUT core" and
 //                        Fixed rows on the multiply "DSP core", single work-item kernels on two queues so
 //                        both run concurrently on one layer, then the accumulate-and-scale kernel.
-// Weights (packed codes, steps, permutation, bias, LayerNorm parameters) are uploaded once and kept on the
-// device, keyed by their host address (stable: a Model owns its mapped file and its backend). Activations
+// Weights are uploaded once and kept on the device: a layer's codes, steps, permutation and bias at load
+// (prepare), the LayerNorm parameters (and an unprepared layer's arrays) on first use, keyed by their host
+// address (stable: a Model owns its file and its backend). Activations
 // travel per op (the Backend interface is host-pointer based). Integer linear layers are bit-identical to the
 // reference backend: same activation quantization, exact int32 accumulation, the same epilogue.
 #pragma once
@@ -24,6 +25,10 @@ class OpenClBackend : public Backend {
   const char* name() const override { return name_.c_str(); }
   const ocl::DeviceInfo& device() const { return rt_.info(); }
 
+  // Load time: the layer's packed codes, steps, permutation and bias uploaded once into device buffers that
+  // the layer keeps (so the model drops the host pages of its integer codes); linear() on an unprepared layer
+  // still uploads them once, keyed by their host address.
+  std::shared_ptr<const PreparedLinear> prepare(const RowMixedLinear& w) const override;
   // Schemes without a kernel here (the kernel table in opencl_backend.cc) are refused at load, by name.
   std::string unsupported(const RowMixedLinear& w) const override;
   std::string kernel_name(const RowMixedLinear& w, const RowGroup& g) const override;
