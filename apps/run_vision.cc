@@ -14,8 +14,8 @@
 #include "common/cli.h"
 #include "rmsmp/vision.h"
 #include "run_commands.h"
-#include "vision/dataset.h"
-#include "vision/image.h"
+#include "vision_io/dataset.h"
+#include "vision_io/image.h"
 
 namespace rmsmp::run {
 

@@ -13,7 +13,7 @@
 #include "common/cli.h"
 #include "rmsmp/vision.h"
 #include "run_commands.h"
-#include "vision/dataset.h"
+#include "vision_io/dataset.h"
 #include "vision_convert.h"
 
 namespace rmsmp::run {

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "io/model_format.h"
+#include "models/cnn_schema.h"
 #include "models/encoder_tensors.h"
 #include "rmsmp/error.h"
 
@@ -147,18 +148,16 @@ std::vector<FpgaLayer> fpga_model_layers(const nlohmann::json& h, int64_t seq) {
   RMSMP_CHECK(h.contains("linears") && h.contains("architecture"), ErrorCode::InvalidFile, "model header has no linears");
   const auto& arch = h["architecture"];
   std::vector<FpgaLayer> L;
-  if (arch.value("type", "") == "cnn") {  // graph in engine/src/models/cnn.h
-    const auto& vals = arch.at("values");
-    for (const auto& n : arch.at("nodes")) {
-      if (n.at("op") != "conv") continue;
-      const std::string name = n.at("layer").get<std::string>();
+  if (arch.value("type", "") == "cnn") {  // the engine's schema (models/cnn_schema.h) reads the graph
+    const CnnSchema g = cnn_schema_from_json(arch, "model header");
+    for (const CnnNode& n : g.nodes) {
+      if (n.op != CnnNode::Op::Conv) continue;
+      const std::string& name = g.layer_names[size_t(n.layer)];
       const auto& lin = h["linears"].at(name);
-      const auto& vi = vals.at(n.at("in").get<size_t>());
-      const auto& vo = vals.at(n.at("out").get<size_t>());
+      const CnnValue &vi = g.values[size_t(n.in)], &vo = g.values[size_t(n.out)];
       const int64_t rows = lin.at("rows").get<int64_t>(), cols = lin.at("cols").get<int64_t>();
-      const int64_t pos = vo.at("h").get<int64_t>() * vo.at("w").get<int64_t>();
-      L.push_back({name, rows, cols, pos, false,
-                   vi.at("h").get<int64_t>() * vi.at("w").get<int64_t>() * vi.at("c").get<int64_t>(), rows * pos});
+      const int64_t pos = vo.h * vo.w;
+      L.push_back({name, rows, cols, pos, false, vi.h * vi.w * vi.c, rows * pos});
     }
     return L;
   }

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "models/cnn_ops.h"
+#include "models/cnn_schema.h"
 #include "pth_reader.h"
 #include "rmsmp/error.h"
 #include "safetensors.h"
@@ -62,8 +63,8 @@ class Builder {
     RMSMP_CHECK(ws.size() == 4 || ws.size() == 2, ErrorCode::InvalidFile,
                 sd_.path() << ": " << wname << " has shape " << shape_str(ws) << ", expected a conv or linear weight");
     const int64_t cout = ws[0], cin_g = ws[1], kh = ws.size() == 4 ? ws[2] : 1, kw = ws.size() == 4 ? ws[3] : 1;
-    const auto& vi = spec_.values[size_t(in)];
-    const int64_t ih = vi["h"], iw = vi["w"], ic = vi["c"];
+    const CnnValue& vi = spec_.values[size_t(in)];
+    const int64_t ih = vi.h, iw = vi.w, ic = vi.c;
     RMSMP_CHECK(cin_g * groups == ic, ErrorCode::InvalidFile,
                 sd_.path() << ": " << wname << " " << shape_str(ws) << " takes " << cin_g * groups
                            << " input channels, the graph gives it " << ic);
@@ -98,31 +99,44 @@ class Builder {
             c.w[size_t(((o * kh + y) * kw + x) * cin_g + ci)] = w[size_t(((o * cin_g + ci) * kh + y) * kw + x)] * scale[size_t(o)];
     spec_.convs.push_back(std::move(c));
     const int out = add_value(layer, oh, ow, cout, act != "none");
-    spec_.nodes.push_back({{"op", "conv"}, {"layer", layer}, {"in", in}, {"out", out}, {"residual", residual},
-                           {"kernel", {kh, kw}}, {"stride", {stride, stride}}, {"pad", {pt, pl, pb, pr}},
-                           {"groups", groups}, {"act", act}});
+    CnnNode n;
+    n.op = CnnNode::Op::Conv;
+    n.layer = int(spec_.convs.size()) - 1;
+    n.in = in, n.out = out, n.residual = residual;
+    n.kh = kh, n.kw = kw, n.sh = n.sw = stride;
+    n.pt = pt, n.pl = pl, n.pb = pb, n.pr = pr;
+    n.groups = groups;
+    RMSMP_CHECK(act == "none" || act == "relu" || act == "relu6", ErrorCode::Internal, "activation " << act);
+    n.act = act == "relu" ? CnnAct::Relu : act == "relu6" ? CnnAct::Relu6 : CnnAct::None;
+    spec_.nodes.push_back(n);
     return out;
   }
 
   int maxpool(int in, int64_t k, int64_t s, int64_t p) {
-    const auto& vi = spec_.values[size_t(in)];
-    const int64_t ih = vi["h"], iw = vi["w"], ic = vi["c"];
-    const int out = add_value("maxpool", cnn_out_dim(ih, k, s, p, p), cnn_out_dim(iw, k, s, p, p), ic,
+    const CnnValue& vi = spec_.values[size_t(in)];
+    const int out = add_value("maxpool", cnn_out_dim(vi.h, k, s, p, p), cnn_out_dim(vi.w, k, s, p, p), vi.c,
                               nonneg_[size_t(in)]);
-    spec_.nodes.push_back({{"op", "maxpool"}, {"in", in}, {"out", out}, {"kernel", {k, k}}, {"stride", {s, s}},
-                           {"pad", {p, p, p, p}}});
+    CnnNode n;
+    n.op = CnnNode::Op::MaxPool;
+    n.in = in, n.out = out;
+    n.kh = n.kw = k, n.sh = n.sw = s;
+    n.pt = n.pl = n.pb = n.pr = p;
+    spec_.nodes.push_back(n);
     return out;
   }
 
   int global_avgpool(int in) {
-    const int out = add_value("avgpool", 1, 1, spec_.values[size_t(in)]["c"].get<int64_t>(), nonneg_[size_t(in)]);
-    spec_.nodes.push_back({{"op", "global_avgpool"}, {"in", in}, {"out", out}});
+    const int out = add_value("avgpool", 1, 1, spec_.values[size_t(in)].c, nonneg_[size_t(in)]);
+    CnnNode n;
+    n.op = CnnNode::Op::GlobalAvgPool;
+    n.in = in, n.out = out;
+    spec_.nodes.push_back(n);
     return out;
   }
 
  private:
   int add_value(const std::string& name, int64_t h, int64_t w, int64_t c, bool nonneg) {
-    spec_.values.push_back({{"name", name}, {"h", h}, {"w", w}, {"c", c}});
+    spec_.values.push_back(CnnValue{name, h, w, c});
     nonneg_.push_back(nonneg);
     return int(spec_.values.size()) - 1;
   }
@@ -231,7 +245,7 @@ CnnModelSpec build_efficientnet_lite0(const StateDict& sd) {
       const int in = x;
       int y = x;
       if (st.e != 1) y = b.conv(y, L + "expand", p + "_expand_conv.weight", p + "_bn0", 1, true, 1, "relu6");
-      const int64_t ch = spec.values[size_t(y)]["c"].get<int64_t>();
+      const int64_t ch = spec.values[size_t(y)].c;
       const auto dws = sd.shape(p + "_depthwise_conv.weight");
       RMSMP_CHECK(dws.size() == 4 && dws[2] == st.k, ErrorCode::InvalidFile,
                   sd.path() << ": " << p << "_depthwise_conv.weight " << shape_str(dws) << " is not EfficientNet-Lite0's "
@@ -303,12 +317,18 @@ CnnModelSpec build_cnn(const StateDict& sd, const std::string& arch) {
 }
 
 nlohmann::json CnnModelSpec::to_json(const std::vector<std::string>& labels) const {
-  nlohmann::json a = {{"type", "cnn"}, {"name", arch}, {"num_classes", num_classes}, {"values", values},
-                      {"nodes", nodes}, {"output", output}};
-  a["labels"] = labels.empty() ? nlohmann::json(nullptr) : nlohmann::json(labels);
-  a["input"] = {{"channels", pre.channels}, {"height", pre.height}, {"width", pre.width}, {"resize", pre.resize},
-                {"crop", pre.crop}, {"mean", pre.mean}, {"std", pre.std}, {"note", pre.note}};
-  return a;
+  CnnSchema s;
+  s.name = arch;
+  s.num_classes = num_classes;
+  s.labels = labels;
+  s.input.channels = pre.channels, s.input.height = pre.height, s.input.width = pre.width;
+  s.input.resize = pre.resize, s.input.crop = pre.crop, s.input.mean = pre.mean, s.input.std = pre.std;
+  s.input_note = pre.note;
+  s.values = values;
+  s.nodes = nodes;
+  for (const ConvLayerSpec& c : convs) s.layer_names.push_back(c.name);
+  s.output = output;
+  return cnn_schema_to_json(s);
 }
 
 }  // namespace rmsmp

@@ -19,6 +19,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "models/cnn.h"
+
 namespace rmsmp {
 
 // Name -> float32 tensors of a checkpoint file (.pth/.pt through the restricted pickle reader, or .safetensors).
@@ -66,10 +68,12 @@ struct CnnModelSpec {
   int64_t num_classes = 0;
   CnnPreprocess pre;
   std::vector<ConvLayerSpec> convs;  // in graph order; convs.front() is the stem, convs.back() the classifier
-  nlohmann::json values = nlohmann::json::array(), nodes = nlohmann::json::array();
+  // The engine's graph (models/cnn.h): a conv node's `layer` indexes convs.
+  std::vector<CnnValue> values;
+  std::vector<CnnNode> nodes;
   int output = 0;
   std::vector<std::string> notes;
-  // The "architecture" header object (labels may be empty).
+  // The "architecture" header object (labels may be empty), written by the engine's schema (cnn_schema.h).
   nlohmann::json to_json(const std::vector<std::string>& labels) const;
 };
 

@@ -20,7 +20,7 @@
 #include "layer_plan.h"
 #include "models/cnn.h"
 #include "rmsmp/error.h"
-#include "vision/dataset.h"
+#include "vision_io/dataset.h"
 #include "vision_arch.h"
 
 namespace rmsmp {
@@ -319,14 +319,14 @@ nlohmann::json convert_vision_checkpoint(const VisionConvertOptions& opt_in,
     // The k-th conv node is spec.convs[k] (both in graph order).
     std::map<int64_t, float> value_max;
     size_t k = 0;
-    for (const auto& nd : spec.nodes)
-      if (nd.value("op", "") == "conv") {
-        float& m = value_max[nd["in"].get<int64_t>()];
+    for (const CnnNode& nd : spec.nodes)
+      if (nd.op == CnnNode::Op::Conv) {
+        float& m = value_max[nd.in];
         m = std::max(m, cal[k++].abs_max);
       }
     k = 0;
-    for (const auto& nd : spec.nodes)
-      if (nd.value("op", "") == "conv") cal[k++].abs_max = value_max[nd["in"].get<int64_t>()];
+    for (const CnnNode& nd : spec.nodes)
+      if (nd.op == CnnNode::Op::Conv) cal[k++].abs_max = value_max[nd.in];
     prov["calibration"] = {{"source", opt.calib_images}, {"images", imgs.size()}};
   }
 

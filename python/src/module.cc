@@ -17,8 +17,8 @@
 #include "rmsmp/context.h"
 #include "rmsmp/error.h"
 #include "rmsmp/vision.h"
-#include "vision/dataset.h"
-#include "vision/image.h"
+#include "vision_io/dataset.h"
+#include "vision_io/image.h"
 
 namespace py = pybind11;
 using namespace rmsmp;

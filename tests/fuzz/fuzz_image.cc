@@ -4,8 +4,8 @@
 // The input is tried as both containers (the decoder picks by magic bytes).
 #include "fuzz/fuzz_util.h"
 #include "rmsmp/error.h"
-#include "vision/image.h"
-#include "vision/preprocess.h"
+#include "vision_io/image.h"
+#include "vision_io/preprocess.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string p = rmsmp::fuzz::input_file(data, size, ".img");

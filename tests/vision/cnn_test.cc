@@ -19,6 +19,7 @@
 #include "io/model_format.h"
 #include "models/cnn.h"
 #include "models/cnn_ops.h"
+#include "models/cnn_schema.h"
 #include "pth_reader.h"
 #include "rmsmp/devices.h"
 #include "rmsmp/error.h"
@@ -26,8 +27,8 @@
 #include "rmsmp/vision.h"
 #include "safetensors.h"
 #include "util/test_env.h"
-#include "vision/dataset.h"
-#include "vision/image.h"
+#include "vision_io/dataset.h"
+#include "vision_io/image.h"
 
 namespace rmsmp {
 namespace {
@@ -257,6 +258,25 @@ TEST(CnnFmnist, OpenClIsBitIdenticalToReference) {
   const auto want = r->logits(x.data(), int64_t(x.size())), got = o->logits(x.data(), int64_t(x.size()));
   ASSERT_EQ(got.size(), want.size());
   for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], want[i]) << i;
+}
+
+// The graph's header object has one reader and one writer (models/cnn_schema.h): what the converter wrote reads
+// back into the same structs and writes out as the same JSON, and the reader's checks catch a broken graph.
+TEST(CnnFmnist, GraphSchemaReadsBackWhatTheConverterWrote) {
+  const auto f = ModelFile::open(fmnist("fp32", {"--scheme fp32"}));
+  const nlohmann::json& a = f->header()["architecture"];
+  const CnnSchema s = cnn_schema_from_json(a, "resnet20");
+  EXPECT_EQ(s.name, "resnet20");
+  EXPECT_EQ(s.layer_names.size(), f->header()["linears"].size());
+  EXPECT_EQ(cnn_schema_to_json(s), a);
+  nlohmann::json bad = a;
+  bad["nodes"][3]["in"] = 1000;
+  try {
+    cnn_schema_from_json(bad, "resnet20");
+    FAIL() << "an undefined input must be refused";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("node 3"), std::string::npos) << e.what();
+  }
 }
 
 TEST(CnnFmnist, MnistCommandReportsTop1) {

@@ -10,8 +10,8 @@
 
 #include "rmsmp/vision.h"
 #include "util/test_env.h"
-#include "vision/dataset.h"
-#include "vision/image.h"
+#include "vision_io/dataset.h"
+#include "vision_io/image.h"
 
 namespace rmsmp {
 namespace {

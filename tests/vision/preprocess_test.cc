@@ -14,8 +14,8 @@
 #include "core/hash.h"
 #include "rmsmp/error.h"
 #include "util/test_env.h"
-#include "vision/image.h"
-#include "vision/preprocess.h"
+#include "vision_io/image.h"
+#include "vision_io/preprocess.h"
 
 namespace rmsmp::vision {
 namespace {

@@ -9,7 +9,8 @@
 // output's shape: a ResNet block's second conv adds the shortcut before its ReLU, an MBConv's projection adds
 // the block input with no activation.
 //
-// Header "architecture" for these files (written by converters/vision/):
+// Header "architecture" for these files (written and read by models/cnn_schema.h: the converter fills a
+// CnnSchema, the loader and the FPGA model parse it there):
 //   {type: "cnn", name, num_classes, labels: [..] | null,
 //    input: {channels, height, width, resize, crop, mean: [C], std: [C]},
 //    values: [{name, h, w, c}],  (value 0 is the input image)

@@ -1,5 +1,5 @@
 // See dataset.h.
-#include "vision/dataset.h"
+#include "vision_io/dataset.h"
 
 #include <zlib.h>
 
@@ -11,7 +11,7 @@
 #include <sstream>
 
 #include "rmsmp/error.h"
-#include "vision/preprocess.h"
+#include "vision_io/preprocess.h"
 
 namespace rmsmp::vision {
 

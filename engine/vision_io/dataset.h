@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "rmsmp/vision.h"
-#include "vision/image.h"
+#include "vision_io/image.h"
 
 namespace rmsmp::vision {
 

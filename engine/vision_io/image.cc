@@ -1,6 +1,6 @@
 // PNG and JPEG decoding (see image.h). Both libraries report errors through longjmp; each decoder keeps only
 // trivially destructible state between setjmp and the library calls, and converts the failure to an Error.
-#include "vision/image.h"
+#include "vision_io/image.h"
 
 #include <cerrno>
 #include <csetjmp>

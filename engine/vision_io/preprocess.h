@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "vision/image.h"
+#include "vision_io/image.h"
 
 namespace rmsmp::vision {
 

@@ -1,5 +1,5 @@
 // Exact re-implementation of Pillow's bilinear resampling and torchvision's eval transform (preprocess.h).
-#include "vision/preprocess.h"
+#include "vision_io/preprocess.h"
 
 #include <algorithm>
 #include <cmath>
