@@ -168,8 +168,9 @@ nlohmann::json convert_checkpoint(const ConvertOptions& opt, const std::function
       act.clip = activation_clip_mse(cal.for_layer(p.name).abs_sample, 4);
     }
     nlohmann::json rl;
-    pack_linear_rows(mw, p.name, rows_of[i], ck.tensor(p.name + ".bias"), p.rows, p.cols, act,
-                     p.has_scores ? &p.scores : nullptr, linears, rl);
+    pack_linear_rows(mw, {p.name, &rows_of[i], &ck.tensor(p.name + ".bias"), p.rows, p.cols, act,
+                          p.has_scores ? &p.scores : nullptr},
+                     linears, rl);
     code_bits += rl["bits_per_weight"].get<double>() * double(p.rows * p.cols);
     n_weights += double(p.rows * p.cols);
     rep_layers.push_back(rl);

@@ -241,23 +241,14 @@ QuantizedRows quantize_rows(const std::vector<float>& w_in, int64_t rows, int64_
   return qr;
 }
 
-void pack_linear_rows(ModelWriter& mw, const std::string& name, const QuantizedRows& qr, const std::vector<float>& bias,
-                      int64_t rows, int64_t cols, const ActQuant& act, const RowScores* scores,
-                      nlohmann::json& linears, nlohmann::json& report_layer) {
+void pack_linear_rows(ModelWriter& mw, const LinearToPack& l, nlohmann::json& linears, nlohmann::json& report_layer) {
   std::vector<PackedRowGroup> groups;
   nlohmann::json rep_groups = nlohmann::json::object();
-  const double bits = pack_row_groups(qr.w, rows, cols, qr.kinds, qr.steps, scores, groups, rep_groups);
-  linears[name] = write_row_mixed(mw, name, rows, cols, groups, bias.data(), act);
-  report_layer = {{"name", name}, {"rows", rows}, {"cols", cols}, {"bits_per_weight", bits / double(rows)},
-                  {"groups", rep_groups}, {"act", act_to_json(act)}};
-}
-
-void pack_linear(ModelWriter& mw, const std::string& name, const std::vector<float>& w_in, const std::vector<float>& bias,
-                 int64_t rows, int64_t cols, const std::vector<QuantKind>& assign, ClipMode clip, const ActQuant& act,
-                 const RowScores* scores, const Eigen::MatrixXf* gptq_h, nlohmann::json& linears,
-                 nlohmann::json& report_layer) {
-  pack_linear_rows(mw, name, quantize_rows(w_in, rows, cols, assign, clip, scores, gptq_h), bias, rows, cols, act,
-                   scores, linears, report_layer);
+  const QuantizedRows& qr = *l.rows;
+  const double bits = pack_row_groups(qr.w, l.n_rows, l.n_cols, qr.kinds, qr.steps, l.scores, groups, rep_groups);
+  linears[l.name] = write_row_mixed(mw, l.name, l.n_rows, l.n_cols, groups, l.bias->data(), l.act);
+  report_layer = {{"name", l.name}, {"rows", l.n_rows}, {"cols", l.n_cols}, {"bits_per_weight", bits / double(l.n_rows)},
+                  {"groups", rep_groups}, {"act", act_to_json(l.act)}};
 }
 
 QuantizedRows quantize_table(const std::vector<float>& w, int64_t rows, int64_t cols, QuantKind kind, ClipMode clip) {

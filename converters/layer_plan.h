@@ -65,16 +65,19 @@ QuantizedRows quantize_rows(const std::vector<float>& w, int64_t rows, int64_t c
                             ClipMode clip, const RowScores* scores, const Eigen::MatrixXf* gptq_h,
                             bool clip_hessian = false);
 
+// One layer as it is packed: its rows (quantize_rows), bias, shape, input quantizer, and the scores that chose
+// its rows (reported per group; may be null).
+struct LinearToPack {
+  std::string name;
+  const QuantizedRows* rows = nullptr;
+  const std::vector<float>* bias = nullptr;
+  int64_t n_rows = 0, n_cols = 0;
+  ActQuant act;
+  const RowScores* scores = nullptr;
+};
 // Packs one layer's rows grouped by scheme into the writer; adds its "linears" entry and fills its report
 // entry (the entry as models/row_mixed_writer.h writes it).
-void pack_linear_rows(ModelWriter& mw, const std::string& name, const QuantizedRows& qr, const std::vector<float>& bias,
-                      int64_t rows, int64_t cols, const ActQuant& act, const RowScores* scores,
-                      nlohmann::json& linears, nlohmann::json& report_layer);
-// quantize_rows + pack_linear_rows.
-void pack_linear(ModelWriter& mw, const std::string& name, const std::vector<float>& w_in, const std::vector<float>& bias,
-                 int64_t rows, int64_t cols, const std::vector<QuantKind>& assign, ClipMode clip, const ActQuant& act,
-                 const RowScores* scores, const Eigen::MatrixXf* gptq_h, nlohmann::json& linears,
-                 nlohmann::json& report_layer);
+void pack_linear_rows(ModelWriter& mw, const LinearToPack& l, nlohmann::json& linears, nlohmann::json& report_layer);
 
 // A lookup table (the word embeddings) with every row in `kind` (an integer scheme), per-row steps from `clip`,
 // nearest rounding.

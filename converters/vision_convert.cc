@@ -176,8 +176,9 @@ nlohmann::json write_model(const std::string& path, const CnnModelSpec& spec, co
     const ConvLayerSpec& c = spec.convs[i];
     const LayerPlan* p = plans ? &(*plans)[i] : nullptr;
     nlohmann::json rl;
-    pack_linear_rows(mw, c.name, qrs[i], biases[i], c.cout, c.cols(), act_of(c, p, opt, cal, i),
-                     p && p->has_scores ? &p->scores : nullptr, linears, rl);
+    pack_linear_rows(mw, {c.name, &qrs[i], &biases[i], c.cout, c.cols(), act_of(c, p, opt, cal, i),
+                          p && p->has_scores ? &p->scores : nullptr},
+                     linears, rl);
     code_bits += rl["bits_per_weight"].get<double>() * double(c.cout * c.cols());
     n_weights += double(c.cout * c.cols());
     rl["pinned"] = p && p->pinned.has_value();
