@@ -113,11 +113,13 @@ nlohmann::json convert_command(int argc, char** argv) {
     };
     nlohmann::json rep;
     if (is_vision_checkpoint(o.in_dir) || a.get("arch")) {
-      RMSMP_CHECK(!a.get("calib") && !a.get("max-seq-length") && !a.get("embeddings") && !a.get("plan") &&
-                      !a.get("export-plan"),
+      RMSMP_CHECK(!a.get("calib") && !a.get("max-seq-length") && !a.get("embeddings"), ErrorCode::InvalidArgument,
+                  "--calib, --max-seq-length and --embeddings are for text models; a vision model takes --calib-images");
+      RMSMP_CHECK(o.plan_path.empty() || (!a.get("calib-images") && !a.get("act-range") && !a.get("pin-first-last") &&
+                                          !a.get("bias-correction") && !a.get("allocation") && !a.get("export-plan")),
                   ErrorCode::InvalidArgument,
-                  "--calib, --max-seq-length, --embeddings, --plan and --export-plan are for text models; a vision "
-                  "model takes --calib-images");
+                  "--plan fixes every row, bias and activation clip: it takes no --calib-images, --act-range, "
+                  "--pin-first-last, --bias-correction, --allocation or --export-plan");
       VisionConvertOptions v;
       v.base = o;
       v.base.gptq = a.get("rounding").value_or(a.get("calib-images") ? "gptq" : "nearest") == "gptq";

@@ -58,10 +58,13 @@ usage: rmsmp-convert --in HF_DIR --out FILE [options]                 (BERT fami
   --max-seq-length N  longest input the model accepts, [CLS]/[SEP] included (default: the sentence-transformers
                       limit, else max_position_embeddings; at most max_position_embeddings)
   --export-plan P     also write the conversion's rows (scheme, step and value of every row, and the fp32
-                      tensors) as a QAT plan: the starting point of converters/train/qat_encoder.py
+                      tensors) as a QAT plan: the starting point of converters/train/qat_encoder.py (text
+                      models) or converters/train/qat_cnn.py (vision models: also each conv's bias and
+                      activation clip)
   --plan P            take every row's scheme, step and value from a QAT plan (the trainer's output) and its
-                      fp32 tensors over the checkpoint's; packs it bit-exactly, with no assignment, calibration
-                      or rounding of its own (format: converters/qat_plan.h)
+                      fp32 tensors over the checkpoint's (vision: each conv's bias and activation clip); packs
+                      it bit-exactly, with no assignment, calibration or rounding of its own (format:
+                      converters/qat_plan.h)
   --report FILE       write the conversion report (JSON): rows per scheme and score statistics per layer,
                       average bits, file bytes, converter seconds
   --quiet             no progress on stderr

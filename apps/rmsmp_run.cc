@@ -79,9 +79,10 @@ commands:
             its line in the model's names, or --class-names; without names, its rank in sorted order), or a
             flat folder with --labels FILE ("file class_index" lines, a header line allowed). One JSON
             object: top1, top5, n, seconds, images_per_second (decoding included), model
-  mnist     --model M.rmsmp [--data DIR] [--images F --labels F] [--limit N] [--out F]
+  mnist     --model M.rmsmp [--data DIR] [--images F --labels F] [--limit N] [--out F] [--logits F]
             top-1/top-5 over IDX files (default: Debian's Fashion-MNIST test set in
-            /usr/share/datasets/fashion-mnist); one JSON object as for imagenet
+            /usr/share/datasets/fashion-mnist); one JSON object as for imagenet. --logits F: also every
+            image's logits, raw little-endian float32 (images x classes, file order)
   agree     --model M.rmsmp --reference FP32.rmsmp --data DIR [--limit N] [--out F] [--per-image TSV]
             fidelity without labels over the photos under DIR (.jpg/.png, recursive; e.g. the eval/ folder
             of scripts/photos.sh): top1_agreement (% of photos whose top-1 equals the reference's),

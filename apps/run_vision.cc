@@ -156,7 +156,7 @@ int cmd_imagenet(int argc, char** argv) {
 }
 
 int cmd_mnist(int argc, char** argv) {
-  cli::Args a(argc, argv, 2, {"model", "data", "images", "labels", "limit", "out", "backend", "device"}, {});
+  cli::Args a(argc, argv, 2, {"model", "data", "images", "labels", "limit", "out", "logits", "backend", "device"}, {});
   auto m = VisionModel::load(a.require("model"), cli::load_options(a));
   const std::string dir = a.get_or("data", "/usr/share/datasets/fashion-mnist");
   const std::string ip = a.get_or("images", dir + "/t10k-images-idx3-ubyte.gz");
@@ -168,6 +168,7 @@ int cmd_mnist(int argc, char** argv) {
   int64_t n = im.n;
   if (auto l = a.get("limit")) n = std::min<int64_t>(n, cli::parse_int(*l, "--limit"));
   Tally t;
+  std::vector<float> logits;  // --logits: n x classes, image order
   const auto t0 = std::chrono::steady_clock::now();
   // Images in parallel, one thread each (see run_vision_table.cc); the tally is updated in image order-free sums.
   int64_t done = 0;
@@ -177,6 +178,10 @@ int cmd_mnist(int argc, char** argv) {
     const auto l = m->logits(x.data(), int64_t(x.size()));
 #pragma omp critical
     {
+      if (a.get("logits")) {
+        if (logits.empty()) logits.resize(size_t(n) * l.size());
+        std::copy(l.begin(), l.end(), logits.begin() + i * int64_t(l.size()));
+      }
       t.add(l, int64_t(lab[size_t(i)]));
       cli::progress("mnist", size_t(++done), size_t(n));
     }
@@ -185,6 +190,8 @@ int cmd_mnist(int argc, char** argv) {
   nlohmann::json r = t.json();
   r["images"] = ip;
   r["model"] = model_json(*m);
+  if (auto f = a.get("logits"))
+    cli::write_file_atomic(*f, std::string(reinterpret_cast<const char*>(logits.data()), logits.size() * sizeof(float)));
   const std::string out = r.dump() + "\n";
   if (auto o = a.get("out")) cli::write_file_atomic(*o, out);
   std::cout << out;

@@ -22,6 +22,7 @@
 #include "rmsmp/error.h"
 #include "vision_io/dataset.h"
 #include "vision_arch.h"
+#include "vision_plan.h"
 
 namespace rmsmp {
 
@@ -108,6 +109,13 @@ ActQuant act_of(const ConvLayerSpec& c, const LayerPlan* p, const VisionConvertO
   return act;
 }
 
+std::vector<ActQuant> acts_of(const CnnModelSpec& spec, const VisionConvertOptions& opt,
+                              const std::vector<LayerPlan>* plans, const std::vector<LayerCalibration>* cal) {
+  std::vector<ActQuant> a;
+  for (size_t i = 0; i < spec.convs.size(); ++i) a.push_back(act_of(spec.convs[i], plans ? &(*plans)[i] : nullptr, opt, cal, i));
+  return a;
+}
+
 // Rows [begin, end) of a layer's scores.
 RowScores slice_scores(const RowScores& s, int64_t begin, int64_t end) {
   auto cut = [&](const auto& v) { return std::decay_t<decltype(v)>(v.begin() + begin, v.begin() + end); };
@@ -165,7 +173,7 @@ std::vector<QuantizedRows> quantize_layers(const CnnModelSpec& spec, const Visio
 // Writes the model: every conv's rows `qrs[i]` with bias `biases[i]`, the graph, quantization and provenance;
 // to `path`, or (bytes non-null) into *bytes: the file's bytes for ModelFile::from_bytes, no file written.
 nlohmann::json write_model(const std::string& path, const CnnModelSpec& spec, const VisionConvertOptions& opt,
-                           const std::vector<LayerPlan>* plans, const std::vector<LayerCalibration>* cal,
+                           const std::vector<LayerPlan>* plans, const std::vector<ActQuant>& acts,
                            const std::vector<QuantizedRows>& qrs, const std::vector<std::vector<float>>& biases,
                            const nlohmann::json& q, const nlohmann::json& prov, double* avg_bits,
                            std::vector<uint8_t>* bytes = nullptr) {
@@ -176,7 +184,7 @@ nlohmann::json write_model(const std::string& path, const CnnModelSpec& spec, co
     const ConvLayerSpec& c = spec.convs[i];
     const LayerPlan* p = plans ? &(*plans)[i] : nullptr;
     nlohmann::json rl;
-    pack_linear_rows(mw, {c.name, &qrs[i], &biases[i], c.cout, c.cols(), act_of(c, p, opt, cal, i),
+    pack_linear_rows(mw, {c.name, &qrs[i], &biases[i], c.cout, c.cols(), acts[i],
                           p && p->has_scores ? &p->scores : nullptr},
                      linears, rl);
     code_bits += rl["bits_per_weight"].get<double>() * double(c.cout * c.cols());
@@ -210,6 +218,35 @@ void forward_images(const ModelFile& file, const std::vector<std::vector<float>>
   }
 }
 
+// --plan: every row, bias and activation clip from a QAT plan (vision_plan.h); nothing to calibrate, assign or
+// round, so the packed model computes exactly what the trainer's fake-quantized forward did.
+nlohmann::json convert_from_plan(const CnnModelSpec& spec, const VisionConvertOptions& opt, const ConvertNeeds& needs,
+                                 const nlohmann::json& prov, std::chrono::steady_clock::time_point t0,
+                                 const std::function<void(const std::string&)>& say) {
+  const ConvertOptions& o = opt.base;
+  say("reading the plan " + o.plan_path);
+  const VisionPlanLayers pl = read_vision_plan(o.plan_path, spec);
+  std::vector<LayerPlan> plans(spec.convs.size());
+  for (size_t i = 0; i < plans.size(); ++i)
+    plans[i].name = spec.convs[i].name, plans[i].rows = spec.convs[i].cout, plans[i].cols = spec.convs[i].cols();
+  const auto it = pl.metadata.find("act");
+  const std::string act = "from the plan" + (it != pl.metadata.end() ? ": " + it->second : std::string());
+  nlohmann::json q = quantization_json(o, needs, "", act, act, nullptr);
+  int act_bits = 8;
+  for (const ActQuant& a : pl.acts) act_bits = std::min(act_bits, a.bits);
+  q["act_bits"] = act_bits;
+  q["plan"] = {{"source", o.plan_path}, {"metadata", pl.metadata}};
+  q["bias_correction"] = "from the plan";
+  q["rounding"] = "from the plan (every value on its row's grid)";
+  say("packing " + std::to_string(plans.size()) + " layers; writing " + o.out_path);
+  double avg_bits = 32;
+  const nlohmann::json rep_layers =
+      write_model(o.out_path, spec, opt, &plans, pl.acts, pl.rows, pl.biases, q, prov, &avg_bits);
+  q["avg_weight_bits"] = avg_bits;
+  return conversion_report(o, avg_bits, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+                           q, prov, rep_layers, {{"architecture", spec.arch}});
+}
+
 }  // namespace
 
 nlohmann::json convert_vision_checkpoint(const VisionConvertOptions& opt_in,
@@ -224,7 +261,7 @@ nlohmann::json convert_vision_checkpoint(const VisionConvertOptions& opt_in,
       std::to_string(spec.num_classes) + " classes");
   VisionConvertOptions opt = opt_in;
   if (opt.calib_images.empty() && !opt.default_calib_images.empty() && spec.pre.channels == 3 &&
-      opt.base.scheme != "fp32") {  // photos suit RGB models only (not, say, Fashion-MNIST's grayscale)
+      opt.base.scheme != "fp32" && opt.base.plan_path.empty()) {  // photos suit RGB models only (not, say, Fashion-MNIST's grayscale)
     opt.calib_images = opt.default_calib_images;
     if (!opt.rounding_explicit) opt.base.gptq = true;
     say("no --calib-images: calibrating on the default photos in " + opt.calib_images);
@@ -260,6 +297,7 @@ nlohmann::json convert_vision_checkpoint(const VisionConvertOptions& opt_in,
                          {"notes", spec.notes}};
   if (!opt.labels_source.empty()) prov["labels"] = opt.labels_source;
   if (!o.ratio_provenance.is_null()) prov["ratio_derivation"] = o.ratio_provenance;
+  if (!o.plan_path.empty()) return convert_from_plan(spec, opt, needs, prov, t0, say);
 
   // Calibration: the engine's fp32 forward over the images, collecting each conv's input patches.
   std::vector<LayerCalibration> cal(spec.convs.size());
@@ -272,7 +310,8 @@ nlohmann::json convert_vision_checkpoint(const VisionConvertOptions& opt_in,
     // The fp32 model the calibration forwards run on, in memory (no temporary file).
     double unused;
     std::vector<uint8_t> fp32_bytes;
-    write_model("", spec, opt, nullptr, nullptr, quantize_layers(spec, opt, nullptr, nullptr), folded_biases,
+    write_model("", spec, opt, nullptr, acts_of(spec, opt, nullptr, nullptr), quantize_layers(spec, opt, nullptr, nullptr),
+                folded_biases,
                 {{"scheme", "fp32"}}, prov, &unused, &fp32_bytes);
     const auto fp32_model = ModelFile::from_bytes(o.in_dir + " (fp32, for calibration)", fp32_bytes);
     fp32_bytes = {};
@@ -369,8 +408,18 @@ nlohmann::json convert_vision_checkpoint(const VisionConvertOptions& opt_in,
                                  : "off";
   say("packing " + std::to_string(plans.size()) + " layers; writing " + o.out_path);
   double avg_bits = 32;
-  const nlohmann::json rep_layers = write_model(o.out_path, spec, opt, &plans, &cal, qrs, biases, q, prov, &avg_bits);
+  const std::vector<ActQuant> acts = acts_of(spec, opt, &plans, &cal);
+  const nlohmann::json rep_layers = write_model(o.out_path, spec, opt, &plans, acts, qrs, biases, q, prov, &avg_bits);
   q["avg_weight_bits"] = avg_bits;
+  if (!o.export_plan_path.empty()) {
+    say("writing the plan " + o.export_plan_path);
+    write_vision_plan(o.export_plan_path, spec,
+                      {qrs, biases, acts,
+                       {{"architecture", spec.to_json(opt.labels).dump()},
+                        {"act", q["act_mode"].get<std::string>()},
+                        {"source", o.in_dir},
+                        {"history", "rmsmp-convert " + std::string(kConverterVersion) + ": " + o.command_line}}});
+  }
 
   return conversion_report(o, avg_bits, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
                            q, prov, rep_layers, {{"architecture", spec.arch}});

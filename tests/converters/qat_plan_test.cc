@@ -60,5 +60,39 @@ TEST(QatPlan, ValuesOffTheirGridAreRefusedNamingTensorAndRow) {
   EXPECT_THROW(read_qat_plan(dir + "/plain.safetensors"), Error);
 }
 
+// Vision plans (converters/vision_plan.h): a plan of another checkpoint, a missing activation quantizer and
+// options that the plan fixes are refused, naming the plan and the tensor; the round trip itself (exported plan ->
+// identical logits) is checked by tests/converters/qat_cnn_parity.sh.
+TEST(QatPlan, VisionPlansOfAnotherCheckpointOrIncompleteAreRefused) {
+  const std::string dir = test::temp_dir(), bin = test::bin_dir();
+  const std::string conv = bin + "/rmsmp-convert --quiet --in '" + test::fmnist_pth() + "' ";
+  std::string log;
+  ASSERT_EQ(test::run_cmd(conv + "--out '" + dir + "/ptq.rmsmp' --calib-images '" + test::fmnist_dir() +
+                              "/train-images-idx3-ubyte.gz' --calib-n 16 --export-plan '" + dir + "/ptq.plan'", &log), 0)
+      << log;
+  const QatPlan plan = read_qat_plan(dir + "/ptq.plan");
+  ASSERT_TRUE(plan.fp32.count("layer2.1.conv1.rmsmp_act") && plan.fp32.count("fc.bias.rmsmp_quant")) << "vision plan tensors";
+  auto refused = [&](const QatPlan& p, const std::string& want) {
+    write_qat_plan(dir + "/bad.plan", p);
+    std::string out;
+    EXPECT_EQ(test::run_cmd(conv + "--out '" + dir + "/bad.rmsmp' --plan '" + dir + "/bad.plan' 2>&1", &out), 1) << out;
+    EXPECT_NE(out.find(want), std::string::npos) << out;
+    EXPECT_FALSE(std::ifstream(dir + "/bad.rmsmp").good()) << "a refused plan left an output file";
+  };
+  QatPlan other = plan;
+  other.fp32.at("layer2.1.conv1.weight").second[7] += 1e-3f;  // a teacher that is not this checkpoint's
+  refused(other, "layer2.1.conv1.weight differs from the checkpoint's folded weight at 7");
+  QatPlan no_act = plan;
+  no_act.fp32.erase("fc.rmsmp_act");
+  refused(no_act, "fc.rmsmp_act is missing");
+  QatPlan bad_act = plan;
+  bad_act.fp32.at("fc.rmsmp_act").second = {6.f, 1.f, 0.f};
+  refused(bad_act, "fc.rmsmp_act = [6, 1, 0]");
+  std::string out;
+  EXPECT_EQ(test::run_cmd(conv + "--out '" + dir + "/x.rmsmp' --plan '" + dir + "/ptq.plan' --calib-images '" +
+                              test::fmnist_dir() + "/train-images-idx3-ubyte.gz' 2>&1", &out), 2) << out;
+  EXPECT_NE(out.find("--plan fixes every row, bias and activation clip"), std::string::npos) << out;
+}
+
 }  // namespace
 }  // namespace rmsmp
