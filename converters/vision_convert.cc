@@ -210,8 +210,9 @@ nlohmann::json write_model(const std::string& path, const CnnModelSpec& spec, co
 // CPU, see calibration.cc), calling `hook` with every conv's input patches.
 void forward_images(const ModelFile& file, const std::vector<std::vector<float>>& imgs, const CnnLayerHook& hook,
                     const std::function<void(size_t)>& progress) {
-  const CnnGraph g = cnn_bind(file);
+  CnnGraph g = cnn_bind(file);
   const auto be = make_backend("cpu-exact");
+  cnn_prepare(g, *be, file);
   for (size_t i = 0; i < imgs.size(); ++i) {
     cnn_forward(g, *be, imgs[i].data(), &hook);
     if (progress) progress(i + 1);

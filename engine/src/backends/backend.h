@@ -81,6 +81,19 @@ struct PreparedDepthwise {
 // The most taps a depthwise window may have on the prepared path (CnnGraph::kMaxTapMajorTaps).
 inline constexpr int64_t kMaxDepthwiseTaps = 64;
 
+// A grouped convolution's weights as the CNN runner's grouped kernels (cnn_ops) read them, made once at load by
+// Backend::prepare_grouped: int8 codes with per-row steps (or fp32 values), [rows][cols] in original row order;
+// depthwise convs (one input and one output channel per group, at most kMaxDepthwiseTaps taps) keep them
+// tap-major instead, [ky][kx][c], so the kernels' inner loops run over contiguous channels.
+struct PreparedGrouped {
+  std::vector<int8_t> q;
+  std::vector<float> f, step;
+  bool integer = true;
+  bool tap_major = false;
+  // Integer depthwise layers: the backend's own layout of q (prepare_depthwise); null: the shared kernel reads q.
+  std::shared_ptr<const PreparedDepthwise> prepared;
+};
+
 // One output row of a depthwise convolution (Backend::depthwise_row_s8). x: the quantized NHWC input
 // (in_h x in_w x channels); window kh x kw, strides sh/sw, top/left padding pt/pl; output row oy of width ow.
 // zeros: `channels` zero bytes (the taps outside the input). wstep/bias (null: 0) per channel; residual (null:
@@ -165,9 +178,15 @@ class Backend {
   // What runs w's rows of group g, for RMSMP_VERBOSE=dispatch at load (e.g. "gemm_s8_avx2 panels").
   virtual std::string kernel_name(const RowMixedLinear& w, const RowGroup& g) const;
 
+  // A grouped conv's weights (w: rows = output channels, cols = kh * kw * Cin / groups) in the layout above, at
+  // load; depthwise: one input and one output channel per group. The default (grouped_layout.cc) unpacks the
+  // file's row groups through the scheme table and, for integer depthwise layers, asks prepare_depthwise for
+  // this backend's own layout. Throws Unsupported naming `where` for a layer that mixes fp32 and integer rows.
+  virtual PreparedGrouped prepare_grouped(const RowMixedLinear& w, bool depthwise, const std::string& where) const;
+
   // Depthwise convolutions (one input and one output channel per group), integer weights w = [tap][c] int8
-  // (cnn_loader's tap-major form): the backend may keep them in the layout its depthwise_acc_s8 reads, made once
-  // at load. Null (the default): the CNN runner's shared kernel (cnn_ops) runs them.
+  // (prepare_grouped's tap-major form): the backend may keep them in the layout its depthwise_acc_s8 reads, made
+  // once at load. Null (the default): the CNN runner's shared kernel (cnn_ops) runs them.
   virtual std::shared_ptr<const PreparedDepthwise> prepare_depthwise(const int8_t* w, int64_t taps,
                                                                      int64_t channels) const {
     (void)w, (void)taps, (void)channels;

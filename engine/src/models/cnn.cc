@@ -76,7 +76,7 @@ std::vector<Handoff> plan_handoff(const CnnGraph& g) {
     }
     const RowMixedLinear& L = g.layers[size_t(n.layer)];
     const ActQuant& a = L.act;
-    const bool integer = L.all_integer_groups() && (n.groups == 1 || g.unpacked[size_t(n.layer)].integer);
+    const bool integer = L.all_integer_groups();  // a grouped conv's rows are all integer or all fp32 (prepare_grouped)
     if (!integer || a.dynamic || a.per_tensor || !(a.clip > 0.f)) {
       ok[v] = 0;
       continue;
@@ -151,7 +151,10 @@ void run_conv(const CnnGraph& g, const Backend& be, const CnnNode& n, const floa
                   cols[size_t((p * n.kh * n.kw + t) * in.c + gi * cin_g + ci)];
       (*hook)(n.layer, gp.data(), P * n.groups);
     }
-    cnn_conv_grouped(be, g.unpacked[size_t(n.layer)], L, act, x, in, n, out, post, y, xq, xq_step);
+    const CnnGraph::Unpacked& u = g.unpacked[size_t(n.layer)];
+    RMSMP_CHECK(!u.q.empty() || !u.f.empty(), ErrorCode::Internal,
+                "cnn_forward: grouped layer " << n.layer << " was not prepared (cnn_prepare first)");
+    cnn_conv_grouped(be, u, L, act, x, in, n, out, post, y, xq, xq_step);
     return;
   }
   const bool direct = n.kh == 1 && n.kw == 1 && n.sh == 1 && n.sw == 1 && n.pt == 0 && n.pl == 0 && n.pb == 0 &&
@@ -206,15 +209,18 @@ void run_conv(const CnnGraph& g, const Backend& be, const CnnNode& n, const floa
 void cnn_prepare(CnnGraph& g, const Backend& be, const ModelFile& f) {
   std::vector<const RowMixedLinear*> on_backend;  // groups == 1 convs run on backend linears (the rest: cnn_ops)
   for (size_t i = 0; i < g.layers.size(); ++i)
-    if (g.unpacked[i].q.empty() && g.unpacked[i].f.empty()) on_backend.push_back(&g.layers[i]);
+    if (!g.grouped[i]) on_backend.push_back(&g.layers[i]);
   check_layers(be, on_backend, f.path());
-  for (size_t i = 0; i < g.layers.size(); ++i) {
-    CnnGraph::Unpacked& u = g.unpacked[i];
-    const RowMixedLinear& L = g.layers[i];
-    if (u.q.empty() && u.f.empty())  // groups == 1 convs run on backend linears
+  for (size_t k = 0; k < g.nodes.size(); ++k) {
+    const CnnNode& n = g.nodes[k];
+    if (n.op != CnnNode::Op::Conv) continue;
+    const size_t i = size_t(n.layer);
+    if (!g.grouped[i]) {
       prepare_linear(be, f, g.layers[i]);
-    else if (u.tap_major && u.integer)  // depthwise: [tap][c], L.cols taps of L.rows channels
-      u.prepared = be.prepare_depthwise(u.q.data(), L.cols, L.rows);
+      continue;
+    }
+    const bool depthwise = n.groups == g.values[size_t(n.in)].c && n.groups == g.values[size_t(n.out)].c;
+    g.unpacked[i] = be.prepare_grouped(g.layers[i], depthwise, f.path() + ": node " + std::to_string(k) + " (conv)");
   }
 }
 

@@ -68,28 +68,20 @@ struct CnnGraph {
   std::vector<CnnValue> values;
   std::vector<CnnNode> nodes;
   std::vector<RowMixedLinear> layers;
-  // Grouped convs: weights unpacked to int8 (or copied fp32) once at load, [rows][cols] in original row order,
-  // with per-row steps; the grouped kernel reads these instead of the packed codes.
-  // Depthwise convs (one input and one output channel per group) keep them tap-major instead, [ky][kx][c],
-  // so the kernel's inner loop runs over contiguous channels.
-  struct Unpacked {
-    std::vector<int8_t> q;
-    std::vector<float> f, step;
-    bool integer = true;
-    bool tap_major = false;
-    // Integer depthwise layers: the backend's own layout of q (Backend::prepare_depthwise, made at load by the
-    // model that owns the backend); null: the shared kernel in cnn_ops reads q.
-    std::shared_ptr<const PreparedDepthwise> prepared;
-  };
+  // Grouped convs' weights in the layout the grouped kernels read (Backend::prepare_grouped, made by cnn_prepare
+  // with the backend that runs the model; the packed codes are not read by those kernels).
+  using Unpacked = PreparedGrouped;
   static constexpr int64_t kMaxTapMajorTaps = kMaxDepthwiseTaps;  // larger depthwise windows keep [c][tap] (the generic loop)
-  std::vector<Unpacked> unpacked;  // per layer; empty for groups == 1 layers
+  std::vector<Unpacked> unpacked;  // per layer; empty for groups == 1 layers and before cnn_prepare
+  std::vector<char> grouped;       // per layer: its conv has groups > 1 (runs cnn_ops, not Backend::linear)
   int output = 0;
   std::vector<int> last_use;  // per value: index of the last node reading it (buffers freed after)
 };
 
 // Parses and validates the graph in f's header (architecture.type == "cnn") and binds its layers.
 CnnGraph cnn_bind(const ModelFile& f);
-// Load time: the backend's layouts of every conv's weights (prepare_linear, prepare_depthwise).
+// Load time: the backend's layouts of every conv's weights (prepare_linear for groups == 1, prepare_grouped for
+// the others); cnn_forward needs it.
 void cnn_prepare(CnnGraph& g, const Backend& be, const ModelFile& f);
 // How many values the forward pass hands over as int8 (cnn.cc's int8 handoff: outputs whose every reader is an
 // integer conv with one and the same static clip); 0 with RMSMP_CNN_INT8_HANDOFF=0.

@@ -16,38 +16,6 @@ bool is_cnn_header(const nlohmann::json& h) {
   return h.contains("architecture") && h["architecture"].is_object() && h["architecture"].value("type", "") == "cnn";
 }
 
-namespace {
-
-CnnGraph::Unpacked unpack_layer(const RowMixedLinear& L, const std::string& where) {
-  CnnGraph::Unpacked u;
-  bool any_int = false, any_f32 = false;
-  for (const RowGroup& g : L.groups) (quant_is_integer(g.kind) ? any_int : any_f32) = true;
-  RMSMP_CHECK(!(any_int && any_f32), ErrorCode::Unsupported, where << ": a grouped conv mixes fp32 and integer rows");
-  u.integer = !any_f32;
-  const int64_t K = L.cols;
-  if (u.integer) u.q.resize(size_t(L.rows * K)), u.step.resize(size_t(L.rows));
-  else u.f.resize(size_t(L.rows * K));
-  int64_t off = 0;
-  for (const RowGroup& g : L.groups) {
-    const size_t rb = quant_row_bytes(g.kind, K);
-    for (int64_t j = 0; j < g.rows; ++j) {
-      const int64_t r = L.perm[off + j];
-      const uint8_t* row = g.codes + size_t(j) * rb;
-      if (u.integer) {
-        quant_scheme(g.kind).unpack_row(row, K, u.q.data() + r * K);
-        u.step[size_t(r)] = g.steps[j];
-      } else {
-        const float* wr = reinterpret_cast<const float*>(row);
-        std::copy(wr, wr + K, u.f.begin() + r * K);
-      }
-    }
-    off += g.rows;
-  }
-  return u;
-}
-
-}  // namespace
-
 CnnGraph cnn_bind(const ModelFile& f) {
   CnnGraph g;
   const std::string where = f.path();
@@ -72,24 +40,8 @@ CnnGraph cnn_bind(const ModelFile& f) {
     RMSMP_CHECK(!g.layers.back().act.dynamic || g.layers.back().act.per_tensor, ErrorCode::InvalidFile,
                 nw << ": a conv's activations are quantized per tensor (dynamic_tensor or static)");
     n.layer = int(g.layers.size()) - 1;
-    g.unpacked.emplace_back();
-    if (n.groups > 1) {
-      CnnGraph::Unpacked& u = g.unpacked.back();
-      u = unpack_layer(g.layers.back(), nw);
-      if (n.groups == vi.c && n.groups == vo.c && n.kh * n.kw <= CnnGraph::kMaxTapMajorTaps) {  // depthwise: [c][tap] -> [tap][c]
-        const int64_t taps = n.kh * n.kw, C = vo.c;
-        std::vector<int8_t> qt(u.q.size());
-        std::vector<float> ft(u.f.size());
-        for (int64_t c = 0; c < C; ++c)
-          for (int64_t t = 0; t < taps; ++t) {
-            if (u.integer) qt[size_t(t * C + c)] = u.q[size_t(c * taps + t)];
-            else ft[size_t(t * C + c)] = u.f[size_t(c * taps + t)];
-          }
-        u.q.swap(qt);
-        u.f.swap(ft);
-        u.tap_major = true;
-      }
-    }
+    g.unpacked.emplace_back();  // grouped layers: filled by cnn_prepare (Backend::prepare_grouped)
+    g.grouped.push_back(n.groups > 1);
   }
   return g;
 }
