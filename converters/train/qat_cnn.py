@@ -13,8 +13,13 @@ padding, residual and ReLU/ReLU6, max/avg pools, global average pool; ResNets, E
   through (zero beyond the clip), row steps learn in log space (LSQ), biases learn; activation clips stay.
 - Latent weights start at the plan's quantized values, so step 0 is exactly the post-training model.
 - No labels: the loss distils the fp32 teacher (the plan's NAME.weight / NAME.bias, BatchNorm folded):
-  KL(teacher || student) of the softmax at --temperature. Training photos get random resized crops and flips
-  (torchvision's RandomResizedCrop idea, PIL bilinear); grayscale IDX images random flips.
+  KL(teacher || student) of the softmax at --temperature, plus --feature-weight times each conv output's MSE
+  to the teacher's, normalised by the teacher's variance (dense supervision: every pixel of every layer, which
+  is what lets a few dozen photos train 4.6 M weights without fitting their logits alone). Training photos get random resized crops and flips
+  (torchvision's RandomResizedCrop idea, PIL bilinear) and, by default, mixup: each input is a random blend
+  of two crops that teacher and student both see ("function matching", Beyer et al. 2022: with few photos the
+  distillation otherwise fits the training crops and generalises worse than the post-training start);
+  grayscale IDX images random flips.
 - --reassign-every N: the paper's periodic reassignment (rmsmp_quant.reassign: Fisher-weighted 4-bit error,
   same counts per layer, so the same bits). Off by default, as for the encoder.
 - The output plan holds per conv values exactly steps[r] * q, the trained bias as NAME.bias.rmsmp_quant, and
@@ -88,7 +93,8 @@ class Cnn(torch.nn.Module):
         inside = (v.detach().abs() <= max_q + 0.5).to(x.dtype)
         return x * inside + (q * step - x * inside).detach()
 
-    def forward(self, x):
+    def forward(self, x, features=None):
+        """Logits; with a list `features`, every conv's output is appended to it (the feature loss)."""
         vals = {0: x}
         for n in self.arch["nodes"]:
             y, op = vals[n["in"]], n["op"]
@@ -105,6 +111,8 @@ class Cnn(torch.nn.Module):
                     y = F.relu(y)
                 elif n["act"] == "relu6":
                     y = torch.clamp(y, 0.0, 6.0)
+                if features is not None:
+                    features.append(y)
             elif op in ("maxpool", "avgpool"):
                 pt, pl, pb, pr = n["pad"]
                 if op == "maxpool":
@@ -219,8 +227,15 @@ def main():
     ap.add_argument("--warmup", type=int, default=20, help="steps of linear learning-rate warm-up")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate of the latent weights and biases")
+    ap.add_argument("--freeze-weights", action="store_true", help="keep the latent weights at their "
+                    "post-training values (codes change only where a step moves); "
+                    "train only the row steps and the biases (about 2 parameters per row: little to overfit)")
     ap.add_argument("--step-lr", type=float, default=1e-3, help="Adam learning rate of the log row steps")
     ap.add_argument("--temperature", type=float, default=1.0, help="softmax temperature of the distillation KL")
+    ap.add_argument("--feature-weight", type=float, default=1.0, help="weight of the per-conv feature MSE terms "
+                    "(mean over convs; 0: logits only)")
+    ap.add_argument("--mixup", type=float, help="Beta(a, a) blend of two training inputs (0: off; default 1 "
+                    "for photos, 0 for IDX images)")
     ap.add_argument("--reassign-every", type=int, default=0, help="steps between the paper's row reassignments "
                     "(default 0: never)")
     ap.add_argument("--eval-every", type=int, default=50)
@@ -252,6 +267,7 @@ def main():
         sys.exit("--images and --out are required for training (or --logits SRC --logits-out F alone)")
     teacher = Cnn(arch, t, quantized=False).eval()
     imgs = Images(a.images, arch["input"], a.limit)
+    mixup = a.mixup if a.mixup is not None else (1.0 if imgs.photos is not None else 0.0)
     n_train = len(imgs) - a.val
     if n_train < 1:
         sys.exit(f"{a.images}: {len(imgs)} images, none left for training after --val {a.val}")
@@ -265,7 +281,11 @@ def main():
         s = torch.cat([student(val_x[i:i + 32]) for i in range(0, len(val_x), 32)])
         return float((s.argmax(-1) == val_t.argmax(-1)).float().mean() * 100), float(kl(val_t, s))
 
-    opt = torch.optim.Adam([{"params": list(student.w.values()) + list(student.b.values()), "lr": a.lr},
+    if a.freeze_weights:
+        for w in student.w.values():
+            w.requires_grad_(False)
+    opt = torch.optim.Adam([{"params": [p for p in list(student.w.values()) + list(student.b.values())
+                                        if p.requires_grad], "lr": a.lr},
                             {"params": list(student.log_step.values()), "lr": a.step_lr}])
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda i: min(1.0, (i + 1) / a.warmup) * max(0.0, 1.0 - i / a.steps))
@@ -279,15 +299,23 @@ def main():
     t0, step = time.time(), 0
     while step < a.steps and time.time() - t0 < a.minutes * 60:
         x = torch.stack([imgs.train_item(rng.randrange(n_train), rng) for _ in range(a.batch)])
+        if mixup > 0:
+            lam = torch.distributions.Beta(mixup, mixup).sample((a.batch, 1, 1, 1))
+            x = lam * x + (1 - lam) * x[torch.randperm(a.batch)]
+        ft, fs = ([], []) if a.feature_weight > 0 else (None, None)
         with torch.no_grad():
-            lt = teacher(x)
-        loss = kl(lt, student(x), a.temperature)
+            lt = teacher(x, ft)
+        loss = kl(lt, student(x, fs), a.temperature)
+        if fs:
+            loss = loss + a.feature_weight * sum(((u - v) ** 2).mean() / v.var().clamp(min=1e-12)
+                                                 for u, v in zip(fs, ft)) / len(fs)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         with torch.no_grad():  # Fisher: running mean of squared gradients of the quantized weights
             fisher_n += 1
             for key, w in student.w.items():
-                fisher[key] += (w.grad ** 2 - fisher[key]) / fisher_n
+                if w.grad is not None:
+                    fisher[key] += (w.grad ** 2 - fisher[key]) / fisher_n
         opt.step()
         sched.step()
         step += 1
