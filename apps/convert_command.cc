@@ -138,9 +138,15 @@ nlohmann::json convert_command(int argc, char** argv) {
       }
       if (auto n = a.get("calib-n")) v.calib_n = cli::parse_int(*n, "--calib-n");
       if (auto l = a.get("labels")) v.labels = cli::read_lines(*l), v.labels_source = *l;
-      const std::string pin = a.get_or("pin-first-last", "fixed8");
-      RMSMP_CHECK(pin == "fixed8" || pin == "none", ErrorCode::InvalidArgument, "--pin-first-last must be fixed8 or none");
-      v.pin_first_last = pin == "fixed8";
+      const std::string pin = a.get_or("pin-first-last", quant_scheme(QuantKind::Fixed8).name);
+      const auto pk = quant_kind_from_name(pin);
+      RMSMP_CHECK(pin == "none" || (pk && quant_is_integer(*pk)), ErrorCode::InvalidArgument,
+                  "--pin-first-last must be none or an integer scheme (" << [] {
+                    std::string n;
+                    for (const std::string& s : uniform_baseline_schemes()) n += (n.empty() ? "" : ", ") + s;
+                    return n;
+                  }() << ")");
+      v.pin = pin == "none" ? std::nullopt : pk;
       const std::string bc = a.get_or("bias-correction", "on");
       RMSMP_CHECK(bc == "on" || bc == "off", ErrorCode::InvalidArgument, "--bias-correction must be on or off");
       v.bias_correction = bc == "on";

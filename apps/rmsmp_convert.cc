@@ -82,8 +82,9 @@ vision options (when --in is a .pth/.pt/.safetensors file):
   --calib-n N         use at most the first N calibration images (default 64)
   --labels FILE       class names, one per line in logit order (e.g. data/images/imagenet_classes.txt),
                       stored in the model for rmsmp-run classify
-  --pin-first-last P  fixed8 (default): the stem conv and the classifier keep Fixed-8 weights and 8-bit
-                      activations whatever the scheme; none: the scheme applies to them too
+  --pin-first-last P  fixed8 (default; or another integer scheme of the table): the stem conv and the
+                      classifier keep that scheme's weights and 8-bit activations whatever the scheme;
+                      none: the scheme applies to them too
   --bias-correction B on (default): when --calib-images are given, each quantized conv's bias absorbs the
                       mean shift of its weight error, b -= (W_q - W) E[x], E[x] its mean input over those
                       images (EfficientNet-Lite0, 109 photos: top-1 agreement with fp32 40% -> 57%); off

@@ -92,7 +92,7 @@ int cmd_demo(int argc, char** argv) {
 
   // Each RMSMP step of the table adds one change to the paper-style post-training setting; every baseline
   // uses the final setting (mse clip, gptq rounding) with the same calibration and activations.
-  const std::vector<Variant> variants = {
+  std::vector<Variant> variants = {
       {"fp32", "fp32", "fp32", ClipMode::MaxAbs, SchemeRule::Variance, false},
       {"rmsmp_paper", "rmsmp: max clip, nearest rounding, variance rule", "rmsmp", ClipMode::MaxAbs, SchemeRule::Variance, false},
       {"rmsmp_mse", "rmsmp: + mse clip", "rmsmp", ClipMode::Mse, SchemeRule::Variance, false},
@@ -100,13 +100,12 @@ int cmd_demo(int argc, char** argv) {
       {"rmsmp_hessian_rule", "rmsmp default, hessian rule for fixed4/pot4", "rmsmp", ClipMode::Mse, SchemeRule::Hessian, true},
       {"rmsmp_var_inverted", "rmsmp default, variance rule inverted (ablation)", "rmsmp", ClipMode::Mse,
        SchemeRule::VarianceInverted, true},
-      {"fixed8", "fixed8 uniform", "fixed8", ClipMode::Mse, SchemeRule::Variance, true},
-      {"fixed4", "fixed4 uniform", "fixed4", ClipMode::Mse, SchemeRule::Variance, true},
-      {"pot4", "pot4 uniform", "pot4", ClipMode::Mse, SchemeRule::Variance, true},
-      {"layerwise", "layerwise: whole layers fixed8/fixed4, same 8-bit budget", "layerwise", ClipMode::Mse,
-       SchemeRule::Variance, true},
-      {"random", "random rows, 65/30/5", "random", ClipMode::Mse, SchemeRule::Variance, true},
   };
+  for (const std::string& s : uniform_baseline_schemes())  // every integer scheme of the table, uniform
+    variants.push_back({s, s + " uniform", s, ClipMode::Mse, SchemeRule::Variance, true});
+  variants.push_back({"layerwise", "layerwise: whole layers fixed8/fixed4, same 8-bit budget", "layerwise",
+                      ClipMode::Mse, SchemeRule::Variance, true});
+  variants.push_back({"random", "random rows, 65/30/5", "random", ClipMode::Mse, SchemeRule::Variance, true});
 
   std::cerr << "[demo] checkpoint " << ckpt << "\n[demo] converting " << variants.size() << " models into " << out
             << "/models\n";

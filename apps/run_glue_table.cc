@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/cli.h"
+#include "convert.h"
 #include "glue/tasks.h"
 #include "run_commands.h"
 #include "run_glue.h"
@@ -32,8 +33,13 @@ std::vector<std::string> folder_names(const std::string& task) {
 
 // The demo's order first (fp32, the RMSMP steps, the baselines), then any other model alphabetically.
 std::vector<fs::path> model_files(const fs::path& dir) {
-  static const std::vector<std::string> order = {"fp32", "rmsmp_paper", "rmsmp_mse", "rmsmp", "rmsmp_hessian_rule",
-                                                 "rmsmp_var_inverted", "fixed8", "fixed4", "pot4", "layerwise", "random"};
+  static const std::vector<std::string> order = [] {
+    std::vector<std::string> v = {"fp32", "rmsmp_paper", "rmsmp_mse", "rmsmp", "rmsmp_hessian_rule", "rmsmp_var_inverted"};
+    for (const std::string& s : uniform_baseline_schemes()) v.push_back(s);
+    v.push_back("layerwise");
+    v.push_back("random");
+    return v;
+  }();
   RMSMP_CHECK(fs::is_directory(dir), ErrorCode::NotFound, dir.string() << ": no such folder");
   std::vector<fs::path> f;
   for (const auto& e : fs::directory_iterator(dir))

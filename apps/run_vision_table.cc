@@ -61,7 +61,10 @@ int cmd_fmnist_table(int argc, char** argv) {
   int64_t n = im.n;
   if (auto l = a.get("limit")) n = std::min<int64_t>(n, cli::parse_int(*l, "--limit"));
   const std::string calib = dir + "/train-images-idx3-ubyte.gz";
-  const std::vector<std::string> schemes = {"fp32", "rmsmp", "fixed8", "fixed4", "pot4", "layerwise", "random"};
+  std::vector<std::string> schemes = {"fp32", "rmsmp"};
+  for (const std::string& s : uniform_baseline_schemes()) schemes.push_back(s);  // the table's, uniform
+  schemes.push_back("layerwise");
+  schemes.push_back("random");
   nlohmann::json rows = nlohmann::json::array();
   double fp32_acc = 0;
   const auto t0 = std::chrono::steady_clock::now();
@@ -85,7 +88,8 @@ int cmd_fmnist_table(int argc, char** argv) {
     }
   nlohmann::json res = {{"model", pth}, {"architecture", "resnet20"}, {"test_images", n}, {"calibration", calib},
                         {"calibration_images", calib_n}, {"rounding", rounding}, {"clip", "mse"},
-                        {"pinned_layers", "first conv and classifier: Fixed-8 weights, 8-bit activations"},
+                        {"pinned_layers", std::string("first conv and classifier: ") +
+                                              quant_scheme(QuantKind::Fixed8).name + " weights, 8-bit activations"},
                         {"backend", VisionModel::load(out + "/models/fp32-a8.rmsmp", cli::load_options(a))->info().backend},
                         {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()},
                         {"rows", rows}};

@@ -34,6 +34,16 @@ const std::vector<std::string>& convert_scheme_names() {
   return k;
 }
 
+const std::vector<std::string>& uniform_baseline_schemes() {
+  static const std::vector<std::string> k = [] {
+    std::vector<std::string> v;
+    for (const QuantScheme& s : kQuantSchemes)
+      if (quant_is_integer(s.kind)) v.push_back(s.name);
+    return v;
+  }();
+  return k;
+}
+
 std::shared_ptr<const CalibrationResult> calibrate_checkpoint(const std::string& in_dir,
                                                               const std::vector<std::string>& sentences) {
   HfBertCheckpoint ck = load_hf_bert(in_dir);

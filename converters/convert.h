@@ -64,5 +64,8 @@ inline const char* default_embeddings(const std::string& scheme) {
 
 // All valid --scheme values.
 const std::vector<std::string>& convert_scheme_names();
+// The table's integer schemes (fixed8, fixed4, pot4, ...), in table order: the uniform baselines that the demo
+// and the comparison tables convert beside RMSMP.
+const std::vector<std::string>& uniform_baseline_schemes();
 
 }  // namespace rmsmp

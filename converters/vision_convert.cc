@@ -377,7 +377,7 @@ nlohmann::json convert_vision_checkpoint(const VisionConvertOptions& opt_in,
     p.name = spec.convs[i].name;
     p.rows = spec.convs[i].cout;
     p.cols = spec.convs[i].cols();
-    if (opt.pin_first_last && (i == 0 || i + 1 == spec.convs.size())) p.pinned = QuantKind::Fixed8;
+    if (opt.pin && (i == 0 || i + 1 == spec.convs.size())) p.pinned = *opt.pin;
     if (need_h && !cal[i].group_H.empty()) {
       p.scores = score_grouped(spec.convs[i], cal[i], o.clip);
       p.has_scores = true;
@@ -394,7 +394,9 @@ nlohmann::json convert_vision_checkpoint(const VisionConvertOptions& opt_in,
                                                          "unsigned grid after ReLU)"
                                                        : "dynamic per-tensor int8 (unsigned grid after ReLU)",
                                        "static per-layer int4 (MSE clip; 0..15 after ReLU)", layerwise_info);
-  q["pinned_layers"] = opt.pin_first_last ? "first conv and classifier: Fixed-8 weights, 8-bit activations" : "none";
+  q["pinned_layers"] = opt.pin ? std::string("first conv and classifier: ") + quant_scheme(*opt.pin).name +
+                                     " weights, 8-bit activations"
+                               : "none";
   q["avg_weight_bits_note"] = "code bits of all conv/fc rows; per-row fp32 steps not counted";
   const std::vector<QuantizedRows> qrs = quantize_layers(spec, opt, &plans, &cal);
   std::vector<std::vector<float>> biases = folded_biases;

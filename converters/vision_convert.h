@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,9 +23,9 @@ struct VisionConvertOptions {
   int64_t calib_n = 64;      // images used for calibration
   std::vector<std::string> labels;  // class names in logit order (optional)
   std::string labels_source;
-  // The stem conv and the classifier keep Fixed-8 weights and 8-bit activations whatever the scheme (the usual
-  // practice for low-bit CNNs); false applies the scheme to them too.
-  bool pin_first_last = true;
+  // The stem conv and the classifier keep this scheme's weights (default Fixed-8) and 8-bit activations whatever
+  // the scheme (the usual practice for low-bit CNNs); nullopt applies the scheme to them too.
+  std::optional<QuantKind> pin = QuantKind::Fixed8;
   // Bias correction (Nagel et al., "Data-Free Quantization", sec. 4.2, with calibration statistics): each
   // quantized conv's bias absorbs the mean shift its weight error causes, b -= (W_q - W) E[x], with E[x] the
   // mean of its input patches over the calibration images (per group for grouped convs). Applied when the
