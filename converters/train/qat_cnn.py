@@ -31,8 +31,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rmsmp_quant import FIXED4, FIXED8, POT4, PLAN_FORMAT, fake_quant, quant_levels, read_safetensors, reassign, \
-    round_half_away, write_safetensors
+from rmsmp_quant import FIXED4, FIXED8, POT4, PLAN_FORMAT, export_rows, fake_quant, read_safetensors, reassign, \
+    round_half_away, update_fisher, write_safetensors
 
 
 # ---- the graph ----
@@ -310,11 +310,8 @@ def main():
                                                  for u, v in zip(fs, ft)) / len(fs)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        with torch.no_grad():  # Fisher: running mean of squared gradients of the quantized weights
-            fisher_n += 1
-            for key, w in student.w.items():
-                if w.grad is not None:
-                    fisher[key] += (w.grad ** 2 - fisher[key]) / fisher_n
+        fisher_n += 1
+        update_fisher(student, fisher, fisher_n)
         opt.step()
         sched.step()
         step += 1
@@ -338,11 +335,7 @@ def main():
             if n["op"] != "conv":
                 continue
             name, key = n["layer"], n["layer"].replace(".", "_")
-            s, kinds = student.step(key).detach(), student.kinds[key]
-            q = quant_levels(student.w[key] / s.unsqueeze(1), kinds)
-            out[name + ".weight.rmsmp_dequant"] = (s.unsqueeze(1) * q).numpy()
-            out[name + ".weight.rmsmp_step"] = s.numpy()
-            out[name + ".weight.rmsmp_kind"] = kinds.numpy().astype(np.float32)
+            out.update(export_rows(student, key, name + ".weight"))
             out[name + ".bias.rmsmp_quant"] = student.b[key].detach().numpy()
         meta = dict(meta)
         meta["history"] = meta.get("history", "") + f"\nqat_cnn.py: {' '.join(sys.argv[1:])}; {step} steps"

@@ -28,8 +28,8 @@ import argparse, json, math, os, random, sys, time
 import numpy as np
 import torch
 
-from rmsmp_quant import (FIXED4, FIXED8, POT4, PLAN_FORMAT, fake_quant, quant_levels, read_safetensors,
-                         reassign, round_half_away, write_safetensors)
+from rmsmp_quant import (FIXED4, FIXED8, POT4, PLAN_FORMAT, export_rows, fake_quant, read_safetensors, reassign,
+                         round_half_away, update_fisher, write_safetensors)
 
 
 def act_quant(x):
@@ -241,10 +241,8 @@ def main():
             loss = loss + a.hidden_weight * (((x - y) ** 2) * m).sum() / (m.sum() * x.shape[-1]) / y.var()
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        with torch.no_grad():  # Fisher: running mean of squared gradients of the quantized weights
-            fisher_n += 1
-            for k, w in student.w.items():
-                fisher[k] += (w.grad ** 2 - fisher[k]) / fisher_n
+        fisher_n += 1
+        update_fisher(student, fisher, fisher_n)
         opt.step()
         sched.step()
         step += 1
@@ -267,11 +265,7 @@ def main():
         out = dict(t)
         for key, w in student.w.items():
             name = key.replace("_", ".", 2) + ".weight"  # encoder_3_ffn_in -> encoder.3.ffn_in.weight
-            s, kinds = student.step(key).detach(), student.kinds[key]
-            q = quant_levels(w / s.unsqueeze(1), kinds)
-            out[name + ".rmsmp_dequant"] = (s.unsqueeze(1) * q).numpy()
-            out[name + ".rmsmp_step"] = s.numpy()
-            out[name + ".rmsmp_kind"] = kinds.numpy().astype(np.float32)
+            out.update(export_rows(student, key, name))
             out[name.replace(".weight", ".bias")] = student.b[key].detach().numpy()
         meta = dict(meta)
         meta["history"] = meta.get("history", "") + f"\nqat_encoder.py: {' '.join(sys.argv[1:])}; {step} steps"

@@ -118,3 +118,21 @@ def reassign(model, fisher):
         model.kinds[key] = new
         changed += int(moved.sum())
     return changed
+
+
+@torch.no_grad()
+def update_fisher(model, fisher, n):
+    """Running mean of squared gradients of the latent weights (n: this step's count, from 1): the Fisher estimate
+    of the loss Hessian that reassign() weights each row's error with."""
+    for key, w in model.w.items():
+        if w.grad is not None:
+            fisher[key] += (w.grad ** 2 - fisher[key]) / n
+
+
+@torch.no_grad()
+def export_rows(model, key, name):
+    """Plan tensors of one trained layer (qat_plan.h): values exactly steps[r] * q, the steps, the schemes."""
+    s, kinds = model.step(key).detach(), model.kinds[key]
+    q = quant_levels(model.w[key] / s.unsqueeze(1), kinds)
+    return {name + ".rmsmp_dequant": (s.unsqueeze(1) * q).numpy(), name + ".rmsmp_step": s.numpy(),
+            name + ".rmsmp_kind": kinds.numpy().astype(np.float32)}
