@@ -183,14 +183,17 @@ FpgaPrediction fpga_predict(const FpgaDevice& d, const FpgaAssumptions& a, const
   const double bytes_per_cycle = d.ddr_gbps * 1e9 * a.ddr_efficiency / (d.clock_mhz * 1e6);
   const double bram_bytes = double(d.bram36) * 36864 / 8;
   FpgaPrediction p;
-  // Weights: 4 bits per 4-bit weight, 8 per 8-bit, plus a 32-bit scale per row; the same for the baseline at 4 bits.
+  // Weights: each row's scheme's storage bits (the scheme table), plus a 32-bit scale per row; the baseline is
+  // Fixed-4 throughout.
+  const int bp = quant_scheme(QuantKind::Pow2x4).bits, b4 = quant_scheme(QuantKind::Fixed4).bits,
+            b8 = quant_scheme(QuantKind::Fixed8).bits;
   std::vector<std::array<int64_t, 3>> counts;
   for (const auto& l : layers) {
     int64_t n8 = 0, n4 = 0, np = 0;
     if (!l.act_act) ratio_counts(r, l.rows, n8, n4, np);
     counts.push_back({np, n4, n8});
-    p.weight_bytes += double(l.cols) * double(4 * np + 4 * n4 + 8 * n8) / 8 + 4.0 * double(l.rows);
-    p.baseline_weight_bytes += double(l.cols) * double(l.rows) * 4 / 8 + 4.0 * double(l.rows);
+    p.weight_bytes += double(l.cols) * double(bp * np + b4 * n4 + b8 * n8) / 8 + 4.0 * double(l.rows);
+    p.baseline_weight_bytes += double(l.cols) * double(l.rows) * b4 / 8 + 4.0 * double(l.rows);
   }
   p.weights_on_chip = p.weight_bytes <= a.bram_weight_share * bram_bytes;
   p.baseline_weights_on_chip = p.baseline_weight_bytes <= a.bram_weight_share * bram_bytes;
