@@ -14,8 +14,9 @@ static activation clips; QAT: converters/train/qat_cnn.py or qat_encoder.py from
 - minilm: all-MiniLM-L6-v2: SST-2 dev accuracy with a head fitted on fp32 features, STS-B dev Spearman of the
   embeddings' cosine similarity (the MTEB protocol, no head), embedding cosine to fp32 (mean, min) on SST-2 dev;
   calibration on data/calib/text.txt, QAT on the SST-2 train sample's sentences (never its labels).
-Run after `bash scripts/setup.sh` and a build. Times on 2 cores: fmnist ~15 min, effnet ~15 min per 100 QAT
-steps per scheme, minilm ~6 min per 100 QAT steps per scheme.
+Run after `bash scripts/setup.sh` and a build. Times on 2 cores (measured: docs/bench/equal-bits-fmnist-xeon.json,
+docs/bench/qat-effnet-xeon.json, README's MiniLM QAT): fmnist ~15 min in all; effnet ~5 min per 100 QAT steps
+per scheme; minilm ~4 min per 100 QAT steps per scheme.
 """
 import argparse, json, os, subprocess, sys, time
 
