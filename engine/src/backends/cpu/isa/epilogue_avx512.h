@@ -46,6 +46,18 @@ inline __m512i round16(const Epi16Consts& k, __m512 v) {
   return _mm512_cvttps_epi32(_mm512_add_ps(t, h));
 }
 
+// round16 for v >= +0 (after ReLU or ReLU6, which send NaN and -0 to +0): t = v * q_inv is then >= +0, so the
+// lower clamp and the sign of the half are no-ops and are left out; the same int32 lanes.
+inline __m512i round16_nonneg(const Epi16Consts& k, __m512 v) {
+  const __m512 t = _mm512_min_ps(_mm512_mul_ps(v, k.qinv), k.qlim);
+  return _mm512_cvttps_epi32(_mm512_add_ps(t, _mm512_castsi512_ps(k.half)));
+}
+
+// round16 or round16_nonneg, by what the activation guarantees.
+inline __m512i round16_after(const Epi16Consts& k, __m512 v, LinearPost::Act act) {
+  return act == LinearPost::Act::Relu || act == LinearPost::Act::Relu6 ? round16_nonneg(k, v) : round16(k, v);
+}
+
 // finish16 with the row vectors already loaded: ws (w_step) and b (bias, or zero).
 inline __m512 finish16v(const Epi16Consts& k, __m512i sums, __m512 xstep, __m512 ws, __m512 b, const float* residual,
                         LinearPost::Act act, __mmask16 m, float* y, int8_t* q) {
@@ -53,7 +65,7 @@ inline __m512 finish16v(const Epi16Consts& k, __m512i sums, __m512 xstep, __m512
   const __m512 v = value16(k, sums, xstep, ws, b, residual ? &r : nullptr, act);
   if (y) _mm512_mask_storeu_ps(y, m, v);
   if (q) {
-    const __m128i b8 = _mm512_cvtepi32_epi8(round16(k, v));
+    const __m128i b8 = _mm512_cvtepi32_epi8(round16_after(k, v, act));
     if (m == 0xFFFF) _mm_storeu_si128(reinterpret_cast<__m128i*>(q), b8);
     else _mm_mask_storeu_epi8(q, m, b8);
   }
@@ -90,7 +102,7 @@ inline void emit_epi(const GemmEpilogue& e, const int32_t* xsum, int64_t r, int6
       else _mm512_mask_storeu_ps(dst + o, m, v);
     }
     if (kQ) {
-      const __m128i b8 = _mm512_cvtepi32_epi8(round16(k, v));
+      const __m128i b8 = _mm512_cvtepi32_epi8(round16_after(k, v, kAct));
       if (full) _mm_storeu_si128(reinterpret_cast<__m128i*>(q + o), b8);
       else _mm_mask_storeu_epi8(q + o, m, b8);
     }
@@ -122,8 +134,10 @@ inline void emit_epi_out(const GemmEpilogue& e, const int32_t* xsum, int64_t r, 
 
 // Tokens t .. t + nt - 1's sums of rows r .. r + 15 of the call (c[i]: token t + i; lanes outside m: past the
 // rows): the compensation for the unsigned weights, then stored to acc, or finished by a.epi (gemm_s8.h)
-// without reaching memory. Everything a.epi holds is read into locals first: the int8 stores may alias any
-// object, so fields read through a.epi were reloaded after each of them.
+// without reaching memory. emit_epi reads every field of a.epi into locals before its first store (the int8
+// stores may alias any object, so fields read through a.epi later were reloaded after each of them). Not a
+// copy of the struct: the compiler copied it with one 64-byte store and read fields back from inside it, a
+// store-forwarding stall per call that was a quarter of this function's samples (EfficientNet-Lite0, perf).
 inline void emit_half(const GemmS8Args& a, int64_t r, int64_t t, int nt, const __m512i* c, __mmask16 m) {
   if (!a.epi) {
     for (int i = 0; i < nt; ++i)
@@ -131,7 +145,7 @@ inline void emit_half(const GemmS8Args& a, int64_t r, int64_t t, int nt, const _
                                _mm512_sub_epi32(c[i], _mm512_set1_epi32(128 * a.x_sum[t + i])));
     return;
   }
-  const GemmEpilogue e = *a.epi;
+  const GemmEpilogue& e = *a.epi;
   if (e.residual) emit_epi_out<true>(e, a.x_sum, r, t, nt, c, m);
   else emit_epi_out<false>(e, a.x_sum, r, t, nt, c, m);
 }
