@@ -447,7 +447,7 @@ TEST(CnnOps, DepthwiseConvMatchesDirectConvolution) {
   for (const std::string& be : backends) {
     const auto b = make_backend(be);
     CnnGraph::Unpacked up = ui;
-    up.prepared = b->prepare_depthwise(up.q.data(), 9, C);
+    up.prepared = b->prepare_depthwise(up.q.data(), 3, 3, C);
     if (be == "cpu:avx512") {
       EXPECT_TRUE(up.prepared) << "AVX-512 VNNI prepares depthwise layers";
     }
@@ -477,6 +477,73 @@ TEST(CnnOps, DepthwiseConvMatchesDirectConvolution) {
           const float v = post_value(rowq_epilogue(int32_t(acc[i]), xs, ui.step[c], with_res ? bias[c] : 0.f),
                                      with_res ? &res[i] : nullptr, act);
           ASSERT_EQ(y[i], v) << be << " act " << int(act) << (with_res ? " with" : " without") << " residual, " << i;
+        }
+      }
+  }
+}
+
+// Every backend's depthwise kernels on int8 input (the handoff: float and int8 outputs together) against the
+// reference backend's plain loops, bit for bit: strides 1 and 2, 3x3 and 5x5 windows with asymmetric padding,
+// channel counts of half a 64-channel block, one and a half blocks, and more (the AVX-512 row kernel takes
+// stride-1 windows of at most 4 rows by input column, the others per pixel; both are covered).
+TEST(CnnOps, DepthwiseRowKernelsMatchTheReferenceOnInt8Input) {
+  struct Shape {
+    int64_t k, s, c, h, w;
+  };
+  for (const Shape sh : {Shape{3, 1, 32, 9, 11}, Shape{3, 1, 96, 6, 7}, Shape{3, 2, 40, 9, 8}, Shape{5, 1, 72, 7, 6},
+                         Shape{5, 2, 136, 9, 9}, Shape{3, 1, 200, 4, 5}}) {
+    std::mt19937 rng(uint32_t(sh.k * 1000 + sh.s * 100 + sh.c));
+    std::uniform_int_distribution<int> qd(-127, 127);
+    std::normal_distribution<float> nd;
+    const int64_t C = sh.c, taps = sh.k * sh.k;
+    CnnNode n;
+    n.kh = n.kw = sh.k, n.sh = n.sw = sh.s, n.groups = C;
+    n.pt = n.pl = (sh.k - 1) / 2, n.pb = sh.k / 2, n.pr = sh.k / 2 - (sh.s == 2 ? 1 : 0);  // TF SAME-like
+    const CnnValue in{"x", sh.h, sh.w, C};
+    const CnnValue out{"y", cnn_out_dim(sh.h, sh.k, sh.s, n.pt, n.pb), cnn_out_dim(sh.w, sh.k, sh.s, n.pl, n.pr), C};
+    std::vector<int8_t> xq(size_t(in.size()));
+    for (auto& v : xq) v = int8_t(qd(rng));
+    CnnGraph::Unpacked u;
+    u.tap_major = true;
+    u.q.resize(size_t(taps * C));
+    for (auto& v : u.q) v = int8_t(qd(rng));
+    u.step.resize(size_t(C));
+    std::vector<float> bias(static_cast<size_t>(C)), res(static_cast<size_t>(out.size()));
+    for (int64_t c = 0; c < C; ++c) u.step[size_t(c)] = 1e-3f * float(1 + c % 7), bias[size_t(c)] = nd(rng);
+    for (auto& v : res) v = 2.f * nd(rng);
+    RowMixedLinear L;
+    L.rows = C, L.cols = taps, L.bias = bias.data();
+    const ActQuant act{};  // unused with int8 input
+    for (const LinearPost::Act a : {LinearPost::Act::Relu6, LinearPost::Act::None})
+      for (const bool with_res : {false, true}) {
+        auto run = [&](const std::string& name, std::vector<float>& y, std::vector<int8_t>& q) {
+          const auto b = make_backend(name);
+          CnnGraph::Unpacked ub = u;
+          ub.prepared = b->prepare_depthwise(ub.q.data(), sh.k, sh.k, C);
+          LinearPost post{with_res ? res.data() : nullptr, a};
+          post.q_out = q.data(), post.q_inv = 1.f / 0.05f, post.q_max = 127;
+          cnn_conv_grouped(*b, ub, L, act, nullptr, in, n, out, post, y.data(), xq.data(), 0.02f);
+          return ub.prepared != nullptr;
+        };
+        std::vector<float> want(size_t(out.size())), got(want.size());
+        std::vector<int8_t> want_q(want.size()), got_q(want.size());
+        run("reference", want, want_q);
+        std::vector<std::string> backends = {"cpu:generic"};
+        if (isa_supported(Isa::Avx2)) backends.push_back("cpu:avx2");
+        if (isa_supported(Isa::Avx512Vnni)) backends.push_back("cpu:avx512");
+        for (const std::string& be : backends) {
+          std::fill(got.begin(), got.end(), -1.f);
+          std::fill(got_q.begin(), got_q.end(), int8_t(99));
+          const bool prepared = run(be, got, got_q);
+          if (be == "cpu:avx512") {
+            EXPECT_TRUE(prepared) << "AVX-512 VNNI prepares depthwise layers";
+          }
+          const std::string what = be + " k" + std::to_string(sh.k) + " s" + std::to_string(sh.s) + " C" +
+                                   std::to_string(C) + " act " + std::to_string(int(a)) + (with_res ? " res" : "");
+          for (size_t i = 0; i < want.size(); ++i) {
+            ASSERT_EQ(got[i], want[i]) << what << ", output " << i;
+            ASSERT_EQ(got_q[i], want_q[i]) << what << ", int8 output " << i;
+          }
         }
       }
   }

@@ -179,17 +179,20 @@ class Backend {
   virtual std::string kernel_name(const RowMixedLinear& w, const RowGroup& g) const;
 
   // A grouped conv's weights (w: rows = output channels, cols = kh * kw * Cin / groups) in the layout above, at
-  // load; depthwise: one input and one output channel per group. The default (grouped_layout.cc) unpacks the
-  // file's row groups through the scheme table and, for integer depthwise layers, asks prepare_depthwise for
-  // this backend's own layout. Throws Unsupported naming `where` for a layer that mixes fp32 and integer rows.
-  virtual PreparedGrouped prepare_grouped(const RowMixedLinear& w, bool depthwise, const std::string& where) const;
+  // load; depthwise_kh > 0: a depthwise conv (one input and one output channel per group) of kernel height
+  // depthwise_kh (its width is w.cols / depthwise_kh); 0: any other grouped conv. The default
+  // (grouped_layout.cc) unpacks the file's row groups through the scheme table and, for integer depthwise
+  // layers, asks prepare_depthwise for this backend's own layout. Throws Unsupported naming `where` for a layer
+  // that mixes fp32 and integer rows.
+  virtual PreparedGrouped prepare_grouped(const RowMixedLinear& w, int64_t depthwise_kh, const std::string& where) const;
 
   // Depthwise convolutions (one input and one output channel per group), integer weights w = [tap][c] int8
   // (prepare_grouped's tap-major form): the backend may keep them in the layout its depthwise_acc_s8 reads, made
   // once at load. Null (the default): the CNN runner's shared kernel (cnn_ops) runs them.
-  virtual std::shared_ptr<const PreparedDepthwise> prepare_depthwise(const int8_t* w, int64_t taps,
+  // The window is kh x kw (taps = kh * kw, in (ky, kx) order).
+  virtual std::shared_ptr<const PreparedDepthwise> prepare_depthwise(const int8_t* w, int64_t kh, int64_t kw,
                                                                      int64_t channels) const {
-    (void)w, (void)taps, (void)channels;
+    (void)w, (void)kh, (void)kw, (void)channels;
     return nullptr;
   }
   // One output pixel's sums: acc[c] = sum over t < w.taps of xs[t][c] * w[t][c], c < w.channels, exact in int32

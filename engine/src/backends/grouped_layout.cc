@@ -6,7 +6,7 @@
 
 namespace rmsmp {
 
-PreparedGrouped Backend::prepare_grouped(const RowMixedLinear& L, bool depthwise, const std::string& where) const {
+PreparedGrouped Backend::prepare_grouped(const RowMixedLinear& L, int64_t depthwise_kh, const std::string& where) const {
   PreparedGrouped u;
   bool any_int = false, any_f32 = false;
   for (const RowGroup& g : L.groups) (quant_is_integer(g.kind) ? any_int : any_f32) = true;
@@ -31,7 +31,7 @@ PreparedGrouped Backend::prepare_grouped(const RowMixedLinear& L, bool depthwise
     }
     off += g.rows;
   }
-  if (!depthwise || K > kMaxDepthwiseTaps) return u;
+  if (depthwise_kh <= 0 || K > kMaxDepthwiseTaps || K % depthwise_kh != 0) return u;
   const int64_t taps = K, C = L.rows;  // [c][tap] -> [tap][c]
   std::vector<int8_t> qt(u.q.size());
   std::vector<float> ft(u.f.size());
@@ -43,7 +43,7 @@ PreparedGrouped Backend::prepare_grouped(const RowMixedLinear& L, bool depthwise
   u.q.swap(qt);
   u.f.swap(ft);
   u.tap_major = true;
-  if (u.integer) u.prepared = prepare_depthwise(u.q.data(), taps, C);
+  if (u.integer) u.prepared = prepare_depthwise(u.q.data(), depthwise_kh, taps / depthwise_kh, C);
   return u;
 }
 

@@ -220,7 +220,7 @@ void cnn_prepare(CnnGraph& g, const Backend& be, const ModelFile& f) {
       continue;
     }
     const bool depthwise = n.groups == g.values[size_t(n.in)].c && n.groups == g.values[size_t(n.out)].c;
-    g.unpacked[i] = be.prepare_grouped(g.layers[i], depthwise, f.path() + ": node " + std::to_string(k) + " (conv)");
+    g.unpacked[i] = be.prepare_grouped(g.layers[i], depthwise ? n.kh : 0, f.path() + ": node " + std::to_string(k) + " (conv)");
   }
 }
 

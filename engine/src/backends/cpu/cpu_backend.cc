@@ -121,10 +121,10 @@ std::shared_ptr<const PreparedLinear> CpuBackend::prepare(const RowMixedLinear& 
 
 bool CpuBackend::expand_4bit() const { return expand_; }
 
-std::shared_ptr<const PreparedDepthwise> CpuBackend::prepare_depthwise(const int8_t* w, int64_t taps,
+std::shared_ptr<const PreparedDepthwise> CpuBackend::prepare_depthwise(const int8_t* w, int64_t kh, int64_t kw,
                                                                        int64_t channels) const {
   if (isa_ != Isa::Avx512Vnni) return nullptr;
-  return cpu_prepare_depthwise_vnni(w, taps, channels);
+  return cpu_prepare_depthwise_vnni(w, kh, kw, channels);
 }
 
 void CpuBackend::depthwise_acc_s8(const PreparedDepthwise& w, const int8_t* const* xs, int32_t* acc) const {

@@ -41,7 +41,7 @@ class CpuBackend : public ReferenceBackend {
   // 4-bit rows (a byte per weight, as ONNX Runtime's int8). RMSMP_CPU_EXPAND=0|1 overrides.
   bool expand_4bit() const;
   // AVX-512 VNNI: depthwise weights as int16 tap pairs for vpdpwssd (prepared.h); other ISAs keep the shared kernel.
-  std::shared_ptr<const PreparedDepthwise> prepare_depthwise(const int8_t* w, int64_t taps,
+  std::shared_ptr<const PreparedDepthwise> prepare_depthwise(const int8_t* w, int64_t kh, int64_t kw,
                                                              int64_t channels) const override;
   void depthwise_acc_s8(const PreparedDepthwise& w, const int8_t* const* xs, int32_t* acc) const override;
   uint32_t depthwise_row_s8(const PreparedDepthwise& w, const DepthwiseRow& r) const override;

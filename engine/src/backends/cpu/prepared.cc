@@ -186,10 +186,14 @@ std::shared_ptr<const CpuPreparedLinear> cpu_prepare_vnni(const RowMixedLinear& 
   return p;
 }
 
-std::shared_ptr<const CpuPreparedDepthwise> cpu_prepare_depthwise_vnni(const int8_t* w, int64_t taps,
+std::shared_ptr<const CpuPreparedDepthwise> cpu_prepare_depthwise_vnni(const int8_t* w, int64_t kh, int64_t kw,
                                                                        int64_t channels) {
   auto p = std::make_shared<CpuPreparedDepthwise>();
+  const int64_t taps = kh * kw;
   p->taps = taps;
+  p->kh = kh;
+  p->kw = kw;
+  p->vquads = (kh + 3) / 4;
   p->channels = channels;
   p->quads = (taps + 3) / 4;
   p->blocks = (channels + 63) / 64;
@@ -209,6 +213,20 @@ std::shared_ptr<const CpuPreparedDepthwise> cpu_prepare_depthwise_vnni(const int
               sum += v;
             }
           p->comp[size_t(b * 64 + lane)] = -128 * sum;
+        }
+  // The column quads (prepared.h): the same dword of the same lane, taps (4 g + i, kx).
+  p->wcol.assign(size_t(p->blocks * kw * p->vquads * 256), 0);
+  for (int64_t b = 0; b < p->blocks; ++b)
+    for (int64_t k = 0; k < 4; ++k)
+      for (int64_t l = 0; l < 4; ++l)
+        for (int64_t j = 0; j < 4; ++j) {
+          const int64_t c = 64 * b + 16 * l + 4 * k + j, lane = 16 * k + 4 * l + j;
+          for (int64_t kx = 0; kx < kw; ++kx)
+            for (int64_t g = 0; g < p->vquads; ++g)
+              for (int64_t i = 0; i < 4; ++i) {
+                const int64_t ky = 4 * g + i;
+                p->wcol[size_t(((b * kw + kx) * p->vquads + g) * 256 + 4 * lane + i)] = ky < kh ? at(ky * kw + kx, c) : 0;
+              }
         }
   return p;
 }

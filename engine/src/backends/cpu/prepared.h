@@ -75,11 +75,19 @@ std::shared_ptr<const CpuPreparedLinear> cpu_prepare_vnni(const RowMixedLinear& 
 // once per pixel. Offset of (quad p, block b): (b * quads + p) * 256. The kernel feeds x + 128 (unsigned) to
 // vpdpbusd; comp holds -128 * sum_t w[t][c] in the same dword order (per block, four zmm of 16 int32), the
 // accumulators' starting values, so the sums come out as sum x w exactly.
+//
+// The row kernel (depthwise_row_vnni) reads a second copy, wcol, with quads made of columns instead: quad (kx, g)
+// holds taps (4 g + i, kx) for i < 4 (rows past kh: weight 0), g < vquads = ceil(kh / 4), offset of (kx, g,
+// block b): ((b * kw + kx) * vquads + g) * 256, same dword order. Interleaved that way, an input column's four
+// rows serve every output pixel whose window covers the column: the kernel interleaves each input column once
+// per output row instead of every tap of every pixel. comp is the same for both (a sum over all taps).
 struct CpuPreparedDepthwise : PreparedDepthwise {
   int64_t quads = 0, blocks = 0;
-  std::vector<int8_t> w;
+  int64_t kh = 0, kw = 0, vquads = 0;
+  std::vector<int8_t> w, wcol;
   std::vector<int32_t> comp;
 };
-std::shared_ptr<const CpuPreparedDepthwise> cpu_prepare_depthwise_vnni(const int8_t* w, int64_t taps, int64_t channels);
+std::shared_ptr<const CpuPreparedDepthwise> cpu_prepare_depthwise_vnni(const int8_t* w, int64_t kh, int64_t kw,
+                                                                       int64_t channels);
 
 }  // namespace rmsmp
