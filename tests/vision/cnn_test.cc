@@ -514,14 +514,15 @@ TEST(CnnOps, DepthwiseRowKernelsMatchTheReferenceOnInt8Input) {
     RowMixedLinear L;
     L.rows = C, L.cols = taps, L.bias = bias.data();
     const ActQuant act{};  // unused with int8 input
-    for (const LinearPost::Act a : {LinearPost::Act::Relu6, LinearPost::Act::None})
-      for (const bool with_res : {false, true}) {
+    for (const LinearPost::Act a : {LinearPost::Act::Relu6, LinearPost::Act::Relu, LinearPost::Act::None})
+      for (const int mode : {0, 1, 2}) {  // residual; none; none and int8 outputs only (the fused fast paths)
+        const bool with_res = mode == 0, q_only = mode == 2;
         auto run = [&](const std::string& name, std::vector<float>& y, std::vector<int8_t>& q) {
           const auto b = make_backend(name);
           CnnGraph::Unpacked ub = u;
           ub.prepared = b->prepare_depthwise(ub.q.data(), sh.k, sh.k, C);
           LinearPost post{with_res ? res.data() : nullptr, a};
-          post.q_out = q.data(), post.q_inv = 1.f / 0.05f, post.q_max = 127;
+          post.q_out = q.data(), post.q_inv = 1.f / 0.05f, post.q_max = 127, post.q_only = q_only;
           cnn_conv_grouped(*b, ub, L, act, nullptr, in, n, out, post, y.data(), xq.data(), 0.02f);
           return ub.prepared != nullptr;
         };
@@ -539,9 +540,11 @@ TEST(CnnOps, DepthwiseRowKernelsMatchTheReferenceOnInt8Input) {
             EXPECT_TRUE(prepared) << "AVX-512 VNNI prepares depthwise layers";
           }
           const std::string what = be + " k" + std::to_string(sh.k) + " s" + std::to_string(sh.s) + " C" +
-                                   std::to_string(C) + " act " + std::to_string(int(a)) + (with_res ? " res" : "");
+                                   std::to_string(C) + " act " + std::to_string(int(a)) + " mode " + std::to_string(mode);
           for (size_t i = 0; i < want.size(); ++i) {
-            ASSERT_EQ(got[i], want[i]) << what << ", output " << i;
+            if (!q_only) {
+              ASSERT_EQ(got[i], want[i]) << what << ", output " << i;
+            }
             ASSERT_EQ(got_q[i], want_q[i]) << what << ", int8 output " << i;
           }
         }

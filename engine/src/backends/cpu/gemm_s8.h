@@ -55,6 +55,9 @@ struct GemmEpilogue {
   int8_t* q;
   float q_inv;
   int q_max;
+  // Every token of the call has the same x_step (a statically quantized input): the kernel may multiply it by
+  // w_step once per call instead of per token (the same product).
+  bool x_uniform = false;
 };
 
 struct GemmS8Args {

@@ -714,6 +714,7 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
       uint32_t mx = 0;
       for (int64_t bi = ranges->claim(id); bi >= 0; bi = ranges->claim(id)) {
         const int64_t t0 = bi * tb_max, tb = std::min(tb_max, T - t0);
+        const bool uniform_step = in_place || in.patches || (in.q && need_xsum) || block_quant;  // one step for all
         if (in_place) {
           b.x = in.q + t0 * K;
           row_sums(b.x, K, tb, b.sum);
@@ -752,7 +753,8 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
             const GemmEpilogue epi{b.step, tl.wstep, w.bias ? w.bias + tl.j0 : nullptr,
                                    post.residual ? post.residual + o : nullptr, rows, post.act,
                                    post.q_only && post.q_out ? nullptr : ys[tl.layer] + o,
-                                   post.q_out ? post.q_out + o : nullptr, post.q_inv, post.q_max};
+                                   post.q_out ? post.q_out + o : nullptr, post.q_inv, post.q_max,
+                                   uniform_step};
             run_gemm(tl, tw, b, tb, nullptr, 0, {}, &epi);
           }
           for (size_t l = 0; l < n; ++l) {

@@ -224,6 +224,7 @@ uint32_t depthwise_row_impl(const CpuPreparedDepthwise& p, const DepthwiseRow& r
   const int8_t* xs[kMaxDepthwiseTaps + 4];
   const __m512 xstep = _mm512_set1_ps(r.xstep);
   const Epi16Consts k(r.q_inv, r.q_max);
+  const bool fuse6 = kFast && act == LinearPost::Act::Relu6 && k.relu6_fusable;
   const __m512i mag = _mm512_set1_epi32(0x7fffffff), inf = _mm512_set1_epi32(0x7f800000);
   __m512i rmax = _mm512_setzero_si512();
   for (int64_t ox = 0; ox < r.ow; ++ox) {
@@ -243,6 +244,14 @@ uint32_t depthwise_row_impl(const CpuPreparedDepthwise& p, const DepthwiseRow& r
         const __mmask16 mh = __mmask16(m >> (16 * h));
         if (!mh) break;
         const int64_t c = 64 * b + 16 * h;
+        if (fuse6) {  // int8 outputs of ReLU6 only: q16_relu6's shortcut (epilogue_avx512.h), the same bytes
+          const __m512 pre = pre16(sums[h], _mm512_mul_ps(xstep, _mm512_maskz_loadu_ps(mh, r.wstep + c)),
+                                   r.bias ? _mm512_maskz_loadu_ps(mh, r.bias + c) : k.zero, nullptr);
+          const __m128i b8 = _mm512_cvtepi32_epi8(q16_relu6(k, pre));
+          if (mh == 0xFFFF) _mm_storeu_si128(reinterpret_cast<__m128i*>(q + c), b8);
+          else _mm_mask_storeu_epi8(q + c, mh, b8);
+          continue;
+        }
         const __m512 v = finish16(k, sums[h], xstep, r.wstep + c, r.bias ? r.bias + c : nullptr,
                                   res ? res + c : nullptr, act, mh, y ? y + c : nullptr, q ? q + c : nullptr);
         if (!kFast && r.want_max) {

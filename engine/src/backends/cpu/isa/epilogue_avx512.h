@@ -8,6 +8,7 @@
 #pragma once
 #include <immintrin.h>
 
+#include <algorithm>
 #include <type_traits>
 
 #include "backends/backend.h"
@@ -16,27 +17,37 @@
 namespace rmsmp {
 
 struct Epi16Consts {
-  __m512 zero, six, qinv, qlim, nqlim;
+  __m512 zero, six, qinv, qlim, nqlim, qlim6;
   __m512i sign, half;
+  // q_inv positive and finite: the quantized outputs after ReLU6 may take q16_relu6's shortcut.
+  bool relu6_fusable;
   explicit Epi16Consts(float q_inv = 0.f, int q_max = 127)
       : zero(_mm512_setzero_ps()), six(_mm512_set1_ps(6.f)), qinv(_mm512_set1_ps(q_inv)),
         qlim(_mm512_set1_ps(float(q_max))), nqlim(_mm512_set1_ps(-float(q_max))),
-        sign(_mm512_set1_epi32(int32_t(0x80000000u))), half(_mm512_set1_epi32(0x3effffff)) {}
+        qlim6(_mm512_set1_ps(std::min(6.f * q_inv, float(q_max)))), sign(_mm512_set1_epi32(int32_t(0x80000000u))),
+        half(_mm512_set1_epi32(0x3effffff)), relu6_fusable(q_inv > 0.f && q_inv <= 3.4e38f) {}
 };
 
 // Lanes outside m load 0 and are not stored. wstep, bias, residual, y and q point at the first of the 16 outputs
 // (bias, residual, y, q may be null). Returns v (the want_max reduction is the caller's).
 // The float outputs before any store: float(sums) * (xstep * ws) + b, + r (the residual, or zero when there is
 // none: callers pass k.zero only where the reference adds nothing, see finish16v), then the activation.
-inline __m512 value16(const Epi16Consts& k, __m512i sums, __m512 xstep, __m512 ws, __m512 b, const __m512* r,
-                      LinearPost::Act act) {
-  __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(sums), _mm512_mul_ps(xstep, ws)), b);
+// pre16: the value before the activation, with xw = xstep * ws already multiplied (the same product).
+inline __m512 pre16(__m512i sums, __m512 xw, __m512 b, const __m512* r) {
+  __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(sums), xw), b);
   if (r) v = _mm512_add_ps(v, *r);
+  return v;
+}
+inline __m512 act16(const Epi16Consts& k, __m512 v, LinearPost::Act act) {
   // vmaxps returns its second operand when either is NaN and when both are zeros, so max(v, +0) is
   // "v > 0 ? v : +0" exactly (NaN and -0 -> +0); then min(., 6) sees no NaN.
   if (act == LinearPost::Act::Relu) v = _mm512_max_ps(v, k.zero);
   else if (act == LinearPost::Act::Relu6) v = _mm512_min_ps(_mm512_max_ps(v, k.zero), k.six);
   return v;
+}
+inline __m512 value16(const Epi16Consts& k, __m512i sums, __m512 xstep, __m512 ws, __m512 b, const __m512* r,
+                      LinearPost::Act act) {
+  return act16(k, pre16(sums, _mm512_mul_ps(xstep, ws), b, r), act);
 }
 
 // quantize_scaled's rounding of v as int32 lanes (|.| <= q_max).
@@ -50,6 +61,16 @@ inline __m512i round16(const Epi16Consts& k, __m512 v) {
 // lower clamp and the sign of the half are no-ops and are left out; the same int32 lanes.
 inline __m512i round16_nonneg(const Epi16Consts& k, __m512 v) {
   const __m512 t = _mm512_min_ps(_mm512_mul_ps(v, k.qinv), k.qlim);
+  return _mm512_cvttps_epi32(_mm512_add_ps(t, _mm512_castsi512_ps(k.half)));
+}
+
+// The int8 output of ReLU6(pre) when only that is needed (k.relu6_fusable): min(max(pre * q_inv, +0), qlim6),
+// qlim6 = min(6 * q_inv, q_max), then round16_nonneg's rounding. The same lanes as round16_nonneg(ReLU6(pre)):
+// multiplying by q_inv > 0 is monotone, so min(v, 6) * q_inv = min(v * q_inv, 6 * q_inv); max(., +0) sends
+// NaN, -0 and negatives to +0 before or after the product alike; and min(., q_max) then clamps both the same.
+// Three operations fewer (the 6 clamp, the product of the steps being hoisted by callers aside).
+inline __m512i q16_relu6(const Epi16Consts& k, __m512 pre) {
+  const __m512 t = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(pre, k.qinv), k.zero), k.qlim6);
   return _mm512_cvttps_epi32(_mm512_add_ps(t, _mm512_castsi512_ps(k.half)));
 }
 
@@ -91,12 +112,23 @@ inline void emit_epi(const GemmEpilogue& e, const int32_t* xsum, int64_t r, int6
   float* dst = e.dst;
   int8_t* q = e.q;
   const int64_t stride = e.stride;
+  // Only int8 outputs after ReLU6: q16_relu6's shortcut; a uniform step: x_step * w_step once.
+  const bool fuse6 = kQ && !kDst && kAct == LinearPost::Act::Relu6 && k.relu6_fusable;
+  const bool uniform = e.x_uniform;
+  const __m512 xw0 = _mm512_mul_ps(_mm512_set1_ps(xs[t]), ws);
   auto one = [&](int i, auto full) {
     const int64_t o = (t + i) * stride + r;
     const __m512i s = _mm512_sub_epi32(c[i], _mm512_set1_epi32(128 * xsum[t + i]));
     __m512 rv = k.zero;
     if (kRes) rv = full ? _mm512_loadu_ps(res + o) : _mm512_maskz_loadu_ps(m, res + o);
-    const __m512 v = value16(k, s, _mm512_set1_ps(xs[t + i]), ws, b, kRes ? &rv : nullptr, kAct);
+    const __m512 pre = pre16(s, uniform ? xw0 : _mm512_mul_ps(_mm512_set1_ps(xs[t + i]), ws), b, kRes ? &rv : nullptr);
+    if (fuse6) {
+      const __m128i b8 = _mm512_cvtepi32_epi8(q16_relu6(k, pre));
+      if (full) _mm_storeu_si128(reinterpret_cast<__m128i*>(q + o), b8);
+      else _mm_mask_storeu_epi8(q + o, m, b8);
+      return;
+    }
+    const __m512 v = act16(k, pre, kAct);
     if (kDst) {
       if (full) _mm512_storeu_ps(dst + o, v);
       else _mm512_mask_storeu_ps(dst + o, m, v);
