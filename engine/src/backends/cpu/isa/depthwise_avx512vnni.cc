@@ -19,27 +19,35 @@
 namespace rmsmp {
 
 namespace {
-// The sums of channels 64 b .. 64 b + 63 of one pixel, in channel order: out[L] = channels 64 b + 16 L + 0..15.
-// xs: 4 * quads tap pointers (taps past the last may point anywhere readable: their weights are 0).
-inline void block_sums(const int8_t* w, const int32_t* comp, int64_t quads, int64_t b, __mmask64 m,
-                       const int8_t* const* xs, __m512i* out) {
+// Four taps' (or rows') bytes of channels c0 .. c0 + 63 (+128: unsigned), interleaved within 128-bit lanes
+// (vpunpck{l,h}bw, then {l,h}wd) into the four vectors whose dwords vpdpbusd multiplies with a quad's weights.
+inline void interleave4(const int8_t* const* xs, int64_t c0, __mmask64 m, __m512i* a) {
   const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
-  const int64_t c0 = 64 * b;
-  const __m512i* wb = reinterpret_cast<const __m512i*>(w + b * quads * 256);
-  const __m512i* cb = reinterpret_cast<const __m512i*>(comp + b * 64);
-  __m512i acc[4];
-  for (int k = 0; k < 4; ++k) acc[k] = _mm512_loadu_si512(cb + k);  // -128 sum w: x + 128 below
-  for (int64_t q = 0; q < quads; ++q) {
-    __m512i x[4];
-    for (int i = 0; i < 4; ++i) x[i] = _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, xs[4 * q + i] + c0), flip);
-    const __m512i lo01 = _mm512_unpacklo_epi8(x[0], x[1]), hi01 = _mm512_unpackhi_epi8(x[0], x[1]);
-    const __m512i lo23 = _mm512_unpacklo_epi8(x[2], x[3]), hi23 = _mm512_unpackhi_epi8(x[2], x[3]);
-    acc[0] = _mm512_dpbusd_epi32(acc[0], _mm512_unpacklo_epi16(lo01, lo23), _mm512_loadu_si512(wb + 4 * q));
-    acc[1] = _mm512_dpbusd_epi32(acc[1], _mm512_unpackhi_epi16(lo01, lo23), _mm512_loadu_si512(wb + 4 * q + 1));
-    acc[2] = _mm512_dpbusd_epi32(acc[2], _mm512_unpacklo_epi16(hi01, hi23), _mm512_loadu_si512(wb + 4 * q + 2));
-    acc[3] = _mm512_dpbusd_epi32(acc[3], _mm512_unpackhi_epi16(hi01, hi23), _mm512_loadu_si512(wb + 4 * q + 3));
-  }
-  // acc[k] lane L holds channels 16 L + 4 k .. + 3: a 4 x 4 transpose of 128-bit lanes.
+  __m512i x[4];
+  for (int i = 0; i < 4; ++i) x[i] = _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, xs[i] + c0), flip);
+  const __m512i lo01 = _mm512_unpacklo_epi8(x[0], x[1]), hi01 = _mm512_unpackhi_epi8(x[0], x[1]);
+  const __m512i lo23 = _mm512_unpacklo_epi8(x[2], x[3]), hi23 = _mm512_unpackhi_epi8(x[2], x[3]);
+  a[0] = _mm512_unpacklo_epi16(lo01, lo23);
+  a[1] = _mm512_unpackhi_epi16(lo01, lo23);
+  a[2] = _mm512_unpacklo_epi16(hi01, hi23);
+  a[3] = _mm512_unpackhi_epi16(hi01, hi23);
+}
+// The same for at most 32 channels (ymm: the low halves).
+inline void interleave4_32(const int8_t* const* xs, int64_t c0, __mmask32 m, __m256i* a) {
+  const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
+  __m256i x[4];
+  for (int i = 0; i < 4; ++i) x[i] = _mm256_xor_si256(_mm256_maskz_loadu_epi8(m, xs[i] + c0), flip);
+  const __m256i lo01 = _mm256_unpacklo_epi8(x[0], x[1]), hi01 = _mm256_unpackhi_epi8(x[0], x[1]);
+  const __m256i lo23 = _mm256_unpacklo_epi8(x[2], x[3]), hi23 = _mm256_unpackhi_epi8(x[2], x[3]);
+  a[0] = _mm256_unpacklo_epi16(lo01, lo23);
+  a[1] = _mm256_unpackhi_epi16(lo01, lo23);
+  a[2] = _mm256_unpacklo_epi16(hi01, hi23);
+  a[3] = _mm256_unpackhi_epi16(hi01, hi23);
+}
+
+// acc[k] lane L holds channels 16 L + 4 k .. + 3 (interleave4's order): a 4 x 4 transpose of 128-bit lanes puts
+// them in channel order, out[L] = channels 16 L .. 16 L + 15.
+inline void channel_order(const __m512i* acc, __m512i* out) {
   const __m512i t0 = _mm512_shuffle_i32x4(acc[0], acc[1], 0x44), t1 = _mm512_shuffle_i32x4(acc[2], acc[3], 0x44);
   const __m512i t2 = _mm512_shuffle_i32x4(acc[0], acc[1], 0xEE), t3 = _mm512_shuffle_i32x4(acc[2], acc[3], 0xEE);
   out[0] = _mm512_shuffle_i32x4(t0, t1, 0x88);
@@ -47,32 +55,46 @@ inline void block_sums(const int8_t* w, const int32_t* comp, int64_t quads, int6
   out[2] = _mm512_shuffle_i32x4(t2, t3, 0x88);
   out[3] = _mm512_shuffle_i32x4(t2, t3, 0xDD);
 }
-
-// The same for a last block of at most 32 channels (ymm: half the work; EfficientNet-Lite0's 32- and
-// 96-channel depthwise convs): out[0], out[1] as above, out[2], out[3] zero.
-inline void block_sums32(const int8_t* w, const int32_t* comp, int64_t quads, int64_t b, __mmask32 m,
-                         const int8_t* const* xs, __m512i* out) {
-  const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
-  const int64_t c0 = 64 * b;
-  const uint8_t* wb = reinterpret_cast<const uint8_t*>(w + b * quads * 256);
-  const int32_t* cb = comp + b * 64;
-  __m256i acc[4];
-  for (int k = 0; k < 4; ++k) acc[k] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(cb + 16 * k));
-  for (int64_t q = 0; q < quads; ++q) {
-    __m256i x[4];
-    for (int i = 0; i < 4; ++i) x[i] = _mm256_xor_si256(_mm256_maskz_loadu_epi8(m, xs[4 * q + i] + c0), flip);
-    const __m256i lo01 = _mm256_unpacklo_epi8(x[0], x[1]), hi01 = _mm256_unpackhi_epi8(x[0], x[1]);
-    const __m256i lo23 = _mm256_unpacklo_epi8(x[2], x[3]), hi23 = _mm256_unpackhi_epi8(x[2], x[3]);
-    const __m256i a[4] = {_mm256_unpacklo_epi16(lo01, lo23), _mm256_unpackhi_epi16(lo01, lo23),
-                          _mm256_unpacklo_epi16(hi01, hi23), _mm256_unpackhi_epi16(hi01, hi23)};
-    for (int k = 0; k < 4; ++k)  // the first two lanes of each zmm k of the quad's weights
-      acc[k] = _mm256_dpbusd_epi32(acc[k], a[k], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb + 256 * q + 64 * k)));
-  }
+// The same for the ymm sums of at most 32 channels: out[0], out[1] as above, out[2], out[3] zero.
+inline void channel_order32(const __m256i* acc, __m512i* out) {
   const __m256i l0a = _mm256_permute2x128_si256(acc[0], acc[1], 0x20), l0b = _mm256_permute2x128_si256(acc[2], acc[3], 0x20);
   const __m256i l1a = _mm256_permute2x128_si256(acc[0], acc[1], 0x31), l1b = _mm256_permute2x128_si256(acc[2], acc[3], 0x31);
   out[0] = _mm512_inserti64x4(_mm512_castsi256_si512(l0a), l0b, 1);
   out[1] = _mm512_inserti64x4(_mm512_castsi256_si512(l1a), l1b, 1);
   out[2] = out[3] = _mm512_setzero_si512();
+}
+
+// The sums of channels 64 b .. 64 b + 63 of one pixel, in channel order: out[L] = channels 64 b + 16 L + 0..15.
+// xs: 4 * quads tap pointers (taps past the last may point anywhere readable: their weights are 0).
+inline void block_sums(const int8_t* w, const int32_t* comp, int64_t quads, int64_t b, __mmask64 m,
+                       const int8_t* const* xs, __m512i* out) {
+  const __m512i* wb = reinterpret_cast<const __m512i*>(w + b * quads * 256);
+  const __m512i* cb = reinterpret_cast<const __m512i*>(comp + b * 64);
+  __m512i acc[4];
+  for (int k = 0; k < 4; ++k) acc[k] = _mm512_loadu_si512(cb + k);  // -128 sum w: x + 128 below
+  for (int64_t q = 0; q < quads; ++q) {
+    __m512i a[4];
+    interleave4(xs + 4 * q, 64 * b, m, a);
+    for (int k = 0; k < 4; ++k) acc[k] = _mm512_dpbusd_epi32(acc[k], a[k], _mm512_loadu_si512(wb + 4 * q + k));
+  }
+  channel_order(acc, out);
+}
+
+// The same for a last block of at most 32 channels (ymm: half the work; EfficientNet-Lite0's 32- and
+// 96-channel depthwise convs): out[0], out[1] as above, out[2], out[3] zero.
+inline void block_sums32(const int8_t* w, const int32_t* comp, int64_t quads, int64_t b, __mmask32 m,
+                         const int8_t* const* xs, __m512i* out) {
+  const uint8_t* wb = reinterpret_cast<const uint8_t*>(w + b * quads * 256);
+  const int32_t* cb = comp + b * 64;
+  __m256i acc[4];
+  for (int k = 0; k < 4; ++k) acc[k] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(cb + 16 * k));
+  for (int64_t q = 0; q < quads; ++q) {
+    __m256i a[4];
+    interleave4_32(xs + 4 * q, 64 * b, m, a);
+    for (int k = 0; k < 4; ++k)  // the first two lanes of each zmm k of the quad's weights
+      acc[k] = _mm256_dpbusd_epi32(acc[k], a[k], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb + 256 * q + 64 * k)));
+  }
+  channel_order32(acc, out);
 }
 
 // block_sums or block_sums32, by how many channels block b has.
@@ -111,30 +133,18 @@ namespace {
 // (interleave_columns) and read by every output pixel whose window covers the column (column_sums).
 // Scratch of block b: ncol * vquads slots of 256 bytes, slot (col, g) at (col * vquads + g) * 256.
 
-// Four rows' bytes of one column and block (+128: unsigned), interleaved as block_sums does, into a slot.
-inline void interleave_slot(const int8_t* const* rows4, int64_t c0, __mmask64 m, __m512i* slot) {
-  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
-  __m512i x[4];
-  for (int i = 0; i < 4; ++i) x[i] = _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, rows4[i] + c0), flip);
-  const __m512i lo01 = _mm512_unpacklo_epi8(x[0], x[1]), hi01 = _mm512_unpackhi_epi8(x[0], x[1]);
-  const __m512i lo23 = _mm512_unpacklo_epi8(x[2], x[3]), hi23 = _mm512_unpackhi_epi8(x[2], x[3]);
-  _mm512_store_si512(slot + 0, _mm512_unpacklo_epi16(lo01, lo23));
-  _mm512_store_si512(slot + 1, _mm512_unpackhi_epi16(lo01, lo23));
-  _mm512_store_si512(slot + 2, _mm512_unpacklo_epi16(hi01, hi23));
-  _mm512_store_si512(slot + 3, _mm512_unpackhi_epi16(hi01, hi23));
-}
-// The same for a last block of at most 32 channels: the low 32 bytes of each of the slot's four vectors.
-inline void interleave_slot32(const int8_t* const* rows4, int64_t c0, __mmask32 m, __m512i* slot) {
-  const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
-  __m256i x[4];
-  for (int i = 0; i < 4; ++i) x[i] = _mm256_xor_si256(_mm256_maskz_loadu_epi8(m, rows4[i] + c0), flip);
-  const __m256i lo01 = _mm256_unpacklo_epi8(x[0], x[1]), hi01 = _mm256_unpackhi_epi8(x[0], x[1]);
-  const __m256i lo23 = _mm256_unpacklo_epi8(x[2], x[3]), hi23 = _mm256_unpackhi_epi8(x[2], x[3]);
-  auto* d = reinterpret_cast<__m256i*>(slot);  // vector k's low half at d[2 k]
-  _mm256_store_si256(d + 0, _mm256_unpacklo_epi16(lo01, lo23));
-  _mm256_store_si256(d + 2, _mm256_unpackhi_epi16(lo01, lo23));
-  _mm256_store_si256(d + 4, _mm256_unpacklo_epi16(hi01, hi23));
-  _mm256_store_si256(d + 6, _mm256_unpackhi_epi16(hi01, hi23));
+// Four rows' bytes of one column and block, interleaved as block_sums does, into a slot (a last block of at most
+// 32 channels: the low 32 bytes of each of the slot's four vectors).
+inline void interleave_slot(const int8_t* const* rows4, int64_t c0, __mmask64 m, bool narrow, __m512i* slot) {
+  if (narrow) {
+    __m256i a[4];
+    interleave4_32(rows4, c0, __mmask32(m), a);
+    for (int k = 0; k < 4; ++k) _mm256_store_si256(reinterpret_cast<__m256i*>(slot + k), a[k]);
+    return;
+  }
+  __m512i a[4];
+  interleave4(rows4, c0, m, a);
+  for (int k = 0; k < 4; ++k) _mm512_store_si512(slot + k, a[k]);
 }
 
 // Every slot of output row r.oy's window: input columns ix = col - pl for col < ncol (outside the input:
@@ -153,9 +163,7 @@ void interleave_columns(const CpuPreparedDepthwise& p, const DepthwiseRow& r, co
       for (int i = 0; i < 4; ++i) rows4[i] = inside && rows[i] ? rows[i] + ix * C : r.zeros;
       for (int64_t b = 0; b < p.blocks; ++b) {
         __m512i* slot = scratch + ((b * ncol + col) * vq + g) * 4;
-        const __mmask64 m = block_mask(C, b);
-        if (C - 64 * b <= 32) interleave_slot32(rows4, 64 * b, __mmask32(m), slot);
-        else interleave_slot(rows4, 64 * b, m, slot);
+        interleave_slot(rows4, 64 * b, block_mask(C, b), C - 64 * b <= 32, slot);
       }
     }
   }
@@ -175,11 +183,7 @@ inline void column_sums(const CpuPreparedDepthwise& p, const __m512i* scratch, i
       for (int k = 0; k < 4; ++k)
         acc[k] = _mm256_dpbusd_epi32(acc[k], _mm256_load_si256(reinterpret_cast<const __m256i*>(xb + 4 * s + k)),
                                      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb + 4 * s + k)));
-    const __m256i l0a = _mm256_permute2x128_si256(acc[0], acc[1], 0x20), l0b = _mm256_permute2x128_si256(acc[2], acc[3], 0x20);
-    const __m256i l1a = _mm256_permute2x128_si256(acc[0], acc[1], 0x31), l1b = _mm256_permute2x128_si256(acc[2], acc[3], 0x31);
-    out[0] = _mm512_inserti64x4(_mm512_castsi256_si512(l0a), l0b, 1);
-    out[1] = _mm512_inserti64x4(_mm512_castsi256_si512(l1a), l1b, 1);
-    out[2] = out[3] = _mm512_setzero_si512();
+    channel_order32(acc, out);
     return;
   }
   __m512i acc[4];
@@ -187,12 +191,7 @@ inline void column_sums(const CpuPreparedDepthwise& p, const __m512i* scratch, i
   for (int64_t s = 0; s < nq; ++s)
     for (int k = 0; k < 4; ++k)
       acc[k] = _mm512_dpbusd_epi32(acc[k], _mm512_load_si512(xb + 4 * s + k), _mm512_loadu_si512(wb + 4 * s + k));
-  const __m512i t0 = _mm512_shuffle_i32x4(acc[0], acc[1], 0x44), t1 = _mm512_shuffle_i32x4(acc[2], acc[3], 0x44);
-  const __m512i t2 = _mm512_shuffle_i32x4(acc[0], acc[1], 0xEE), t3 = _mm512_shuffle_i32x4(acc[2], acc[3], 0xEE);
-  out[0] = _mm512_shuffle_i32x4(t0, t1, 0x88);
-  out[1] = _mm512_shuffle_i32x4(t0, t1, 0xDD);
-  out[2] = _mm512_shuffle_i32x4(t2, t3, 0x88);
-  out[3] = _mm512_shuffle_i32x4(t2, t3, 0xDD);
+  channel_order(acc, out);
 }
 
 // One row of outputs. kAct >= 0: the handoff's common case, specialised (int8 outputs only, no residual, no float
