@@ -13,6 +13,7 @@
 
 #include "backends/backend.h"
 #include "backends/cpu/gemm_s8.h"
+#include "backends/cpu/isa/dpbusd.h"
 #include "backends/cpu/isa/epilogue_avx512.h"
 #include "backends/cpu/prepared.h"
 
@@ -75,7 +76,7 @@ inline void block_sums(const int8_t* w, const int32_t* comp, int64_t quads, int6
   for (int64_t q = 0; q < quads; ++q) {
     __m512i a[4];
     interleave4(xs + 4 * q, 64 * b, m, a);
-    for (int k = 0; k < 4; ++k) acc[k] = _mm512_dpbusd_epi32(acc[k], a[k], _mm512_loadu_si512(wb + 4 * q + k));
+    for (int k = 0; k < 4; ++k) acc[k] = dpbusd(acc[k], a[k], _mm512_loadu_si512(wb + 4 * q + k));
   }
   channel_order(acc, out);
 }
@@ -190,7 +191,7 @@ inline void column_sums(const CpuPreparedDepthwise& p, const __m512i* scratch, i
   for (int k = 0; k < 4; ++k) acc[k] = _mm512_loadu_si512(cb + k);
   for (int64_t s = 0; s < nq; ++s)
     for (int k = 0; k < 4; ++k)
-      acc[k] = _mm512_dpbusd_epi32(acc[k], _mm512_load_si512(xb + 4 * s + k), _mm512_loadu_si512(wb + 4 * s + k));
+      acc[k] = dpbusd(acc[k], _mm512_load_si512(xb + 4 * s + k), _mm512_loadu_si512(wb + 4 * s + k));
   channel_order(acc, out);
 }
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "backends/cpu/gemm_s8.h"
+#include "backends/cpu/isa/dpbusd.h"
 #include "backends/cpu/isa/epilogue_avx512.h"
 
 namespace rmsmp {
@@ -25,7 +26,7 @@ inline void dp_quad(const int8_t* const* x, int64_t q, __m512i w, __m512i* c) {
   for (int i = 0; i < N; ++i) {
     int32_t v;
     std::memcpy(&v, x[i] + 4 * q, 4);
-    c[i] = _mm512_dpbusd_epi32(c[i], w, _mm512_set1_epi32(v));
+    c[i] = dpbusd(c[i], w, _mm512_set1_epi32(v));
   }
 }
 inline void dp_quad2(const int8_t* const* x, int64_t q, __m512i w0, __m512i w1, __m512i* c0, __m512i* c1) {
@@ -34,18 +35,24 @@ inline void dp_quad2(const int8_t* const* x, int64_t q, __m512i w0, __m512i w1, 
     int32_t v;
     std::memcpy(&v, x[i] + 4 * q, 4);
     const __m512i xb = _mm512_set1_epi32(v);
-    c0[i] = _mm512_dpbusd_epi32(c0[i], w0, xb);
-    c1[i] = _mm512_dpbusd_epi32(c1[i], w1, xb);
+    c0[i] = dpbusd(c0[i], w0, xb);
+    c1[i] = dpbusd(c1[i], w1, xb);
   }
 }
+
+// Register tiles: each k loop below runs in a function of its own (noinline) on local accumulator arrays that
+// nothing else sees, and copies them out once at the end. Inlined into a caller that passes the arrays on
+// (emit_half), GCC 12 kept them in memory and stored every accumulator on every quad (dpbusd.h).
 
 // One micro tile: 32 rows (two zmm of 16) x 8 tokens over every k quad. With Prefetch, each quad also
 // prefetches the next cache line of each run in pf (advancing the cursors), so the next tile's weights arrive
 // while this one computes.
 template <bool Prefetch>
-inline void micro_tile(const uint8_t* p0, const uint8_t* p1, const int8_t* const* x, int64_t kq, __m512i* c0,
-                       __m512i* c1, const uint8_t** pf, const uint8_t* const* pf_end) {
-  for (int i = 0; i < 8; ++i) c0[i] = c1[i] = _mm512_setzero_si512();
+__attribute__((noinline)) void micro_tile(const uint8_t* p0, const uint8_t* p1, const int8_t* const* x, int64_t kq,
+                                          __m512i* c0, __m512i* c1, const uint8_t** pf, const uint8_t* const* pf_end) {
+  __m512i a0[8], a1[8];
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; ++i) a0[i] = a1[i] = _mm512_setzero_si512();
   for (int64_t q = 0; q < kq; ++q) {
     if (Prefetch) {
       for (int h = 0; h < 2; ++h)
@@ -54,16 +61,20 @@ inline void micro_tile(const uint8_t* p0, const uint8_t* p1, const int8_t* const
           pf[h] += 64;
         }
     }
-    dp_quad2(x, q, _mm512_loadu_si512(p0 + q * 64), _mm512_loadu_si512(p1 + q * 64), c0, c1);
+    dp_quad2(x, q, _mm512_loadu_si512(p0 + q * 64), _mm512_loadu_si512(p1 + q * 64), a0, a1);
   }
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; ++i) c0[i] = a0[i], c1[i] = a1[i];
 }
 
 // 16 rows (one zmm) x 16 tokens: one weight load per quad serves 16 tokens.
-inline void micro_tile16(const uint8_t* p0, const int8_t* const* x, int64_t kq, __m512i* c) {
-  for (int i = 0; i < 16; ++i) c[i] = _mm512_setzero_si512();
-  for (int64_t q = 0; q < kq; ++q) {
-    dp_quad<16>(x, q, _mm512_loadu_si512(p0 + q * 64), c);
-  }
+__attribute__((noinline)) void micro_tile16(const uint8_t* p0, const int8_t* const* x, int64_t kq, __m512i* c) {
+  __m512i a[16];
+#pragma GCC unroll 16
+  for (int i = 0; i < 16; ++i) a[i] = _mm512_setzero_si512();
+  for (int64_t q = 0; q < kq; ++q) dp_quad<16>(x, q, _mm512_loadu_si512(p0 + q * 64), a);
+#pragma GCC unroll 16
+  for (int i = 0; i < 16; ++i) c[i] = a[i];
 }
 }  // namespace
 
@@ -179,6 +190,35 @@ RMSMP_VBMI inline void store_sums(const GemmS8Args& a, int64_t r, int64_t t, int
   emit_half(a, r, t, int(std::min<int64_t>(nt, a.n_tokens - t)), c, m);
 }
 
+// The k loops of the tiles below, each in a function of its own (see micro_tile).
+template <int K0, int K1>
+RMSMP_VBMI __attribute__((noinline)) void loop32x8(const HalfW& h0, const HalfW& h1, const int8_t* const* x, int64_t kq,
+                                                   __m512i* c0, __m512i* c1, const uint8_t** pf,
+                                                   const uint8_t* const* pf_end) {
+  __m512i a0[8], a1[8];
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; ++i) a0[i] = a1[i] = _mm512_setzero_si512();
+  for (int64_t q = 0; q < kq; ++q) {
+    prefetch_step(pf, pf_end);
+    dp_quad2(x, q, half_quad<K0>(h0, q), half_quad<K1>(h1, q), a0, a1);
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; ++i) c0[i] = a0[i], c1[i] = a1[i];
+}
+template <int Kind, int NT>
+RMSMP_VBMI __attribute__((noinline)) void loop16(const HalfW& hw, const int8_t* const* x, int64_t kq, __m512i* c,
+                                                 const uint8_t** pf, const uint8_t* const* pf_end) {
+  __m512i acc[NT];
+#pragma GCC unroll 16
+  for (int i = 0; i < NT; ++i) acc[i] = _mm512_setzero_si512();
+  for (int64_t q = 0; q < kq; ++q) {
+    prefetch_step(pf, pf_end);
+    dp_quad<NT>(x, q, half_quad<Kind>(hw, q), acc);
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < NT; ++i) c[i] = acc[i];
+}
+
 // 32 rows x 8 tokens, each half decoded once per quad.
 template <int K0, int K1>
 RMSMP_VBMI void tile32x8(const GemmS8Args& a, const HalfW& h0, const HalfW& h1, const uint8_t** pf,
@@ -187,11 +227,7 @@ RMSMP_VBMI void tile32x8(const GemmS8Args& a, const HalfW& h0, const HalfW& h1, 
   const int8_t* x[8];
   for (int i = 0; i < 8; ++i) x[i] = a.x + std::min<int64_t>(i, a.n_tokens - 1) * K;  // tail: repeats, discarded
   __m512i c0[8], c1[8];
-  for (int i = 0; i < 8; ++i) c0[i] = c1[i] = _mm512_setzero_si512();
-  for (int64_t q = 0; q < kq; ++q) {
-    prefetch_step(pf, pf_end);
-    dp_quad2(x, q, half_quad<K0>(h0, q), half_quad<K1>(h1, q), c0, c1);
-  }
+  loop32x8<K0, K1>(h0, h1, x, kq, c0, c1, pf, pf_end);
   store_sums(a, 0, 0, 8, c0, a.n_rows);
   store_sums(a, 16, 0, 8, c1, a.n_rows - 16);
 }
@@ -204,11 +240,7 @@ RMSMP_VBMI void tile16(const GemmS8Args& a, const HalfW& hw, int64_t r, int64_t 
   const int8_t* x[NT];
   for (int i = 0; i < NT; ++i) x[i] = a.x + std::min<int64_t>(t + i, a.n_tokens - 1) * K;
   __m512i c[NT];
-  for (int i = 0; i < NT; ++i) c[i] = _mm512_setzero_si512();
-  for (int64_t q = 0; q < kq; ++q) {
-    prefetch_step(pf, pf_end);
-    dp_quad<NT>(x, q, half_quad<Kind>(hw, q), c);
-  }
+  loop16<Kind, NT>(hw, x, kq, c, pf, pf_end);
   store_sums(a, r, t, NT, c, a.n_rows - r);
 }
 
@@ -303,8 +335,8 @@ void row_sums_vnni(const int8_t* q, int64_t K, int64_t tb, int32_t* sum) {
     const int8_t* r = q + t * K;
     __m512i acc = _mm512_setzero_si512();
     int64_t k = 0;
-    for (; k + 64 <= K; k += 64) acc = _mm512_dpbusd_epi32(acc, ones, _mm512_loadu_si512(r + k));
-    if (tail) acc = _mm512_dpbusd_epi32(acc, ones, _mm512_maskz_loadu_epi8(tail, r + k));
+    for (; k + 64 <= K; k += 64) acc = dpbusd(acc, ones, _mm512_loadu_si512(r + k));
+    if (tail) acc = dpbusd(acc, ones, _mm512_maskz_loadu_epi8(tail, r + k));
     sum[t] = _mm512_reduce_add_epi32(acc);
   }
 }
