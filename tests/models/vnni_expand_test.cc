@@ -83,12 +83,14 @@ namespace {
 
 // The VNNI panel GEMM against a scalar decode of its layout (w + 128 in blocks of 16 rows x 4 k values), for
 // every row count up to 40 (one block, a lone last block of 1-16 rows, two blocks) and token tails, with the
-// worst-case magnitudes (|x| = 127, w = -128 and 127) mixed in.
+// worst-case magnitudes (|x| = 127, w = -128 and 127) mixed in. Token counts reach every tile width (16, 8, 4,
+// 2, 1 tokens, alone and after full tiles) and k quads 1, 7, 16 and 97 every partial-sum remainder of the
+// narrow tiles (k_loop: 16 / (halves x tokens) interleaved sums).
 TEST(VnniGemm, ExactForEveryRowCountAndTokenTail) {
   if (!isa_supported(Isa::Avx512Vnni)) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
   std::mt19937 rng(11);
-  for (int64_t K : {4, 64, 388})
-    for (int64_t T : {1, 7, 8, 16, 17, 33})
+  for (int64_t K : {4, 28, 64, 388})
+    for (int64_t T : {1, 2, 3, 4, 5, 7, 8, 9, 10, 12, 16, 17, 18, 20, 33})
       for (int64_t R = 1; R <= 40; R += (R < 18 ? 1 : 7)) {
         std::vector<int8_t> x(size_t(T * K));
         for (auto& v : x) v = int8_t(rng() % 3 == 0 ? (rng() % 2 ? 127 : -127) : int(rng() % 255) - 127);
@@ -117,12 +119,12 @@ namespace {
 // The fused kernel (nibble halves decoded in registers, gemm_s8.h) against a scalar decode of the nibble layout
 // and a scalar dot product: every mix of byte and nibble halves (one table, where vpermb reads the other
 // nibble's bits as index bits 4-5, and two to four tables), every row count of one tile, and token counts up to
-// kNibbleFusedTokens with tails, worst-case magnitudes mixed in.
+// kNibbleFusedTokens with tails (every tile width, as above), worst-case magnitudes mixed in.
 TEST(VnniGemm, FusedNibbleDecodeIsExactForEveryHalfKind) {
   if (!isa_supported(Isa::Avx512Vnni) || !has_vbmi()) GTEST_SKIP() << "no AVX-512 VBMI on this CPU";
   std::mt19937 rng(23);
-  for (int64_t K : {4, 64, 388})
-    for (int64_t T : {1, 5, 8, 9, 16})
+  for (int64_t K : {4, 28, 64, 388})
+    for (int64_t T : {1, 2, 3, 4, 5, 8, 9, 11, 16})
       for (int64_t R : {1, 7, 16, 17, 25, 32})
         for (int kinds = 0; kinds < 25; kinds += (R > 16 ? 1 : 5)) {  // half h: 0 bytes, n > 0 nibbles of n tables
           const int kind[2] = {kinds % 5, kinds / 5};

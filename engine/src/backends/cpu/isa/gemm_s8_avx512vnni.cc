@@ -18,42 +18,75 @@
 namespace rmsmp {
 
 namespace {
-// One k quad of N tokens (4 bytes each at x[i] + 4 q, broadcast) against one or two 16-row weight vectors: the
-// inner step of every tile below.
-template <int N>
-inline void dp_quad(const int8_t* const* x, int64_t q, __m512i w, __m512i* c) {
+// One k quad of NT tokens (4 bytes each at x[i] + 4 q, broadcast) against H (1 or 2) 16-row weight vectors w:
+// the inner step of every tile below. a[h][i]: half h, token i.
+template <int NT, int H>
+inline __attribute__((always_inline)) void dp_quad(const int8_t* const* x, int64_t q, const __m512i* w,
+                                                   __m512i (*a)[NT]) {
 #pragma GCC unroll 16
-  for (int i = 0; i < N; ++i) {
-    int32_t v;
-    std::memcpy(&v, x[i] + 4 * q, 4);
-    c[i] = dpbusd(c[i], w, _mm512_set1_epi32(v));
-  }
-}
-inline void dp_quad2(const int8_t* const* x, int64_t q, __m512i w0, __m512i w1, __m512i* c0, __m512i* c1) {
-#pragma GCC unroll 8
-  for (int i = 0; i < 8; ++i) {
+  for (int i = 0; i < NT; ++i) {
     int32_t v;
     std::memcpy(&v, x[i] + 4 * q, 4);
     const __m512i xb = _mm512_set1_epi32(v);
-    c0[i] = dpbusd(c0[i], w0, xb);
-    c1[i] = dpbusd(c1[i], w1, xb);
+#pragma GCC unroll 2
+    for (int h = 0; h < H; ++h) a[h][i] = dpbusd(a[h][i], w[h], xb);
   }
 }
+
+// The k loop of an H x 16-row, NT-token tile: c[h * NT + i] = sum over the kq quads. quad(q, w) fills w[0 .. H)
+// with quad q's weights (and may prefetch). A tile of fewer than 16 accumulators (a token tail: NT < 8 with
+// two halves) keeps U = 16 / (H NT) partial sums per output, quads q, q + 1, ... round robin, so that 16
+// independent vpdpbusd chains still cover its latency; the int32 sums are exact in any order (wrapping
+// addition is associative), so the bits are those of one chain. Before, a tail of 1-7 tokens ran the 8-token
+// tile on repeated tokens: a 1-token layer (a classifier, 1 x 1280 x 1000) did 8 times the work.
+template <int NT, int H, class Quad>
+inline __attribute__((always_inline)) void k_loop(const int8_t* const* x, int64_t kq, Quad quad, __m512i* c) {
+  constexpr int U = NT * H >= 16 ? 1 : 16 / (NT * H);
+  __m512i a[U][H][NT];
+#pragma GCC unroll 16
+  for (int u = 0; u < U; ++u)
+#pragma GCC unroll 2
+    for (int h = 0; h < H; ++h)
+#pragma GCC unroll 16
+      for (int i = 0; i < NT; ++i) a[u][h][i] = _mm512_setzero_si512();
+  __m512i w[H];
+  int64_t q = 0;
+  for (; q + U <= kq; q += U) {
+#pragma GCC unroll 16
+    for (int u = 0; u < U; ++u) {
+      quad(q + u, w);
+      dp_quad<NT, H>(x, q + u, w, a[u]);
+    }
+  }
+  for (; q < kq; ++q) {
+    quad(q, w);
+    dp_quad<NT, H>(x, q, w, a[0]);
+  }
+#pragma GCC unroll 2
+  for (int h = 0; h < H; ++h)
+#pragma GCC unroll 16
+    for (int i = 0; i < NT; ++i) {
+      __m512i v = a[0][h][i];
+#pragma GCC unroll 16
+      for (int u = 1; u < U; ++u) v = _mm512_add_epi32(v, a[u][h][i]);
+      c[h * NT + i] = v;
+    }
+}
+
+// The tile size for nt remaining tokens (at most the full size F): the smallest of 1, 2, 4, 8, 16 that holds them.
+inline int tile_tokens(int64_t nt, int F) { return nt >= F ? F : nt > 4 ? 8 : nt > 2 ? 4 : nt > 1 ? 2 : 1; }
 
 // Register tiles: each k loop below runs in a function of its own (noinline) on local accumulator arrays that
 // nothing else sees, and copies them out once at the end. Inlined into a caller that passes the arrays on
 // (emit_half), GCC 12 kept them in memory and stored every accumulator on every quad (dpbusd.h).
 
-// One micro tile: 32 rows (two zmm of 16) x 8 tokens over every k quad. With Prefetch, each quad also
-// prefetches the next cache line of each run in pf (advancing the cursors), so the next tile's weights arrive
-// while this one computes.
-template <bool Prefetch>
+// One micro tile: 32 rows (two zmm of 16) x NT <= 8 tokens over every k quad (c: 16 rows of the first block for
+// each token, then the second block's). With Prefetch, each quad also prefetches the next cache line of each
+// run in pf (advancing the cursors), so the next tile's weights arrive while this one computes.
+template <bool Prefetch, int NT>
 __attribute__((noinline)) void micro_tile(const uint8_t* p0, const uint8_t* p1, const int8_t* const* x, int64_t kq,
-                                          __m512i* c0, __m512i* c1, const uint8_t** pf, const uint8_t* const* pf_end) {
-  __m512i a0[8], a1[8];
-#pragma GCC unroll 8
-  for (int i = 0; i < 8; ++i) a0[i] = a1[i] = _mm512_setzero_si512();
-  for (int64_t q = 0; q < kq; ++q) {
+                                          __m512i* c, const uint8_t** pf, const uint8_t* const* pf_end) {
+  k_loop<NT, 2>(x, kq, [&](int64_t q, __m512i* w) {
     if (Prefetch) {
       for (int h = 0; h < 2; ++h)
         if (pf[h] < pf_end[h]) {
@@ -61,25 +94,45 @@ __attribute__((noinline)) void micro_tile(const uint8_t* p0, const uint8_t* p1, 
           pf[h] += 64;
         }
     }
-    dp_quad2(x, q, _mm512_loadu_si512(p0 + q * 64), _mm512_loadu_si512(p1 + q * 64), a0, a1);
-  }
-#pragma GCC unroll 8
-  for (int i = 0; i < 8; ++i) c0[i] = a0[i], c1[i] = a1[i];
+    w[0] = _mm512_loadu_si512(p0 + q * 64);
+    w[1] = _mm512_loadu_si512(p1 + q * 64);
+  }, c);
 }
 
-// 16 rows (one zmm) x 16 tokens: one weight load per quad serves 16 tokens.
+// 16 rows (one zmm) x NT <= 16 tokens: one weight load per quad serves NT tokens.
+template <int NT>
 __attribute__((noinline)) void micro_tile16(const uint8_t* p0, const int8_t* const* x, int64_t kq, __m512i* c) {
-  __m512i a[16];
-#pragma GCC unroll 16
-  for (int i = 0; i < 16; ++i) a[i] = _mm512_setzero_si512();
-  for (int64_t q = 0; q < kq; ++q) dp_quad<16>(x, q, _mm512_loadu_si512(p0 + q * 64), a);
-#pragma GCC unroll 16
-  for (int i = 0; i < 16; ++i) c[i] = a[i];
+  k_loop<NT, 1>(x, kq, [&](int64_t q, __m512i* w) { w[0] = _mm512_loadu_si512(p0 + q * 64); }, c);
+}
+
+// The tokens [t, t + NT) of the rows from r: x pointers (a tail repeats the last token; its sums are
+// discarded), the tile, the epilogue.
+template <int NT>
+void tile16_bytes(const GemmS8Args& a, const uint8_t* p0, int64_t r, int64_t t) {
+  const int8_t* x[NT];
+  for (int i = 0; i < NT; ++i) x[i] = a.x + std::min(t + i, a.n_tokens - 1) * a.k_padded;
+  __m512i c[NT];
+  micro_tile16<NT>(p0, x, a.k_padded / 4, c);
+  emit_half(a, r, t, int(std::min<int64_t>(NT, a.n_tokens - t)), c, __mmask16((1u << (a.n_rows - r)) - 1));
+}
+template <int NT>
+void tile32_bytes(const GemmS8Args& a, const uint8_t* p0, const uint8_t* p1, int64_t r, int64_t t,
+                  const uint8_t** pf, const uint8_t* const* pf_end) {
+  const int8_t* x[NT];
+  for (int i = 0; i < NT; ++i) x[i] = a.x + std::min(t + i, a.n_tokens - 1) * a.k_padded;
+  __m512i c[2 * NT];
+  const int64_t kq = a.k_padded / 4;
+  if (pf[0] < pf_end[0] || pf[1] < pf_end[1]) micro_tile<true, NT>(p0, p1, x, kq, c, pf, pf_end);
+  else micro_tile<false, NT>(p0, p1, x, kq, c, pf, pf_end);
+  const int64_t n0 = std::min<int64_t>(16, a.n_rows - r), n1 = std::min<int64_t>(16, a.n_rows - r - 16);
+  const int nt = int(std::min<int64_t>(NT, a.n_tokens - t));
+  emit_half(a, r, t, nt, c, __mmask16((1u << n0) - 1));
+  emit_half(a, r + 16, t, nt, c + NT, __mmask16((1u << n1) - 1));
 }
 }  // namespace
 
 void gemm_s8_avx512vnni(const GemmS8Args& a) {
-  const int64_t K = a.k_padded, T = a.n_tokens, kq = K / 4;
+  const int64_t K = a.k_padded, T = a.n_tokens;
   const uint8_t* pf[2] = {a.prefetch[0], a.prefetch[1]};
   const uint8_t* pf_end[2] = {pf[0] ? pf[0] + a.prefetch_bytes[0] : nullptr, pf[1] ? pf[1] + a.prefetch_bytes[1] : nullptr};
   for (int64_t r = 0; r < a.n_rows; r += 32) {
@@ -87,27 +140,28 @@ void gemm_s8_avx512vnni(const GemmS8Args& a) {
     const uint8_t* p0 = reinterpret_cast<const uint8_t*>(a.w) + r * K;  // block r / 16 starts at (r / 16) * 16 * K
     const uint8_t* p1 = !two ? p0 : a.w_hi ? reinterpret_cast<const uint8_t*>(a.w_hi) : p0 + 16 * K;
     if (!two) {  // one block of at most 16 rows (no prefetch here: such calls are a layer's small last part)
-      const __mmask16 m0 = __mmask16((1u << (a.n_rows - r)) - 1);
-      for (int64_t t = 0; t < T; t += 16) {
-        const int8_t* x[16];
-        for (int i = 0; i < 16; ++i) x[i] = a.x + std::min(t + i, T - 1) * K;  // token tail: repeats, discarded
-        __m512i c[16];
-        micro_tile16(p0, x, kq, c);
-        emit_half(a, r, t, int(std::min<int64_t>(16, T - t)), c, m0);
+      for (int64_t t = 0; t < T;) {
+        const int nt = tile_tokens(T - t, 16);
+        switch (nt) {
+          case 16: tile16_bytes<16>(a, p0, r, t); break;
+          case 8: tile16_bytes<8>(a, p0, r, t); break;
+          case 4: tile16_bytes<4>(a, p0, r, t); break;
+          case 2: tile16_bytes<2>(a, p0, r, t); break;
+          default: tile16_bytes<1>(a, p0, r, t); break;
+        }
+        t += nt;
       }
       continue;
     }
-    for (int64_t t = 0; t < T; t += 8) {
-      const int8_t* x[8];
-      for (int i = 0; i < 8; ++i) x[i] = a.x + std::min(t + i, T - 1) * K;  // token tail: repeats, discarded
-      __m512i c0[8], c1[8];
-      if (pf[0] < pf_end[0] || pf[1] < pf_end[1]) micro_tile<true>(p0, p1, x, kq, c0, c1, pf, pf_end);
-      else micro_tile<false>(p0, p1, x, kq, c0, c1, pf, pf_end);
-      const int64_t n0 = std::min<int64_t>(16, a.n_rows - r), n1 = two ? std::min<int64_t>(16, a.n_rows - r - 16) : 0;
-      const __mmask16 m0 = __mmask16((1u << n0) - 1), m1 = __mmask16((1u << n1) - 1);
-      const int nt = int(std::min<int64_t>(8, T - t));
-      emit_half(a, r, t, nt, c0, m0);
-      if (two) emit_half(a, r + 16, t, nt, c1, m1);
+    for (int64_t t = 0; t < T;) {
+      const int nt = tile_tokens(T - t, 8);
+      switch (nt) {
+        case 8: tile32_bytes<8>(a, p0, p1, r, t, pf, pf_end); break;
+        case 4: tile32_bytes<4>(a, p0, p1, r, t, pf, pf_end); break;
+        case 2: tile32_bytes<2>(a, p0, p1, r, t, pf, pf_end); break;
+        default: tile32_bytes<1>(a, p0, p1, r, t, pf, pf_end); break;
+      }
+      t += nt;
     }
   }
 }
@@ -190,46 +244,40 @@ RMSMP_VBMI inline void store_sums(const GemmS8Args& a, int64_t r, int64_t t, int
   emit_half(a, r, t, int(std::min<int64_t>(nt, a.n_tokens - t)), c, m);
 }
 
-// The k loops of the tiles below, each in a function of its own (see micro_tile).
-template <int K0, int K1>
-RMSMP_VBMI __attribute__((noinline)) void loop32x8(const HalfW& h0, const HalfW& h1, const int8_t* const* x, int64_t kq,
-                                                   __m512i* c0, __m512i* c1, const uint8_t** pf,
+// Quad q of a tile's H halves (k_loop's quad), after a prefetch step. A class with the VBMI target on its
+// call operator (a lambda's would lack it and could not inline half_quad).
+template <int H, int K0, int K1>
+struct HalfQuads {
+  const HalfW& h0;
+  const HalfW& h1;
+  const uint8_t** pf;
+  const uint8_t* const* pf_end;
+  RMSMP_VBMI inline void operator()(int64_t q, __m512i* w) const {
+    prefetch_step(pf, pf_end);
+    w[0] = half_quad<K0>(h0, q);
+    if constexpr (H == 2) w[1] = half_quad<K1>(h1, q);
+  }
+};
+
+// The k loop of H halves x NT tokens in a function of its own (see micro_tile); c as k_loop's.
+template <int H, int K0, int K1, int NT>
+RMSMP_VBMI __attribute__((noinline)) void nib_loop(const HalfW& h0, const HalfW& h1, const int8_t* const* x,
+                                                   int64_t kq, __m512i* c, const uint8_t** pf,
                                                    const uint8_t* const* pf_end) {
-  __m512i a0[8], a1[8];
-#pragma GCC unroll 8
-  for (int i = 0; i < 8; ++i) a0[i] = a1[i] = _mm512_setzero_si512();
-  for (int64_t q = 0; q < kq; ++q) {
-    prefetch_step(pf, pf_end);
-    dp_quad2(x, q, half_quad<K0>(h0, q), half_quad<K1>(h1, q), a0, a1);
-  }
-#pragma GCC unroll 8
-  for (int i = 0; i < 8; ++i) c0[i] = a0[i], c1[i] = a1[i];
-}
-template <int Kind, int NT>
-RMSMP_VBMI __attribute__((noinline)) void loop16(const HalfW& hw, const int8_t* const* x, int64_t kq, __m512i* c,
-                                                 const uint8_t** pf, const uint8_t* const* pf_end) {
-  __m512i acc[NT];
-#pragma GCC unroll 16
-  for (int i = 0; i < NT; ++i) acc[i] = _mm512_setzero_si512();
-  for (int64_t q = 0; q < kq; ++q) {
-    prefetch_step(pf, pf_end);
-    dp_quad<NT>(x, q, half_quad<Kind>(hw, q), acc);
-  }
-#pragma GCC unroll 16
-  for (int i = 0; i < NT; ++i) c[i] = acc[i];
+  k_loop<NT, H>(x, kq, HalfQuads<H, K0, K1>{h0, h1, pf, pf_end}, c);
 }
 
-// 32 rows x 8 tokens, each half decoded once per quad.
-template <int K0, int K1>
-RMSMP_VBMI void tile32x8(const GemmS8Args& a, const HalfW& h0, const HalfW& h1, const uint8_t** pf,
-                         const uint8_t* const* pf_end) {
+// 32 rows x NT <= 8 tokens (the call's), each half decoded once per quad.
+template <int K0, int K1, int NT>
+RMSMP_VBMI void tile32(const GemmS8Args& a, const HalfW& h0, const HalfW& h1, const uint8_t** pf,
+                       const uint8_t* const* pf_end) {
   const int64_t K = a.k_padded, kq = K / 4;
-  const int8_t* x[8];
-  for (int i = 0; i < 8; ++i) x[i] = a.x + std::min<int64_t>(i, a.n_tokens - 1) * K;  // tail: repeats, discarded
-  __m512i c0[8], c1[8];
-  loop32x8<K0, K1>(h0, h1, x, kq, c0, c1, pf, pf_end);
-  store_sums(a, 0, 0, 8, c0, a.n_rows);
-  store_sums(a, 16, 0, 8, c1, a.n_rows - 16);
+  const int8_t* x[NT];
+  for (int i = 0; i < NT; ++i) x[i] = a.x + std::min<int64_t>(i, a.n_tokens - 1) * K;  // tail: repeats, discarded
+  __m512i c[2 * NT];
+  nib_loop<2, K0, K1, NT>(h0, h1, x, kq, c, pf, pf_end);
+  store_sums(a, 0, 0, NT, c, a.n_rows);
+  store_sums(a, 16, 0, NT, c + NT, a.n_rows - 16);
 }
 
 // 16 rows (half h) x NT tokens from token t: the half decoded once per quad for NT tokens.
@@ -240,25 +288,43 @@ RMSMP_VBMI void tile16(const GemmS8Args& a, const HalfW& hw, int64_t r, int64_t 
   const int8_t* x[NT];
   for (int i = 0; i < NT; ++i) x[i] = a.x + std::min<int64_t>(t + i, a.n_tokens - 1) * K;
   __m512i c[NT];
-  loop16<Kind, NT>(hw, x, kq, c, pf, pf_end);
+  nib_loop<1, Kind, Kind, NT>(hw, hw, x, kq, c, pf, pf_end);
   store_sums(a, r, t, NT, c, a.n_rows - r);
 }
 
 template <int Kind>
 RMSMP_VBMI void half_tiles(const GemmS8Args& a, const HalfW& hw, int64_t r, const uint8_t** pf,
                            const uint8_t* const* pf_end) {
-  for (int64_t t = 0; t < a.n_tokens; t += 16) {
-    if (a.n_tokens - t > 8) tile16<Kind, 16>(a, hw, r, t, pf, pf_end);
-    else tile16<Kind, 8>(a, hw, r, t, pf, pf_end);
+  for (int64_t t = 0; t < a.n_tokens;) {
+    const int nt = tile_tokens(a.n_tokens - t, 16);
+    switch (nt) {
+      case 16: tile16<Kind, 16>(a, hw, r, t, pf, pf_end); break;
+      case 8: tile16<Kind, 8>(a, hw, r, t, pf, pf_end); break;
+      case 4: tile16<Kind, 4>(a, hw, r, t, pf, pf_end); break;
+      case 2: tile16<Kind, 2>(a, hw, r, t, pf, pf_end); break;
+      default: tile16<Kind, 1>(a, hw, r, t, pf, pf_end); break;
+    }
+    t += nt;
+  }
+}
+
+template <int K0, int K1>
+RMSMP_VBMI void tile32_nt(const GemmS8Args& a, const HalfW& h0, const HalfW& h1, const uint8_t** pf,
+                          const uint8_t* const* pf_end) {
+  switch (tile_tokens(a.n_tokens, 8)) {
+    case 8: return tile32<K0, K1, 8>(a, h0, h1, pf, pf_end);
+    case 4: return tile32<K0, K1, 4>(a, h0, h1, pf, pf_end);
+    case 2: return tile32<K0, K1, 2>(a, h0, h1, pf, pf_end);
+    default: return tile32<K0, K1, 1>(a, h0, h1, pf, pf_end);
   }
 }
 
 template <int K0>
-RMSMP_VBMI void tile32x8_k1(int k1, const GemmS8Args& a, const HalfW& h0, const HalfW& h1, const uint8_t** pf,
-                            const uint8_t* const* pf_end) {
-  if (k1 == kBytes) tile32x8<K0, kBytes>(a, h0, h1, pf, pf_end);
-  else if (k1 == kNibOne) tile32x8<K0, kNibOne>(a, h0, h1, pf, pf_end);
-  else tile32x8<K0, kNibMany>(a, h0, h1, pf, pf_end);
+RMSMP_VBMI void tile32_k1(int k1, const GemmS8Args& a, const HalfW& h0, const HalfW& h1, const uint8_t** pf,
+                          const uint8_t* const* pf_end) {
+  if (k1 == kBytes) tile32_nt<K0, kBytes>(a, h0, h1, pf, pf_end);
+  else if (k1 == kNibOne) tile32_nt<K0, kNibOne>(a, h0, h1, pf, pf_end);
+  else tile32_nt<K0, kNibMany>(a, h0, h1, pf, pf_end);
 }
 }  // namespace
 
@@ -290,10 +356,10 @@ RMSMP_VBMI void gemm_s8_avx512vbmi_nib(const GemmS8Args& a) {
   const uint8_t* pf[2] = {a.prefetch[0], a.prefetch[1]};
   const uint8_t* pf_end[2] = {pf[0] ? pf[0] + a.prefetch_bytes[0] : nullptr, pf[1] ? pf[1] + a.prefetch_bytes[1] : nullptr};
   const bool two = a.n_rows > 16;
-  if (two && a.n_tokens <= 8) {  // each half decoded once: a 32 x 8 tile
-    if (kind[0] == kBytes) tile32x8_k1<kBytes>(kind[1], a, h[0], h[1], pf, pf_end);
-    else if (kind[0] == kNibOne) tile32x8_k1<kNibOne>(kind[1], a, h[0], h[1], pf, pf_end);
-    else tile32x8_k1<kNibMany>(kind[1], a, h[0], h[1], pf, pf_end);
+  if (two && a.n_tokens <= 8) {  // each half decoded once: a 32 x n_tokens tile
+    if (kind[0] == kBytes) tile32_k1<kBytes>(kind[1], a, h[0], h[1], pf, pf_end);
+    else if (kind[0] == kNibOne) tile32_k1<kNibOne>(kind[1], a, h[0], h[1], pf, pf_end);
+    else tile32_k1<kNibMany>(kind[1], a, h[0], h[1], pf, pf_end);
     return;
   }
   for (int hh = 0; hh < (two ? 2 : 1); ++hh) {  // up to 16 tokens: 16 x 16 tiles, each half decoded once
