@@ -4,7 +4,8 @@
 // reduction, and the products of unsigned <= 255 by signed |x| <= 127 cannot saturate (vpdpbusd has no int16
 // stage). sum (w + 128) x = sum w x + 128 sum x, so each token's 128 * x_sum is subtracted at the end.
 // Register tile: 32 rows (2 zmm) x 8 tokens = 16 accumulators; a lone block of 16 rows (a narrow layer, the
-// last tile of a side part) takes 16 rows x 16 tokens instead of computing a discarded second block.
+// last tile of a side part) takes 16 rows x 16 tokens instead of computing a discarded second block. A token
+// tail takes the narrowest tile that holds it (4, 2 or 1 tokens; k_loop).
 #include <immintrin.h>
 
 #include <algorithm>
