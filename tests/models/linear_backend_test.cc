@@ -151,6 +151,12 @@ TEST_P(BackendLinearTest, MixedRowGroupsMatchReference) {
     a8u.nonneg = true;
     compare(backend(), c, {QuantKind::Fixed8, QuantKind::Fixed4, QuantKind::Pow2x4}, a8u, "rmsmp mix act8 nonneg " + label(c));
   }
+  // Layers of more than 256 rows with half their rows 8-bit among 4-bit ones: the prepared CPU layout's side
+  // rows in most blocks, run as side tiles at few tokens and copied into their holes of the expanded panels at
+  // many (prepared.h); the rows schedule (40 tokens) and the tokens schedule (300) on 2 threads.
+  for (const Case& c : {Case{40, 300, 64}, Case{300, 290, 48}, Case{12, 300, 64}})
+    compare(backend(), c, {QuantKind::Fixed4, QuantKind::Fixed8, QuantKind::Pow2x4}, ActQuant{},
+            "rmsmp mix, many 8-bit rows " + label(c));
 }
 
 // fp32 rows among integer ones (the prepared CPU layout leaves them as holes that must not overwrite the fp32
@@ -256,7 +262,9 @@ TEST_P(BackendLinearTest, LinearS8StaticAndPatchesEqualLinearThenPost) {
   auto be = test_backend(backend());
   const auto ref = make_backend("reference");
   int variant = 0;
-  for (const Case& c : {Case{1, 3, 7}, Case{5, 33, 65}, Case{33, 42, 576}, Case{300, 70, 200}, Case{150, 300, 27}}) {
+  // {150, 300, 40}: half its rows 8-bit among 4-bit ones (side rows in most blocks; see MixedRowGroups).
+  for (const Case& c : {Case{1, 3, 7}, Case{5, 33, 65}, Case{33, 42, 576}, Case{300, 70, 200}, Case{150, 300, 27},
+                        Case{150, 300, 40}}) {
     ActQuant act;
     act.dynamic = false;
     act.clip = 1.7f;
@@ -268,7 +276,9 @@ TEST_P(BackendLinearTest, LinearS8StaticAndPatchesEqualLinearThenPost) {
     // Kept alive for the process: OpenCL caches weights by host address (see compare()).
     static std::vector<std::unique_ptr<Packed>> alive;
     alive.push_back(std::make_unique<Packed>(
-        pack(c, {QuantKind::Fixed8, QuantKind::Fixed4, QuantKind::Pow2x4}, uint64_t(c.rows * 7 + c.cols), act)));
+        pack(c, c.cols == 40 ? std::vector<QuantKind>{QuantKind::Fixed4, QuantKind::Fixed8, QuantKind::Pow2x4}
+                             : std::vector<QuantKind>{QuantKind::Fixed8, QuantKind::Fixed4, QuantKind::Pow2x4},
+             uint64_t(c.rows * 7 + c.cols), act)));
     Packed& p = *alive.back();
     std::mt19937_64 rng(uint64_t(c.tokens));
     std::normal_distribution<float> nd;

@@ -195,6 +195,17 @@ uint32_t gather_post(const float* src, const int32_t* off, const int32_t* step, 
   return want_max ? abs_max_bits(dst, n) : 0u;
 }
 
+// The side rows' bytes into their holes of main block b expanded to bytes at dst (16 rows x Kp, VNNI quads: row
+// i's 4 bytes of quad q at 64 q + 4 i); side blocks are byte blocks of the same layout (prepared.h).
+void fill_holes(const CpuPreparedLinear& p, int64_t b, int64_t Kp, uint8_t* dst) {
+  for (int64_t i = 0; i < 16 && b * 16 + i < p.rows; ++i) {
+    const int32_t s = p.hole_side[size_t(b * 16 + i)];
+    if (s < 0) continue;
+    const uint8_t* src = p.data.get() + p.blocks[size_t(p.main_blocks() + s / 16)].offset + 4 * (s % 16);
+    for (int64_t q = 0; q < Kp / 4; ++q) std::memcpy(dst + 64 * q + 4 * i, src + 64 * q, 4);
+  }
+}
+
 // Up to kRowTile rows of one layer: either rows [j0, j0 + nj) of one group, unpacked per call, or rows of the
 // layer's prepared layout (blocks blk0 and the next): main rows [j0, j0 + nj) in original order, or side rows.
 struct Tile {
@@ -327,6 +338,18 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
   thread_local std::vector<int64_t> lcol;
   thread_local std::vector<const CpuPreparedLinear*> preps;  // per layer; null: unprepared
   thread_local std::vector<size_t> ltile;                     // layer l's tiles: [ltile[l], ltile[l + 1])
+  // Few tokens with AVX-512 VBMI: nibble blocks are decoded inside the kernel (gemm_s8_avx512vbmi_nib) rather
+  // than expanded into a panel that the kernel reads back (at BERT-base 1 x 16 the expansion was 15% of the
+  // samples).
+  // With AMX, 16 tokens fill a tile: expanding the block for the tiles costs less than decoding it per quad
+  // (gemm suite, 16 x 768 x 3072 and 16 x 3072 x 768: 0.15-0.18 against 0.16-0.27 ms).
+  const bool nib_fused = isa_ == Isa::Avx512Vnni && n_tokens <= nibble_fused_tokens() && has_vbmi() &&
+                         !(amx_ && n_tokens >= 16);
+  // Expanded nibble blocks take their side rows' bytes into the holes (prepared.h), so an all-integer prepared
+  // layer runs no side tiles and no overwrite pass: at MiniLM-L6 8 x 128 the side tiles and the holes computed
+  // as zeros made the mix 11% slower than uniform Fixed-8 (Zen 4).
+  thread_local std::vector<char> fills_v;
+  fills_v.assign(n, 0);
   tiles.clear();
   lcol.assign(n + 1, 0);
   preps.assign(n, nullptr);
@@ -337,11 +360,15 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
     if (prep && (prep->isa != isa_ || prep->k_padded != Kp)) prep = nullptr;  // not ours
     preps[l] = prep;
     lcol[l + 1] = lcol[l] + (prep ? prep->rows + prep->side_rows : w.rows);
+    const bool fill = prep && prep->side_rows > 0 && isa_ == Isa::Avx512Vnni && !nib_fused && !amx_ &&
+                      w.all_integer_groups();
+    fills_v[l] = fill;
     if (prep) {
+      const float* main_steps = fill ? prep->row_steps.data() : prep->steps.data();
       for (int64_t j0 = 0; j0 < prep->rows; j0 += kRowTile)
         tiles.push_back({l, nullptr, prep, j0, std::min(kRowTile, prep->rows - j0), j0 / 16, j0,
-                         prep->orig.data() + j0, prep->steps.data() + j0, 127});
-      for (int64_t s0 = 0; s0 < prep->side_rows; s0 += kRowTile)  // after the main tiles: they win in goff
+                         prep->orig.data() + j0, main_steps + j0, 127});
+      for (int64_t s0 = 0; !fill && s0 < prep->side_rows; s0 += kRowTile)  // after the main tiles: they win in goff
         tiles.push_back({l, nullptr, prep, s0, std::min(kRowTile, prep->side_rows - s0),
                          prep->main_blocks() + s0 / 16, prep->rows + s0, prep->orig.data() + prep->rows + s0,
                          prep->steps.data() + prep->rows + s0, 127});
@@ -488,12 +515,11 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
     const int32_t* sum;
     const CpuPreparedLinear::Block* nib[2] = {nullptr, nullptr};
   };
-  // Few tokens with AVX-512 VBMI: nibble blocks are decoded inside the kernel (gemm_s8_avx512vbmi_nib) rather
-  // than expanded into a panel that the kernel reads back (at BERT-base 1 x 16 the expansion was 15% of the
-  // samples).
-  // With AMX, 16 tokens fill a tile: expanding the block for the tiles costs less than decoding it per quad
-  // (gemm suite, 16 x 768 x 3072 and 16 x 3072 x 768: 0.15-0.18 against 0.16-0.27 ms).
-  const bool nib_fused = isa == Isa::Avx512Vnni && T <= nibble_fused_tokens() && has_vbmi() && !(amx_ && T >= 16);
+  const char* fills = fills_v.data();
+  // A layer's side rows in this call: none where they fill their holes.
+  // (Pointers, not the thread_local vectors: named inside a parallel region those are the worker's own.)
+  const CpuPreparedLinear* const* prs = preps.data();
+  auto side_of = [fills, prs](size_t l) { return fills[l] || !prs[l] ? int64_t(0) : prs[l]->side_rows; };
   auto tile_weights = [&](const Tile& tl, int8_t* panel, int32_t* w_sum) {
     TileWeights tw{panel, nullptr, w_sum};
     if (tl.prep) {  // prepared at load (VNNI layout): byte blocks are read in place, nibble ones expand by vpshufb
@@ -508,6 +534,7 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
           const uint8_t* luts[CpuPreparedLinear::kMaxBlockLuts];
           for (int i = 0; i < blk.n_luts; ++i) luts[i] = tl.prep->luts[size_t(blk.lut[i])].data();
           expand_panel_vnni4(src, Kp, luts, blk.mask, blk.n_luts, dst);
+          if (fills[tl.layer]) fill_holes(*tl.prep, tl.blk0 + h, Kp, dst);
           half[h] = reinterpret_cast<const int8_t*>(dst);
         } else {
           half[h] = reinterpret_cast<const int8_t*>(src);
@@ -679,7 +706,7 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
   in_kernel_v.assign(n, 0);
   for (size_t l = 0; l < n; ++l)
     in_kernel_v[l] = kernel_epilogue_enabled() && isa == Isa::Avx512Vnni && preps[l] && !gelu && !want_max &&
-                     (!post.residual || (preps[l]->side_rows == 0 && ws[l]->rows < kKernelResidualMaxRows));
+                     (!post.residual || (side_of(l) == 0 && ws[l]->rows < kKernelResidualMaxRows));
   const char* in_kernel = in_kernel_v.data();
   if (by_tokens) {
     // Token blocks of up to kTokenBlock tokens, fewer for wide layers: a block's outputs (tb x total_rows
@@ -767,7 +794,7 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
           }
           for (size_t l = 0; l < n; ++l) {
             const CpuPreparedLinear* pp = pr[l];
-            if (!in_kernel[l] || pp->side_rows == 0) continue;
+            if (!in_kernel[l] || side_of(l) == 0) continue;
             const RowMixedLinear& w = *ws[l];
             const int64_t rows = w.rows, o = t0 * rows;
             side_rows_finish_avx512(bacc.data() + lc[l] + rows, total_rows, tb, pp->side_rows, pp->orig.data() + rows,
@@ -787,7 +814,7 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
             int32_t* aw = bacc.data() + lc[l];
             const int32_t* so = pp->orig.data() + rows;
             for (int64_t t = 0; t < tb; ++t)
-              for (int64_t s = 0; s < pp->side_rows; ++s) aw[t * total_rows + so[s]] = aw[t * total_rows + rows + s];
+              for (int64_t s = 0; s < side_of(l); ++s) aw[t * total_rows + so[s]] = aw[t * total_rows + rows + s];
             const float* rs = pp->row_steps.data();
             if (!gelu) {
               mx = std::max(mx, epilogue_rows(a, total_rows, tb, rows, b.step, rs, bsp + lc[l], res, post.act,
@@ -858,7 +885,7 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
   for (size_t l = 0; l < n; ++l) {
     rows_in_kernel_v[l] = kernel_epilogue_enabled() && isa == Isa::Avx512Vnni && fused && pr[l] && !gelu &&
                           post.empty() && !post.q_out && !want_max;
-    need_pass = need_pass || !rows_in_kernel_v[l] || pr[l]->side_rows > 0;
+    need_pass = need_pass || !rows_in_kernel_v[l] || side_of(l) > 0;
   }
   const char* rows_in_kernel = rows_in_kernel_v.data();
   if (load_here)
@@ -909,7 +936,8 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
     for (size_t l = 0; l < n; ++l) {
       const int64_t t1 = std::min(T, t0 + eb);
       if (fused && pr[l] && !rows_in_kernel[l])  // in-kernel layers: main rows written by their tiles
-        epilogue_main_tiles(ast + T * lc[l], T, t0, t1, pr[l]->rows, all.step, pr[l]->steps.data(),
+        epilogue_main_tiles(ast + T * lc[l], T, t0, t1, pr[l]->rows, all.step,
+                            (fills[l] ? pr[l]->row_steps : pr[l]->steps).data(),
                             bsp + lc[l], ys[l]);
       for (int64_t t = t0; t < t1; ++t) {
         const RowMixedLinear& w = *ws[l];

@@ -91,7 +91,9 @@ std::shared_ptr<const CpuPreparedLinear> cpu_prepare_vnni(const RowMixedLinear& 
     p->orig.push_back(in_main(rr) ? int32_t(r) : -1);
     p->steps.push_back(in_main(rr) ? rr.g->steps[rr.j] : 0.f);
   }
+  p->hole_side.assign(size_t(w.rows), -1);
   for (const RowRef& rr : side) {
+    p->hole_side[size_t(rr.orig)] = int32_t(p->orig.size() - size_t(w.rows));
     p->orig.push_back(rr.orig);
     p->steps.push_back(rr.g->steps[rr.j]);
   }

@@ -19,7 +19,9 @@
 // order, in byte blocks of 16 after the main blocks; their outputs overwrite their holes' (orig maps them). A
 // smaller layer keeps its 8-bit rows in place instead, and any block holding one is stored as bytes (a side
 // block of its own would cost up to as much work as the layer). fp32 rows stay holes and are computed by the
-// fp32 path. Rows past the end of either part are w = 0.
+// fp32 path. Rows past the end of either part are w = 0. A call that expands the nibble blocks into byte panels
+// (many tokens) copies each side row's bytes into its hole of the expanded panel (hole_side) and computes it
+// there, with row_steps, instead of running the side blocks: no side tiles, no overwrite pass.
 // Resident memory stays near the packed size: 4-bit rows at half a byte (holes included), 8-bit rows at a
 // byte, and the file's pages of the codes are released after preparation. Unless expanded at load
 // (cpu_prepare_vnni's keep_nibbles false): then every block is bytes, a byte per weight.
@@ -53,6 +55,7 @@ struct CpuPreparedLinear : PreparedLinear {
   std::vector<float> steps;          // rows + side_rows: weight step (holes: 0)
   std::vector<float> row_steps;      // rows: every integer row's step in original order (fp32 rows: 0), for an
                                      // epilogue over sums whose holes were overwritten by their side rows' sums
+  std::vector<int32_t> hole_side;    // rows: the side row (stored index) whose bytes fill row r's hole; -1: none
   std::vector<Block> blocks;         // main blocks, then side blocks
   std::vector<std::array<uint8_t, 64>> luts;  // per 4-bit scheme met: lut[c] for c < 16, repeated per 16-byte lane
   std::unique_ptr<uint8_t[], decltype(&std::free)> data{nullptr, &std::free};  // 64-byte aligned
