@@ -169,6 +169,15 @@ void Backend::linear_s8(const RowMixedLinear& w, const ActQuant& act, const int8
   store_q_out(post, y, n_tokens * w.rows, 0);
 }
 
+void Backend::attention_batch(const float* q, const float* k, const float* v, const int64_t* offs,
+                              const int64_t* lens, int64_t n_seqs, int64_t n_heads, int64_t head_dim, float* out,
+                              const float* const* rel_bias) const {
+  const int64_t H = n_heads * head_dim;
+  for (int64_t b = 0; b < n_seqs; ++b)
+    attention(q + offs[b] * H, k + offs[b] * H, v + offs[b] * H, lens[b], n_heads, head_dim, out + offs[b] * H,
+              rel_bias ? rel_bias[b] : nullptr);
+}
+
 void Backend::linear_static(const RowMixedLinear& w, const ActQuant& act, const float* x, int64_t n_tokens,
                             const LinearPost& post, float* y) const {
   std::vector<int8_t> q(size_t(n_tokens * w.cols));

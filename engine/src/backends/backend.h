@@ -257,6 +257,12 @@ class Backend {
   // (i - j) + len - 1 added to the score of query i and key j after its scaling: s = (q.k) * scale + b.
   virtual void attention(const float* q, const float* k, const float* v, int64_t len, int64_t n_heads,
                          int64_t head_dim, float* out, const float* rel_bias = nullptr) const = 0;
+  // attention over a batch of packed sequences: sequence b is rows [offs[b], offs[b] + lens[b]) of q/k/v/out,
+  // with rel_bias[b] (rel_bias itself, or its entries, may be null). The same results as one attention call per
+  // sequence, which the default makes; a backend may spread every (sequence, head) pair over its threads at once.
+  virtual void attention_batch(const float* q, const float* k, const float* v, const int64_t* offs,
+                               const int64_t* lens, int64_t n_seqs, int64_t n_heads, int64_t head_dim, float* out,
+                               const float* const* rel_bias) const;
 };
 
 // Floats per head of an attention rel_bias: the 2 len - 1 distances and room for 16-lane loads past them.

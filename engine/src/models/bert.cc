@@ -83,19 +83,22 @@ void bert_forward(const BertWeights& w, const Backend& be, const std::vector<Seq
       }
     }
   }
+  // The batch's packed sequences for attention_batch: first row, length, relative bias (MPNet).
+  std::vector<int64_t> seq_off, seq_len;
+  std::vector<const float*> seq_rb;
+  for (size_t b = 0, off = 0; b < batch.size(); off += size_t(batch[b].len), ++b) {
+    seq_off.push_back(int64_t(off));
+    seq_len.push_back(batch[b].len);
+    seq_rb.push_back(rb_off.empty() ? nullptr : ws.rel_bias.data() + rb_off[b]);
+  }
   for (const BertLayerWeights& L : w.layers) {
     if (hook)
       for (const RowMixedLinear* lin : {&L.q, &L.k, &L.v}) (*hook)(*lin, h.data(), T);
     const RowMixedLinear* qkv[3] = {&L.q, &L.k, &L.v};
     float* qkv_out[3] = {q.data(), k.data(), v.data()};
     be.linear_multi(qkv, 3, h.data(), T, qkv_out);
-    int64_t off = 0;
-    for (size_t b = 0; b < batch.size(); ++b) {
-      const auto& s = batch[b];
-      be.attention(q.data() + off * H, k.data() + off * H, v.data() + off * H, s.len, nh, hd, ctx.data() + off * H,
-                   rb_off.empty() ? nullptr : ws.rel_bias.data() + rb_off[b]);
-      off += s.len;
-    }
+    be.attention_batch(q.data(), k.data(), v.data(), seq_off.data(), seq_len.data(), int64_t(batch.size()), nh, hd,
+                       ctx.data(), rb_off.empty() ? nullptr : seq_rb.data());
     run(L.attn_out, ctx.data(), tmp.data());
     be.layer_norm(tmp.data(), h.data(), L.ln_attn_g, L.ln_attn_b, c.layer_norm_eps, T, H, h.data());
     if (hook) (*hook)(L.ffn_in, h.data(), T);

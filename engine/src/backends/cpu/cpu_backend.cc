@@ -89,23 +89,40 @@ void CpuBackend::gelu(float* x, int64_t n) const {
   }
 }
 
+// Head h of one sequence (q/k/v/out at its first row), on the calling thread.
+void CpuBackend::attention_one_head(const float* q, const float* k, const float* v, int64_t len, int64_t n_heads,
+                                    int64_t head_dim, int64_t h, float* out, const float* rel_bias) const {
+  const int64_t stride = n_heads * head_dim;
+  const float* rb = rel_bias ? rel_bias + h * rel_bias_stride(len) : nullptr;
+  if (isa_ == Isa::Generic) {
+    attention_head(q + h * head_dim, k + h * head_dim, v + h * head_dim, len, stride, head_dim, out + h * head_dim, rb);
+    return;
+  }
+  thread_local std::vector<float> scratch;  // grows to the longest sequence seen, then stays
+  const size_t need = size_t(attention_scratch_floats(len, head_dim));
+  if (scratch.size() < need) scratch.resize(need);
+  (isa_ == Isa::Avx512Vnni ? attention_head_avx512 : attention_head_avx2)(
+      q + h * head_dim, k + h * head_dim, v + h * head_dim, len, stride, head_dim, out + h * head_dim, scratch.data(),
+      rb);
+}
+
 void CpuBackend::attention(const float* q, const float* k, const float* v, int64_t len, int64_t n_heads,
                            int64_t head_dim, float* out, const float* rel_bias) const {
-  const int64_t stride = n_heads * head_dim;
-  const bool simd = isa_ != Isa::Generic;
 #pragma omp parallel for schedule(static) if (len > 8)
-  for (int64_t h = 0; h < n_heads; ++h) {
-    const float* rb = rel_bias ? rel_bias + h * rel_bias_stride(len) : nullptr;
-    if (!simd) {
-      attention_head(q + h * head_dim, k + h * head_dim, v + h * head_dim, len, stride, head_dim, out + h * head_dim, rb);
-      continue;
-    }
-    thread_local std::vector<float> scratch;  // grows to the longest sequence seen, then stays
-    const size_t need = size_t(attention_scratch_floats(len, head_dim));
-    if (scratch.size() < need) scratch.resize(need);
-    (isa_ == Isa::Avx512Vnni ? attention_head_avx512 : attention_head_avx2)(
-        q + h * head_dim, k + h * head_dim, v + h * head_dim, len, stride, head_dim, out + h * head_dim, scratch.data(),
-        rb);
+  for (int64_t h = 0; h < n_heads; ++h) attention_one_head(q, k, v, len, n_heads, head_dim, h, out, rel_bias);
+}
+
+void CpuBackend::attention_batch(const float* q, const float* k, const float* v, const int64_t* offs,
+                                 const int64_t* lens, int64_t n_seqs, int64_t n_heads, int64_t head_dim, float* out,
+                                 const float* const* rel_bias) const {
+  const int64_t H = n_heads * head_dim;
+  int64_t tokens = 0;
+  for (int64_t b = 0; b < n_seqs; ++b) tokens += lens[b];
+#pragma omp parallel for schedule(dynamic) if (tokens > 8)
+  for (int64_t i = 0; i < n_seqs * n_heads; ++i) {
+    const int64_t b = i / n_heads, o = offs[b] * H;
+    attention_one_head(q + o, k + o, v + o, lens[b], n_heads, head_dim, i % n_heads, out + o,
+                       rel_bias ? rel_bias[b] : nullptr);
   }
 }
 

@@ -68,8 +68,15 @@ class CpuBackend : public ReferenceBackend {
   float quantize_activations(const float* x, int64_t n, const ActQuant& aq, int8_t* q) const override;
   void attention(const float* q, const float* k, const float* v, int64_t len, int64_t n_heads, int64_t head_dim,
                  float* out, const float* rel_bias = nullptr) const override;
+  // Every (sequence, head) pair in one parallel region, taken dynamically: one region per layer instead of
+  // one per sequence. Each head runs attention_head as above, so the same bits.
+  void attention_batch(const float* q, const float* k, const float* v, const int64_t* offs, const int64_t* lens,
+                       int64_t n_seqs, int64_t n_heads, int64_t head_dim, float* out,
+                       const float* const* rel_bias) const override;
 
  private:
+  void attention_one_head(const float* q, const float* k, const float* v, int64_t len, int64_t n_heads,
+                          int64_t head_dim, int64_t h, float* out, const float* rel_bias) const;
   // The input of run_linears: float rows (quantized here, per token, with the layers' act) or int8 rows
   // already quantized with one step for every token (linear_s8).
   struct LinearIn {
