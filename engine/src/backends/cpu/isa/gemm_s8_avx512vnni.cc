@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "backends/cpu/gemm_s8.h"
@@ -74,8 +75,20 @@ inline __attribute__((always_inline)) void k_loop(const int8_t* const* x, int64_
     }
 }
 
-// The tile size for nt remaining tokens (at most the full size F): the smallest of 1, 2, 4, 8, 16 that holds them.
-inline int tile_tokens(int64_t nt, int F) { return nt >= F ? F : nt > 4 ? 8 : nt > 2 ? 4 : nt > 1 ? 2 : 1; }
+// The tile for nt remaining tokens, at most F (8 or 16) wide: the narrowest of 1, 2, 4, 8, 16 that holds them.
+// Calls tile(std::integral_constant<int, W>) with that width W and returns W: the one dispatch of every tile family.
+template <int F, class Tile>
+inline int with_tile_tokens(int64_t nt, Tile&& tile) {
+  const int w = nt >= F ? F : nt > 4 ? 8 : nt > 2 ? 4 : nt > 1 ? 2 : 1;
+  if constexpr (F >= 16)
+    if (w == 16) return tile(std::integral_constant<int, 16>{}), w;
+  switch (w) {
+    case 8: return tile(std::integral_constant<int, 8>{}), w;
+    case 4: return tile(std::integral_constant<int, 4>{}), w;
+    case 2: return tile(std::integral_constant<int, 2>{}), w;
+    default: return tile(std::integral_constant<int, 1>{}), w;
+  }
+}
 
 // Register tiles: each k loop below runs in a function of its own (noinline) on local accumulator arrays that
 // nothing else sees, and copies them out once at the end. Inlined into a caller that passes the arrays on
@@ -141,29 +154,12 @@ void gemm_s8_avx512vnni(const GemmS8Args& a) {
     const uint8_t* p0 = reinterpret_cast<const uint8_t*>(a.w) + r * K;  // block r / 16 starts at (r / 16) * 16 * K
     const uint8_t* p1 = !two ? p0 : a.w_hi ? reinterpret_cast<const uint8_t*>(a.w_hi) : p0 + 16 * K;
     if (!two) {  // one block of at most 16 rows (no prefetch here: such calls are a layer's small last part)
-      for (int64_t t = 0; t < T;) {
-        const int nt = tile_tokens(T - t, 16);
-        switch (nt) {
-          case 16: tile16_bytes<16>(a, p0, r, t); break;
-          case 8: tile16_bytes<8>(a, p0, r, t); break;
-          case 4: tile16_bytes<4>(a, p0, r, t); break;
-          case 2: tile16_bytes<2>(a, p0, r, t); break;
-          default: tile16_bytes<1>(a, p0, r, t); break;
-        }
-        t += nt;
-      }
+      for (int64_t t = 0; t < T;)
+        t += with_tile_tokens<16>(T - t, [&](auto w) { tile16_bytes<decltype(w)::value>(a, p0, r, t); });
       continue;
     }
-    for (int64_t t = 0; t < T;) {
-      const int nt = tile_tokens(T - t, 8);
-      switch (nt) {
-        case 8: tile32_bytes<8>(a, p0, p1, r, t, pf, pf_end); break;
-        case 4: tile32_bytes<4>(a, p0, p1, r, t, pf, pf_end); break;
-        case 2: tile32_bytes<2>(a, p0, p1, r, t, pf, pf_end); break;
-        default: tile32_bytes<1>(a, p0, p1, r, t, pf, pf_end); break;
-      }
-      t += nt;
-    }
+    for (int64_t t = 0; t < T;)
+      t += with_tile_tokens<8>(T - t, [&](auto w) { tile32_bytes<decltype(w)::value>(a, p0, p1, r, t, pf, pf_end); });
   }
 }
 
@@ -296,28 +292,15 @@ RMSMP_VBMI void tile16(const GemmS8Args& a, const HalfW& hw, int64_t r, int64_t 
 template <int Kind>
 RMSMP_VBMI void half_tiles(const GemmS8Args& a, const HalfW& hw, int64_t r, const uint8_t** pf,
                            const uint8_t* const* pf_end) {
-  for (int64_t t = 0; t < a.n_tokens;) {
-    const int nt = tile_tokens(a.n_tokens - t, 16);
-    switch (nt) {
-      case 16: tile16<Kind, 16>(a, hw, r, t, pf, pf_end); break;
-      case 8: tile16<Kind, 8>(a, hw, r, t, pf, pf_end); break;
-      case 4: tile16<Kind, 4>(a, hw, r, t, pf, pf_end); break;
-      case 2: tile16<Kind, 2>(a, hw, r, t, pf, pf_end); break;
-      default: tile16<Kind, 1>(a, hw, r, t, pf, pf_end); break;
-    }
-    t += nt;
-  }
+  for (int64_t t = 0; t < a.n_tokens;)
+    t += with_tile_tokens<16>(a.n_tokens - t,
+                              [&](auto w) { tile16<Kind, decltype(w)::value>(a, hw, r, t, pf, pf_end); });
 }
 
 template <int K0, int K1>
 RMSMP_VBMI void tile32_nt(const GemmS8Args& a, const HalfW& h0, const HalfW& h1, const uint8_t** pf,
                           const uint8_t* const* pf_end) {
-  switch (tile_tokens(a.n_tokens, 8)) {
-    case 8: return tile32<K0, K1, 8>(a, h0, h1, pf, pf_end);
-    case 4: return tile32<K0, K1, 4>(a, h0, h1, pf, pf_end);
-    case 2: return tile32<K0, K1, 2>(a, h0, h1, pf, pf_end);
-    default: return tile32<K0, K1, 1>(a, h0, h1, pf, pf_end);
-  }
+  with_tile_tokens<8>(a.n_tokens, [&](auto w) { tile32<K0, K1, decltype(w)::value>(a, h0, h1, pf, pf_end); });
 }
 
 template <int K0>
