@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/aligned.h"
 #include "io/model_format.h"
 #include "models/cnn_ops.h"
 #include "rmsmp/error.h"
@@ -20,7 +21,7 @@ namespace {
 
 template <class T>
 struct Buf {
-  std::unique_ptr<T[]> p;  // uninitialised: every value is written before it is read
+  AlignedArray<T> p;  // uninitialised (every value is written before it is read); cache-line aligned
   size_t cap = 0;
 };
 using FloatBuf = Buf<float>;
@@ -34,7 +35,7 @@ Buf<T> take_buf(std::vector<Buf<T>>& pool, int64_t n) {
     if (pool[i].cap >= size_t(n) && (best == pool.size() || pool[i].cap < pool[best].cap)) best = i;
   Buf<T> b;
   if (best == pool.size()) {
-    b.p.reset(new T[size_t(n)]);
+    b.p = make_aligned_array<T>(size_t(n));
     b.cap = size_t(n);
   } else {
     b = std::move(pool[best]);

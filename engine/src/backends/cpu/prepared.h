@@ -34,6 +34,7 @@
 
 #include "backends/backend.h"
 #include "backends/cpu/isa.h"
+#include "core/aligned.h"
 #include "quant/row_mixed.h"
 
 namespace rmsmp {
@@ -87,8 +88,8 @@ std::shared_ptr<const CpuPreparedLinear> cpu_prepare_vnni(const RowMixedLinear& 
 struct CpuPreparedDepthwise : PreparedDepthwise {
   int64_t quads = 0, blocks = 0;
   int64_t kh = 0, kw = 0, vquads = 0;
-  std::vector<int8_t> w, wcol;
-  std::vector<int32_t> comp;
+  AlignedVector<int8_t> w, wcol;  // cache-line aligned: the kernels load them 64 bytes at a time
+  AlignedVector<int32_t> comp;
 };
 std::shared_ptr<const CpuPreparedDepthwise> cpu_prepare_depthwise_vnni(const int8_t* w, int64_t kh, int64_t kw,
                                                                        int64_t channels);
