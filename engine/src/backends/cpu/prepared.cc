@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <new>
 
 #include "backends/cpu/gemm_s8.h"
 #include "rmsmp/error.h"
@@ -136,8 +137,11 @@ std::shared_ptr<const CpuPreparedLinear> cpu_prepare_vnni(const RowMixedLinear& 
     }
     bytes += size_t(blk.n_luts > 0 ? 8 * Kp : 16 * Kp);  // multiples of 32 (Kp is a multiple of 4)
   }
-  p->data.reset(static_cast<uint8_t*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64)));
-  RMSMP_CHECK(p->data, ErrorCode::Internal, w.name << ": cannot allocate " << bytes << " bytes of prepared weights");
+  try {
+    p->data = make_aligned_array<uint8_t>((bytes + 63) / 64 * 64);
+  } catch (const std::bad_alloc&) {
+    RMSMP_FAIL(ErrorCode::Internal, w.name << ": cannot allocate " << bytes << " bytes of prepared weights");
+  }
   p->bytes = bytes;
   std::vector<int8_t> decoded(static_cast<size_t>(K));
   for (int64_t b = 0; b < nb_main + nb_side; ++b) {

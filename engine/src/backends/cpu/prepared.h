@@ -28,7 +28,6 @@
 #pragma once
 #include <array>
 #include <cstdint>
-#include <cstdlib>
 #include <memory>
 #include <vector>
 
@@ -59,7 +58,7 @@ struct CpuPreparedLinear : PreparedLinear {
   std::vector<int32_t> hole_side;    // rows: the side row (stored index) whose bytes fill row r's hole; -1: none
   std::vector<Block> blocks;         // main blocks, then side blocks
   std::vector<std::array<uint8_t, 64>> luts;  // per 4-bit scheme met: lut[c] for c < 16, repeated per 16-byte lane
-  std::unique_ptr<uint8_t[], decltype(&std::free)> data{nullptr, &std::free};  // 64-byte aligned
+  AlignedArray<uint8_t> data;  // cache-line aligned (core/aligned.h)
   size_t bytes = 0;
   int64_t main_blocks() const { return (rows + 15) / 16; }
 };
