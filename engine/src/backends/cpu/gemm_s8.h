@@ -142,6 +142,11 @@ void side_rows_finish_avx512(const int32_t* acc, int64_t acc_stride, int64_t tb,
                              const float* w_step, const float* bias, LinearPost::Act act, float* y, int8_t* q,
                              float q_inv, int q_max, int64_t rows, const float* x_step);
 
+// epilogue_rows (backends/backend.h), the same bits, for AVX-512 hosts (isa/epilogue_rows_avx512.cc).
+uint32_t epilogue_rows_avx512(const int32_t* acc, int64_t acc_stride, int64_t tb, int64_t rows, const float* x_step,
+                              const float* w_step, const float* bias, const float* residual, LinearPost::Act act,
+                              bool want_max, float* dst, int8_t* q = nullptr, float q_inv = 0.f, int q_max = 127);
+
 // Depthwise convolution, one output pixel: acc[c] = sum over taps of xs[t][c] * w[t][c] for c < channels, with
 // the weights in CpuPreparedDepthwise's layout (prepared.h); xs has p.taps pointers. vpdpbusd on four taps'
 // bytes at a time (x + 128 against the signed weights, compensated), exact.

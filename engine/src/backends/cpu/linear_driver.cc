@@ -708,6 +708,8 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
     in_kernel_v[l] = kernel_epilogue_enabled() && isa == Isa::Avx512Vnni && preps[l] && !gelu && !want_max &&
                      (!post.residual || (side_of(l) == 0 && ws[l]->rows < kKernelResidualMaxRows));
   const char* in_kernel = in_kernel_v.data();
+  // The pass's epilogue: the AVX-512 one where the kernels are (the same bits; 0.52-0.58 of the portable one's time).
+  const auto rows_epilogue = isa == Isa::Avx512Vnni ? epilogue_rows_avx512 : epilogue_rows;
   if (by_tokens) {
     // Token blocks of up to kTokenBlock tokens, fewer for wide layers: a block's outputs (tb x total_rows
     // floats) stay within 256 KiB.
@@ -817,14 +819,14 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
               for (int64_t s = 0; s < side_of(l); ++s) aw[t * total_rows + so[s]] = aw[t * total_rows + rows + s];
             const float* rs = pp->row_steps.data();
             if (!gelu) {
-              mx = std::max(mx, epilogue_rows(a, total_rows, tb, rows, b.step, rs, bsp + lc[l], res, post.act,
+              mx = std::max(mx, rows_epilogue(a, total_rows, tb, rows, b.step, rs, bsp + lc[l], res, post.act,
                                                want_max, post.q_only && post.q_out ? nullptr : dst,
                                                post.q_out ? post.q_out + t0 * rows : nullptr,
                                                post.q_inv, post.q_max));
               continue;
             }
-            epilogue_rows(a, total_rows, tb, rows, b.step, rs, bsp + lc[l], nullptr, LinearPost::Act::None, false,
-                           dst);
+            rows_epilogue(a, total_rows, tb, rows, b.step, rs, bsp + lc[l], nullptr, LinearPost::Act::None, false,
+                          dst, nullptr, 0.f, 127);
             gelu_rows(dst, tb * rows);  // post ops never come with GELU
           }
           for (size_t l = 0; l < n; ++l)
