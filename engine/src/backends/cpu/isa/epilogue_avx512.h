@@ -102,7 +102,7 @@ inline __m512 finish16(const Epi16Consts& k, __m512i sums, __m512 xstep, const f
 // emit_half's finishing with what varies per call (residual, float and int8 outputs, activation) as template
 // arguments: with them as run-time tests the loop kept a branch per test and token and spilled the constants
 // (perf on EfficientNet-Lite0's narrow 1x1 convs, where this loop is most of the time). Same operations.
-template <bool kRes, bool kDst, bool kQ, LinearPost::Act kAct>
+template <bool kComp, bool kRes, bool kDst, bool kQ, LinearPost::Act kAct>
 inline void emit_epi(const GemmEpilogue& e, const int32_t* xsum, int64_t r, int64_t t, int nt, const __m512i* c,
                      __mmask16 m) {
   const Epi16Consts k(e.q_inv, e.q_max);
@@ -118,7 +118,7 @@ inline void emit_epi(const GemmEpilogue& e, const int32_t* xsum, int64_t r, int6
   const __m512 xw0 = _mm512_mul_ps(_mm512_set1_ps(xs[t]), ws);
   auto one = [&](int i, auto full) {
     const int64_t o = (t + i) * stride + r;
-    const __m512i s = _mm512_sub_epi32(c[i], _mm512_set1_epi32(128 * xsum[t + i]));
+    const __m512i s = kComp ? c[i] : _mm512_sub_epi32(c[i], _mm512_set1_epi32(128 * xsum[t + i]));
     __m512 rv = k.zero;
     if (kRes) rv = full ? _mm512_loadu_ps(res + o) : _mm512_maskz_loadu_ps(m, res + o);
     const __m512 pre = pre16(s, uniform ? xw0 : _mm512_mul_ps(_mm512_set1_ps(xs[t + i]), ws), b, kRes ? &rv : nullptr);
@@ -146,22 +146,22 @@ inline void emit_epi(const GemmEpilogue& e, const int32_t* xsum, int64_t r, int6
   }
 }
 
-template <bool kRes, bool kDst, bool kQ>
+template <bool kComp, bool kRes, bool kDst, bool kQ>
 inline void emit_epi_act(const GemmEpilogue& e, const int32_t* xsum, int64_t r, int64_t t, int nt, const __m512i* c,
                          __mmask16 m) {
   switch (e.act) {
-    case LinearPost::Act::Relu: return emit_epi<kRes, kDst, kQ, LinearPost::Act::Relu>(e, xsum, r, t, nt, c, m);
-    case LinearPost::Act::Relu6: return emit_epi<kRes, kDst, kQ, LinearPost::Act::Relu6>(e, xsum, r, t, nt, c, m);
-    default: return emit_epi<kRes, kDst, kQ, LinearPost::Act::None>(e, xsum, r, t, nt, c, m);
+    case LinearPost::Act::Relu: return emit_epi<kComp, kRes, kDst, kQ, LinearPost::Act::Relu>(e, xsum, r, t, nt, c, m);
+    case LinearPost::Act::Relu6: return emit_epi<kComp, kRes, kDst, kQ, LinearPost::Act::Relu6>(e, xsum, r, t, nt, c, m);
+    default: return emit_epi<kComp, kRes, kDst, kQ, LinearPost::Act::None>(e, xsum, r, t, nt, c, m);
   }
 }
 
-template <bool kRes>
+template <bool kComp, bool kRes>
 inline void emit_epi_out(const GemmEpilogue& e, const int32_t* xsum, int64_t r, int64_t t, int nt, const __m512i* c,
                          __mmask16 m) {
-  if (e.dst && e.q) return emit_epi_act<kRes, true, true>(e, xsum, r, t, nt, c, m);
-  if (e.q) return emit_epi_act<kRes, false, true>(e, xsum, r, t, nt, c, m);
-  if (e.dst) return emit_epi_act<kRes, true, false>(e, xsum, r, t, nt, c, m);
+  if (e.dst && e.q) return emit_epi_act<kComp, kRes, true, true>(e, xsum, r, t, nt, c, m);
+  if (e.q) return emit_epi_act<kComp, kRes, false, true>(e, xsum, r, t, nt, c, m);
+  if (e.dst) return emit_epi_act<kComp, kRes, true, false>(e, xsum, r, t, nt, c, m);
 }
 
 // Tokens t .. t + nt - 1's sums of rows r .. r + 15 of the call (c[i]: token t + i; lanes outside m: past the
@@ -170,16 +170,18 @@ inline void emit_epi_out(const GemmEpilogue& e, const int32_t* xsum, int64_t r, 
 // stores may alias any object, so fields read through a.epi later were reloaded after each of them). Not a
 // copy of the struct: the compiler copied it with one 64-byte store and read fields back from inside it, a
 // store-forwarding stall per call that was a quarter of this function's samples (EfficientNet-Lite0, perf).
+// kComp: the sums in c are already compensated (the VNNI kernels start each accumulator at -128 x_sum).
+template <bool kComp = false>
 inline void emit_half(const GemmS8Args& a, int64_t r, int64_t t, int nt, const __m512i* c, __mmask16 m) {
   if (!a.epi) {
     for (int i = 0; i < nt; ++i)
       _mm512_mask_storeu_epi32(a.acc + (t + i) * a.acc_stride + r, m,
-                               _mm512_sub_epi32(c[i], _mm512_set1_epi32(128 * a.x_sum[t + i])));
+                               kComp ? c[i] : _mm512_sub_epi32(c[i], _mm512_set1_epi32(128 * a.x_sum[t + i])));
     return;
   }
   const GemmEpilogue& e = *a.epi;
-  if (e.residual) emit_epi_out<true>(e, a.x_sum, r, t, nt, c, m);
-  else emit_epi_out<false>(e, a.x_sum, r, t, nt, c, m);
+  if (e.residual) emit_epi_out<kComp, true>(e, a.x_sum, r, t, nt, c, m);
+  else emit_epi_out<kComp, false>(e, a.x_sum, r, t, nt, c, m);
 }
 
 }  // namespace rmsmp

@@ -2,7 +2,7 @@
 // rows x 4 consecutive k values of w + 128 (unsigned), and vpdpbusd multiplies it by 4 bytes of one token's
 // signed activations broadcast to every lane, accumulating each row's sum in its own int32 lane: no horizontal
 // reduction, and the products of unsigned <= 255 by signed |x| <= 127 cannot saturate (vpdpbusd has no int16
-// stage). sum (w + 128) x = sum w x + 128 sum x, so each token's 128 * x_sum is subtracted at the end.
+// stage). sum (w + 128) x = sum w x + 128 sum x, so each token's accumulators start at -128 * x_sum.
 // Register tile: 32 rows (2 zmm) x 8 tokens = 16 accumulators; a lone block of 16 rows (a narrow layer, the
 // last tile of a side part) takes 16 rows x 16 tokens instead of computing a discarded second block. A token
 // tail takes the narrowest tile that holds it (4, 2 or 1 tokens; k_loop).
@@ -35,14 +35,17 @@ inline __attribute__((always_inline)) void dp_quad(const int8_t* const* x, int64
   }
 }
 
-// The k loop of an H x 16-row, NT-token tile: c[h * NT + i] = sum over the kq quads. quad(q, w) fills w[0 .. H)
-// with quad q's weights (and may prefetch). A tile of fewer than 16 accumulators (a token tail: NT < 8 with
+// The k loop of an H x 16-row, NT-token tile: the sum over the kq quads, plus comp[i] (token i's -128 x_sum:
+// the compensation for the unsigned weights, as the accumulators' start, so that no pass subtracts it), stored
+// at out + i * si + h * sh (16 int32 each: c[h * NT + i] of a register array, or rows of acc directly).
+// quad(q, w) fills w[0 .. H) with quad q's weights (and may prefetch). A tile of fewer than 16 accumulators (a token tail: NT < 8 with
 // two halves) keeps U = 16 / (H NT) partial sums per output, quads q, q + 1, ... round robin, so that 16
 // independent vpdpbusd chains still cover its latency; the int32 sums are exact in any order (wrapping
 // addition is associative), so the bits are those of one chain. Before, a tail of 1-7 tokens ran the 8-token
 // tile on repeated tokens: a 1-token layer (a classifier, 1 x 1280 x 1000) did 8 times the work.
 template <int NT, int H, class Quad>
-inline __attribute__((always_inline)) void k_loop(const int8_t* const* x, int64_t kq, Quad quad, __m512i* c) {
+inline __attribute__((always_inline)) void k_loop(const int8_t* const* x, const int32_t* comp, int64_t kq, Quad quad,
+                                                  int32_t* out, int64_t si, int64_t sh) {
   constexpr int U = NT * H >= 16 ? 1 : 16 / (NT * H);
   __m512i a[U][H][NT];
 #pragma GCC unroll 16
@@ -50,7 +53,7 @@ inline __attribute__((always_inline)) void k_loop(const int8_t* const* x, int64_
 #pragma GCC unroll 2
     for (int h = 0; h < H; ++h)
 #pragma GCC unroll 16
-      for (int i = 0; i < NT; ++i) a[u][h][i] = _mm512_setzero_si512();
+      for (int i = 0; i < NT; ++i) a[u][h][i] = u == 0 ? _mm512_set1_epi32(comp[i]) : _mm512_setzero_si512();
   __m512i w[H];
   int64_t q = 0;
   for (; q + U <= kq; q += U) {
@@ -71,8 +74,19 @@ inline __attribute__((always_inline)) void k_loop(const int8_t* const* x, int64_
       __m512i v = a[0][h][i];
 #pragma GCC unroll 16
       for (int u = 1; u < U; ++u) v = _mm512_add_epi32(v, a[u][h][i]);
-      c[h * NT + i] = v;
+      _mm512_storeu_si512(out + i * si + h * sh, v);
     }
+}
+
+// The tile's token pointers (a tail repeats the last token; its sums are discarded) and compensations.
+template <int NT>
+inline __attribute__((always_inline)) void tile_tokens(const GemmS8Args& a, int64_t t, const int8_t** x,
+                                                       int32_t* comp) {
+  for (int i = 0; i < NT; ++i) {
+    const int64_t ti = std::min(t + i, a.n_tokens - 1);
+    x[i] = a.x + ti * a.k_padded;
+    comp[i] = -128 * a.x_sum[ti];
+  }
 }
 
 // The tile for nt remaining tokens, at most F (8 or 16) wide: the narrowest of 1, 2, 4, 8, 16 that holds them.
@@ -94,13 +108,14 @@ inline int with_tile_tokens(int64_t nt, Tile&& tile) {
 // nothing else sees, and copies them out once at the end. Inlined into a caller that passes the arrays on
 // (emit_half), GCC 12 kept them in memory and stored every accumulator on every quad (dpbusd.h).
 
-// One micro tile: 32 rows (two zmm of 16) x NT <= 8 tokens over every k quad (c: 16 rows of the first block for
-// each token, then the second block's). With Prefetch, each quad also prefetches the next cache line of each
+// One micro tile: 32 rows (two zmm of 16) x NT <= 8 tokens over every k quad, stored as k_loop's out, si, sh
+// (c[]: 16 rows of the first block for each token, then the second block's). With Prefetch, each quad also prefetches the next cache line of each
 // run in pf (advancing the cursors), so the next tile's weights arrive while this one computes.
 template <bool Prefetch, int NT>
-__attribute__((noinline)) void micro_tile(const uint8_t* p0, const uint8_t* p1, const int8_t* const* x, int64_t kq,
-                                          __m512i* c, const uint8_t** pf, const uint8_t* const* pf_end) {
-  k_loop<NT, 2>(x, kq, [&](int64_t q, __m512i* w) {
+__attribute__((noinline)) void micro_tile(const uint8_t* p0, const uint8_t* p1, const int8_t* const* x,
+                                          const int32_t* comp, int64_t kq, int32_t* out, int64_t si, int64_t sh,
+                                          const uint8_t** pf, const uint8_t* const* pf_end) {
+  k_loop<NT, 2>(x, comp, kq, [&](int64_t q, __m512i* w) {
     if (Prefetch) {
       for (int h = 0; h < 2; ++h)
         if (pf[h] < pf_end[h]) {
@@ -110,38 +125,49 @@ __attribute__((noinline)) void micro_tile(const uint8_t* p0, const uint8_t* p1, 
     }
     w[0] = _mm512_loadu_si512(p0 + q * 64);
     w[1] = _mm512_loadu_si512(p1 + q * 64);
-  }, c);
+  }, out, si, sh);
 }
 
 // 16 rows (one zmm) x NT <= 16 tokens: one weight load per quad serves NT tokens.
 template <int NT>
-__attribute__((noinline)) void micro_tile16(const uint8_t* p0, const int8_t* const* x, int64_t kq, __m512i* c) {
-  k_loop<NT, 1>(x, kq, [&](int64_t q, __m512i* w) { w[0] = _mm512_loadu_si512(p0 + q * 64); }, c);
+__attribute__((noinline)) void micro_tile16(const uint8_t* p0, const int8_t* const* x, const int32_t* comp,
+                                            int64_t kq, __m512i* c) {
+  k_loop<NT, 1>(x, comp, kq, [&](int64_t q, __m512i* w) { w[0] = _mm512_loadu_si512(p0 + q * 64); },
+                reinterpret_cast<int32_t*>(c), 16, 0);
 }
 
-// The tokens [t, t + NT) of the rows from r: x pointers (a tail repeats the last token; its sums are
-// discarded), the tile, the epilogue.
+// The tokens [t, t + NT) of the rows from r: the tile, the epilogue.
 template <int NT>
 void tile16_bytes(const GemmS8Args& a, const uint8_t* p0, int64_t r, int64_t t) {
   const int8_t* x[NT];
-  for (int i = 0; i < NT; ++i) x[i] = a.x + std::min(t + i, a.n_tokens - 1) * a.k_padded;
+  int32_t comp[NT];
+  tile_tokens<NT>(a, t, x, comp);
   __m512i c[NT];
-  micro_tile16<NT>(p0, x, a.k_padded / 4, c);
-  emit_half(a, r, t, int(std::min<int64_t>(NT, a.n_tokens - t)), c, __mmask16((1u << (a.n_rows - r)) - 1));
+  micro_tile16<NT>(p0, x, comp, a.k_padded / 4, c);
+  emit_half<true>(a, r, t, int(std::min<int64_t>(NT, a.n_tokens - t)), c, __mmask16((1u << (a.n_rows - r)) - 1));
 }
 template <int NT>
 void tile32_bytes(const GemmS8Args& a, const uint8_t* p0, const uint8_t* p1, int64_t r, int64_t t,
                   const uint8_t** pf, const uint8_t* const* pf_end) {
   const int8_t* x[NT];
-  for (int i = 0; i < NT; ++i) x[i] = a.x + std::min(t + i, a.n_tokens - 1) * a.k_padded;
-  __m512i c[2 * NT];
+  int32_t comp[NT];
+  tile_tokens<NT>(a, t, x, comp);
   const int64_t kq = a.k_padded / 4;
-  if (pf[0] < pf_end[0] || pf[1] < pf_end[1]) micro_tile<true, NT>(p0, p1, x, kq, c, pf, pf_end);
-  else micro_tile<false, NT>(p0, p1, x, kq, c, pf, pf_end);
+  const bool pfo = pf[0] < pf_end[0] || pf[1] < pf_end[1];
+  if (!a.epi && r + 32 <= a.n_rows && t + NT <= a.n_tokens) {  // every sum kept: straight into acc
+    int32_t* out = a.acc + t * a.acc_stride + r;
+    if (pfo) micro_tile<true, NT>(p0, p1, x, comp, kq, out, a.acc_stride, 16, pf, pf_end);
+    else micro_tile<false, NT>(p0, p1, x, comp, kq, out, a.acc_stride, 16, pf, pf_end);
+    return;
+  }
+  __m512i c[2 * NT];
+  int32_t* cs = reinterpret_cast<int32_t*>(c);
+  if (pfo) micro_tile<true, NT>(p0, p1, x, comp, kq, cs, 16, 16 * NT, pf, pf_end);
+  else micro_tile<false, NT>(p0, p1, x, comp, kq, cs, 16, 16 * NT, pf, pf_end);
   const int64_t n0 = std::min<int64_t>(16, a.n_rows - r), n1 = std::min<int64_t>(16, a.n_rows - r - 16);
   const int nt = int(std::min<int64_t>(NT, a.n_tokens - t));
-  emit_half(a, r, t, nt, c, __mmask16((1u << n0) - 1));
-  emit_half(a, r + 16, t, nt, c + NT, __mmask16((1u << n1) - 1));
+  emit_half<true>(a, r, t, nt, c, __mmask16((1u << n0) - 1));
+  emit_half<true>(a, r + 16, t, nt, c + NT, __mmask16((1u << n1) - 1));
 }
 }  // namespace
 
@@ -238,7 +264,7 @@ RMSMP_VBMI inline void prefetch_step(const uint8_t** pf, const uint8_t* const* p
 
 RMSMP_VBMI inline void store_sums(const GemmS8Args& a, int64_t r, int64_t t, int nt, const __m512i* c, int64_t rows) {
   const __mmask16 m = __mmask16((1u << std::min<int64_t>(16, rows)) - 1);
-  emit_half(a, r, t, int(std::min<int64_t>(nt, a.n_tokens - t)), c, m);
+  emit_half<true>(a, r, t, int(std::min<int64_t>(nt, a.n_tokens - t)), c, m);
 }
 
 // Quad q of a tile's H halves (k_loop's quad), after a prefetch step. A class with the VBMI target on its
@@ -259,9 +285,9 @@ struct HalfQuads {
 // The k loop of H halves x NT tokens in a function of its own (see micro_tile); c as k_loop's.
 template <int H, int K0, int K1, int NT>
 RMSMP_VBMI __attribute__((noinline)) void nib_loop(const HalfW& h0, const HalfW& h1, const int8_t* const* x,
-                                                   int64_t kq, __m512i* c, const uint8_t** pf,
+                                                   const int32_t* comp, int64_t kq, __m512i* c, const uint8_t** pf,
                                                    const uint8_t* const* pf_end) {
-  k_loop<NT, H>(x, kq, HalfQuads<H, K0, K1>{h0, h1, pf, pf_end}, c);
+  k_loop<NT, H>(x, comp, kq, HalfQuads<H, K0, K1>{h0, h1, pf, pf_end}, reinterpret_cast<int32_t*>(c), 16, 16 * NT);
 }
 
 // 32 rows x NT <= 8 tokens (the call's), each half decoded once per quad.
@@ -270,9 +296,10 @@ RMSMP_VBMI void tile32(const GemmS8Args& a, const HalfW& h0, const HalfW& h1, co
                        const uint8_t* const* pf_end) {
   const int64_t K = a.k_padded, kq = K / 4;
   const int8_t* x[NT];
-  for (int i = 0; i < NT; ++i) x[i] = a.x + std::min<int64_t>(i, a.n_tokens - 1) * K;  // tail: repeats, discarded
+  int32_t comp[NT];
+  tile_tokens<NT>(a, 0, x, comp);
   __m512i c[2 * NT];
-  nib_loop<2, K0, K1, NT>(h0, h1, x, kq, c, pf, pf_end);
+  nib_loop<2, K0, K1, NT>(h0, h1, x, comp, kq, c, pf, pf_end);
   store_sums(a, 0, 0, NT, c, a.n_rows);
   store_sums(a, 16, 0, NT, c + NT, a.n_rows - 16);
 }
@@ -283,9 +310,10 @@ RMSMP_VBMI void tile16(const GemmS8Args& a, const HalfW& hw, int64_t r, int64_t 
                        const uint8_t* const* pf_end) {
   const int64_t K = a.k_padded, kq = K / 4;
   const int8_t* x[NT];
-  for (int i = 0; i < NT; ++i) x[i] = a.x + std::min<int64_t>(t + i, a.n_tokens - 1) * K;
+  int32_t comp[NT];
+  tile_tokens<NT>(a, t, x, comp);
   __m512i c[NT];
-  nib_loop<1, Kind, Kind, NT>(hw, hw, x, kq, c, pf, pf_end);
+  nib_loop<1, Kind, Kind, NT>(hw, hw, x, comp, kq, c, pf, pf_end);
   store_sums(a, r, t, NT, c, a.n_rows - r);
 }
 
