@@ -553,9 +553,12 @@ TEST(CnnOps, DepthwiseRowKernelsMatchTheReferenceOnInt8Input) {
 }
 
 // Max pool (padding never wins) and average pool (window size divides, padding included, as PyTorch's
-// defaults) with a 3x3/2 window, padding 1, against direct loops.
+// defaults) with a 3x3/2 window, padding 1, against direct loops; 3 channels (the scalar tail) and 35 (two
+// blocks of 16 channels, then the tail).
 TEST(CnnOps, PoolsMatchDirectComputation) {
-  const CnnValue in{"x", 5, 4, 3}, out{"y", 3, 2, 3};
+  for (int64_t C : {3, 35}) {
+  SCOPED_TRACE("channels " + std::to_string(C));
+  const CnnValue in{"x", 5, 4, C}, out{"y", 3, 2, C};
   CnnNode n;
   n.kh = n.kw = 3, n.sh = n.sw = 2, n.pt = n.pl = n.pb = n.pr = 1;
   std::vector<float> x(size_t(in.size()));
@@ -579,6 +582,7 @@ TEST(CnnOps, PoolsMatchDirectComputation) {
         EXPECT_EQ(ym[o], mx) << o;
         EXPECT_FLOAT_EQ(ya[o], sum / 9.f) << o;
       }
+  }
 }
 
 // The per-tensor max |x| (bit-pattern form) equals the float loop's, NaN ignored, Inf kept, -0 handled; and

@@ -289,16 +289,39 @@ inline void for_window(const float* x, const CnnValue& in, const CnnNode& n, int
 }
 }  // namespace
 
-void cnn_maxpool(const float* x, const CnnValue& in, const CnnNode& n, const CnnValue& out, float* y) {
+namespace {
+// Output pixels [p0, p1) of a max pool: per channel y = x > y ? x : y over the window in window order, from
+// -inf (padding never wins, nor does NaN). 16 channels at a time kept in a register across the window, per
+// x86-64 level (RMSMP_CLONES): the baseline's loop over y in memory took 250 us for ResNet's 112 x 112 x 64 pool.
+RMSMP_CLONES void max_pixels(const float* x, const CnnValue& in, const CnnNode& n, int64_t ow, int64_t p0, int64_t p1,
+                             float* y) {
   const int64_t C = in.c;
-#pragma omp parallel for schedule(static) if (out.size() > 65536)
-  for (int64_t p = 0; p < out.h * out.w; ++p) {
+  const float ninf = -std::numeric_limits<float>::infinity();
+  for (int64_t p = p0; p < p1; ++p) {
     float* yp = y + p * C;
-    for (int64_t c = 0; c < C; ++c) yp[c] = -std::numeric_limits<float>::infinity();  // padding never wins
-    for_window(x, in, n, p / out.w, p % out.w, [&](const float* xp) {
-      for (int64_t c = 0; c < C; ++c) yp[c] = xp[c] > yp[c] ? xp[c] : yp[c];
-    });
+    int64_t c = 0;
+    for (; c + 16 <= C; c += 16) {
+      F32x16 m = F32x16{} + ninf;
+      for_window(x, in, n, p / ow, p % ow, [&](const float* xp) {
+        F32x16 v;
+        std::memcpy(&v, xp + c, 64);
+        m = v > m ? v : m;
+      });
+      std::memcpy(yp + c, &m, 64);
+    }
+    for (; c < C; ++c) {
+      float m = ninf;
+      for_window(x, in, n, p / ow, p % ow, [&](const float* xp) { m = xp[c] > m ? xp[c] : m; });
+      yp[c] = m;
+    }
   }
+}
+}  // namespace
+
+void cnn_maxpool(const float* x, const CnnValue& in, const CnnNode& n, const CnnValue& out, float* y) {
+  const int64_t P = out.h * out.w, chunk = 64;
+#pragma omp parallel for schedule(static) if (out.size() > 65536)
+  for (int64_t p = 0; p < P; p += chunk) max_pixels(x, in, n, out.w, p, std::min(P, p + chunk), y);
 }
 
 void cnn_avgpool(const float* x, const CnnValue& in, const CnnNode& n, const CnnValue& out, float* y) {
