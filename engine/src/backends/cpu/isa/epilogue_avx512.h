@@ -164,6 +164,46 @@ inline void emit_epi_out(const GemmEpilogue& e, const int32_t* xsum, int64_t r, 
   if (e.dst) return emit_epi_act<kComp, kRes, true, false>(e, xsum, r, t, nt, c, m);
 }
 
+// Both halves of a full 32-row tile (c[i]: rows r .. r + 15 of token t + i, c[NT + i]: rows r + 16 .. r + 31)
+// finished to int8 only (no float outputs, no residual: a.epi->q set, dst and residual null; sums
+// compensated): per token the two halves' lanes as emit_epi computes them, narrowed together (vpackssdw,
+// vpacksswb: the values are already within +-q_max, so the saturating packs narrow exactly; vpermd puts the
+// 128-bit lanes' dwords back in row order) and stored as one 32-byte run instead of two vpmovdb and two
+// 16-byte stores (the expand convs of EfficientNet-Lite0, K = 16-192: this store was a quarter of the
+// epilogue's samples).
+template <int NT, LinearPost::Act kAct>
+inline void emit_q32(const GemmEpilogue& e, int64_t r, int64_t t, int nt, const __m512i* c) {
+  const Epi16Consts k(e.q_inv, e.q_max);
+  const __m512 ws0 = _mm512_loadu_ps(e.w_step + r), ws1 = _mm512_loadu_ps(e.w_step + r + 16);
+  const __m512 b0 = e.bias ? _mm512_loadu_ps(e.bias + r) : k.zero, b1 = e.bias ? _mm512_loadu_ps(e.bias + r + 16) : k.zero;
+  const float* xs = e.x_step;
+  int8_t* q = e.q;
+  const int64_t stride = e.stride;
+  const bool fuse6 = kAct == LinearPost::Act::Relu6 && k.relu6_fusable, uniform = e.x_uniform;
+  const __m512 xs0 = _mm512_set1_ps(xs[t]);
+  const __m512 xw00 = _mm512_mul_ps(xs0, ws0), xw01 = _mm512_mul_ps(xs0, ws1);
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  for (int i = 0; i < nt; ++i) {
+    __m512 xw0 = xw00, xw1 = xw01;
+    if (!uniform) {
+      const __m512 x = _mm512_set1_ps(xs[t + i]);
+      xw0 = _mm512_mul_ps(x, ws0), xw1 = _mm512_mul_ps(x, ws1);
+    }
+    const __m512 p0 = pre16(c[i], xw0, b0, nullptr), p1 = pre16(c[NT + i], xw1, b1, nullptr);
+    __m512i q0, q1;
+    if (fuse6) {
+      q0 = q16_relu6(k, p0), q1 = q16_relu6(k, p1);
+    } else {
+      q0 = round16_after(k, act16(k, p0, kAct), kAct), q1 = round16_after(k, act16(k, p1, kAct), kAct);
+    }
+    // packs per 128-bit lane L: int16 [q0 4L..4L+3, q1 4L..4L+3], then bytes: dword 0 of lane L = q0's
+    // 4L..4L+3, dword 1 = q1's (dwords 2, 3: zeros).
+    const __m512i w = _mm512_packs_epi16(_mm512_packs_epi32(q0, q1), _mm512_setzero_si512());
+    const __m512i o = _mm512_permutexvar_epi32(order, w);  // dwords 0-3: q0 in order, 4-7: q1
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + (t + i) * stride + r), _mm512_castsi512_si256(o));
+  }
+}
+
 // Tokens t .. t + nt - 1's sums of rows r .. r + 15 of the call (c[i]: token t + i; lanes outside m: past the
 // rows): the compensation for the unsigned weights, then stored to acc, or finished by a.epi (gemm_s8.h)
 // without reaching memory. emit_epi reads every field of a.epi into locals before its first store (the int8

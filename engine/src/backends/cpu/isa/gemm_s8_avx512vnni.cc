@@ -166,6 +166,13 @@ void tile32_bytes(const GemmS8Args& a, const uint8_t* p0, const uint8_t* p1, int
   else micro_tile<false, NT>(p0, p1, x, comp, kq, cs, 16, 16 * NT, pf, pf_end);
   const int64_t n0 = std::min<int64_t>(16, a.n_rows - r), n1 = std::min<int64_t>(16, a.n_rows - r - 16);
   const int nt = int(std::min<int64_t>(NT, a.n_tokens - t));
+  if (a.epi && n1 == 16 && a.epi->q && !a.epi->dst && !a.epi->residual) {  // int8 outputs only: 32 bytes a token
+    switch (a.epi->act) {
+      case LinearPost::Act::Relu: return emit_q32<NT, LinearPost::Act::Relu>(*a.epi, r, t, nt, c);
+      case LinearPost::Act::Relu6: return emit_q32<NT, LinearPost::Act::Relu6>(*a.epi, r, t, nt, c);
+      default: return emit_q32<NT, LinearPost::Act::None>(*a.epi, r, t, nt, c);
+    }
+  }
   emit_half<true>(a, r, t, nt, c, __mmask16((1u << n0) - 1));
   emit_half<true>(a, r + 16, t, nt, c + NT, __mmask16((1u << n1) - 1));
 }
