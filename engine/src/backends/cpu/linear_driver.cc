@@ -885,8 +885,13 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
   rows_in_kernel_v.assign(n, 0);
   bool need_pass = false;
   for (size_t l = 0; l < n; ++l) {
+    // With post ops or int8 outputs only where the layer has no side rows (their outputs would need the post
+    // ops after the pass's overwrite) and, with a residual, as the tokens schedule (kKernelResidualMaxRows):
+    // a CNN's convs at 7 x 7 (49 tokens, this schedule) then write their int8 outputs from the tiles.
     rows_in_kernel_v[l] = kernel_epilogue_enabled() && isa == Isa::Avx512Vnni && fused && pr[l] && !gelu &&
-                          post.empty() && !post.q_out && !want_max;
+                          !want_max &&
+                          ((post.empty() && !post.q_out) ||
+                           (side_of(l) == 0 && (!post.residual || ws[l]->rows < kKernelResidualMaxRows)));
     need_pass = need_pass || !rows_in_kernel_v[l] || side_of(l) > 0;
   }
   const char* rows_in_kernel = rows_in_kernel_v.data();
@@ -901,6 +906,8 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
     // Tiles split by WorkRanges: a thread knows its next tile and has its weights fetched from memory while it
     // multiplies this one (at a few tokens the weights stream from DRAM, and their expansion stalled on it).
     const int64_t id = omp_get_thread_num();
+    const float* st = all.step;
+    const bool uniform = std::all_of(st, st + T, [&](float v) { return v == st[0]; });  // (GemmEpilogue::x_uniform)
     for (int64_t i = tile_ranges->claim(id); i >= 0; i = tile_ranges->claim(id)) {
       const Tile& tl = tile_list[i];
       thread_local std::vector<int8_t> panel;
@@ -914,8 +921,10 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
       const WeightBytes pf = next >= 0 ? tile_bytes(tile_list[next]) : WeightBytes{};
       if (fused && rows_in_kernel[tl.layer] && tl.slot0 < pr[tl.layer]->rows) {  // a main tile: rows j0 + i
         const RowMixedLinear& w = *ws[tl.layer];
-        const GemmEpilogue epi{all.step, tl.wstep, w.bias ? w.bias + tl.j0 : nullptr, nullptr, w.rows,
-                               LinearPost::Act::None, ys[tl.layer] + tl.j0, nullptr, 0.f, 127};
+        const GemmEpilogue epi{all.step, tl.wstep, w.bias ? w.bias + tl.j0 : nullptr,
+                               post.residual ? post.residual + tl.j0 : nullptr, w.rows, post.act,
+                               post.q_only && post.q_out ? nullptr : ys[tl.layer] + tl.j0,
+                               post.q_out ? post.q_out + tl.j0 : nullptr, post.q_inv, post.q_max, uniform};
         run_gemm(tl, tile_weights(tl, panel.data(), w_sum.data()), all, T, nullptr, 0, pf, &epi);
       } else if (fused)
         run_gemm(tl, tile_weights(tl, panel.data(), w_sum.data()), all, T, ast + T * lc[tl.layer] + tl.slot0 * T, tl.nj,
@@ -936,6 +945,7 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
 #pragma omp for schedule(static)
     for (int64_t t0 = 0; t0 < T; t0 += eb)
     for (size_t l = 0; l < n; ++l) {
+      if (fused && rows_in_kernel[l] && side_of(l) == 0) continue;  // finished in the kernel, post ops included
       const int64_t t1 = std::min(T, t0 + eb);
       if (fused && pr[l] && !rows_in_kernel[l])  // in-kernel layers: main rows written by their tiles
         epilogue_main_tiles(ast + T * lc[l], T, t0, t1, pr[l]->rows, all.step,
