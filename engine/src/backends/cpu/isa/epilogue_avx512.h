@@ -79,6 +79,23 @@ inline __m512i round16_after(const Epi16Consts& k, __m512 v, LinearPost::Act act
   return act == LinearPost::Act::Relu || act == LinearPost::Act::Relu6 ? round16_nonneg(k, v) : round16(k, v);
 }
 
+// 16 int8 outputs at q (full: all lanes; else the lanes of m).
+template <class Full>
+inline void store_q16(int8_t* q, __m128i b8, __mmask16 m, Full full) {
+  if (full) _mm_storeu_si128(reinterpret_cast<__m128i*>(q), b8);
+  else _mm_mask_storeu_epi8(q, m, b8);
+}
+
+// The outputs of 16 finished values v: the floats at y (kDst) and the int8 ones at q (kQ), as finish16v.
+template <bool kDst, bool kQ, LinearPost::Act kAct, class Full>
+inline void store_outputs16(const Epi16Consts& k, __m512 v, float* y, int8_t* q, __mmask16 m, Full full) {
+  if (kDst) {
+    if (full) _mm512_storeu_ps(y, v);
+    else _mm512_mask_storeu_ps(y, m, v);
+  }
+  if (kQ) store_q16(q, _mm512_cvtepi32_epi8(round16_after(k, v, kAct)), m, full);
+}
+
 // finish16 with the row vectors already loaded: ws (w_step) and b (bias, or zero).
 inline __m512 finish16v(const Epi16Consts& k, __m512i sums, __m512 xstep, __m512 ws, __m512 b, const float* residual,
                         LinearPost::Act act, __mmask16 m, float* y, int8_t* q) {
@@ -122,22 +139,8 @@ inline void emit_epi(const GemmEpilogue& e, const int32_t* xsum, int64_t r, int6
     __m512 rv = k.zero;
     if (kRes) rv = full ? _mm512_loadu_ps(res + o) : _mm512_maskz_loadu_ps(m, res + o);
     const __m512 pre = pre16(s, uniform ? xw0 : _mm512_mul_ps(_mm512_set1_ps(xs[t + i]), ws), b, kRes ? &rv : nullptr);
-    if (fuse6) {
-      const __m128i b8 = _mm512_cvtepi32_epi8(q16_relu6(k, pre));
-      if (full) _mm_storeu_si128(reinterpret_cast<__m128i*>(q + o), b8);
-      else _mm_mask_storeu_epi8(q + o, m, b8);
-      return;
-    }
-    const __m512 v = act16(k, pre, kAct);
-    if (kDst) {
-      if (full) _mm512_storeu_ps(dst + o, v);
-      else _mm512_mask_storeu_ps(dst + o, m, v);
-    }
-    if (kQ) {
-      const __m128i b8 = _mm512_cvtepi32_epi8(round16_after(k, v, kAct));
-      if (full) _mm_storeu_si128(reinterpret_cast<__m128i*>(q + o), b8);
-      else _mm_mask_storeu_epi8(q + o, m, b8);
-    }
+    if (fuse6) return store_q16(q + o, _mm512_cvtepi32_epi8(q16_relu6(k, pre)), m, full);
+    store_outputs16<kDst, kQ, kAct>(k, act16(k, pre, kAct), kDst ? dst + o : nullptr, kQ ? q + o : nullptr, m, full);
   };
   if (m == 0xFFFF) {
     for (int i = 0; i < nt; ++i) one(i, std::true_type{});

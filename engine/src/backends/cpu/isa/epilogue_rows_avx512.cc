@@ -30,15 +30,7 @@ uint32_t rows_pass(const int32_t* acc, int64_t acc_stride, int64_t tb, int64_t r
     __m512 rv = k.zero;
     if (kRes) rv = full ? _mm512_loadu_ps(residual + o) : _mm512_maskz_loadu_ps(m, residual + o);
     const __m512 v = act16(k, pre16(s, _mm512_mul_ps(_mm512_set1_ps(xstep[t]), ws), b, kRes ? &rv : nullptr), kAct);
-    if (kDst) {
-      if (full) _mm512_storeu_ps(dst + o, v);
-      else _mm512_mask_storeu_ps(dst + o, m, v);
-    }
-    if (kQ) {
-      const __m128i b8 = _mm512_cvtepi32_epi8(round16_after(k, v, kAct));
-      if (full) _mm_storeu_si128(reinterpret_cast<__m128i*>(q + o), b8);
-      else _mm_mask_storeu_epi8(q + o, m, b8);
-    }
+    store_outputs16<kDst, kQ, kAct>(k, v, kDst ? dst + o : nullptr, kQ ? q + o : nullptr, m, full);
     if (kMax) {  // |v|'s bits, NaN -> 0 (lanes outside m are +0)
       __m512i u = _mm512_and_si512(_mm512_castps_si512(v), mag);
       u = _mm512_maskz_mov_epi32(_mm512_cmple_epu32_mask(u, inf), u);
