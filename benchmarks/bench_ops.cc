@@ -12,6 +12,8 @@
 #include "synthetic_linear.h"
 
 namespace rmsmp {
+void register_kernel_benchmarks();  // bench_kernels.cc: below the Backend interface
+
 namespace {
 
 // One layer of a single scheme from the shared builder (benchmarks/cases), with its input and output.
@@ -89,6 +91,7 @@ void register_all() {
 
 int main(int argc, char** argv) {
   rmsmp::register_all();
+  rmsmp::register_kernel_benchmarks();
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
   return 0;

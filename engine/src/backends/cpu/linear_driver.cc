@@ -708,7 +708,7 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
     in_kernel_v[l] = kernel_epilogue_enabled() && isa == Isa::Avx512Vnni && preps[l] && !gelu && !want_max &&
                      (!post.residual || (side_of(l) == 0 && ws[l]->rows < kKernelResidualMaxRows));
   const char* in_kernel = in_kernel_v.data();
-  // The pass's epilogue: the AVX-512 one where the kernels are (the same bits; 0.52-0.58 of the portable one's time).
+  // The pass's epilogue: the AVX-512 one where the kernels are (the same bits; 0.52-0.63 of the portable one's time).
   const auto rows_epilogue = isa == Isa::Avx512Vnni ? epilogue_rows_avx512 : epilogue_rows;
   if (by_tokens) {
     // Token blocks of up to kTokenBlock tokens, fewer for wide layers: a block's outputs (tb x total_rows

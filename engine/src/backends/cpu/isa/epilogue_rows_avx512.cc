@@ -1,9 +1,9 @@
 // epilogue_rows (backends/backend.h) at AVX-512 with what varies per call (residual, float and int8 outputs,
 // range, activation) as template arguments, on the in-register epilogue's operations (epilogue_avx512.h, the
 // same bits as epilogue_rows lane by lane). The portable version tests each of these per block of 16 outputs
-// and its generic vectors compile to a longer sequence: this one took 0.52-0.58 of its time on ResNet-50's
-// 256-row residual epilogue (3136 tokens; 16 outputs per iteration, the same loads and stores), the pass where
-// ResNet-50's residual convs spend about a third of their time.
+// and its generic vectors compile to a longer sequence: this one takes 0.52-0.63 of its time on ResNet-50's
+// 256-row residual epilogue (3136 tokens; 16 outputs per iteration, the same loads and stores; bench_ops
+// epilogue_rows/*), the pass where ResNet-50's residual convs spend about a third of their time.
 #include <immintrin.h>
 
 #include "backends/cpu/gemm_s8.h"
