@@ -152,10 +152,11 @@ inline void emit_epi(const GemmEpilogue& e, const int32_t* xsum, int64_t r, int6
 template <bool kComp, bool kRes, bool kDst, bool kQ>
 inline void emit_epi_act(const GemmEpilogue& e, const int32_t* xsum, int64_t r, int64_t t, int nt, const __m512i* c,
                          __mmask16 m) {
+  using A = LinearPost::Act;
   switch (e.act) {
-    case LinearPost::Act::Relu: return emit_epi<kComp, kRes, kDst, kQ, LinearPost::Act::Relu>(e, xsum, r, t, nt, c, m);
-    case LinearPost::Act::Relu6: return emit_epi<kComp, kRes, kDst, kQ, LinearPost::Act::Relu6>(e, xsum, r, t, nt, c, m);
-    default: return emit_epi<kComp, kRes, kDst, kQ, LinearPost::Act::None>(e, xsum, r, t, nt, c, m);
+    case A::Relu: return emit_epi<kComp, kRes, kDst, kQ, A::Relu>(e, xsum, r, t, nt, c, m);
+    case A::Relu6: return emit_epi<kComp, kRes, kDst, kQ, A::Relu6>(e, xsum, r, t, nt, c, m);
+    default: return emit_epi<kComp, kRes, kDst, kQ, A::None>(e, xsum, r, t, nt, c, m);
   }
 }
 
@@ -178,7 +179,8 @@ template <int NT, LinearPost::Act kAct>
 inline void emit_q32(const GemmEpilogue& e, int64_t r, int64_t t, int nt, const __m512i* c) {
   const Epi16Consts k(e.q_inv, e.q_max);
   const __m512 ws0 = _mm512_loadu_ps(e.w_step + r), ws1 = _mm512_loadu_ps(e.w_step + r + 16);
-  const __m512 b0 = e.bias ? _mm512_loadu_ps(e.bias + r) : k.zero, b1 = e.bias ? _mm512_loadu_ps(e.bias + r + 16) : k.zero;
+  const __m512 b0 = e.bias ? _mm512_loadu_ps(e.bias + r) : k.zero;
+  const __m512 b1 = e.bias ? _mm512_loadu_ps(e.bias + r + 16) : k.zero;
   const float* xs = e.x_step;
   int8_t* q = e.q;
   const int64_t stride = e.stride;

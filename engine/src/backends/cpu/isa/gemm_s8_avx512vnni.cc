@@ -38,11 +38,11 @@ inline __attribute__((always_inline)) void dp_quad(const int8_t* const* x, int64
 // The k loop of an H x 16-row, NT-token tile: the sum over the kq quads, plus comp[i] (token i's -128 x_sum:
 // the compensation for the unsigned weights, as the accumulators' start, so that no pass subtracts it), stored
 // at out + i * si + h * sh (16 int32 each: c[h * NT + i] of a register array, or rows of acc directly).
-// quad(q, w) fills w[0 .. H) with quad q's weights (and may prefetch). A tile of fewer than 16 accumulators (a token tail: NT < 8 with
-// two halves) keeps U = 16 / (H NT) partial sums per output, quads q, q + 1, ... round robin, so that 16
-// independent vpdpbusd chains still cover its latency; the int32 sums are exact in any order (wrapping
-// addition is associative), so the bits are those of one chain. Before, a tail of 1-7 tokens ran the 8-token
-// tile on repeated tokens: a 1-token layer (a classifier, 1 x 1280 x 1000) did 8 times the work.
+// quad(q, w) fills w[0 .. H) with quad q's weights (and may prefetch). A tile of fewer than 16 accumulators (a
+// token tail: NT < 8 with two halves) keeps U = 16 / (H NT) partial sums per output, quads q, q + 1, ... round
+// robin, so that 16 independent vpdpbusd chains still cover its latency; the int32 sums are exact in any order
+// (wrapping addition is associative), so the bits are those of one chain. Before, a tail of 1-7 tokens ran the
+// 8-token tile on repeated tokens: a 1-token layer (a classifier, 1 x 1280 x 1000) did 8 times the work.
 template <int NT, int H, class Quad>
 inline __attribute__((always_inline)) void k_loop(const int8_t* const* x, const int32_t* comp, int64_t kq, Quad quad,
                                                   int32_t* out, int64_t si, int64_t sh) {
@@ -109,8 +109,9 @@ inline int with_tile_tokens(int64_t nt, Tile&& tile) {
 // (emit_half), GCC 12 kept them in memory and stored every accumulator on every quad (dpbusd.h).
 
 // One micro tile: 32 rows (two zmm of 16) x NT <= 8 tokens over every k quad, stored as k_loop's out, si, sh
-// (c[]: 16 rows of the first block for each token, then the second block's). With Prefetch, each quad also prefetches the next cache line of each
-// run in pf (advancing the cursors), so the next tile's weights arrive while this one computes.
+// (c[]: 16 rows of the first block for each token, then the second block's). With Prefetch, each quad also
+// prefetches the next cache line of each run in pf (advancing the cursors), so the next tile's weights arrive
+// while this one computes.
 template <bool Prefetch, int NT>
 __attribute__((noinline)) void micro_tile(const uint8_t* p0, const uint8_t* p1, const int8_t* const* x,
                                           const int32_t* comp, int64_t kq, int32_t* out, int64_t si, int64_t sh,
