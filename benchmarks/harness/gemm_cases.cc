@@ -76,7 +76,7 @@ std::vector<nlohmann::json> run_gemm(const std::string& engine, const std::strin
 }
 
 std::vector<nlohmann::json> run_peaks(int threads, int repeats) {
-  const Isa isa = isa_best();
+  const Isa isa = isa_selected();  // RMSMP_CPU_ISA=avx2 on an AVX-512 host: the loop the AVX2 kernels are held to
   const Peak i8 = measure_int8_peak(isa, threads, repeats), f32 = measure_fp32_peak(isa, threads, repeats);
   return {{{"suite", "peak"}, {"engine", "peak-int8"}, {"shape", i8.loop}, {"threads", threads}, {"gmacs", i8.gmacs},
            {"median_ms", 0}, {"device", "cpu"}},

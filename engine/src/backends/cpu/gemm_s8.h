@@ -13,9 +13,10 @@
 //          (PoT-4: 64, Fixed-4: 7), so the int16 pair sums cannot saturate; Fixed-8 rows take the sign path.
 //   x_sum: per-token sums of x (over k_padded; the VNNI kernel's compensation)
 //   acc:   n_tokens x n_rows int32, row stride acc_stride
-// Panel layouts: row-major (generic, AVX2: row r at w + r * k_padded), or VNNI (AVX-512: blocks of 16 rows,
-// each k_padded / 4 groups of 16 rows x 4 consecutive k values, stored as w + 128 in uint8; rows past the
-// panel's end are w = 0). The ISA's unpack function writes the layout its kernel reads.
+// Panel layouts: row-major (generic: row r at w + r * k_padded); AVX2: blocks of 16 rows, each k_padded / 4
+// quads of 16 rows x 4 consecutive k values (byte 4 i + j of quad g: row i, k = 4 g + j), signed, rows past the
+// panel's end w = 0 with sum 0; VNNI (AVX-512): the same quads, each block of 16 rows, stored as w + 128 in
+// uint8 (rows past the panel's end are w = 0). The ISA's unpack function writes the layout its kernel reads.
 // Sums are exact in int32: |q| <= 127 and k_padded < 2^16.
 #pragma once
 #include <cstddef>
@@ -94,7 +95,8 @@ struct GemmS8Args {
 using GemmS8Fn = void (*)(const GemmS8Args&);
 
 void gemm_s8_generic(const GemmS8Args& a);
-void gemm_s8_avx2(const GemmS8Args& a);        // 2 rows x 4 tokens; vpmaddubsw on xu, or on |x| and sign(w, x)
+void gemm_s8_avx2(const GemmS8Args& a);        // 16 rows x 4 (Fixed-4: 2) tokens, outer products: vpmaddubsw
+                                               // of broadcast xu by w, or of |x| by sign(w, x)
 void gemm_s8_avx512vnni(const GemmS8Args& a);  // 32 rows x 8 tokens, outer products: vpdpbusd(w + 128, x)
 // The same with nibble halves (GemmS8Args::nib) decoded in registers: per quad one 32-byte broadcast load, a
 // shift, (several tables: an and-or of the table offsets) and one vpermb, instead of a panel written and read
@@ -110,13 +112,18 @@ bool amx_usable();
 void gemm_s8_amx(const GemmS8Args& a);
 
 // Unpacks `rows` packed rows (row_bytes apart) of `kind` into panel rows of k_padded int8 (zero padded) and
-// their sums. The AVX2 version expands 4-bit codes with a 16-entry vpshufb table.
+// their sums. The AVX2 version expands 4-bit codes with a 16-entry vpshufb table and writes its quad layout
+// (above; the panel must hold ceil(rows / 16) * 16 * k_padded bytes and w_sum that many sums).
 using UnpackPanelFn = void (*)(QuantKind kind, const uint8_t* codes, size_t row_bytes, int64_t rows, int64_t k,
                                int64_t k_padded, int8_t* panel, int32_t* w_sum);
 void unpack_panel_generic(QuantKind kind, const uint8_t* codes, size_t row_bytes, int64_t rows, int64_t k,
                           int64_t k_padded, int8_t* panel, int32_t* w_sum);
 void unpack_panel_avx2(QuantKind kind, const uint8_t* codes, size_t row_bytes, int64_t rows, int64_t k,
                        int64_t k_padded, int8_t* panel, int32_t* w_sum);
+// Row-major rows (any kind; 4-bit ones by the vpshufb table), as the generic unpack writes them: the AVX2 and
+// VNNI unpacks start from these.
+void unpack_rows_avx2(QuantKind kind, const uint8_t* codes, size_t row_bytes, int64_t rows, int64_t k,
+                      int64_t k_padded, int8_t* out, int32_t* w_sum);
 // VNNI layout (above); the panel must hold ceil(rows / 16) * 16 * k_padded bytes.
 void unpack_panel_vnni(QuantKind kind, const uint8_t* codes, size_t row_bytes, int64_t rows, int64_t k,
                        int64_t k_padded, int8_t* panel, int32_t* w_sum);

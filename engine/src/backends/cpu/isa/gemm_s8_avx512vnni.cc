@@ -466,7 +466,7 @@ void unpack_panel_vnni(QuantKind kind, const uint8_t* codes, size_t row_bytes, i
   thread_local std::vector<int8_t> rm;  // row-major unpacked rows first (shared 4-bit expansion)
   const int64_t blocks = (rows + 15) / 16;
   rm.assign(size_t(blocks * 16 * k_padded), 0);  // rows past the end stay w = 0
-  unpack_panel_avx2(kind, codes, row_bytes, rows, k, k_padded, rm.data(), w_sum);
+  unpack_rows_avx2(kind, codes, row_bytes, rows, k, k_padded, rm.data(), w_sum);
   const int64_t kq = k_padded / 4;
   const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
   // Per block of 16 rows: gather each row's 4-byte group q into lane r of output vector q (a 16 x kq int32
