@@ -32,6 +32,7 @@
 #endif
 
 static struct sigaction previous;
+static volatile long trapped; /* CPUID instructions emulated (AS_AVX2_VERBOSE=1 prints the count at exit) */
 
 static void real_cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4]) {
   __asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
@@ -72,6 +73,7 @@ static void on_segv(int sig, siginfo_t* info, void* ctx_) {
     g[REG_RCX] = r[2];
     g[REG_RDX] = r[3];
     g[REG_RIP] += 2;
+    __atomic_add_fetch(&trapped, 1, __ATOMIC_RELAXED);
     return;
   }
   /* A real fault: hand it to whoever had SIGSEGV before us, or die with the default action. */
@@ -85,7 +87,10 @@ static void on_segv(int sig, siginfo_t* info, void* ctx_) {
   }
 }
 
+static int armed;
+
 __attribute__((constructor)) static void arm(void) {
+  if (armed++) return; /* once per process: la_version and the constructor both call it */
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_sigaction = on_segv;
@@ -95,4 +100,17 @@ __attribute__((constructor)) static void arm(void) {
     fprintf(stderr, "as_avx2.so: this kernel or CPU has no CPUID faulting (arch_prctl ARCH_SET_CPUID): %m\n");
     _exit(3);
   }
+}
+
+/* As an LD_AUDIT module too: glibc loads audit modules and calls la_version before it relocates the program
+ * and its libraries, so the IFUNC resolvers of GCC's target_clones (which run during relocation, before any
+ * constructor, and read CPUID through libgcc's __builtin_cpu_supports) see the masked CPU as well. */
+unsigned int la_version(unsigned int version) {
+  arm();
+  return version;
+}
+
+__attribute__((destructor)) static void report(void) {
+  const char* v = getenv("AS_AVX2_VERBOSE");
+  if (v && *v == '1') fprintf(stderr, "as_avx2.so: %ld CPUID instructions masked in process %d\n", trapped, (int)getpid());
 }

@@ -10,6 +10,6 @@ mkdir -p "$(dirname "$out")"
 if [[ ! -f "$out" || "$here/as_avx2.c" -nt "$out" ]]; then
   cc -O2 -shared -fPIC -o "$out" "$here/as_avx2.c"
 fi
-export LD_PRELOAD="$out${LD_PRELOAD:+:$LD_PRELOAD}"
+export LD_PRELOAD="$out${LD_PRELOAD:+:$LD_PRELOAD}" LD_AUDIT="$out${LD_AUDIT:+:$LD_AUDIT}"
 export RMSMP_CPU_ISA=avx2 ONEDNN_MAX_CPU_ISA=AVX2 DNNL_MAX_CPU_ISA=AVX2
 exec "$@"
