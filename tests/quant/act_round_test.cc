@@ -58,8 +58,23 @@ TEST(CpuQuantize, Avx512QuantizerEqualsActRoundSatOnEveryHalfWayNeighbourhood) {
     }
 }
 
+TEST(CpuQuantize, Avx2QuantizerEqualsActRoundSatOnEveryHalfWayNeighbourhood) {
+  if (!isa_supported(Isa::Avx2)) GTEST_SKIP() << "no AVX2 on this CPU";
+  const std::vector<float> x = dangerous_values();
+  for (const float inv : {1.f, 0.5f, 3.f, 1.f / 0.0123f})
+    for (const int max_q : {127, 15, 7}) {
+      std::vector<int8_t> got(x.size(), 99);
+      quantize_scaled_avx2(x.data(), int64_t(x.size()), inv, max_q, got.data());
+      for (size_t i = 0; i < x.size(); ++i)
+        ASSERT_EQ(int(got[i]), int(act_round_sat(x[i] * inv, max_q)))
+            << "x " << x[i] << " (bits " << std::hex << *reinterpret_cast<const uint32_t*>(&x[i]) << std::dec
+            << ") inv " << inv << " max_q " << max_q;
+    }
+}
+
 // The same values through every CPU backend's static-clip tensor quantization (the target_clones version on
-// AVX2 and generic x86, the k-mask version on AVX-512), with clips that make the step 1 (inv exactly 1).
+// generic x86, the packing version on AVX2, the k-mask version on AVX-512), with clips that make the step 1
+// (inv exactly 1).
 TEST(CpuQuantize, EveryCpuBackendsStaticQuantizationEqualsActRoundSat) {
   const std::vector<float> x = dangerous_values();
   for (const std::string be : {"cpu:generic", "cpu:avx2", "cpu:avx512"}) {

@@ -80,6 +80,9 @@ void cnn_im2col(const float* x, const CnnValue& in, const CnnNode& n, int64_t oh
 
 namespace {
 typedef int8_t I8x32 __attribute__((vector_size(32)));  // GCC vector extensions: zmm-wide ops per clone
+typedef int8_t I8x16 __attribute__((vector_size(16)));
+typedef int16_t I16x8 __attribute__((vector_size(16)));
+typedef int32_t I32x8 __attribute__((vector_size(32)));
 typedef int16_t I16x32 __attribute__((vector_size(64)));
 typedef int16_t I16x16 __attribute__((vector_size(32)));
 typedef int32_t I32x16 __attribute__((vector_size(64)));
@@ -102,17 +105,25 @@ RMSMP_CLONES void dw_pixel_s8(const int8_t* const* xs, const int8_t* const* wt, 
                               LinearPost::Act act, float* y) {
   int64_t c0 = 0;
   for (; c0 + 32 <= C; c0 += 32) {
-    I32x16 lo = {}, hi = {};
+    // ymm-sized vectors (16 channels per product): with 64-byte ones the AVX2 clone split every operation in
+    // two and spilled; each clone still does the same integer arithmetic.
+    I32x8 a[4] = {};
     for (int t = 0; t < n; ++t) {
-      I8x32 xv, wv;
-      std::memcpy(&xv, xs[t] + c0, 32);
-      std::memcpy(&wv, wt[t] + c0, 32);
-      const I16x32 p = __builtin_convertvector(xv, I16x32) * __builtin_convertvector(wv, I16x32);
-      const I16x16 p0 = __builtin_shufflevector(p, p, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-      const I16x16 p1 = __builtin_shufflevector(p, p, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31);
-      lo += __builtin_convertvector(p0, I32x16);
-      hi += __builtin_convertvector(p1, I32x16);
+#pragma GCC unroll 2
+      for (int h = 0; h < 2; ++h) {
+        I8x16 xv, wv;
+        std::memcpy(&xv, xs[t] + c0 + 16 * h, 16);
+        std::memcpy(&wv, wt[t] + c0 + 16 * h, 16);
+        const I16x16 p = __builtin_convertvector(xv, I16x16) * __builtin_convertvector(wv, I16x16);
+        const I16x8 p0 = __builtin_shufflevector(p, p, 0, 1, 2, 3, 4, 5, 6, 7);
+        const I16x8 p1 = __builtin_shufflevector(p, p, 8, 9, 10, 11, 12, 13, 14, 15);
+        a[2 * h] += __builtin_convertvector(p0, I32x8);
+        a[2 * h + 1] += __builtin_convertvector(p1, I32x8);
+      }
     }
+    I32x16 lo, hi;
+    std::memcpy(&lo, &a[0], 64);
+    std::memcpy(&hi, &a[2], 64);
     dw_epilogue16(lo, xstep, wstep + c0, bias ? bias + c0 : nullptr, y + c0);
     dw_epilogue16(hi, xstep, wstep + c0 + 16, bias ? bias + c0 + 16 : nullptr, y + c0 + 16);
   }

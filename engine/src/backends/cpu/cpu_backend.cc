@@ -228,6 +228,7 @@ namespace {
 // arithmetic, about 2/3 of the instructions of the vector-extension clone); CNNs quantize every conv input here.
 void quantize_static(const float* x, int64_t n, float inv, int max_q, int8_t* q, Isa isa) {
   if (isa == Isa::Avx512Vnni) quantize_scaled_avx512(x, n, inv, max_q, q);
+  else if (isa == Isa::Avx2) quantize_scaled_avx2(x, n, inv, max_q, q);
   else quantize_scaled(x, n, inv, max_q, q);  // the target_clones version (backend.h)
 }
 }  // namespace

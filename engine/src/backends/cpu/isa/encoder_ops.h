@@ -35,6 +35,7 @@ float act_quantize_row_avx2(const float* x, int64_t n, const ActQuant& aq, int8_
 float act_quantize_row_avx512(const float* x, int64_t n, const ActQuant& aq, int8_t* q);
 // Its quantizing loop alone: q[i] = act_round_sat(x[i] * inv, max_q).
 void quantize_scaled_avx512(const float* x, int64_t n, float inv, int max_q, int8_t* q);
+void quantize_scaled_avx2(const float* x, int64_t n, float inv, int max_q, int8_t* q);
 // out[t * out_stride + j] = rowq_epilogue(acc[t * nj + j], xs[t], wstep[j], bias[j]) for t < T, j < nj.
 void epilogue_avx2(const int32_t* acc, int64_t T, int64_t nj, const float* xs, const float* wstep, const float* bias,
                    float* out, int64_t out_stride);

@@ -161,6 +161,30 @@ float act_quantize_row_avx2(const float* x, int64_t n, const ActQuant& aq, int8_
   return step;
 }
 
+void quantize_scaled_avx2(const float* x, int64_t n, float inv, int max_q, int8_t* q) {
+  // quantize_scaled_avx512's operations (clamp first, NaN -> -max_q; trunc(v + copysign(0.5 - 2^-25, v))),
+  // 32 values per step, packed to bytes with two saturating packs (exact: |q| <= 127) and one dword permute
+  // that undoes their lane interleaving. The target_clones version's AVX2 clone converted int32 lanes to bytes
+  // one by one: 31% of EfficientNet-Lite0 on AVX2 (perf, 1 thread), where CNNs quantize every conv input.
+  const __m256 lim = _mm256_set1_ps(float(max_q)), nlim = _mm256_set1_ps(-float(max_q)), vinv = _mm256_set1_ps(inv);
+  const __m256 sign = _mm256_castsi256_ps(_mm256_set1_epi32(int32_t(0x80000000u)));
+  const __m256 c = _mm256_castsi256_ps(_mm256_set1_epi32(0x3effffff));  // 0.5 - 2^-25
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  auto round8 = [&](const float* p) __attribute__((always_inline)) {
+    __m256 v = _mm256_mul_ps(_mm256_loadu_ps(p), vinv);
+    v = _mm256_min_ps(_mm256_max_ps(v, nlim), lim);  // max_ps returns nlim for a NaN v
+    return _mm256_cvttps_epi32(_mm256_add_ps(v, _mm256_or_ps(_mm256_and_ps(v, sign), c)));
+  };
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m256i a = _mm256_packs_epi32(round8(x + i), round8(x + i + 8));
+    const __m256i b = _mm256_packs_epi32(round8(x + i + 16), round8(x + i + 24));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + i),
+                        _mm256_permutevar8x32_epi32(_mm256_packs_epi16(a, b), order));
+  }
+  for (; i < n; ++i) q[i] = act_round_sat(x[i] * inv, max_q);
+}
+
 void epilogue_avx2(const int32_t* acc, int64_t T, int64_t nj, const float* xs, const float* wstep, const float* bias,
                    float* out, int64_t out_stride) {
   for (int64_t t = 0; t < T; ++t) {
