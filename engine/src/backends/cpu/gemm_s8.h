@@ -27,7 +27,7 @@
 
 namespace rmsmp {
 
-// Rows of x and w are zero padded to a multiple of this. AVX2 and generic read 32-byte steps (64: two per
+// Rows of x and w are zero padded to a multiple of this. The generic kernel reads 32-byte steps (64: two per
 // iteration); the VNNI kernel reads 4 bytes per step, so its K is padded only to 4 (a CNN's 1x1 conv with 16 or
 // 24 input channels padded to 64 did 2.7-4x the MACs it needed).
 inline constexpr int64_t kGemmKAlign = 64;
@@ -36,8 +36,11 @@ inline constexpr int64_t kGemmKAlignVnni = 4;
 // left for vpdpbusd: that rest ran one broadcast and one vpdpbusd per token and quad, up to 12 quads x 16 tokens
 // per 16 x 16 block where a tile step takes 16 cycles (EfficientNet-Lite0's 1x1 convs have K = 80 .. 672, most
 // with a rest of 16-48). Narrower K stays on vpdpbusd (gemm_s8_amx).
-inline int64_t gemm_k_padded(int64_t k, bool vnni, bool amx = false) {
-  const int64_t a = vnni ? (amx && k >= 64 ? 64 : kGemmKAlignVnni) : kGemmKAlign;
+// avx2: the outer-product kernel reads 4 bytes per token and step, and its panel is transposed 8 quads at a time,
+// so K is padded to 32 (EfficientNet-Lite0's 1x1 convs over 16 or 24 channels did 2-4x the MACs at 64).
+inline constexpr int64_t kGemmKAlignAvx2 = 32;
+inline int64_t gemm_k_padded(int64_t k, bool vnni, bool amx = false, bool avx2 = false) {
+  const int64_t a = vnni ? (amx && k >= 64 ? 64 : kGemmKAlignVnni) : avx2 ? kGemmKAlignAvx2 : kGemmKAlign;
   return (k + a - 1) / a * a;
 }
 

@@ -326,7 +326,7 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
     return run_linears(ws, n, LinearIn{nullptr, ra, in.qstep}, n_tokens, ys, gelu, post);
   }
   const int64_t K = ws[0]->cols, T = n_tokens;
-  const int64_t Kp = gemm_k_padded(K, isa_ == Isa::Avx512Vnni, amx_);
+  const int64_t Kp = gemm_k_padded(K, isa_ == Isa::Avx512Vnni, amx_, isa_ == Isa::Avx2);
   const ActQuant act = ws[0]->act;
 
   // Per calling thread, reused across calls. NB: inside the parallel regions below, a thread_local named there
