@@ -44,13 +44,13 @@ std::vector<float> dangerous_values() {
   return v;
 }
 
-TEST(CpuQuantize, Avx512QuantizerEqualsActRoundSatOnEveryHalfWayNeighbourhood) {
-  if (!isa_supported(Isa::Avx512Vnni)) GTEST_SKIP() << "no AVX-512 on this CPU";
+// An ISA's quantizing loop against act_round_sat on every dangerous value, for several steps and widths.
+void expect_quantizer_equals_act_round_sat(void (*quantize)(const float*, int64_t, float, int, int8_t*)) {
   const std::vector<float> x = dangerous_values();
   for (const float inv : {1.f, 0.5f, 3.f, 1.f / 0.0123f})
     for (const int max_q : {127, 15, 7}) {
       std::vector<int8_t> got(x.size(), 99);
-      quantize_scaled_avx512(x.data(), int64_t(x.size()), inv, max_q, got.data());
+      quantize(x.data(), int64_t(x.size()), inv, max_q, got.data());
       for (size_t i = 0; i < x.size(); ++i)
         ASSERT_EQ(int(got[i]), int(act_round_sat(x[i] * inv, max_q)))
             << "x " << x[i] << " (bits " << std::hex << *reinterpret_cast<const uint32_t*>(&x[i]) << std::dec
@@ -58,18 +58,14 @@ TEST(CpuQuantize, Avx512QuantizerEqualsActRoundSatOnEveryHalfWayNeighbourhood) {
     }
 }
 
+TEST(CpuQuantize, Avx512QuantizerEqualsActRoundSatOnEveryHalfWayNeighbourhood) {
+  if (!isa_supported(Isa::Avx512Vnni)) GTEST_SKIP() << "no AVX-512 on this CPU";
+  expect_quantizer_equals_act_round_sat(quantize_scaled_avx512);
+}
+
 TEST(CpuQuantize, Avx2QuantizerEqualsActRoundSatOnEveryHalfWayNeighbourhood) {
   if (!isa_supported(Isa::Avx2)) GTEST_SKIP() << "no AVX2 on this CPU";
-  const std::vector<float> x = dangerous_values();
-  for (const float inv : {1.f, 0.5f, 3.f, 1.f / 0.0123f})
-    for (const int max_q : {127, 15, 7}) {
-      std::vector<int8_t> got(x.size(), 99);
-      quantize_scaled_avx2(x.data(), int64_t(x.size()), inv, max_q, got.data());
-      for (size_t i = 0; i < x.size(); ++i)
-        ASSERT_EQ(int(got[i]), int(act_round_sat(x[i] * inv, max_q)))
-            << "x " << x[i] << " (bits " << std::hex << *reinterpret_cast<const uint32_t*>(&x[i]) << std::dec
-            << ") inv " << inv << " max_q " << max_q;
-    }
+  expect_quantizer_equals_act_round_sat(quantize_scaled_avx2);
 }
 
 // The same values through every CPU backend's static-clip tensor quantization (the target_clones version on

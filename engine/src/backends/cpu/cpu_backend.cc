@@ -140,13 +140,15 @@ bool CpuBackend::expand_4bit() const { return expand_; }
 
 std::shared_ptr<const PreparedDepthwise> CpuBackend::prepare_depthwise(const int8_t* w, int64_t kh, int64_t kw,
                                                                        int64_t channels) const {
+  if (isa_ == Isa::Avx2) return cpu_prepare_depthwise_avx2(w, kh, kw, channels);
   if (isa_ != Isa::Avx512Vnni) return nullptr;
   return cpu_prepare_depthwise_vnni(w, kh, kw, channels);
 }
 
 void CpuBackend::depthwise_acc_s8(const PreparedDepthwise& w, const int8_t* const* xs, int32_t* acc) const {
-  const auto& p = static_cast<const CpuPreparedDepthwise&>(w);  // only ours reach here (backend.h)
-  depthwise_acc_s8_vnni(p, xs, acc);
+  // Only layouts this backend prepared reach here (backend.h), so the ISA says which.
+  if (isa_ == Isa::Avx2) return depthwise_acc_s8_avx2(static_cast<const CpuPreparedDepthwiseAvx2&>(w), xs, acc);
+  depthwise_acc_s8_vnni(static_cast<const CpuPreparedDepthwise&>(w), xs, acc);
 }
 
 uint32_t CpuBackend::depthwise_row_s8(const PreparedDepthwise& w, const DepthwiseRow& r) const {
@@ -155,7 +157,7 @@ uint32_t CpuBackend::depthwise_row_s8(const PreparedDepthwise& w, const Depthwis
     const char* e = std::getenv("RMSMP_CPU_DW_ROW");
     return e && std::string(e) == "0";
   }();
-  if (off) return Backend::depthwise_row_s8(w, r);
+  if (off || isa_ == Isa::Avx2) return Backend::depthwise_row_s8(w, r);  // AVX2: per pixel, the shared epilogue
   const auto& p = static_cast<const CpuPreparedDepthwise&>(w);  // only ours reach here (backend.h)
   return depthwise_row_vnni(p, r);
 }

@@ -162,6 +162,10 @@ uint32_t epilogue_rows_avx512(const int32_t* acc, int64_t acc_stride, int64_t tb
 // bytes at a time (x + 128 against the signed weights, compensated), exact.
 struct CpuPreparedDepthwise;
 void depthwise_acc_s8_vnni(const CpuPreparedDepthwise& p, const int8_t* const* xs, int32_t* acc);
+// The same sums on AVX2 from CpuPreparedDepthwiseAvx2 (tap pairs by vpmaddwd); xs has p.taps + 1 pointers (the
+// last one zeros, as depthwise_window gives them).
+struct CpuPreparedDepthwiseAvx2;
+void depthwise_acc_s8_avx2(const CpuPreparedDepthwiseAvx2& p, const int8_t* const* xs, int32_t* acc);
 // Backend::depthwise_row_s8 on that layout, the epilogue fused (the sums never leave registers).
 struct DepthwiseRow;
 uint32_t depthwise_row_vnni(const CpuPreparedDepthwise& p, const DepthwiseRow& r);

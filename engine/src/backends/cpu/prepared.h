@@ -93,4 +93,16 @@ struct CpuPreparedDepthwise : PreparedDepthwise {
 std::shared_ptr<const CpuPreparedDepthwise> cpu_prepare_depthwise_vnni(const int8_t* w, int64_t kh, int64_t kw,
                                                                        int64_t channels);
 
+// Depthwise weights for the AVX2 kernel (depthwise_acc_s8_avx2, gemm_s8.h): taps in pairs (2p, 2p + 1; a
+// missing last tap has weight 0), channels in blocks of 16; per pair and block, 32 int16 = (w[2p][c],
+// w[2p + 1][c]) for c = 16 b .. 16 b + 15, the operand order of vpmaddwd on interleaved activations. Offset of
+// (pair p, block b): (p * blocks + b) * 32. Channels past the last full block are read from w, tap-major.
+struct CpuPreparedDepthwiseAvx2 : PreparedDepthwise {
+  int64_t pairs = 0, blocks = 0;
+  AlignedVector<int16_t> wpairs;
+  std::vector<int8_t> w;  // [tap][channel], as given
+};
+std::shared_ptr<const CpuPreparedDepthwiseAvx2> cpu_prepare_depthwise_avx2(const int8_t* w, int64_t kh, int64_t kw,
+                                                                            int64_t channels);
+
 }  // namespace rmsmp
