@@ -1,4 +1,4 @@
-/* as_avx2.so: an LD_PRELOAD shim that makes a process on an AVX-512 host see an AVX2-only CPU (a Zen 2/3 EPYC,
+/* as_avx2.so: an LD_PRELOAD / LD_AUDIT shim that makes a process on an AVX-512 host see an AVX2-only CPU (a Zen 2/3 EPYC,
  * the developer machines' class), for every engine in it: ONNX Runtime's MLAS, oneDNN, numpy and rmsmp.
  *
  * Why: the AVX2 comparison with ONNX Runtime needs both engines on AVX2 code. rmsmp has RMSMP_CPU_ISA=avx2 and
@@ -10,10 +10,11 @@
  * registers back and steps over the 2-byte instruction. XGETBV is not trapped: engines that test only XCR0
  * would still see the ZMM state, but all the ones above test the CPUID feature bits first.
  *
- * Limits: the constructor runs when the shim is loaded, so CPUID calls made earlier in the process (glibc's
- * own start-up, libgcc's __builtin_cpu_supports cache in some link orders) still see the real CPU; pin rmsmp
- * with RMSMP_CPU_ISA=avx2 as well (run.sh does). ARCH_SET_CPUID resets on execve, and the shim re-arms in each
- * new process through LD_PRELOAD. Refuses loudly (exit 3) where the kernel or CPU lacks CPUID faulting, so a
+ * Limits: run.sh loads it both as LD_AUDIT (armed in la_version, before the program and its libraries are
+ * relocated, so IFUNC resolvers such as GCC's target_clones see the masked CPU) and as LD_PRELOAD. Only glibc's
+ * own start-up, before any audit module loads, sees the real CPU (its memcpy choice); run.sh also pins rmsmp
+ * with RMSMP_CPU_ISA=avx2. ARCH_SET_CPUID resets on execve, and the shim re-arms in each new process. A program
+ * run under it must not be a tool with its own SIGSEGV handler (perf record crashes: run perf outside run.sh). Refuses loudly (exit 3) where the kernel or CPU lacks CPUID faulting, so a
  * benchmark never silently runs unmasked. A program that installs its own SIGSEGV handler after this one
  * loses the masking (and crashes on its next CPUID): none of the engines above does. */
 #define _GNU_SOURCE

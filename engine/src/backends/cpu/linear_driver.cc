@@ -507,7 +507,8 @@ void CpuBackend::run_linears(const RowMixedLinear* const* ws, size_t n, const Li
   // One tile over tb tokens of a block: the panel, the kernel, the epilogue into out (tb x nj, row stride
   // out_stride) with the tile's bias, then GELU when asked. panel/w_sum/acc/bias are the calling thread's scratch.
   // A tile's weights as the kernel reads them: its two 16-row VNNI halves (w_hi null: contiguous) and, for the
-  // row-major panels of AVX2/generic, their row sums. panel/w_sum: scratch of kRowTile * Kp bytes / kRowTile.
+  // panels that AVX2/generic unpack per call (AVX2: 16-row quad blocks; generic: row-major), their row sums.
+  // panel/w_sum: scratch of kRowTile * Kp bytes / kRowTile.
   // nib: halves left as nibbles for the fused kernel to decode in registers (null: bytes, lo/hi).
   struct TileWeights {
     const int8_t* lo;
