@@ -167,18 +167,23 @@ RMSMP_CLONES uint32_t epilogue_rows(const int32_t* __restrict acc, int64_t acc_s
 
 RMSMP_CLONES uint32_t abs_max_bits(const float* x, int64_t n) {
   // Written on vector types: GCC did not vectorise the scalar form of this reduction (select + unsigned max).
-  const U32x16 mag = U32x16{} + 0x7fffffffu, inf = U32x16{} + 0x7f800000u;
-  U32x16 r = {};
+  // In 8-lane halves, as epilogue_rows: the AVX2 clone compiled 16-lane selects lane by lane.
+  const U32x8 mag = U32x8{} + 0x7fffffffu, inf = U32x8{} + 0x7f800000u;
+  U32x8 r0 = {}, r1 = {};
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
-    U32x16 u;
-    std::memcpy(&u, x + i, 64);
-    u &= mag;
-    u = u > inf ? U32x16{} : u;  // NaN -> 0
-    r = u > r ? u : r;
+    U32x8 u0, u1;
+    std::memcpy(&u0, x + i, 32);
+    std::memcpy(&u1, x + i + 8, 32);
+    u0 &= mag;
+    u1 &= mag;
+    u0 = u0 > inf ? U32x8{} : u0;  // NaN -> 0
+    u1 = u1 > inf ? U32x8{} : u1;
+    r0 = u0 > r0 ? u0 : r0;
+    r1 = u1 > r1 ? u1 : r1;
   }
   uint32_t m = 0;
-  for (int j = 0; j < 16; ++j) m = r[j] > m ? r[j] : m;
+  for (int j = 0; j < 8; ++j) m = std::max({m, r0[j], r1[j]});
   for (; i < n; ++i) {
     uint32_t u;
     std::memcpy(&u, x + i, 4);
