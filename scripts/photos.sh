@@ -8,8 +8,9 @@
 # package version that changed a photo fails loudly instead of silently changing the measurement.
 #
 # Layout: DIR/eval/ (109 photos: every listed photo of opencv-doc, darknet, python3-sklearn and the others, half
-# of the wallpaper photos, half of the Tux Paint animal photos) and DIR/calib/ (61: the other halves). No photo
-# is in both. Tux Paint's stamps are cut-out photos with a transparent background; they are composited onto
+# of the wallpaper photos, half of the Tux Paint animal photos), DIR/calib/ (61: the other halves) and
+# DIR/train/ (224: the calib/ photos plus 163 more Tux Paint photo stamps of every category, for
+# quantization-aware training; never evaluated). No photo of eval/ is in calib/ or train/. Tux Paint's stamps are cut-out photos with a transparent background; they are composited onto
 # white (Pillow) and written as PNG, the only change made to any file.
 # DIR: ${RMSMP_CACHE:-$HOME/.cache/rmsmp}/photos (idempotent; delete it to rebuild).
 set -euo pipefail
@@ -20,7 +21,7 @@ if [ -f "$DIR/.complete" ] && cmp -s "$DIR/.complete" "$LIST"; then echo "$DIR";
 
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-rm -rf "$DIR.partial" && mkdir -p "$DIR.partial/eval" "$DIR.partial/calib"
+rm -rf "$DIR.partial" && mkdir -p "$DIR.partial/eval" "$DIR.partial/calib" "$DIR.partial/train"
 cd "$TMP"
 # One download per package (pinned version first, the archive's current one if that version is gone: the
 # sha256 checks decide whether it still has the same files).
@@ -54,7 +55,11 @@ for split, name, pkg, _ver, path, sha, _lic in rows:
         bg.convert("RGB").save(dst, "PNG")
     else:
         open(dst, "wb").write(data)
-print(f"photos: {sum(r[0] == 'eval' for r in rows)} eval, {sum(r[0] == 'calib' for r in rows)} calib", file=sys.stderr)
+    if split == "calib":  # train/ = calib/ + the train rows
+        open(f"{out}/train/{name}", "wb").write(open(dst, "rb").read())
+n = {k: sum(r[0] == k for r in rows) for k in ("eval", "calib", "train")}
+print(f"photos: {n['eval']} eval, {n['calib']} calib, {n['calib'] + n['train']} train (calib + {n['train']})",
+      file=sys.stderr)
 PY
 cp "$LIST" "$DIR.partial/.complete"
 rm -rf "$DIR" && mv "$DIR.partial" "$DIR"
