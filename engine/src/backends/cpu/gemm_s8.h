@@ -36,9 +36,10 @@ inline constexpr int64_t kGemmKAlignVnni = 4;
 // left for vpdpbusd: that rest ran one broadcast and one vpdpbusd per token and quad, up to 12 quads x 16 tokens
 // per 16 x 16 block where a tile step takes 16 cycles (EfficientNet-Lite0's 1x1 convs have K = 80 .. 672, most
 // with a rest of 16-48). Narrower K stays on vpdpbusd (gemm_s8_amx).
-// avx2: the outer-product kernel reads 4 bytes per token and step, and its panel is transposed 8 quads at a time,
-// so K is padded to 32 (EfficientNet-Lite0's 1x1 convs over 16 or 24 channels did 2-4x the MACs at 64).
-inline constexpr int64_t kGemmKAlignAvx2 = 32;
+// avx2: the outer-product kernel reads 4 bytes per token and step, two steps per iteration, so K is padded to 8
+// (the panel's last quads past a multiple of 8 are transposed one by one). At 32, EfficientNet-Lite0's 1x1 convs
+// over 16, 24 and 40 channels did 1.25-2x the MACs they needed (at 64: 2-4x).
+inline constexpr int64_t kGemmKAlignAvx2 = 8;
 inline int64_t gemm_k_padded(int64_t k, bool vnni, bool amx = false, bool avx2 = false) {
   const int64_t a = vnni ? (amx && k >= 64 ? 64 : kGemmKAlignVnni) : avx2 ? kGemmKAlignAvx2 : kGemmKAlign;
   return (k + a - 1) / a * a;

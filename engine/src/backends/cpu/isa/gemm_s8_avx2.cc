@@ -251,9 +251,12 @@ void unpack_panel_avx2(QuantKind kind, const uint8_t* codes, size_t row_bytes, i
     std::memset(tmp.data() + nb * k_padded, 0, size_t((16 - nb) * k_padded));  // padding rows: w = 0, sum 0
     for (int64_t j = nb; j < 16; ++j) w_sum[b + j] = 0;
     int8_t* out = panel + b * k_padded;
-    for (int64_t g = 0; g < k_padded / 4; g += 8)
+    int64_t g = 0;
+    for (; g + 8 <= k_padded / 4; g += 8)
       for (int h = 0; h < 2; ++h)
         transpose_quads8(tmp.data() + 8 * h * k_padded + 4 * g, k_padded, out + 64 * g + 32 * h);
+    for (; g < k_padded / 4; ++g)  // the last 2-6 quads (k_padded is a multiple of 8)
+      for (int i = 0; i < 16; ++i) std::memcpy(out + 64 * g + 4 * i, tmp.data() + i * k_padded + 4 * g, 4);
   }
 }
 
